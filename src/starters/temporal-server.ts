@@ -1,0 +1,45 @@
+import { join, resolve } from 'node:path';
+import { loadConfig } from '../platform/config.js';
+import { provisionTemporalCli, startDevServer } from '../platform/temporal-cli.js';
+import { SEARCH_ATTRIBUTES } from '../domain/search-attributes.js';
+
+/** `npm run temporal`: the dev server with a persistent SQLite store, shipsync's namespace and search attributes. */
+async function main() {
+  const config = loadConfig();
+  const say = (line: string) => console.log(line);
+  const cli = await provisionTemporalCli(say);
+  const [host = '127.0.0.1', portText = '7233'] = config.SHIPSYNC_TEMPORAL_ADDRESS.split(':');
+  const dbFile = resolve(join(config.SHIPSYNC_DATA_DIR, 'temporal', 'temporal.sqlite'));
+  const started = Date.now();
+  const server = await startDevServer({
+    cliPath: cli.path,
+    ip: host,
+    port: Number(portText),
+    uiPort: config.SHIPSYNC_TEMPORAL_UI_PORT,
+    namespace: config.SHIPSYNC_TEMPORAL_NAMESPACE,
+    dbFile,
+    logLevel: 'warn',
+  });
+  say(`temporal dev server ready in ${Date.now() - started} ms`);
+  say(`  gRPC address:      ${server.address}`);
+  say(`  Web UI:            ${server.uiUrl ?? '(headless)'}`);
+  say(`  namespace:         ${config.SHIPSYNC_TEMPORAL_NAMESPACE}`);
+  say(`  store:             ${dbFile} (SQLite, WAL)`);
+  say(`  search attributes: ${Object.keys(SEARCH_ATTRIBUTES).join(', ')}`);
+  say(`  cli:               ${cli.path}`);
+  say('press Ctrl-C to stop');
+  const stop = () => {
+    void server.stop().then(() => process.exit(0));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  server.process.once('exit', (code) => {
+    console.error(`temporal dev server exited with code ${code}`);
+    process.exit(1);
+  });
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : String(err));
+  process.exit(1);
+});
