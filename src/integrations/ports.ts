@@ -1,0 +1,113 @@
+import type {
+  Address,
+  BillingDocument,
+  ExceptionKind,
+  GeocodedAddress,
+  GeoPoint,
+  Job,
+  Milestone,
+  Order,
+  TimeWindow,
+} from '../domain/model.js';
+
+/**
+ * Ports: what shipsync needs from each external system, in logistics terms. Adapters implement them per
+ * vendor dialect; activities depend only on these. Every write carries an idempotency key derived from the
+ * workflow id and the business step, never from an attempt number or run id.
+ */
+
+/** A page of released deliveries and the cursor to the next page. */
+export interface ReleasedPage {
+  orders: Order[];
+  /** Opaque cursor; undefined when this was the last page. */
+  nextCursor?: string;
+}
+
+/** A business milestone reported to the ERP. */
+export interface MilestoneReport {
+  deliveryId: string;
+  milestone: Milestone;
+  attempt: number;
+  occurredAt: string;
+  /** Planned ETA or commit date, for `planned` and `delayed`. */
+  eta?: string;
+  note?: string;
+  idempotencyKey: string;
+}
+
+/** The ERP, system of record for orders, commit dates and financial posting. */
+export interface ErpPort {
+  /** Released, not yet picked-up outbound deliveries, oldest first, a page at a time. */
+  listReleasedDeliveries(opts: { cursor?: string; pageSize: number }): Promise<ReleasedPage>;
+  /** One outbound delivery. */
+  getDelivery(deliveryId: string): Promise<Order>;
+  /** Records a business milestone; a replay with the same key has no second effect. */
+  postMilestone(report: MilestoneReport): Promise<void>;
+  /** Posts goods issue for the delivery (stock leaves the warehouse when dispatched). */
+  postGoodsIssue(deliveryId: string, idempotencyKey: string): Promise<void>;
+  /** Requests an external billing document; returns the ERP's document id (the same on a replay). */
+  postBilling(doc: BillingDocument, idempotencyKey: string): Promise<{ billingDocumentId: string }>;
+}
+
+/** A task created in dispatch for one delivery attempt. */
+export interface DispatchTaskRef {
+  taskId: string;
+}
+
+/** The outcome of planning one region and date. */
+export interface PlanResult {
+  routes: number;
+  assigned: number;
+  unassigned: { taskId: string; reason: string }[];
+}
+
+/** The dispatch platform, system of execution for routes, ETAs and proof of delivery. */
+export interface DispatchPort {
+  /** Creates (or finds, on a replay) the task for a job attempt. */
+  createTask(job: Job, idempotencyKey: string): Promise<DispatchTaskRef>;
+  /** Changes a task's window; dispatch re-plans its route and returns the new ETA when it has one. */
+  rescheduleTask(taskId: string, window: TimeWindow): Promise<{ eta?: string }>;
+  /** Replaces a task's destination after an address correction. */
+  updateTaskDestination(taskId: string, address: Address, location: GeoPoint): Promise<void>;
+  /** Cancels a task that will not be executed (return to depot, cancellation). */
+  cancelTask(taskId: string): Promise<void>;
+  /** Optimises the routes of one region and date; assignments arrive as webhooks. */
+  planRegion(region: string, date: string): Promise<PlanResult>;
+}
+
+/** A customer-service case reference. */
+export interface CaseRef {
+  caseId: string;
+}
+
+/** The customer-service platform, system of engagement for cases and customer interactions. */
+export interface CrmPort {
+  /** Opens a case for an exception (or returns the one a replay created). */
+  openCase(input: {
+    shipmentId: string;
+    deliveryId: string;
+    customerId: string;
+    kind: ExceptionKind;
+    subject: string;
+    description: string;
+    priority: 'low' | 'normal' | 'high' | 'urgent';
+    idempotencyKey: string;
+  }): Promise<CaseRef>;
+  /** Sends the customer a message (ETA, delay, reattempt), recorded on the shipment's ticket. */
+  notifyCustomer(input: {
+    shipmentId: string;
+    deliveryId: string;
+    customerId: string;
+    caseId?: string;
+    message: string;
+    idempotencyKey: string;
+  }): Promise<void>;
+  /** Solves a case with a closing comment. */
+  closeCase(caseId: string, resolution: string, idempotencyKey: string): Promise<void>;
+}
+
+/** Offline address validation and geocoding. */
+export interface GeocoderPort {
+  /** Validates and locates an address; `mismatch` explains a ZIP that disagrees with city/state. */
+  geocode(address: Address): GeocodedAddress;
+}
