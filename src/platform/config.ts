@@ -34,6 +34,8 @@ export const configSchema = z.object({
   SHIPSYNC_TEMPORAL_UI_PORT: port.default(8233),
   SHIPSYNC_DATA_DIR: z.string().min(1).default('.shipsync'),
   SHIPSYNC_TIME_SCALE: z.coerce.number().positive().max(100_000).default(1),
+  SHIPSYNC_CLOCK_ANCHOR_REAL_MS: z.coerce.number().int().nonnegative().optional(),
+  SHIPSYNC_CLOCK_ANCHOR_SIM: z.iso.datetime({ offset: true }).optional(),
   SHIPSYNC_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   SHIPSYNC_GATEWAY_PORT: port.default(8080),
   SHIPSYNC_DATABASE_URL: z

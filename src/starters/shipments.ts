@@ -1,0 +1,65 @@
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import type { ClockSettings } from '../domain/clock.js';
+import type { Order } from '../domain/model.js';
+import type { Config } from '../platform/config.js';
+import {
+  SHIPMENTS_TASK_QUEUE,
+  ShipmentSettings,
+  shipmentWorkflowId,
+  type ShipmentInput,
+} from '../workflows/shipment/contract.js';
+import { SA } from '../workflows/shipment/search-attributes.js';
+
+/** The compressed clock every process of one deployment shares, from configuration. */
+export function clockFromConfig(config: Config, nowMs = Date.now()): ClockSettings {
+  const anchorRealMs = config.SHIPSYNC_CLOCK_ANCHOR_REAL_MS ?? nowMs;
+  const anchorSimMs = config.SHIPSYNC_CLOCK_ANCHOR_SIM ? Date.parse(config.SHIPSYNC_CLOCK_ANCHOR_SIM) : anchorRealMs;
+  return { scale: config.SHIPSYNC_TIME_SCALE, anchorRealMs, anchorSimMs };
+}
+
+/** Playbook settings from configuration. */
+export function settingsFromConfig(config: Config): ShipmentSettings {
+  return ShipmentSettings.parse({
+    maxAttempts: config.SHIPSYNC_MAX_DELIVERY_ATTEMPTS,
+    approvalThreshold: config.SHIPSYNC_APPROVAL_THRESHOLD,
+  });
+}
+
+/** Whether a start created the shipment or attached to the one already running. */
+export interface StartOutcome {
+  workflowId: string;
+  started: boolean;
+}
+
+/**
+ * Starts the ShipmentWorkflow of an order; a second start of the same delivery attaches to the running
+ * one, and a closed shipment is never started again.
+ */
+export async function startShipment(
+  client: Client,
+  order: Order,
+  opts: { clock: ClockSettings; settings: ShipmentSettings },
+): Promise<StartOutcome> {
+  const workflowId = shipmentWorkflowId(order.deliveryId);
+  const input: ShipmentInput = { order, clock: opts.clock, settings: opts.settings };
+  try {
+    await client.workflow.start('ShipmentWorkflow', {
+      workflowId,
+      taskQueue: SHIPMENTS_TASK_QUEUE,
+      args: [input],
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      workflowIdConflictPolicy: 'FAIL',
+      typedSearchAttributes: [
+        { key: SA.ShipmentStatus, value: 'released' },
+        { key: SA.Region, value: order.region },
+        { key: SA.CustomerId, value: order.customerId },
+        { key: SA.DeliveryDate, value: new Date(`${order.plannedDate}T00:00:00Z`) },
+        { key: SA.InvoiceReady, value: false },
+      ],
+    });
+    return { workflowId, started: true };
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return { workflowId, started: false };
+    throw err;
+  }
+}

@@ -1,0 +1,161 @@
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { z } from 'zod';
+import { ClockSettings } from '../../domain/clock.js';
+import type { DispatchEvent } from '../../domain/events.js';
+import {
+  Address,
+  Charge,
+  ExceptionKind,
+  Milestone,
+  Order,
+  ShipmentPhase,
+  TimeWindow,
+} from '../../domain/model.js';
+
+/** Workflow task queue of the shipment, release and planning workflows. */
+export const SHIPMENTS_TASK_QUEUE = 'shipments';
+/** One activity task queue per external system, so each gets its own rate limit and concurrency. */
+export const ACTIVITY_TASK_QUEUES = { erp: 'erp', dispatch: 'dispatch', crm: 'crm' } as const;
+
+/** Workflow id of the shipment for an ERP outbound delivery. */
+export function shipmentWorkflowId(deliveryId: string): string {
+  return `shipment-${deliveryId}`;
+}
+
+/** The ERP delivery id inside a shipment workflow id, or undefined when it is not one. */
+export function deliveryIdOf(workflowId: string): string | undefined {
+  return workflowId.startsWith('shipment-') ? workflowId.slice('shipment-'.length) : undefined;
+}
+
+/** Playbook settings, all durations in simulated minutes (the compressed clock turns them into real time). */
+export const ShipmentSettings = z.object({
+  maxAttempts: z.number().int().min(1).max(10).default(2),
+  approvalThreshold: z.number().nonnegative().default(150),
+  /** A delay past the window end longer than this sends a proactive notice and an ERP delayed milestone. */
+  delayNoticeMinutes: z.number().nonnegative().default(30),
+  /** A delay longer than this also opens a case. */
+  severeDelayMinutes: z.number().nonnegative().default(120),
+  /** How long a shipment on hold waits for a corrected address before returning to the depot. */
+  addressHoldMinutes: z.number().positive().default(240),
+  /** Minutes after the window end without proof of delivery before a missing-POD case opens. */
+  missingPodMinutes: z.number().positive().default(120),
+  /** Minutes after the region's planning cutoff without an assignment before escalation. */
+  noAssignmentGraceMinutes: z.number().positive().default(60),
+  /** Hour of the planning day (UTC, in simulated time) at which the region is planned. */
+  planningCutoffHourUtc: z.number().int().min(0).max(23).default(6),
+  /** Free waiting minutes before waiting time is billed. */
+  freeWaitingMinutes: z.number().nonnegative().default(15),
+});
+export type ShipmentSettings = z.infer<typeof ShipmentSettings>;
+
+/** Input of ShipmentWorkflow. */
+export const ShipmentInput = z.object({
+  order: Order,
+  clock: ClockSettings,
+  settings: ShipmentSettings,
+  /** State carried across continue-as-new; absent on the first run. */
+  carried: z.unknown().optional(),
+});
+export type ShipmentInput = z.infer<typeof ShipmentInput>;
+
+/** A reschedule request from an agent, a customer or a dispatcher. */
+export const RescheduleRequest = z.object({
+  window: TimeWindow,
+  reason: z.string().max(500).default(''),
+  requestedBy: z.string().min(1).max(100).default('agent'),
+  ticketId: z.string().max(100).optional(),
+});
+export type RescheduleRequest = z.infer<typeof RescheduleRequest>;
+
+/** What an accepted reschedule returns. */
+export interface RescheduleResult {
+  shipmentId: string;
+  window: TimeWindow;
+  eta?: string;
+}
+
+/** A corrected delivery address. */
+export const AddressCorrection = z.object({ address: Address, correctedBy: z.string().min(1).default('agent') });
+export type AddressCorrection = z.infer<typeof AddressCorrection>;
+
+/** Finance's decision on charges waiting for approval. */
+export const ChargeApproval = z.object({ approvedBy: z.string().min(1), approve: z.boolean().default(true) });
+export type ChargeApproval = z.infer<typeof ChargeApproval>;
+
+/** Closing an open exception by hand. */
+export const ExceptionResolution = z.object({ kind: ExceptionKind, resolution: z.string().min(1).max(1000) });
+export type ExceptionResolution = z.infer<typeof ExceptionResolution>;
+
+/** A milestone as reported to the ERP. */
+export interface MilestoneEntry {
+  milestone: Milestone;
+  attempt: number;
+  at: string;
+  eta?: string;
+}
+
+/** What the status query returns. */
+export interface ShipmentStatus {
+  shipmentId: string;
+  deliveryId: string;
+  customerId: string;
+  region: string;
+  phase: ShipmentPhase;
+  window: TimeWindow;
+  eta?: string;
+  taskId?: string;
+  driverId?: string;
+  routeId?: string;
+  attempts: number;
+  openCases: { caseId: string; kind: ExceptionKind }[];
+  closedCases: number;
+  charges: Charge[];
+  awaitingApproval: boolean;
+  milestones: MilestoneEntry[];
+  billingDocumentId?: string;
+  outcome?: ShipmentOutcome;
+  eventsApplied: number;
+  eventsIgnored: number;
+}
+
+/** How a shipment ended. */
+export type ShipmentOutcome = 'delivered' | 'returned';
+
+/** Result of ShipmentWorkflow. */
+export interface ShipmentResult {
+  shipmentId: string;
+  outcome: ShipmentOutcome;
+  attempts: number;
+  billingDocumentId: string;
+  total: number;
+  charges: Charge[];
+  casesOpened: number;
+  milestones: MilestoneEntry[];
+}
+
+/** The one signal that carries canonical dispatch events into a shipment. */
+export const dispatchEventSignal = defineSignal<[DispatchEvent]>('dispatchEvent');
+/** Moves the delivery window; rejected with a typed reason once out for delivery or later. */
+export const rescheduleUpdate = defineUpdate<RescheduleResult, [RescheduleRequest]>('reschedule');
+/** Supplies a corrected address to a shipment on hold (or before dispatch). */
+export const correctAddressUpdate = defineUpdate<{ shipmentId: string; phase: ShipmentPhase }, [AddressCorrection]>(
+  'correctAddress',
+);
+/** Finance approves (or rejects) charges over the approval threshold. */
+export const approveChargesUpdate = defineUpdate<{ shipmentId: string; total: number }, [ChargeApproval]>(
+  'approveCharges',
+);
+/** Closes an open exception's case by hand. */
+export const resolveExceptionUpdate = defineUpdate<{ shipmentId: string; openCases: number }, [ExceptionResolution]>(
+  'resolveException',
+);
+/** The shipment's status. */
+export const statusQuery = defineQuery<ShipmentStatus>('status');
+
+/** Update names the gateway exposes, with the role allowed to call each. */
+export const UPDATE_ROLES = {
+  reschedule: ['agent', 'dispatcher', 'admin'],
+  correctAddress: ['agent', 'dispatcher', 'admin'],
+  approveCharges: ['finance', 'admin'],
+  resolveException: ['agent', 'dispatcher', 'admin'],
+} as const;
