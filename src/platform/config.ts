@@ -32,6 +32,13 @@ export const configSchema = z.object({
   SHIPSYNC_TEMPORAL_ADDRESS: z.string().min(3).default('127.0.0.1:7233'),
   SHIPSYNC_TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   SHIPSYNC_TEMPORAL_UI_PORT: port.default(8233),
+  SHIPSYNC_TASK_QUEUE_PREFIX: z
+    .string()
+    .regex(/^[a-z0-9-]*$/, 'expected lower-case letters, digits and dashes')
+    .max(40)
+    .default(''),
+  SHIPSYNC_WORKER_CACHE_SIZE: z.coerce.number().int().min(0).max(100_000).default(2000),
+  SHIPSYNC_WORKER_WORKFLOW_SLOTS: z.coerce.number().int().min(1).max(1000).default(40),
   SHIPSYNC_DATA_DIR: z.string().min(1).default('.shipsync'),
   SHIPSYNC_TIME_SCALE: z.coerce.number().positive().max(100_000).default(1),
   SHIPSYNC_CLOCK_ANCHOR_REAL_MS: z.coerce.number().int().nonnegative().optional(),

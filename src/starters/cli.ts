@@ -1,40 +1,391 @@
-import { Command, CommanderError } from 'commander';
+import { writeFileSync } from 'node:fs';
+import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { ZodError } from 'zod';
+import { simAt } from '../domain/clock.js';
+import { DISPATCH_EVENT_TYPES, EventEnvelope, type DispatchEvent } from '../domain/events.js';
+import { ShipsyncError } from '../domain/errors.js';
+import { ShipmentPhase, TimeWindow } from '../domain/model.js';
+import { loadConfig, type Config } from '../platform/config.js';
+import { connectTemporal } from '../platform/temporal-client.js';
+import {
+  dispatchEventSignal,
+  rescheduleUpdate,
+  shipmentWorkflowId,
+  statusQuery,
+} from '../workflows/shipment/contract.js';
+import { releaseNow, upsertReleaseSchedule } from './release.js';
+import { clockFromConfig, settingsFromConfig, startShipment } from './shipments.js';
 
 /** Exit code for bad input: a one-line message, never a stack trace. */
 export const EXIT_BAD_INPUT = 2;
 
-/** Builds the `shipsync` command tree. */
-export function buildCli(): Command {
+/** Bad input from the command line; printed as one line with exit code 2. */
+export class UsageError extends Error {}
+
+interface Ctx {
+  config: Config;
+  json: boolean;
+  withClient<T>(fn: (client: Client) => Promise<T>): Promise<T>;
+  print(human: string, data: unknown): void;
+}
+
+/** Accepts `shipment-<id>` or a bare ERP delivery id. */
+export function toWorkflowId(id: string): string {
+  if (!/^[A-Za-z0-9-]{1,60}$/.test(id)) throw new UsageError(`not a shipment or delivery id: "${id}"`);
+  return id.startsWith('shipment-') ? id : shipmentWorkflowId(id);
+}
+
+function isoInstant(label: string) {
+  return (value: string) => {
+    if (
+      !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(value) ||
+      Number.isNaN(Date.parse(value))
+    ) {
+      throw new InvalidArgumentError(
+        `${label} must be an ISO-8601 date-time with a zone, e.g. 2026-12-02T14:00:00Z`,
+      );
+    }
+    return new Date(Date.parse(value)).toISOString();
+  };
+}
+
+async function statusOf(client: Client, id: string) {
+  const workflowId = toWorkflowId(id);
+  try {
+    return await client.workflow.getHandle(workflowId).query(statusQuery);
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new UsageError(`unknown shipment: ${workflowId}`);
+    throw err;
+  }
+}
+
+/** Builds the `shipsync` command tree; `ctxFactory` lets tests supply their own configuration. */
+export function buildCli(ctxFactory: (json: boolean) => Ctx = defaultCtx): Command {
   const program = new Command('shipsync')
     .description('Keep ERP, dispatch and CRM in step, one Temporal workflow per shipment.')
     .option('--json', 'print machine-readable JSON')
     .exitOverride()
-    .configureOutput({ outputError: (text, write) => write(text.split('\n')[0] + '\n') });
+    .showSuggestionAfterError(false)
+    .configureOutput({ outputError: (text, write) => write(`${text.trim().split('\n')[0]}\n`) });
+  const ctx = () => ctxFactory(program.opts<{ json?: boolean }>().json ?? false);
+
+  program
+    .command('release')
+    .description('create or update the Temporal Schedule that pulls released deliveries from the ERP')
+    .option('--now', 'also run one release pass now and wait for it')
+    .option(
+      '--every <minutes>',
+      'minutes between pulls (default from SHIPSYNC_RELEASE_INTERVAL_MINUTES)',
+      (v) => {
+        const n = Number(v);
+        if (!Number.isFinite(n) || n <= 0)
+          throw new InvalidArgumentError('--every must be a positive number of minutes');
+        return n;
+      },
+    )
+    .action(async (opts: { now?: boolean; every?: number }) => {
+      const c = ctx();
+      await c.withClient(async (client) => {
+        const minutes = opts.every ?? c.config.SHIPSYNC_RELEASE_INTERVAL_MINUTES;
+        const scheduleId = await upsertReleaseSchedule(client, c.config, minutes);
+        const run = opts.now ? await releaseNow(client, c.config) : undefined;
+        c.print(
+          `schedule ${scheduleId}: every ${minutes} min${run ? `; pass now: ${run.seen} released, ${run.started} started, ${run.attached} already running` : ''}`,
+          { scheduleId, everyMinutes: minutes, run },
+        );
+      });
+    });
+
+  program
+    .command('start <deliveryId>')
+    .description('start the shipment of one ERP delivery (attaches if it is already running)')
+    .action(async (deliveryId: string) => {
+      const c = ctx();
+      toWorkflowId(deliveryId);
+      const { createErpAdapter } = await import('../integrations/erp/adapter.js');
+      const erp = createErpAdapter({ baseUrl: c.config.SHIPSYNC_ERP_URL });
+      let order;
+      try {
+        order = await erp.getDelivery(deliveryId.replace(/^shipment-/, ''));
+      } catch (err) {
+        if (err instanceof ShipsyncError && err.code === 'ERP_DELIVERY_NOT_FOUND')
+          throw new UsageError(`unknown delivery: ${deliveryId}`);
+        throw err;
+      }
+      await c.withClient(async (client) => {
+        const out = await startShipment(client, order, {
+          clock: clockFromConfig(c.config),
+          settings: settingsFromConfig(c.config),
+          taskQueuePrefix: c.config.SHIPSYNC_TASK_QUEUE_PREFIX,
+        });
+        c.print(`${out.workflowId}: ${out.started ? 'started' : 'already running, attached'}`, out);
+      });
+    });
+
+  program
+    .command('status <id>')
+    .description(
+      "print a shipment's status (phase, window, ETA, driver, attempts, cases, charges, milestones)",
+    )
+    .action(async (id: string) => {
+      const c = ctx();
+      await c.withClient(async (client) => {
+        const s = await statusOf(client, id);
+        const lines = [
+          `${s.shipmentId}  ${s.phase}${s.outcome ? ` (${s.outcome})` : ''}  region ${s.region}  customer ${s.customerId}`,
+          `window ${s.window.start} – ${s.window.end}${s.eta ? `  eta ${s.eta}` : ''}`,
+          `attempts ${s.attempts}${s.driverId ? `  driver ${s.driverId}` : ''}${s.taskId ? `  task ${s.taskId}` : ''}`,
+          `open cases: ${s.openCases.map((x) => `${x.kind} ${x.caseId}`).join(', ') || 'none'}`,
+          `milestones: ${s.milestones.map((m) => `${m.milestone}#${m.attempt}`).join(' → ') || 'none'}`,
+          `charges: ${s.charges.map((ch) => `${ch.code} ${ch.amount.toFixed(2)}`).join(', ') || 'not computed yet'}${s.awaitingApproval ? '  (awaiting finance approval)' : ''}`,
+        ];
+        c.print(lines.join('\n'), s);
+      });
+    });
+
+  program
+    .command('reschedule <id>')
+    .description('move the delivery window (rejected once out for delivery)')
+    .requiredOption('--from <iso>', 'window start', isoInstant('--from'))
+    .requiredOption('--to <iso>', 'window end', isoInstant('--to'))
+    .option('--reason <text>', 'why', 'requested from the command line')
+    .action(async (id: string, opts: { from: string; to: string; reason: string }) => {
+      const c = ctx();
+      const window = TimeWindow.safeParse({ start: opts.from, end: opts.to });
+      if (!window.success)
+        throw new UsageError(`bad window: ${window.error.issues[0]?.message ?? 'invalid'}`);
+      const workflowId = toWorkflowId(id);
+      await c.withClient(async (client) => {
+        try {
+          const result = await client.workflow
+            .getHandle(workflowId)
+            .executeUpdate(rescheduleUpdate, {
+              args: [{ window: window.data, reason: opts.reason, requestedBy: 'cli' }],
+            });
+          c.print(
+            `${workflowId}: window ${result.window.start} – ${result.window.end}${result.eta ? `, eta ${result.eta}` : ''}`,
+            result,
+          );
+        } catch (err) {
+          if (err instanceof WorkflowNotFoundError) throw new UsageError(`unknown shipment: ${workflowId}`);
+          if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
+            throw new UsageError(`rejected (${err.cause.type ?? 'REJECTED'}): ${err.cause.message}`);
+          }
+          throw err;
+        }
+      });
+    });
+
+  program
+    .command('event <id> <type>')
+    .description(`send a canonical dispatch event to a shipment (${DISPATCH_EVENT_TYPES.join(', ')})`)
+    .requiredOption('--data <json>', 'the event data as JSON, e.g. \'{"taskId":"t1","attempt":1,...}\'')
+    .option('--event-id <id>', 'event id (default: generated); resending the same id has no second effect')
+    .action(async (id: string, type: string, opts: { data: string; eventId?: string }) => {
+      const c = ctx();
+      const workflowId = toWorkflowId(id);
+      if (!(DISPATCH_EVENT_TYPES as readonly string[]).includes(type)) {
+        throw new UsageError(`unknown event type "${type}"; one of ${DISPATCH_EVENT_TYPES.join(', ')}`);
+      }
+      let data: unknown;
+      try {
+        data = JSON.parse(opts.data);
+      } catch {
+        throw new UsageError('--data is not valid JSON');
+      }
+      const now = new Date(simAt(clockFromConfig(c.config), Date.now())).toISOString();
+      const parsed = EventEnvelope.safeParse({
+        specversion: '1.0',
+        id: opts.eventId ?? `cli-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`,
+        source: 'cli',
+        type,
+        subject: workflowId,
+        time: now,
+        correlationid: workflowId,
+        data,
+      });
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        throw new UsageError(`invalid ${type}: ${issue?.path.join('.') ?? ''}: ${issue?.message ?? ''}`);
+      }
+      await c.withClient(async (client) => {
+        try {
+          await client.workflow
+            .getHandle(workflowId)
+            .signal(dispatchEventSignal, parsed.data as DispatchEvent);
+        } catch (err) {
+          if (err instanceof WorkflowNotFoundError) throw new UsageError(`unknown shipment: ${workflowId}`);
+          throw err;
+        }
+        c.print(`${workflowId}: sent ${type} ${parsed.data.id}`, {
+          workflowId,
+          eventId: parsed.data.id,
+          type,
+        });
+      });
+    });
+
+  program
+    .command('list')
+    .description('list shipments by status, region or open exception (Temporal visibility)')
+    .addOption(new Option('--status <phase>', 'phase').choices(ShipmentPhase.options))
+    .option('--region <code>', 'region code', (v) => {
+      if (!/^[A-Z]{2,8}$/.test(v))
+        throw new InvalidArgumentError('--region must be a region code in capitals, e.g. CHI');
+      return v;
+    })
+    .addOption(
+      new Option('--exception <kind>', 'open exception kind').choices([
+        'failed_attempt',
+        'delay',
+        'damage',
+        'address_mismatch',
+        'missing_pod',
+        'no_assignment',
+      ]),
+    )
+    .option('--limit <n>', 'at most this many', '100')
+    .action(async (opts: { status?: string; region?: string; exception?: string; limit: string }) => {
+      const c = ctx();
+      const limit = Number(opts.limit);
+      if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit must be a positive integer');
+      const clauses = [`WorkflowType = 'ShipmentWorkflow'`];
+      if (opts.status) clauses.push(`ShipmentStatus = '${opts.status}'`);
+      if (opts.region) clauses.push(`Region = '${opts.region}'`);
+      if (opts.exception) clauses.push(`OpenException = '${opts.exception}'`);
+      await c.withClient(async (client) => {
+        const rows: {
+          workflowId: string;
+          status: string;
+          region: string;
+          exception: string;
+          closed: boolean;
+        }[] = [];
+        for await (const wf of client.workflow.list({ query: clauses.join(' AND ') })) {
+          const sa = wf.searchAttributes as Record<string, unknown[] | undefined>;
+          rows.push({
+            workflowId: wf.workflowId,
+            status: String(sa.ShipmentStatus?.[0] ?? ''),
+            region: String(sa.Region?.[0] ?? ''),
+            exception: String(sa.OpenException?.[0] ?? ''),
+            closed: wf.status.name !== 'RUNNING',
+          });
+          if (rows.length >= limit) break;
+        }
+        c.print(
+          rows.map((r) => `${r.workflowId}\t${r.status}\t${r.region}\t${r.exception}`).join('\n') ||
+            'no shipments match',
+          rows,
+        );
+      });
+    });
+
+  program
+    .command('history <id>')
+    .description("export a shipment's event history as JSON (for replay tests and support)")
+    .option('--out <file>', 'write to this file instead of standard output')
+    .action(async (id: string, opts: { out?: string }) => {
+      const c = ctx();
+      const workflowId = toWorkflowId(id);
+      await c.withClient(async (client) => {
+        let history;
+        try {
+          history = await client.workflow.getHandle(workflowId).fetchHistory();
+        } catch (err) {
+          if (err instanceof WorkflowNotFoundError) throw new UsageError(`unknown shipment: ${workflowId}`);
+          throw err;
+        }
+        const text = JSON.stringify(history, null, 2);
+        if (opts.out) {
+          writeFileSync(opts.out, text);
+          console.log(`${workflowId}: ${history.events?.length ?? 0} events written to ${opts.out}`);
+        } else {
+          console.log(text);
+        }
+      });
+    });
 
   program
     .command('demo')
-    .description('play the whole scenario on the compressed clock and reconcile the three systems')
+    .description('run the whole stack and play the scenario on the compressed clock, then reconcile')
     .option('--shipments <n>', 'deliveries to seed', '50')
+    .option('--scale <n>', 'simulated seconds per real second', '1440')
+    .option('--seed <n>', 'seed of every random choice', '7')
     .option('--keep-running', 'leave the stack up for the Web UI')
-    .action(() => {
-      console.error(
-        'shipsync demo: the shipment workflow, sandboxes and gateway are not built yet; run `npm run temporal` to start the server.',
-      );
-      process.exitCode = 1;
+    .action(async (opts: { shipments: string; scale: string; seed: string; keepRunning?: boolean }) => {
+      const n = Number(opts.shipments);
+      const scale = Number(opts.scale);
+      const seed = Number(opts.seed);
+      if (!Number.isInteger(n) || n < 1 || n > 5000)
+        throw new UsageError('--shipments must be an integer from 1 to 5000');
+      if (!Number.isFinite(scale) || scale < 1 || scale > 20000)
+        throw new UsageError('--scale must be from 1 to 20000');
+      if (!Number.isInteger(seed)) throw new UsageError('--seed must be an integer');
+      const { runDemo } = await import('./demo.js');
+      const code = await runDemo({
+        shipments: n,
+        scale,
+        seed,
+        keepRunning: !!opts.keepRunning,
+        json: program.opts<{ json?: boolean }>().json ?? false,
+      });
+      process.exitCode = code;
     });
+
   return program;
 }
 
-async function main() {
+function defaultCtx(json: boolean): Ctx {
+  let config: Config;
   try {
-    await buildCli().parseAsync(process.argv);
+    config = loadConfig();
   } catch (err) {
-    if (err instanceof CommanderError) {
-      process.exit(err.exitCode === 0 ? 0 : EXIT_BAD_INPUT);
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+  return {
+    config,
+    json,
+    async withClient(fn) {
+      let conn;
+      try {
+        conn = await connectTemporal(config);
+      } catch {
+        throw new Error(
+          `cannot reach Temporal at ${config.SHIPSYNC_TEMPORAL_ADDRESS} (start it with npm run temporal)`,
+        );
+      }
+      try {
+        return await fn(conn.client);
+      } finally {
+        await conn.close();
+      }
+    },
+    print(human, data) {
+      console.log(json ? JSON.stringify(data, null, 2) : human);
+    },
+  };
+}
+
+/** Runs the CLI; returns the exit code. */
+export async function runCli(argv: string[]): Promise<number> {
+  try {
+    await buildCli().parseAsync(argv);
+    return Number(process.exitCode ?? 0);
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : EXIT_BAD_INPUT;
+    if (err instanceof UsageError || err instanceof ZodError) {
+      console.error(
+        `shipsync: ${err instanceof ZodError ? (err.issues[0]?.message ?? 'invalid input') : err.message}`,
+      );
+      return EXIT_BAD_INPUT;
     }
-    console.error(err instanceof Error ? err.message : String(err));
-    process.exit(1);
+    console.error(`shipsync: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+    return 1;
   }
 }
 
-await main();
+if (process.argv[1] && /cli\.(ts|js)$|shipsync(\.mjs)?$/.test(process.argv[1])) {
+  process.exit(await runCli(process.argv));
+}

@@ -3,8 +3,8 @@ import type { ClockSettings } from '../domain/clock.js';
 import type { Order } from '../domain/model.js';
 import type { Config } from '../platform/config.js';
 import {
-  SHIPMENTS_TASK_QUEUE,
   ShipmentSettings,
+  taskQueues,
   shipmentWorkflowId,
   type ShipmentInput,
 } from '../workflows/shipment/contract.js';
@@ -13,7 +13,9 @@ import { SA } from '../workflows/shipment/search-attributes.js';
 /** The compressed clock every process of one deployment shares, from configuration. */
 export function clockFromConfig(config: Config, nowMs = Date.now()): ClockSettings {
   const anchorRealMs = config.SHIPSYNC_CLOCK_ANCHOR_REAL_MS ?? nowMs;
-  const anchorSimMs = config.SHIPSYNC_CLOCK_ANCHOR_SIM ? Date.parse(config.SHIPSYNC_CLOCK_ANCHOR_SIM) : anchorRealMs;
+  const anchorSimMs = config.SHIPSYNC_CLOCK_ANCHOR_SIM
+    ? Date.parse(config.SHIPSYNC_CLOCK_ANCHOR_SIM)
+    : anchorRealMs;
   return { scale: config.SHIPSYNC_TIME_SCALE, anchorRealMs, anchorSimMs };
 }
 
@@ -38,14 +40,15 @@ export interface StartOutcome {
 export async function startShipment(
   client: Client,
   order: Order,
-  opts: { clock: ClockSettings; settings: ShipmentSettings },
+  opts: { clock: ClockSettings; settings: ShipmentSettings; taskQueuePrefix?: string },
 ): Promise<StartOutcome> {
   const workflowId = shipmentWorkflowId(order.deliveryId);
-  const input: ShipmentInput = { order, clock: opts.clock, settings: opts.settings };
+  const taskQueuePrefix = opts.taskQueuePrefix ?? '';
+  const input: ShipmentInput = { order, clock: opts.clock, settings: opts.settings, taskQueuePrefix };
   try {
     await client.workflow.start('ShipmentWorkflow', {
       workflowId,
-      taskQueue: SHIPMENTS_TASK_QUEUE,
+      taskQueue: taskQueues(taskQueuePrefix).shipments,
       args: [input],
       workflowIdReusePolicy: 'REJECT_DUPLICATE',
       workflowIdConflictPolicy: 'FAIL',

@@ -4,18 +4,30 @@ import { ClockSettings } from '../../domain/clock.js';
 import type { DispatchEvent } from '../../domain/events.js';
 import {
   Address,
-  Charge,
   ExceptionKind,
-  Milestone,
   Order,
-  ShipmentPhase,
   TimeWindow,
+  type Charge,
+  type Milestone,
+  type ShipmentPhase,
 } from '../../domain/model.js';
 
 /** Workflow task queue of the shipment, release and planning workflows. */
 export const SHIPMENTS_TASK_QUEUE = 'shipments';
 /** One activity task queue per external system, so each gets its own rate limit and concurrency. */
 export const ACTIVITY_TASK_QUEUES = { erp: 'erp', dispatch: 'dispatch', crm: 'crm' } as const;
+
+/** Every task queue name under an optional prefix (one deployment or test can own its own set). */
+export function taskQueues(prefix = '') {
+  return {
+    shipments: `${prefix}${SHIPMENTS_TASK_QUEUE}`,
+    erp: `${prefix}${ACTIVITY_TASK_QUEUES.erp}`,
+    dispatch: `${prefix}${ACTIVITY_TASK_QUEUES.dispatch}`,
+    crm: `${prefix}${ACTIVITY_TASK_QUEUES.crm}`,
+  };
+}
+/** The task queue names of one deployment. */
+export type TaskQueues = ReturnType<typeof taskQueues>;
 
 /** Workflow id of the shipment for an ERP outbound delivery. */
 export function shipmentWorkflowId(deliveryId: string): string {
@@ -53,6 +65,8 @@ export const ShipmentInput = z.object({
   order: Order,
   clock: ClockSettings,
   settings: ShipmentSettings,
+  /** Prefix of the task queue names this shipment's activities run on. */
+  taskQueuePrefix: z.string().max(60).default(''),
   /** State carried across continue-as-new; absent on the first run. */
   carried: z.unknown().optional(),
 });
@@ -75,7 +89,10 @@ export interface RescheduleResult {
 }
 
 /** A corrected delivery address. */
-export const AddressCorrection = z.object({ address: Address, correctedBy: z.string().min(1).default('agent') });
+export const AddressCorrection = z.object({
+  address: Address,
+  correctedBy: z.string().min(1).default('agent'),
+});
 export type AddressCorrection = z.infer<typeof AddressCorrection>;
 
 /** Finance's decision on charges waiting for approval. */
@@ -138,17 +155,19 @@ export const dispatchEventSignal = defineSignal<[DispatchEvent]>('dispatchEvent'
 /** Moves the delivery window; rejected with a typed reason once out for delivery or later. */
 export const rescheduleUpdate = defineUpdate<RescheduleResult, [RescheduleRequest]>('reschedule');
 /** Supplies a corrected address to a shipment on hold (or before dispatch). */
-export const correctAddressUpdate = defineUpdate<{ shipmentId: string; phase: ShipmentPhase }, [AddressCorrection]>(
-  'correctAddress',
-);
+export const correctAddressUpdate = defineUpdate<
+  { shipmentId: string; phase: ShipmentPhase },
+  [AddressCorrection]
+>('correctAddress');
 /** Finance approves (or rejects) charges over the approval threshold. */
 export const approveChargesUpdate = defineUpdate<{ shipmentId: string; total: number }, [ChargeApproval]>(
   'approveCharges',
 );
 /** Closes an open exception's case by hand. */
-export const resolveExceptionUpdate = defineUpdate<{ shipmentId: string; openCases: number }, [ExceptionResolution]>(
-  'resolveException',
-);
+export const resolveExceptionUpdate = defineUpdate<
+  { shipmentId: string; openCases: number },
+  [ExceptionResolution]
+>('resolveException');
 /** The shipment's status. */
 export const statusQuery = defineQuery<ShipmentStatus>('status');
 

@@ -1,0 +1,46 @@
+import type { Address, GeocodedAddress, GeoPoint, Job, TimeWindow } from '../domain/model.js';
+import type { DispatchPort, DispatchTaskRef, GeocoderPort, PlanResult } from '../integrations/ports.js';
+import { classified } from './failures.js';
+
+/** Dispatch activities (task queue `dispatch`): geocoding, tasks, planning. */
+export function createDispatchActivities({
+  dispatch,
+  geocoder,
+}: {
+  dispatch: DispatchPort;
+  geocoder: GeocoderPort;
+}) {
+  return classified({
+    /** Validates and locates an address offline. */
+    async geocodeAddress(address: Address): Promise<GeocodedAddress> {
+      return geocoder.geocode(address);
+    },
+    /** Creates the task of a job attempt, or finds the one a retry already created. */
+    async dispatchCreateTask(input: { job: Job; idempotencyKey: string }): Promise<DispatchTaskRef> {
+      return dispatch.createTask(input.job, input.idempotencyKey);
+    },
+    /** Moves a task's window; dispatch re-plans and returns the new ETA. */
+    async dispatchRescheduleTask(input: { taskId: string; window: TimeWindow }): Promise<{ eta?: string }> {
+      return dispatch.rescheduleTask(input.taskId, input.window);
+    },
+    /** Replaces a task's destination. */
+    async dispatchUpdateDestination(input: {
+      taskId: string;
+      address: Address;
+      location: GeoPoint;
+    }): Promise<void> {
+      await dispatch.updateTaskDestination(input.taskId, input.address, input.location);
+    },
+    /** Cancels a task that will not be executed. */
+    async dispatchCancelTask(input: { taskId: string }): Promise<void> {
+      await dispatch.cancelTask(input.taskId);
+    },
+    /** Optimises one region and date. */
+    async dispatchPlanRegion(input: { region: string; date: string }): Promise<PlanResult> {
+      return dispatch.planRegion(input.region, input.date);
+    },
+  });
+}
+
+/** The dispatch activity functions, for `proxyActivities` typing. */
+export type DispatchActivities = ReturnType<typeof createDispatchActivities>;

@@ -1,0 +1,44 @@
+import { ScheduleNotFoundError, type Client } from '@temporalio/client';
+import type { Config } from '../platform/config.js';
+import {
+  ORDER_RELEASE_SCHEDULE_ID,
+  type OrderReleaseInput,
+  type OrderReleaseResult,
+} from '../workflows/release/contract.js';
+import { taskQueues } from '../workflows/shipment/contract.js';
+
+/** Creates the order-release Schedule, or updates its interval when it exists; returns its id. */
+export async function upsertReleaseSchedule(
+  client: Client,
+  config: Config,
+  everyMinutes: number,
+): Promise<string> {
+  const scheduleId = `${config.SHIPSYNC_TASK_QUEUE_PREFIX}${ORDER_RELEASE_SCHEDULE_ID}`;
+  const input: OrderReleaseInput = { pageSize: 100, taskQueuePrefix: config.SHIPSYNC_TASK_QUEUE_PREFIX };
+  const action = {
+    type: 'startWorkflow' as const,
+    workflowType: 'OrderReleaseWorkflow',
+    taskQueue: taskQueues(config.SHIPSYNC_TASK_QUEUE_PREFIX).shipments,
+    args: [input],
+  };
+  const spec = { intervals: [{ every: `${everyMinutes}m` as const }] };
+  const handle = client.schedule.getHandle(scheduleId);
+  try {
+    await handle.update((prev) => ({ ...prev, spec, action }));
+  } catch (err) {
+    if (!(err instanceof ScheduleNotFoundError)) throw err;
+    // Overlap SKIP: a slow ERP never piles up concurrent release passes.
+    await client.schedule.create({ scheduleId, spec, action, policies: { overlap: 'SKIP' } });
+  }
+  return scheduleId;
+}
+
+/** Runs one release pass now and waits for its result. */
+export async function releaseNow(client: Client, config: Config): Promise<OrderReleaseResult> {
+  const input: OrderReleaseInput = { pageSize: 100, taskQueuePrefix: config.SHIPSYNC_TASK_QUEUE_PREFIX };
+  return client.workflow.execute('OrderReleaseWorkflow', {
+    workflowId: `${config.SHIPSYNC_TASK_QUEUE_PREFIX}order-release-now-${Date.now()}`,
+    taskQueue: taskQueues(config.SHIPSYNC_TASK_QUEUE_PREFIX).shipments,
+    args: [input],
+  });
+}

@@ -1,0 +1,130 @@
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleOption } from '@temporalio/worker';
+import { Client, Connection } from '@temporalio/client';
+import type { ClockSettings } from '../domain/clock.js';
+import type { CrmPort, DispatchPort, ErpPort, GeocoderPort } from '../integrations/ports.js';
+import { createCrmActivities } from '../activities/crm.js';
+import { createDispatchActivities } from '../activities/dispatch.js';
+import { createErpActivities } from '../activities/erp.js';
+import { createOrchestrationActivities } from '../activities/orchestration.js';
+import { taskQueues, type ShipmentSettings } from '../workflows/shipment/contract.js';
+
+/** Path of the prebuilt workflow bundle written by `npm run build:bundle`. */
+export const PREBUILT_BUNDLE = fileURLToPath(new URL('../../dist/workflow-bundle.js', import.meta.url));
+const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+
+/** Per-queue limits: the server-side rate stays below each vendor's own limit. */
+export const QUEUE_LIMITS = {
+  /** SAP gateways take bursts well; we still cap to protect the ERP. */
+  erp: { perSecond: 50, concurrency: 20 },
+  /** Onfleet allows 20 requests/s per key; planning calls make several. */
+  dispatch: { perSecond: 15, concurrency: 10 },
+  /** Zendesk's default 700 requests/min is ~11.6/s. */
+  crm: { perSecond: 10, concurrency: 10 },
+} as const;
+
+/** Everything a worker process needs. */
+export interface WorkerDeps {
+  address: string;
+  namespace: string;
+  taskQueuePrefix: string;
+  clock: ClockSettings;
+  settings: ShipmentSettings;
+  erp: ErpPort;
+  dispatch: DispatchPort;
+  crm: CrmPort;
+  geocoder: GeocoderPort;
+  cacheSize?: number;
+  workflowSlots?: number;
+  /** Use this bundle instead of the prebuilt one or bundling at start. */
+  bundle?: WorkflowBundleOption;
+}
+
+/** The running workers and how to stop them. */
+export interface RunningWorkers {
+  workers: Worker[];
+  run: Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+/** Newest modification time of the sources a workflow bundle is built from. */
+function newestSourceMtime(): number {
+  const src = fileURLToPath(new URL('..', import.meta.url));
+  let newest = 0;
+  for (const dir of ['workflows', 'domain']) {
+    for (const entry of readdirSync(join(src, dir), { recursive: true, withFileTypes: true })) {
+      if (entry.isFile()) newest = Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
+    }
+  }
+  return newest;
+}
+
+/** The prebuilt bundle when it is newer than the workflow sources, else a bundle made now from them. */
+export async function loadWorkflowBundle(): Promise<WorkflowBundleOption> {
+  if (existsSync(PREBUILT_BUNDLE) && statSync(PREBUILT_BUNDLE).mtimeMs > newestSourceMtime()) {
+    return { codePath: PREBUILT_BUNDLE };
+  }
+  return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH });
+}
+
+/** Creates the workflow worker (`shipments`) and one activity worker per external system. */
+export async function createWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
+  const connection = await NativeConnection.connect({ address: deps.address });
+  const clientConnection = await Connection.connect({ address: deps.address });
+  const client = new Client({ connection: clientConnection, namespace: deps.namespace });
+  const q = taskQueues(deps.taskQueuePrefix);
+  const bundle = deps.bundle ?? (await loadWorkflowBundle());
+  const common = { connection, namespace: deps.namespace };
+  const workers = await Promise.all([
+    Worker.create({
+      ...common,
+      taskQueue: q.shipments,
+      workflowBundle: bundle,
+      activities: createOrchestrationActivities({
+        client,
+        clock: deps.clock,
+        settings: deps.settings,
+        taskQueuePrefix: deps.taskQueuePrefix,
+      }),
+      maxCachedWorkflows: deps.cacheSize ?? 2000,
+      maxConcurrentWorkflowTaskExecutions: deps.workflowSlots ?? 40,
+      maxConcurrentActivityTaskExecutions: 20,
+      stickyQueueScheduleToStartTimeout: '10s',
+    }),
+    Worker.create({
+      ...common,
+      taskQueue: q.erp,
+      activities: createErpActivities({ erp: deps.erp }),
+      maxTaskQueueActivitiesPerSecond: QUEUE_LIMITS.erp.perSecond,
+      maxConcurrentActivityTaskExecutions: QUEUE_LIMITS.erp.concurrency,
+    }),
+    Worker.create({
+      ...common,
+      taskQueue: q.dispatch,
+      activities: createDispatchActivities({ dispatch: deps.dispatch, geocoder: deps.geocoder }),
+      maxTaskQueueActivitiesPerSecond: QUEUE_LIMITS.dispatch.perSecond,
+      maxConcurrentActivityTaskExecutions: QUEUE_LIMITS.dispatch.concurrency,
+    }),
+    Worker.create({
+      ...common,
+      taskQueue: q.crm,
+      activities: createCrmActivities({ crm: deps.crm }),
+      maxTaskQueueActivitiesPerSecond: QUEUE_LIMITS.crm.perSecond,
+      maxConcurrentActivityTaskExecutions: QUEUE_LIMITS.crm.concurrency,
+    }),
+  ]);
+  const run = Promise.all(workers.map((w) => w.run())).then(async () => {
+    await clientConnection.close();
+    await connection.close();
+  });
+  return {
+    workers,
+    run,
+    shutdown: async () => {
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+      await run;
+    },
+  };
+}

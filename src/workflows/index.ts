@@ -1,0 +1,3 @@
+export { ShipmentWorkflow } from './shipment/workflow.js';
+export { OrderReleaseWorkflow } from './release/workflow.js';
+export { RegionPlanningWorkflow } from './planning/workflow.js';

@@ -1,0 +1,17 @@
+import { ClockSettings } from '../../domain/clock.js';
+import { z } from 'zod';
+
+/** Workflow id of the planning run of one region and date. */
+export function regionPlanningWorkflowId(region: string, date: string): string {
+  return `plan-${region}-${date}`;
+}
+
+/** Input of RegionPlanningWorkflow. */
+export const RegionPlanningInput = z.object({
+  region: z.string().min(1),
+  date: z.iso.date(),
+  clock: ClockSettings,
+  cutoffHourUtc: z.number().int().min(0).max(23),
+  taskQueuePrefix: z.string().max(60).default(''),
+});
+export type RegionPlanningInput = z.infer<typeof RegionPlanningInput>;

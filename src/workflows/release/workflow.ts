@@ -1,0 +1,38 @@
+import { proxyActivities } from '@temporalio/workflow';
+import type { ErpActivities } from '../../activities/erp.js';
+import type { OrchestrationActivities } from '../../activities/orchestration.js';
+import { taskQueues } from '../shipment/contract.js';
+import { OrderReleaseInput, type OrderReleaseResult } from './contract.js';
+
+const retry = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' } as const;
+
+/**
+ * Run by a Temporal Schedule: pages through the ERP's released deliveries with a cursor and starts one
+ * ShipmentWorkflow each (a delivery already running is attached to, not started twice).
+ */
+export async function OrderReleaseWorkflow(
+  raw: Partial<OrderReleaseInput> = {},
+): Promise<OrderReleaseResult> {
+  const input = OrderReleaseInput.parse(raw);
+  const queues = taskQueues(input.taskQueuePrefix);
+  const erp = proxyActivities<ErpActivities>({ taskQueue: queues.erp, startToCloseTimeout: '1m', retry });
+  const orchestration = proxyActivities<OrchestrationActivities>({
+    taskQueue: queues.shipments,
+    startToCloseTimeout: '2m',
+    retry,
+  });
+  const result: OrderReleaseResult = { pages: 0, seen: 0, started: 0, attached: 0 };
+  let cursor: string | undefined;
+  do {
+    const page = await erp.erpListReleased({ cursor, pageSize: input.pageSize });
+    result.pages++;
+    result.seen += page.orders.length;
+    if (page.orders.length > 0) {
+      const { started, attached } = await orchestration.startShipments({ orders: page.orders });
+      result.started += started;
+      result.attached += attached;
+    }
+    cursor = page.nextCursor;
+  } while (cursor);
+  return result;
+}

@@ -1,0 +1,288 @@
+import type { DispatchEvent } from '../../domain/events.js';
+import type {
+  Charge,
+  ExceptionKind,
+  GeocodedAddress,
+  Milestone,
+  Order,
+  ProofOfDelivery,
+  ShipmentPhase,
+  TimeWindow,
+} from '../../domain/model.js';
+import type { MilestoneEntry, ShipmentOutcome, ShipmentSettings, ShipmentStatus } from './contract.js';
+
+/** A side effect the workflow owes an external system, queued by the event reducer and run by the main loop. */
+export type Action =
+  | {
+      kind: 'milestone';
+      milestone: Milestone;
+      attempt: number;
+      occurredAt: string;
+      eta?: string;
+      revision?: number;
+    }
+  | { kind: 'goodsIssue' }
+  | { kind: 'notify'; topic: string; message: string; attempt: number }
+  | {
+      kind: 'openCase';
+      exception: ExceptionKind;
+      attempt: number;
+      subject: string;
+      description: string;
+      priority: 'low' | 'normal' | 'high' | 'urgent';
+    };
+
+/** One CRM case the shipment opened. */
+export interface CaseEntry {
+  caseId: string;
+  kind: ExceptionKind;
+  attempt: number;
+  open: boolean;
+}
+
+/** Progress of the current delivery attempt, so late or duplicate events never move it backwards. */
+export interface AttemptProgress {
+  /** 0 published, 1 assigned, 2 started, 3 arrived, 4 finished. */
+  rank: number;
+  etaSequence: number;
+  outcome?: 'completed' | 'failed';
+  failureReason?: string;
+  delayNoticed: boolean;
+  severeDelayCase: boolean;
+  missingPodCase: boolean;
+}
+
+/** Everything a shipment remembers; carried whole across continue-as-new. */
+export interface ShipmentState {
+  shipmentId: string;
+  order: Order;
+  geo?: GeocodedAddress;
+  phase: ShipmentPhase;
+  window: TimeWindow;
+  attempt: number;
+  taskIds: Record<number, string>;
+  progress: AttemptProgress;
+  eta?: string;
+  driverId?: string;
+  routeId?: string;
+  seenEventIds: string[];
+  eventsApplied: number;
+  eventsIgnored: number;
+  pod?: ProofOfDelivery;
+  mileageKm: number;
+  liftgateUsed: boolean;
+  waitingMinutes: number;
+  failures: { attempt: number; reason: string }[];
+  milestones: MilestoneEntry[];
+  plannedRevision: number;
+  cases: CaseEntry[];
+  todo: Action[];
+  charges: Charge[];
+  awaitingApproval: boolean;
+  approvedBy?: string;
+  billingDocumentId?: string;
+  outcome?: ShipmentOutcome;
+  noAssignmentEscalated: boolean;
+  addressCorrected: boolean;
+}
+
+/** A fresh state for a released order. */
+export function initialState(shipmentId: string, order: Order): ShipmentState {
+  return {
+    shipmentId,
+    order,
+    phase: 'released',
+    window: order.requestedWindow,
+    attempt: 0,
+    taskIds: {},
+    progress: freshProgress(),
+    seenEventIds: [],
+    eventsApplied: 0,
+    eventsIgnored: 0,
+    mileageKm: 0,
+    liftgateUsed: false,
+    waitingMinutes: 0,
+    failures: [],
+    milestones: [],
+    plannedRevision: 0,
+    cases: [],
+    todo: [],
+    charges: [],
+    awaitingApproval: false,
+    noAssignmentEscalated: false,
+    addressCorrected: false,
+  };
+}
+
+/** Progress of a newly published attempt. */
+export function freshProgress(): AttemptProgress {
+  return { rank: 0, etaSequence: -1, delayNoticed: false, severeDelayCase: false, missingPodCase: false };
+}
+
+const RANK: Record<DispatchEvent['type'], number> = {
+  'route.assigned.v1': 1,
+  'stop.started.v1': 2,
+  'stop.eta.v1': 0,
+  'delivery.delayed.v1': 0,
+  'stop.arrived.v1': 3,
+  'delivery.completed.v1': 4,
+  'delivery.failed.v1': 4,
+};
+
+/** Phases in which the current attempt can still receive driver events. */
+const LIVE_PHASES: readonly ShipmentPhase[] = ['published', 'planned', 'in_transit'];
+
+/**
+ * Applies one dispatch event to the state; pure apart from mutating `s`. Duplicates (same event id),
+ * events of another attempt, and events that would move an attempt backwards change nothing but the
+ * ignored count. Crossing a stage queues the milestones it implies, so an out-of-order arrival still
+ * yields exactly one `planned` and one `dispatched` milestone.
+ */
+export function applyDispatchEvent(
+  s: ShipmentState,
+  e: DispatchEvent,
+  settings: ShipmentSettings,
+): 'applied' | 'ignored' {
+  if (s.seenEventIds.includes(e.id)) return 'ignored';
+  s.seenEventIds.push(e.id);
+  const p = s.progress;
+  if (e.data.attempt !== s.attempt || p.outcome || !LIVE_PHASES.includes(s.phase)) {
+    s.eventsIgnored++;
+    return 'ignored';
+  }
+  const sequence = e.sequence ?? Date.parse(e.time);
+  const rank = RANK[e.type];
+  if (rank > 0 && rank <= p.rank) {
+    s.eventsIgnored++;
+    return 'ignored';
+  }
+  s.eventsApplied++;
+  switch (e.type) {
+    case 'route.assigned.v1':
+      s.driverId = e.data.driverId;
+      s.routeId = e.data.routeId;
+      acceptEta(s, e.data.eta, sequence);
+      break;
+    case 'stop.started.v1':
+      s.driverId = e.data.driverId;
+      if (e.data.eta) acceptEta(s, e.data.eta, sequence);
+      break;
+    case 'stop.eta.v1':
+      acceptEta(s, e.data.eta, sequence);
+      return 'applied';
+    case 'delivery.delayed.v1':
+      acceptEta(s, e.data.eta, sequence);
+      noteDelay(s, e.data.delaySeconds / 60, e.time, settings);
+      return 'applied';
+    case 'stop.arrived.v1':
+      break;
+    case 'delivery.completed.v1':
+      s.pod = e.data.pod;
+      s.mileageKm += e.data.mileageKm;
+      s.liftgateUsed ||= e.data.accessorials.liftgate;
+      s.waitingMinutes += e.data.accessorials.waitingMinutes;
+      p.outcome = 'completed';
+      break;
+    case 'delivery.failed.v1':
+      s.mileageKm += e.data.mileageKm;
+      s.failures.push({ attempt: s.attempt, reason: e.data.reason });
+      p.outcome = 'failed';
+      p.failureReason = e.data.reason;
+      break;
+  }
+  advanceTo(s, rank, e.time);
+  return 'applied';
+}
+
+function acceptEta(s: ShipmentState, eta: string, sequence: number) {
+  if (sequence <= s.progress.etaSequence) return;
+  s.progress.etaSequence = sequence;
+  s.eta = eta;
+}
+
+/** Queues the milestones implied by moving the current attempt to `rank`, and sets the phase. */
+function advanceTo(s: ShipmentState, rank: number, at: string) {
+  const p = s.progress;
+  const from = p.rank;
+  p.rank = rank;
+  if (from < 1 && rank >= 1) {
+    s.todo.push({
+      kind: 'milestone',
+      milestone: 'planned',
+      attempt: s.attempt,
+      occurredAt: at,
+      eta: s.eta,
+      revision: s.plannedRevision,
+    });
+    s.todo.push({
+      kind: 'notify',
+      topic: 'planned',
+      attempt: s.attempt,
+      message: `Your delivery is planned for ${s.window.start} to ${s.window.end}${s.eta ? `, estimated arrival ${s.eta}` : ''}.`,
+    });
+  }
+  if (from < 2 && rank >= 2) {
+    if (s.attempt === 1) s.todo.push({ kind: 'goodsIssue' });
+    s.todo.push({ kind: 'milestone', milestone: 'dispatched', attempt: s.attempt, occurredAt: at });
+  }
+  if (rank === 1) s.phase = 'planned';
+  if (rank === 2 || rank === 3) s.phase = 'in_transit';
+  if (rank === 4) s.phase = p.outcome === 'completed' ? 'delivered' : 'failed_attempt';
+}
+
+/** Delay playbook: a proactive notice and an ERP delayed milestone past the notice threshold; a case when severe. */
+export function noteDelay(s: ShipmentState, delayMinutes: number, at: string, settings: ShipmentSettings) {
+  const p = s.progress;
+  if (delayMinutes > settings.delayNoticeMinutes && !p.delayNoticed) {
+    p.delayNoticed = true;
+    s.todo.push({ kind: 'milestone', milestone: 'delayed', attempt: s.attempt, occurredAt: at, eta: s.eta });
+    s.todo.push({
+      kind: 'notify',
+      topic: 'delayed',
+      attempt: s.attempt,
+      message: `Your delivery is running about ${Math.round(delayMinutes)} minutes late${s.eta ? `; new estimated arrival ${s.eta}` : ''}.`,
+    });
+  }
+  if (delayMinutes > settings.severeDelayMinutes && !p.severeDelayCase) {
+    p.severeDelayCase = true;
+    s.todo.push({
+      kind: 'openCase',
+      exception: 'delay',
+      attempt: s.attempt,
+      priority: 'high',
+      subject: `Severe delay on delivery ${s.order.deliveryId}`,
+      description: `The driver is about ${Math.round(delayMinutes)} minutes past the window ${s.window.start} – ${s.window.end}.`,
+    });
+  }
+}
+
+/** Kinds of the cases still open. */
+export function openExceptions(s: ShipmentState): ExceptionKind[] {
+  return [...new Set(s.cases.filter((c) => c.open).map((c) => c.kind))];
+}
+
+/** The status query's view of the state. */
+export function statusOf(s: ShipmentState): ShipmentStatus {
+  return {
+    shipmentId: s.shipmentId,
+    deliveryId: s.order.deliveryId,
+    customerId: s.order.customerId,
+    region: s.order.region,
+    phase: s.phase,
+    window: s.window,
+    eta: s.eta,
+    taskId: s.taskIds[s.attempt],
+    driverId: s.driverId,
+    routeId: s.routeId,
+    attempts: s.attempt,
+    openCases: s.cases.filter((c) => c.open).map((c) => ({ caseId: c.caseId, kind: c.kind })),
+    closedCases: s.cases.filter((c) => !c.open).length,
+    charges: s.charges,
+    awaitingApproval: s.awaitingApproval,
+    milestones: s.milestones,
+    billingDocumentId: s.billingDocumentId,
+    outcome: s.outcome,
+    eventsApplied: s.eventsApplied,
+    eventsIgnored: s.eventsIgnored,
+  };
+}

@@ -1,0 +1,142 @@
+import { describe, expect, it } from 'vitest';
+import type { DispatchEvent } from '../../../src/domain/events.js';
+import { ShipmentSettings } from '../../../src/workflows/shipment/contract.js';
+import {
+  applyDispatchEvent,
+  initialState,
+  type ShipmentState,
+} from '../../../src/workflows/shipment/state.js';
+import { sampleOrder } from '../../support/fixtures.js';
+
+const settings = ShipmentSettings.parse({});
+const t = (minute: number) => new Date(Date.parse('2026-12-01T14:00:00Z') + minute * 60_000).toISOString();
+
+function published(): ShipmentState {
+  const s = initialState('shipment-80000001', sampleOrder());
+  s.phase = 'published';
+  s.attempt = 1;
+  s.taskIds[1] = 'task-1';
+  return s;
+}
+
+function ev(
+  type: DispatchEvent['type'],
+  minute: number,
+  data: Record<string, unknown> = {},
+  attempt = 1,
+): DispatchEvent {
+  const base = { taskId: 'task-1', attempt };
+  const payloads: Record<string, Record<string, unknown>> = {
+    'route.assigned.v1': { ...base, driverId: 'drv-1', eta: t(30) },
+    'stop.started.v1': { ...base, driverId: 'drv-1' },
+    'stop.eta.v1': { ...base, eta: t(40), driftSeconds: 600 },
+    'delivery.delayed.v1': { ...base, eta: t(200), delaySeconds: 3 * 3600 },
+    'stop.arrived.v1': { ...base, arrivedAt: t(minute) },
+    'delivery.completed.v1': {
+      ...base,
+      pod: {
+        deliveredAt: t(minute),
+        location: { lat: 41.88, lng: -87.63 },
+        signatureId: 'sig',
+        photoIds: [],
+        notes: '',
+      },
+      mileageKm: 12.5,
+      accessorials: { liftgate: true, waitingMinutes: 20 },
+    },
+    'delivery.failed.v1': {
+      ...base,
+      reason: 'recipient_absent',
+      failedAt: t(minute),
+      notes: '',
+      mileageKm: 4,
+    },
+  };
+  return {
+    specversion: '1.0',
+    id: `${type}-${attempt}-${minute}`,
+    source: 'test',
+    type,
+    subject: 'shipment-80000001',
+    time: t(minute),
+    datacontenttype: 'application/json',
+    correlationid: 'shipment-80000001',
+    sequence: minute,
+    data: { ...payloads[type], ...data },
+  } as DispatchEvent;
+}
+
+const milestones = (s: ShipmentState) =>
+  s.todo.filter((a) => a.kind === 'milestone').map((a) => (a.kind === 'milestone' ? a.milestone : ''));
+
+describe('dispatch event reducer', () => {
+  it('when events arrive in order then the shipment walks to delivered with one milestone per stage', () => {
+    const s = published();
+    for (const e of [
+      ev('route.assigned.v1', 0),
+      ev('stop.started.v1', 10),
+      ev('stop.arrived.v1', 30),
+      ev('delivery.completed.v1', 35),
+    ]) {
+      expect(applyDispatchEvent(s, e, settings)).toBe('applied');
+    }
+    expect(s.phase).toBe('delivered');
+    expect(milestones(s)).toEqual(['planned', 'dispatched']);
+    expect(s.todo.some((a) => a.kind === 'goodsIssue')).toBe(true);
+    expect(s.mileageKm).toBe(12.5);
+    expect(s.liftgateUsed).toBe(true);
+  });
+
+  it('when the same event arrives three times then it is applied once', () => {
+    const s = published();
+    const e = ev('route.assigned.v1', 0);
+    expect([
+      applyDispatchEvent(s, e, settings),
+      applyDispatchEvent(s, e, settings),
+      applyDispatchEvent(s, e, settings),
+    ]).toEqual(['applied', 'ignored', 'ignored']);
+    expect(milestones(s)).toEqual(['planned']);
+  });
+
+  it('when taskFailed arrives after taskCompleted for the same attempt then nothing changes', () => {
+    const s = published();
+    applyDispatchEvent(s, ev('delivery.completed.v1', 35), settings);
+    const before = JSON.stringify({ ...s, seenEventIds: [] });
+    expect(applyDispatchEvent(s, ev('delivery.failed.v1', 20), settings)).toBe('ignored');
+    expect(s.phase).toBe('delivered');
+    expect(JSON.stringify({ ...s, seenEventIds: [] })).toBe(
+      before.replace('"eventsIgnored":0', '"eventsIgnored":1'),
+    );
+  });
+
+  it('when arrival comes before started and assigned then planned and dispatched are still reported once each', () => {
+    const s = published();
+    applyDispatchEvent(s, ev('stop.arrived.v1', 30), settings);
+    applyDispatchEvent(s, ev('stop.started.v1', 10), settings);
+    applyDispatchEvent(s, ev('route.assigned.v1', 0), settings);
+    expect(milestones(s)).toEqual(['planned', 'dispatched']);
+    expect(s.phase).toBe('in_transit');
+  });
+
+  it('when an older ETA arrives after a newer one then the newer ETA stays', () => {
+    const s = published();
+    applyDispatchEvent(s, ev('stop.eta.v1', 20, { eta: t(50) }), settings);
+    applyDispatchEvent(s, ev('stop.eta.v1', 10, { eta: t(45) }), settings);
+    expect(s.eta).toBe(t(50));
+  });
+
+  it('when an event names another attempt then it is ignored', () => {
+    const s = published();
+    expect(applyDispatchEvent(s, ev('delivery.completed.v1', 30, {}, 2), settings)).toBe('ignored');
+    expect(s.phase).toBe('published');
+  });
+
+  it('when a delay passes the severe threshold then the delay notice, ERP milestone and a case are queued once', () => {
+    const s = published();
+    applyDispatchEvent(s, ev('route.assigned.v1', 0), settings);
+    applyDispatchEvent(s, ev('delivery.delayed.v1', 20), settings);
+    applyDispatchEvent(s, ev('delivery.delayed.v1', 25), settings);
+    expect(milestones(s)).toEqual(['planned', 'delayed']);
+    expect(s.todo.filter((a) => a.kind === 'openCase')).toHaveLength(1);
+  });
+});
