@@ -2,7 +2,6 @@ import { pino, type Logger, type LoggerOptions } from 'pino';
 
 /** Field paths holding personal data; pino replaces them before a line is written. */
 export const REDACTED_PATHS = [
-  'name',
   'phone',
   'email',
   'address',

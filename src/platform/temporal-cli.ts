@@ -99,6 +99,8 @@ export interface DevServerOptions {
   dbFile?: string;
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
   headless?: boolean;
+  /** Extra dynamic config values, e.g. `limit.historyCount.suggestContinueAsNew`. */
+  dynamicConfig?: Record<string, string | number | boolean>;
 }
 
 /** A running dev server child process. */
@@ -125,6 +127,7 @@ export function devServerArgs(o: DevServerOptions): string[] {
     args.push('--search-attribute', `${name}=${type}`);
   // Visibility reads right after writes, so the CLI and tests see fresh search attributes.
   args.push('--dynamic-config-value', 'system.forceSearchAttributesCacheRefreshOnRead=true');
+  for (const [k, v] of Object.entries(o.dynamicConfig ?? {})) args.push('--dynamic-config-value', `${k}=${JSON.stringify(v)}`);
   return args;
 }
 

@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ZodError } from 'zod';
 import { simAt } from '../domain/clock.js';
@@ -297,7 +298,7 @@ export function buildCli(ctxFactory: (json: boolean) => Ctx = defaultCtx): Comma
           if (err instanceof WorkflowNotFoundError) throw new UsageError(`unknown shipment: ${workflowId}`);
           throw err;
         }
-        const text = JSON.stringify(history, null, 2);
+        const text = historyToJSON(history);
         if (opts.out) {
           writeFileSync(opts.out, text);
           console.log(`${workflowId}: ${history.events?.length ?? 0} events written to ${opts.out}`);

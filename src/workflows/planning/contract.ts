@@ -1,9 +1,9 @@
 import { ClockSettings } from '../../domain/clock.js';
 import { z } from 'zod';
 
-/** Workflow id of the planning run of one region and date. */
-export function regionPlanningWorkflowId(region: string, date: string): string {
-  return `plan-${region}-${date}`;
+/** Workflow id of the planning run of one region and date (within one task-queue prefix). */
+export function regionPlanningWorkflowId(region: string, date: string, prefix = ''): string {
+  return `${prefix}plan-${region}-${date}`;
 }
 
 /** Input of RegionPlanningWorkflow. */

@@ -22,7 +22,7 @@ export type Action =
       revision?: number;
     }
   | { kind: 'goodsIssue' }
-  | { kind: 'notify'; topic: string; message: string; attempt: number }
+  | { kind: 'notify'; topic: string; message: string; attempt: number; plan?: { eta: string; window: TimeWindow } }
   | {
       kind: 'openCase';
       exception: ExceptionKind;
@@ -219,6 +219,7 @@ function advanceTo(s: ShipmentState, rank: number, at: string) {
       topic: 'planned',
       attempt: s.attempt,
       message: `Your delivery is planned for ${s.window.start} to ${s.window.end}${s.eta ? `, estimated arrival ${s.eta}` : ''}.`,
+      plan: s.eta ? { eta: s.eta, window: s.window } : undefined,
     });
   }
   if (from < 2 && rank >= 2) {

@@ -1,0 +1,410 @@
+import axios, { type AxiosInstance, type AxiosResponse, isAxiosError } from 'axios';
+import { ShipsyncError } from '../../domain/errors.js';
+import type { BillingDocument, Order } from '../../domain/model.js';
+import { createLogger, type AppLogger } from '../../platform/logger.js';
+import type { ErpPort, MilestoneReport, ReleasedPage } from '../ports.js';
+import {
+  DELIVERY_EXPAND,
+  alphaOut,
+  billingDocumentIdFrom,
+  billingToOData,
+  commitDateToOData,
+  milestoneToOData,
+  odataErrorOf,
+  orderFromDelivery,
+  releasedFilter,
+  repeatabilityRequestId,
+} from './mappers.js';
+
+/** Service roots on the SAP Gateway, relative to the base URL. */
+export const ERP_PATHS = {
+  delivery: '/sap/opu/odata/sap/API_OUTBOUND_DELIVERY_SRV;v=0002',
+  milestone: '/sap/opu/odata/sap/YY1_SHIPMENTMILESTONE_CDS',
+  billing: '/sap/opu/odata/sap/API_BILLING_DOCUMENT_REQUEST_SRV',
+} as const;
+
+/** Largest page the adapter asks for (the gateway pages larger reads on its own). */
+export const MAX_PAGE_SIZE = 1000;
+
+/** A released delivery the ERP returned in a shape shipsync cannot accept, with the offending field. */
+export interface RejectedDelivery {
+  deliveryId: string;
+  field?: string;
+  message: string;
+}
+
+/** A page of released deliveries, plus those skipped because their ERP data failed validation. */
+export interface ReleasedPageWithRejects extends ReleasedPage {
+  rejected: RejectedDelivery[];
+}
+
+/** How to reach the ERP. */
+export interface SapErpAdapterOptions {
+  /** Gateway base URL, e.g. `http://127.0.0.1:4001`. */
+  baseUrl: string;
+  /** Per-request timeout; a timeout is ERP_UNAVAILABLE. */
+  timeoutMs?: number;
+  logger?: AppLogger;
+  /** Basic authentication of the communication user, when the gateway requires it. */
+  username?: string;
+  password?: string;
+}
+
+const DELIVERY_ID = /^[0-9A-Z-]{1,10}$/;
+
+/** Milliseconds to wait from a Retry-After header (delta seconds or an HTTP date); 1 s when absent. */
+export function retryAfterMs(header: unknown, nowMs = Date.now()): number {
+  if (typeof header !== 'string' || header.trim() === '') return 1000;
+  if (/^\d+$/.test(header.trim())) return Number(header.trim()) * 1000;
+  const at = Date.parse(header);
+  return Number.isFinite(at) ? Math.max(0, at - nowMs) : 1000;
+}
+
+function isCsrfRejection(res: AxiosResponse): boolean {
+  const header = res.headers['x-csrf-token'];
+  return res.status === 403 && typeof header === 'string' && header.toLowerCase() === 'required';
+}
+
+/** Turns a non-2xx ERP answer into shipsync's error taxonomy. */
+export function classifyResponse(res: AxiosResponse, what: string): ShipsyncError {
+  const { message, target, code } = odataErrorOf(res.data);
+  const text = `${what}: ERP answered ${res.status}${message ? ` (${message})` : ''}`;
+  const details = {
+    status: res.status,
+    ...(target ? { field: target } : {}),
+    body: code ? { code, message } : undefined,
+  };
+  if (res.status === 404) return new ShipsyncError('ERP_DELIVERY_NOT_FOUND', text, details);
+  if (res.status === 428) return new ShipsyncError('ERP_PRECONDITION_REQUIRED', text, details);
+  if (res.status === 412) return new ShipsyncError('ERP_PRECONDITION_FAILED', text, details);
+  if (res.status === 429) {
+    return new ShipsyncError('ERP_RATE_LIMITED', text, {
+      ...details,
+      retryAfterMs: retryAfterMs(res.headers['retry-after']),
+    });
+  }
+  if (isCsrfRejection(res)) return new ShipsyncError('ERP_CSRF_REJECTED', text, details);
+  if (res.status >= 500) {
+    const retry = res.headers['retry-after'];
+    return new ShipsyncError(
+      'ERP_UNAVAILABLE',
+      text,
+      retry === undefined ? details : { ...details, retryAfterMs: retryAfterMs(retry) },
+    );
+  }
+  return new ShipsyncError('ERP_BUSINESS_REJECTED', text, details);
+}
+
+function quoteKey(id: string): string {
+  return `'${id.replace(/'/g, "''")}'`;
+}
+
+/** OData query string with spaces as %20 and `$` kept readable. */
+function query(params: Record<string, string | number | undefined>): string {
+  const parts = Object.entries(params)
+    .filter(([, v]) => v !== undefined)
+    .map(
+      ([k, v]) =>
+        `${k}=${encodeURIComponent(String(v)).replace(/%24/g, '$').replace(/%2C/gi, ',').replace(/%2F/gi, '/')}`,
+    );
+  return parts.length ? `?${parts.join('&')}` : '';
+}
+
+/**
+ * ErpPort over SAP S/4HANA OData V2: CSRF token with its session cookie (refreshed once on
+ * `X-CSRF-Token: Required`), ETag read before every If-Match write (refetched and retried once on 412),
+ * `Repeatability-Request-ID` derived from the idempotency key, and every failure classified into a
+ * ShipsyncError with a stable code.
+ */
+export class SapErpAdapter implements ErpPort {
+  private readonly http: AxiosInstance;
+  private readonly logger: AppLogger;
+  private readonly cookies = new Map<string, string>();
+  private csrfToken: string | undefined;
+  private csrfFetch: Promise<string> | undefined;
+
+  constructor(opts: SapErpAdapterOptions) {
+    this.logger = opts.logger ?? createLogger({ level: 'silent', name: 'erp-adapter' });
+    this.http = axios.create({
+      baseURL: opts.baseUrl.replace(/\/+$/, ''),
+      timeout: opts.timeoutMs ?? 10_000,
+      validateStatus: () => true,
+      headers: { accept: 'application/json' },
+      ...(opts.username ? { auth: { username: opts.username, password: opts.password ?? '' } } : {}),
+    });
+  }
+
+  /** Released, not yet goods-issued, unblocked deliveries in delivery number order, after the cursor. */
+  async listReleasedDeliveries(opts: {
+    cursor?: string;
+    pageSize: number;
+  }): Promise<ReleasedPageWithRejects> {
+    if (!Number.isInteger(opts.pageSize) || opts.pageSize < 1 || opts.pageSize > MAX_PAGE_SIZE) {
+      throw new ShipsyncError('VALIDATION_FAILED', `pageSize must be an integer from 1 to ${MAX_PAGE_SIZE}`, {
+        field: 'pageSize',
+      });
+    }
+    if (opts.cursor !== undefined && !DELIVERY_ID.test(opts.cursor)) {
+      throw new ShipsyncError('VALIDATION_FAILED', 'cursor must be an ERP delivery number', {
+        field: 'cursor',
+      });
+    }
+    const url =
+      `${ERP_PATHS.delivery}/A_OutbDeliveryHeader` +
+      query({
+        $filter: releasedFilter(opts.cursor),
+        $orderby: 'DeliveryDocument asc',
+        $top: opts.pageSize,
+        $expand: DELIVERY_EXPAND,
+        $inlinecount: 'allpages',
+        $format: 'json',
+      });
+    const res = await this.send('GET', url, {}, 'list released deliveries');
+    if (res.status !== 200) throw classifyResponse(res, 'list released deliveries');
+    const d = (res.data as { d?: { results?: unknown; __count?: unknown; __next?: unknown } } | null)?.d;
+    if (!d || !Array.isArray(d.results)) {
+      throw new ShipsyncError(
+        'VALIDATION_FAILED',
+        'list released deliveries: the ERP answer has no d.results array',
+        { field: 'd.results' },
+      );
+    }
+    const orders: Order[] = [];
+    const rejected: RejectedDelivery[] = [];
+    let lastId: string | undefined;
+    for (const entity of d.results as unknown[]) {
+      const id = (entity as { DeliveryDocument?: unknown } | null)?.DeliveryDocument;
+      if (typeof id === 'string') lastId = alphaOut(id);
+      try {
+        orders.push(orderFromDelivery(entity));
+      } catch (err) {
+        if (!(err instanceof ShipsyncError)) throw err;
+        rejected.push({
+          deliveryId: typeof id === 'string' ? id : '',
+          field: err.details.field,
+          message: err.message,
+        });
+        this.logger.warn(
+          { deliveryId: id, field: err.details.field, code: err.code },
+          'released delivery rejected by validation',
+        );
+      }
+    }
+    const total = typeof d.__count === 'string' ? Number(d.__count) : Number.NaN;
+    const more = Number.isFinite(total)
+      ? total > d.results.length
+      : d.results.length === opts.pageSize || typeof d.__next === 'string';
+    return { orders, rejected, ...(more && lastId !== undefined ? { nextCursor: lastId } : {}) };
+  }
+
+  /** One outbound delivery with its items and ship-to address. */
+  async getDelivery(deliveryId: string): Promise<Order> {
+    this.checkId(deliveryId);
+    const url = `${ERP_PATHS.delivery}/A_OutbDeliveryHeader(${quoteKey(deliveryId)})${query({ $expand: DELIVERY_EXPAND, $format: 'json' })}`;
+    const res = await this.send('GET', url, {}, `read delivery ${deliveryId}`);
+    if (res.status !== 200) throw classifyResponse(res, `read delivery ${deliveryId}`);
+    return orderFromDelivery(res.data);
+  }
+
+  /** Creates the milestone record; for `planned`/`delayed` with an ETA also moves the commit date. */
+  async postMilestone(report: MilestoneReport): Promise<void> {
+    const body = milestoneToOData(report);
+    await this.write('POST', `${ERP_PATHS.milestone}/YY1_ShipmentMilestone`, body, {
+      key: report.idempotencyKey,
+      what: `post milestone ${report.milestone} for ${report.deliveryId}`,
+    });
+    if (report.eta && (report.milestone === 'planned' || report.milestone === 'delayed')) {
+      await this.writeWithEtag(
+        report.deliveryId,
+        'PATCH',
+        this.headerPath(report.deliveryId),
+        commitDateToOData(report.eta),
+        {
+          key: `${report.idempotencyKey}#commit-date`,
+          what: `move commit date of ${report.deliveryId}`,
+        },
+      );
+    }
+  }
+
+  /** Calls the PostGoodsIssue function import with the delivery's ETag. */
+  async postGoodsIssue(deliveryId: string, idempotencyKey: string): Promise<void> {
+    this.checkId(deliveryId);
+    await this.writeWithEtag(
+      deliveryId,
+      'POST',
+      `${ERP_PATHS.delivery}/PostGoodsIssue${query({ DeliveryDocument: quoteKey(deliveryId) })}`,
+      undefined,
+      {
+        key: idempotencyKey,
+        what: `post goods issue for ${deliveryId}`,
+      },
+    );
+  }
+
+  /** Creates the external billing document request; a replay returns the same document number. */
+  async postBilling(doc: BillingDocument, idempotencyKey: string): Promise<{ billingDocumentId: string }> {
+    const body = billingToOData(doc);
+    const res = await this.write('POST', `${ERP_PATHS.billing}/A_BillingDocumentRequest`, body, {
+      key: idempotencyKey,
+      what: `post billing for ${doc.deliveryId}`,
+    });
+    return { billingDocumentId: billingDocumentIdFrom(res.data) };
+  }
+
+  private headerPath(deliveryId: string): string {
+    this.checkId(deliveryId);
+    return `${ERP_PATHS.delivery}/A_OutbDeliveryHeader(${quoteKey(deliveryId)})`;
+  }
+
+  private checkId(deliveryId: string) {
+    if (!DELIVERY_ID.test(deliveryId)) {
+      throw new ShipsyncError(
+        'VALIDATION_FAILED',
+        `"${deliveryId.slice(0, 30)}" is not an ERP delivery number`,
+        { field: 'deliveryId' },
+      );
+    }
+  }
+
+  /** Sends one request with the session cookies; network failures and timeouts become ERP_UNAVAILABLE. */
+  private async send(
+    method: string,
+    url: string,
+    opts: { data?: unknown; headers?: Record<string, string> },
+    what: string,
+  ): Promise<AxiosResponse> {
+    const cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    let res: AxiosResponse;
+    try {
+      res = await this.http.request({
+        method,
+        url,
+        data: opts.data,
+        headers: { ...(cookie ? { cookie } : {}), ...opts.headers },
+      });
+    } catch (err) {
+      if (isAxiosError(err)) {
+        throw new ShipsyncError(
+          'ERP_UNAVAILABLE',
+          `${what}: ERP unreachable (${err.code ?? err.message})`,
+          {},
+        );
+      }
+      throw err;
+    }
+    const setCookie = res.headers['set-cookie'];
+    for (const line of Array.isArray(setCookie) ? setCookie : []) {
+      const pair = line.split(';')[0] ?? '';
+      const eq = pair.indexOf('=');
+      if (eq > 0) this.cookies.set(pair.slice(0, eq).trim(), pair.slice(eq + 1).trim());
+    }
+    return res;
+  }
+
+  /** The session's CSRF token, fetched once and shared by concurrent writers. */
+  private async token(): Promise<string> {
+    if (this.csrfToken) return this.csrfToken;
+    this.csrfFetch ??= (async () => {
+      const res = await this.send(
+        'GET',
+        `${ERP_PATHS.delivery}/`,
+        { headers: { 'x-csrf-token': 'Fetch' } },
+        'fetch CSRF token',
+      );
+      if (res.status !== 200) throw classifyResponse(res, 'fetch CSRF token');
+      const token = res.headers['x-csrf-token'];
+      if (typeof token !== 'string' || token === '' || token.toLowerCase() === 'required') {
+        throw new ShipsyncError('ERP_CSRF_REJECTED', 'fetch CSRF token: the ERP returned no token', {
+          status: res.status,
+        });
+      }
+      this.csrfToken = token;
+      return token;
+    })().finally(() => {
+      this.csrfFetch = undefined;
+    });
+    return this.csrfFetch;
+  }
+
+  /** A modifying request with CSRF token and repeatability headers; refreshes the token once on 403. */
+  private async write(
+    method: string,
+    url: string,
+    data: unknown,
+    opts: { key: string; what: string; ifMatch?: string },
+  ): Promise<AxiosResponse> {
+    const headers: Record<string, string> = {
+      'repeatability-request-id': repeatabilityRequestId(opts.key),
+      'repeatability-first-sent': new Date().toUTCString(),
+      ...(data === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(opts.ifMatch ? { 'if-match': opts.ifMatch } : {}),
+    };
+    for (let attempt = 1; ; attempt++) {
+      const token = await this.token();
+      const res = await this.send(
+        method,
+        url,
+        { data, headers: { ...headers, 'x-csrf-token': token } },
+        opts.what,
+      );
+      if (res.status >= 200 && res.status < 300) return res;
+      if (isCsrfRejection(res) && attempt === 1) {
+        this.logger.debug({ what: opts.what }, 'CSRF token rejected; fetching a new one');
+        if (this.csrfToken === token) this.csrfToken = undefined;
+        this.cookies.clear();
+        continue;
+      }
+      throw classifyResponse(res, opts.what);
+    }
+  }
+
+  /** Reads the delivery's current ETag. */
+  private async etag(deliveryId: string, what: string): Promise<string> {
+    const res = await this.send(
+      'GET',
+      `${this.headerPath(deliveryId)}${query({ $select: 'DeliveryDocument', $format: 'json' })}`,
+      {},
+      what,
+    );
+    if (res.status !== 200) throw classifyResponse(res, what);
+    const header = res.headers.etag;
+    const fromBody = (res.data as { d?: { __metadata?: { etag?: unknown } } } | null)?.d?.__metadata?.etag;
+    const etag =
+      typeof header === 'string' && header ? header : typeof fromBody === 'string' ? fromBody : undefined;
+    if (!etag)
+      throw new ShipsyncError(
+        'VALIDATION_FAILED',
+        `${what}: the ERP returned no ETag for delivery ${deliveryId}`,
+        { field: 'ETag' },
+      );
+    return etag;
+  }
+
+  /** An If-Match write: read the ETag, write; on 412 read it again and retry once. */
+  private async writeWithEtag(
+    deliveryId: string,
+    method: string,
+    url: string,
+    data: unknown,
+    opts: { key: string; what: string },
+  ): Promise<AxiosResponse> {
+    const ifMatch = await this.etag(deliveryId, opts.what);
+    try {
+      return await this.write(method, url, data, { ...opts, ifMatch });
+    } catch (err) {
+      if (!(err instanceof ShipsyncError) || err.code !== 'ERP_PRECONDITION_FAILED') throw err;
+      this.logger.info(
+        { deliveryId, what: opts.what },
+        'ETag stale; reading the delivery again and retrying once',
+      );
+      const fresh = await this.etag(deliveryId, opts.what);
+      return this.write(method, url, data, { ...opts, ifMatch: fresh });
+    }
+  }
+}
+
+/** Creates the ERP adapter for a gateway base URL. */
+export function createErpAdapter(opts: SapErpAdapterOptions): SapErpAdapter {
+  return new SapErpAdapter(opts);
+}

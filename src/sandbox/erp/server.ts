@@ -1,0 +1,521 @@
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { Order } from '../../domain/model.js';
+import { EffectLog } from '../common/effects.js';
+import { FaultInjector, type FaultResponder, type FaultSettings } from '../common/faults.js';
+import { WebhookSender } from '../common/webhooks.js';
+import type { DeliveryRecord, Wire } from './entities.js';
+import {
+  MESSAGES,
+  ODataError,
+  errorBody,
+  parseQueryOptions,
+  parseQueryString,
+  parseResourcePath,
+  sendODataError,
+} from './odata.js';
+import { CsrfSessions, readRepeatability, requestFingerprint } from './protocol.js';
+import { deliveryRecordFromOrder } from './records.js';
+import { REGIONS } from './regions.js';
+import { generateOrders, nextWeekday, type SeedOptions } from './seed.js';
+import { ErpServices, SERVICE_IDS, stripAlpha, type ServiceDef } from './service.js';
+import { ErpStore } from './state.js';
+
+/** Where every OData service of the sandbox lives, as on an SAP Gateway. */
+export const ODATA_ROOT = '/sap/opu/odata/sap/';
+/** Base path of the outbound delivery service, version 2. */
+export const DELIVERY_SERVICE_PATH = `${ODATA_ROOT}${SERVICE_IDS.delivery};v=0002/`;
+/** Base path of the billing document request service. */
+export const BILLING_SERVICE_PATH = `${ODATA_ROOT}${SERVICE_IDS.billing}/`;
+/** Base path of the shipment milestone custom business object service. */
+export const MILESTONE_SERVICE_PATH = `${ODATA_ROOT}${SERVICE_IDS.milestone}/`;
+
+/** Largest number of deliveries one seed call creates. */
+export const MAX_SEED = 20_000;
+
+/** How to start the ERP sandbox. */
+export interface ErpSandboxOptions {
+  /** Port to listen on; 0 picks a free one. */
+  port?: number;
+  host?: string;
+  /** Seed of every generator, so the same seed gives the same deliveries. */
+  seed?: number;
+  faults?: Partial<FaultSettings>;
+  /** When set, each newly released delivery is POSTed there (the OData header JSON, expanded). */
+  releasePushUrl?: string;
+  releasePushToken?: string;
+  /** SQLite file to keep state in across restarts; in memory when absent. */
+  dbFile?: string;
+  /** Fastify request logging (off by default). */
+  logger?: boolean;
+}
+
+/** A delivery to create as is, optionally with raw field overrides to imitate bad ERP data. */
+export interface DeliveryInput {
+  order: Order;
+  overrides?: { header?: Wire; address?: Wire; items?: Wire[] };
+}
+
+/** A running ERP sandbox. */
+export interface ErpSandbox {
+  /** Base URL, e.g. `http://127.0.0.1:4001`. */
+  url: string;
+  /** Creates `n` released deliveries and returns them as canonical orders. */
+  seed(n: number, opts?: SeedOptions): Order[];
+  /** Creates one delivery from a canonical order (plus raw overrides). */
+  addDelivery(input: DeliveryInput): void;
+  /** Ends all CSRF sessions now, as a session timeout would, and again before each of the next writes. */
+  expireSessions(alsoOnNextWrites?: number): void;
+  /** Makes the next `count` conditional writes on a delivery meet a concurrent change (412). */
+  concurrentEdits(deliveryId: string, count: number): void;
+  /** Waits until queued release pushes were delivered or gave up. */
+  drainReleasePushes(): Promise<void>;
+  effects: EffectLog;
+  faults: FaultInjector;
+  app: FastifyInstance;
+  close(): Promise<void>;
+}
+
+/** OData-shaped bodies for the injected 503 and 429 faults. */
+export const odataFaultResponder: FaultResponder = {
+  unavailable(reply) {
+    return reply
+      .code(503)
+      .header('retry-after', '1')
+      .header('content-type', 'application/json; charset=utf-8')
+      .send(
+        errorBody(
+          SERVICE_IDS.delivery,
+          MESSAGES.serviceUnavailable,
+          'Service temporarily unavailable; try again later',
+        ),
+      );
+  },
+  rateLimited(reply, retryAfterSeconds) {
+    return reply
+      .code(429)
+      .header('retry-after', String(retryAfterSeconds))
+      .header('content-type', 'application/json; charset=utf-8')
+      .send(
+        errorBody(
+          SERVICE_IDS.delivery,
+          MESSAGES.rateLimited,
+          'Too many requests; the communication arrangement limit was exceeded',
+        ),
+      );
+  },
+};
+
+const SeedBody = z
+  .object({
+    count: z.number().int().min(0).max(MAX_SEED),
+    date: z.iso.date().optional(),
+    regions: z
+      .array(z.string().refine((r) => r in REGIONS, 'unknown region'))
+      .max(10)
+      .optional(),
+    seed: z.number().int().nonnegative().optional(),
+    mismatchRate: z.number().min(0).max(1).optional(),
+  })
+  .strict();
+
+const DeliveryBody = z
+  .object({
+    order: Order,
+    overrides: z
+      .object({
+        header: z.record(z.string(), z.unknown()).optional(),
+        address: z.record(z.string(), z.unknown()).optional(),
+        items: z.array(z.record(z.string(), z.unknown())).optional(),
+      })
+      .optional(),
+  })
+  .strict();
+
+const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'MERGE', 'DELETE']);
+
+function serviceIdOf(url: string): string {
+  const rest = url.startsWith(ODATA_ROOT) ? url.slice(ODATA_ROOT.length) : '';
+  const name = (rest.split(/[/;?]/)[0] ?? '').toUpperCase();
+  return Object.values(SERVICE_IDS).find((s) => s === name) ?? SERVICE_IDS.delivery;
+}
+
+function bodyIssue(error: z.ZodError): ODataError {
+  const issue = error.issues[0];
+  const target = issue ? issue.path.map(String).join('/') : '';
+  return new ODataError(
+    400,
+    MESSAGES.badRequest,
+    `${target || 'body'}: ${issue?.message ?? 'invalid'}`,
+    target,
+  );
+}
+
+/** Starts the SAP-style ERP sandbox (OData V2 outbound deliveries, milestones, billing requests). */
+export async function startErpSandbox(opts: ErpSandboxOptions = {}): Promise<ErpSandbox> {
+  const baseSeed = opts.seed ?? 1;
+  const store = new ErpStore(opts.dbFile);
+  const effects = new EffectLog();
+  for (const e of store.persistedEffects) {
+    Object.assign(effects.record(e.kind, e.key, e.entityId, e.detail), {
+      count: e.count,
+      firstAt: e.firstAt,
+      lastAt: e.lastAt,
+    });
+  }
+  const faults = new FaultInjector(opts.faults, baseSeed);
+  const webhooks = opts.releasePushUrl ? new WebhookSender(faults, { baseDelayMs: 100 }) : undefined;
+  const services = new ErpServices(store, effects);
+  const csrf = new CsrfSessions();
+  let ownUrl = '';
+
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    bodyLimit: 1_048_576,
+    // The router rejects undecodable URLs before any handler runs; answer those in the OData dialect too.
+    frameworkErrors: (err, req, reply) => {
+      const status = err.statusCode && err.statusCode < 500 ? err.statusCode : 400;
+      void sendODataError(
+        reply,
+        serviceIdOf(req.url),
+        new ODataError(status, MESSAGES.badRequest, err.message.slice(0, 200)),
+      );
+    },
+  });
+  app.addHttpMethod('MERGE', { hasBody: true });
+  app.removeContentTypeParser(['application/json', 'text/plain']);
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = String(body);
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      // A reviver drops prototype-polluting keys, as fastify's own parser would refuse them.
+      done(
+        null,
+        JSON.parse(text, (k: string, v: unknown) =>
+          k === '__proto__' || k === 'constructor' ? undefined : v,
+        ),
+      );
+    } catch {
+      done(new ODataError(400, MESSAGES.badRequest, 'The request body is not valid JSON'), undefined);
+    }
+  });
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, String(body)));
+
+  app.setErrorHandler((err: unknown, req, reply) => {
+    const svc = serviceIdOf(req.url);
+    if (err instanceof ODataError) return sendODataError(reply, svc, err);
+    const status = (err as { statusCode?: number }).statusCode;
+    if (status !== undefined && status >= 400 && status < 500) {
+      const message = (err as Error).message || 'Bad request';
+      return sendODataError(
+        reply,
+        svc,
+        new ODataError(
+          status,
+          status === 415 ? MESSAGES.unsupportedMedia : MESSAGES.badRequest,
+          message.slice(0, 200),
+        ),
+      );
+    }
+    req.log.error({ err }, 'erp sandbox internal error');
+    return sendODataError(reply, svc, new ODataError(500, MESSAGES.internal, 'Internal server error'));
+  });
+  app.setNotFoundHandler((req, reply) =>
+    sendODataError(
+      reply,
+      serviceIdOf(req.url),
+      new ODataError(
+        404,
+        MESSAGES.notFound,
+        `No service found for ${req.method} ${req.url.split('?')[0]?.slice(0, 120) ?? ''}`,
+      ),
+    ),
+  );
+
+  faults.install(app, odataFaultResponder, (url) => url.startsWith('/sap/'));
+  effects.install(app);
+
+  const pushRelease = (rec: DeliveryRecord) => {
+    if (!webhooks || !opts.releasePushUrl) return;
+    const base = `${ownUrl}${DELIVERY_SERVICE_PATH}`;
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (opts.releasePushToken) headers.authorization = `Bearer ${opts.releasePushToken}`;
+    webhooks.send({
+      url: opts.releasePushUrl,
+      body: JSON.stringify({ d: services.deliveryJson(rec, base) }),
+      headers,
+    });
+  };
+
+  const addRecords = (recs: DeliveryRecord[]) => {
+    store.batch(() => {
+      for (const rec of recs) store.saveDelivery(rec);
+      store.saveCounters();
+    });
+    for (const rec of recs) pushRelease(rec);
+  };
+
+  const seed = (n: number, seedOpts: SeedOptions = {}): Order[] => {
+    if (!Number.isInteger(n) || n < 0 || n > MAX_SEED)
+      throw new RangeError(`seed count must be an integer from 0 to ${MAX_SEED}`);
+    const batch = store.counters.seedBatches++;
+    const date = seedOpts.date ?? nextWeekday(Date.now());
+    const orders = generateOrders(n, store.counters.nextDelivery, {
+      ...seedOpts,
+      seed: seedOpts.seed ?? (Math.imul(baseSeed, 7919) + batch) >>> 0,
+      date,
+    });
+    store.counters.nextDelivery += n;
+    const created = Date.parse(`${date}T00:00:00Z`) - 7 * 3_600_000;
+    addRecords(
+      orders.map((order, i) =>
+        deliveryRecordFromOrder(order, {
+          addressId: String(store.counters.nextAddress++),
+          salesOrder: String(store.counters.nextSalesOrder++),
+          createdAtMs: created + i * 7_000,
+        }),
+      ),
+    );
+    return orders;
+  };
+
+  const addDelivery = (input: DeliveryInput) => {
+    const id = input.order.deliveryId;
+    if (store.deliveries.has(id))
+      throw new ODataError(409, MESSAGES.badRequest, `Delivery ${id} already exists`, 'order/deliveryId');
+    const rec = deliveryRecordFromOrder(input.order, {
+      addressId: String(store.counters.nextAddress++),
+      salesOrder: String(store.counters.nextSalesOrder++),
+      createdAtMs: Date.now(),
+    });
+    Object.assign(rec.header, input.overrides?.header ?? {});
+    for (const p of rec.partners) Object.assign(p.address, input.overrides?.address ?? {});
+    if (input.overrides?.items) rec.items = input.overrides.items;
+    if (/^\d+$/.test(id) && Number(id) >= store.counters.nextDelivery)
+      store.counters.nextDelivery = Number(id) + 1;
+    addRecords([rec]);
+  };
+
+  const concurrentEdits = (deliveryId: string, count: number) => {
+    const rec = store.deliveries.get(deliveryId);
+    if (!rec) throw new ODataError(404, MESSAGES.notFound, `Delivery ${deliveryId} does not exist`);
+    rec.pendingConcurrentEdits = count;
+    store.saveDelivery(rec);
+  };
+
+  app.route({
+    method: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'MERGE'],
+    url: `${ODATA_ROOT}*`,
+    handler: async (req, reply) => handleOData(req, reply),
+  });
+
+  function handleOData(req: FastifyRequest, reply: FastifyReply) {
+    const rawUrl = req.raw.url ?? req.url;
+    const q = rawUrl.indexOf('?');
+    const rawPath = q < 0 ? rawUrl : rawUrl.slice(0, q);
+    const rawQuery = q < 0 ? '' : rawUrl.slice(q + 1);
+    let path: string;
+    try {
+      path = decodeURIComponent(rawPath.slice(ODATA_ROOT.length));
+    } catch {
+      throw new ODataError(400, MESSAGES.badRequest, 'Malformed percent-encoding in the resource path');
+    }
+    const slash = path.indexOf('/');
+    const svcSpec = slash < 0 ? path : path.slice(0, slash);
+    const resource = slash < 0 ? '' : path.slice(slash + 1);
+    const svc: ServiceDef | undefined = services.services.get((svcSpec.split(';')[0] ?? '').toUpperCase());
+    if (!svc)
+      throw new ODataError(
+        404,
+        MESSAGES.notFound,
+        `No service found for namespace '/SAP/', name '${svcSpec.slice(0, 60)}'`,
+      );
+    const host =
+      typeof req.headers.host === 'string' && /^[A-Za-z0-9.[\]:-]{1,100}$/.test(req.headers.host)
+        ? `http://${req.headers.host}`
+        : ownUrl;
+    const baseUrl = `${host}${ODATA_ROOT}${svcSpec}/`;
+    const params = parseQueryString(rawQuery);
+    const segments = parseResourcePath(resource);
+    reply.header('dataserviceversion', '2.0');
+
+    let method = req.method.toUpperCase();
+    const tunnelled = req.headers['x-http-method'];
+    if (
+      method === 'POST' &&
+      typeof tunnelled === 'string' &&
+      ['MERGE', 'PATCH', 'PUT', 'DELETE'].includes(tunnelled.toUpperCase())
+    ) {
+      method = tunnelled.toUpperCase();
+    }
+    if (method === 'MERGE') method = 'PATCH';
+
+    if (!WRITE_METHODS.has(method)) {
+      const fetchHeader = req.headers['x-csrf-token'];
+      if (typeof fetchHeader === 'string' && fetchHeader.toLowerCase() === 'fetch') {
+        const { token, setCookies } = csrf.fetch(req.headers.cookie);
+        reply.header('x-csrf-token', token);
+        if (setCookies.length) reply.header('set-cookie', setCookies);
+      }
+      if (segments[0]?.name === '$metadata' && segments.length === 1) {
+        return reply.header('content-type', 'application/xml').send(services.metadata(svc));
+      }
+      if (segments[0]?.name === '$batch')
+        throw new ODataError(400, MESSAGES.notSupported, '$batch is not supported by this sandbox');
+      const opts = parseQueryOptions(params);
+      const result = services.read(svc, segments, opts, baseUrl, `${host}${rawUrl}`);
+      if (result.etag) reply.header('etag', result.etag);
+      if (result.text !== undefined) return reply.header('content-type', 'text/plain').send(result.text);
+      return reply.header('content-type', 'application/json; charset=utf-8').send(result.body);
+    }
+
+    const token = req.headers['x-csrf-token'];
+    csrf.check(req.headers.cookie, typeof token === 'string' ? token : undefined);
+    if (segments[0]?.name === '$batch')
+      throw new ODataError(400, MESSAGES.notSupported, '$batch is not supported by this sandbox');
+    const repeat = readRepeatability(req.headers);
+    const fingerprint = requestFingerprint(method, `${svc.id}/${resource}`, rawQuery, req.body);
+    if (repeat) {
+      const stored = store.repeats.get(repeat.key);
+      if (stored && stored.fingerprint !== fingerprint) {
+        throw new ODataError(
+          422,
+          MESSAGES.repeatabilityMismatch,
+          `Repeatability-Request-ID ${repeat.id} was already used for a different request`,
+          '',
+          { 'repeatability-result': 'rejected' },
+        );
+      }
+      if (stored) {
+        for (const [k, v] of Object.entries(stored.headers)) reply.header(k, v);
+        reply.header('repeatability-result', 'accepted').code(stored.status);
+        return stored.body === undefined
+          ? reply.send()
+          : reply.header('content-type', 'application/json; charset=utf-8').send(stored.body);
+      }
+    }
+    const ifMatch = req.headers['if-match'];
+    const result = services.write(svc, method, segments, params, req.body, {
+      ifMatch: typeof ifMatch === 'string' ? ifMatch : undefined,
+      effectKey: repeat?.id ?? `content:${fingerprint}`,
+      repeatabilityRequestId: repeat?.id,
+      baseUrl,
+      now: Date.now(),
+    });
+    if (repeat) {
+      store.saveRepeat(repeat.key, {
+        fingerprint,
+        status: result.status,
+        headers: result.headers,
+        body: result.body,
+        at: new Date().toISOString(),
+      });
+      reply.header('repeatability-result', 'accepted');
+    }
+    for (const [k, v] of Object.entries(result.headers)) reply.header(k, v);
+    reply.code(result.status);
+    return result.body === undefined
+      ? reply.send()
+      : reply.header('content-type', 'application/json; charset=utf-8').send(result.body);
+  }
+
+  app.get<{ Params: { id: string } }>('/__sandbox/deliveries/:id/milestones', async (req) => {
+    const id = stripAlpha(req.params.id);
+    if (!store.deliveries.has(id))
+      throw new ODataError(404, MESSAGES.notFound, `Delivery ${id.slice(0, 20)} does not exist`);
+    const milestones = store.milestones
+      .filter((m) => m.wire.DeliveryDocument === id)
+      .map((m) => ({
+        seq: m.seq,
+        uuid: m.wire.SAP_UUID,
+        milestone: m.wire.MilestoneCode,
+        attempt: m.wire.AttemptNumber,
+        occurredAt: m.wire.OccurredAt,
+        plannedEta: m.wire.PlannedETA,
+        note: m.wire.Note,
+        receivedAt: m.wire.SAP_CreatedDateTime,
+        repeatabilityRequestId: m.repeatabilityRequestId ?? null,
+      }));
+    return { deliveryId: id, milestones };
+  });
+
+  app.get('/__sandbox/billing', async () => ({
+    billingRequests: [...store.billing.values()].map((b) => ({
+      billingDocumentRequest: b.header.BillingDocumentRequest,
+      deliveryId: b.header.ReferenceDocument,
+      soldToParty: b.header.SoldToParty,
+      customerReference: b.header.PurchaseOrderByCustomer,
+      total: b.header.TotalNetAmount,
+      currency: b.header.TransactionCurrency,
+      approvedBy: b.header.YY1_ApprovedBy_BDR,
+      items: b.items.map((i) => ({
+        chargeCode: i.Material,
+        description: i.BillingDocumentRequestItemText,
+        quantity: i.BillingQuantity,
+        unit: i.BillingQuantityUnit,
+        unitPrice: i.YY1_UnitPrice_BDI,
+        amount: i.NetAmount,
+      })),
+      repeatabilityRequestId: b.repeatabilityRequestId ?? null,
+    })),
+  }));
+
+  app.post('/__sandbox/seed', async (req, reply) => {
+    const parsed = SeedBody.safeParse(req.body ?? {});
+    if (!parsed.success) throw bodyIssue(parsed.error);
+    const { count, ...rest } = parsed.data;
+    const orders = seed(count, rest);
+    return reply
+      .code(201)
+      .send({ created: orders.length, deliveries: orders.map((o) => o.deliveryId), orders });
+  });
+
+  app.post('/__sandbox/deliveries', async (req, reply) => {
+    const parsed = DeliveryBody.safeParse(req.body ?? {});
+    if (!parsed.success) throw bodyIssue(parsed.error);
+    addDelivery(parsed.data);
+    return reply.code(201).send({ deliveryId: parsed.data.order.deliveryId });
+  });
+
+  app.post('/__sandbox/sessions/expire', async (req) => {
+    const parsed = z
+      .object({ alsoOnNextWrites: z.number().int().min(0).max(100).optional() })
+      .strict()
+      .safeParse(req.body ?? {});
+    if (!parsed.success) throw bodyIssue(parsed.error);
+    csrf.expireAll(parsed.data.alsoOnNextWrites ?? 0);
+    return { expired: true, alsoOnNextWrites: parsed.data.alsoOnNextWrites ?? 0 };
+  });
+
+  app.post<{ Params: { id: string } }>('/__sandbox/deliveries/:id/concurrent-edit', async (req) => {
+    const parsed = z
+      .object({ count: z.number().int().min(0).max(100) })
+      .strict()
+      .safeParse(req.body ?? {});
+    if (!parsed.success) throw bodyIssue(parsed.error);
+    concurrentEdits(req.params.id, parsed.data.count);
+    return { deliveryId: req.params.id, pendingConcurrentEdits: parsed.data.count };
+  });
+
+  await app.listen({ port: opts.port ?? 0, host: opts.host ?? '127.0.0.1' });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : opts.port;
+  const shownHost = (opts.host ?? '127.0.0.1') === '0.0.0.0' ? '127.0.0.1' : (opts.host ?? '127.0.0.1');
+  ownUrl = `http://${shownHost}:${port}`;
+
+  return {
+    url: ownUrl,
+    seed,
+    addDelivery,
+    expireSessions: (alsoOnNextWrites = 0) => csrf.expireAll(alsoOnNextWrites),
+    concurrentEdits,
+    drainReleasePushes: async () => webhooks?.drain(),
+    effects,
+    faults,
+    app,
+    close: async () => {
+      await app.close();
+      store.close();
+    },
+  };
+}

@@ -1,0 +1,140 @@
+import Database from 'better-sqlite3';
+import type { Effect } from '../common/effects.js';
+import type { BillingRecord, DeliveryRecord, MilestoneRecord } from './entities.js';
+
+/** A stored response to a repeatable request, replayed verbatim when the same request id comes again. */
+export interface StoredResponse {
+  fingerprint: string;
+  status: number;
+  headers: Record<string, string>;
+  body: unknown;
+  at: string;
+}
+
+/** Document number ranges and the seed batch counter. */
+export interface Counters {
+  nextDelivery: number;
+  nextBilling: number;
+  nextAddress: number;
+  nextSalesOrder: number;
+  seedBatches: number;
+  milestoneSeq: number;
+}
+
+type Collection = 'delivery' | 'milestone' | 'billing' | 'repeat' | 'effect' | 'counters';
+
+/**
+ * The ERP sandbox's state: deliveries, milestones, billing requests, repeatable-request responses and
+ * effects. Held in memory; with a file it is also written through to SQLite (one key-value table) and
+ * loaded again at start, so a restarted sandbox keeps its documents and its exactly-once memory.
+ */
+export class ErpStore {
+  readonly deliveries = new Map<string, DeliveryRecord>();
+  readonly milestones: MilestoneRecord[] = [];
+  readonly billing = new Map<string, BillingRecord>();
+  readonly repeats = new Map<string, StoredResponse>();
+  readonly persistedEffects: Effect[] = [];
+  counters: Counters = {
+    nextDelivery: 80_000_001,
+    nextBilling: 90_000_001,
+    nextAddress: 9_000_000_001,
+    nextSalesOrder: 1_000_001,
+    seedBatches: 0,
+    milestoneSeq: 0,
+  };
+  private readonly db: Database.Database | undefined;
+  private readonly upsert: Database.Statement | undefined;
+
+  constructor(dbFile?: string) {
+    if (!dbFile) return;
+    this.db = new Database(dbFile);
+    this.db.pragma('journal_mode = WAL');
+    this.db.exec(
+      'CREATE TABLE IF NOT EXISTS erp_state (coll TEXT NOT NULL, k TEXT NOT NULL, v TEXT NOT NULL, PRIMARY KEY (coll, k))',
+    );
+    this.upsert = this.db.prepare(
+      'INSERT INTO erp_state (coll, k, v) VALUES (?, ?, ?) ON CONFLICT (coll, k) DO UPDATE SET v = excluded.v',
+    );
+    const rows = this.db.prepare('SELECT coll, k, v FROM erp_state ORDER BY coll, k').all() as {
+      coll: Collection;
+      k: string;
+      v: string;
+    }[];
+    for (const row of rows) this.load(row.coll, row.k, JSON.parse(row.v));
+    this.milestones.sort((a, b) => a.seq - b.seq);
+  }
+
+  private load(coll: Collection, key: string, value: unknown) {
+    switch (coll) {
+      case 'delivery':
+        this.deliveries.set(key, value as DeliveryRecord);
+        break;
+      case 'milestone':
+        this.milestones.push(value as MilestoneRecord);
+        break;
+      case 'billing':
+        this.billing.set(key, value as BillingRecord);
+        break;
+      case 'repeat':
+        this.repeats.set(key, value as StoredResponse);
+        break;
+      case 'effect':
+        this.persistedEffects.push(value as Effect);
+        break;
+      case 'counters':
+        this.counters = value as Counters;
+        break;
+    }
+  }
+
+  private write(coll: Collection, key: string, value: unknown) {
+    this.upsert?.run(coll, key, JSON.stringify(value));
+  }
+
+  /** Stores a delivery (new or changed). */
+  saveDelivery(rec: DeliveryRecord) {
+    const id = String(rec.header.DeliveryDocument);
+    this.deliveries.set(id, rec);
+    this.write('delivery', id, rec);
+  }
+
+  /** Appends a milestone in arrival order. */
+  addMilestone(rec: MilestoneRecord) {
+    this.milestones.push(rec);
+    this.write('milestone', String(rec.seq).padStart(12, '0'), rec);
+  }
+
+  /** Stores a billing document request. */
+  saveBilling(rec: BillingRecord) {
+    const id = String(rec.header.BillingDocumentRequest);
+    this.billing.set(id, rec);
+    this.write('billing', id, rec);
+  }
+
+  /** Remembers the response to a repeatable request. */
+  saveRepeat(key: string, resp: StoredResponse) {
+    this.repeats.set(key, resp);
+    this.write('repeat', key, resp);
+  }
+
+  /** Persists an effect's current count. */
+  saveEffect(effect: Effect) {
+    this.write('effect', `${effect.kind}\u0000${effect.key}`, effect);
+  }
+
+  /** Persists the number ranges. */
+  saveCounters() {
+    this.write('counters', 'all', this.counters);
+  }
+
+  /** Runs several writes as one SQLite transaction (a seed of thousands of deliveries). */
+  batch(fn: () => void) {
+    if (this.db) this.db.transaction(fn)();
+    else fn();
+  }
+
+  /** Closes the database file, if any. */
+  close() {
+    this.db?.close();
+  }
+}

@@ -1,0 +1,37 @@
+import { createCrmAdapter } from '../integrations/crm/adapter.js';
+import { createDispatchAdapter } from '../integrations/dispatch/adapter.js';
+import { createErpAdapter } from '../integrations/erp/adapter.js';
+import { ZipGeocoder } from '../integrations/geo/geocoder.js';
+import { loadConfig } from '../platform/config.js';
+import { createLogger } from '../platform/logger.js';
+import { clockFromConfig, settingsFromConfig } from '../starters/shipments.js';
+import { taskQueues } from '../workflows/shipment/contract.js';
+import { createWorkers } from './workers.js';
+
+/** `npm run worker`: the workflow worker and the erp, dispatch and crm activity workers in one process. */
+async function main() {
+  const config = loadConfig();
+  const logger = createLogger({ level: config.SHIPSYNC_LOG_LEVEL, name: 'worker' });
+  const running = await createWorkers({
+    address: config.SHIPSYNC_TEMPORAL_ADDRESS,
+    namespace: config.SHIPSYNC_TEMPORAL_NAMESPACE,
+    taskQueuePrefix: config.SHIPSYNC_TASK_QUEUE_PREFIX,
+    clock: clockFromConfig(config),
+    settings: settingsFromConfig(config),
+    erp: createErpAdapter({ baseUrl: config.SHIPSYNC_ERP_URL }),
+    dispatch: createDispatchAdapter({ baseUrl: config.SHIPSYNC_DISPATCH_URL, apiKey: config.SHIPSYNC_DISPATCH_API_KEY }),
+    crm: createCrmAdapter({ baseUrl: config.SHIPSYNC_CRM_URL }),
+    geocoder: new ZipGeocoder(),
+    cacheSize: config.SHIPSYNC_WORKER_CACHE_SIZE,
+    workflowSlots: config.SHIPSYNC_WORKER_WORKFLOW_SLOTS,
+  });
+  logger.info({ taskQueues: taskQueues(config.SHIPSYNC_TASK_QUEUE_PREFIX), temporal: config.SHIPSYNC_TEMPORAL_ADDRESS }, 'workers running');
+  // The SDK's runtime shuts the workers down gracefully on SIGINT/SIGTERM; run resolves once they drained.
+  await running.run;
+  logger.info('workers stopped');
+}
+
+main().catch((err: unknown) => {
+  console.error(`worker: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

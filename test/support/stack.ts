@@ -1,0 +1,194 @@
+import { randomBytes } from 'node:crypto';
+import { Client, Connection, WorkflowHandle } from '@temporalio/client';
+import { DefaultLogger, Runtime, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
+import type { ClockSettings } from '../../src/domain/clock.js';
+import type { DispatchEvent, DispatchEventType } from '../../src/domain/events.js';
+import type { Order } from '../../src/domain/model.js';
+import { createCrmAdapter } from '../../src/integrations/crm/adapter.js';
+import { createDispatchAdapter } from '../../src/integrations/dispatch/adapter.js';
+import { createErpAdapter } from '../../src/integrations/erp/adapter.js';
+import { ZipGeocoder } from '../../src/integrations/geo/geocoder.js';
+import { startCrmSandbox, type CrmSandbox } from '../../src/sandbox/crm/index.js';
+import { startDispatchSandbox, type DispatchSandbox, type SimulatorSettingsInput } from '../../src/sandbox/dispatch/index.js';
+import { startErpSandbox, type ErpSandbox } from '../../src/sandbox/erp/index.js';
+import { startShipment } from '../../src/starters/shipments.js';
+import { createWorkers, type RunningWorkers } from '../../src/workers/workers.js';
+import { ShipmentSettings, shipmentWorkflowId, statusQuery, type ShipmentStatus } from '../../src/workflows/shipment/contract.js';
+import type { ShipmentWorkflow } from '../../src/workflows/shipment/workflow.js';
+import { temporalAddress } from './temporal.js';
+import { sampleOrder } from './fixtures.js';
+
+// Worker lifecycle lines at INFO drown test output; warnings and errors still show.
+Runtime.install({ logger: new DefaultLogger('WARN') });
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+/** The workflow bundle, made once per test file. */
+export function workflowBundle() {
+  bundle ??= bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL('../../src/workflows/index.ts', import.meta.url)) });
+  return bundle;
+}
+
+/** Simulated time at which every test stack's clock starts: a Tuesday, before the region's 06:00 cutoff. */
+export const SIM_START = Date.parse('2026-12-01T05:30:00Z');
+
+/** A delivery id no other test uses, in the ERP's 10-character format. */
+export function testDeliveryId(): string {
+  return `T${randomBytes(5).toString('hex').toUpperCase().slice(0, 9)}`;
+}
+
+/** Everything one test runs against: three sandboxes, workers on the test's own task queues, a client. */
+export interface Stack {
+  erp: ErpSandbox;
+  dispatch: DispatchSandbox;
+  crm: CrmSandbox;
+  client: Client;
+  prefix: string;
+  clock: ClockSettings;
+  settings: ShipmentSettings;
+  workers: RunningWorkers;
+  /** Creates the delivery in the ERP and starts its shipment. */
+  start(overrides?: Partial<Order>): Promise<{ order: Order; workflowId: string; handle: WorkflowHandle<typeof ShipmentWorkflow> }>;
+  /** Polls the status query until `check` holds (or fails after the deadline). */
+  waitFor(workflowId: string, check: (s: ShipmentStatus) => boolean, timeoutMs?: number): Promise<ShipmentStatus>;
+  /** A canonical dispatch event for the shipment's current task. */
+  event(workflowId: string, type: DispatchEventType, data?: Record<string, unknown>, at?: number): Promise<DispatchEvent>;
+  /** Simulated now, epoch ms. */
+  simNow(): number;
+  close(): Promise<void>;
+}
+
+/** Starts a stack; the simulator is off unless asked for, so tests drive the driver's events themselves. */
+export async function startStack(
+  opts: { scale?: number; settings?: Partial<ShipmentSettings>; simulator?: SimulatorSettingsInput; address?: string } = {},
+): Promise<Stack> {
+  const address = opts.address ?? temporalAddress();
+  const clock: ClockSettings = { scale: opts.scale ?? 600, anchorRealMs: Date.now(), anchorSimMs: SIM_START };
+  const settings = ShipmentSettings.parse({ noAssignmentGraceMinutes: 24 * 60, ...opts.settings });
+  const prefix = `t${randomBytes(4).toString('hex')}-`;
+  const [erp, dispatch, crm] = await Promise.all([
+    startErpSandbox({ port: 0, seed: 1 }),
+    startDispatchSandbox({ port: 0, seed: 1, clock, simulator: opts.simulator ?? { enabled: false }, planning: { timeLimitMs: 300 } }),
+    startCrmSandbox({ port: 0, seed: 1 }),
+  ]);
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection, namespace: 'default' });
+  const workers = await createWorkers({
+    address,
+    namespace: 'default',
+    taskQueuePrefix: prefix,
+    clock,
+    settings,
+    erp: createErpAdapter({ baseUrl: erp.url }),
+    dispatch: createDispatchAdapter({ baseUrl: dispatch.url, apiKey: dispatch.apiKey }),
+    crm: createCrmAdapter({ baseUrl: crm.url }),
+    geocoder: new ZipGeocoder(),
+    bundle: await workflowBundle(),
+  });
+  const simNow = () => SIM_START + (Date.now() - clock.anchorRealMs) * clock.scale;
+  const sequences = new Map<string, number>();
+  const started: string[] = [];
+  const stack: Stack = {
+    erp,
+    dispatch,
+    crm,
+    client,
+    prefix,
+    clock,
+    settings,
+    workers,
+    simNow,
+    async start(overrides = {}) {
+      const windowStart = SIM_START + 90 * 60_000;
+      const order = sampleOrder({
+        deliveryId: testDeliveryId(),
+        plannedDate: '2026-12-01',
+        requestedWindow: { start: new Date(windowStart).toISOString(), end: new Date(windowStart + 2 * 3600_000).toISOString() },
+        ...overrides,
+      });
+      erp.addDelivery({ order });
+      await startShipment(client, order, { clock, settings, taskQueuePrefix: prefix });
+      const workflowId = shipmentWorkflowId(order.deliveryId);
+      started.push(workflowId);
+      return { order, workflowId, handle: client.workflow.getHandle<typeof ShipmentWorkflow>(workflowId) };
+    },
+    async waitFor(workflowId, check, timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      let last: ShipmentStatus | undefined;
+      for (;;) {
+        try {
+          last = await client.workflow.getHandle(workflowId).query(statusQuery);
+          if (check(last)) return last;
+        } catch (err) {
+          if (Date.now() > deadline) throw err;
+        }
+        if (Date.now() > deadline) throw new Error(`condition not reached in ${timeoutMs} ms; last status: ${JSON.stringify(last)}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+    async event(workflowId, type, data = {}, at) {
+      const status = await client.workflow.getHandle(workflowId).query(statusQuery);
+      const seq = (sequences.get(workflowId) ?? 0) + 1;
+      sequences.set(workflowId, seq);
+      const time = new Date(at ?? simNow()).toISOString();
+      const base = { taskId: status.taskId ?? 'unknown', attempt: status.attempts };
+      const defaults: Record<DispatchEventType, Record<string, unknown>> = {
+        'route.assigned.v1': { ...base, driverId: 'drv-1', routeId: 'route-1', eta: new Date(Date.parse(status.window.start) + 30 * 60_000).toISOString() },
+        'stop.started.v1': { ...base, driverId: 'drv-1' },
+        'stop.eta.v1': { ...base, eta: time, driftSeconds: 0 },
+        'delivery.delayed.v1': { ...base, eta: time, delaySeconds: 0 },
+        'stop.arrived.v1': { ...base, arrivedAt: time },
+        'delivery.completed.v1': {
+          ...base,
+          pod: { deliveredAt: time, location: { lat: 41.878, lng: -87.636 }, signatureId: 'sig-1', photoIds: ['ph-1'], notes: '' },
+          mileageKm: 18.4,
+          accessorials: { liftgate: false, waitingMinutes: 0 },
+        },
+        'delivery.failed.v1': { ...base, reason: 'recipient_absent', failedAt: time, notes: '', mileageKm: 9 },
+      };
+      return {
+        specversion: '1.0',
+        id: `${workflowId}-${type}-${status.attempts}-${seq}`,
+        source: 'test',
+        type,
+        subject: workflowId,
+        time,
+        datacontenttype: 'application/json',
+        correlationid: workflowId,
+        sequence: seq,
+        data: { ...defaults[type], ...data },
+      } as DispatchEvent;
+    },
+    async close() {
+      if (process.env.SHIPSYNC_RECORD_HISTORIES === '1') await recordHistories(client, started);
+      await workers.shutdown();
+      await connection.close();
+      await Promise.all([erp.close(), dispatch.close(), crm.close()]);
+    },
+  };
+  return stack;
+}
+
+/** Writes the histories of a test's closed shipments to test/replay/histories/, named after the test. */
+async function recordHistories(client: Client, workflowIds: string[]) {
+  const name = (expect.getState().currentTestName ?? 'unnamed')
+    .split('>')
+    .pop()!
+    .trim()
+    .replace(/^when /, '')
+    .replace(/[^a-z0-9]+/gi, '-')
+    .slice(0, 60)
+    .replace(/-+$/, '')
+    .toLowerCase();
+  const dir = fileURLToPath(new URL('../replay/histories/', import.meta.url));
+  mkdirSync(dir, { recursive: true });
+  for (const [i, id] of workflowIds.entries()) {
+    const handle = client.workflow.getHandle(id);
+    if ((await handle.describe()).status.name === 'RUNNING') continue;
+    const history = await handle.fetchHistory();
+    writeFileSync(`${dir}${name}${i ? `-${i}` : ''}.json`, historyToJSON(history));
+  }
+}
