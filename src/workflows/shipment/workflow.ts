@@ -92,6 +92,11 @@ export async function ShipmentWorkflow(input: ShipmentInput): Promise<ShipmentRe
   const realMs = (simMinutes: number) => realDuration(clock, simMinutes * 60_000);
   const until = (simInstant: string) => Math.max(1, realDuration(clock, Date.parse(simInstant) - simNow()));
   const key = (...parts: (string | number)[]) => [shipmentId, ...parts].join(':');
+  /** The ERP's planned date moved by as many days as the window moved: the region's local planning day. */
+  const planningDate = () => {
+    const days = Math.round((Date.parse(s.window.start) - Date.parse(s.order.requestedWindow.start)) / 86_400_000);
+    return new Date(Date.parse(`${s.order.plannedDate}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
+  };
 
   setHandler(dispatchEventSignal, (event) => {
     try {
@@ -113,6 +118,7 @@ export async function ShipmentWorkflow(input: ShipmentInput): Promise<ShipmentRe
       if (taskId && !s.progress.outcome) {
         const { eta } = await dispatch.dispatchRescheduleTask({ taskId, window: req.window });
         if (eta) s.eta = eta;
+        await orchestration.ensureRegionPlanning({ region: s.order.region, date: planningDate() });
       }
       const at = new Date(simNow()).toISOString();
       if (s.progress.rank >= 1) {
@@ -130,6 +136,7 @@ export async function ShipmentWorkflow(input: ShipmentInput): Promise<ShipmentRe
         topic: `rescheduled-${s.plannedRevision}`,
         attempt: s.attempt,
         message: `Your delivery moved to ${req.window.start} to ${req.window.end}${s.eta ? `, estimated arrival ${s.eta}` : ''}.`,
+        plan: s.eta ? { eta: s.eta, window: s.window } : undefined,
       });
       return { shipmentId, window: s.window, eta: s.eta };
     },
@@ -375,11 +382,11 @@ export async function ShipmentWorkflow(input: ShipmentInput): Promise<ShipmentRe
     s.taskIds[s.attempt] = taskId;
     s.addressCorrected = false;
     s.phase = 'published';
-    await orchestration.ensureRegionPlanning({ region: s.order.region, date: s.window.start.slice(0, 10) });
+    await orchestration.ensureRegionPlanning({ region: s.order.region, date: planningDate() });
   }
 
   async function awaitAssignment() {
-    const date = s.window.start.slice(0, 10);
+    const date = planningDate();
     const cutoff = `${date}T${String(settings.planningCutoffHourUtc).padStart(2, '0')}:00:00.000Z`;
     const deadline = new Date(Date.parse(cutoff) + settings.noAssignmentGraceMinutes * 60_000).toISOString();
     const changed = () => s.phase !== 'published' || s.todo.length > 0;

@@ -1,0 +1,2 @@
+export { ZipGeocoder } from './geocoder.js';
+export { normaliseCity, sameCity } from './city-names.js';

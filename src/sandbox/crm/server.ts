@@ -1,0 +1,468 @@
+import { createHash, createHmac, randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
+import { z } from 'zod';
+import { EffectLog } from '../common/effects.js';
+import { FaultInjector, type FaultSettings } from '../common/faults.js';
+import { WebhookSender } from '../common/webhooks.js';
+import {
+  KEY_METADATA_KEY,
+  PLAN_METADATA_KEY,
+  SimulatedCustomers,
+  parsePlanMarker,
+  type RescheduleRecord,
+} from './customers.js';
+import { buildUrl, paginate, parsePageQuery } from './pagination.js';
+import { MinuteBudget } from './rate-limit.js';
+import { TicketCreate, TicketUpdate, isObject, problemsOf } from './schemas.js';
+import { searchTickets } from './search.js';
+import {
+  TicketStore,
+  auditJson,
+  commentJson,
+  ticketJson,
+  type ChangeResult,
+  type CommentRecord,
+  type TicketRecord,
+} from './store.js';
+import {
+  badRequest,
+  rateLimited,
+  recordInvalid,
+  recordNotFound,
+  sendError,
+  zendeskFaultResponder,
+  zendeskTime,
+} from './zendesk.js';
+
+/** Idempotency keys on ticket create are remembered for two hours, as Zendesk documents. */
+export const IDEMPOTENCY_TTL_MS = 2 * 3600 * 1000;
+/** Tag that marks a ticket as a shipsync exception case. */
+export const CASE_TAG = 'shipsync_case';
+/** Prefix of the tag that names a case's exception kind (`shipsync_kind_failed_attempt`). */
+export const KIND_TAG_PREFIX = 'shipsync_kind_';
+
+const Options = z
+  .object({
+    port: z.number().int().min(0).max(65535).default(0),
+    host: z.string().min(1).default('127.0.0.1'),
+    seed: z.number().int().default(1),
+    rateLimitPerMinute: z.number().int().positive().default(700),
+    webhookUrl: z.url().optional(),
+    webhookSecret: z.string().min(1).optional(),
+    customers: z
+      .object({
+        rescheduleRate: z.number().min(0).max(1),
+        rescheduleApiUrl: z.url().optional(),
+        apiToken: z.string().min(1).optional(),
+        mode: z.enum(['api', 'webhook']),
+        maxPerShipment: z.number().int().min(1).max(20).default(1),
+      })
+      .optional(),
+  })
+  .superRefine((o, ctx) => {
+    if (o.customers?.mode === 'api' && !o.customers.rescheduleApiUrl) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['customers', 'rescheduleApiUrl'],
+        message: 'required in api mode',
+      });
+    }
+    if (o.customers?.mode === 'webhook' && (!o.webhookUrl || !o.webhookSecret)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['webhookUrl'],
+        message: 'webhookUrl and webhookSecret are required in webhook mode',
+      });
+    }
+  });
+
+/** Options of the CRM sandbox. */
+export interface CrmSandboxOptions {
+  /** TCP port; 0 picks a free one. */
+  port?: number;
+  host?: string;
+  /** Seed of every random decision (faults, simulated customers). */
+  seed?: number;
+  faults?: Partial<FaultSettings>;
+  /** Requests per minute before 429; 700 is the limit of Zendesk Enterprise plans. */
+  rateLimitPerMinute?: number;
+  /** Where Zendesk-style webhooks go. */
+  webhookUrl?: string;
+  /** Signing secret of those webhooks. */
+  webhookSecret?: string;
+  /** Simulated customers who ask for another slot after an ETA notice. */
+  customers?: {
+    rescheduleRate: number;
+    rescheduleApiUrl?: string;
+    apiToken?: string;
+    mode: 'api' | 'webhook';
+    maxPerShipment?: number;
+  };
+  /** Clock for idempotency expiry, rate-limit windows and timestamps (tests move it). */
+  clock?: () => number;
+  /** A logger for request logs; silent when absent. */
+  logger?: FastifyBaseLogger;
+}
+
+/** A customer notice recorded by the sandbox: a public comment on a ticket. */
+export interface NoticeRecord {
+  ticketId: number;
+  commentId: number;
+  externalId: string | null;
+  key: string;
+  body: string;
+  plan?: { eta: string; window: { start: string; end: string } };
+  createdAt: string;
+}
+
+/** A running CRM sandbox. */
+export interface CrmSandbox {
+  url: string;
+  port: number;
+  app: FastifyInstance;
+  effects: EffectLog;
+  faults: FaultInjector;
+  webhooks: WebhookSender;
+  store: TicketStore;
+  notices: NoticeRecord[];
+  reschedules: RescheduleRecord[];
+  /** Waits for simulated-customer calls and queued webhooks to finish. */
+  drain(): Promise<void>;
+  close(): Promise<void>;
+}
+
+interface IdempotentResponse {
+  hash: string;
+  status: number;
+  body: unknown;
+  createdAt: number;
+}
+
+/** Canonical JSON (sorted keys) so two equal bodies hash alike whatever their key order. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (isObject(value)) {
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(value ?? null);
+}
+
+/** Any non-empty Basic (`email/token:apitoken`) or Bearer credentials pass; nothing is checked further. */
+export function hasCredentials(header: string | undefined): boolean {
+  if (!header) return false;
+  const match = /^(Basic|Bearer)\s+(\S+)\s*$/i.exec(header);
+  if (!match?.[1] || !match[2]) return false;
+  if (match[1].toLowerCase() === 'bearer') return true;
+  const decoded = Buffer.from(match[2], 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon > 0 && colon < decoded.length - 1;
+}
+
+function ticketIdOf(raw: string): number | undefined {
+  const m = /^(\d{1,15})(\.json)?$/.exec(raw);
+  return m?.[1] ? Number(m[1]) : undefined;
+}
+
+function singleQuery(query: unknown, key: string): string | undefined | null {
+  const v = isObject(query) ? query[key] : undefined;
+  if (v === undefined) return undefined;
+  return typeof v === 'string' ? v : null;
+}
+
+/** Starts the Zendesk-dialect CRM sandbox. */
+export async function startCrmSandbox(options: CrmSandboxOptions = {}): Promise<CrmSandbox> {
+  const parsed = Options.safeParse(options);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(`invalid CRM sandbox option ${issue?.path.join('.') ?? ''}: ${issue?.message ?? ''}`);
+  }
+  const opts = parsed.data;
+  const now = options.clock ?? Date.now;
+  const app = Fastify(options.logger ? { loggerInstance: options.logger } : { logger: false });
+  const faults = new FaultInjector(options.faults ?? {}, opts.seed);
+  const effects = new EffectLog();
+  const webhooks = new WebhookSender(faults);
+  const store = new TicketStore(now);
+  const budget = new MinuteBudget(opts.rateLimitPerMinute, now);
+  const idempotency = new Map<string, IdempotentResponse>();
+  const notices: NoticeRecord[] = [];
+  let baseUrl = '';
+
+  const emitWebhook = (payload: Record<string, unknown>) => {
+    if (!opts.webhookUrl || !opts.webhookSecret) return;
+    const body = JSON.stringify(payload);
+    const timestamp = zendeskTime(now());
+    const signature = createHmac('sha256', opts.webhookSecret)
+      .update(timestamp + body)
+      .digest('base64');
+    webhooks.send({
+      url: opts.webhookUrl,
+      body,
+      headers: {
+        'content-type': 'application/json; charset=utf-8',
+        'user-agent': 'Zendesk Webhook',
+        'x-zendesk-account-id': '1',
+        'x-zendesk-webhook-id': 'shipsync-crm-sandbox',
+        'x-zendesk-webhook-invocation-id': randomUUID(),
+        'x-zendesk-webhook-signature': signature,
+        'x-zendesk-webhook-signature-timestamp': timestamp,
+      },
+    });
+  };
+
+  const customers = opts.customers
+    ? new SimulatedCustomers({ settings: opts.customers, seed: opts.seed, store, now, emitWebhook })
+    : undefined;
+
+  const isApi = (url: string) => url.startsWith('/api/v2/') || url === '/api/v2';
+  faults.install(app, zendeskFaultResponder, isApi);
+  app.addHook('onRequest', async (req, reply) => {
+    if (!isApi(req.url)) return;
+    if (!hasCredentials(req.headers.authorization)) {
+      return sendError(reply.header('www-authenticate', 'Basic realm="Web Password"'), 401, {
+        error: "Couldn't authenticate you",
+      });
+    }
+    const take = budget.take();
+    if (!take.ok) return rateLimited(reply, take.retryAfterSeconds);
+    reply.header('x-rate-limit', String(take.limit)).header('x-rate-limit-remaining', String(take.remaining));
+  });
+
+  app.setNotFoundHandler((_req, reply) =>
+    sendError(reply, 404, { error: 'InvalidEndpoint', description: 'Not found' }),
+  );
+  app.setErrorHandler((err: { statusCode?: number; message?: string; code?: string }, req, reply) => {
+    const status = err.statusCode ?? 500;
+    if (status >= 400 && status < 500) {
+      const error =
+        status === 413 ? 'RequestTooLarge' : status === 415 ? 'UnsupportedMediaType' : 'InvalidValue';
+      return sendError(reply, status, { error, description: err.message ?? 'bad request' });
+    }
+    req.log.error({ err }, 'crm sandbox failure');
+    return sendError(reply, 500, { error: 'InternalError', description: 'Something went wrong' });
+  });
+
+  const recordChange = (change: ChangeResult, key: string | undefined, created: boolean) => {
+    const { ticket, comment } = change;
+    const kindTag = ticket.tags.find((t) => t.startsWith(KIND_TAG_PREFIX));
+    const detail = {
+      externalId: ticket.externalId,
+      case: ticket.tags.includes(CASE_TAG),
+      kind: kindTag?.slice(KIND_TAG_PREFIX.length),
+    };
+    if (created) effects.record('ticket_created', key ?? `ticket-${ticket.id}`, String(ticket.id), detail);
+    if (change.solvedNow)
+      effects.record('ticket_solved', key ?? `ticket-${ticket.id}`, String(ticket.id), detail);
+    if (comment?.public) recordNotice(ticket, comment);
+  };
+
+  const recordNotice = (ticket: TicketRecord, comment: CommentRecord) => {
+    const stored = comment.custom[KEY_METADATA_KEY];
+    const key = typeof stored === 'string' && stored ? stored : `comment-${comment.id}`;
+    const marker = comment.custom[PLAN_METADATA_KEY];
+    const plan = parsePlanMarker(typeof marker === 'string' ? marker : comment.body);
+    effects.record('notification', key, String(ticket.id), {
+      externalId: ticket.externalId,
+      commentId: comment.id,
+    });
+    notices.push({
+      ticketId: ticket.id,
+      commentId: comment.id,
+      externalId: ticket.externalId,
+      key,
+      body: comment.body,
+      ...(plan ? { plan } : {}),
+      createdAt: zendeskTime(comment.createdAt),
+    });
+    customers?.onNotice(ticket, comment, key);
+  };
+
+  const readTicketBody = (req: FastifyRequest, reply: FastifyReply): Record<string, unknown> | undefined => {
+    if (!isObject(req.body)) {
+      badRequest(reply, 'the request body must be a JSON object with a "ticket" object');
+      return undefined;
+    }
+    const ticket = req.body.ticket ?? {};
+    if (!isObject(ticket)) {
+      sendError(reply, 422, recordInvalid([{ field: 'ticket', description: 'Ticket: must be an object' }]));
+      return undefined;
+    }
+    return ticket;
+  };
+
+  const createTicket = async (req: FastifyRequest, reply: FastifyReply) => {
+    const rawKey = req.headers['idempotency-key'];
+    if (Array.isArray(rawKey)) return badRequest(reply, 'Idempotency-Key must be given once');
+    const key = rawKey?.trim() || undefined;
+    if (key && key.length > 255) return badRequest(reply, 'Idempotency-Key is limited to 255 characters');
+    const raw = readTicketBody(req, reply);
+    if (!raw) return reply;
+    const hash = createHash('sha256').update(canonical(req.body)).digest('hex');
+    if (key) {
+      const previous = idempotency.get(key);
+      if (previous && now() - previous.createdAt < IDEMPOTENCY_TTL_MS) {
+        if (previous.hash !== hash) {
+          return sendError(reply, 400, {
+            error: 'IdempotentRequestError',
+            description: "Request parameters don't match the given idempotency key",
+          });
+        }
+        return reply.code(previous.status).header('x-idempotency-lookup', 'hit').send(previous.body);
+      }
+    }
+    const input = TicketCreate.safeParse(raw);
+    if (!input.success) return sendError(reply, 422, recordInvalid(problemsOf(input.error)));
+    const change = store.create(input.data);
+    if (Array.isArray(change)) return sendError(reply, 422, recordInvalid(change));
+    const body = { ticket: ticketJson(change.ticket, baseUrl), audit: auditJson(change) };
+    if (key) {
+      idempotency.set(key, { hash, status: 201, body, createdAt: now() });
+      reply.header('x-idempotency-lookup', 'miss');
+    }
+    recordChange(change, key, true);
+    return reply
+      .code(201)
+      .header('location', `${baseUrl}/api/v2/tickets/${change.ticket.id}.json`)
+      .send(body);
+  };
+
+  const listTickets = async (req: FastifyRequest, reply: FastifyReply) => {
+    const externalId = singleQuery(req.query, 'external_id');
+    if (externalId === null) return badRequest(reply, 'external_id must be given once');
+    const paging = parsePageQuery(req.query as Record<string, unknown>);
+    if (!paging.ok) return badRequest(reply, paging.description, 'InvalidPaginationParameter');
+    const matching = store.all().filter((t) => externalId === undefined || t.externalId === externalId);
+    const page = paginate(matching, paging.value, (p) =>
+      buildUrl(baseUrl, '/api/v2/tickets.json', { external_id: externalId, ...p }),
+    );
+    return { tickets: page.items.map((t) => ticketJson(t, baseUrl)), ...page.envelope };
+  };
+
+  const showTicket = async (req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
+    const id = ticketIdOf(req.params.id);
+    const ticket = id === undefined ? undefined : store.get(id);
+    if (!ticket) return recordNotFound(reply);
+    return { ticket: ticketJson(ticket, baseUrl) };
+  };
+
+  const updateTicket = async (req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
+    const id = ticketIdOf(req.params.id);
+    const ticket = id === undefined ? undefined : store.get(id);
+    if (!ticket) return recordNotFound(reply);
+    const raw = readTicketBody(req, reply);
+    if (!raw) return reply;
+    const input = TicketUpdate.safeParse(raw);
+    if (!input.success) return sendError(reply, 422, recordInvalid(problemsOf(input.error)));
+    const change = store.update(ticket, input.data);
+    if (Array.isArray(change)) return sendError(reply, 422, recordInvalid(change));
+    const metaKey = input.data.metadata?.[KEY_METADATA_KEY];
+    recordChange(change, typeof metaKey === 'string' && metaKey ? metaKey : undefined, false);
+    return { ticket: ticketJson(change.ticket, baseUrl), audit: auditJson(change) };
+  };
+
+  const listComments = async (req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
+    const id = ticketIdOf(req.params.id);
+    const ticket = id === undefined ? undefined : store.get(id);
+    if (!ticket) return recordNotFound(reply);
+    const paging = parsePageQuery(req.query as Record<string, unknown>);
+    if (!paging.ok) return badRequest(reply, paging.description, 'InvalidPaginationParameter');
+    const page = paginate(ticket.comments, paging.value, (p) =>
+      buildUrl(baseUrl, `/api/v2/tickets/${ticket.id}/comments.json`, p),
+    );
+    return { comments: page.items.map(commentJson), ...page.envelope };
+  };
+
+  const search = async (req: FastifyRequest, reply: FastifyReply) => {
+    const query = singleQuery(req.query, 'query');
+    if (typeof query !== 'string' || !query.trim()) {
+      return badRequest(reply, 'the query parameter is required', 'InvalidSearchQuery');
+    }
+    if (query.length > 2000) return badRequest(reply, 'the query is too long', 'InvalidSearchQuery');
+    const paging = parsePageQuery(req.query as Record<string, unknown>);
+    if (!paging.ok) return badRequest(reply, paging.description, 'InvalidPaginationParameter');
+    if (paging.value.mode === 'cursor') {
+      return badRequest(reply, 'search.json pages by page and per_page', 'InvalidPaginationParameter');
+    }
+    const results = searchTickets(store.all(), query);
+    const page = paginate(results, paging.value, (p) =>
+      buildUrl(baseUrl, '/api/v2/search.json', { query, ...p }),
+    );
+    return {
+      results: page.items.map((t) => ({ ...ticketJson(t, baseUrl), result_type: 'ticket' })),
+      facets: null,
+      ...page.envelope,
+    };
+  };
+
+  for (const suffix of ['', '.json']) {
+    app.post(`/api/v2/tickets${suffix}`, createTicket);
+    app.get(`/api/v2/tickets${suffix}`, listTickets);
+    app.get(`/api/v2/search${suffix}`, search);
+    app.get(`/api/v2/tickets/:id/comments${suffix}`, listComments);
+  }
+  app.get('/api/v2/tickets/:id', showTicket);
+  app.put('/api/v2/tickets/:id', updateTicket);
+
+  effects.install(app);
+  app.get('/__sandbox/notifications', async (req, reply) => {
+    const externalId = singleQuery(req.query, 'external_id');
+    if (externalId === null) return badRequest(reply, 'external_id must be given once');
+    const list = notices.filter((n) => externalId === undefined || n.externalId === externalId);
+    return { notifications: list, count: list.length };
+  });
+  app.get('/__sandbox/cases', async (req, reply) => {
+    const externalId = singleQuery(req.query, 'external_id');
+    if (externalId === null) return badRequest(reply, 'external_id must be given once');
+    const cases = store
+      .all()
+      .filter((t) => t.tags.includes(CASE_TAG) && (externalId === undefined || t.externalId === externalId))
+      .map((t) => ({
+        ticketId: t.id,
+        externalId: t.externalId,
+        kind: t.tags.find((tag) => tag.startsWith(KIND_TAG_PREFIX))?.slice(KIND_TAG_PREFIX.length) ?? null,
+        status: t.status,
+        priority: t.priority,
+        subject: t.subject,
+      }));
+    return { cases, count: cases.length };
+  });
+  app.get('/__sandbox/reschedules', async () => {
+    const list = customers?.records ?? [];
+    return { reschedules: list, count: list.length };
+  });
+  app.get('/__sandbox/webhooks', async () => ({ deliveries: webhooks.log, count: webhooks.log.length }));
+
+  await app.listen({ port: opts.port, host: opts.host });
+  const port = (app.server.address() as AddressInfo).port;
+  const publicHost = opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host;
+  baseUrl = `http://${publicHost.includes(':') ? `[${publicHost}]` : publicHost}:${port}`;
+
+  return {
+    url: baseUrl,
+    port,
+    app,
+    effects,
+    faults,
+    webhooks,
+    store,
+    notices,
+    reschedules: customers?.records ?? [],
+    async drain() {
+      await customers?.drain();
+      await webhooks.drain();
+    },
+    async close() {
+      await customers?.close();
+      await app.close();
+    },
+  };
+}

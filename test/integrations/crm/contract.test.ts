@@ -1,0 +1,471 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ShipsyncError, type ErrorCode } from '../../../src/domain/errors.js';
+import { createCrmAdapter, type ZendeskCrmAdapter } from '../../../src/integrations/crm/adapter.js';
+import {
+  DEFAULT_FIELD_IDS,
+  KEY_METADATA_KEY,
+  PLAN_METADATA_KEY,
+} from '../../../src/integrations/crm/mappers.js';
+import type { OpenCaseInput } from '../../../src/integrations/crm/mappers.js';
+import { IDEMPOTENCY_TTL_MS, startCrmSandbox, type CrmSandbox } from '../../../src/sandbox/crm/server.js';
+import { freePort } from '../../support/ports.js';
+import { api, type Json } from './helpers.js';
+
+async function failure(p: Promise<unknown>): Promise<ShipsyncError> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof ShipsyncError) return err;
+    throw err;
+  }
+  throw new Error('expected the call to fail');
+}
+
+async function expectCode(p: Promise<unknown>, code: ErrorCode): Promise<ShipsyncError> {
+  const err = await failure(p);
+  expect(err.code).toBe(code);
+  return err;
+}
+
+function caseInput(shipmentId: string, over: Partial<OpenCaseInput> = {}): OpenCaseInput {
+  return {
+    shipmentId,
+    deliveryId: shipmentId.replace('shipment-', ''),
+    customerId: 'C1001',
+    kind: 'failed_attempt',
+    subject: `Failed delivery attempt for ${shipmentId}`,
+    description: 'Recipient absent; reattempt planned.',
+    priority: 'high',
+    idempotencyKey: `${shipmentId}:case:failed_attempt:1`,
+    ...over,
+  };
+}
+
+const plan = {
+  eta: '2026-12-01T15:20:00Z',
+  window: { start: '2026-12-01T14:00:00Z', end: '2026-12-01T18:00:00Z' },
+};
+
+describe('CRM adapter against the Zendesk sandbox', () => {
+  let sandbox: CrmSandbox;
+  let crm: ZendeskCrmAdapter;
+
+  beforeAll(async () => {
+    sandbox = await startCrmSandbox({ seed: 11, rateLimitPerMinute: 5000 });
+    crm = createCrmAdapter({ baseUrl: sandbox.url, email: 'shipsync@example.com', token: 'test-token' });
+  });
+  afterAll(async () => {
+    await sandbox.close();
+  });
+  afterEach(async () => {
+    await api(sandbox.url, 'POST', '/__sandbox/faults', {
+      outageUntilMs: 0,
+      rateLimitStormUntilMs: 0,
+      latencyMs: 0,
+    });
+  });
+
+  const effects = async (kind: string, key: string) =>
+    ((await api(sandbox.url, 'GET', `/__sandbox/effects?kind=${kind}`)).body.effects as Json[]).filter(
+      (e) => e.key === key,
+    );
+
+  describe('openCase', () => {
+    it('when a case is opened then one ticket carries the shipment, the kind tag and the fields', async () => {
+      const { caseId } = await crm.openCase(caseInput('shipment-C100'));
+      const { status, body } = await api(sandbox.url, 'GET', `/api/v2/tickets/${caseId}.json`);
+      expect(status).toBe(200);
+      expect(body.ticket).toMatchObject({
+        id: Number(caseId),
+        external_id: 'shipment-C100',
+        status: 'new',
+        priority: 'high',
+        subject: 'Failed delivery attempt for shipment-C100',
+        tags: ['shipsync_case', 'shipsync_kind_failed_attempt'],
+      });
+      expect(body.ticket.custom_fields).toContainEqual({
+        id: DEFAULT_FIELD_IDS.caseKind,
+        value: 'failed_attempt',
+      });
+      const cases = await api(sandbox.url, 'GET', '/__sandbox/cases?external_id=shipment-C100');
+      expect(cases.body.cases).toEqual([
+        expect.objectContaining({ ticketId: Number(caseId), kind: 'failed_attempt' }),
+      ]);
+    });
+
+    it('when openCase is replayed with the same key then the same ticket comes back and was created once', async () => {
+      const input = caseInput('shipment-C101');
+      const first = await crm.openCase(input);
+      const again = await Promise.all([crm.openCase(input), crm.openCase(input)]);
+      expect(again.map((r) => r.caseId)).toEqual([first.caseId, first.caseId]);
+      expect(await effects('ticket_created', input.idempotencyKey)).toEqual([
+        expect.objectContaining({ count: 1, entityId: first.caseId }),
+      ]);
+      const listed = await api(sandbox.url, 'GET', '/api/v2/tickets.json?external_id=shipment-C101');
+      expect(listed.body.tickets).toHaveLength(1);
+    });
+
+    it('when a key is reused with another body then Zendesk answers IdempotentRequestError and the adapter raises CRM_IDEMPOTENCY_CONFLICT', async () => {
+      const key = 'shipment-C102:case:delay:1';
+      const body = {
+        ticket: { subject: 'Late', comment: { body: 'Running late' }, external_id: 'shipment-C102' },
+      };
+      const created = await api(sandbox.url, 'POST', '/api/v2/tickets.json', body, {
+        'idempotency-key': key,
+      });
+      expect(created.status).toBe(201);
+      expect(created.headers.get('x-idempotency-lookup')).toBe('miss');
+      const replay = await api(sandbox.url, 'POST', '/api/v2/tickets.json', body, { 'idempotency-key': key });
+      expect(replay.status).toBe(201);
+      expect(replay.headers.get('x-idempotency-lookup')).toBe('hit');
+      expect(replay.body.ticket.id).toBe(created.body.ticket.id);
+      const other = { ticket: { ...body.ticket, subject: 'Very late' } };
+      const conflict = await api(sandbox.url, 'POST', '/api/v2/tickets.json', other, {
+        'idempotency-key': key,
+      });
+      expect(conflict.status).toBe(400);
+      expect(conflict.body).toEqual({
+        error: 'IdempotentRequestError',
+        description: "Request parameters don't match the given idempotency key",
+      });
+
+      await crm.openCase(caseInput('shipment-C103', { idempotencyKey: 'shared-key-1' }));
+      const err = await expectCode(
+        crm.openCase(caseInput('shipment-C104', { idempotencyKey: 'shared-key-1' })),
+        'CRM_IDEMPOTENCY_CONFLICT',
+      );
+      expect(err.retryable).toBe(false);
+      expect(err.details.status).toBe(400);
+      await expectCode(
+        crm.openCase(caseInput('shipment-C103', { idempotencyKey: 'shared-key-1', kind: 'damage' })),
+        'CRM_IDEMPOTENCY_CONFLICT',
+      );
+    });
+  });
+
+  describe('notifyCustomer', () => {
+    it('when a notice is sent twice with one key then one public comment and one notification effect exist', async () => {
+      const input = {
+        shipmentId: 'shipment-N200',
+        deliveryId: 'N200',
+        customerId: 'C1001',
+        message: 'Your delivery is planned between 14:00 and 18:00, around 15:20.',
+        idempotencyKey: 'shipment-N200:notice:planned:1',
+        plan,
+      };
+      await crm.notifyCustomer(input);
+      await crm.notifyCustomer(input);
+      const notices = await api(sandbox.url, 'GET', '/__sandbox/notifications?external_id=shipment-N200');
+      expect(notices.body.count).toBe(1);
+      expect(notices.body.notifications[0]).toMatchObject({
+        key: input.idempotencyKey,
+        body: input.message,
+        plan,
+      });
+      expect(await effects('notification', input.idempotencyKey)).toEqual([
+        expect.objectContaining({ count: 1 }),
+      ]);
+
+      const ticketId = notices.body.notifications[0].ticketId as number;
+      const comments = await api(sandbox.url, 'GET', `/api/v2/tickets/${ticketId}/comments.json`);
+      const publicOnes = (comments.body.comments as Json[]).filter((c) => c.public);
+      expect(publicOnes).toHaveLength(1);
+      expect(publicOnes[0].metadata.custom).toEqual({
+        [KEY_METADATA_KEY]: input.idempotencyKey,
+        [PLAN_METADATA_KEY]:
+          'shipsync:eta=2026-12-01T15:20:00Z;window=2026-12-01T14:00:00Z/2026-12-01T18:00:00Z',
+      });
+
+      await crm.notifyCustomer({
+        ...input,
+        message: 'Your driver is on the way.',
+        idempotencyKey: 'shipment-N200:notice:started:1',
+        plan: undefined,
+      });
+      const after = await api(sandbox.url, 'GET', '/__sandbox/notifications?external_id=shipment-N200');
+      expect(after.body.count).toBe(2);
+      expect(new Set((after.body.notifications as Json[]).map((n) => n.ticketId))).toEqual(
+        new Set([ticketId]),
+      );
+      const tickets = await api(sandbox.url, 'GET', '/api/v2/tickets.json?external_id=shipment-N200');
+      expect(tickets.body.tickets).toHaveLength(1);
+      expect(tickets.body.tickets[0].tags).toEqual(['shipsync_notifications']);
+    });
+
+    it('when the message carries the plan marker then the customer reads the text and the marker moves to metadata', async () => {
+      await crm.notifyCustomer({
+        shipmentId: 'shipment-N201',
+        deliveryId: 'N201',
+        customerId: 'C1001',
+        message:
+          'Arriving around 15:20.\nshipsync:eta=2026-12-01T15:20:00Z;window=2026-12-01T14:00:00Z/2026-12-01T18:00:00Z',
+        idempotencyKey: 'shipment-N201:notice:planned:1',
+      });
+      const notices = await api(sandbox.url, 'GET', '/__sandbox/notifications?external_id=shipment-N201');
+      expect(notices.body.notifications[0]).toMatchObject({ body: 'Arriving around 15:20.', plan });
+    });
+
+    it('when a notice names a case then it is a public comment on the case ticket', async () => {
+      const { caseId } = await crm.openCase(caseInput('shipment-N202'));
+      await crm.notifyCustomer({
+        shipmentId: 'shipment-N202',
+        deliveryId: 'N202',
+        customerId: 'C1001',
+        caseId,
+        message: 'We will try again tomorrow.',
+        idempotencyKey: 'shipment-N202:notice:reattempt:1',
+      });
+      const notices = await api(sandbox.url, 'GET', '/__sandbox/notifications?external_id=shipment-N202');
+      expect(notices.body.notifications).toEqual([expect.objectContaining({ ticketId: Number(caseId) })]);
+    });
+
+    it('when a thread has more than a page of comments then a replayed key is still found', async () => {
+      const base = { shipmentId: 'shipment-N203', deliveryId: 'N203', customerId: 'C1001' };
+      for (let i = 1; i <= 101; i++) {
+        await crm.notifyCustomer({
+          ...base,
+          message: `Update ${i}`,
+          idempotencyKey: `shipment-N203:notice:${i}`,
+        });
+      }
+      await crm.notifyCustomer({ ...base, message: 'Update 1', idempotencyKey: 'shipment-N203:notice:1' });
+      await crm.notifyCustomer({
+        ...base,
+        message: 'Update 101',
+        idempotencyKey: 'shipment-N203:notice:101',
+      });
+      const notices = await api(sandbox.url, 'GET', '/__sandbox/notifications?external_id=shipment-N203');
+      expect(notices.body.count).toBe(101);
+      const all = await api(sandbox.url, 'GET', '/__sandbox/effects?kind=notification');
+      const mine = (all.body.effects as Json[]).filter((e) => String(e.key).startsWith('shipment-N203:'));
+      expect(mine.every((e) => e.count === 1)).toBe(true);
+    });
+
+    it('when the case ticket is closed then a notice on it is CRM_REJECTED naming the status', async () => {
+      const { caseId } = await crm.openCase(caseInput('shipment-N204'));
+      expect(
+        (await api(sandbox.url, 'PUT', `/api/v2/tickets/${caseId}.json`, { ticket: { status: 'closed' } }))
+          .status,
+      ).toBe(200);
+      const err = await expectCode(
+        crm.notifyCustomer({
+          shipmentId: 'shipment-N204',
+          deliveryId: 'N204',
+          customerId: 'C1001',
+          caseId,
+          message: 'Hello',
+          idempotencyKey: 'shipment-N204:notice:1',
+        }),
+        'CRM_REJECTED',
+      );
+      expect(err.details).toMatchObject({ status: 422, field: 'status' });
+    });
+
+    it('when a notice names a case that does not exist then it is CRM_TICKET_NOT_FOUND', async () => {
+      await expectCode(
+        crm.notifyCustomer({
+          shipmentId: 'shipment-N205',
+          deliveryId: 'N205',
+          customerId: 'C1001',
+          caseId: '987654',
+          message: 'Hello',
+          idempotencyKey: 'shipment-N205:notice:1',
+        }),
+        'CRM_TICKET_NOT_FOUND',
+      );
+    });
+  });
+
+  describe('closeCase', () => {
+    it('when a case is closed twice then it is solved once with one closing comment', async () => {
+      const { caseId } = await crm.openCase(caseInput('shipment-S300'));
+      await crm.closeCase(
+        caseId,
+        'Delivered on the second attempt.',
+        'shipment-S300:case:failed_attempt:close',
+      );
+      await crm.closeCase(
+        caseId,
+        'Delivered on the second attempt.',
+        'shipment-S300:case:failed_attempt:close',
+      );
+      const ticket = await api(sandbox.url, 'GET', `/api/v2/tickets/${caseId}.json`);
+      expect(ticket.body.ticket.status).toBe('solved');
+      const comments = await api(sandbox.url, 'GET', `/api/v2/tickets/${caseId}/comments.json`);
+      expect((comments.body.comments as Json[]).map((c) => [c.body, c.public])).toEqual([
+        ['Recipient absent; reattempt planned.', false],
+        ['Delivered on the second attempt.', false],
+      ]);
+      expect(await effects('ticket_solved', 'shipment-S300:case:failed_attempt:close')).toEqual([
+        expect.objectContaining({ count: 1, entityId: caseId }),
+      ]);
+    });
+
+    it.each(['999999', 'not-a-ticket'])(
+      'when case %s does not exist then closing it is CRM_TICKET_NOT_FOUND',
+      async (id) => {
+        const err = await expectCode(crm.closeCase(id, 'x', `close-${id}`), 'CRM_TICKET_NOT_FOUND');
+        expect(err.retryable).toBe(false);
+      },
+    );
+  });
+
+  describe('failures', () => {
+    it('when Zendesk is in a 429 storm then the adapter raises CRM_RATE_LIMITED with the Retry-After wait', async () => {
+      await api(sandbox.url, 'POST', '/__sandbox/faults', { rateLimitStormUntilMs: Date.now() + 20_000 });
+      const raw = await api(sandbox.url, 'GET', '/api/v2/tickets/1.json');
+      expect(raw.status).toBe(429);
+      expect(Number(raw.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect(raw.body.error).toBe('APIRateLimitExceeded');
+      const err = await expectCode(crm.openCase(caseInput('shipment-F400')), 'CRM_RATE_LIMITED');
+      expect(err.retryable).toBe(true);
+      expect(err.details.retryAfterMs).toBeGreaterThanOrEqual(1000);
+      expect(err.details.retryAfterMs).toBeLessThanOrEqual(20_000);
+    });
+
+    it('when Zendesk is in an outage then the adapter raises CRM_UNAVAILABLE, and recovers after it', async () => {
+      await api(sandbox.url, 'POST', '/__sandbox/faults', { outageUntilMs: Date.now() + 60_000 });
+      const raw = await api(sandbox.url, 'GET', '/api/v2/tickets/1.json');
+      expect(raw.status).toBe(503);
+      expect(raw.body.error).toBe('ServiceUnavailable');
+      const err = await expectCode(crm.openCase(caseInput('shipment-F401')), 'CRM_UNAVAILABLE');
+      expect(err.retryable).toBe(true);
+      await api(sandbox.url, 'POST', '/__sandbox/faults', { outageUntilMs: 0 });
+      expect((await crm.openCase(caseInput('shipment-F401'))).caseId).toMatch(/^\d+$/);
+    });
+
+    it('when Zendesk answers slower than the timeout then the adapter raises CRM_UNAVAILABLE', async () => {
+      await api(sandbox.url, 'POST', '/__sandbox/faults', { latencyMs: 400 });
+      const impatient = createCrmAdapter({ baseUrl: sandbox.url, token: 'bearer-token', timeoutMs: 50 });
+      await expectCode(impatient.closeCase('1', 'x', 'k'), 'CRM_UNAVAILABLE');
+    });
+
+    it('when nothing listens at the base URL then the adapter raises CRM_UNAVAILABLE', async () => {
+      const nowhere = createCrmAdapter({ baseUrl: `http://127.0.0.1:${await freePort()}`, timeoutMs: 2000 });
+      await expectCode(nowhere.openCase(caseInput('shipment-F402')), 'CRM_UNAVAILABLE');
+    });
+
+    it('when a request has no credentials then Zendesk answers 401', async () => {
+      const res = await fetch(`${sandbox.url}/api/v2/tickets.json`);
+      expect(res.status).toBe(401);
+      expect(await res.json()).toEqual({ error: "Couldn't authenticate you" });
+    });
+
+    it('when only a bearer token is configured then the adapter authenticates with it', async () => {
+      const bearer = createCrmAdapter({ baseUrl: sandbox.url, token: 'oauth-access-token' });
+      expect((await bearer.openCase(caseInput('shipment-F403'))).caseId).toMatch(/^\d+$/);
+    });
+  });
+
+  describe('listing and search', () => {
+    beforeAll(async () => {
+      for (let i = 1; i <= 5; i++) {
+        await api(sandbox.url, 'POST', '/api/v2/tickets.json', {
+          ticket: {
+            subject: `Listed ${i}`,
+            comment: { body: `Body ${i}` },
+            external_id: 'shipment-L500',
+            status: 'open',
+          },
+        });
+      }
+    });
+
+    it('when tickets are listed two at a time then links.next walks all of them and has_more ends false', async () => {
+      const ids: number[] = [];
+      let path: string | null = '/api/v2/tickets.json?external_id=shipment-L500&page[size]=2';
+      let last: Json;
+      while (path) {
+        last = (await api(sandbox.url, 'GET', path)).body;
+        ids.push(...(last.tickets as Json[]).map((t) => t.id as number));
+        path = last.meta.has_more ? (last.links.next as string).replace(sandbox.url, '') : null;
+      }
+      expect(ids).toHaveLength(5);
+      expect(new Set(ids).size).toBe(5);
+      expect(last.meta.has_more).toBe(false);
+    });
+
+    it('when tickets are listed by offset then next_page and count follow Zendesk', async () => {
+      const page = await api(sandbox.url, 'GET', '/api/v2/tickets.json?external_id=shipment-L500&per_page=2');
+      expect(page.body.count).toBe(5);
+      expect(page.body.tickets).toHaveLength(2);
+      expect(page.body.next_page).toContain('page=2');
+      expect(page.body.previous_page).toBeNull();
+    });
+
+    it('when searching external_id and type:ticket then the shipment tickets come back as results', async () => {
+      const q = encodeURIComponent('external_id:shipment-L500 type:ticket');
+      const found = await api(sandbox.url, 'GET', `/api/v2/search.json?query=${q}`);
+      expect(found.status).toBe(200);
+      expect(found.body.count).toBe(5);
+      expect(
+        (found.body.results as Json[]).every(
+          (r) => r.result_type === 'ticket' && r.external_id === 'shipment-L500',
+        ),
+      ).toBe(true);
+      const none = await api(
+        sandbox.url,
+        'GET',
+        `/api/v2/search.json?query=${encodeURIComponent('external_id:shipment-L500 type:user')}`,
+      );
+      expect(none.body.count).toBe(0);
+    });
+
+    it('when a page size is out of range then Zendesk answers 400', async () => {
+      const res = await api(sandbox.url, 'GET', '/api/v2/tickets.json?page[size]=500');
+      expect(res.status).toBe(400);
+      expect(res.body.error).toBe('InvalidPaginationParameter');
+    });
+  });
+});
+
+describe('Zendesk sandbox limits', () => {
+  it('when the minute budget is spent then 429 with Retry-After follows and the adapter raises CRM_RATE_LIMITED', async () => {
+    const sandbox = await startCrmSandbox({ rateLimitPerMinute: 3 });
+    try {
+      const first = await api(sandbox.url, 'GET', '/api/v2/tickets.json');
+      expect(first.headers.get('x-rate-limit')).toBe('3');
+      expect(first.headers.get('x-rate-limit-remaining')).toBe('2');
+      await api(sandbox.url, 'GET', '/api/v2/tickets.json');
+      await api(sandbox.url, 'GET', '/api/v2/tickets.json');
+      const limited = await api(sandbox.url, 'GET', '/api/v2/tickets.json');
+      expect(limited.status).toBe(429);
+      const wait = Number(limited.headers.get('retry-after'));
+      expect(wait).toBeGreaterThanOrEqual(1);
+      expect(wait).toBeLessThanOrEqual(60);
+      const crm = createCrmAdapter({ baseUrl: sandbox.url });
+      const err = await expectCode(crm.closeCase('1', 'x', 'k'), 'CRM_RATE_LIMITED');
+      expect(err.details.retryAfterMs).toBe(wait * 1000);
+    } finally {
+      await sandbox.close();
+    }
+  });
+
+  it('when Zendesk forgot the idempotency key after 2 h then a replayed openCase still finds its case', async () => {
+    let now = Date.parse('2026-12-01T08:00:00Z');
+    const sandbox = await startCrmSandbox({ clock: () => now });
+    try {
+      const crm = createCrmAdapter({ baseUrl: sandbox.url });
+      const input = caseInput('shipment-T600');
+      const { caseId } = await crm.openCase(input);
+      now += IDEMPOTENCY_TTL_MS + 60_000;
+      expect((await crm.openCase(input)).caseId).toBe(caseId);
+      const created = await api(sandbox.url, 'GET', '/__sandbox/effects?kind=ticket_created');
+      expect(created.body.effects).toEqual([
+        expect.objectContaining({ key: input.idempotencyKey, count: 1 }),
+      ]);
+      const raw = await api(
+        sandbox.url,
+        'POST',
+        '/api/v2/tickets.json',
+        { ticket: { comment: { body: 'x' } } },
+        {
+          'idempotency-key': input.idempotencyKey,
+        },
+      );
+      expect(raw.headers.get('x-idempotency-lookup')).toBe('miss');
+    } finally {
+      await sandbox.close();
+    }
+  });
+});
