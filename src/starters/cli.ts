@@ -315,7 +315,9 @@ export function buildCli(ctxFactory: (json: boolean) => Ctx = defaultCtx): Comma
     .option('--scale <n>', 'simulated seconds per real second', '1440')
     .option('--seed <n>', 'seed of every random choice', '7')
     .option('--keep-running', 'leave the stack up for the Web UI')
-    .action(async (opts: { shipments: string; scale: string; seed: string; keepRunning?: boolean }) => {
+    .option('--kill-worker-after <seconds>', 'kill the worker with SIGKILL after this many seconds, then restart it')
+    .option('--timeout <seconds>', 'give up waiting for shipments to close after this long', '600')
+    .action(async (opts: { shipments: string; scale: string; seed: string; keepRunning?: boolean; killWorkerAfter?: string; timeout: string }) => {
       const n = Number(opts.shipments);
       const scale = Number(opts.scale);
       const seed = Number(opts.seed);

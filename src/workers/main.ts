@@ -1,3 +1,4 @@
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createCrmAdapter } from '../integrations/crm/adapter.js';
 import { createDispatchAdapter } from '../integrations/dispatch/adapter.js';
 import { createErpAdapter } from '../integrations/erp/adapter.js';
@@ -12,6 +13,9 @@ import { createWorkers } from './workers.js';
 async function main() {
   const config = loadConfig();
   const logger = createLogger({ level: config.SHIPSYNC_LOG_LEVEL, name: 'worker' });
+  // The SDK's own lines follow the configured level too (its levels are upper case, without fatal/silent).
+  const sdkLevel = ({ trace: 'TRACE', debug: 'DEBUG', info: 'INFO', warn: 'WARN' } as const)[config.SHIPSYNC_LOG_LEVEL as 'info'] ?? 'ERROR';
+  Runtime.install({ logger: new DefaultLogger(sdkLevel) });
   const running = await createWorkers({
     address: config.SHIPSYNC_TEMPORAL_ADDRESS,
     namespace: config.SHIPSYNC_TEMPORAL_NAMESPACE,

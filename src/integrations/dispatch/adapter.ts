@@ -1,0 +1,245 @@
+import axios, { type AxiosInstance } from 'axios';
+import { ShipsyncError } from '../../domain/errors.js';
+import type { Address, GeoPoint, Job, TimeWindow } from '../../domain/model.js';
+import type { DispatchPort, DispatchTaskRef, PlanResult } from '../ports.js';
+import { destinationToOnfleet, jobToOnfleetTask } from './mappers.js';
+
+/** Time zone of each region, so a planning date means the region's local day. */
+export const REGION_TIMEZONES: Readonly<Record<string, string>> = {
+  CHI: 'America/Chicago',
+  DAL: 'America/Chicago',
+  ATL: 'America/New_York',
+  PHX: 'America/Phoenix',
+  NYC: 'America/New_York',
+};
+
+/** Settings of the Onfleet adapter. */
+export interface DispatchAdapterOptions {
+  /** Base URL without the API path, e.g. http://127.0.0.1:4002 or https://onfleet.com. */
+  baseUrl: string;
+  apiKey: string;
+  /** Per-request timeout (default 10 s). */
+  timeoutMs?: number;
+  /** Region time zones beyond (or instead of) REGION_TIMEZONES. */
+  regionTimezones?: Record<string, string>;
+}
+
+/** The subset of an Onfleet task the adapter reads. */
+interface TaskResponse {
+  id: string;
+  estimatedArrivalTime?: number | null;
+}
+
+/** The error body Onfleet sends. */
+interface OnfleetErrorResponse {
+  code?: string;
+  message?: { error?: number; message?: string; cause?: unknown };
+}
+
+/** The field named at the start of an Onfleet error cause ("destination.location: ..."), if any. */
+function fieldOf(cause: unknown): string | undefined {
+  if (typeof cause !== 'string') return undefined;
+  const m = /^([A-Za-z_][\w.]*):/.exec(cause);
+  return m ? m[1] : undefined;
+}
+
+/**
+ * Classifies a failed Onfleet call: 404 task not found, other 4xx rejected (not retryable), 429 rate
+ * limited with the wait, 5xx / timeout / refused connection unavailable (retryable).
+ */
+export function classifyOnfleetError(err: unknown, operation: string): ShipsyncError {
+  if (err instanceof ShipsyncError) return err;
+  if (axios.isAxiosError(err)) {
+    const res = err.response;
+    if (!res) {
+      return new ShipsyncError(
+        'DISPATCH_UNAVAILABLE',
+        `${operation}: dispatch did not answer (${err.code ?? err.message})`,
+      );
+    }
+    const body = res.data as OnfleetErrorResponse | undefined;
+    const text = body?.message?.message ?? `HTTP ${res.status}`;
+    const cause = body?.message?.cause;
+    const detail = typeof cause === 'string' ? `${text} ${cause}` : text;
+    if (res.status === 429) {
+      const header = Number(res.headers['retry-after']);
+      const retryAfterMs = Number.isFinite(header) && header > 0 ? header * 1000 : 1000;
+      return new ShipsyncError('DISPATCH_RATE_LIMITED', `${operation}: ${detail}`, {
+        status: 429,
+        retryAfterMs,
+      });
+    }
+    if (res.status >= 500) {
+      return new ShipsyncError('DISPATCH_UNAVAILABLE', `${operation}: ${detail}`, { status: res.status });
+    }
+    if (res.status === 404) {
+      return new ShipsyncError('DISPATCH_TASK_NOT_FOUND', `${operation}: ${detail}`, { status: 404, body });
+    }
+    const field = fieldOf(cause);
+    return new ShipsyncError('DISPATCH_REJECTED', `${operation}: ${detail}`, {
+      status: res.status,
+      body,
+      ...(field ? { field } : {}),
+    });
+  }
+  return new ShipsyncError(
+    'DISPATCH_UNAVAILABLE',
+    `${operation}: ${err instanceof Error ? err.message : String(err)}`,
+  );
+}
+
+/** Epoch ms of local midnight starting a calendar date in a time zone. */
+function localMidnightMs(date: string, timeZone: string): number {
+  const wall = Date.parse(`${date}T00:00:00Z`);
+  const offsetAt = (utc: number) => {
+    const parts: Record<string, number> = {};
+    const f = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+    });
+    for (const p of f.formatToParts(new Date(utc))) if (p.type !== 'literal') parts[p.type] = Number(p.value);
+    return (
+      Date.UTC(
+        parts.year ?? 1970,
+        (parts.month ?? 1) - 1,
+        parts.day ?? 1,
+        parts.hour ?? 0,
+        parts.minute ?? 0,
+        parts.second ?? 0,
+      ) - utc
+    );
+  };
+  const first = wall - offsetAt(wall);
+  return wall - offsetAt(first);
+}
+
+/** shipsync's dispatch port spoken in Onfleet API v2: Basic auth with the API key, metadata-keyed idempotency. */
+export class OnfleetDispatchAdapter implements DispatchPort {
+  private readonly teamIds = new Map<string, string>();
+  private readonly timezones: Record<string, string>;
+
+  constructor(
+    private readonly http: AxiosInstance,
+    opts: { regionTimezones?: Record<string, string> } = {},
+  ) {
+    this.timezones = { ...REGION_TIMEZONES, ...opts.regionTimezones };
+  }
+
+  /** Finds the task a replay already created (by its shipsyncKey metadata) or creates it in the region's team. */
+  async createTask(job: Job, idempotencyKey: string): Promise<DispatchTaskRef> {
+    const existing = await this.call('find task by key', () =>
+      this.http.post<TaskResponse[]>('/tasks/metadata', [
+        { name: 'shipsyncKey', type: 'string', value: idempotencyKey },
+      ]),
+    );
+    const found = existing[0];
+    if (found) return { taskId: found.id };
+    const teamId = await this.teamFor(job.region);
+    const task = await this.call('create task', () =>
+      this.http.post<TaskResponse>('/tasks', jobToOnfleetTask(job, idempotencyKey, { teamId })),
+    );
+    return { taskId: task.id };
+  }
+
+  /** Moves the task's window; dispatch re-plans the route and answers with the new ETA. */
+  async rescheduleTask(taskId: string, window: TimeWindow): Promise<{ eta?: string }> {
+    const task = await this.call('reschedule task', () =>
+      this.http.put<TaskResponse>(`/tasks/${encodeURIComponent(taskId)}`, {
+        completeAfter: Date.parse(window.start),
+        completeBefore: Date.parse(window.end),
+      }),
+    );
+    return typeof task.estimatedArrivalTime === 'number'
+      ? { eta: new Date(task.estimatedArrivalTime).toISOString() }
+      : {};
+  }
+
+  /** Replaces the task's destination after an address correction. */
+  async updateTaskDestination(taskId: string, address: Address, location: GeoPoint): Promise<void> {
+    await this.call('update destination', () =>
+      this.http.put<TaskResponse>(
+        `/tasks/${encodeURIComponent(taskId)}`,
+        destinationToOnfleet(address, location),
+      ),
+    );
+  }
+
+  /** Deletes the task; one that is already gone counts as cancelled. */
+  async cancelTask(taskId: string): Promise<void> {
+    try {
+      await this.call('cancel task', () => this.http.delete(`/tasks/${encodeURIComponent(taskId)}`));
+    } catch (err) {
+      if (err instanceof ShipsyncError && err.code === 'DISPATCH_TASK_NOT_FOUND') return;
+      throw err;
+    }
+  }
+
+  /** Runs team auto-dispatch for the region's local day; assignments follow as taskAssigned webhooks. */
+  async planRegion(region: string, date: string): Promise<PlanResult> {
+    const teamId = await this.teamFor(region);
+    const timeZone = this.timezones[region] ?? 'UTC';
+    const start = Math.floor(localMidnightMs(date, timeZone) / 1000);
+    const end = Math.floor(localMidnightMs(nextDate(date), timeZone) / 1000);
+    const res = await this.call('dispatch team', () =>
+      this.http.post<{
+        dispatchId?: string;
+        routes?: number;
+        assigned?: number;
+        unassigned?: { taskId: string; reason: string }[];
+      }>(`/teams/${encodeURIComponent(teamId)}/dispatch`, { taskTimeWindow: [start, end - 1] }),
+    );
+    return {
+      routes: res.routes ?? 0,
+      assigned: res.assigned ?? 0,
+      unassigned: (res.unassigned ?? []).map((u) => ({ taskId: u.taskId, reason: u.reason })),
+    };
+  }
+
+  /** The Onfleet team of a region: the team whose name is the region code. */
+  private async teamFor(region: string): Promise<string> {
+    const cached = this.teamIds.get(region);
+    if (cached) return cached;
+    const teams = await this.call('list teams', () =>
+      this.http.get<{ id: string; name: string }[]>('/teams'),
+    );
+    for (const t of teams) this.teamIds.set(t.name, t.id);
+    const id = this.teamIds.get(region);
+    if (!id)
+      throw new ShipsyncError('DISPATCH_REJECTED', `dispatch has no team for region ${region}`, {
+        field: 'region',
+      });
+    return id;
+  }
+
+  private async call<T>(operation: string, fn: () => Promise<{ data: T }>): Promise<T> {
+    try {
+      return (await fn()).data;
+    } catch (err) {
+      throw classifyOnfleetError(err, operation);
+    }
+  }
+}
+
+function nextDate(date: string): string {
+  return new Date(Date.parse(`${date}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
+}
+
+/** Builds the Onfleet adapter for a base URL and API key. */
+export function createDispatchAdapter(opts: DispatchAdapterOptions): OnfleetDispatchAdapter {
+  const http = axios.create({
+    baseURL: `${opts.baseUrl.replace(/\/+$/, '')}/api/v2`,
+    auth: { username: opts.apiKey, password: '' },
+    timeout: opts.timeoutMs ?? 10_000,
+    headers: { accept: 'application/json' },
+  });
+  return new OnfleetDispatchAdapter(
+    http,
+    opts.regionTimezones ? { regionTimezones: opts.regionTimezones } : {},
+  );
+}
