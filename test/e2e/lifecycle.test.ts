@@ -1,0 +1,104 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createGateway, type Gateway } from '../../src/gateway/app.js';
+import { loadConfig } from '../../src/platform/config.js';
+import { createLogger } from '../../src/platform/logger.js';
+import { startCrmSandbox, type CrmSandbox } from '../../src/sandbox/crm/index.js';
+import { startDispatchSandbox, type DispatchSandbox } from '../../src/sandbox/dispatch/index.js';
+import { reconcile } from '../../src/starters/reconcile.js';
+import { openStore, type Store } from '../../src/storage/store.js';
+import type { ShipmentResult } from '../../src/workflows/shipment/contract.js';
+import { freePort } from '../support/ports.js';
+import { SIM_START, startStack, type Stack } from '../support/stack.js';
+
+/**
+ * The whole path over real HTTP: the dispatch sandbox's driver simulator plays the routes and sends
+ * signed webhooks, each three times and some out of order, to the gateway, which keeps them in its
+ * inbox and forwards them to the shipment workflows; ERP and CRM effects are then reconciled.
+ */
+let stack: Stack;
+let gateway: Gateway;
+let store: Store;
+let dispatch: DispatchSandbox;
+let crm: CrmSandbox;
+let dir: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'shipsync-e2e-'));
+  const gatewayPort = await freePort();
+  const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+  stack = await startStack({ scale: 2400, settings: { missingPodMinutes: 600 } });
+  const config = loadConfig({
+    SHIPSYNC_GATEWAY_PORT: String(gatewayPort),
+    SHIPSYNC_DATA_DIR: dir,
+    SHIPSYNC_TASK_QUEUE_PREFIX: stack.prefix,
+    SHIPSYNC_LOG_LEVEL: 'silent',
+  });
+  // The stack's own dispatch sandbox has no webhooks; this one plays the routes and sends them.
+  await stack.dispatch.close();
+  dispatch = await startDispatchSandbox({
+    port: Number(new URL(stack.dispatch.url).port),
+    seed: 11,
+    clock: stack.clock,
+    webhookSecret: config.SHIPSYNC_DISPATCH_WEBHOOK_SECRET,
+    simulator: { enabled: true, failureRate: 0.25, delayRate: 0.2, damageRate: 0.1 },
+    planning: { timeLimitMs: 300 },
+    faults: { webhookDuplicateRate: 1, webhookDuplicateCopies: 3, webhookReorderRate: 0.3 },
+    webhooks: ['taskAssigned', 'taskStarted', 'taskEta', 'taskArrival', 'taskCompleted', 'taskFailed', 'taskDelayed'].map((trigger) => ({
+      url: `${gatewayUrl}/webhooks/dispatch`,
+      trigger: trigger as 'taskAssigned',
+    })),
+  });
+  crm = stack.crm;
+  store = await openStore({ backend: 'sqlite', file: join(dir, 'gateway.sqlite') });
+  gateway = await createGateway({ config, client: stack.client, store, logger: createLogger({ level: 'silent' }), defaultMetrics: false });
+  await gateway.listen({ host: '127.0.0.1', port: gatewayPort });
+  gateway.forwarder.start();
+});
+
+afterAll(async () => {
+  await gateway?.close();
+  await store?.close();
+  await dispatch?.close();
+  await stack?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('end to end through the gateway', () => {
+  it('when every webhook arrives three times and some out of order then each event reaches its workflow once and ERP and CRM see each effect once', async () => {
+    const starts = [];
+    for (let i = 0; i < 6; i++) {
+      const minutes = 510 + i * 60;
+      const start = new Date(SIM_START + minutes * 60_000).toISOString();
+      const end = new Date(SIM_START + (minutes + 180) * 60_000).toISOString();
+      starts.push(await stack.start({ requestedWindow: { start, end } }));
+    }
+    const results = new Map<string, ShipmentResult>();
+    await Promise.all(starts.map(async (s) => results.set(s.workflowId, await s.handle.result())));
+
+    for (const s of starts) {
+      const history = await s.handle.fetchHistory();
+      const ids = (history.events ?? [])
+        .map((e) => e.workflowExecutionSignaledEventAttributes?.input?.payloads?.[0])
+        .filter((p) => p !== undefined && p !== null)
+        .map((p) => defaultPayloadConverter.fromPayload<{ id: string }>(p).id);
+      expect(ids.length).toBeGreaterThan(0);
+      expect(new Set(ids).size, `${s.workflowId} got a signal twice`).toBe(ids.length);
+    }
+    const duplicatesSent = dispatch.sender.log.length;
+    expect(duplicatesSent).toBeGreaterThan(3 * starts.length);
+
+    const reconciliation = await reconcile({
+      erpUrl: stack.erp.url,
+      dispatchUrl: dispatch.url,
+      crmUrl: crm.url,
+      orders: starts.map((s) => s.order),
+      results,
+    });
+    expect(reconciliation.mismatches).toEqual([]);
+    expect(reconciliation.billingDocuments).toBe(starts.length);
+  });
+});
