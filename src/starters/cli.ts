@@ -326,6 +326,10 @@ export function buildCli(ctxFactory: (json: boolean) => Ctx = defaultCtx): Comma
       if (!Number.isFinite(scale) || scale < 1 || scale > 20000)
         throw new UsageError('--scale must be from 1 to 20000');
       if (!Number.isInteger(seed)) throw new UsageError('--seed must be an integer');
+      const kill = opts.killWorkerAfter === undefined ? undefined : Number(opts.killWorkerAfter);
+      if (kill !== undefined && !(kill >= 0)) throw new UsageError('--kill-worker-after must be a number of seconds');
+      const timeout = Number(opts.timeout);
+      if (!(timeout > 0)) throw new UsageError('--timeout must be a positive number of seconds');
       const { runDemo } = await import('./demo.js');
       const code = await runDemo({
         shipments: n,
@@ -333,6 +337,8 @@ export function buildCli(ctxFactory: (json: boolean) => Ctx = defaultCtx): Comma
         seed,
         keepRunning: !!opts.keepRunning,
         json: program.opts<{ json?: boolean }>().json ?? false,
+        killWorkerAfterSeconds: kill,
+        timeoutSeconds: timeout,
       });
       process.exitCode = code;
     });

@@ -91,7 +91,7 @@ function quantile(sorted: number[], q: number): number {
 export async function runDemo(opts: DemoOptions): Promise<number> {
   const out = (line: string) => (opts.json ? process.stderr : process.stdout).write(`${line}\n`);
   const startedAt = Date.now();
-  const dataDir = resolve('.shipsync', 'demo');
+  const dataDir = resolve(loadConfig().SHIPSYNC_DATA_DIR, 'demo');
   rmSync(dataDir, { recursive: true, force: true });
   mkdirSync(dataDir, { recursive: true });
   const cleanup: (() => Promise<unknown>)[] = [];
@@ -106,7 +106,8 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     out(`temporal dev server ${server.address}, Web UI ${server.uiUrl}`);
 
     const date = nextWeekday();
-    const clock: ClockSettings = { scale: opts.scale, anchorRealMs: Date.now(), anchorSimMs: Date.parse(`${date}T04:00:00Z`) };
+    // The simulated day starts at 04:00 once the stack is up (about 25 s from now), not while it boots.
+    const clock: ClockSettings = { scale: opts.scale, anchorRealMs: Date.now() + 25_000, anchorSimMs: Date.parse(`${date}T04:00:00Z`) };
     const base = loadConfig({});
     const gatewayPort = await freePort();
     const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
@@ -162,6 +163,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     await waitForPollers(client, taskQueues().shipments, 120_000);
     out(`gateway ${gatewayUrl}, worker polling; simulated clock starts ${new Date(clock.anchorSimMs).toISOString()} at ×${clock.scale}`);
 
+    await new Promise((r) => setTimeout(r, Math.max(0, clock.anchorRealMs - Date.now())));
     const orders = erp.seed(opts.shipments, { date, seed: opts.seed, mismatchRate: 0.05 });
     const config = loadConfig({ SHIPSYNC_TEMPORAL_ADDRESS: server.address });
     await upsertReleaseSchedule(client, config, config.SHIPSYNC_RELEASE_INTERVAL_MINUTES);
@@ -183,7 +185,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     }
     let lastLine = '';
     while (results.size < ids.length && Date.now() < deadline) {
-      if (opts.killWorkerAfterSeconds !== undefined && workerRestarts === 0 && Date.now() - startedAt > opts.killWorkerAfterSeconds * 1000) {
+      if (opts.killWorkerAfterSeconds !== undefined && workerRestarts === 0 && Date.now() - clock.anchorRealMs > opts.killWorkerAfterSeconds * 1000) {
         out('killing the worker with SIGKILL, then starting a new one');
         worker.kill('SIGKILL');
         await new Promise((r) => worker.once('exit', r));

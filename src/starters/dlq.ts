@@ -36,19 +36,23 @@ interface DeadLetterView {
 }
 
 function positiveId(value: string): number {
-  if (!/^[1-9]\d{0,15}$/.test(value)) throw new InvalidArgumentError('a dead letter id is a positive integer');
+  if (!/^[1-9]\d{0,15}$/.test(value))
+    throw new InvalidArgumentError('a dead letter id is a positive integer');
   return Number(value);
 }
 
 function positiveInt(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 500) throw new InvalidArgumentError('must be an integer from 1 to 500');
+  if (!Number.isInteger(n) || n < 1 || n > 500)
+    throw new InvalidArgumentError('must be an integer from 1 to 500');
   return n;
 }
 
 /** One line per dead letter: id, time, source/stage, code, subject and reason. */
 export function formatDeadLetter(d: DeadLetterView): string {
-  const subject = d.eventId ? `${d.eventType ?? 'event'} ${d.eventId}${d.shipmentId ? ` (${d.shipmentId})` : ''}` : 'unreadable body';
+  const subject = d.eventId
+    ? `${d.eventType ?? 'event'} ${d.eventId}${d.shipmentId ? ` (${d.shipmentId})` : ''}`
+    : 'unreadable body';
   return `#${d.id}  ${d.createdAt}  ${d.source}/${d.stage}  ${d.status}  ${d.code}  ${subject}  ${d.reason.replace(/\s+/g, ' ').slice(0, 160)}`;
 }
 
@@ -72,15 +76,26 @@ export function registerDlqCommands(program: Command, deps: DlqDeps = {}): Comma
   function target(cmd: Command) {
     const opts = cmd.optsWithGlobals<{ url?: string; token?: string; json?: boolean }>();
     const config = deps.config?.();
-    const url = (opts.url ?? env.SHIPSYNC_GATEWAY_URL ?? `http://127.0.0.1:${config?.SHIPSYNC_GATEWAY_PORT ?? 8080}`).replace(/\/+$/, '');
+    const url = (
+      opts.url ??
+      env.SHIPSYNC_GATEWAY_URL ??
+      `http://127.0.0.1:${config?.SHIPSYNC_GATEWAY_PORT ?? 8080}`
+    ).replace(/\/+$/, '');
     if (!/^https?:\/\/[^\s]+$/.test(url)) throw usage(`--url must be an http(s) URL, got "${url}"`);
-    const fromConfig = config ? Object.entries(config.SHIPSYNC_API_TOKENS).find(([, role]) => role === 'admin')?.[0] : undefined;
+    const fromConfig = config
+      ? Object.entries(config.SHIPSYNC_API_TOKENS).find(([, role]) => role === 'admin')?.[0]
+      : undefined;
     const token = opts.token ?? env.SHIPSYNC_ADMIN_TOKEN ?? fromConfig;
     if (!token) throw usage('no admin token: pass --token or set SHIPSYNC_ADMIN_TOKEN');
     return { url, token, json: opts.json === true };
   }
 
-  async function call<T>(cmd: Command, method: 'GET' | 'POST', path: string, params?: Record<string, unknown>): Promise<{ data: T; json: boolean }> {
+  async function call<T>(
+    cmd: Command,
+    method: 'GET' | 'POST',
+    path: string,
+    params?: Record<string, unknown>,
+  ): Promise<{ data: T; json: boolean }> {
     const t = target(cmd);
     let res;
     try {
@@ -90,24 +105,36 @@ export function registerDlqCommands(program: Command, deps: DlqDeps = {}): Comma
         params,
         // An empty JSON object: axios would otherwise label a bodiless POST as a form.
         ...(method === 'POST' ? { data: {} } : {}),
-        headers: { authorization: `Bearer ${t.token}`, ...(method === 'POST' ? { 'idempotency-key': randomUUID() } : {}) },
+        headers: {
+          authorization: `Bearer ${t.token}`,
+          ...(method === 'POST' ? { 'idempotency-key': randomUUID() } : {}),
+        },
         validateStatus: () => true,
       });
     } catch (err) {
-      throw new Error(`cannot reach the gateway at ${t.url}: ${err instanceof Error ? err.message : String(err)}`);
+      throw new Error(
+        `cannot reach the gateway at ${t.url}: ${err instanceof Error ? err.message : String(err)}`,
+      );
     }
     const body = res.data as { code?: string; message?: string } | undefined;
-    if (res.status >= 400 && res.status < 500) throw usage(`${body?.code ?? res.status}: ${body?.message ?? 'refused'}`);
-    if (res.status >= 500) throw new Error(`gateway error ${res.status}: ${body?.code ?? ''} ${body?.message ?? ''}`.trim());
+    if (res.status >= 400 && res.status < 500)
+      throw usage(`${body?.code ?? res.status}: ${body?.message ?? 'refused'}`);
+    if (res.status >= 500)
+      throw new Error(`gateway error ${res.status}: ${body?.code ?? ''} ${body?.message ?? ''}`.trim());
     return { data: res.data as T, json: t.json };
   }
 
-  const print = (json: boolean, data: unknown, human: string) => out(json ? JSON.stringify(data, null, 2) : human);
+  const print = (json: boolean, data: unknown, human: string) =>
+    out(json ? JSON.stringify(data, null, 2) : human);
 
   dlq
     .command('list')
     .description('dead letters, newest first')
-    .addOption(new Option('--status <status>', 'open, replayed, discarded or all').choices(['open', 'replayed', 'discarded', 'all']).default('open'))
+    .addOption(
+      new Option('--status <status>', 'open, replayed, discarded or all')
+        .choices(['open', 'replayed', 'discarded', 'all'])
+        .default('open'),
+    )
     .addOption(new Option('--source <source>', 'only from one system').choices(['dispatch', 'crm', 'erp']))
     .option('--limit <n>', 'at most this many (1-500)', positiveInt, 50)
     .option('--json', 'print machine-readable JSON')
@@ -118,7 +145,13 @@ export function registerDlqCommands(program: Command, deps: DlqDeps = {}): Comma
         ...(opts.source ? { source: opts.source } : {}),
       });
       const lines = data.deadLetters.map(formatDeadLetter);
-      print(json, data, lines.length > 0 ? lines.join('\n') : `no ${opts.status === 'all' ? '' : `${opts.status} `}dead letters`);
+      print(
+        json,
+        data,
+        lines.length > 0
+          ? lines.join('\n')
+          : `no ${opts.status === 'all' ? '' : `${opts.status} `}dead letters`,
+      );
     });
 
   dlq
@@ -126,9 +159,17 @@ export function registerDlqCommands(program: Command, deps: DlqDeps = {}): Comma
     .description('one dead letter with its payload and headers')
     .option('--json', 'print machine-readable JSON')
     .action(async (id: string, _opts: unknown, cmd: Command) => {
-      const { data, json } = await call<DeadLetterView>(cmd, 'GET', `/v1/dead-letters/${positiveIdOrUsage(id)}`);
+      const { data, json } = await call<DeadLetterView>(
+        cmd,
+        'GET',
+        `/v1/dead-letters/${positiveIdOrUsage(id)}`,
+      );
       const headers = Object.entries(data.headers ?? {}).map(([k, v]) => `  ${k}: ${v}`);
-      print(json, data, [formatDeadLetter(data), 'headers:', ...headers, 'payload:', data.payload ?? ''].join('\n'));
+      print(
+        json,
+        data,
+        [formatDeadLetter(data), 'headers:', ...headers, 'payload:', data.payload ?? ''].join('\n'),
+      );
     });
 
   dlq
@@ -137,8 +178,16 @@ export function registerDlqCommands(program: Command, deps: DlqDeps = {}): Comma
     .option('--json', 'print machine-readable JSON')
     .action(async (id: string, _opts: unknown, cmd: Command) => {
       const n = positiveIdOrUsage(id);
-      const { data, json } = await call<{ id: number; status: string; outcome: string; eventId?: string }>(cmd, 'POST', `/v1/dead-letters/${n}/replay`);
-      print(json, data, `#${data.id} ${data.outcome.replace('_', ' ')}${data.eventId ? `: ${data.eventId}` : ''}`);
+      const { data, json } = await call<{ id: number; status: string; outcome: string; eventId?: string }>(
+        cmd,
+        'POST',
+        `/v1/dead-letters/${n}/replay`,
+      );
+      print(
+        json,
+        data,
+        `#${data.id} ${data.outcome.replace('_', ' ')}${data.eventId ? `: ${data.eventId}` : ''}`,
+      );
     });
 
   dlq
