@@ -265,12 +265,12 @@ export function buildCli(ctxFactory: (json: boolean) => Ctx = defaultCtx): Comma
           closed: boolean;
         }[] = [];
         for await (const wf of client.workflow.list({ query: clauses.join(' AND ') })) {
-          const sa = wf.searchAttributes as Record<string, unknown[] | undefined>;
+          const sa = wf.searchAttributes as Record<string, string[] | undefined>;
           rows.push({
             workflowId: wf.workflowId,
-            status: String(sa.ShipmentStatus?.[0] ?? ''),
-            region: String(sa.Region?.[0] ?? ''),
-            exception: String(sa.OpenException?.[0] ?? ''),
+            status: sa.ShipmentStatus?.[0] ?? '',
+            region: sa.Region?.[0] ?? '',
+            exception: sa.OpenException?.[0] ?? '',
             closed: wf.status.name !== 'RUNNING',
           });
           if (rows.length >= limit) break;

@@ -1,20 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import axios from 'axios';
-import type { Client } from '@temporalio/client';
 import { type ClockSettings, simAt } from '../domain/clock.js';
 import type { Order } from '../domain/model.js';
 import { loadConfig } from '../platform/config.js';
-import { connectTemporal } from '../platform/temporal-client.js';
-import { provisionTemporalCli, startDevServer, waitForPort } from '../platform/temporal-cli.js';
-import { startCrmSandbox } from '../sandbox/crm/index.js';
-import { startDispatchSandbox } from '../sandbox/dispatch/index.js';
-import { startErpSandbox } from '../sandbox/erp/index.js';
-import { shipmentWorkflowId, taskQueues, type ShipmentResult } from '../workflows/shipment/contract.js';
+import { shipmentWorkflowId, type ShipmentResult } from '../workflows/shipment/contract.js';
 import { reconcile, type Reconciliation } from './reconcile.js';
+import { startFullStack } from './stack.js';
 import { releaseNow, upsertReleaseSchedule } from './release.js';
 
 /** Options of `shipsync demo`. */
@@ -50,34 +42,6 @@ const gazetteer = createRequire(import.meta.url)('zipcodes') as {
   lookupByName(city: string, state: string): { zip: string }[];
 };
 
-async function freePort(preferred?: number): Promise<number> {
-  const tryPort = (port: number) =>
-    new Promise<number>((res, rej) => {
-      const srv = createServer();
-      srv.once('error', rej);
-      srv.listen(port, '127.0.0.1', () => {
-        const addr = srv.address();
-        srv.close(() => res(typeof addr === 'object' && addr ? addr.port : port));
-      });
-    });
-  if (preferred) {
-    try {
-      return await tryPort(preferred);
-    } catch {
-      // taken: fall through to any free port
-    }
-  }
-  return tryPort(0);
-}
-
-/** The first Monday to Thursday after today (UTC), so a reattempt the next day is a weekday too. */
-function nextWeekday(now = Date.now()): string {
-  let t = now;
-  do t += 86_400_000;
-  while ([0, 5, 6].includes(new Date(t).getUTCDay()));
-  return new Date(t).toISOString().slice(0, 10);
-}
-
 function quantile(sorted: number[], q: number): number {
   if (sorted.length === 0) return 0;
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
@@ -91,88 +55,28 @@ function quantile(sorted: number[], q: number): number {
 export async function runDemo(opts: DemoOptions): Promise<number> {
   const out = (line: string) => (opts.json ? process.stderr : process.stdout).write(`${line}\n`);
   const startedAt = Date.now();
-  const dataDir = resolve(loadConfig().SHIPSYNC_DATA_DIR, 'demo');
-  rmSync(dataDir, { recursive: true, force: true });
-  mkdirSync(dataDir, { recursive: true });
-  const cleanup: (() => Promise<unknown>)[] = [];
-  const children = new Set<ChildProcess>();
+  const stack = await startFullStack({
+    dataDir: resolve(loadConfig().SHIPSYNC_DATA_DIR, 'demo'),
+    scale: opts.scale,
+    seed: opts.seed,
+    say: out,
+    simulator: { enabled: true, failureRate: 0.1, delayRate: 0.1, damageRate: 0.03 },
+    rescheduleRate: 0.1,
+    showChildOutput: !opts.json,
+  });
   let workerRestarts = 0;
   try {
-    const cli = await provisionTemporalCli(out);
-    const port = await freePort(7233);
-    const uiPort = await freePort(8233);
-    const server = await startDevServer({ cliPath: cli.path, port, uiPort, namespace: 'default', dbFile: resolve(dataDir, 'temporal.sqlite'), logLevel: 'error' });
-    cleanup.push(() => server.stop());
-    out(`temporal dev server ${server.address}, Web UI ${server.uiUrl}`);
-
-    const date = nextWeekday();
-    // The simulated day starts at 04:00 once the stack is up (about 25 s from now), not while it boots.
-    const clock: ClockSettings = { scale: opts.scale, anchorRealMs: Date.now() + 25_000, anchorSimMs: Date.parse(`${date}T04:00:00Z`) };
-    const base = loadConfig({});
-    const gatewayPort = await freePort();
-    const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
-    const triggers = ['taskAssigned', 'taskStarted', 'taskEta', 'taskArrival', 'taskCompleted', 'taskFailed', 'taskDelayed'] as const;
-    const [erp, dispatch, crm] = await Promise.all([
-      startErpSandbox({ port: 0, seed: opts.seed, releasePushUrl: `${gatewayUrl}/webhooks/erp/releases`, releasePushToken: base.SHIPSYNC_ERP_WEBHOOK_TOKEN }),
-      startDispatchSandbox({
-        port: 0,
-        seed: opts.seed,
-        clock,
-        webhookSecret: base.SHIPSYNC_DISPATCH_WEBHOOK_SECRET,
-        simulator: { enabled: true, failureRate: 0.1, delayRate: 0.1, damageRate: 0.03 },
-        planning: { timeLimitMs: 1500 },
-        webhooks: triggers.map((trigger) => ({ url: `${gatewayUrl}/webhooks/dispatch`, trigger })),
-      }),
-      startCrmSandbox({
-        port: 0,
-        seed: opts.seed,
-        customers: { rescheduleRate: 0.1, mode: 'api', rescheduleApiUrl: gatewayUrl, apiToken: 'dev-agent' },
-      }),
-    ]);
-    cleanup.push(() => Promise.all([erp.close(), dispatch.close(), crm.close()]));
-    out(`sandboxes: ERP ${erp.url}  dispatch ${dispatch.url}  CRM ${crm.url}`);
-
-    const env = {
-      ...process.env,
-      SHIPSYNC_TEMPORAL_ADDRESS: server.address,
-      SHIPSYNC_ERP_URL: erp.url,
-      SHIPSYNC_DISPATCH_URL: dispatch.url,
-      SHIPSYNC_CRM_URL: crm.url,
-      SHIPSYNC_TIME_SCALE: String(clock.scale),
-      SHIPSYNC_CLOCK_ANCHOR_REAL_MS: String(clock.anchorRealMs),
-      SHIPSYNC_CLOCK_ANCHOR_SIM: new Date(clock.anchorSimMs).toISOString(),
-      SHIPSYNC_GATEWAY_PORT: String(gatewayPort),
-      SHIPSYNC_DATA_DIR: dataDir,
-      SHIPSYNC_LOG_LEVEL: 'warn',
-    };
-    const spawnChild = (entry: string, name: string) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', entry], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-      child.stderr?.on('data', (chunk: Buffer) => {
-        const text = chunk.toString().trim();
-        if (text && !opts.json) out(`[${name}] ${text.split('\n')[0]}`);
-      });
-      children.add(child);
-      child.once('exit', () => children.delete(child));
-      return child;
-    };
-    spawnChild('src/gateway/main.ts', 'gateway');
-    await waitForPort('127.0.0.1', gatewayPort, 60_000);
-    let worker = spawnChild('src/workers/main.ts', 'worker');
-    const { client, close } = await connectTemporal({ SHIPSYNC_TEMPORAL_ADDRESS: server.address, SHIPSYNC_TEMPORAL_NAMESPACE: 'default' });
-    cleanup.unshift(close);
-    await waitForPollers(client, taskQueues().shipments, 120_000);
-    out(`gateway ${gatewayUrl}, worker polling; simulated clock starts ${new Date(clock.anchorSimMs).toISOString()} at ×${clock.scale}`);
-
+    const { client, clock, date, erp, dispatch, crm } = stack;
     await new Promise((r) => setTimeout(r, Math.max(0, clock.anchorRealMs - Date.now())));
     const orders = erp.seed(opts.shipments, { date, seed: opts.seed, mismatchRate: 0.05 });
-    const config = loadConfig({ SHIPSYNC_TEMPORAL_ADDRESS: server.address });
+    const config = loadConfig({ SHIPSYNC_TEMPORAL_ADDRESS: stack.temporalAddress });
     await upsertReleaseSchedule(client, config, config.SHIPSYNC_RELEASE_INTERVAL_MINUTES);
     const pass = await releaseNow(client, config);
     out(`ERP: ${orders.length} deliveries released for ${date}; release pass started ${pass.started}, ${pass.attached} already started by the push webhook`);
 
     const ids = orders.map((o) => shipmentWorkflowId(o.deliveryId));
     const byWorkflowId = new Map(orders.map((o) => [shipmentWorkflowId(o.deliveryId), o]));
-    const api = axios.create({ baseURL: gatewayUrl, validateStatus: () => true, timeout: 10_000 });
+    const api = axios.create({ baseURL: stack.gatewayUrl, validateStatus: () => true, timeout: 10_000 });
     const handled = new Set<string>();
     const deadline = Date.now() + (opts.timeoutSeconds ?? 600) * 1000;
     const results = new Map<string, ShipmentResult>();
@@ -187,14 +91,12 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     while (results.size < ids.length && Date.now() < deadline) {
       if (opts.killWorkerAfterSeconds !== undefined && workerRestarts === 0 && Date.now() - clock.anchorRealMs > opts.killWorkerAfterSeconds * 1000) {
         out('killing the worker with SIGKILL, then starting a new one');
-        worker.kill('SIGKILL');
-        await new Promise((r) => worker.once('exit', r));
-        worker = spawnChild('src/workers/main.ts', 'worker');
+        await stack.restartWorker('SIGKILL');
         workerRestarts++;
       }
       const phases: Record<string, number> = {};
       for await (const wf of client.workflow.list({ query: `WorkflowType = 'ShipmentWorkflow'` })) {
-        const phase = String((wf.searchAttributes as Record<string, unknown[] | undefined>).ShipmentStatus?.[0] ?? 'released');
+        const phase = (wf.searchAttributes as Record<string, string[] | undefined>).ShipmentStatus?.[0] ?? 'released';
         phases[phase] = (phases[phase] ?? 0) + 1;
         if (handled.has(`${wf.workflowId}:${phase}`)) continue;
         if (phase === 'on_hold') {
@@ -216,30 +118,19 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
 
     await crm.drain();
     const reconciliation = await reconcile({ erpUrl: erp.url, dispatchUrl: dispatch.url, crmUrl: crm.url, orders, results });
-    const summary = summarise(opts, orders, results, reconciliation, { clock, startedAt, workerRestarts, webUi: server.uiUrl ?? '' });
+    const summary = summarise(opts, orders, results, reconciliation, { clock, startedAt, workerRestarts, webUi: stack.uiUrl ?? '' });
     summary.crm.customerReschedules = crm.reschedules.length;
     summary.dispatch.webhooksSent = dispatch.sender.log.length;
     if (opts.json) console.log(JSON.stringify(summary, null, 2));
     else printSummary(summary);
     const ok = summary.closed === summary.shipments && reconciliation.mismatches.length === 0;
     if (opts.keepRunning) {
-      out(`stack left running; Web UI ${server.uiUrl}; press Ctrl-C to stop`);
+      out(`stack left running; Web UI ${stack.uiUrl}; press Ctrl-C to stop`);
       await new Promise<void>((r) => process.once('SIGINT', () => r()));
     }
     return ok ? 0 : 1;
   } finally {
-    for (const child of children) child.kill('SIGTERM');
-    for (const step of cleanup) await step().catch(() => undefined);
-  }
-}
-
-async function waitForPollers(client: Client, taskQueue: string, timeoutMs: number) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const res = await client.workflowService.describeTaskQueue({ namespace: 'default', taskQueue: { name: taskQueue }, taskQueueType: 1 });
-    if ((res.pollers?.length ?? 0) > 0) return;
-    if (Date.now() > deadline) throw new Error(`no worker polled ${taskQueue} within ${timeoutMs / 1000} s`);
-    await new Promise((r) => setTimeout(r, 250));
+    await stack.stop();
   }
 }
 

@@ -15,7 +15,12 @@ async function main() {
   const logger = createLogger({ level: config.SHIPSYNC_LOG_LEVEL, name: 'worker' });
   // The SDK's own lines follow the configured level too (its levels are upper case, without fatal/silent).
   const sdkLevel = ({ trace: 'TRACE', debug: 'DEBUG', info: 'INFO', warn: 'WARN' } as const)[config.SHIPSYNC_LOG_LEVEL as 'info'] ?? 'ERROR';
-  Runtime.install({ logger: new DefaultLogger(sdkLevel) });
+  Runtime.install({
+    logger: new DefaultLogger(sdkLevel),
+    telemetryOptions: config.SHIPSYNC_WORKER_METRICS_PORT
+      ? { metrics: { prometheus: { bindAddress: `127.0.0.1:${config.SHIPSYNC_WORKER_METRICS_PORT}` } } }
+      : undefined,
+  });
   const running = await createWorkers({
     address: config.SHIPSYNC_TEMPORAL_ADDRESS,
     namespace: config.SHIPSYNC_TEMPORAL_NAMESPACE,

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGateway, type Gateway } from '../../src/gateway/app.js';
 import { loadConfig } from '../../src/platform/config.js';
 import { createLogger } from '../../src/platform/logger.js';
-import { startCrmSandbox, type CrmSandbox } from '../../src/sandbox/crm/index.js';
+import { type CrmSandbox } from '../../src/sandbox/crm/index.js';
 import { startDispatchSandbox, type DispatchSandbox } from '../../src/sandbox/dispatch/index.js';
 import { reconcile } from '../../src/starters/reconcile.js';
 import { openStore, type Store } from '../../src/storage/store.js';

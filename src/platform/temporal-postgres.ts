@@ -1,0 +1,513 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { SEARCH_ATTRIBUTES } from '../domain/search-attributes.js';
+import { provisionTemporalCli, startDevServer, userCacheDir, waitForPort } from './temporal-cli.js';
+
+const execFileAsync = promisify(execFile);
+
+/** The Temporal server release built from Go modules; the pinned CLI's dev server embeds the same version. */
+export const TEMPORAL_SERVER_VERSION = 'v1.29.1';
+
+/** Go module the server and its SQL schema tool are built from. */
+export const TEMPORAL_SERVER_MODULE = 'go.temporal.io/server';
+
+/** Directory holding the checked-in server config (`config/shipsync.yaml`, `dynamicconfig/shipsync.yaml`). */
+export const DEPLOY_TEMPORAL_DIR = fileURLToPath(new URL('../../deploy/temporal/', import.meta.url));
+
+/** Where provisioned server binaries came from. */
+export type ServerSource = 'cache' | 'go-install';
+
+/** The server and schema-tool binaries plus the versioned PostgreSQL schema of one server version. */
+export interface ProvisionedServer {
+  serverPath: string;
+  sqlToolPath: string;
+  /** Holds `temporal/versioned` and `visibility/versioned` for the postgres12 plugins. */
+  schemaDir: string;
+  version: string;
+  source: ServerSource;
+  elapsedMs: number;
+}
+
+/** Per-version cache directory: `<userCacheDir>/temporal-server/<version>`. */
+export function cachedServerDir(version = TEMPORAL_SERVER_VERSION): string {
+  return join(userCacheDir(), 'temporal-server', version);
+}
+
+function binaryName(name: string): string {
+  return process.platform === 'win32' ? `${name}.exe` : name;
+}
+
+// Module-cache files are read-only; the copy in our cache is made writable so it can be deleted normally.
+function makeWritable(path: string): void {
+  const st = statSync(path);
+  chmodSync(path, st.isDirectory() ? 0o755 : 0o644);
+  if (st.isDirectory()) for (const entry of readdirSync(path)) makeWritable(join(path, entry));
+}
+
+async function copySchemaFromModule(version: string, target: string): Promise<void> {
+  const { stdout } = await execFileAsync('go', ['mod', 'download', '-json', `${TEMPORAL_SERVER_MODULE}@${version}`], {
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  const dir = (JSON.parse(stdout) as { Dir?: string }).Dir;
+  if (!dir) throw new Error(`go mod download gave no source directory for ${TEMPORAL_SERVER_MODULE}@${version}`);
+  const source = join(dir, 'schema', 'postgresql', 'v12');
+  const staging = `${target}.tmp-${process.pid}`;
+  rmSync(staging, { recursive: true, force: true });
+  cpSync(source, staging, { recursive: true });
+  makeWritable(staging);
+  rmSync(target, { recursive: true, force: true });
+  renameSync(staging, target);
+}
+
+/**
+ * Finds the pinned server binaries in the per-user cache, or builds them with one `go install` of
+ * `cmd/server` and `cmd/tools/sql` (minutes, first run only); the PostgreSQL schema is copied next to them.
+ */
+export async function provisionTemporalServer(
+  say: (line: string) => void = () => {},
+  version = TEMPORAL_SERVER_VERSION,
+): Promise<ProvisionedServer> {
+  const started = Date.now();
+  const dir = cachedServerDir(version);
+  const serverPath = join(dir, binaryName('temporal-server'));
+  const sqlToolPath = join(dir, binaryName('temporal-sql-tool'));
+  const schemaDir = join(dir, 'schema', 'postgresql', 'v12');
+  let source: ServerSource = 'cache';
+  mkdirSync(dir, { recursive: true });
+  if (!existsSync(serverPath) || !existsSync(sqlToolPath)) {
+    source = 'go-install';
+    say(`building temporal server ${version} from ${TEMPORAL_SERVER_MODULE} with go install (first run only, several minutes)...`);
+    // A private GOBIN, renamed into place afterwards, so an interrupted build never looks cached.
+    const gobin = join(dir, `.build-${process.pid}`);
+    rmSync(gobin, { recursive: true, force: true });
+    try {
+      await execFileAsync(
+        'go',
+        ['install', `${TEMPORAL_SERVER_MODULE}/cmd/server@${version}`, `${TEMPORAL_SERVER_MODULE}/cmd/tools/sql@${version}`],
+        { env: { ...process.env, GOBIN: gobin, CGO_ENABLED: '0', GOFLAGS: '-buildvcs=false' }, maxBuffer: 64 * 1024 * 1024 },
+      );
+    } catch (err) {
+      throw new Error(`go install of temporal server ${version} failed (is Go 1.24+ and the module proxy reachable?): ${String(err)}`);
+    }
+    renameSync(join(gobin, binaryName('server')), serverPath);
+    renameSync(join(gobin, binaryName('sql')), sqlToolPath);
+    rmSync(gobin, { recursive: true, force: true });
+  }
+  if (!existsSync(join(schemaDir, 'temporal', 'versioned')) || !existsSync(join(schemaDir, 'visibility', 'versioned'))) {
+    say(`copying the postgresql schema of ${TEMPORAL_SERVER_MODULE}@${version} from the Go module cache...`);
+    await copySchemaFromModule(version, schemaDir);
+  }
+  const elapsedMs = Date.now() - started;
+  say(`temporal server ${version}: ${serverPath} (${source}, ${(elapsedMs / 1000).toFixed(1)} s)`);
+  return { serverPath, sqlToolPath, schemaDir, version, source, elapsedMs };
+}
+
+/** Where the server's PostgreSQL databases live. */
+export interface PostgresTarget {
+  host: string;
+  port: number;
+  user: string;
+  password?: string;
+  /** Database for the default store (executions, history, namespaces...). */
+  dbName: string;
+  /** Database for the visibility store (list/count queries, search attributes). */
+  visibilityDbName: string;
+  /** `postgres12` (lib/pq) or `postgres12_pgx`. */
+  plugin?: 'postgres12' | 'postgres12_pgx';
+}
+
+/** Default databases: `temporal` and `temporal_visibility` on the local PostgreSQL as `postgres`. */
+export const DEFAULT_POSTGRES_TARGET: PostgresTarget = {
+  host: '127.0.0.1',
+  port: 5432,
+  user: 'postgres',
+  dbName: 'temporal',
+  visibilityDbName: 'temporal_visibility',
+  plugin: 'postgres12',
+};
+
+/** What `setupPostgresSchemas` did to each database. */
+export interface SchemaSetupResult {
+  created: string[];
+  initialised: string[];
+  versions: Record<string, string>;
+  elapsedMs: number;
+}
+
+const DB_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+function assertDbName(name: string): void {
+  if (!DB_NAME.test(name)) throw new Error(`database name "${name}" must match ${String(DB_NAME)}`);
+}
+
+async function withPg<T>(t: PostgresTarget, database: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ host: t.host, port: t.port, user: t.user, password: t.password, database });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Creates the two databases if missing, runs `setup-schema -v 0.0` only where no `schema_version` table exists,
+ * then `update-schema` to the newest versioned schema; safe to run before every start.
+ */
+export async function setupPostgresSchemas(
+  target: PostgresTarget,
+  tool: { sqlToolPath: string; schemaDir: string },
+  say: (line: string) => void = () => {},
+): Promise<SchemaSetupResult> {
+  const started = Date.now();
+  const result: SchemaSetupResult = { created: [], initialised: [], versions: {}, elapsedMs: 0 };
+  const stores = [
+    { db: target.dbName, dir: join(tool.schemaDir, 'temporal', 'versioned') },
+    { db: target.visibilityDbName, dir: join(tool.schemaDir, 'visibility', 'versioned') },
+  ];
+  for (const { db } of stores) assertDbName(db);
+  await withPg(target, 'postgres', async (client) => {
+    for (const { db } of stores) {
+      const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [db]);
+      if (found.rowCount === 0) {
+        await client.query(`CREATE DATABASE "${db}"`);
+        result.created.push(db);
+      }
+    }
+  });
+  const base = ['--endpoint', target.host, '--port', String(target.port), '--user', target.user];
+  base.push('--plugin', target.plugin ?? 'postgres12');
+  // The tool reads the password from SQL_PASSWORD, which keeps it out of the process list.
+  const env = { ...process.env, SQL_PASSWORD: target.password ?? '' };
+  for (const { db, dir } of stores) {
+    const hasVersionTable = await withPg(target, db, async (client) => {
+      const r = await client.query<{ t: string | null }>("SELECT to_regclass('public.schema_version')::text AS t");
+      return r.rows[0]?.t != null;
+    });
+    if (!hasVersionTable) {
+      await execFileAsync(tool.sqlToolPath, [...base, '--database', db, 'setup-schema', '-v', '0.0'], { env });
+      result.initialised.push(db);
+    }
+    await execFileAsync(tool.sqlToolPath, [...base, '--database', db, 'update-schema', '--schema-dir', dir], { env });
+    result.versions[db] = await withPg(target, db, async (client) => {
+      const r = await client.query<{ curr_version: string }>(
+        'SELECT curr_version FROM schema_version WHERE version_partition = 0 AND db_name = $1',
+        [db],
+      );
+      return r.rows[0]?.curr_version ?? 'unknown';
+    });
+  }
+  result.elapsedMs = Date.now() - started;
+  const versions = Object.entries(result.versions).map(([db, v]) => `${db}@${v}`).join(', ');
+  const created = result.created.length ? `created ${result.created.join(', ')}; ` : '';
+  say(`postgresql schemas ready in ${result.elapsedMs} ms: ${created}${versions}`);
+  return result;
+}
+
+/** Drops databases (closing their sessions first); used for throwaway test databases. */
+export async function dropPostgresDatabases(target: Omit<PostgresTarget, 'dbName' | 'visibilityDbName'>, names: string[]): Promise<void> {
+  for (const name of names) assertDbName(name);
+  await withPg({ ...target, dbName: 'postgres', visibilityDbName: 'postgres' }, 'postgres', async (client) => {
+    for (const name of names) await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+  });
+}
+
+/** Ports of the four services in one server process; `frontend` is the gRPC address clients use. */
+export interface ServerPorts {
+  frontend: number;
+  frontendHttp: number;
+  frontendMembership: number;
+  history: number;
+  historyMembership: number;
+  matching: number;
+  matchingMembership: number;
+  worker: number;
+  workerMembership: number;
+}
+
+/** The upstream development ports, anchored at the frontend port (7233 gives 7234, 7235, 7239, 7243, 6933...). */
+export function conventionalPorts(frontend = 7233): ServerPorts {
+  return {
+    frontend,
+    frontendHttp: frontend + 10,
+    history: frontend + 1,
+    matching: frontend + 2,
+    worker: frontend + 6,
+    frontendMembership: frontend - 300,
+    historyMembership: frontend - 299,
+    matchingMembership: frontend - 298,
+    workerMembership: frontend - 294,
+  };
+}
+
+async function osFreePort(ip: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, ip, () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Nine ports the OS reported free, for a server that must not collide with others on the host. */
+export async function freeServerPorts(ip = '127.0.0.1', frontend?: number): Promise<ServerPorts> {
+  const next = () => osFreePort(ip);
+  return {
+    frontend: frontend ?? (await next()),
+    frontendHttp: await next(),
+    frontendMembership: await next(),
+    history: await next(),
+    historyMembership: await next(),
+    matching: await next(),
+    matchingMembership: await next(),
+    worker: await next(),
+    workerMembership: await next(),
+  };
+}
+
+/** Options for a PostgreSQL-backed server process. */
+export interface PostgresServerOptions {
+  serverPath: string;
+  /** The Temporal CLI, used to wait for health and register the namespace and search attributes. */
+  cliPath: string;
+  ip?: string;
+  ports: ServerPorts;
+  db: PostgresTarget;
+  namespace?: string;
+  /** Workflow history retention of a namespace this call creates, e.g. `72h`. */
+  retention?: string;
+  historyShards?: number;
+  /** `host:port` for a Prometheus scrape endpoint; none when omitted. */
+  metricsAddress?: string;
+  logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /** Directory with `config/shipsync.yaml` and `dynamicconfig/shipsync.yaml`; the repo's `deploy/temporal` by default. */
+  configRoot?: string;
+  /** Dynamic config file; `<configRoot>/dynamicconfig/shipsync.yaml` by default. */
+  dynamicConfigFile?: string;
+  /** Server log lines (JSON) as they arrive. */
+  onLog?: (line: string) => void;
+  say?: (line: string) => void;
+}
+
+/** A running PostgreSQL-backed server and how long each start step took. */
+export interface PostgresServer {
+  address: string;
+  ports: ServerPorts;
+  namespace: string;
+  process: ChildProcess;
+  timings: { listeningMs: number; healthyMs: number; namespaceMs: number; searchAttributesMs: number };
+  stop(): Promise<void>;
+}
+
+/** Environment variables the checked-in config template reads, for the given options. */
+export function serverConfigEnv(o: PostgresServerOptions): Record<string, string> {
+  const root = o.configRoot ?? DEPLOY_TEMPORAL_DIR;
+  const env: Record<string, string> = {
+    SHIPSYNC_TSRV_LOG_LEVEL: o.logLevel ?? 'warn',
+    SHIPSYNC_TSRV_HISTORY_SHARDS: String(o.historyShards ?? 4),
+    SHIPSYNC_TSRV_DB_PLUGIN: o.db.plugin ?? 'postgres12',
+    SHIPSYNC_TSRV_DB: o.db.dbName,
+    SHIPSYNC_TSRV_VISIBILITY_DB: o.db.visibilityDbName,
+    SHIPSYNC_TSRV_DB_HOST: o.db.host,
+    SHIPSYNC_TSRV_DB_PORT: String(o.db.port),
+    SHIPSYNC_TSRV_DB_USER: o.db.user,
+    SHIPSYNC_TSRV_DB_PASSWORD: o.db.password ?? '',
+    SHIPSYNC_TSRV_BIND_IP: o.ip ?? '127.0.0.1',
+    SHIPSYNC_TSRV_FRONTEND_PORT: String(o.ports.frontend),
+    SHIPSYNC_TSRV_FRONTEND_HTTP_PORT: String(o.ports.frontendHttp),
+    SHIPSYNC_TSRV_FRONTEND_MEMBERSHIP_PORT: String(o.ports.frontendMembership),
+    SHIPSYNC_TSRV_HISTORY_PORT: String(o.ports.history),
+    SHIPSYNC_TSRV_HISTORY_MEMBERSHIP_PORT: String(o.ports.historyMembership),
+    SHIPSYNC_TSRV_MATCHING_PORT: String(o.ports.matching),
+    SHIPSYNC_TSRV_MATCHING_MEMBERSHIP_PORT: String(o.ports.matchingMembership),
+    SHIPSYNC_TSRV_WORKER_PORT: String(o.ports.worker),
+    SHIPSYNC_TSRV_WORKER_MEMBERSHIP_PORT: String(o.ports.workerMembership),
+    SHIPSYNC_TSRV_DYNAMIC_CONFIG: o.dynamicConfigFile ?? join(root, 'dynamicconfig', 'shipsync.yaml'),
+  };
+  if (o.metricsAddress) env.SHIPSYNC_TSRV_METRICS_ADDRESS = o.metricsAddress;
+  return env;
+}
+
+/** Arguments for `temporal-server start` with the checked-in `shipsync` environment. */
+export function serverArgs(o: Pick<PostgresServerOptions, 'configRoot'>): string[] {
+  return ['--root', o.configRoot ?? DEPLOY_TEMPORAL_DIR, '--config', 'config', '--env', 'shipsync', '--allow-no-auth', 'start'];
+}
+
+async function retryUntil<T>(what: string, timeoutMs: number, attempt: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`${what} did not succeed within ${timeoutMs} ms: ${errorText(err)}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+function errorText(err: unknown): string {
+  const e = err as { stderr?: string; message?: string };
+  return (e.stderr?.trim() || e.message || String(err)).slice(0, 2000);
+}
+
+function isAlreadyExists(err: unknown): boolean {
+  return /already (exists|registered)/i.test(errorText(err));
+}
+
+async function cli(cliPath: string, address: string, args: string[]): Promise<string> {
+  const { stdout } = await execFileAsync(cliPath, [...args, '--address', address], { maxBuffer: 8 * 1024 * 1024 });
+  return stdout;
+}
+
+/** Creates the namespace if missing (already-exists is fine) and waits until the frontend serves it. */
+export async function ensureNamespace(cliPath: string, address: string, namespace: string, retention = '72h'): Promise<void> {
+  try {
+    await cli(cliPath, address, ['operator', 'namespace', 'create', '-n', namespace, '--retention', retention]);
+  } catch (err) {
+    if (!isAlreadyExists(err)) throw err;
+  }
+  await retryUntil(`namespace ${namespace}`, 30_000, () => cli(cliPath, address, ['operator', 'namespace', 'describe', '-n', namespace]));
+}
+
+/** Registers every shipsync search attribute missing from the namespace and waits until all are listed. */
+export async function ensureSearchAttributes(cliPath: string, address: string, namespace: string): Promise<void> {
+  const listed = async () => {
+    const out = await cli(cliPath, address, ['operator', 'search-attribute', 'list', '-n', namespace, '-o', 'json']);
+    return JSON.stringify(JSON.parse(out));
+  };
+  const present = await listed();
+  const missing = Object.entries(SEARCH_ATTRIBUTES).filter(([name]) => !present.includes(`"${name}"`));
+  if (missing.length > 0) {
+    const args = ['operator', 'search-attribute', 'create', '-n', namespace];
+    for (const [name, type] of missing) args.push('--name', name, '--type', type);
+    try {
+      await cli(cliPath, address, args);
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err;
+    }
+  }
+  await retryUntil('search attributes', 30_000, async () => {
+    const now = await listed();
+    const absent = Object.keys(SEARCH_ATTRIBUTES).filter((name) => !now.includes(`"${name}"`));
+    if (absent.length > 0) throw new Error(`not yet listed: ${absent.join(', ')}`);
+  });
+}
+
+/**
+ * Starts `temporal-server start` with the checked-in config on PostgreSQL, waits until the frontend is healthy,
+ * then registers the namespace and every search attribute; the schemas must be set up already.
+ */
+export async function startPostgresServer(o: PostgresServerOptions): Promise<PostgresServer> {
+  const ip = o.ip ?? '127.0.0.1';
+  const namespace = o.namespace ?? 'default';
+  const address = `${ip}:${o.ports.frontend}`;
+  const started = Date.now();
+  const child = spawn(o.serverPath, serverArgs(o), {
+    cwd: o.configRoot ?? DEPLOY_TEMPORAL_DIR,
+    env: { ...process.env, ...serverConfigEnv(o) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let tail = '';
+  const onChunk = (chunk: Buffer) => {
+    const text = chunk.toString();
+    tail = (tail + text).slice(-6000);
+    if (o.onLog) for (const line of text.split('\n')) if (line.trim()) o.onLog(line);
+  };
+  child.stdout?.on('data', onChunk);
+  child.stderr?.on('data', onChunk);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  const timings = { listeningMs: 0, healthyMs: 0, namespaceMs: 0, searchAttributesMs: 0 };
+  const ready = (async () => {
+    await waitForPort(ip, o.ports.frontend, 60_000);
+    timings.listeningMs = Date.now() - started;
+    await retryUntil('frontend health check', 60_000, () => cli(o.cliPath, address, ['operator', 'cluster', 'health']));
+    timings.healthyMs = Date.now() - started;
+    await ensureNamespace(o.cliPath, address, namespace, o.retention);
+    timings.namespaceMs = Date.now() - started;
+    await ensureSearchAttributes(o.cliPath, address, namespace);
+    timings.searchAttributesMs = Date.now() - started;
+  })();
+  let outcome: 'ready' | 'exited';
+  try {
+    outcome = await Promise.race([ready.then(() => 'ready' as const), exited.then(() => 'exited' as const)]);
+  } catch (err) {
+    await stop();
+    throw new Error(`temporal server did not become ready: ${errorText(err)}\n${tail.trim()}`);
+  }
+  if (outcome === 'exited') {
+    ready.catch(() => {});
+    throw new Error(`temporal server exited during start (code ${child.exitCode}): ${tail.trim()}`);
+  }
+  return { address, ports: o.ports, namespace, process: child, timings, stop };
+}
+
+/** A Temporal server for a test run, whichever kind, and how to stop it. */
+export interface TestTemporal {
+  kind: 'devserver' | 'postgres';
+  address: string;
+  cliPath: string;
+  /** Throwaway databases of a `postgres` run (dropped by `stop()`); empty for the dev server. */
+  databases: string[];
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the server a test run asks for: the CLI dev server (SQLite, ~1 s) or the PostgreSQL-backed server on
+ * free ports with throwaway databases `temporal_t<hex>`/`temporal_t<hex>_vis`, dropped again by `stop()`.
+ */
+export async function startTemporalForTests(
+  kind: 'devserver' | 'postgres',
+  say: (line: string) => void = () => {},
+  db: Pick<PostgresTarget, 'host' | 'port' | 'user' | 'password'> = DEFAULT_POSTGRES_TARGET,
+): Promise<TestTemporal> {
+  const cliBin = await provisionTemporalCli(say);
+  if (kind === 'devserver') {
+    const dev = await startDevServer({ cliPath: cliBin.path, port: await osFreePort('127.0.0.1'), namespace: 'default', headless: true });
+    return { kind, address: dev.address, cliPath: cliBin.path, databases: [], stop: () => dev.stop() };
+  }
+  const server = await provisionTemporalServer(say);
+  const suffix = randomBytes(4).toString('hex');
+  const target: PostgresTarget = { ...db, dbName: `temporal_t${suffix}`, visibilityDbName: `temporal_t${suffix}_vis` };
+  const drop = () => dropPostgresDatabases(target, [target.dbName, target.visibilityDbName]);
+  try {
+    await setupPostgresSchemas(target, server, say);
+    const running = await startPostgresServer({
+      serverPath: server.serverPath,
+      cliPath: cliBin.path,
+      ports: await freeServerPorts(),
+      db: target,
+      historyShards: 2,
+      say,
+    });
+    say(`temporal server on postgresql at ${running.address} (databases ${target.dbName}, ${target.visibilityDbName})`);
+    return {
+      kind,
+      address: running.address,
+      cliPath: cliBin.path,
+      databases: [target.dbName, target.visibilityDbName],
+      stop: async () => {
+        await running.stop();
+        await drop();
+      },
+    };
+  } catch (err) {
+    await drop();
+    throw err;
+  }
+}
