@@ -37,7 +37,7 @@ export function createOrchestrationActivities(deps: {
       };
       try {
         await deps.client.workflow.start('RegionPlanningWorkflow', {
-          workflowId: regionPlanningWorkflowId(input.region, input.date),
+          workflowId: regionPlanningWorkflowId(input.region, input.date, deps.taskQueuePrefix),
           taskQueue: taskQueues(deps.taskQueuePrefix).shipments,
           args: [args],
           workflowIdReusePolicy: 'REJECT_DUPLICATE',

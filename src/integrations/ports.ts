@@ -100,6 +100,8 @@ export interface CrmPort {
     customerId: string;
     caseId?: string;
     message: string;
+    /** The announced plan, machine-readable, so the CRM can offer the customer another slot. */
+    plan?: { eta: string; window: TimeWindow };
     idempotencyKey: string;
   }): Promise<void>;
   /** Solves a case with a closing comment. */
