@@ -16,6 +16,7 @@ import {
   shipmentWorkflowId,
   statusQuery,
 } from '../workflows/shipment/contract.js';
+import { registerDlqCommands } from './dlq.js';
 import { releaseNow, upsertReleaseSchedule } from './release.js';
 import { clockFromConfig, settingsFromConfig, startShipment } from './shipments.js';
 
@@ -343,6 +344,7 @@ export function buildCli(ctxFactory: (json: boolean) => Ctx = defaultCtx): Comma
       process.exitCode = code;
     });
 
+  registerDlqCommands(program, { config: () => loadConfig(), usageError: (message) => new UsageError(message) });
   return program;
 }
 

@@ -43,6 +43,11 @@ const expected: Record<ErrorCode, boolean> = {
   CRM_RATE_LIMITED: true,
   CRM_UNAVAILABLE: true,
   TEMPORAL_UNAVAILABLE: true,
+  ROUTE_NOT_FOUND: false,
+  DEAD_LETTER_NOT_FOUND: false,
+  DEAD_LETTER_NOT_OPEN: false,
+  STORE_UNAVAILABLE: true,
+  INTERNAL_ERROR: true,
 };
 
 describe('error taxonomy', () => {

@@ -1,0 +1,412 @@
+import type { Client } from '@temporalio/client';
+import { QueryNotRegisteredError } from '@temporalio/client';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { z } from 'zod';
+import type { Role } from '../platform/config.js';
+import type { DeadLetter, Store } from '../storage/store.js';
+import {
+  approveChargesUpdate,
+  correctAddressUpdate,
+  deliveryIdOf,
+  resolveExceptionUpdate,
+  rescheduleUpdate,
+  statusQuery,
+  UPDATE_ROLES,
+} from '../workflows/shipment/contract.js';
+import { SA } from '../workflows/shipment/search-attributes.js';
+import { ADMIN_ROLES, READ_ROLES, type TokenRoles } from './auth.js';
+import type { WebhookDialect } from './dialects.js';
+import { GatewayError } from './errors.js';
+import { parseIdempotencyKey, respondIdempotently, type ApiResponse } from './idempotency.js';
+import type { Intake } from './intake.js';
+import {
+  AddressBody,
+  AddressResponse,
+  ApprovalBody,
+  ApprovalResponse,
+  DeadLetterList,
+  DeadLetterListQuery,
+  DeadLetterParams,
+  DeadLetterView,
+  errorResponses,
+  IdempotencyHeaders,
+  ListQuery,
+  ListResponse,
+  ReplayResponse,
+  RescheduleBody,
+  RescheduleResponse,
+  ResolutionBody,
+  ResolutionResponse,
+  ShipmentParams,
+  StatusResponse,
+} from './schemas.js';
+import { normalizeShipmentId, toApiError, withTemporalDeadline } from './temporal.js';
+
+/** What the API routes need. */
+export interface ApiDeps {
+  client: Client;
+  store: Store;
+  tokens: TokenRoles;
+  intake: Intake;
+  dialects: Record<DeadLetter['source'], WebhookDialect>;
+  now: () => Date;
+  /** How long an update may take (it may wait for an activity, such as dispatch re-planning). */
+  updateTimeoutMs: number;
+  /** How long a query or list may take. */
+  queryTimeoutMs: number;
+}
+
+/** The workflow id behind a validated `{id}` parameter. */
+function workflowIdOf(id: string): string {
+  const wf = normalizeShipmentId(id);
+  if (!wf) throw new GatewayError('VALIDATION_FAILED', 'invalid shipment id', { field: 'params.id' });
+  return wf;
+}
+
+/** Sends an API response, flagging one replayed from the idempotency store. */
+function send(reply: FastifyReply, res: ApiResponse & { replayed?: boolean }) {
+  if (res.replayed) reply.header('idempotent-replayed', 'true');
+  return reply.status(res.status).send(res.body);
+}
+
+/** Turns an error from Temporal into a stored-able API response; rethrows what is not an API error. */
+function asResponse(err: unknown, shipmentId: string): ApiResponse {
+  const api = toApiError(err, shipmentId);
+  if (!api) throw err;
+  return { status: api.status, body: api.body() };
+}
+
+function summaryOf(letter: DeadLetter, full: boolean) {
+  const { payload, headers, ...rest } = letter;
+  return full ? { ...rest, payload, headers } : rest;
+}
+
+/** Registers the synchronous API under /v1: shipment updates, status and list, dead letters. */
+export function registerApiRoutes(root: FastifyInstance, d: ApiDeps) {
+  const app = root.withTypeProvider<ZodTypeProvider>();
+  const security = [{ bearer: [] }];
+
+  /** Registers one POST that runs a shipment update under an Idempotency-Key. */
+  function updateRoute<B, R>(opts: {
+    path: string;
+    summary: string;
+    roles: readonly Role[];
+    body: z.ZodType<B>;
+    response: z.ZodType<R>;
+    run: (workflowId: string, body: B, updateId: string) => Promise<R>;
+    rejections: number[];
+  }) {
+    // The plain instance: these handlers read params and body through the update's own schema types.
+    root.post(
+      opts.path,
+      {
+        onRequest: d.tokens.require(opts.roles),
+        schema: {
+          summary: opts.summary,
+          tags: ['shipments'],
+          security,
+          params: ShipmentParams,
+          headers: IdempotencyHeaders,
+          body: opts.body,
+          response: { 200: opts.response, ...errorResponses(400, 401, 403, 404, ...opts.rejections, 503) },
+        },
+      },
+      async (req: FastifyRequest, reply: FastifyReply) => {
+        const { id } = req.params as { id: string };
+        const workflowId = workflowIdOf(id);
+        const key = parseIdempotencyKey(req.headers['idempotency-key']);
+        const res = await respondIdempotently(
+          d.store,
+          { key, route: `POST ${opts.path.replace(':id', workflowId)}`, body: req.body, now: d.now() },
+          async (k) => {
+            try {
+              const result = await withTemporalDeadline(
+                d.client,
+                () => opts.run(workflowId, req.body as B, `api:${k}`),
+                d.updateTimeoutMs,
+              );
+              return { status: 200, body: result };
+            } catch (err) {
+              return asResponse(err, workflowId);
+            }
+          },
+        );
+        return send(reply, res);
+      },
+    );
+  }
+
+  updateRoute({
+    path: '/v1/shipments/:id/reschedule',
+    summary: 'Move the delivery window; dispatch re-plans and the new ETA is returned',
+    roles: UPDATE_ROLES.reschedule,
+    body: RescheduleBody,
+    response: RescheduleResponse,
+    rejections: [409, 422],
+    run: (wf, body, updateId) =>
+      d.client.workflow.getHandle(wf).executeUpdate(rescheduleUpdate, { args: [body], updateId }),
+  });
+  updateRoute({
+    path: '/v1/shipments/:id/address',
+    summary: 'Supply a corrected delivery address',
+    roles: UPDATE_ROLES.correctAddress,
+    body: AddressBody,
+    response: AddressResponse,
+    rejections: [409, 422],
+    run: (wf, body, updateId) =>
+      d.client.workflow.getHandle(wf).executeUpdate(correctAddressUpdate, { args: [body], updateId }),
+  });
+  updateRoute({
+    path: '/v1/shipments/:id/charges/approval',
+    summary: 'Approve or reject charges waiting for finance',
+    roles: UPDATE_ROLES.approveCharges,
+    body: ApprovalBody,
+    response: ApprovalResponse,
+    rejections: [409, 422],
+    run: (wf, body, updateId) =>
+      d.client.workflow.getHandle(wf).executeUpdate(approveChargesUpdate, { args: [body], updateId }),
+  });
+  updateRoute({
+    path: '/v1/shipments/:id/exceptions/resolve',
+    summary: "Close an open exception's case by hand",
+    roles: UPDATE_ROLES.resolveException,
+    body: ResolutionBody,
+    response: ResolutionResponse,
+    rejections: [409, 422],
+    run: (wf, body, updateId) =>
+      d.client.workflow.getHandle(wf).executeUpdate(resolveExceptionUpdate, { args: [body], updateId }),
+  });
+
+  app.get(
+    '/v1/shipments/:id',
+    {
+      onRequest: d.tokens.require(READ_ROLES),
+      schema: {
+        summary: "A shipment's status (the workflow's status query)",
+        tags: ['shipments'],
+        security,
+        params: ShipmentParams,
+        response: { 200: StatusResponse, ...errorResponses(400, 401, 404, 503) },
+      },
+    },
+    async (req, reply) => {
+      const workflowId = workflowIdOf(req.params.id);
+      try {
+        const status = await withTemporalDeadline(
+          d.client,
+          () => d.client.workflow.getHandle(workflowId).query(statusQuery),
+          d.queryTimeoutMs,
+        );
+        return reply.send(status as unknown as z.infer<typeof StatusResponse>);
+      } catch (err) {
+        if (err instanceof QueryNotRegisteredError)
+          throw new GatewayError('SHIPMENT_NOT_FOUND', `${workflowId} is not a shipment`);
+        throw toApiError(err, workflowId) ?? err;
+      }
+    },
+  );
+
+  app.get(
+    '/v1/shipments',
+    {
+      onRequest: d.tokens.require(READ_ROLES),
+      schema: {
+        summary:
+          'Shipments by status, region and open exception (Temporal visibility over the search attributes)',
+        tags: ['shipments'],
+        security,
+        querystring: ListQuery,
+        response: { 200: ListResponse, ...errorResponses(400, 401, 503) },
+      },
+    },
+    async (req, reply) => {
+      const query = visibilityQuery(req.query);
+      try {
+        const shipments = await withTemporalDeadline(
+          d.client,
+          async () => {
+            const out: z.infer<typeof ListResponse>['shipments'] = [];
+            for await (const wf of d.client.workflow.list({ query, pageSize: req.query.limit })) {
+              const sa = wf.typedSearchAttributes;
+              const date = sa.get(SA.DeliveryDate);
+              out.push({
+                shipmentId: wf.workflowId,
+                ...(deliveryIdOf(wf.workflowId) ? { deliveryId: deliveryIdOf(wf.workflowId) } : {}),
+                ...(sa.get(SA.ShipmentStatus) !== undefined ? { status: sa.get(SA.ShipmentStatus) } : {}),
+                ...(sa.get(SA.Region) !== undefined ? { region: sa.get(SA.Region) } : {}),
+                ...(sa.get(SA.CustomerId) !== undefined ? { customerId: sa.get(SA.CustomerId) } : {}),
+                ...(date ? { deliveryDate: date.toISOString().slice(0, 10) } : {}),
+                ...(sa.get(SA.OpenException) !== undefined
+                  ? { openException: sa.get(SA.OpenException) }
+                  : {}),
+                ...(sa.get(SA.InvoiceReady) !== undefined ? { invoiceReady: sa.get(SA.InvoiceReady) } : {}),
+                workflowStatus: wf.status.name,
+                startTime: wf.startTime.toISOString(),
+              });
+              if (out.length >= req.query.limit) break;
+            }
+            return out;
+          },
+          d.queryTimeoutMs,
+        );
+        return reply.send({ shipments });
+      } catch (err) {
+        throw toApiError(err, 'shipments') ?? err;
+      }
+    },
+  );
+
+  app.get(
+    '/v1/dead-letters',
+    {
+      onRequest: d.tokens.require(ADMIN_ROLES),
+      schema: {
+        summary: 'Dead letters, newest first',
+        tags: ['dead letters'],
+        security,
+        querystring: DeadLetterListQuery,
+        response: { 200: DeadLetterList, ...errorResponses(400, 401, 403) },
+      },
+    },
+    async (req, reply) => {
+      const { limit, status, source, before } = req.query;
+      const letters = await d.store.deadLetters.list({
+        limit,
+        ...(status ? { status } : {}),
+        ...(source ? { source } : {}),
+        ...(before ? { beforeId: before } : {}),
+      });
+      const last = letters.at(-1);
+      return reply.send({
+        deadLetters: letters.map((l) => summaryOf(l, false)),
+        ...(letters.length === limit && last ? { nextBefore: last.id } : {}),
+      });
+    },
+  );
+
+  async function letterOr404(id: number): Promise<DeadLetter> {
+    const letter = await d.store.deadLetters.get(id);
+    if (!letter)
+      throw new GatewayError('DEAD_LETTER_NOT_FOUND', `no dead letter ${id}`, { field: 'params.id' });
+    return letter;
+  }
+
+  app.get(
+    '/v1/dead-letters/:id',
+    {
+      onRequest: d.tokens.require(ADMIN_ROLES),
+      schema: {
+        summary: 'One dead letter with its payload and headers',
+        tags: ['dead letters'],
+        security,
+        params: DeadLetterParams,
+        response: { 200: DeadLetterView, ...errorResponses(400, 401, 403, 404) },
+      },
+    },
+    async (req, reply) => reply.send(summaryOf(await letterOr404(req.params.id), true)),
+  );
+
+  app.post(
+    '/v1/dead-letters/:id/replay',
+    {
+      onRequest: d.tokens.require(ADMIN_ROLES),
+      schema: {
+        summary:
+          'Replay a dead letter: back into the inbox under its event id, so replaying twice has one effect',
+        tags: ['dead letters'],
+        security,
+        params: DeadLetterParams,
+        headers: IdempotencyHeaders,
+        response: { 200: ReplayResponse, ...errorResponses(400, 401, 403, 404, 409) },
+      },
+    },
+    async (req, reply) => {
+      const key = parseIdempotencyKey(req.headers['idempotency-key']);
+      const id = req.params.id;
+      const res = await respondIdempotently(
+        d.store,
+        { key, route: `POST /v1/dead-letters/${id}/replay`, body: null, now: d.now() },
+        async () => {
+          const letter = await letterOr404(id);
+          if (letter.status === 'replayed')
+            return {
+              status: 200,
+              body: {
+                id,
+                status: letter.status,
+                outcome: 'already_replayed',
+                ...(letter.eventId ? { eventId: letter.eventId } : {}),
+              },
+            };
+          if (letter.status === 'discarded')
+            throw new GatewayError('DEAD_LETTER_NOT_OPEN', `dead letter ${id} was discarded`);
+          const dialect = d.dialects[letter.source];
+          const result = await d.intake.replay(letter, dialect);
+          const marked = await d.store.deadLetters.markReplayed(id, d.now());
+          return {
+            status: 200,
+            body: {
+              id,
+              status: 'replayed',
+              outcome: marked ? result.outcome : 'already_replayed',
+              ...(result.eventId ? { eventId: result.eventId } : {}),
+            },
+          };
+        },
+      );
+      return send(reply, res);
+    },
+  );
+
+  app.post(
+    '/v1/dead-letters/:id/discard',
+    {
+      onRequest: d.tokens.require(ADMIN_ROLES),
+      schema: {
+        summary: 'Discard a dead letter: it stays for the record but is no longer open',
+        tags: ['dead letters'],
+        security,
+        params: DeadLetterParams,
+        headers: IdempotencyHeaders,
+        response: { 200: DeadLetterView, ...errorResponses(400, 401, 403, 404, 409) },
+      },
+    },
+    async (req, reply) => {
+      const key = parseIdempotencyKey(req.headers['idempotency-key']);
+      const id = req.params.id;
+      const res = await respondIdempotently(
+        d.store,
+        { key, route: `POST /v1/dead-letters/${id}/discard`, body: null, now: d.now() },
+        async () => {
+          const letter = await letterOr404(id);
+          if (letter.status !== 'discarded' && !(await d.store.deadLetters.discard(id, d.now()))) {
+            throw new GatewayError(
+              'DEAD_LETTER_NOT_OPEN',
+              `dead letter ${id} was already ${letter.status === 'open' ? 'settled' : letter.status}`,
+            );
+          }
+          return { status: 200, body: summaryOf(await letterOr404(id), false) };
+        },
+      );
+      return send(reply, res);
+    },
+  );
+}
+
+/**
+ * The visibility query of the list route. Every value was checked against a closed set or a strict
+ * pattern by the schema, so none can break out of its quotes.
+ */
+export function visibilityQuery(q: Pick<ListQuery, 'status' | 'region' | 'exception'>): string {
+  const safe = (v: string) => {
+    if (!/^[A-Za-z0-9_-]+$/.test(v)) throw new GatewayError('VALIDATION_FAILED', 'invalid filter value');
+    return `'${v}'`;
+  };
+  const clauses = [`WorkflowType = 'ShipmentWorkflow'`];
+  if (q.status) clauses.push(`ShipmentStatus = ${safe(q.status)}`);
+  if (q.region) clauses.push(`Region = ${safe(q.region)}`);
+  if (q.exception === 'any') clauses.push(`OpenException != 'none'`);
+  else if (q.exception) clauses.push(`OpenException = ${safe(q.exception)}`);
+  return clauses.join(' AND ');
+}

@@ -1,0 +1,202 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { Client } from '@temporalio/client';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import { jsonSchemaTransform, jsonSchemaTransformObject, validatorCompiler } from 'fastify-type-provider-zod';
+import { clockFromConfig, settingsFromConfig } from '../starters/shipments.js';
+import type { Config } from '../platform/config.js';
+import type { AppLogger } from '../platform/logger.js';
+import { InboxWriter, type Store, type TelemetryBatcher } from '../storage/store.js';
+import { registerApiRoutes } from './api-routes.js';
+import { TokenRoles } from './auth.js';
+import { allDialects, type DialectOptions } from './dialects.js';
+import { toErrorResponse } from './errors.js';
+import { errorText, Forwarder, type ForwarderOptions } from './forwarder.js';
+import { Intake } from './intake.js';
+import { GatewayMetrics } from './metrics.js';
+import { registerOpsRoutes } from './ops-routes.js';
+import { deliverEvent, type DeliveryContext } from './temporal.js';
+import { registerWebhookRoutes, type RawBodyRequest } from './webhook-routes.js';
+
+/** Options of the gateway; only config, client, store and logger are required. */
+export interface GatewayOptions extends DialectOptions {
+  config: Config;
+  /** A Temporal client; its connection may be lazy, so the gateway starts while Temporal is down. */
+  client: Client;
+  store: Store;
+  logger: AppLogger;
+  /** The gateway's clock (signature tolerance, receipt times, retries). */
+  clock?: () => Date;
+  /** Largest request body in bytes (default 256 KiB). */
+  bodyLimit?: number;
+  /** Inbox rows waiting for delivery above which webhooks get 429 INBOX_BACKLOG_FULL (default 50,000). */
+  backlogLimit?: number;
+  /** Forwarder tuning. */
+  forwarder?: ForwarderOptions;
+  /** Telemetry batching: rows per insert and longest wait. */
+  telemetry?: { maxRows?: number; maxDelayMs?: number };
+  /** How long a synchronous update may take (default 30 s). */
+  updateTimeoutMs?: number;
+  /** How long a status query or list may take (default 5 s). */
+  queryTimeoutMs?: number;
+  /** Collect process metrics (default true; benchmarks and tests running many gateways turn it off). */
+  defaultMetrics?: boolean;
+}
+
+/** The gateway: a fastify instance plus the parts tests and the entry point drive. */
+export type Gateway = FastifyInstance & {
+  forwarder: Forwarder;
+  telemetry: TelemetryBatcher;
+  metrics: GatewayMetrics;
+  intake: Intake;
+};
+
+/** Default largest request body. */
+export const DEFAULT_BODY_LIMIT = 256 * 1024;
+
+/**
+ * Builds the gateway: vendor webhooks into the durable inbox, the forwarder that delivers the inbox to
+ * Temporal, telemetry batching, the synchronous API with its OpenAPI document, dead letters, health and
+ * metrics. The forwarder is created but not started; call `gateway.forwarder.start()` (main.ts does).
+ */
+export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
+  const { config, client, store, logger } = opts;
+  const now = opts.clock ?? (() => new Date());
+  const bodyLimit = opts.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const metrics = new GatewayMetrics({ defaultMetrics: opts.defaultMetrics ?? true });
+  const telemetry = store.telemetryBatcher({
+    ...opts.telemetry,
+    onError: (err, rows) =>
+      logger.error({ err: errorText(err), rows }, 'telemetry batch could not be written'),
+  });
+  const clockAtStart = clockFromConfig(config);
+  const delivery: DeliveryContext = {
+    client,
+    clock: () => clockAtStart,
+    settings: settingsFromConfig(config),
+    taskQueuePrefix: config.SHIPSYNC_TASK_QUEUE_PREFIX,
+  };
+  const forwarder = new Forwarder(
+    store,
+    (event) => deliverEvent(delivery, event),
+    logger.child({ component: 'forwarder' }),
+    metrics,
+    {
+      now,
+      ...opts.forwarder,
+    },
+  );
+  const intake = new Intake({
+    store,
+    inbox: new InboxWriter(store.inbox),
+    telemetry,
+    forwarder,
+    metrics,
+    logger,
+    now,
+    backlogLimit: opts.backlogLimit ?? 50_000,
+  });
+  const dialects = allDialects(config, opts);
+  const tokens = new TokenRoles(config.SHIPSYNC_API_TOKENS);
+
+  const app: FastifyInstance = Fastify({
+    loggerInstance: logger.child({ component: 'gateway' }),
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit,
+    requestTimeout: 60_000,
+    routerOptions: { maxParamLength: 200 },
+    // Node's own parser errors (bad request line, oversized headers) answer in the same error shape.
+    clientErrorHandler: (err, socket) => {
+      if (!socket.writable) return;
+      const status = (err as { code?: string }).code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+      const body = JSON.stringify({ code: 'VALIDATION_FAILED', message: 'malformed HTTP request' });
+      socket.end(
+        `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    },
+  }) as unknown as FastifyInstance;
+
+  app.setValidatorCompiler(validatorCompiler);
+  // Response schemas document the API; they are not enforced at run time, so no response can become a 500.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+
+  // Webhook signatures are computed over the exact bytes, so every JSON body is kept raw and parsed here.
+  app.removeAllContentTypeParsers();
+  app.decorateRequest('rawBody', undefined);
+  app.decorateRequest('jsonInvalid', false);
+  app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit }, (req, body, done) => {
+    const r = req as RawBodyRequest;
+    const raw = body as Buffer;
+    r.rawBody = raw;
+    if (raw.length === 0) return done(null, undefined);
+    try {
+      done(null, JSON.parse(raw.toString('utf8')));
+    } catch {
+      r.jsonInvalid = true;
+      done(null, undefined);
+    }
+  });
+  // Routes with a body schema refuse bodies that are not JSON; webhooks decide after checking the signature.
+  app.addHook('preValidation', async (req) => {
+    if ((req as RawBodyRequest).jsonInvalid && req.url.startsWith('/v1/')) {
+      throw Object.assign(new Error('body is not valid JSON'), { code: 'FST_ERR_CTP_INVALID_JSON_BODY' });
+    }
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    const r = toErrorResponse(err);
+    if (r.status >= 500) req.log.error({ err: errorText(err), url: req.url.slice(0, 200) }, 'request failed');
+    if (r.retryAfterSeconds) void reply.header('retry-after', String(r.retryAfterSeconds));
+    return reply.status(r.status).type('application/json; charset=utf-8').send(r.body);
+  });
+  app.setNotFoundHandler((req, reply) =>
+    reply.status(404).send({
+      code: 'ROUTE_NOT_FOUND',
+      message: `no route ${req.method} ${req.url.split('?')[0]?.slice(0, 200) ?? ''}`,
+    }),
+  );
+  app.addHook('onResponse', async (req, reply) => {
+    metrics.httpDuration.observe(
+      {
+        route: req.routeOptions.url ?? 'unmatched',
+        method: req.method,
+        status: `${Math.floor(reply.statusCode / 100)}xx`,
+      },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'shipsync gateway',
+        version: '1',
+        description:
+          'Vendor webhooks in (durable inbox to Temporal), the synchronous shipment API, dead letters. Every 4xx body is {code, message, field?, eventId?}.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  registerWebhookRoutes(app, intake, dialects);
+  registerApiRoutes(app, {
+    client,
+    store,
+    tokens,
+    intake,
+    dialects,
+    now,
+    updateTimeoutMs: opts.updateTimeoutMs ?? 30_000,
+    queryTimeoutMs: opts.queryTimeoutMs ?? 5_000,
+  });
+  registerOpsRoutes(app, { client, store, metrics, forwarder });
+
+  app.addHook('onClose', async () => {
+    await forwarder.stop();
+    await telemetry.close();
+  });
+  return Object.assign(app, { forwarder, telemetry, metrics, intake });
+}

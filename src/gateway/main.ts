@@ -1,0 +1,80 @@
+import { Client, Connection } from '@temporalio/client';
+import { ConfigError, loadConfig } from '../platform/config.js';
+import { createLogger } from '../platform/logger.js';
+import { openStore, storeTargetFromConfig } from '../storage/store.js';
+import { createGateway } from './app.js';
+import { errorText } from './forwarder.js';
+import { TEMPORAL_CHANNEL_ARGS } from './temporal.js';
+
+/** Idempotency keys are kept a day, as the Idempotency-Key draft suggests for retry windows. */
+const IDEMPOTENCY_TTL_MS = 24 * 3600_000;
+/** Delivered inbox rows are kept a week, so a vendor's late redelivery is still recognised as a duplicate. */
+const DELIVERED_TTL_MS = 7 * 24 * 3600_000;
+
+async function main() {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    console.error(err instanceof ConfigError ? err.message : errorText(err));
+    process.exit(2);
+  }
+  const logger = createLogger({ level: config.SHIPSYNC_LOG_LEVEL, name: 'gateway' });
+  process.on('unhandledRejection', (err) => logger.error({ err: errorText(err) }, 'unhandled rejection'));
+
+  const target = storeTargetFromConfig(config);
+  const store = await openStore(target);
+  // Lazy: the gateway starts and accepts webhooks into the inbox while Temporal is still down.
+  const connection = Connection.lazy({
+    address: config.SHIPSYNC_TEMPORAL_ADDRESS,
+    channelArgs: TEMPORAL_CHANNEL_ARGS,
+  });
+  const client = new Client({ connection, namespace: config.SHIPSYNC_TEMPORAL_NAMESPACE });
+  const gateway = await createGateway({ config, client, store, logger });
+
+  await gateway.listen({ host: '0.0.0.0', port: config.SHIPSYNC_GATEWAY_PORT });
+  await gateway.forwarder.refreshBacklog();
+  gateway.forwarder.start();
+  logger.info(
+    {
+      port: config.SHIPSYNC_GATEWAY_PORT,
+      store: target.backend,
+      temporal: config.SHIPSYNC_TEMPORAL_ADDRESS,
+      backlog: gateway.forwarder.backlog,
+    },
+    'gateway listening',
+  );
+
+  const housekeeping = setInterval(() => {
+    const now = Date.now();
+    void Promise.all([
+      store.idempotency.purgeBefore(new Date(now - IDEMPOTENCY_TTL_MS)),
+      store.inbox.purgeDelivered(new Date(now - DELIVERED_TTL_MS)),
+    ]).catch((err) => logger.warn({ err: errorText(err) }, 'housekeeping failed'));
+  }, 3600_000);
+  housekeeping.unref();
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, 'shutting down: finishing requests in flight and the forwarder pass');
+    clearInterval(housekeeping);
+    try {
+      await gateway.close();
+      await store.close();
+      await connection.close();
+    } catch (err) {
+      logger.error({ err: errorText(err) }, 'error during shutdown');
+      process.exit(1);
+    }
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+await main();

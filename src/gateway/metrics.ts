@@ -1,0 +1,57 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** What happened to one incoming webhook. */
+export type IntakeOutcome = 'accepted' | 'duplicate' | 'rejected' | 'telemetry' | 'ignored';
+/** What happened to one delivery attempt. */
+export type ForwardOutcome = 'delivered' | 'retry' | 'dead';
+
+/** The gateway's Prometheus metrics, on their own registry so tests and several gateways never collide. */
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  readonly events = new Counter({
+    name: 'shipsync_gateway_events_total',
+    help: 'Webhook events by source, outcome and error code (empty code when accepted)',
+    labelNames: ['source', 'outcome', 'code'] as const,
+    registers: [this.registry],
+  });
+  readonly backlog = new Gauge({
+    name: 'shipsync_inbox_backlog',
+    help: 'Inbox rows waiting for delivery to Temporal',
+    registers: [this.registry],
+  });
+  readonly forwardLatency = new Histogram({
+    name: 'shipsync_forward_latency_seconds',
+    help: 'Time from webhook receipt to delivery to Temporal',
+    labelNames: ['source', 'type'] as const,
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900],
+    registers: [this.registry],
+  });
+  readonly forwards = new Counter({
+    name: 'shipsync_forward_attempts_total',
+    help: 'Delivery attempts to Temporal by source and outcome',
+    labelNames: ['source', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly telemetryRows = new Counter({
+    name: 'shipsync_telemetry_rows_total',
+    help: 'Telemetry samples written to the operational data store',
+    registers: [this.registry],
+  });
+  readonly httpDuration = new Histogram({
+    name: 'shipsync_gateway_http_request_duration_seconds',
+    help: 'Gateway HTTP request durations by route and status class',
+    labelNames: ['route', 'method', 'status'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+
+  constructor(opts: { defaultMetrics?: boolean } = {}) {
+    if (opts.defaultMetrics ?? true)
+      collectDefaultMetrics({ register: this.registry, prefix: 'shipsync_gateway_' });
+  }
+
+  /** Counts one webhook outcome. */
+  event(source: string, outcome: IntakeOutcome, code = '') {
+    this.events.inc({ source, outcome, code });
+  }
+}

@@ -1,0 +1,122 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { Kysely, PostgresDialect, sql, SqliteDialect, type Transaction } from 'kysely';
+import pg from 'pg';
+import type { StoreTables } from './schema.js';
+
+/** Which backend a store runs on. */
+export type Backend = 'sqlite' | 'postgres';
+
+/** Where the store lives: a PostgreSQL URL (optionally inside one schema) or a SQLite file. */
+export type DatabaseTarget =
+  | { backend: 'postgres'; url: string; schema?: string; poolSize?: number }
+  | { backend: 'sqlite'; file: string; synchronous?: 'FULL' | 'NORMAL' };
+
+/** An open database handle with its backend. */
+export interface Db {
+  backend: Backend;
+  kysely: Kysely<StoreTables>;
+  close(): Promise<void>;
+}
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** PostgreSQL bigint (int8) columns and count(*) come back as numbers; ids stay far below 2^53. */
+const pgTypes = {
+  getTypeParser: ((oid: number, format?: string) =>
+    oid === 20
+      ? (value: string) => Number(value)
+      : (pg.types.getTypeParser as (o: number, f?: string) => unknown)(
+          oid,
+          format,
+        )) as typeof pg.types.getTypeParser,
+};
+
+/** Opens the database (creating the SQLite file or the PostgreSQL schema when missing). */
+export async function openDb(target: DatabaseTarget): Promise<Db> {
+  if (target.backend === 'sqlite') {
+    mkdirSync(dirname(target.file), { recursive: true });
+    const database = new Database(target.file);
+    database.pragma('journal_mode = WAL');
+    // Several processes may share one file (a CLI next to the gateway); wait for the write lock.
+    database.pragma('busy_timeout = 5000');
+    database.pragma(`synchronous = ${target.synchronous ?? 'FULL'}`);
+    database.pragma('foreign_keys = ON');
+    const kysely = new Kysely<StoreTables>({ dialect: new SqliteDialect({ database }) });
+    return { backend: 'sqlite', kysely, close: () => kysely.destroy() };
+  }
+  const schema = target.schema;
+  if (schema !== undefined && !SCHEMA_NAME.test(schema)) throw new Error(`invalid schema name "${schema}"`);
+  if (schema) {
+    const admin = new pg.Client({ connectionString: target.url });
+    await admin.connect();
+    try {
+      await admin.query(`create schema if not exists "${schema}"`);
+    } finally {
+      await admin.end();
+    }
+  }
+  const pool = new pg.Pool({
+    connectionString: target.url,
+    max: target.poolSize ?? 10,
+    types: pgTypes,
+    ...(schema ? { options: `-c search_path="${schema}"` } : {}),
+  });
+  // An idle client that loses its server must not crash the process; the next query reports the error.
+  pool.on('error', () => {});
+  const kysely = new Kysely<StoreTables>({ dialect: new PostgresDialect({ pool }) });
+  return { backend: 'postgres', kysely, close: () => kysely.destroy() };
+}
+
+/**
+ * Runs fn in a write transaction. On SQLite it starts with BEGIN IMMEDIATE so two processes never deadlock
+ * upgrading a read lock; on PostgreSQL it is an ordinary transaction.
+ */
+export async function writeTransaction<T>(
+  db: Db,
+  fn: (trx: Kysely<StoreTables> | Transaction<StoreTables>) => Promise<T>,
+): Promise<T> {
+  if (db.backend === 'postgres') return db.kysely.transaction().execute(fn);
+  return db.kysely.connection().execute(async (conn) => {
+    await sql`begin immediate`.execute(conn);
+    try {
+      const result = await fn(conn);
+      await sql`commit`.execute(conn);
+      return result;
+    } catch (err) {
+      await sql`rollback`.execute(conn);
+      throw err;
+    }
+  });
+}
+
+/** Serialises a value for a JSON column. */
+export function toJsonColumn(value: unknown): string {
+  return JSON.stringify(value ?? null);
+}
+
+/** Reads a JSON column (text; a value that arrives already parsed is taken as is). */
+export function fromJsonColumn<T = unknown>(value: unknown): T {
+  return (typeof value === 'string' ? JSON.parse(value) : value) as T;
+}
+
+/** Reads a timestamp column as an ISO-8601 string. */
+export function toIso(value: string | Date): string;
+export function toIso(value: string | Date | null): string | null;
+export function toIso(value: string | Date | null): string | null {
+  if (value === null) return null;
+  return value instanceof Date ? value.toISOString() : value;
+}
+
+/** Drops a PostgreSQL schema and everything in it (tests and benchmarks clean up with it). */
+export async function dropPostgresSchema(url: string, schema: string): Promise<void> {
+  if (!SCHEMA_NAME.test(schema)) throw new Error(`invalid schema name "${schema}"`);
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  try {
+    await admin.query(`drop schema if exists "${schema}" cascade`);
+  } finally {
+    await admin.end();
+  }
+}

@@ -1,0 +1,98 @@
+import type { ColumnType, Generated } from 'kysely';
+
+/**
+ * Row shapes of the middleware's own tables as kysely sees them. Timestamps are ISO-8601 strings on
+ * SQLite and `timestamptz` on PostgreSQL (read back as Date); JSON columns are TEXT on both. The
+ * repositories normalise both into the same TypeScript values.
+ */
+
+/** A timestamp column: written as an ISO string, read as a string (SQLite) or a Date (PostgreSQL). */
+export type TimestampColumn = ColumnType<string | Date, string, string>;
+/** A nullable timestamp column. */
+export type NullableTimestampColumn = ColumnType<string | Date | null, string | null, string | null>;
+/** A JSON column: serialised text in and out. */
+export type JsonColumn = ColumnType<unknown, string, string>;
+
+/** Delivery state of an inbox row. */
+export type InboxStatus = 'pending' | 'delivered' | 'dead';
+/** State of a dead letter. */
+export type DeadLetterStatus = 'open' | 'replayed' | 'discarded';
+/** Where in the pipeline a dead letter was made: at the webhook (raw vendor body) or at delivery (canonical event). */
+export type DeadLetterStage = 'intake' | 'delivery';
+
+/** Accepted events waiting for (or done with) delivery to Temporal. */
+export interface InboxTable {
+  id: Generated<number>;
+  event_id: string;
+  source: string;
+  type: string;
+  shipment_id: string | null;
+  payload: JsonColumn;
+  headers: JsonColumn;
+  received_at: TimestampColumn;
+  status: ColumnType<InboxStatus, InboxStatus | undefined, InboxStatus>;
+  attempts: ColumnType<number, number | undefined, number>;
+  next_attempt_at: TimestampColumn;
+  lease_owner: string | null;
+  lease_until: NullableTimestampColumn;
+  delivered_at: NullableTimestampColumn;
+  last_error: string | null;
+}
+
+/** Input that could not be accepted or delivered, kept for inspection and replay. */
+export interface DeadLetterTable {
+  id: Generated<number>;
+  source: string;
+  stage: DeadLetterStage;
+  event_id: string | null;
+  event_type: string | null;
+  shipment_id: string | null;
+  reason: string;
+  code: string;
+  payload: string;
+  /** SHA-256 of an intake payload, so one unreadable body is kept once while it is open. */
+  payload_hash: string | null;
+  headers: JsonColumn;
+  created_at: TimestampColumn;
+  status: ColumnType<DeadLetterStatus, DeadLetterStatus | undefined, DeadLetterStatus>;
+  replayed_at: NullableTimestampColumn;
+  discarded_at: NullableTimestampColumn;
+}
+
+/** High-frequency driver telemetry that never enters a workflow history. */
+export interface TelemetryPositionTable {
+  id: Generated<number>;
+  driver_id: string;
+  shipment_id: string | null;
+  task_id: string | null;
+  lat: number | null;
+  lng: number | null;
+  drift_seconds: number | null;
+  at: TimestampColumn;
+}
+
+/** Stored responses of the synchronous API by Idempotency-Key. */
+export interface IdempotencyKeyTable {
+  key: string;
+  route: string;
+  body_hash: string;
+  status_code: number;
+  response: JsonColumn;
+  created_at: TimestampColumn;
+}
+
+/** Migrations applied to this database. */
+export interface MigrationTable {
+  version: number;
+  name: string;
+  applied_at: string;
+}
+
+/** Every table of the store. */
+export interface StoreTables {
+  inbox: InboxTable;
+  dead_letters: DeadLetterTable;
+  telemetry_positions: TelemetryPositionTable;
+  idempotency_keys: IdempotencyKeyTable;
+  shipsync_migrations: MigrationTable;
+}

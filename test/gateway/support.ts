@@ -1,0 +1,291 @@
+import { fileURLToPath } from 'node:url';
+import type { Client } from '@temporalio/client';
+import {
+  bundleWorkflowCode,
+  DefaultLogger,
+  NativeConnection,
+  Runtime,
+  Worker,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
+import type { Order } from '../../src/domain/model.js';
+import { signZendeskWebhook } from '../../src/integrations/crm/signature.js';
+import { signOnfleetWebhook } from '../../src/integrations/dispatch/signature.js';
+import { deliveryFromOrder } from '../../src/integrations/erp/mappers.js';
+import { loadConfig, type Config } from '../../src/platform/config.js';
+import { createLogger } from '../../src/platform/logger.js';
+import { createGateway, type Gateway, type GatewayOptions } from '../../src/gateway/app.js';
+import type { Store } from '../../src/storage/store.js';
+import {
+  shipmentWorkflowId,
+  ShipmentSettings,
+  type ShipmentInput,
+} from '../../src/workflows/shipment/contract.js';
+import { SA } from '../../src/workflows/shipment/search-attributes.js';
+import { sampleOrder } from '../support/fixtures.js';
+import { uniqueId } from '../support/temporal.js';
+import { finishSignal, receivedEventIdsQuery } from './workflows/shipment.js';
+
+/** Configuration with defaults; secrets and tokens are the documented sandbox ones. */
+export function testConfig(overrides: Record<string, string> = {}): Config {
+  return loadConfig({ SHIPSYNC_LOG_LEVEL: 'silent', ...overrides });
+}
+
+/** A logger that writes nothing (set SHIPSYNC_TEST_LOG=debug to see the gateway's lines). */
+export const quietLogger = createLogger({
+  level: process.env.SHIPSYNC_TEST_LOG ?? 'silent',
+  name: 'gateway-test',
+});
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+/** The stand-in ShipmentWorkflow bundle, made once per test file. */
+export function testWorkflowBundle() {
+  bundle ??= bundleWorkflowCode({
+    workflowsPath: fileURLToPath(new URL('./workflows/shipment.ts', import.meta.url)),
+    logger: new DefaultLogger('WARN'),
+  });
+  return bundle;
+}
+
+let runtimeInstalled = false;
+
+/** A worker for the stand-in workflow on its own task queue; `stop()` shuts it down and closes its connection. */
+export async function startTestWorker(address: string, taskQueue: string) {
+  if (!runtimeInstalled) {
+    runtimeInstalled = true;
+    // Worker state changes are logged at INFO; the gateway tests only need warnings.
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  }
+  const connection = await NativeConnection.connect({ address });
+  const worker = await Worker.create({
+    connection,
+    namespace: 'default',
+    taskQueue,
+    workflowBundle: await testWorkflowBundle(),
+  });
+  const running = worker.run();
+  return {
+    async stop() {
+      worker.shutdown();
+      await running;
+      await connection.close();
+    },
+  };
+}
+
+/** A released order with a delivery id no other test uses. */
+export function testOrder(overrides: Partial<Order> = {}): Order {
+  const start = Date.now() + 2 * 24 * 3600_000;
+  return sampleOrder({
+    deliveryId: uniqueId('G').slice(0, 20),
+    requestedWindow: {
+      start: new Date(start).toISOString(),
+      end: new Date(start + 4 * 3600_000).toISOString(),
+    },
+    ...overrides,
+  });
+}
+
+/** Starts the stand-in ShipmentWorkflow for an order on a test task queue; returns its workflow id. */
+export async function startTestShipment(
+  client: Client,
+  taskQueue: string,
+  order: Order = testOrder(),
+): Promise<string> {
+  const workflowId = shipmentWorkflowId(order.deliveryId);
+  const input: ShipmentInput = {
+    order,
+    clock: { scale: 1, anchorRealMs: 0, anchorSimMs: 0 },
+    settings: ShipmentSettings.parse({}),
+    taskQueuePrefix: '',
+  };
+  await client.workflow.start('ShipmentWorkflow', {
+    workflowId,
+    taskQueue,
+    args: [input],
+    typedSearchAttributes: [
+      { key: SA.ShipmentStatus, value: 'released' },
+      { key: SA.Region, value: order.region },
+      { key: SA.CustomerId, value: order.customerId },
+      { key: SA.DeliveryDate, value: new Date(`${order.plannedDate}T00:00:00Z`) },
+    ],
+  });
+  return workflowId;
+}
+
+/** Event ids the stand-in workflow received, duplicates included. */
+export async function receivedIds(client: Client, workflowId: string): Promise<string[]> {
+  return client.workflow.getHandle(workflowId).query(receivedEventIdsQuery);
+}
+
+/** Ends stand-in workflows (ignoring ones already gone). */
+export async function finishAll(client: Client, workflowIds: string[]) {
+  await Promise.all(
+    workflowIds.map((id) =>
+      client.workflow
+        .getHandle(id)
+        .signal(finishSignal)
+        .catch(() => undefined),
+    ),
+  );
+}
+
+/** Polls until `check` returns a value other than undefined, or fails with the last value after the deadline. */
+export async function eventually<T>(
+  check: () => Promise<T | undefined>,
+  timeoutMs = 20_000,
+  what = 'condition',
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined) return v;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline)
+      throw new Error(
+        `${what} not reached in ${timeoutMs} ms${lastError instanceof Error ? `: ${lastError.message}` : ''}`,
+      );
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Onfleet trigger ids by name, as Onfleet numbers them. */
+const TRIGGER_IDS: Record<string, number> = {
+  taskStarted: 0,
+  taskEta: 1,
+  taskArrival: 2,
+  taskCompleted: 3,
+  taskFailed: 4,
+  taskAssigned: 9,
+  taskDelayed: 12,
+};
+
+/** An Onfleet webhook payload about the task of a shipment. */
+export function onfleetPayload(opts: {
+  shipmentId: string;
+  trigger?: string;
+  time?: number;
+  taskId?: string;
+  workerId?: string;
+  eta?: number;
+  completeBefore?: number;
+}): Record<string, unknown> {
+  const trigger = opts.trigger ?? 'taskArrival';
+  const taskId = opts.taskId ?? `tsk${opts.shipmentId.slice(-12)}`;
+  const workerId = opts.workerId ?? 'wrk-1';
+  const time = opts.time ?? Date.now();
+  return {
+    triggerId: TRIGGER_IDS[trigger] ?? 99,
+    triggerName: trigger,
+    taskId,
+    time,
+    workerId,
+    adminId: null,
+    data: {
+      task: {
+        id: taskId,
+        worker: workerId,
+        completeBefore: opts.completeBefore ?? time + 3600_000,
+        ...(opts.eta !== undefined ? { estimatedArrivalTime: opts.eta } : {}),
+        metadata: [
+          { name: 'shipmentId', type: 'string', value: opts.shipmentId, visibility: ['api'] },
+          { name: 'attempt', type: 'number', value: 1, visibility: ['api'] },
+        ],
+        destination: { location: [-87.636, 41.878] },
+        ...(trigger === 'taskCompleted' || trigger === 'taskFailed'
+          ? {
+              completionDetails: {
+                success: trigger === 'taskCompleted',
+                time,
+                ...(trigger === 'taskCompleted'
+                  ? { signatureUploadId: 'sig-1', photoUploadIds: ['ph-1'] }
+                  : { failureReason: 'NOT_AVAILABLE' }),
+                lastLocation: [-87.636, 41.878],
+                distance: 18_400,
+              },
+            }
+          : {}),
+      },
+      worker: { id: workerId, location: [-87.64, 41.88] },
+    },
+  };
+}
+
+/** A signed dispatch webhook request for `app.inject` or fetch. */
+export function signedDispatch(
+  config: Config,
+  payload: unknown,
+): { body: string; headers: Record<string, string> } {
+  const body = JSON.stringify(payload);
+  return {
+    body,
+    headers: {
+      'content-type': 'application/json',
+      'x-onfleet-signature': signOnfleetWebhook(config.SHIPSYNC_DISPATCH_WEBHOOK_SECRET, body),
+    },
+  };
+}
+
+/** A Zendesk reschedule webhook body for a shipment. */
+export function zendeskRescheduleBody(
+  shipmentId: string,
+  window: { start: string; end: string },
+  id = uniqueId('zd'),
+): Record<string, unknown> {
+  return {
+    type: 'zen:event-type:ticket.reschedule_requested',
+    account_id: 1,
+    id,
+    time: new Date().toISOString(),
+    zendesk_event_version: '2022-11-06',
+    subject: 'zen:ticket:4321',
+    detail: { id: '4321', external_id: shipmentId },
+    event: { requested_window: window },
+  };
+}
+
+/** A signed Zendesk webhook request. */
+export function signedCrm(config: Config, payload: unknown, timestamp = new Date().toISOString()) {
+  const body = JSON.stringify(payload);
+  return {
+    body,
+    headers: {
+      'content-type': 'application/json',
+      'x-zendesk-webhook-signature': signZendeskWebhook(config.SHIPSYNC_CRM_WEBHOOK_SECRET, timestamp, body),
+      'x-zendesk-webhook-signature-timestamp': timestamp,
+    },
+  };
+}
+
+/** The ERP release push for an order: the OData delivery header in the `d` wrapper, with the bearer token. */
+export function erpPush(config: Config, order: Order) {
+  return {
+    body: JSON.stringify({ d: deliveryFromOrder(order) }),
+    headers: {
+      'content-type': 'application/json',
+      authorization: `Bearer ${config.SHIPSYNC_ERP_WEBHOOK_TOKEN}`,
+    },
+  };
+}
+
+/** Bearer header for a role's development token. */
+export function asRole(role: 'dispatcher' | 'agent' | 'finance' | 'admin'): Record<string, string> {
+  return { authorization: `Bearer dev-${role}` };
+}
+
+/** A gateway for tests: quiet, no process metrics, fast retries. */
+export async function testGateway(
+  opts: { client: Client; store: Store; config?: Config } & Partial<GatewayOptions>,
+): Promise<Gateway> {
+  return createGateway({
+    config: opts.config ?? testConfig(),
+    logger: quietLogger,
+    defaultMetrics: false,
+    ...opts,
+    forwarder: { idleMs: 50, baseBackoffMs: 100, maxBackoffMs: 1_000, jitter: 0, ...opts.forwarder },
+  });
+}

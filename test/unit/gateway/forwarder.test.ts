@@ -1,0 +1,182 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { CanonicalEvent } from '../../../src/domain/events.js';
+import { backoffMs, Forwarder } from '../../../src/gateway/forwarder.js';
+import { PermanentDeliveryError } from '../../../src/gateway/temporal.js';
+import { createLogger } from '../../../src/platform/logger.js';
+import { openStore, type Store } from '../../../src/storage/store.js';
+
+const logger = createLogger({ level: 'silent' });
+const T0 = new Date('2026-12-01T08:00:00.000Z');
+
+function arrived(n: number, shipment = 'shipment-1'): CanonicalEvent {
+  return {
+    specversion: '1.0',
+    id: `evt-${n}`,
+    source: 'test',
+    subject: shipment,
+    type: 'stop.arrived.v1',
+    time: T0.toISOString(),
+    datacontenttype: 'application/json',
+    correlationid: shipment,
+    data: { taskId: 't1', attempt: 1, arrivedAt: T0.toISOString() },
+  };
+}
+
+describe('backoff', () => {
+  it('when attempts grow then the delay doubles up to its cap and jitter stays within its share', () => {
+    expect([1, 2, 3, 4, 5, 6, 10].map((a) => backoffMs(a, 500, 10_000))).toEqual([
+      500, 1000, 2000, 4000, 8000, 10_000, 10_000,
+    ]);
+    expect(backoffMs(3, 500, 10_000, 0.2, () => 0)).toBe(1600);
+    expect(backoffMs(3, 500, 10_000, 0.2, () => 1)).toBe(2400);
+    expect(backoffMs(10, 500, 10_000, 0.2, () => 1)).toBe(10_000);
+  });
+});
+
+describe('forwarder', () => {
+  let dir: string;
+  let store: Store;
+  let now: Date;
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'shipsync-fwd-'));
+    store = await openStore({ backend: 'sqlite', file: join(dir, 's.sqlite') });
+    now = T0;
+  });
+  afterEach(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function accept(e: CanonicalEvent) {
+    await store.inbox.insert({
+      eventId: e.id,
+      source: 'dispatch',
+      type: e.type,
+      shipmentId: e.subject,
+      payload: e,
+      headers: {},
+      receivedAt: T0.toISOString(),
+    });
+  }
+
+  function forwarder(deliver: (e: CanonicalEvent) => Promise<void>, opts = {}) {
+    return new Forwarder(store, deliver, logger, undefined, {
+      now: () => now,
+      jitter: 0,
+      baseBackoffMs: 1000,
+      maxBackoffMs: 8000,
+      ...opts,
+    });
+  }
+
+  it('when deliveries succeed then rows of one shipment go in order and are marked delivered', async () => {
+    const seen: string[] = [];
+    for (const n of [1, 2, 3]) await accept(arrived(n));
+    await accept(arrived(4, 'shipment-2'));
+    const fwd = forwarder(async (e) => {
+      seen.push(e.id);
+    });
+    expect(await fwd.runOnce()).toEqual({ claimed: 4, delivered: 4, retried: 0, dead: 0 });
+    expect(seen.filter((id) => id !== 'evt-4')).toEqual(['evt-1', 'evt-2', 'evt-3']);
+    expect(await store.inbox.counts()).toEqual({ pending: 0, delivered: 4, dead: 0 });
+  });
+
+  it('when Temporal is unavailable then the pass stops sending and every row waits for its backoff', async () => {
+    for (const n of [1, 2, 3]) await accept(arrived(n, `shipment-${n}`));
+    let calls = 0;
+    const fwd = forwarder(
+      async () => {
+        calls++;
+        throw Object.assign(new Error('14 UNAVAILABLE'), { code: 14 });
+      },
+      { concurrency: 1 },
+    );
+    expect(await fwd.runOnce()).toEqual({ claimed: 3, delivered: 0, retried: 3, dead: 0 });
+    expect(calls).toBe(1);
+    now = new Date(T0.getTime() + 999);
+    expect((await fwd.runOnce()).claimed).toBe(0);
+    now = new Date(T0.getTime() + 1000);
+    expect((await fwd.runOnce()).claimed).toBe(3);
+    expect((await store.inbox.get('evt-1'))?.nextAttemptAt).toBe(
+      new Date(T0.getTime() + 1000 + 2000).toISOString(),
+    );
+  });
+
+  it('when an event can never be delivered then it goes to the dead letters with its code and the rest continue', async () => {
+    for (const n of [1, 2]) await accept(arrived(n));
+    const fwd = forwarder(async (e) => {
+      if (e.id === 'evt-1')
+        throw new PermanentDeliveryError('EVENT_UNKNOWN_SHIPMENT', 'no open shipment workflow shipment-1');
+    });
+    expect(await fwd.runOnce()).toEqual({ claimed: 2, delivered: 1, retried: 0, dead: 1 });
+    const [letter] = await store.deadLetters.list();
+    expect(letter).toMatchObject({
+      eventId: 'evt-1',
+      code: 'EVENT_UNKNOWN_SHIPMENT',
+      stage: 'delivery',
+      status: 'open',
+    });
+  });
+
+  it('when a stored event no longer matches its schema then it is a dead letter, not retried', async () => {
+    await store.inbox.insert({
+      eventId: 'old-1',
+      source: 'dispatch',
+      type: 'stop.arrived.v1',
+      payload: { type: 'stop.arrived.v0' },
+      headers: {},
+      receivedAt: T0.toISOString(),
+    });
+    const fwd = forwarder(async () => {
+      throw new Error('must not be called');
+    });
+    expect(await fwd.runOnce()).toMatchObject({ dead: 1 });
+    expect((await store.deadLetters.list())[0]).toMatchObject({
+      eventId: 'old-1',
+      code: 'EVENT_SCHEMA_INVALID',
+    });
+  });
+
+  it('when an event stays undeliverable past the retry age then it becomes a dead letter instead of retrying forever', async () => {
+    await accept(arrived(1));
+    const fwd = forwarder(
+      async () => {
+        throw Object.assign(new Error('14 UNAVAILABLE'), { code: 14 });
+      },
+      { maxRetryAgeMs: 60_000 },
+    );
+    await fwd.runOnce();
+    now = new Date(T0.getTime() + 61_000);
+    expect(await fwd.runOnce()).toMatchObject({ dead: 1 });
+    expect((await store.deadLetters.list())[0]).toMatchObject({ code: 'TEMPORAL_UNAVAILABLE' });
+  });
+
+  it('when started then a notified row is delivered without waiting out the idle pause, and stop ends the loop', async () => {
+    const delivered: string[] = [];
+    const fwd = forwarder(
+      async (e) => {
+        delivered.push(e.id);
+      },
+      { idleMs: 60_000, now: () => new Date() },
+    );
+    fwd.start();
+    while (fwd.passes === 0) await new Promise((r) => setTimeout(r, 5));
+    await store.inbox.insert({
+      eventId: 'evt-live',
+      source: 'dispatch',
+      type: 'stop.arrived.v1',
+      payload: { ...arrived(9), id: 'evt-live' },
+      headers: {},
+      receivedAt: new Date().toISOString(),
+    });
+    fwd.notify();
+    const deadline = Date.now() + 5_000;
+    while (delivered.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await fwd.stop();
+    expect(delivered).toEqual(['evt-live']);
+    expect(fwd.started).toBe(false);
+  });
+});

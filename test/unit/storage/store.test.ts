@@ -1,0 +1,329 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { migrate } from '../../../src/storage/migrations.js';
+import { InboxWriter, type NewInboxEvent } from '../../../src/storage/store.js';
+import { BACKENDS, type TestDatabase } from './backends.js';
+
+const T0 = new Date('2026-12-01T08:00:00.000Z');
+const at = (ms: number) => new Date(T0.getTime() + ms);
+
+function event(n: number, overrides: Partial<NewInboxEvent> = {}): NewInboxEvent {
+  return {
+    eventId: `evt-${n}`,
+    source: 'dispatch',
+    type: 'stop.arrived.v1',
+    shipmentId: `shipment-${n}`,
+    payload: { id: `evt-${n}`, data: { note: `payload ${n}` } },
+    headers: { 'x-onfleet-signature': 'abc' },
+    receivedAt: T0.toISOString(),
+    ...overrides,
+  };
+}
+
+describe.each(BACKENDS)('store on $name', ({ open }) => {
+  let t: TestDatabase;
+  beforeEach(async () => {
+    t = await open();
+  });
+  afterEach(async () => {
+    await t.dispose();
+  });
+
+  describe('inbox', () => {
+    it('when the same event id is inserted twice then the second is a duplicate and one row exists', async () => {
+      expect(await t.store.inbox.insert(event(1))).toBe('inserted');
+      expect(await t.store.inbox.insert(event(1, { payload: { other: true } }))).toBe('duplicate');
+      const rows = await t.store.inbox.list();
+      expect(rows).toHaveLength(1);
+      expect(rows[0]).toMatchObject({
+        eventId: 'evt-1',
+        status: 'pending',
+        attempts: 0,
+        payload: { id: 'evt-1', data: { note: 'payload 1' } },
+        headers: { 'x-onfleet-signature': 'abc' },
+        receivedAt: T0.toISOString(),
+      });
+      expect(await t.store.inbox.backlog()).toBe(1);
+    });
+
+    it('when events are committed as a batch then each learns its own outcome, duplicates in the batch included', async () => {
+      await t.store.inbox.insert(event(1));
+      expect(await t.store.inbox.insertMany([event(1), event(2), event(3), event(2)])).toEqual([
+        'duplicate',
+        'inserted',
+        'inserted',
+        'duplicate',
+      ]);
+      expect((await t.store.inbox.list()).map((r) => r.eventId)).toEqual(['evt-1', 'evt-2', 'evt-3']);
+      expect(await t.store.inbox.insertMany([])).toEqual([]);
+    });
+
+    it('when many inserts arrive at once through the group-commit writer then each resolves with its own outcome', async () => {
+      const writer = new InboxWriter(t.store.inbox, 16);
+      const ids = Array.from({ length: 60 }, (_, i) => i % 40);
+      const outcomes = await Promise.all(ids.map((n) => writer.insert(event(n))));
+      expect(outcomes.filter((o) => o === 'inserted')).toHaveLength(40);
+      const firstOf = new Map<number, number>();
+      ids.forEach((n, i) => firstOf.has(n) || firstOf.set(n, i));
+      expect(outcomes.map((o, i) => (o === 'inserted') === (firstOf.get(ids[i]!) === i))).not.toContain(
+        false,
+      );
+      expect(await t.store.inbox.backlog()).toBe(40);
+    });
+
+    it('when a batch is claimed then rows come oldest first, leased, with the attempt counted, and are not claimed again', async () => {
+      for (let i = 1; i <= 5; i++) await t.store.inbox.insert(event(i));
+      const first = await t.store.inbox.claimBatch('a', 3, 30_000, T0);
+      expect(first.map((r) => r.eventId)).toEqual(['evt-1', 'evt-2', 'evt-3']);
+      expect(first.every((r) => r.leaseOwner === 'a' && r.attempts === 1)).toBe(true);
+      expect(first[0]!.leaseUntil).toBe(at(30_000).toISOString());
+      const second = await t.store.inbox.claimBatch('b', 10, 30_000, T0);
+      expect(second.map((r) => r.eventId)).toEqual(['evt-4', 'evt-5']);
+      expect(await t.store.inbox.claimBatch('c', 10, 30_000, T0)).toEqual([]);
+    });
+
+    it('when a lease expires then another owner claims the row and the stale owner can no longer settle it', async () => {
+      await t.store.inbox.insert(event(1));
+      const [row] = await t.store.inbox.claimBatch('a', 1, 1_000, T0);
+      expect(await t.store.inbox.claimBatch('b', 1, 1_000, at(500))).toEqual([]);
+      const [again] = await t.store.inbox.claimBatch('b', 1, 1_000, at(1_001));
+      expect(again?.attempts).toBe(2);
+      expect(await t.store.inbox.markDelivered(row!.id, 'a', at(1_100))).toBe(false);
+      expect(await t.store.inbox.markDelivered(row!.id, 'b', at(1_200))).toBe(true);
+      const stored = await t.store.inbox.get('evt-1');
+      expect(stored).toMatchObject({
+        status: 'delivered',
+        deliveredAt: at(1_200).toISOString(),
+        leaseOwner: null,
+      });
+      expect(await t.store.inbox.backlog()).toBe(0);
+    });
+
+    it('when a delivery is retried then the row waits until its next attempt time and keeps the error', async () => {
+      await t.store.inbox.insert(event(1));
+      const [row] = await t.store.inbox.claimBatch('a', 1, 30_000, T0);
+      expect(await t.store.inbox.markRetry(row!.id, 'a', at(5_000), 'UNAVAILABLE: connection refused')).toBe(
+        true,
+      );
+      expect(await t.store.inbox.claimBatch('a', 1, 30_000, at(4_999))).toEqual([]);
+      const [retried] = await t.store.inbox.claimBatch('a', 1, 30_000, at(5_000));
+      expect(retried).toMatchObject({
+        eventId: 'evt-1',
+        attempts: 2,
+        lastError: 'UNAVAILABLE: connection refused',
+      });
+    });
+
+    it('when a row moves to the dead letters then it is dead, the letter holds payload and headers, and a replay requeues it once', async () => {
+      await t.store.inbox.insert(event(7));
+      const [row] = await t.store.inbox.claimBatch('a', 1, 30_000, T0);
+      const dlId = await t.store.inbox.moveToDeadLetter(
+        row!.id,
+        'a',
+        { code: 'EVENT_UNKNOWN_SHIPMENT', reason: 'no workflow shipment-7' },
+        at(10),
+      );
+      expect(dlId).toBeTypeOf('number');
+      expect(await t.store.inbox.get('evt-7')).toMatchObject({
+        status: 'dead',
+        lastError: 'EVENT_UNKNOWN_SHIPMENT: no workflow shipment-7',
+      });
+      expect(await t.store.inbox.backlog()).toBe(0);
+      const dl = await t.store.deadLetters.get(dlId!);
+      expect(dl).toMatchObject({
+        source: 'dispatch',
+        stage: 'delivery',
+        eventId: 'evt-7',
+        eventType: 'stop.arrived.v1',
+        shipmentId: 'shipment-7',
+        code: 'EVENT_UNKNOWN_SHIPMENT',
+        status: 'open',
+        headers: { 'x-onfleet-signature': 'abc' },
+        createdAt: at(10).toISOString(),
+      });
+      expect(JSON.parse(dl!.payload)).toEqual({ id: 'evt-7', data: { note: 'payload 7' } });
+      expect(await t.store.inbox.requeue('evt-7', at(20))).toBe(true);
+      expect(await t.store.inbox.requeue('evt-7', at(30))).toBe(false);
+      expect(await t.store.inbox.get('evt-7')).toMatchObject({ status: 'pending', attempts: 0 });
+      expect(await t.store.inbox.counts()).toEqual({ pending: 1, delivered: 0, dead: 0 });
+    });
+
+    it('when the lease was lost then moving to the dead letters does nothing', async () => {
+      await t.store.inbox.insert(event(1));
+      const [row] = await t.store.inbox.claimBatch('a', 1, 10, T0);
+      await t.store.inbox.claimBatch('b', 1, 10_000, at(20));
+      expect(await t.store.inbox.moveToDeadLetter(row!.id, 'a', { code: 'X', reason: 'y' })).toBeUndefined();
+      expect(await t.store.deadLetters.count('open')).toBe(0);
+    });
+
+    it('when delivered rows are purged then only older delivered rows go', async () => {
+      for (let i = 1; i <= 3; i++) await t.store.inbox.insert(event(i));
+      const rows = await t.store.inbox.claimBatch('a', 2, 1000, T0);
+      await t.store.inbox.markDelivered(rows[0]!.id, 'a', at(1));
+      await t.store.inbox.markDelivered(rows[1]!.id, 'a', at(100));
+      expect(await t.store.inbox.purgeDelivered(at(50))).toBe(1);
+      expect((await t.store.inbox.list()).map((r) => r.eventId)).toEqual(['evt-2', 'evt-3']);
+    });
+  });
+
+  describe('dead letters', () => {
+    it('when letters are replayed or discarded then each transition happens once and listing filters by status', async () => {
+      const base = {
+        source: 'crm' as const,
+        stage: 'intake' as const,
+        reason: 'bad field',
+        code: 'EVENT_SCHEMA_INVALID',
+        headers: { a: 'b' },
+        createdAt: T0.toISOString(),
+      };
+      const a = await t.store.deadLetters.add({ ...base, payload: '{"broken":' });
+      const b = await t.store.deadLetters.add({ ...base, payload: 'nul \u0000 inside', source: 'erp' });
+      expect((await t.store.deadLetters.list()).map((d) => d.id)).toEqual([b, a]);
+      expect((await t.store.deadLetters.get(a))?.payload).toBe('{"broken":');
+      expect(await t.store.deadLetters.markReplayed(a, at(1))).toBe(true);
+      expect(await t.store.deadLetters.markReplayed(a, at(2))).toBe(false);
+      expect(await t.store.deadLetters.discard(a)).toBe(false);
+      expect(await t.store.deadLetters.discard(b, at(3))).toBe(true);
+      expect(await t.store.deadLetters.get(a)).toMatchObject({
+        status: 'replayed',
+        replayedAt: at(1).toISOString(),
+      });
+      expect(await t.store.deadLetters.get(b)).toMatchObject({
+        status: 'discarded',
+        discardedAt: at(3).toISOString(),
+      });
+      expect(await t.store.deadLetters.list({ status: 'open' })).toEqual([]);
+      expect((await t.store.deadLetters.list({ source: 'erp' })).map((d) => d.id)).toEqual([b]);
+      expect((await t.store.deadLetters.list({ beforeId: b })).map((d) => d.id)).toEqual([a]);
+      expect(await t.store.deadLetters.get(9_999_999)).toBeUndefined();
+    });
+    it('when a vendor retries an unreadable body then one open intake letter holds it, and a new one is kept once that is settled', async () => {
+      const letter = {
+        source: 'dispatch' as const,
+        stage: 'intake' as const,
+        reason: 'r',
+        code: 'EVENT_SCHEMA_INVALID',
+        payload: '{"x":1}',
+        headers: {},
+        createdAt: T0.toISOString(),
+      };
+      const first = await t.store.deadLetters.add(letter);
+      expect(await t.store.deadLetters.add({ ...letter, createdAt: at(30_000).toISOString() })).toBe(first);
+      expect(await t.store.deadLetters.add({ ...letter, source: 'crm' })).not.toBe(first);
+      expect(await t.store.deadLetters.count('open')).toBe(2);
+      await t.store.deadLetters.discard(first);
+      expect(await t.store.deadLetters.add(letter)).not.toBe(first);
+      const delivery = { ...letter, stage: 'delivery' as const, eventId: 'e1' };
+      expect(await t.store.deadLetters.add(delivery)).not.toBe(await t.store.deadLetters.add(delivery));
+    });
+  });
+
+  describe('telemetry', () => {
+    it('when the batch reaches its row limit then it is written in one go and every caller is told', async () => {
+      const batcher = t.store.telemetryBatcher({ maxRows: 3, maxDelayMs: 60_000 });
+      const adds = [41.81, 41.82, 41.83].map((lat, i) =>
+        batcher.add({ driverId: 'drv-1', lat, lng: -87.6, at: at(i * 1000).toISOString() }),
+      );
+      await Promise.all(adds);
+      expect(batcher.size).toBe(0);
+      const rows = await t.store.telemetry.list({ driverId: 'drv-1' });
+      expect(rows.map((r) => r.lat)).toEqual([41.83, 41.82, 41.81]);
+      await batcher.close();
+    });
+
+    it('when fewer rows than the limit wait then they are written after the delay', async () => {
+      const batcher = t.store.telemetryBatcher({ maxRows: 1000, maxDelayMs: 20 });
+      await batcher.add({
+        driverId: 'drv-2',
+        shipmentId: 'shipment-9',
+        taskId: 'task-9',
+        driftSeconds: -120,
+        at: T0.toISOString(),
+      });
+      expect(await t.store.telemetry.list({ shipmentId: 'shipment-9' })).toEqual([
+        {
+          driverId: 'drv-2',
+          shipmentId: 'shipment-9',
+          taskId: 'task-9',
+          driftSeconds: -120,
+          at: T0.toISOString(),
+        },
+      ]);
+      await batcher.close();
+      await expect(batcher.add({ driverId: 'x', at: T0.toISOString() })).rejects.toThrow(/closed/);
+    });
+
+    it('when more rows than one statement holds are inserted then all are stored', async () => {
+      const rows = Array.from({ length: 1_234 }, (_, i) => ({
+        driverId: `d${i % 7}`,
+        lat: 1,
+        lng: 2,
+        at: at(i).toISOString(),
+      }));
+      await t.store.telemetry.insertMany(rows);
+      expect(await t.store.telemetry.count()).toBe(1_234);
+    });
+  });
+
+  describe('idempotency keys', () => {
+    it('when a key is stored twice then the first response wins and purging forgets old keys', async () => {
+      const first = {
+        key: 'k1',
+        route: 'POST /v1/x',
+        bodyHash: 'h1',
+        statusCode: 200,
+        response: { ok: 1 },
+        createdAt: T0.toISOString(),
+      };
+      expect(await t.store.idempotency.put(first)).toEqual(first);
+      const second = await t.store.idempotency.put({
+        ...first,
+        bodyHash: 'h2',
+        statusCode: 409,
+        response: { ok: 2 },
+      });
+      expect(second).toEqual(first);
+      expect(await t.store.idempotency.get('k1')).toEqual(first);
+      expect(await t.store.idempotency.get('nope')).toBeUndefined();
+      expect(await t.store.idempotency.purgeBefore(at(1))).toBe(1);
+      expect(await t.store.idempotency.get('k1')).toBeUndefined();
+    });
+  });
+
+  it('when migrations run again on a migrated database then nothing is applied twice', async () => {
+    expect(await migrate(t.store.db)).toEqual([]);
+    const other = await t.openAnother();
+    await other.inbox.insert(event(1));
+    expect(await t.store.inbox.backlog()).toBe(1);
+    await t.store.ping();
+  });
+});
+
+describe('store on postgres shared by two gateways', () => {
+  it('when two stores claim concurrently from one inbox then every row is claimed exactly once', async () => {
+    const { postgresDatabase } = await import('./backends.js');
+    const t = await postgresDatabase();
+    try {
+      const other = await t.openAnother();
+      const total = 400;
+      for (let i = 0; i < total; i += 100) {
+        await Promise.all(Array.from({ length: 100 }, (_, j) => t.store.inbox.insert(event(i + j))));
+      }
+      const claimed: Record<string, string[]> = { a: [], b: [] };
+      const worker = async (owner: 'a' | 'b', store: typeof t.store) => {
+        for (;;) {
+          const rows = await store.inbox.claimBatch(owner, 7, 60_000, T0);
+          if (rows.length === 0) return;
+          claimed[owner]!.push(...rows.map((r) => r.eventId));
+        }
+      };
+      await Promise.all([worker('a', t.store), worker('a', t.store), worker('b', other), worker('b', other)]);
+      const all = [...claimed.a!, ...claimed.b!];
+      expect(new Set(all).size).toBe(all.length);
+      expect(all).toHaveLength(total);
+      expect(claimed.a!.length).toBeGreaterThan(0);
+      expect(claimed.b!.length).toBeGreaterThan(0);
+    } finally {
+      await t.dispose();
+    }
+  });
+});
