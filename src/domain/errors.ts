@@ -86,7 +86,11 @@ export const ERROR_CODES = {
   TEMPORAL_UNAVAILABLE: { retryable: true, http: 503, meaning: 'the Temporal frontend could not be reached' },
   ROUTE_NOT_FOUND: { retryable: false, http: 404, meaning: 'no such route or method' },
   DEAD_LETTER_NOT_FOUND: { retryable: false, http: 404, meaning: 'no dead letter with that id' },
-  DEAD_LETTER_NOT_OPEN: { retryable: false, http: 409, meaning: 'the dead letter was already replayed or discarded' },
+  DEAD_LETTER_NOT_OPEN: {
+    retryable: false,
+    http: 409,
+    meaning: 'the dead letter was already replayed or discarded',
+  },
   STORE_UNAVAILABLE: { retryable: true, http: 503, meaning: 'the inbox database could not be reached' },
   INTERNAL_ERROR: { retryable: true, http: 500, meaning: 'an unexpected failure; see the log' },
 } as const satisfies Record<string, { retryable: boolean; http: number; meaning: string }>;

@@ -127,7 +127,8 @@ export function devServerArgs(o: DevServerOptions): string[] {
     args.push('--search-attribute', `${name}=${type}`);
   // Visibility reads right after writes, so the CLI and tests see fresh search attributes.
   args.push('--dynamic-config-value', 'system.forceSearchAttributesCacheRefreshOnRead=true');
-  for (const [k, v] of Object.entries(o.dynamicConfig ?? {})) args.push('--dynamic-config-value', `${k}=${JSON.stringify(v)}`);
+  for (const [k, v] of Object.entries(o.dynamicConfig ?? {}))
+    args.push('--dynamic-config-value', `${k}=${JSON.stringify(v)}`);
   return args;
 }
 

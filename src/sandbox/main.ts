@@ -7,7 +7,8 @@ import { startErpSandbox } from './erp/index.js';
 
 const number = (name: string, min: number, max: number) => (v: string) => {
   const n = Number(v);
-  if (!Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be between ${min} and ${max}`);
+  if (!Number.isFinite(n) || n < min || n > max)
+    throw new InvalidArgumentError(`${name} must be between ${min} and ${max}`);
   return n;
 };
 
@@ -19,9 +20,19 @@ const number = (name: string, min: number, max: number) => (v: string) => {
 async function main() {
   const program = new Command('sandbox')
     .option('--seed <n>', 'seed of every random choice', number('--seed', 0, 2 ** 31), 1)
-    .option('--deliveries <n>', 'released ERP deliveries to create at start', number('--deliveries', 0, 20_000), 0)
+    .option(
+      '--deliveries <n>',
+      'released ERP deliveries to create at start',
+      number('--deliveries', 0, 20_000),
+      0,
+    )
     .option('--simulator', 'play planned routes with the driver simulator')
-    .option('--reschedule-rate <p>', 'share of customers who ask for another slot', number('--reschedule-rate', 0, 1), 0)
+    .option(
+      '--reschedule-rate <p>',
+      'share of customers who ask for another slot',
+      number('--reschedule-rate', 0, 1),
+      0,
+    )
     .option('--no-webhooks', 'do not send webhooks to the gateway')
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(`${text.trim().split('\n')[0]}\n`) });
@@ -30,7 +41,13 @@ async function main() {
   } catch {
     process.exit(2);
   }
-  const opts = program.opts<{ seed: number; deliveries: number; simulator?: boolean; rescheduleRate: number; webhooks: boolean }>();
+  const opts = program.opts<{
+    seed: number;
+    deliveries: number;
+    simulator?: boolean;
+    rescheduleRate: number;
+    webhooks: boolean;
+  }>();
   let config;
   try {
     config = loadConfig();
@@ -40,7 +57,15 @@ async function main() {
   }
   const gateway = `http://127.0.0.1:${config.SHIPSYNC_GATEWAY_PORT}`;
   const portOf = (url: string) => Number(new URL(url).port || 80);
-  const triggers = ['taskAssigned', 'taskStarted', 'taskEta', 'taskArrival', 'taskCompleted', 'taskFailed', 'taskDelayed'] as const;
+  const triggers = [
+    'taskAssigned',
+    'taskStarted',
+    'taskEta',
+    'taskArrival',
+    'taskCompleted',
+    'taskFailed',
+    'taskDelayed',
+  ] as const;
   const [erp, dispatch, crm] = await Promise.all([
     startErpSandbox({
       port: portOf(config.SHIPSYNC_ERP_URL),
@@ -55,14 +80,21 @@ async function main() {
       apiKey: config.SHIPSYNC_DISPATCH_API_KEY,
       webhookSecret: config.SHIPSYNC_DISPATCH_WEBHOOK_SECRET,
       simulator: { enabled: !!opts.simulator },
-      webhooks: opts.webhooks ? triggers.map((trigger) => ({ url: `${gateway}/webhooks/dispatch`, trigger })) : [],
+      webhooks: opts.webhooks
+        ? triggers.map((trigger) => ({ url: `${gateway}/webhooks/dispatch`, trigger }))
+        : [],
     }),
     startCrmSandbox({
       port: portOf(config.SHIPSYNC_CRM_URL),
       seed: opts.seed,
       webhookUrl: opts.webhooks ? `${gateway}/webhooks/crm` : undefined,
       webhookSecret: config.SHIPSYNC_CRM_WEBHOOK_SECRET,
-      customers: { rescheduleRate: opts.rescheduleRate, mode: 'api', rescheduleApiUrl: gateway, apiToken: 'dev-agent' },
+      customers: {
+        rescheduleRate: opts.rescheduleRate,
+        mode: 'api',
+        rescheduleApiUrl: gateway,
+        apiToken: 'dev-agent',
+      },
     }),
   ]);
   if (opts.deliveries > 0) erp.seed(opts.deliveries);

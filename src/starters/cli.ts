@@ -161,11 +161,9 @@ export function buildCli(ctxFactory: (json: boolean) => Ctx = defaultCtx): Comma
       const workflowId = toWorkflowId(id);
       await c.withClient(async (client) => {
         try {
-          const result = await client.workflow
-            .getHandle(workflowId)
-            .executeUpdate(rescheduleUpdate, {
-              args: [{ window: window.data, reason: opts.reason, requestedBy: 'cli' }],
-            });
+          const result = await client.workflow.getHandle(workflowId).executeUpdate(rescheduleUpdate, {
+            args: [{ window: window.data, reason: opts.reason, requestedBy: 'cli' }],
+          });
           c.print(
             `${workflowId}: window ${result.window.start} – ${result.window.end}${result.eta ? `, eta ${result.eta}` : ''}`,
             result,
@@ -316,35 +314,51 @@ export function buildCli(ctxFactory: (json: boolean) => Ctx = defaultCtx): Comma
     .option('--scale <n>', 'simulated seconds per real second', '1440')
     .option('--seed <n>', 'seed of every random choice', '7')
     .option('--keep-running', 'leave the stack up for the Web UI')
-    .option('--kill-worker-after <seconds>', 'kill the worker with SIGKILL after this many seconds, then restart it')
+    .option(
+      '--kill-worker-after <seconds>',
+      'kill the worker with SIGKILL after this many seconds, then restart it',
+    )
     .option('--timeout <seconds>', 'give up waiting for shipments to close after this long', '600')
-    .action(async (opts: { shipments: string; scale: string; seed: string; keepRunning?: boolean; killWorkerAfter?: string; timeout: string }) => {
-      const n = Number(opts.shipments);
-      const scale = Number(opts.scale);
-      const seed = Number(opts.seed);
-      if (!Number.isInteger(n) || n < 1 || n > 5000)
-        throw new UsageError('--shipments must be an integer from 1 to 5000');
-      if (!Number.isFinite(scale) || scale < 1 || scale > 20000)
-        throw new UsageError('--scale must be from 1 to 20000');
-      if (!Number.isInteger(seed)) throw new UsageError('--seed must be an integer');
-      const kill = opts.killWorkerAfter === undefined ? undefined : Number(opts.killWorkerAfter);
-      if (kill !== undefined && !(kill >= 0)) throw new UsageError('--kill-worker-after must be a number of seconds');
-      const timeout = Number(opts.timeout);
-      if (!(timeout > 0)) throw new UsageError('--timeout must be a positive number of seconds');
-      const { runDemo } = await import('./demo.js');
-      const code = await runDemo({
-        shipments: n,
-        scale,
-        seed,
-        keepRunning: !!opts.keepRunning,
-        json: program.opts<{ json?: boolean }>().json ?? false,
-        killWorkerAfterSeconds: kill,
-        timeoutSeconds: timeout,
-      });
-      process.exitCode = code;
-    });
+    .action(
+      async (opts: {
+        shipments: string;
+        scale: string;
+        seed: string;
+        keepRunning?: boolean;
+        killWorkerAfter?: string;
+        timeout: string;
+      }) => {
+        const n = Number(opts.shipments);
+        const scale = Number(opts.scale);
+        const seed = Number(opts.seed);
+        if (!Number.isInteger(n) || n < 1 || n > 5000)
+          throw new UsageError('--shipments must be an integer from 1 to 5000');
+        if (!Number.isFinite(scale) || scale < 1 || scale > 20000)
+          throw new UsageError('--scale must be from 1 to 20000');
+        if (!Number.isInteger(seed)) throw new UsageError('--seed must be an integer');
+        const kill = opts.killWorkerAfter === undefined ? undefined : Number(opts.killWorkerAfter);
+        if (kill !== undefined && !(kill >= 0))
+          throw new UsageError('--kill-worker-after must be a number of seconds');
+        const timeout = Number(opts.timeout);
+        if (!(timeout > 0)) throw new UsageError('--timeout must be a positive number of seconds');
+        const { runDemo } = await import('./demo.js');
+        const code = await runDemo({
+          shipments: n,
+          scale,
+          seed,
+          keepRunning: !!opts.keepRunning,
+          json: program.opts<{ json?: boolean }>().json ?? false,
+          killWorkerAfterSeconds: kill,
+          timeoutSeconds: timeout,
+        });
+        process.exitCode = code;
+      },
+    );
 
-  registerDlqCommands(program, { config: () => loadConfig(), usageError: (message) => new UsageError(message) });
+  registerDlqCommands(program, {
+    config: () => loadConfig(),
+    usageError: (message) => new UsageError(message),
+  });
   return program;
 }
 

@@ -72,7 +72,9 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     const config = loadConfig({ SHIPSYNC_TEMPORAL_ADDRESS: stack.temporalAddress });
     await upsertReleaseSchedule(client, config, config.SHIPSYNC_RELEASE_INTERVAL_MINUTES);
     const pass = await releaseNow(client, config);
-    out(`ERP: ${orders.length} deliveries released for ${date}; release pass started ${pass.started}, ${pass.attached} already started by the push webhook`);
+    out(
+      `ERP: ${orders.length} deliveries released for ${date}; release pass started ${pass.started}, ${pass.attached} already started by the push webhook`,
+    );
 
     const ids = orders.map((o) => shipmentWorkflowId(o.deliveryId));
     const byWorkflowId = new Map(orders.map((o) => [shipmentWorkflowId(o.deliveryId), o]));
@@ -89,14 +91,19 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     }
     let lastLine = '';
     while (results.size < ids.length && Date.now() < deadline) {
-      if (opts.killWorkerAfterSeconds !== undefined && workerRestarts === 0 && Date.now() - clock.anchorRealMs > opts.killWorkerAfterSeconds * 1000) {
+      if (
+        opts.killWorkerAfterSeconds !== undefined &&
+        workerRestarts === 0 &&
+        Date.now() - clock.anchorRealMs > opts.killWorkerAfterSeconds * 1000
+      ) {
         out('killing the worker with SIGKILL, then starting a new one');
         await stack.restartWorker('SIGKILL');
         workerRestarts++;
       }
       const phases: Record<string, number> = {};
       for await (const wf of client.workflow.list({ query: `WorkflowType = 'ShipmentWorkflow'` })) {
-        const phase = (wf.searchAttributes as Record<string, string[] | undefined>).ShipmentStatus?.[0] ?? 'released';
+        const phase =
+          (wf.searchAttributes as Record<string, string[] | undefined>).ShipmentStatus?.[0] ?? 'released';
         phases[phase] = (phases[phase] ?? 0) + 1;
         if (handled.has(`${wf.workflowId}:${phase}`)) continue;
         if (phase === 'on_hold') {
@@ -104,21 +111,41 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
           await correctAddress(api, byWorkflowId.get(wf.workflowId));
         } else if (phase === 'awaiting_approval') {
           handled.add(`${wf.workflowId}:${phase}`);
-          await api.post(`/v1/shipments/${wf.workflowId}/charges/approval`, { approvedBy: 'finance-demo', approve: true }, {
-            headers: { authorization: 'Bearer dev-finance', 'idempotency-key': `demo-approve-${wf.workflowId}` },
-          });
+          await api.post(
+            `/v1/shipments/${wf.workflowId}/charges/approval`,
+            { approvedBy: 'finance-demo', approve: true },
+            {
+              headers: {
+                authorization: 'Bearer dev-finance',
+                'idempotency-key': `demo-approve-${wf.workflowId}`,
+              },
+            },
+          );
         }
       }
       const sim = new Date(simAt(clock, Date.now())).toISOString().slice(0, 16).replace('T', ' ');
-      const line = `sim ${sim}  closed ${results.size}/${ids.length}  ${Object.entries(phases).map(([k, v]) => `${k} ${v}`).join('  ')}`;
+      const line = `sim ${sim}  closed ${results.size}/${ids.length}  ${Object.entries(phases)
+        .map(([k, v]) => `${k} ${v}`)
+        .join('  ')}`;
       if (line !== lastLine) out(line);
       lastLine = line;
       await new Promise((r) => setTimeout(r, 1000));
     }
 
     await crm.drain();
-    const reconciliation = await reconcile({ erpUrl: erp.url, dispatchUrl: dispatch.url, crmUrl: crm.url, orders, results });
-    const summary = summarise(opts, orders, results, reconciliation, { clock, startedAt, workerRestarts, webUi: stack.uiUrl ?? '' });
+    const reconciliation = await reconcile({
+      erpUrl: erp.url,
+      dispatchUrl: dispatch.url,
+      crmUrl: crm.url,
+      orders,
+      results,
+    });
+    const summary = summarise(opts, orders, results, reconciliation, {
+      clock,
+      startedAt,
+      workerRestarts,
+      webUi: stack.uiUrl ?? '',
+    });
     summary.crm.customerReschedules = crm.reschedules.length;
     summary.dispatch.webhooksSent = dispatch.sender.log.length;
     if (opts.json) console.log(JSON.stringify(summary, null, 2));
@@ -163,29 +190,49 @@ function summarise(
     milestones += r.milestones.length;
     casesOpened += r.casesOpened;
     const at = (m: string) => r.milestones.find((x) => x.milestone === m)?.at;
-    const t0 = Date.parse(orders.find((o) => shipmentWorkflowId(o.deliveryId) === r.shipmentId)?.requestedWindow.start ?? '') - 86_400_000;
+    const t0 =
+      Date.parse(
+        orders.find((o) => shipmentWorkflowId(o.deliveryId) === r.shipmentId)?.requestedWindow.start ?? '',
+      ) - 86_400_000;
     const planned = at('planned');
     const done = at('delivered') ?? at('returned');
     const billed = at('billed');
     if (planned && done) durations.deliver!.push((Date.parse(done) - Date.parse(planned)) / 60_000);
     if (done && billed) durations.bill!.push((Date.parse(billed) - Date.parse(done)) / 60_000);
-    if (planned && Number.isFinite(t0)) durations.plan!.push(Math.max(0, (Date.parse(planned) - ctx.clock.anchorSimMs) / 60_000));
+    if (planned && Number.isFinite(t0))
+      durations.plan!.push(Math.max(0, (Date.parse(planned) - ctx.clock.anchorSimMs) / 60_000));
   }
   const phases: DemoSummary['phases'] = {};
   for (const [k, v] of Object.entries(durations)) {
     const sorted = [...v].sort((a, b) => a - b);
-    phases[k] = { medianMinutes: Math.round(quantile(sorted, 0.5)), p95Minutes: Math.round(quantile(sorted, 0.95)) };
+    phases[k] = {
+      medianMinutes: Math.round(quantile(sorted, 0.5)),
+      p95Minutes: Math.round(quantile(sorted, 0.95)),
+    };
   }
   return {
     shipments: orders.length,
     closed: results.size,
     outcomes,
-    erp: { milestones, billingDocuments: reconciliation.billingDocuments, duplicatePostings: reconciliation.duplicateErpEffects },
-    crm: { casesOpened, casesClosed: reconciliation.casesSolved, notices: reconciliation.notices, customerReschedules: 0 },
+    erp: {
+      milestones,
+      billingDocuments: reconciliation.billingDocuments,
+      duplicatePostings: reconciliation.duplicateErpEffects,
+    },
+    crm: {
+      casesOpened,
+      casesClosed: reconciliation.casesSolved,
+      notices: reconciliation.notices,
+      customerReschedules: 0,
+    },
     dispatch: { tasks: reconciliation.dispatchTasks, webhooksSent: 0 },
     phases,
     realSeconds: Math.round((Date.now() - ctx.startedAt) / 1000),
-    simulated: { from: new Date(ctx.clock.anchorSimMs).toISOString(), to: new Date(simAt(ctx.clock, Date.now())).toISOString(), scale: opts.scale },
+    simulated: {
+      from: new Date(ctx.clock.anchorSimMs).toISOString(),
+      to: new Date(simAt(ctx.clock, Date.now())).toISOString(),
+      scale: opts.scale,
+    },
     workerRestarts: ctx.workerRestarts,
     reconciliation,
     webUi: ctx.webUi,
@@ -195,7 +242,12 @@ function summarise(
 function printSummary(s: DemoSummary) {
   const rows: [string, string][] = [
     ['shipments closed', `${s.closed} / ${s.shipments}`],
-    ['outcomes', Object.entries(s.outcomes).map(([k, v]) => `${k} ${v}`).join(', ')],
+    [
+      'outcomes',
+      Object.entries(s.outcomes)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', '),
+    ],
     ['ERP milestones posted', String(s.erp.milestones)],
     ['ERP billing documents', String(s.erp.billingDocuments)],
     ['ERP duplicate postings', String(s.erp.duplicatePostings)],
@@ -203,11 +255,19 @@ function printSummary(s: DemoSummary) {
     ['CRM customer notices', String(s.crm.notices)],
     ['customer reschedules', String(s.crm.customerReschedules)],
     ['dispatch tasks', String(s.dispatch.tasks)],
-    ...Object.entries(s.phases).map(([k, v]): [string, string] => [`${k} (sim minutes)`, `median ${v.medianMinutes}, p95 ${v.p95Minutes}`]),
+    ...Object.entries(s.phases).map(([k, v]): [string, string] => [
+      `${k} (sim minutes)`,
+      `median ${v.medianMinutes}, p95 ${v.p95Minutes}`,
+    ]),
     ['simulated', `${s.simulated.from} → ${s.simulated.to} (×${s.simulated.scale})`],
     ['real time', `${s.realSeconds} s`],
     ['worker restarts', String(s.workerRestarts)],
-    ['reconciliation', s.reconciliation.mismatches.length === 0 ? 'clean' : `${s.reconciliation.mismatches.length} mismatch(es)`],
+    [
+      'reconciliation',
+      s.reconciliation.mismatches.length === 0
+        ? 'clean'
+        : `${s.reconciliation.mismatches.length} mismatch(es)`,
+    ],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   console.log('');

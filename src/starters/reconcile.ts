@@ -21,7 +21,8 @@ interface Effect {
   count: number;
 }
 
-const get = async <T>(url: string, params?: Record<string, string>) => (await axios.get<T>(url, { params, timeout: 30_000 })).data;
+const get = async <T>(url: string, params?: Record<string, string>) =>
+  (await axios.get<T>(url, { params, timeout: 30_000 })).data;
 
 /** Milestone codes in a valid order: business milestones end with billed, after a delivery or a return. */
 export function milestoneSequenceProblem(codes: string[]): string | undefined {
@@ -55,7 +56,9 @@ export async function reconcile(input: {
     get<{ effects: Effect[] }>(`${input.erpUrl}/__sandbox/effects`),
     get<{ effects: Effect[] }>(`${input.crmUrl}/__sandbox/effects`),
     get<{ effects: Effect[] }>(`${input.dispatchUrl}/__sandbox/effects`),
-    get<{ billingRequests: { deliveryId: string; total: string | number }[] }>(`${input.erpUrl}/__sandbox/billing`),
+    get<{ billingRequests: { deliveryId: string; total: string | number }[] }>(
+      `${input.erpUrl}/__sandbox/billing`,
+    ),
   ]);
   const duplicates = (effects: Effect[], system: string) => {
     const dup = effects.filter((e) => e.count > 1);
@@ -85,7 +88,8 @@ export async function reconcile(input: {
     );
     const erpCodes = erp.milestones.map((m) => `${m.milestone}#${Number(m.attempt)}`);
     const ours = result.milestones.map((m) => `${m.milestone.toUpperCase()}#${m.attempt}`);
-    if (erpCodes.join() !== ours.join()) mismatches.push(`${id}: ERP milestones ${erpCodes.join(' ')} but workflow reported ${ours.join(' ')}`);
+    if (erpCodes.join() !== ours.join())
+      mismatches.push(`${id}: ERP milestones ${erpCodes.join(' ')} but workflow reported ${ours.join(' ')}`);
     const problem = milestoneSequenceProblem(erpCodes);
     if (problem) mismatches.push(`${id}: ERP milestone sequence ${problem}`);
     const docs = billing.billingRequests.filter((b) => b.deliveryId === order.deliveryId);
@@ -94,26 +98,30 @@ export async function reconcile(input: {
       mismatches.push(`${id}: ERP billed ${String(docs[0]?.total)} but workflow computed ${result.total}`);
     }
 
-    const { tasks } = await get<{ tasks: { state: number; completionDetails?: { success?: boolean } | null }[] }>(
-      `${input.dispatchUrl}/__sandbox/tasks`,
-      { shipmentId: id },
-    );
+    const { tasks } = await get<{
+      tasks: { state: number; completionDetails?: { success?: boolean } | null }[];
+    }>(`${input.dispatchUrl}/__sandbox/tasks`, { shipmentId: id });
     r.dispatchTasks += tasks.length;
-    if (tasks.length !== result.attempts) mismatches.push(`${id}: ${tasks.length} dispatch tasks for ${result.attempts} attempts`);
+    if (tasks.length !== result.attempts)
+      mismatches.push(`${id}: ${tasks.length} dispatch tasks for ${result.attempts} attempts`);
     const last = tasks.at(-1);
     if (result.outcome === 'delivered' && last?.completionDetails?.success !== true) {
       mismatches.push(`${id}: delivered in the workflow but the last dispatch task did not succeed`);
     }
 
-    const { cases } = await get<{ cases: { kind: string | null; status: string }[] }>(`${input.crmUrl}/__sandbox/cases`, {
-      external_id: id,
-    });
+    const { cases } = await get<{ cases: { kind: string | null; status: string }[] }>(
+      `${input.crmUrl}/__sandbox/cases`,
+      {
+        external_id: id,
+      },
+    );
     const open = cases.filter((c) => c.status !== 'solved' && c.status !== 'closed');
     r.casesSolved += cases.length - open.length;
     if (open.length > 0) mismatches.push(`${id}: ${open.length} CRM case(s) still open`);
     const failures = ours.filter((c) => c.startsWith('FAILED_ATTEMPT')).length;
     const failureCases = cases.filter((c) => c.kind === 'failed_attempt' || c.kind === 'damage').length;
-    if (failureCases < failures) mismatches.push(`${id}: ${failures} failed attempts but ${failureCases} failure cases`);
+    if (failureCases < failures)
+      mismatches.push(`${id}: ${failures} failed attempts but ${failureCases} failure cases`);
   }
   return r;
 }

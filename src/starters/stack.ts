@@ -6,10 +6,19 @@ import type { Client } from '@temporalio/client';
 import type { ClockSettings } from '../domain/clock.js';
 import { loadConfig } from '../platform/config.js';
 import { connectTemporal } from '../platform/temporal-client.js';
-import { provisionTemporalCli, startDevServer, waitForPort, type DevServer } from '../platform/temporal-cli.js';
+import {
+  provisionTemporalCli,
+  startDevServer,
+  waitForPort,
+  type DevServer,
+} from '../platform/temporal-cli.js';
 import type { FaultSettings } from '../sandbox/common/faults.js';
 import { startCrmSandbox, type CrmSandbox } from '../sandbox/crm/index.js';
-import { startDispatchSandbox, type DispatchSandbox, type SimulatorSettingsInput } from '../sandbox/dispatch/index.js';
+import {
+  startDispatchSandbox,
+  type DispatchSandbox,
+  type SimulatorSettingsInput,
+} from '../sandbox/dispatch/index.js';
 import { startErpSandbox, type ErpSandbox } from '../sandbox/erp/index.js';
 import { taskQueues } from '../workflows/shipment/contract.js';
 
@@ -89,7 +98,15 @@ export function nextPlanningDay(now = Date.now()): string {
   return new Date(t).toISOString().slice(0, 10);
 }
 
-const DISPATCH_TRIGGERS = ['taskAssigned', 'taskStarted', 'taskEta', 'taskArrival', 'taskCompleted', 'taskFailed', 'taskDelayed'] as const;
+const DISPATCH_TRIGGERS = [
+  'taskAssigned',
+  'taskStarted',
+  'taskEta',
+  'taskArrival',
+  'taskCompleted',
+  'taskFailed',
+  'taskDelayed',
+] as const;
 
 /** Starts Temporal (unless given), the sandboxes, the gateway and the worker, wired together over HTTP. */
 export async function startFullStack(o: FullStackOptions): Promise<FullStack> {
@@ -99,7 +116,9 @@ export async function startFullStack(o: FullStackOptions): Promise<FullStack> {
   const children = new Set<ChildProcess>();
   const stopAll = async () => {
     for (const child of children) child.kill('SIGTERM');
-    await Promise.all([...children].map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))));
+    await Promise.all(
+      [...children].map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))),
+    );
     for (const step of cleanup.reverse()) await step().catch(() => undefined);
   };
   try {
@@ -153,7 +172,12 @@ export async function startFullStack(o: FullStackOptions): Promise<FullStack> {
         port: 0,
         seed: o.seed,
         faults: o.faults?.crm,
-        customers: { rescheduleRate: o.rescheduleRate, mode: 'api', rescheduleApiUrl: gatewayUrl, apiToken: 'dev-agent' },
+        customers: {
+          rescheduleRate: o.rescheduleRate,
+          mode: 'api',
+          rescheduleApiUrl: gatewayUrl,
+          apiToken: 'dev-agent',
+        },
       }),
     ]);
     cleanup.push(() => Promise.all([erp.close(), dispatch.close(), crm.close()]));
@@ -174,7 +198,10 @@ export async function startFullStack(o: FullStackOptions): Promise<FullStack> {
       ...o.env,
     };
     const spawnChild = (entry: string, name: string) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', entry], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+        env,
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
       child.stderr?.on('data', (chunk: Buffer) => {
         const text = chunk.toString().trim();
         if (text && o.showChildOutput) o.say(`[${name}] ${text.split('\n')[0]}`);
@@ -193,7 +220,10 @@ export async function startFullStack(o: FullStackOptions): Promise<FullStack> {
     let gateway = spawnChild('src/gateway/main.ts', 'gateway');
     await waitForPort('127.0.0.1', gatewayPort, 60_000);
     let worker = spawnChild('src/workers/main.ts', 'worker');
-    const { client, close } = await connectTemporal({ SHIPSYNC_TEMPORAL_ADDRESS: temporalAddress, SHIPSYNC_TEMPORAL_NAMESPACE: 'default' });
+    const { client, close } = await connectTemporal({
+      SHIPSYNC_TEMPORAL_ADDRESS: temporalAddress,
+      SHIPSYNC_TEMPORAL_NAMESPACE: 'default',
+    });
     cleanup.push(close);
     const waitForWorker = async (timeoutMs = 120_000) => {
       const deadline = Date.now() + timeoutMs;
@@ -204,14 +234,18 @@ export async function startFullStack(o: FullStackOptions): Promise<FullStack> {
           taskQueueType: 1,
         });
         // A killed worker's poller lingers for a while; a new one shows as a poller seen in the last seconds.
-        const fresh = (res.pollers ?? []).some((p) => Date.now() - Number(p.lastAccessTime?.seconds ?? 0) * 1000 < 5000);
+        const fresh = (res.pollers ?? []).some(
+          (p) => Date.now() - Number(p.lastAccessTime?.seconds ?? 0) * 1000 < 5000,
+        );
         if (fresh) return;
         if (Date.now() > deadline) throw new Error(`no worker polled within ${timeoutMs / 1000} s`);
         await new Promise((r) => setTimeout(r, 250));
       }
     };
     await waitForWorker();
-    o.say(`gateway ${gatewayUrl}, worker polling; simulated ${date} 04:00 starts in ${Math.max(0, Math.round((clock.anchorRealMs - Date.now()) / 1000))} s at ×${clock.scale}`);
+    o.say(
+      `gateway ${gatewayUrl}, worker polling; simulated ${date} 04:00 starts in ${Math.max(0, Math.round((clock.anchorRealMs - Date.now()) / 1000))} s at ×${clock.scale}`,
+    );
     return {
       temporalAddress,
       uiUrl: server?.uiUrl,
@@ -227,7 +261,8 @@ export async function startFullStack(o: FullStackOptions): Promise<FullStack> {
       gateway: () => gateway,
       waitForWorker,
       async restartTemporal(downMs = 0) {
-        if (!server || !startServer) throw new Error('Temporal was started outside the stack; restart it there');
+        if (!server || !startServer)
+          throw new Error('Temporal was started outside the stack; restart it there');
         await server.stop();
         await new Promise((r) => setTimeout(r, downMs));
         server = await startServer();

@@ -14,7 +14,10 @@ async function main() {
   const config = loadConfig();
   const logger = createLogger({ level: config.SHIPSYNC_LOG_LEVEL, name: 'worker' });
   // The SDK's own lines follow the configured level too (its levels are upper case, without fatal/silent).
-  const sdkLevel = ({ trace: 'TRACE', debug: 'DEBUG', info: 'INFO', warn: 'WARN' } as const)[config.SHIPSYNC_LOG_LEVEL as 'info'] ?? 'ERROR';
+  const sdkLevel =
+    ({ trace: 'TRACE', debug: 'DEBUG', info: 'INFO', warn: 'WARN' } as const)[
+      config.SHIPSYNC_LOG_LEVEL as 'info'
+    ] ?? 'ERROR';
   Runtime.install({
     logger: new DefaultLogger(sdkLevel),
     telemetryOptions: config.SHIPSYNC_WORKER_METRICS_PORT
@@ -28,13 +31,19 @@ async function main() {
     clock: clockFromConfig(config),
     settings: settingsFromConfig(config),
     erp: createErpAdapter({ baseUrl: config.SHIPSYNC_ERP_URL }),
-    dispatch: createDispatchAdapter({ baseUrl: config.SHIPSYNC_DISPATCH_URL, apiKey: config.SHIPSYNC_DISPATCH_API_KEY }),
+    dispatch: createDispatchAdapter({
+      baseUrl: config.SHIPSYNC_DISPATCH_URL,
+      apiKey: config.SHIPSYNC_DISPATCH_API_KEY,
+    }),
     crm: createCrmAdapter({ baseUrl: config.SHIPSYNC_CRM_URL }),
     geocoder: new ZipGeocoder(),
     cacheSize: config.SHIPSYNC_WORKER_CACHE_SIZE,
     workflowSlots: config.SHIPSYNC_WORKER_WORKFLOW_SLOTS,
   });
-  logger.info({ taskQueues: taskQueues(config.SHIPSYNC_TASK_QUEUE_PREFIX), temporal: config.SHIPSYNC_TEMPORAL_ADDRESS }, 'workers running');
+  logger.info(
+    { taskQueues: taskQueues(config.SHIPSYNC_TASK_QUEUE_PREFIX), temporal: config.SHIPSYNC_TEMPORAL_ADDRESS },
+    'workers running',
+  );
   // The SDK's runtime shuts the workers down gracefully on SIGINT/SIGTERM; run resolves once they drained.
   await running.run;
   logger.info('workers stopped');

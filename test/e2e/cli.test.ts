@@ -19,9 +19,18 @@ afterAll(async () => {
 
 async function shipsync(...args: string[]) {
   try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'src/starters/cli.ts', ...args], {
-      env: { ...process.env, SHIPSYNC_TEMPORAL_ADDRESS: temporalAddress(), SHIPSYNC_ERP_URL: stack.erp.url, SHIPSYNC_TASK_QUEUE_PREFIX: stack.prefix },
-    });
+    const { stdout, stderr } = await run(
+      process.execPath,
+      ['--import', 'tsx', 'src/starters/cli.ts', ...args],
+      {
+        env: {
+          ...process.env,
+          SHIPSYNC_TEMPORAL_ADDRESS: temporalAddress(),
+          SHIPSYNC_ERP_URL: stack.erp.url,
+          SHIPSYNC_TASK_QUEUE_PREFIX: stack.prefix,
+        },
+      },
+    );
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
@@ -32,9 +41,21 @@ async function shipsync(...args: string[]) {
 describe('shipsync CLI', () => {
   it.each([
     ['an unknown shipment', ['status', 'shipment-NOPE000001'], /unknown shipment/],
-    ['a window in the past', ['reschedule', 'WF', '--from', '2020-01-01T10:00:00Z', '--to', '2020-01-01T12:00:00Z'], /RESCHEDULE_WINDOW_IN_PAST/],
-    ['a malformed date', ['reschedule', 'WF', '--from', 'tomorrow', '--to', '2026-12-02T12:00:00Z'], /ISO-8601/],
-    ['a window that ends before it starts', ['reschedule', 'WF', '--from', '2026-12-02T12:00:00Z', '--to', '2026-12-02T10:00:00Z'], /end must be after/],
+    [
+      'a window in the past',
+      ['reschedule', 'WF', '--from', '2020-01-01T10:00:00Z', '--to', '2020-01-01T12:00:00Z'],
+      /RESCHEDULE_WINDOW_IN_PAST/,
+    ],
+    [
+      'a malformed date',
+      ['reschedule', 'WF', '--from', 'tomorrow', '--to', '2026-12-02T12:00:00Z'],
+      /ISO-8601/,
+    ],
+    [
+      'a window that ends before it starts',
+      ['reschedule', 'WF', '--from', '2026-12-02T12:00:00Z', '--to', '2026-12-02T10:00:00Z'],
+      /end must be after/,
+    ],
     ['an unknown delivery to start', ['start', 'ZZ99999999'], /unknown delivery/],
     ['an unknown event type', ['event', 'WF', 'task.teleported', '--data', '{}'], /unknown event type/],
     ['event data that is not JSON', ['event', 'WF', 'stop.arrived.v1', '--data', '{oops'], /not valid JSON/],
@@ -56,9 +77,20 @@ describe('shipsync CLI', () => {
   });
 
   it('when a valid future window is given then the reschedule is accepted', async () => {
-    const res = await shipsync('--json', 'reschedule', workflowId, '--from', '2026-12-02T15:00:00Z', '--to', '2026-12-02T17:00:00Z');
+    const res = await shipsync(
+      '--json',
+      'reschedule',
+      workflowId,
+      '--from',
+      '2026-12-02T15:00:00Z',
+      '--to',
+      '2026-12-02T17:00:00Z',
+    );
     expect(res.code).toBe(0);
-    expect(JSON.parse(res.stdout).window).toEqual({ start: '2026-12-02T15:00:00.000Z', end: '2026-12-02T17:00:00.000Z' });
+    expect(JSON.parse(res.stdout).window).toEqual({
+      start: '2026-12-02T15:00:00.000Z',
+      end: '2026-12-02T17:00:00.000Z',
+    });
   });
 
   it('when a history is exported then it is the JSON the replayer reads', async () => {

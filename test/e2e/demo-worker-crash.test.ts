@@ -13,7 +13,23 @@ describe('the demo survives a worker crash', () => {
   it('when the worker is killed with SIGKILL mid-run and restarted then every shipment still closes and reconciliation is clean', async () => {
     const { stdout } = await run(
       process.execPath,
-      ['--import', 'tsx', 'src/starters/cli.ts', '--json', 'demo', '--shipments', '8', '--scale', '2880', '--seed', '3', '--kill-worker-after', '10', '--timeout', '240'],
+      [
+        '--import',
+        'tsx',
+        'src/starters/cli.ts',
+        '--json',
+        'demo',
+        '--shipments',
+        '8',
+        '--scale',
+        '2880',
+        '--seed',
+        '3',
+        '--kill-worker-after',
+        '10',
+        '--timeout',
+        '240',
+      ],
       { env: { ...process.env, SHIPSYNC_DATA_DIR: dir }, maxBuffer: 16 * 1024 * 1024, timeout: 280_000 },
     );
     const summary = JSON.parse(stdout);

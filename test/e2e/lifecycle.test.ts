@@ -47,14 +47,28 @@ beforeAll(async () => {
     simulator: { enabled: true, failureRate: 0.25, delayRate: 0.2, damageRate: 0.1 },
     planning: { timeLimitMs: 300 },
     faults: { webhookDuplicateRate: 1, webhookDuplicateCopies: 3, webhookReorderRate: 0.3 },
-    webhooks: ['taskAssigned', 'taskStarted', 'taskEta', 'taskArrival', 'taskCompleted', 'taskFailed', 'taskDelayed'].map((trigger) => ({
+    webhooks: [
+      'taskAssigned',
+      'taskStarted',
+      'taskEta',
+      'taskArrival',
+      'taskCompleted',
+      'taskFailed',
+      'taskDelayed',
+    ].map((trigger) => ({
       url: `${gatewayUrl}/webhooks/dispatch`,
       trigger: trigger as 'taskAssigned',
     })),
   });
   crm = stack.crm;
   store = await openStore({ backend: 'sqlite', file: join(dir, 'gateway.sqlite') });
-  gateway = await createGateway({ config, client: stack.client, store, logger: createLogger({ level: 'silent' }), defaultMetrics: false });
+  gateway = await createGateway({
+    config,
+    client: stack.client,
+    store,
+    logger: createLogger({ level: 'silent' }),
+    defaultMetrics: false,
+  });
   await gateway.listen({ host: '127.0.0.1', port: gatewayPort });
   gateway.forwarder.start();
 });

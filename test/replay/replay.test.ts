@@ -1,7 +1,13 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DefaultLogger, Runtime, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import {
+  DefaultLogger,
+  Runtime,
+  Worker,
+  bundleWorkflowCode,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +18,10 @@ Runtime.install({ logger: new DefaultLogger('ERROR') });
 const dir = fileURLToPath(new URL('./histories', import.meta.url));
 const histories = readdirSync(dir)
   .filter((f) => f.endsWith('.json'))
-  .map((f) => ({ workflowId: f.replace(/\.json$/, ''), history: historyFromJSON(JSON.parse(readFileSync(join(dir, f), 'utf8'))) }));
+  .map((f) => ({
+    workflowId: f.replace(/\.json$/, ''),
+    history: historyFromJSON(JSON.parse(readFileSync(join(dir, f), 'utf8'))),
+  }));
 
 async function replay(bundle: WorkflowBundleWithSourceMap) {
   const failures: { workflowId: string; error: unknown }[] = [];
@@ -25,7 +34,9 @@ async function replay(bundle: WorkflowBundleWithSourceMap) {
 describe('replay of stored shipment histories', () => {
   let current: WorkflowBundleWithSourceMap;
   beforeAll(async () => {
-    current = await bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL('../../src/workflows/index.ts', import.meta.url)) });
+    current = await bundleWorkflowCode({
+      workflowsPath: fileURLToPath(new URL('../../src/workflows/index.ts', import.meta.url)),
+    });
   });
 
   it('there are stored histories of the lifecycle paths', () => {
@@ -37,14 +48,18 @@ describe('replay of stored shipment histories', () => {
   });
 
   it('when a change is made without patched() then replay fails with a determinism violation', async () => {
-    const bundle = await bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL('./fixtures/unpatched-change.ts', import.meta.url)) });
+    const bundle = await bundleWorkflowCode({
+      workflowsPath: fileURLToPath(new URL('./fixtures/unpatched-change.ts', import.meta.url)),
+    });
     const failures = await replay(bundle);
     expect(failures.length).toBe(histories.length);
     expect(failures.every((f) => f.error instanceof DeterminismViolationError)).toBe(true);
   });
 
   it('when the same change is guarded by patched() then every history still replays', async () => {
-    const bundle = await bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL('./fixtures/patched-change.ts', import.meta.url)) });
+    const bundle = await bundleWorkflowCode({
+      workflowsPath: fileURLToPath(new URL('./fixtures/patched-change.ts', import.meta.url)),
+    });
     expect(await replay(bundle)).toEqual([]);
   });
 });

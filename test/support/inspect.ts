@@ -2,15 +2,22 @@ import axios from 'axios';
 
 /** Milestone codes the ERP sandbox recorded for a delivery, in order, as `CODE#attempt`. */
 export async function erpMilestones(erpUrl: string, deliveryId: string): Promise<string[]> {
-  const res = await axios.get<{ milestones: { milestone: string; attempt: number }[] }>(`${erpUrl}/__sandbox/deliveries/${deliveryId}/milestones`);
+  const res = await axios.get<{ milestones: { milestone: string; attempt: number }[] }>(
+    `${erpUrl}/__sandbox/deliveries/${deliveryId}/milestones`,
+  );
   return res.data.milestones.map((m) => `${m.milestone}#${Number(m.attempt)}`);
 }
 
 /** Billing requests the ERP sandbox holds for a delivery. */
 export async function erpBilling(erpUrl: string, deliveryId: string) {
-  const res = await axios.get<{ billingRequests: { deliveryId: string; total: string | number; approvedBy?: string; items: { chargeCode: string; amount: string | number }[] }[] }>(
-    `${erpUrl}/__sandbox/billing`,
-  );
+  const res = await axios.get<{
+    billingRequests: {
+      deliveryId: string;
+      total: string | number;
+      approvedBy?: string;
+      items: { chargeCode: string; amount: string | number }[];
+    }[];
+  }>(`${erpUrl}/__sandbox/billing`);
   return res.data.billingRequests.filter((b) => b.deliveryId === deliveryId);
 }
 
@@ -22,16 +29,22 @@ export async function duplicateEffects(url: string): Promise<unknown[]> {
 
 /** CRM cases of a shipment, with kind and status. */
 export async function crmCases(crmUrl: string, shipmentId: string) {
-  const res = await axios.get<{ cases: { ticketId: number; kind: string | null; status: string }[] }>(`${crmUrl}/__sandbox/cases`, {
-    params: { external_id: shipmentId },
-  });
+  const res = await axios.get<{ cases: { ticketId: number; kind: string | null; status: string }[] }>(
+    `${crmUrl}/__sandbox/cases`,
+    {
+      params: { external_id: shipmentId },
+    },
+  );
   return res.data.cases;
 }
 
 /** Customer notices the CRM recorded for a shipment. */
 export async function crmNotices(crmUrl: string, shipmentId: string) {
-  const res = await axios.get<{ notifications: { body: string; plan?: unknown }[] }>(`${crmUrl}/__sandbox/notifications`, {
-    params: { external_id: shipmentId },
-  });
+  const res = await axios.get<{ notifications: { body: string; plan?: unknown }[] }>(
+    `${crmUrl}/__sandbox/notifications`,
+    {
+      params: { external_id: shipmentId },
+    },
+  );
   return res.data.notifications;
 }

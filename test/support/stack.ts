@@ -1,6 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
-import { DefaultLogger, Runtime, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import {
+  DefaultLogger,
+  Runtime,
+  bundleWorkflowCode,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
@@ -13,11 +18,20 @@ import { createDispatchAdapter } from '../../src/integrations/dispatch/adapter.j
 import { createErpAdapter } from '../../src/integrations/erp/adapter.js';
 import { ZipGeocoder } from '../../src/integrations/geo/geocoder.js';
 import { startCrmSandbox, type CrmSandbox } from '../../src/sandbox/crm/index.js';
-import { startDispatchSandbox, type DispatchSandbox, type SimulatorSettingsInput } from '../../src/sandbox/dispatch/index.js';
+import {
+  startDispatchSandbox,
+  type DispatchSandbox,
+  type SimulatorSettingsInput,
+} from '../../src/sandbox/dispatch/index.js';
 import { startErpSandbox, type ErpSandbox } from '../../src/sandbox/erp/index.js';
 import { startShipment } from '../../src/starters/shipments.js';
 import { createWorkers, type RunningWorkers } from '../../src/workers/workers.js';
-import { ShipmentSettings, shipmentWorkflowId, statusQuery, type ShipmentStatus } from '../../src/workflows/shipment/contract.js';
+import {
+  ShipmentSettings,
+  shipmentWorkflowId,
+  statusQuery,
+  type ShipmentStatus,
+} from '../../src/workflows/shipment/contract.js';
 import type { ShipmentWorkflow } from '../../src/workflows/shipment/workflow.js';
 import { temporalAddress } from './temporal.js';
 import { sampleOrder } from './fixtures.js';
@@ -28,7 +42,9 @@ Runtime.install({ logger: new DefaultLogger('WARN') });
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 /** The workflow bundle, made once per test file. */
 export function workflowBundle() {
-  bundle ??= bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL('../../src/workflows/index.ts', import.meta.url)) });
+  bundle ??= bundleWorkflowCode({
+    workflowsPath: fileURLToPath(new URL('../../src/workflows/index.ts', import.meta.url)),
+  });
   return bundle;
 }
 
@@ -51,11 +67,22 @@ export interface Stack {
   settings: ShipmentSettings;
   workers: RunningWorkers;
   /** Creates the delivery in the ERP and starts its shipment. */
-  start(overrides?: Partial<Order>): Promise<{ order: Order; workflowId: string; handle: WorkflowHandle<typeof ShipmentWorkflow> }>;
+  start(
+    overrides?: Partial<Order>,
+  ): Promise<{ order: Order; workflowId: string; handle: WorkflowHandle<typeof ShipmentWorkflow> }>;
   /** Polls the status query until `check` holds (or fails after the deadline). */
-  waitFor(workflowId: string, check: (s: ShipmentStatus) => boolean, timeoutMs?: number): Promise<ShipmentStatus>;
+  waitFor(
+    workflowId: string,
+    check: (s: ShipmentStatus) => boolean,
+    timeoutMs?: number,
+  ): Promise<ShipmentStatus>;
   /** A canonical dispatch event for the shipment's current task. */
-  event(workflowId: string, type: DispatchEventType, data?: Record<string, unknown>, at?: number): Promise<DispatchEvent>;
+  event(
+    workflowId: string,
+    type: DispatchEventType,
+    data?: Record<string, unknown>,
+    at?: number,
+  ): Promise<DispatchEvent>;
   /** Simulated now, epoch ms. */
   simNow(): number;
   close(): Promise<void>;
@@ -63,7 +90,12 @@ export interface Stack {
 
 /** Starts a stack; the simulator is off unless asked for, so tests drive the driver's events themselves. */
 export async function startStack(
-  opts: { scale?: number; settings?: Partial<ShipmentSettings>; simulator?: SimulatorSettingsInput; address?: string } = {},
+  opts: {
+    scale?: number;
+    settings?: Partial<ShipmentSettings>;
+    simulator?: SimulatorSettingsInput;
+    address?: string;
+  } = {},
 ): Promise<Stack> {
   const address = opts.address ?? temporalAddress();
   const clock: ClockSettings = { scale: opts.scale ?? 600, anchorRealMs: Date.now(), anchorSimMs: SIM_START };
@@ -71,7 +103,13 @@ export async function startStack(
   const prefix = `t${randomBytes(4).toString('hex')}-`;
   const [erp, dispatch, crm] = await Promise.all([
     startErpSandbox({ port: 0, seed: 1 }),
-    startDispatchSandbox({ port: 0, seed: 1, clock, simulator: opts.simulator ?? { enabled: false }, planning: { timeLimitMs: 300 } }),
+    startDispatchSandbox({
+      port: 0,
+      seed: 1,
+      clock,
+      simulator: opts.simulator ?? { enabled: false },
+      planning: { timeLimitMs: 300 },
+    }),
     startCrmSandbox({ port: 0, seed: 1 }),
   ]);
   const connection = await Connection.connect({ address });
@@ -106,7 +144,10 @@ export async function startStack(
       const order = sampleOrder({
         deliveryId: testDeliveryId(),
         plannedDate: '2026-12-01',
-        requestedWindow: { start: new Date(windowStart).toISOString(), end: new Date(windowStart + 2 * 3600_000).toISOString() },
+        requestedWindow: {
+          start: new Date(windowStart).toISOString(),
+          end: new Date(windowStart + 2 * 3600_000).toISOString(),
+        },
         ...overrides,
       });
       erp.addDelivery({ order });
@@ -125,7 +166,8 @@ export async function startStack(
         } catch (err) {
           if (Date.now() > deadline) throw err;
         }
-        if (Date.now() > deadline) throw new Error(`condition not reached in ${timeoutMs} ms; last status: ${JSON.stringify(last)}`);
+        if (Date.now() > deadline)
+          throw new Error(`condition not reached in ${timeoutMs} ms; last status: ${JSON.stringify(last)}`);
         await new Promise((r) => setTimeout(r, 100));
       }
     },
@@ -136,18 +178,35 @@ export async function startStack(
       const time = new Date(at ?? simNow()).toISOString();
       const base = { taskId: status.taskId ?? 'unknown', attempt: status.attempts };
       const defaults: Record<DispatchEventType, Record<string, unknown>> = {
-        'route.assigned.v1': { ...base, driverId: 'drv-1', routeId: 'route-1', eta: new Date(Date.parse(status.window.start) + 30 * 60_000).toISOString() },
+        'route.assigned.v1': {
+          ...base,
+          driverId: 'drv-1',
+          routeId: 'route-1',
+          eta: new Date(Date.parse(status.window.start) + 30 * 60_000).toISOString(),
+        },
         'stop.started.v1': { ...base, driverId: 'drv-1' },
         'stop.eta.v1': { ...base, eta: time, driftSeconds: 0 },
         'delivery.delayed.v1': { ...base, eta: time, delaySeconds: 0 },
         'stop.arrived.v1': { ...base, arrivedAt: time },
         'delivery.completed.v1': {
           ...base,
-          pod: { deliveredAt: time, location: { lat: 41.878, lng: -87.636 }, signatureId: 'sig-1', photoIds: ['ph-1'], notes: '' },
+          pod: {
+            deliveredAt: time,
+            location: { lat: 41.878, lng: -87.636 },
+            signatureId: 'sig-1',
+            photoIds: ['ph-1'],
+            notes: '',
+          },
           mileageKm: 18.4,
           accessorials: { liftgate: false, waitingMinutes: 0 },
         },
-        'delivery.failed.v1': { ...base, reason: 'recipient_absent', failedAt: time, notes: '', mileageKm: 9 },
+        'delivery.failed.v1': {
+          ...base,
+          reason: 'recipient_absent',
+          failedAt: time,
+          notes: '',
+          mileageKm: 9,
+        },
       };
       return {
         specversion: '1.0',

@@ -32,16 +32,25 @@ describe('long-lived shipments', () => {
     await handle.signal(dispatchEventSignal, assigned);
     const firstRun = (await handle.describe()).runId;
     for (let i = 0; i < 40; i++) {
-      await handle.signal(dispatchEventSignal, await stack.event(workflowId, 'stop.eta.v1', { driftSeconds: 30 + i }));
+      await handle.signal(
+        dispatchEventSignal,
+        await stack.event(workflowId, 'stop.eta.v1', { driftSeconds: 30 + i }),
+      );
     }
     await expect.poll(async () => (await handle.describe()).runId, { timeout: 30_000 }).not.toBe(firstRun);
     // The same assignment again, now in a later run: it must change nothing.
     await handle.signal(dispatchEventSignal, assigned);
     const status = await stack.waitFor(workflowId, (s) => s.eventsApplied >= 41);
     expect(status.milestones.filter((m) => m.milestone === 'planned')).toHaveLength(1);
-    for (const type of ['stop.started.v1', 'delivery.completed.v1'] as const) await handle.signal(dispatchEventSignal, await stack.event(workflowId, type));
+    for (const type of ['stop.started.v1', 'delivery.completed.v1'] as const)
+      await handle.signal(dispatchEventSignal, await stack.event(workflowId, type));
     const result = await stack.client.workflow.getHandle(workflowId).result();
     expect(result.outcome).toBe('delivered');
-    expect(await erpMilestones(stack.erp.url, order.deliveryId)).toEqual(['PLANNED#1', 'DISPATCHED#1', 'DELIVERED#1', 'BILLED#1']);
+    expect(await erpMilestones(stack.erp.url, order.deliveryId)).toEqual([
+      'PLANNED#1',
+      'DISPATCHED#1',
+      'DELIVERED#1',
+      'BILLED#1',
+    ]);
   });
 });

@@ -17,9 +17,15 @@ afterEach(async () => {
   stack = undefined;
 });
 
-async function drive(s: Stack, workflowId: string, types: Parameters<Stack['event']>[1][], data: Record<string, Record<string, unknown>> = {}) {
+async function drive(
+  s: Stack,
+  workflowId: string,
+  types: Parameters<Stack['event']>[1][],
+  data: Record<string, Record<string, unknown>> = {},
+) {
   const handle = s.client.workflow.getHandle(workflowId);
-  for (const type of types) await handle.signal(dispatchEventSignal, await s.event(workflowId, type, data[type]));
+  for (const type of types)
+    await handle.signal(dispatchEventSignal, await s.event(workflowId, type, data[type]));
 }
 
 async function rejection(p: Promise<unknown>): Promise<string | undefined> {
@@ -27,7 +33,8 @@ async function rejection(p: Promise<unknown>): Promise<string | undefined> {
     await p;
     return undefined;
   } catch (err) {
-    if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) return err.cause.type ?? 'untyped';
+    if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure)
+      return err.cause.type ?? 'untyped';
     throw err;
   }
 }
@@ -39,11 +46,21 @@ describe('ShipmentWorkflow on the real dev server with the sandboxes', () => {
     stack = await startStack();
     const { order, workflowId, handle } = await stack.start();
     await stack.waitFor(workflowId, published);
-    await drive(stack, workflowId, ['route.assigned.v1', 'stop.started.v1', 'stop.arrived.v1', 'delivery.completed.v1']);
+    await drive(stack, workflowId, [
+      'route.assigned.v1',
+      'stop.started.v1',
+      'stop.arrived.v1',
+      'delivery.completed.v1',
+    ]);
     const result: ShipmentResult = await handle.result();
     expect(result.outcome).toBe('delivered');
     expect(result.casesOpened).toBe(0);
-    expect(await erpMilestones(stack.erp.url, order.deliveryId)).toEqual(['PLANNED#1', 'DISPATCHED#1', 'DELIVERED#1', 'BILLED#1']);
+    expect(await erpMilestones(stack.erp.url, order.deliveryId)).toEqual([
+      'PLANNED#1',
+      'DISPATCHED#1',
+      'DELIVERED#1',
+      'BILLED#1',
+    ]);
     const billing = await erpBilling(stack.erp.url, order.deliveryId);
     expect(billing).toHaveLength(1);
     expect(Number(billing[0]?.total)).toBeCloseTo(result.total, 2);
@@ -57,19 +74,51 @@ describe('ShipmentWorkflow on the real dev server with the sandboxes', () => {
     await stack.waitFor(workflowId, published);
     const start = new Date(Date.parse('2026-12-02T14:00:00Z')).toISOString();
     const window = { start, end: '2026-12-02T16:00:00.000Z' };
-    const accepted = await handle.executeUpdate(rescheduleUpdate, { args: [{ window, reason: 'customer asked', requestedBy: 'agent' }] });
+    const accepted = await handle.executeUpdate(rescheduleUpdate, {
+      args: [{ window, reason: 'customer asked', requestedBy: 'agent' }],
+    });
     expect(accepted.window).toEqual(window);
-    expect(await rejection(handle.executeUpdate(rescheduleUpdate, { args: [{ window: { start: '2026-11-30T10:00:00Z', end: '2026-11-30T12:00:00Z' }, reason: '', requestedBy: 'agent' }] }))).toBe(
-      'RESCHEDULE_WINDOW_IN_PAST',
-    );
-    expect(await rejection(handle.executeUpdate(rescheduleUpdate, { args: [{ window: { start: '2026-12-05T10:00:00Z', end: '2026-12-05T12:00:00Z' }, reason: '', requestedBy: 'agent' }] }))).toBe(
-      'RESCHEDULE_NOT_SERVICE_DAY',
-    );
+    expect(
+      await rejection(
+        handle.executeUpdate(rescheduleUpdate, {
+          args: [
+            {
+              window: { start: '2026-11-30T10:00:00Z', end: '2026-11-30T12:00:00Z' },
+              reason: '',
+              requestedBy: 'agent',
+            },
+          ],
+        }),
+      ),
+    ).toBe('RESCHEDULE_WINDOW_IN_PAST');
+    expect(
+      await rejection(
+        handle.executeUpdate(rescheduleUpdate, {
+          args: [
+            {
+              window: { start: '2026-12-05T10:00:00Z', end: '2026-12-05T12:00:00Z' },
+              reason: '',
+              requestedBy: 'agent',
+            },
+          ],
+        }),
+      ),
+    ).toBe('RESCHEDULE_NOT_SERVICE_DAY');
     await drive(stack, workflowId, ['route.assigned.v1', 'stop.started.v1']);
     await stack.waitFor(workflowId, (st) => st.phase === 'in_transit');
-    expect(await rejection(handle.executeUpdate(rescheduleUpdate, { args: [{ window: { start: '2026-12-03T14:00:00Z', end: '2026-12-03T16:00:00Z' }, reason: '', requestedBy: 'agent' }] }))).toBe(
-      'RESCHEDULE_TOO_LATE',
-    );
+    expect(
+      await rejection(
+        handle.executeUpdate(rescheduleUpdate, {
+          args: [
+            {
+              window: { start: '2026-12-03T14:00:00Z', end: '2026-12-03T16:00:00Z' },
+              reason: '',
+              requestedBy: 'agent',
+            },
+          ],
+        }),
+      ),
+    ).toBe('RESCHEDULE_TOO_LATE');
     const status = await stack.waitFor(workflowId, () => true);
     expect(status.window).toEqual(window);
   });
@@ -103,11 +152,19 @@ describe('ShipmentWorkflow on the real dev server with the sandboxes', () => {
     stack = await startStack({ settings: { maxAttempts: 1 } });
     const { order, workflowId, handle } = await stack.start();
     await stack.waitFor(workflowId, published);
-    await drive(stack, workflowId, ['route.assigned.v1', 'stop.started.v1', 'delivery.failed.v1'], { 'delivery.failed.v1': { reason: 'refused' } });
+    await drive(stack, workflowId, ['route.assigned.v1', 'stop.started.v1', 'delivery.failed.v1'], {
+      'delivery.failed.v1': { reason: 'refused' },
+    });
     const result = await handle.result();
     expect(result.outcome).toBe('returned');
     expect(result.charges.map((c) => c.code)).toContain('RETURN');
-    expect(await erpMilestones(stack.erp.url, order.deliveryId)).toEqual(['PLANNED#1', 'DISPATCHED#1', 'FAILED_ATTEMPT#1', 'RETURNED#1', 'BILLED#1']);
+    expect(await erpMilestones(stack.erp.url, order.deliveryId)).toEqual([
+      'PLANNED#1',
+      'DISPATCHED#1',
+      'FAILED_ATTEMPT#1',
+      'RETURNED#1',
+      'BILLED#1',
+    ]);
   });
 
   it('when the driver runs late past the thresholds then the customer is told, ERP gets one delayed milestone and a case opens', async () => {
@@ -115,20 +172,26 @@ describe('ShipmentWorkflow on the real dev server with the sandboxes', () => {
     const { order, workflowId, handle } = await stack.start();
     await stack.waitFor(workflowId, published);
     await drive(stack, workflowId, ['route.assigned.v1', 'stop.started.v1']);
-    await drive(stack, workflowId, ['delivery.delayed.v1', 'delivery.delayed.v1'], { 'delivery.delayed.v1': { delaySeconds: 3 * 3600 } });
+    await drive(stack, workflowId, ['delivery.delayed.v1', 'delivery.delayed.v1'], {
+      'delivery.delayed.v1': { delaySeconds: 3 * 3600 },
+    });
     const st = await stack.waitFor(workflowId, (x) => x.openCases.some((c) => c.kind === 'delay'));
     expect(st.milestones.filter((m) => m.milestone === 'delayed')).toHaveLength(1);
     expect((await crmNotices(stack.crm.url, workflowId)).some((n) => /late/.test(n.body))).toBe(true);
     await drive(stack, workflowId, ['delivery.completed.v1']);
     await handle.result();
-    expect((await erpMilestones(stack.erp.url, order.deliveryId)).filter((m) => m.startsWith('DELAYED'))).toEqual(['DELAYED#1']);
+    expect(
+      (await erpMilestones(stack.erp.url, order.deliveryId)).filter((m) => m.startsWith('DELAYED')),
+    ).toEqual(['DELAYED#1']);
   });
 
   it('when the goods are damaged then a damage case opens and the shipment returns without a reattempt', async () => {
     stack = await startStack();
     const { workflowId, handle } = await stack.start();
     await stack.waitFor(workflowId, published);
-    await drive(stack, workflowId, ['route.assigned.v1', 'stop.started.v1', 'delivery.failed.v1'], { 'delivery.failed.v1': { reason: 'damaged' } });
+    await drive(stack, workflowId, ['route.assigned.v1', 'stop.started.v1', 'delivery.failed.v1'], {
+      'delivery.failed.v1': { reason: 'damaged' },
+    });
     const result = await handle.result();
     expect(result).toMatchObject({ outcome: 'returned', attempts: 1 });
     expect((await crmCases(stack.crm.url, workflowId)).map((c) => c.kind)).toEqual(['damage']);
@@ -136,10 +199,21 @@ describe('ShipmentWorkflow on the real dev server with the sandboxes', () => {
 
   it('when the ZIP does not match the city then the shipment holds, and a corrected address releases it', async () => {
     stack = await startStack();
-    const bad = { street: '233 S Wacker Dr', city: 'Chicago', state: 'IL' as const, postalCode: '30301', country: 'US' as const };
+    const bad = {
+      street: '233 S Wacker Dr',
+      city: 'Chicago',
+      state: 'IL' as const,
+      postalCode: '30301',
+      country: 'US' as const,
+    };
     const { workflowId, handle } = await stack.start({ address: bad });
-    await stack.waitFor(workflowId, (st) => st.phase === 'on_hold' && st.openCases.some((c) => c.kind === 'address_mismatch'));
-    await handle.executeUpdate(correctAddressUpdate, { args: [{ address: { ...bad, postalCode: '60606' }, correctedBy: 'agent' }] });
+    await stack.waitFor(
+      workflowId,
+      (st) => st.phase === 'on_hold' && st.openCases.some((c) => c.kind === 'address_mismatch'),
+    );
+    await handle.executeUpdate(correctAddressUpdate, {
+      args: [{ address: { ...bad, postalCode: '60606' }, correctedBy: 'agent' }],
+    });
     await stack.waitFor(workflowId, published);
     await drive(stack, workflowId, ['route.assigned.v1', 'stop.started.v1', 'delivery.completed.v1']);
     expect((await handle.result()).outcome).toBe('delivered');
@@ -148,7 +222,13 @@ describe('ShipmentWorkflow on the real dev server with the sandboxes', () => {
 
   it('when nobody corrects a mismatched address in time then the shipment returns', async () => {
     stack = await startStack({ scale: 3600, settings: { addressHoldMinutes: 60 } });
-    const bad = { street: '1 Main St', city: 'Dallas', state: 'TX' as const, postalCode: '60606', country: 'US' as const };
+    const bad = {
+      street: '1 Main St',
+      city: 'Dallas',
+      state: 'TX' as const,
+      postalCode: '60606',
+      country: 'US' as const,
+    };
     const { workflowId, handle } = await stack.start({ address: bad, region: 'DAL' });
     const result = await handle.result();
     expect(result).toMatchObject({ outcome: 'returned', attempts: 0 });
@@ -185,16 +265,30 @@ describe('ShipmentWorkflow on the real dev server with the sandboxes', () => {
     const { order, workflowId, handle } = await stack.start();
     await stack.waitFor(workflowId, published);
     const events = [];
-    for (const type of ['route.assigned.v1', 'stop.started.v1', 'stop.arrived.v1', 'delivery.completed.v1'] as const) events.push(await stack.event(workflowId, type));
+    for (const type of [
+      'route.assigned.v1',
+      'stop.started.v1',
+      'stop.arrived.v1',
+      'delivery.completed.v1',
+    ] as const)
+      events.push(await stack.event(workflowId, type));
     // A failure report that happened before the completion but arrives after it.
-    const stale = { ...(await stack.event(workflowId, 'delivery.failed.v1', {}, stack.simNow() - 3600_000)), sequence: 0 };
+    const stale = {
+      ...(await stack.event(workflowId, 'delivery.failed.v1', {}, stack.simNow() - 3600_000)),
+      sequence: 0,
+    };
     const order3 = [9, 2, 6, 0, 11, 4, 7, 1, 10, 3, 8, 5];
     const copies = [...events, ...events, ...events];
     for (const i of order3) await handle.signal(dispatchEventSignal, copies[i]!);
     await handle.signal(dispatchEventSignal, stale);
     const result = await handle.result();
     expect(result.outcome).toBe('delivered');
-    expect(await erpMilestones(stack.erp.url, order.deliveryId)).toEqual(['PLANNED#1', 'DISPATCHED#1', 'DELIVERED#1', 'BILLED#1']);
+    expect(await erpMilestones(stack.erp.url, order.deliveryId)).toEqual([
+      'PLANNED#1',
+      'DISPATCHED#1',
+      'DELIVERED#1',
+      'BILLED#1',
+    ]);
     expect(await duplicateEffects(stack.erp.url)).toEqual([]);
     expect(await duplicateEffects(stack.crm.url)).toEqual([]);
   });

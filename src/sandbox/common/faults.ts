@@ -63,7 +63,9 @@ export class FaultInjector {
     });
     app.get('/__sandbox/faults', async () => this.settings);
     app.post('/__sandbox/faults', async (req, reply) => {
-      const parsed = FaultSettings.partial().strict().safeParse(req.body ?? {});
+      const parsed = FaultSettings.partial()
+        .strict()
+        .safeParse(req.body ?? {});
       if (!parsed.success) {
         return reply.code(400).send({ error: 'invalid fault settings', issues: parsed.error.issues });
       }

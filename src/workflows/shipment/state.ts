@@ -22,7 +22,13 @@ export type Action =
       revision?: number;
     }
   | { kind: 'goodsIssue' }
-  | { kind: 'notify'; topic: string; message: string; attempt: number; plan?: { eta: string; window: TimeWindow } }
+  | {
+      kind: 'notify';
+      topic: string;
+      message: string;
+      attempt: number;
+      plan?: { eta: string; window: TimeWindow };
+    }
   | {
       kind: 'openCase';
       exception: ExceptionKind;

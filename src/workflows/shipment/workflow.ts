@@ -94,8 +94,12 @@ export async function ShipmentWorkflow(input: ShipmentInput): Promise<ShipmentRe
   const key = (...parts: (string | number)[]) => [shipmentId, ...parts].join(':');
   /** The ERP's planned date moved by as many days as the window moved: the region's local planning day. */
   const planningDate = () => {
-    const days = Math.round((Date.parse(s.window.start) - Date.parse(s.order.requestedWindow.start)) / 86_400_000);
-    return new Date(Date.parse(`${s.order.plannedDate}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
+    const days = Math.round(
+      (Date.parse(s.window.start) - Date.parse(s.order.requestedWindow.start)) / 86_400_000,
+    );
+    return new Date(Date.parse(`${s.order.plannedDate}T00:00:00Z`) + days * 86_400_000)
+      .toISOString()
+      .slice(0, 10);
   };
 
   setHandler(dispatchEventSignal, (event) => {
