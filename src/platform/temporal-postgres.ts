@@ -1,6 +1,19 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,8 +30,14 @@ export const TEMPORAL_SERVER_VERSION = 'v1.29.1';
 /** Go module the server and its SQL schema tool are built from. */
 export const TEMPORAL_SERVER_MODULE = 'go.temporal.io/server';
 
-/** Directory holding the checked-in server config (`config/shipsync.yaml`, `dynamicconfig/shipsync.yaml`). */
+/** Directory holding the checked-in server config template and dynamic config. */
 export const DEPLOY_TEMPORAL_DIR = fileURLToPath(new URL('../../deploy/temporal/', import.meta.url));
+
+/** The static config template; `${NAME}` placeholders are filled by `renderServerConfig`. */
+export const CONFIG_TEMPLATE = join(DEPLOY_TEMPORAL_DIR, 'config.template.yaml');
+
+/** The dynamic config the server polls every 10 s, so edits apply to a running server. */
+export const DYNAMIC_CONFIG_FILE = join(DEPLOY_TEMPORAL_DIR, 'dynamicconfig.yaml');
 
 /** Where provisioned server binaries came from. */
 export type ServerSource = 'cache' | 'go-install';
@@ -51,11 +70,16 @@ function makeWritable(path: string): void {
 }
 
 async function copySchemaFromModule(version: string, target: string): Promise<void> {
-  const { stdout } = await execFileAsync('go', ['mod', 'download', '-json', `${TEMPORAL_SERVER_MODULE}@${version}`], {
-    maxBuffer: 16 * 1024 * 1024,
-  });
+  const { stdout } = await execFileAsync(
+    'go',
+    ['mod', 'download', '-json', `${TEMPORAL_SERVER_MODULE}@${version}`],
+    {
+      maxBuffer: 16 * 1024 * 1024,
+    },
+  );
   const dir = (JSON.parse(stdout) as { Dir?: string }).Dir;
-  if (!dir) throw new Error(`go mod download gave no source directory for ${TEMPORAL_SERVER_MODULE}@${version}`);
+  if (!dir)
+    throw new Error(`go mod download gave no source directory for ${TEMPORAL_SERVER_MODULE}@${version}`);
   const source = join(dir, 'schema', 'postgresql', 'v12');
   const staging = `${target}.tmp-${process.pid}`;
   rmSync(staging, { recursive: true, force: true });
@@ -82,24 +106,38 @@ export async function provisionTemporalServer(
   mkdirSync(dir, { recursive: true });
   if (!existsSync(serverPath) || !existsSync(sqlToolPath)) {
     source = 'go-install';
-    say(`building temporal server ${version} from ${TEMPORAL_SERVER_MODULE} with go install (first run only, several minutes)...`);
+    say(
+      `building temporal server ${version} from ${TEMPORAL_SERVER_MODULE} with go install (first run only, several minutes)...`,
+    );
     // A private GOBIN, renamed into place afterwards, so an interrupted build never looks cached.
     const gobin = join(dir, `.build-${process.pid}`);
     rmSync(gobin, { recursive: true, force: true });
     try {
       await execFileAsync(
         'go',
-        ['install', `${TEMPORAL_SERVER_MODULE}/cmd/server@${version}`, `${TEMPORAL_SERVER_MODULE}/cmd/tools/sql@${version}`],
-        { env: { ...process.env, GOBIN: gobin, CGO_ENABLED: '0', GOFLAGS: '-buildvcs=false' }, maxBuffer: 64 * 1024 * 1024 },
+        [
+          'install',
+          `${TEMPORAL_SERVER_MODULE}/cmd/server@${version}`,
+          `${TEMPORAL_SERVER_MODULE}/cmd/tools/sql@${version}`,
+        ],
+        {
+          env: { ...process.env, GOBIN: gobin, CGO_ENABLED: '0', GOFLAGS: '-buildvcs=false' },
+          maxBuffer: 64 * 1024 * 1024,
+        },
       );
     } catch (err) {
-      throw new Error(`go install of temporal server ${version} failed (is Go 1.24+ and the module proxy reachable?): ${String(err)}`);
+      throw new Error(
+        `go install of temporal server ${version} failed (needs Go 1.25+ and the Go module proxy): ${String(err)}`,
+      );
     }
     renameSync(join(gobin, binaryName('server')), serverPath);
     renameSync(join(gobin, binaryName('sql')), sqlToolPath);
     rmSync(gobin, { recursive: true, force: true });
   }
-  if (!existsSync(join(schemaDir, 'temporal', 'versioned')) || !existsSync(join(schemaDir, 'visibility', 'versioned'))) {
+  if (
+    !existsSync(join(schemaDir, 'temporal', 'versioned')) ||
+    !existsSync(join(schemaDir, 'visibility', 'versioned'))
+  ) {
     say(`copying the postgresql schema of ${TEMPORAL_SERVER_MODULE}@${version} from the Go module cache...`);
     await copySchemaFromModule(version, schemaDir);
   }
@@ -146,7 +184,11 @@ function assertDbName(name: string): void {
   if (!DB_NAME.test(name)) throw new Error(`database name "${name}" must match ${String(DB_NAME)}`);
 }
 
-async function withPg<T>(t: PostgresTarget, database: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+async function withPg<T>(
+  t: PostgresTarget,
+  database: string,
+  fn: (client: pg.Client) => Promise<T>,
+): Promise<T> {
   const client = new pg.Client({ host: t.host, port: t.port, user: t.user, password: t.password, database });
   await client.connect();
   try {
@@ -162,9 +204,10 @@ async function withPg<T>(t: PostgresTarget, database: string, fn: (client: pg.Cl
  */
 export async function setupPostgresSchemas(
   target: PostgresTarget,
-  tool: { sqlToolPath: string; schemaDir: string },
+  schemaTool?: { sqlToolPath: string; schemaDir: string },
   say: (line: string) => void = () => {},
 ): Promise<SchemaSetupResult> {
+  const tool = schemaTool ?? (await provisionTemporalServer(say));
   const started = Date.now();
   const result: SchemaSetupResult = { created: [], initialised: [], versions: {}, elapsedMs: 0 };
   const stores = [
@@ -187,14 +230,20 @@ export async function setupPostgresSchemas(
   const env = { ...process.env, SQL_PASSWORD: target.password ?? '' };
   for (const { db, dir } of stores) {
     const hasVersionTable = await withPg(target, db, async (client) => {
-      const r = await client.query<{ t: string | null }>("SELECT to_regclass('public.schema_version')::text AS t");
+      const r = await client.query<{ t: string | null }>(
+        "SELECT to_regclass('public.schema_version')::text AS t",
+      );
       return r.rows[0]?.t != null;
     });
     if (!hasVersionTable) {
-      await execFileAsync(tool.sqlToolPath, [...base, '--database', db, 'setup-schema', '-v', '0.0'], { env });
+      await execFileAsync(tool.sqlToolPath, [...base, '--database', db, 'setup-schema', '-v', '0.0'], {
+        env,
+      });
       result.initialised.push(db);
     }
-    await execFileAsync(tool.sqlToolPath, [...base, '--database', db, 'update-schema', '--schema-dir', dir], { env });
+    await execFileAsync(tool.sqlToolPath, [...base, '--database', db, 'update-schema', '--schema-dir', dir], {
+      env,
+    });
     result.versions[db] = await withPg(target, db, async (client) => {
       const r = await client.query<{ curr_version: string }>(
         'SELECT curr_version FROM schema_version WHERE version_partition = 0 AND db_name = $1',
@@ -204,18 +253,27 @@ export async function setupPostgresSchemas(
     });
   }
   result.elapsedMs = Date.now() - started;
-  const versions = Object.entries(result.versions).map(([db, v]) => `${db}@${v}`).join(', ');
+  const versions = Object.entries(result.versions)
+    .map(([db, v]) => `${db}@${v}`)
+    .join(', ');
   const created = result.created.length ? `created ${result.created.join(', ')}; ` : '';
   say(`postgresql schemas ready in ${result.elapsedMs} ms: ${created}${versions}`);
   return result;
 }
 
 /** Drops databases (closing their sessions first); used for throwaway test databases. */
-export async function dropPostgresDatabases(target: Omit<PostgresTarget, 'dbName' | 'visibilityDbName'>, names: string[]): Promise<void> {
+export async function dropPostgresDatabases(
+  target: Omit<PostgresTarget, 'dbName' | 'visibilityDbName'>,
+  names: string[],
+): Promise<void> {
   for (const name of names) assertDbName(name);
-  await withPg({ ...target, dbName: 'postgres', visibilityDbName: 'postgres' }, 'postgres', async (client) => {
-    for (const name of names) await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-  });
+  await withPg(
+    { ...target, dbName: 'postgres', visibilityDbName: 'postgres' },
+    'postgres',
+    async (client) => {
+      for (const name of names) await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    },
+  );
 }
 
 /** Ports of the four services in one server process; `frontend` is the gRPC address clients use. */
@@ -229,10 +287,19 @@ export interface ServerPorts {
   matchingMembership: number;
   worker: number;
   workerMembership: number;
+  /** Prometheus scrape endpoint (`/metrics`). */
+  metrics: number;
 }
 
-/** The upstream development ports, anchored at the frontend port (7233 gives 7234, 7235, 7239, 7243, 6933...). */
+/** Highest membership port the SQL schema can store: `cluster_membership.rpc_port` is a SMALLINT. */
+export const MAX_MEMBERSHIP_PORT = 32767;
+
+/** The upstream development ports, anchored at the frontend port (7233 gives 7234, 7235, 7239, 7243, 6933..., 8000). */
 export function conventionalPorts(frontend = 7233): ServerPorts {
+  if (frontend < 301 || frontend > MAX_MEMBERSHIP_PORT + 300 || frontend + 10 > 65535)
+    throw new Error(
+      `frontend port ${frontend} puts membership ports outside 1..${MAX_MEMBERSHIP_PORT}; pick 301..${MAX_MEMBERSHIP_PORT + 300}`,
+    );
   return {
     frontend,
     frontendHttp: frontend + 10,
@@ -243,55 +310,83 @@ export function conventionalPorts(frontend = 7233): ServerPorts {
     historyMembership: frontend - 299,
     matchingMembership: frontend - 298,
     workerMembership: frontend - 294,
+    metrics: frontend + 767,
   };
 }
 
-async function osFreePort(ip: string): Promise<number> {
+async function canListen(ip: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);
-    srv.listen(0, ip, () => {
+    srv.listen(port, ip, () => {
       const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
+      const bound = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(bound));
     });
   });
 }
 
-/** Nine ports the OS reported free, for a server that must not collide with others on the host. */
+async function osFreePort(ip: string): Promise<number> {
+  return canListen(ip, 0);
+}
+
+// The OS hands out ephemeral ports above 32767 on Linux, so membership ports are probed in a lower range.
+async function freeMembershipPort(ip: string, taken: Set<number>): Promise<number> {
+  for (let attempt = 0; attempt < 500; attempt++) {
+    const port = 20000 + Math.floor(Math.random() * (MAX_MEMBERSHIP_PORT - 20000));
+    if (taken.has(port)) continue;
+    try {
+      await canListen(ip, port);
+      taken.add(port);
+      return port;
+    } catch {
+      // In use: try another.
+    }
+  }
+  throw new Error(`no free port between 20000 and ${MAX_MEMBERSHIP_PORT} on ${ip}`);
+}
+
+/** Ports that were free a moment ago, for a server that must not collide with others on the host. */
 export async function freeServerPorts(ip = '127.0.0.1', frontend?: number): Promise<ServerPorts> {
   const next = () => osFreePort(ip);
+  const taken = new Set<number>();
+  const member = () => freeMembershipPort(ip, taken);
   return {
     frontend: frontend ?? (await next()),
     frontendHttp: await next(),
-    frontendMembership: await next(),
+    frontendMembership: await member(),
     history: await next(),
-    historyMembership: await next(),
+    historyMembership: await member(),
     matching: await next(),
-    matchingMembership: await next(),
+    matchingMembership: await member(),
     worker: await next(),
-    workerMembership: await next(),
+    workerMembership: await member(),
+    metrics: await next(),
   };
 }
 
 /** Options for a PostgreSQL-backed server process. */
 export interface PostgresServerOptions {
-  serverPath: string;
-  /** The Temporal CLI, used to wait for health and register the namespace and search attributes. */
-  cliPath: string;
+  /** `temporal-server` binary; provisioned (cache or `go install`) when omitted. */
+  serverPath?: string;
+  /** The Temporal CLI, used to wait for health and register the namespace and search attributes; provisioned when omitted. */
+  cliPath?: string;
   ip?: string;
-  ports: ServerPorts;
-  db: PostgresTarget;
+  /** Frontend gRPC port when `ports` is omitted; the other services get the upstream offsets. Default 7233. */
+  port?: number;
+  ports?: ServerPorts;
+  /** Databases; `temporal` and `temporal_visibility` on 127.0.0.1:5432 as `postgres` by default. */
+  db?: PostgresTarget;
+  /** Run `setupPostgresSchemas` first (idempotent, about 0.2 s when nothing is missing). Default true. */
+  setupSchemas?: boolean;
   namespace?: string;
   /** Workflow history retention of a namespace this call creates, e.g. `72h`. */
   retention?: string;
   historyShards?: number;
-  /** `host:port` for a Prometheus scrape endpoint; none when omitted. */
-  metricsAddress?: string;
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
-  /** Directory with `config/shipsync.yaml` and `dynamicconfig/shipsync.yaml`; the repo's `deploy/temporal` by default. */
-  configRoot?: string;
-  /** Dynamic config file; `<configRoot>/dynamicconfig/shipsync.yaml` by default. */
+  /** Where the rendered `config/shipsync.yaml` goes; a temporary directory (removed on stop) by default. */
+  runDir?: string;
+  /** Dynamic config file; the checked-in `deploy/temporal/dynamicconfig.yaml` by default. */
   dynamicConfigFile?: string;
   /** Server log lines (JSON) as they arrive. */
   onLog?: (line: string) => void;
@@ -303,43 +398,76 @@ export interface PostgresServer {
   address: string;
   ports: ServerPorts;
   namespace: string;
+  /** Directory with the rendered `config/shipsync.yaml`. */
+  runDir: string;
   process: ChildProcess;
-  timings: { listeningMs: number; healthyMs: number; namespaceMs: number; searchAttributesMs: number };
+  timings: {
+    schemaMs: number;
+    listeningMs: number;
+    healthyMs: number;
+    namespaceMs: number;
+    searchAttributesMs: number;
+  };
   stop(): Promise<void>;
 }
 
-/** Environment variables the checked-in config template reads, for the given options. */
-export function serverConfigEnv(o: PostgresServerOptions): Record<string, string> {
-  const root = o.configRoot ?? DEPLOY_TEMPORAL_DIR;
-  const env: Record<string, string> = {
-    SHIPSYNC_TSRV_LOG_LEVEL: o.logLevel ?? 'warn',
-    SHIPSYNC_TSRV_HISTORY_SHARDS: String(o.historyShards ?? 4),
-    SHIPSYNC_TSRV_DB_PLUGIN: o.db.plugin ?? 'postgres12',
-    SHIPSYNC_TSRV_DB: o.db.dbName,
-    SHIPSYNC_TSRV_VISIBILITY_DB: o.db.visibilityDbName,
-    SHIPSYNC_TSRV_DB_HOST: o.db.host,
-    SHIPSYNC_TSRV_DB_PORT: String(o.db.port),
-    SHIPSYNC_TSRV_DB_USER: o.db.user,
-    SHIPSYNC_TSRV_DB_PASSWORD: o.db.password ?? '',
-    SHIPSYNC_TSRV_BIND_IP: o.ip ?? '127.0.0.1',
-    SHIPSYNC_TSRV_FRONTEND_PORT: String(o.ports.frontend),
-    SHIPSYNC_TSRV_FRONTEND_HTTP_PORT: String(o.ports.frontendHttp),
-    SHIPSYNC_TSRV_FRONTEND_MEMBERSHIP_PORT: String(o.ports.frontendMembership),
-    SHIPSYNC_TSRV_HISTORY_PORT: String(o.ports.history),
-    SHIPSYNC_TSRV_HISTORY_MEMBERSHIP_PORT: String(o.ports.historyMembership),
-    SHIPSYNC_TSRV_MATCHING_PORT: String(o.ports.matching),
-    SHIPSYNC_TSRV_MATCHING_MEMBERSHIP_PORT: String(o.ports.matchingMembership),
-    SHIPSYNC_TSRV_WORKER_PORT: String(o.ports.worker),
-    SHIPSYNC_TSRV_WORKER_MEMBERSHIP_PORT: String(o.ports.workerMembership),
-    SHIPSYNC_TSRV_DYNAMIC_CONFIG: o.dynamicConfigFile ?? join(root, 'dynamicconfig', 'shipsync.yaml'),
+/** What the config template needs to know. */
+export type ServerConfigInput = Pick<
+  PostgresServerOptions,
+  'ip' | 'historyShards' | 'logLevel' | 'dynamicConfigFile'
+> & { ports: ServerPorts; db: PostgresTarget };
+
+/** Values for the template's placeholders, each already a YAML scalar (strings JSON-quoted, numbers bare). */
+export function serverConfigValues(o: ServerConfigInput): Record<string, string | number> {
+  const ip = o.ip ?? '127.0.0.1';
+  return {
+    LOG_LEVEL: o.logLevel ?? 'warn',
+    HISTORY_SHARDS: o.historyShards ?? 4,
+    DB_PLUGIN: o.db.plugin ?? 'postgres12',
+    DB_NAME: o.db.dbName,
+    VISIBILITY_DB_NAME: o.db.visibilityDbName,
+    DB_ADDRESS: `${o.db.host}:${o.db.port}`,
+    DB_USER: o.db.user,
+    DB_PASSWORD: o.db.password ?? '',
+    BIND_IP: ip,
+    METRICS_ADDRESS: `${ip}:${o.ports.metrics}`,
+    FRONTEND_ADDRESS: `${ip}:${o.ports.frontend}`,
+    FRONTEND_PORT: o.ports.frontend,
+    FRONTEND_HTTP_PORT: o.ports.frontendHttp,
+    FRONTEND_MEMBERSHIP_PORT: o.ports.frontendMembership,
+    HISTORY_PORT: o.ports.history,
+    HISTORY_MEMBERSHIP_PORT: o.ports.historyMembership,
+    MATCHING_PORT: o.ports.matching,
+    MATCHING_MEMBERSHIP_PORT: o.ports.matchingMembership,
+    WORKER_PORT: o.ports.worker,
+    WORKER_MEMBERSHIP_PORT: o.ports.workerMembership,
+    DYNAMIC_CONFIG_FILE: o.dynamicConfigFile ?? DYNAMIC_CONFIG_FILE,
   };
-  if (o.metricsAddress) env.SHIPSYNC_TSRV_METRICS_ADDRESS = o.metricsAddress;
-  return env;
 }
 
-/** Arguments for `temporal-server start` with the checked-in `shipsync` environment. */
-export function serverArgs(o: Pick<PostgresServerOptions, 'configRoot'>): string[] {
-  return ['--root', o.configRoot ?? DEPLOY_TEMPORAL_DIR, '--config', 'config', '--env', 'shipsync', '--allow-no-auth', 'start'];
+/** The checked-in template with every `${NAME}` outside comments replaced; an unknown one is an error, not an empty value. */
+export function renderServerConfig(
+  o: ServerConfigInput,
+  template = readFileSync(CONFIG_TEMPLATE, 'utf8'),
+): string {
+  const values = serverConfigValues(o);
+  const fill = (line: string) =>
+    line.replace(/\$\{([A-Z0-9_]+)\}/g, (_, name: string) => {
+      const value = values[name];
+      if (value === undefined) throw new Error(`${CONFIG_TEMPLATE} uses \${${name}}, which has no value`);
+      // JSON strings are valid YAML double-quoted scalars, so passwords and paths need no further escaping.
+      return typeof value === 'number' ? String(value) : JSON.stringify(value);
+    });
+  // Comment lines stay as written, so the template can describe its own placeholders.
+  return template
+    .split('\n')
+    .map((line) => (line.trimStart().startsWith('#') ? line : fill(line)))
+    .join('\n');
+}
+
+/** Arguments for `temporal-server start` on a run directory holding `config/shipsync.yaml`. */
+export function serverArgs(runDir: string): string[] {
+  return ['--root', runDir, '--config', 'config', '--env', 'shipsync', '--allow-no-auth', 'start'];
 }
 
 async function retryUntil<T>(what: string, timeoutMs: number, attempt: () => Promise<T>): Promise<T> {
@@ -348,7 +476,8 @@ async function retryUntil<T>(what: string, timeoutMs: number, attempt: () => Pro
     try {
       return await attempt();
     } catch (err) {
-      if (Date.now() > deadline) throw new Error(`${what} did not succeed within ${timeoutMs} ms: ${errorText(err)}`);
+      if (Date.now() > deadline)
+        throw new Error(`${what} did not succeed within ${timeoutMs} ms: ${errorText(err)}`);
       await new Promise((r) => setTimeout(r, 250));
     }
   }
@@ -364,24 +493,53 @@ function isAlreadyExists(err: unknown): boolean {
 }
 
 async function cli(cliPath: string, address: string, args: string[]): Promise<string> {
-  const { stdout } = await execFileAsync(cliPath, [...args, '--address', address], { maxBuffer: 8 * 1024 * 1024 });
+  const { stdout } = await execFileAsync(cliPath, [...args, '--address', address], {
+    maxBuffer: 8 * 1024 * 1024,
+  });
   return stdout;
 }
 
 /** Creates the namespace if missing (already-exists is fine) and waits until the frontend serves it. */
-export async function ensureNamespace(cliPath: string, address: string, namespace: string, retention = '72h'): Promise<void> {
+export async function ensureNamespace(
+  cliPath: string,
+  address: string,
+  namespace: string,
+  retention = '72h',
+): Promise<void> {
   try {
-    await cli(cliPath, address, ['operator', 'namespace', 'create', '-n', namespace, '--retention', retention]);
+    await cli(cliPath, address, [
+      'operator',
+      'namespace',
+      'create',
+      '-n',
+      namespace,
+      '--retention',
+      retention,
+    ]);
   } catch (err) {
     if (!isAlreadyExists(err)) throw err;
   }
-  await retryUntil(`namespace ${namespace}`, 30_000, () => cli(cliPath, address, ['operator', 'namespace', 'describe', '-n', namespace]));
+  await retryUntil(`namespace ${namespace}`, 30_000, () =>
+    cli(cliPath, address, ['operator', 'namespace', 'describe', '-n', namespace]),
+  );
 }
 
 /** Registers every shipsync search attribute missing from the namespace and waits until all are listed. */
-export async function ensureSearchAttributes(cliPath: string, address: string, namespace: string): Promise<void> {
+export async function ensureSearchAttributes(
+  cliPath: string,
+  address: string,
+  namespace: string,
+): Promise<void> {
   const listed = async () => {
-    const out = await cli(cliPath, address, ['operator', 'search-attribute', 'list', '-n', namespace, '-o', 'json']);
+    const out = await cli(cliPath, address, [
+      'operator',
+      'search-attribute',
+      'list',
+      '-n',
+      namespace,
+      '-o',
+      'json',
+    ]);
     return JSON.stringify(JSON.parse(out));
   };
   const present = await listed();
@@ -406,16 +564,29 @@ export async function ensureSearchAttributes(cliPath: string, address: string, n
  * Starts `temporal-server start` with the checked-in config on PostgreSQL, waits until the frontend is healthy,
  * then registers the namespace and every search attribute; the schemas must be set up already.
  */
-export async function startPostgresServer(o: PostgresServerOptions): Promise<PostgresServer> {
+export async function startPostgresServer(options: PostgresServerOptions = {}): Promise<PostgresServer> {
+  const say = options.say ?? (() => {});
+  const ports = options.ports ?? conventionalPorts(options.port ?? 7233);
+  const db = options.db ?? DEFAULT_POSTGRES_TARGET;
+  const serverBin = options.serverPath ? undefined : await provisionTemporalServer(say);
+  const serverPath = options.serverPath ?? serverBin?.serverPath ?? '';
+  const cliPath = options.cliPath ?? (await provisionTemporalCli(say)).path;
+  const timings = { schemaMs: 0, listeningMs: 0, healthyMs: 0, namespaceMs: 0, searchAttributesMs: 0 };
+  if (options.setupSchemas !== false) {
+    const schemaStarted = Date.now();
+    await setupPostgresSchemas(db, serverBin, say);
+    timings.schemaMs = Date.now() - schemaStarted;
+  }
+  const o = { ...options, ports, db, serverPath, cliPath };
   const ip = o.ip ?? '127.0.0.1';
   const namespace = o.namespace ?? 'default';
-  const address = `${ip}:${o.ports.frontend}`;
-  const started = Date.now();
-  const child = spawn(o.serverPath, serverArgs(o), {
-    cwd: o.configRoot ?? DEPLOY_TEMPORAL_DIR,
-    env: { ...process.env, ...serverConfigEnv(o) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const address = `${ip}:${ports.frontend}`;
+  const spawned = Date.now();
+  const runDir = o.runDir ?? mkdtempSync(join(tmpdir(), 'shipsync-temporal-'));
+  const ownsRunDir = o.runDir === undefined;
+  mkdirSync(join(runDir, 'config'), { recursive: true });
+  writeFileSync(join(runDir, 'config', 'shipsync.yaml'), renderServerConfig(o), { mode: 0o600 });
+  const child = spawn(o.serverPath, serverArgs(runDir), { cwd: runDir, stdio: ['ignore', 'pipe', 'pipe'] });
   let tail = '';
   const onChunk = (chunk: Buffer) => {
     const text = chunk.toString();
@@ -424,24 +595,31 @@ export async function startPostgresServer(o: PostgresServerOptions): Promise<Pos
   };
   child.stdout?.on('data', onChunk);
   child.stderr?.on('data', onChunk);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      if (ownsRunDir) rmSync(runDir, { recursive: true, force: true });
+      resolve(code);
+    }),
+  );
   const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    await exited;
-    clearTimeout(timer);
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    }
   };
-  const timings = { listeningMs: 0, healthyMs: 0, namespaceMs: 0, searchAttributesMs: 0 };
   const ready = (async () => {
     await waitForPort(ip, o.ports.frontend, 60_000);
-    timings.listeningMs = Date.now() - started;
-    await retryUntil('frontend health check', 60_000, () => cli(o.cliPath, address, ['operator', 'cluster', 'health']));
-    timings.healthyMs = Date.now() - started;
+    timings.listeningMs = Date.now() - spawned;
+    await retryUntil('frontend health check', 60_000, () =>
+      cli(o.cliPath, address, ['operator', 'cluster', 'health']),
+    );
+    timings.healthyMs = Date.now() - spawned;
     await ensureNamespace(o.cliPath, address, namespace, o.retention);
-    timings.namespaceMs = Date.now() - started;
+    timings.namespaceMs = Date.now() - spawned;
     await ensureSearchAttributes(o.cliPath, address, namespace);
-    timings.searchAttributesMs = Date.now() - started;
+    timings.searchAttributesMs = Date.now() - spawned;
   })();
   let outcome: 'ready' | 'exited';
   try {
@@ -454,7 +632,7 @@ export async function startPostgresServer(o: PostgresServerOptions): Promise<Pos
     ready.catch(() => {});
     throw new Error(`temporal server exited during start (code ${child.exitCode}): ${tail.trim()}`);
   }
-  return { address, ports: o.ports, namespace, process: child, timings, stop };
+  return { address, ports: o.ports, namespace, runDir, process: child, timings, stop };
 }
 
 /** A Temporal server for a test run, whichever kind, and how to stop it. */
@@ -478,12 +656,21 @@ export async function startTemporalForTests(
 ): Promise<TestTemporal> {
   const cliBin = await provisionTemporalCli(say);
   if (kind === 'devserver') {
-    const dev = await startDevServer({ cliPath: cliBin.path, port: await osFreePort('127.0.0.1'), namespace: 'default', headless: true });
+    const dev = await startDevServer({
+      cliPath: cliBin.path,
+      port: await osFreePort('127.0.0.1'),
+      namespace: 'default',
+      headless: true,
+    });
     return { kind, address: dev.address, cliPath: cliBin.path, databases: [], stop: () => dev.stop() };
   }
   const server = await provisionTemporalServer(say);
   const suffix = randomBytes(4).toString('hex');
-  const target: PostgresTarget = { ...db, dbName: `temporal_t${suffix}`, visibilityDbName: `temporal_t${suffix}_vis` };
+  const target: PostgresTarget = {
+    ...db,
+    dbName: `temporal_t${suffix}`,
+    visibilityDbName: `temporal_t${suffix}_vis`,
+  };
   const drop = () => dropPostgresDatabases(target, [target.dbName, target.visibilityDbName]);
   try {
     await setupPostgresSchemas(target, server, say);
@@ -492,10 +679,13 @@ export async function startTemporalForTests(
       cliPath: cliBin.path,
       ports: await freeServerPorts(),
       db: target,
+      setupSchemas: false,
       historyShards: 2,
       say,
     });
-    say(`temporal server on postgresql at ${running.address} (databases ${target.dbName}, ${target.visibilityDbName})`);
+    say(
+      `temporal server on postgresql at ${running.address} (databases ${target.dbName}, ${target.visibilityDbName})`,
+    );
     return {
       kind,
       address: running.address,

@@ -1,12 +1,15 @@
+import { resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { SEARCH_ATTRIBUTES } from '../domain/search-attributes.js';
 import { loadConfig } from '../platform/config.js';
 import { provisionTemporalCli } from '../platform/temporal-cli.js';
 import {
   DEFAULT_POSTGRES_TARGET,
-  DEPLOY_TEMPORAL_DIR,
+  CONFIG_TEMPLATE,
+  DYNAMIC_CONFIG_FILE,
   conventionalPorts,
   provisionTemporalServer,
+  renderServerConfig,
   setupPostgresSchemas,
   startPostgresServer,
   type PostgresTarget,
@@ -19,7 +22,8 @@ function portNumber(value: string): number {
 }
 
 function dbName(value: string): string {
-  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(value)) throw new InvalidArgumentError('expected lower-case letters, digits and underscores');
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(value))
+    throw new InvalidArgumentError('expected lower-case letters, digits and underscores');
   return value;
 }
 
@@ -28,17 +32,34 @@ async function main() {
   const config = loadConfig();
   const [defaultHost = '127.0.0.1', defaultPort = '7233'] = config.SHIPSYNC_TEMPORAL_ADDRESS.split(':');
   const program = new Command('temporal:postgres')
-    .description('Start a Temporal server on PostgreSQL (no Web UI; `npm run temporal` has the dev server with UI).')
+    .description(
+      'Start a Temporal server on PostgreSQL (no Web UI; `npm run temporal` has the dev server with UI).',
+    )
     .option('--ip <ip>', 'address the services bind to', defaultHost)
-    .option('--port <port>', 'frontend gRPC port; the other services use the upstream offsets from it', portNumber, portNumber(defaultPort))
+    .option(
+      '--port <port>',
+      'frontend gRPC port; the other services use the upstream offsets from it',
+      portNumber,
+      portNumber(defaultPort),
+    )
     .option('--db-host <host>', 'PostgreSQL host', DEFAULT_POSTGRES_TARGET.host)
     .option('--db-port <port>', 'PostgreSQL port', portNumber, DEFAULT_POSTGRES_TARGET.port)
     .option('--db-user <user>', 'PostgreSQL user (password from PGPASSWORD)', DEFAULT_POSTGRES_TARGET.user)
     .option('--db <name>', 'database of the default store', dbName, DEFAULT_POSTGRES_TARGET.dbName)
-    .option('--visibility-db <name>', 'database of the visibility store', dbName, DEFAULT_POSTGRES_TARGET.visibilityDbName)
+    .option(
+      '--visibility-db <name>',
+      'database of the visibility store',
+      dbName,
+      DEFAULT_POSTGRES_TARGET.visibilityDbName,
+    )
     .option('--pgx', 'use the postgres12_pgx plugin instead of postgres12')
     .option('--shards <n>', 'history shards (fixed once the databases are first used)', (v) => Number(v), 4)
-    .option('--metrics <host:port>', 'serve Prometheus metrics here')
+    .option(
+      '--metrics-port <port>',
+      'Prometheus metrics port (default: frontend port + 767, i.e. 8000)',
+      portNumber,
+    )
+    .option('--print-config', 'print the rendered server config and exit')
     .option('--log-level <level>', 'server log level: debug, info, warn, error', 'warn')
     .parse();
   const opts = program.opts<{
@@ -51,17 +72,13 @@ async function main() {
     visibilityDb: string;
     pgx?: boolean;
     shards: number;
-    metrics?: string;
+    metricsPort?: number;
+    printConfig?: boolean;
     logLevel: 'debug' | 'info' | 'warn' | 'error';
   }>();
   const say = (line: string) => console.log(line);
   const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
   const t0 = Date.now();
-
-  say('1/4 provisioning binaries');
-  const cli = await provisionTemporalCli(say);
-  const server = await provisionTemporalServer(say);
-
   const target: PostgresTarget = {
     host: opts.dbHost,
     port: opts.dbPort,
@@ -71,45 +88,72 @@ async function main() {
     visibilityDbName: opts.visibilityDb,
     plugin: opts.pgx ? 'postgres12_pgx' : 'postgres12',
   };
-  say(`2/4 schemas on postgresql://${target.user}@${target.host}:${target.port} (${target.dbName}, ${target.visibilityDbName})`);
-  await setupPostgresSchemas(target, server, say);
-
-  const ports = conventionalPorts(opts.port);
-  say(`3/4 starting temporal-server with ${DEPLOY_TEMPORAL_DIR}config/shipsync.yaml`);
-  const running = await startPostgresServer({
-    serverPath: server.serverPath,
-    cliPath: cli.path,
+  const ports = {
+    ...conventionalPorts(opts.port),
+    ...(opts.metricsPort ? { metrics: opts.metricsPort } : {}),
+  };
+  const runDir = resolve(config.SHIPSYNC_DATA_DIR, 'temporal-postgres');
+  const serverOptions = {
     ip: opts.ip,
     ports,
     db: target,
     namespace: config.SHIPSYNC_TEMPORAL_NAMESPACE,
     historyShards: opts.shards,
-    metricsAddress: opts.metrics,
     logLevel: opts.logLevel,
-    onLog: (line) => console.error(line),
+    runDir,
+    onLog: (line: string) => console.error(line),
+  };
+  if (opts.printConfig) {
+    // The password stays out of terminals and logs.
+    const shown = { ...target, password: target.password ? '<PGPASSWORD>' : '' };
+    process.stdout.write(renderServerConfig({ ...serverOptions, db: shown }));
+    return;
+  }
+
+  say('1/4 provisioning binaries');
+  const cli = await provisionTemporalCli(say);
+  const server = await provisionTemporalServer(say);
+  say(
+    `2/4 schemas on postgresql://${target.user}@${target.host}:${target.port} (${target.dbName}, ${target.visibilityDbName})`,
+  );
+  await setupPostgresSchemas(target, server, say);
+
+  say(`3/4 starting temporal-server: ${CONFIG_TEMPLATE} rendered into ${runDir}/config/shipsync.yaml`);
+  const running = await startPostgresServer({
+    ...serverOptions,
+    serverPath: server.serverPath,
+    cliPath: cli.path,
+    setupSchemas: false,
   });
   const t = running.timings;
   say(`  frontend listening after ${seconds(t.listeningMs)}, healthy after ${seconds(t.healthyMs)}`);
-  say(`4/4 namespace ready after ${seconds(t.namespaceMs)}, search attributes after ${seconds(t.searchAttributesMs)}`);
+  say(
+    `4/4 namespace ready after ${seconds(t.namespaceMs)}, search attributes after ${seconds(t.searchAttributesMs)}`,
+  );
   say(`temporal server (postgresql) ready in ${seconds(Date.now() - t0)} total`);
   say(`  gRPC address:      ${running.address}`);
   say(`  Web UI:            none (use \`npm run temporal\` for the dev server with its UI)`);
   say(`  namespace:         ${running.namespace}`);
   say(`  search attributes: ${Object.keys(SEARCH_ATTRIBUTES).join(', ')}`);
   say(`  databases:         ${target.dbName}, ${target.visibilityDbName} (${target.plugin})`);
-  say(`  internal ports:    history ${ports.history}, matching ${ports.matching}, worker ${ports.worker}, http ${ports.frontendHttp}`);
-  if (opts.metrics) say(`  metrics:           http://${opts.metrics}/metrics`);
+  say(
+    `  internal ports:    history ${ports.history}, matching ${ports.matching}, worker ${ports.worker}, http ${ports.frontendHttp}`,
+  );
+  say(`  metrics:           http://${opts.ip}:${ports.metrics}/metrics`);
+  say(`  dynamic config:    ${DYNAMIC_CONFIG_FILE} (re-read every 10 s)`);
   say(`  server binary:     ${server.serverPath} (${server.version})`);
   say('press Ctrl-C to stop');
 
+  let stopping = false;
   const stop = () => {
+    stopping = true;
     say('stopping temporal server...');
     void running.stop().then(() => process.exit(0));
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  running.process.once('exit', (code, signal) => {
-    if (signal === 'SIGTERM') return;
+  running.process.once('exit', (code) => {
+    if (stopping) return;
     console.error(`temporal server exited with code ${code}`);
     process.exit(1);
   });

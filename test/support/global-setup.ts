@@ -1,32 +1,25 @@
 import type { TestProject } from 'vitest/node';
-import { provisionTemporalCli, startDevServer, type DevServer } from '../../src/platform/temporal-cli.js';
-import { freePort } from './ports.js';
+import { startTemporalForTests, type TestTemporal } from '../../src/platform/temporal-postgres.js';
 
-let server: DevServer | undefined;
+let temporal: TestTemporal | undefined;
 
-/** Starts one real Temporal dev server for the whole run, or uses SHIPSYNC_TEST_TEMPORAL_ADDRESS if given. */
+/**
+ * Starts one real Temporal server for the whole run: the CLI's dev server by default, Temporal on
+ * PostgreSQL with SHIPSYNC_TEST_TEMPORAL=postgres, or an external one at SHIPSYNC_TEST_TEMPORAL_ADDRESS.
+ */
 export async function setup(project: TestProject) {
-  const cli = await provisionTemporalCli((line) => console.log(`[test setup] ${line}`));
-  project.provide('temporalCliPath', cli.path);
-  const external = process.env.SHIPSYNC_TEST_TEMPORAL_ADDRESS;
-  if (external) {
-    project.provide('temporalAddress', external);
-    return;
-  }
+  const say = (line: string) => console.log(`[test setup] ${line}`);
+  const kind = process.env.SHIPSYNC_TEST_TEMPORAL === 'postgres' ? 'postgres' : 'devserver';
   const started = Date.now();
-  server = await startDevServer({
-    cliPath: cli.path,
-    port: await freePort(),
-    namespace: 'default',
-    headless: true,
-  });
-  console.log(`[test setup] temporal dev server at ${server.address} (${Date.now() - started} ms)`);
-  project.provide('temporalAddress', server.address);
+  temporal = await startTemporalForTests(kind, say);
+  say(`temporal ${kind} at ${temporal.address} (${Date.now() - started} ms)`);
+  project.provide('temporalCliPath', temporal.cliPath);
+  project.provide('temporalAddress', process.env.SHIPSYNC_TEST_TEMPORAL_ADDRESS ?? temporal.address);
 }
 
-/** Stops the dev server started by setup. */
+/** Stops the server started by setup (and drops its test databases on PostgreSQL). */
 export async function teardown() {
-  await server?.stop();
+  await temporal?.stop();
 }
 
 declare module 'vitest' {
