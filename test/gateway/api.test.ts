@@ -1,23 +1,19 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../src/gateway/app.js';
-import { openStore, type Store } from '../../src/storage/store.js';
+import { type Store } from '../../src/storage/store.js';
 import { dispatchEventSignal } from '../../src/workflows/shipment/contract.js';
-import { connectClient, temporalAddress, uniqueId, uniqueTaskQueue } from '../support/temporal.js';
+import { uniqueId, uniqueTaskQueue } from '../support/temporal.js';
 import {
   asRole,
   eventually,
-  finishAll,
   onfleetPayload,
   signedDispatch,
   startTestShipment,
-  startTestWorker,
   testConfig,
-  testGateway,
   testOrder,
+  gatewayFixture,
+  type GatewayFixture,
 } from './support.js';
 import { appliedUpdatesQuery } from './workflows/shipment.js';
 
@@ -25,28 +21,18 @@ const config = testConfig();
 const taskQueue = uniqueTaskQueue('gateway-api');
 
 let client: Client;
-let connection: Connection;
-let worker: Awaited<ReturnType<typeof startTestWorker>>;
 let store: Store;
 let gateway: Gateway;
-let dir: string;
+let fixture: GatewayFixture | undefined;
 const started: string[] = [];
 
 beforeAll(async () => {
-  ({ client, connection } = await connectClient());
-  worker = await startTestWorker(temporalAddress(), taskQueue);
-  dir = mkdtempSync(join(tmpdir(), 'shipsync-api-'));
-  store = await openStore({ backend: 'sqlite', file: join(dir, 'gateway.sqlite') });
-  gateway = await testGateway({ client, store, config });
+  fixture = await gatewayFixture({ name: 'api', taskQueue, config });
+  ({ client, store, gateway } = fixture);
 });
 
 afterAll(async () => {
-  await finishAll(client, started);
-  await gateway?.close();
-  await store?.close();
-  await worker?.stop();
-  await connection?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await fixture?.close(started);
 });
 
 async function shipment(overrides: Parameters<typeof testOrder>[0] = {}) {

@@ -1,28 +1,24 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../src/gateway/app.js';
 import { signZendeskWebhook } from '../../src/integrations/crm/signature.js';
 import { signOnfleetWebhook } from '../../src/integrations/dispatch/signature.js';
-import { openStore, type Store } from '../../src/storage/store.js';
-import { connectClient, temporalAddress, uniqueTaskQueue } from '../support/temporal.js';
+import { type Store } from '../../src/storage/store.js';
+import { uniqueTaskQueue } from '../support/temporal.js';
 import {
   asRole,
   erpPush,
-  finishAll,
   onfleetPayload,
   receivedIds,
   signedCrm,
   signedDispatch,
   startTestShipment,
-  startTestWorker,
   testConfig,
-  testGateway,
   testOrder,
   zendeskRescheduleBody,
+  gatewayFixture,
+  type GatewayFixture,
 } from './support.js';
 
 /**
@@ -36,30 +32,26 @@ const taskQueue = uniqueTaskQueue('gateway-fuzz');
 const LIMIT = 256 * 1024;
 
 let client: Client;
-let connection: Connection;
-let worker: Awaited<ReturnType<typeof startTestWorker>>;
 let store: Store;
 let gateway: Gateway;
-let dir: string;
+let fixture: GatewayFixture | undefined;
 let shipmentId: string;
 const seen: number[] = [];
 
 beforeAll(async () => {
-  ({ client, connection } = await connectClient());
-  worker = await startTestWorker(temporalAddress(), taskQueue);
-  dir = mkdtempSync(join(tmpdir(), 'shipsync-fuzz-'));
-  store = await openStore({ backend: 'sqlite', file: join(dir, 'gateway.sqlite'), synchronous: 'NORMAL' });
-  gateway = await testGateway({ client, store, config, bodyLimit: LIMIT });
+  fixture = await gatewayFixture({
+    name: 'fuzz',
+    taskQueue,
+    config,
+    store: { synchronous: 'NORMAL' },
+    gateway: { bodyLimit: LIMIT },
+  });
+  ({ client, store, gateway } = fixture);
   shipmentId = await startTestShipment(client, taskQueue, testOrder());
 });
 
 afterAll(async () => {
-  await finishAll(client, [shipmentId]);
-  await gateway?.close();
-  await store?.close();
-  await worker?.stop();
-  await connection?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await fixture?.close([shipmentId]);
 });
 
 type Mutation =

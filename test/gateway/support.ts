@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
 import {
@@ -15,7 +18,7 @@ import { deliveryFromOrder } from '../../src/integrations/erp/mappers.js';
 import { loadConfig, type Config } from '../../src/platform/config.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { createGateway, type Gateway, type GatewayOptions } from '../../src/gateway/app.js';
-import type { Store } from '../../src/storage/store.js';
+import { openStore, type Store } from '../../src/storage/store.js';
 import {
   shipmentWorkflowId,
   ShipmentSettings,
@@ -23,7 +26,7 @@ import {
 } from '../../src/workflows/shipment/contract.js';
 import { SA } from '../../src/workflows/shipment/search-attributes.js';
 import { sampleOrder } from '../support/fixtures.js';
-import { uniqueId } from '../support/temporal.js';
+import { connectClient, temporalAddress, uniqueId } from '../support/temporal.js';
 import { finishSignal, receivedEventIdsQuery } from './workflows/shipment.js';
 
 /** Configuration with defaults; secrets and tokens are the documented sandbox ones. */
@@ -288,4 +291,36 @@ export async function testGateway(
     ...opts,
     forwarder: { idleMs: 50, baseBackoffMs: 100, maxBackoffMs: 1_000, jitter: 0, ...opts.forwarder },
   });
+}
+
+/** A running gateway over its own SQLite inbox, with the stand-in workflow's worker on the test's queue. */
+export type GatewayFixture = Awaited<ReturnType<typeof gatewayFixture>>;
+
+/** Starts a client, the stand-in worker, a store in a temp folder and a gateway; `close` undoes all of it. */
+export async function gatewayFixture(opts: {
+  name: string;
+  taskQueue: string;
+  config: Config;
+  store?: { synchronous?: 'NORMAL' | 'FULL' };
+  gateway?: Partial<GatewayOptions>;
+}) {
+  const { client, connection } = await connectClient();
+  const worker = await startTestWorker(temporalAddress(), opts.taskQueue);
+  const dir = mkdtempSync(join(tmpdir(), `shipsync-${opts.name}-`));
+  const store = await openStore({ backend: 'sqlite', file: join(dir, 'gateway.sqlite'), ...opts.store });
+  const gateway = await testGateway({ client, store, config: opts.config, ...opts.gateway });
+  return {
+    client,
+    store,
+    gateway,
+    /** Finishes the given shipments, then stops everything and removes the temp folder. */
+    async close(shipments: string[]) {
+      await finishAll(client, shipments);
+      await gateway.close();
+      await store.close();
+      await worker.stop();
+      await connection.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

@@ -1,27 +1,24 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../src/gateway/app.js';
-import { openStore, type Store } from '../../src/storage/store.js';
-import { connectClient, temporalAddress, uniqueId } from '../support/temporal.js';
+import { type Store } from '../../src/storage/store.js';
+import { uniqueId } from '../support/temporal.js';
 import {
   asRole,
   erpPush,
   eventually,
-  finishAll,
   onfleetPayload,
   receivedIds,
   signedCrm,
   signedDispatch,
   startTestShipment,
-  startTestWorker,
   testConfig,
   testGateway,
   testOrder,
   zendeskRescheduleBody,
+  gatewayFixture,
+  type GatewayFixture,
 } from './support.js';
 import { appliedUpdatesQuery } from './workflows/shipment.js';
 
@@ -30,28 +27,18 @@ const config = testConfig({ SHIPSYNC_TASK_QUEUE_PREFIX: prefix });
 const taskQueue = `${prefix}shipments`;
 
 let client: Client;
-let connection: Connection;
-let worker: Awaited<ReturnType<typeof startTestWorker>>;
 let store: Store;
 let gateway: Gateway;
-let dir: string;
+let fixture: GatewayFixture | undefined;
 const started: string[] = [];
 
 beforeAll(async () => {
-  ({ client, connection } = await connectClient());
-  worker = await startTestWorker(temporalAddress(), taskQueue);
-  dir = mkdtempSync(join(tmpdir(), 'shipsync-gw-'));
-  store = await openStore({ backend: 'sqlite', file: join(dir, 'gateway.sqlite') });
-  gateway = await testGateway({ client, store, config });
+  fixture = await gatewayFixture({ name: 'gw', taskQueue, config });
+  ({ client, store, gateway } = fixture);
 });
 
 afterAll(async () => {
-  await finishAll(client, started);
-  await gateway?.close();
-  await store?.close();
-  await worker?.stop();
-  await connection?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await fixture?.close(started);
 });
 
 async function shipment() {
