@@ -220,13 +220,7 @@ function advanceTo(s: ShipmentState, rank: number, at: string) {
       eta: s.eta,
       revision: s.plannedRevision,
     });
-    s.todo.push({
-      kind: 'notify',
-      topic: 'planned',
-      attempt: s.attempt,
-      message: `Your delivery is planned for ${s.window.start} to ${s.window.end}${s.eta ? `, estimated arrival ${s.eta}` : ''}.`,
-      plan: s.eta ? { eta: s.eta, window: s.window } : undefined,
-    });
+    queuePlanNotice(s, 'planned', 'is planned for');
   }
   if (from < 2 && rank >= 2) {
     if (s.attempt === 1) s.todo.push({ kind: 'goodsIssue' });
@@ -235,6 +229,17 @@ function advanceTo(s: ShipmentState, rank: number, at: string) {
   if (rank === 1) s.phase = 'planned';
   if (rank === 2 || rank === 3) s.phase = 'in_transit';
   if (rank === 4) s.phase = p.outcome === 'completed' ? 'delivered' : 'failed_attempt';
+}
+
+/** Queues the customer notice that announces the current window and ETA, with the plan machine-readable. */
+export function queuePlanNotice(s: ShipmentState, topic: string, verb: 'is planned for' | 'moved to') {
+  s.todo.push({
+    kind: 'notify',
+    topic,
+    attempt: s.attempt,
+    message: `Your delivery ${verb} ${s.window.start} to ${s.window.end}${s.eta ? `, estimated arrival ${s.eta}` : ''}.`,
+    plan: s.eta ? { eta: s.eta, window: s.window } : undefined,
+  });
 }
 
 /** Delay playbook: a proactive notice and an ERP delayed milestone past the notice threshold; a case when severe. */

@@ -42,6 +42,7 @@ import {
 import { SA } from './search-attributes.js';
 import {
   applyDispatchEvent,
+  queuePlanNotice,
   freshProgress,
   initialState,
   openExceptions,
@@ -135,13 +136,7 @@ export async function ShipmentWorkflow(input: ShipmentInput): Promise<ShipmentRe
           revision: s.plannedRevision,
         });
       }
-      s.todo.push({
-        kind: 'notify',
-        topic: `rescheduled-${s.plannedRevision}`,
-        attempt: s.attempt,
-        message: `Your delivery moved to ${req.window.start} to ${req.window.end}${s.eta ? `, estimated arrival ${s.eta}` : ''}.`,
-        plan: s.eta ? { eta: s.eta, window: s.window } : undefined,
-      });
+      queuePlanNotice(s, `rescheduled-${s.plannedRevision}`, 'moved to');
       return { shipmentId, window: s.window, eta: s.eta };
     },
     {
