@@ -1,5 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import { ConfigError, loadConfig } from '../platform/config.js';
+import { dataConverterFromConfig } from '../platform/codec.js';
 import { createLogger } from '../platform/logger.js';
 import { openStore, storeTargetFromConfig } from '../storage/store.js';
 import { createGateway } from './app.js';
@@ -29,7 +30,11 @@ async function main() {
     address: config.SHIPSYNC_TEMPORAL_ADDRESS,
     channelArgs: TEMPORAL_CHANNEL_ARGS,
   });
-  const client = new Client({ connection, namespace: config.SHIPSYNC_TEMPORAL_NAMESPACE });
+  const client = new Client({
+    connection,
+    namespace: config.SHIPSYNC_TEMPORAL_NAMESPACE,
+    dataConverter: dataConverterFromConfig(config),
+  });
   const gateway = await createGateway({ config, client, store, logger });
 
   await gateway.listen({ host: '0.0.0.0', port: config.SHIPSYNC_GATEWAY_PORT });

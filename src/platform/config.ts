@@ -40,6 +40,14 @@ export const configSchema = z.object({
   SHIPSYNC_WORKER_CACHE_SIZE: z.coerce.number().int().min(0).max(100_000).default(2000),
   SHIPSYNC_WORKER_WORKFLOW_SLOTS: z.coerce.number().int().min(1).max(1000).default(40),
   SHIPSYNC_WORKER_METRICS_PORT: port.optional(),
+  SHIPSYNC_PAYLOAD_KEY: z
+    .string()
+    .refine(
+      (v) => Buffer.from(v, 'base64').length === 32,
+      'expected base64 of 32 random bytes (openssl rand -base64 32)',
+    )
+    .optional(),
+  SHIPSYNC_PAYLOAD_KEY_ID: z.string().min(1).max(40).default('k1'),
   SHIPSYNC_DATA_DIR: z.string().min(1).default('.shipsync'),
   SHIPSYNC_TIME_SCALE: z.coerce.number().positive().max(100_000).default(1),
   SHIPSYNC_CLOCK_ANCHOR_REAL_MS: z.coerce.number().int().nonnegative().optional(),

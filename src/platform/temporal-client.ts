@@ -1,4 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
+import { dataConverterFromConfig } from './codec.js';
 import type { Config } from './config.js';
 
 /** A Temporal client for the configured address and namespace, and how to close its connection. */

@@ -3,6 +3,7 @@ import { createCrmAdapter } from '../integrations/crm/adapter.js';
 import { createDispatchAdapter } from '../integrations/dispatch/adapter.js';
 import { createErpAdapter } from '../integrations/erp/adapter.js';
 import { ZipGeocoder } from '../integrations/geo/geocoder.js';
+import { dataConverterFromConfig } from '../platform/codec.js';
 import { loadConfig } from '../platform/config.js';
 import { createLogger } from '../platform/logger.js';
 import { clockFromConfig, settingsFromConfig } from '../starters/shipments.js';
@@ -39,6 +40,7 @@ async function main() {
     geocoder: new ZipGeocoder(),
     cacheSize: config.SHIPSYNC_WORKER_CACHE_SIZE,
     workflowSlots: config.SHIPSYNC_WORKER_WORKFLOW_SLOTS,
+    dataConverter: dataConverterFromConfig(config),
   });
   logger.info(
     { taskQueues: taskQueues(config.SHIPSYNC_TASK_QUEUE_PREFIX), temporal: config.SHIPSYNC_TEMPORAL_ADDRESS },

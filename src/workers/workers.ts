@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleOption } from '@temporalio/worker';
 import { Client, Connection } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import type { ClockSettings } from '../domain/clock.js';
 import type { CrmPort, DispatchPort, ErpPort, GeocoderPort } from '../integrations/ports.js';
 import { createCrmActivities } from '../activities/crm.js';
@@ -38,6 +39,8 @@ export interface WorkerDeps {
   geocoder: GeocoderPort;
   cacheSize?: number;
   workflowSlots?: number;
+  /** Encrypting data converter (see src/platform/codec.ts); the default converter when absent. */
+  dataConverter?: DataConverter;
   /** Use this bundle instead of the prebuilt one or bundling at start. */
   bundle?: WorkflowBundleOption;
 }
@@ -73,10 +76,14 @@ export async function loadWorkflowBundle(): Promise<WorkflowBundleOption> {
 export async function createWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   const connection = await NativeConnection.connect({ address: deps.address });
   const clientConnection = await Connection.connect({ address: deps.address });
-  const client = new Client({ connection: clientConnection, namespace: deps.namespace });
+  const client = new Client({
+    connection: clientConnection,
+    namespace: deps.namespace,
+    dataConverter: deps.dataConverter,
+  });
   const q = taskQueues(deps.taskQueuePrefix);
   const bundle = deps.bundle ?? (await loadWorkflowBundle());
-  const common = { connection, namespace: deps.namespace };
+  const common = { connection, namespace: deps.namespace, dataConverter: deps.dataConverter };
   const workers = await Promise.all([
     Worker.create({
       ...common,

@@ -9,6 +9,7 @@ import {
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
+import type { DataConverter } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import type { ClockSettings } from '../../src/domain/clock.js';
 import type { DispatchEvent, DispatchEventType } from '../../src/domain/events.js';
@@ -95,6 +96,7 @@ export async function startStack(
     settings?: Partial<ShipmentSettings>;
     simulator?: SimulatorSettingsInput;
     address?: string;
+    dataConverter?: DataConverter;
   } = {},
 ): Promise<Stack> {
   const address = opts.address ?? temporalAddress();
@@ -113,7 +115,7 @@ export async function startStack(
     startCrmSandbox({ port: 0, seed: 1 }),
   ]);
   const connection = await Connection.connect({ address });
-  const client = new Client({ connection, namespace: 'default' });
+  const client = new Client({ connection, namespace: 'default', dataConverter: opts.dataConverter });
   const workers = await createWorkers({
     address,
     namespace: 'default',
@@ -125,6 +127,7 @@ export async function startStack(
     crm: createCrmAdapter({ baseUrl: crm.url }),
     geocoder: new ZipGeocoder(),
     bundle: await workflowBundle(),
+    dataConverter: opts.dataConverter,
   });
   const simNow = () => SIM_START + (Date.now() - clock.anchorRealMs) * clock.scale;
   const sequences = new Map<string, number>();
