@@ -114,5 +114,5 @@ describe('end to end through the gateway', () => {
     });
     expect(reconciliation.mismatches).toEqual([]);
     expect(reconciliation.billingDocuments).toBe(starts.length);
-  });
+  }, 240_000);
 });

@@ -52,5 +52,5 @@ describe('long-lived shipments', () => {
       'DELIVERED#1',
       'BILLED#1',
     ]);
-  });
+  }, 180_000);
 });
