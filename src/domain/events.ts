@@ -27,6 +27,7 @@ export const EVENT_DATA = {
     routeId: z.string().min(1).optional(),
     eta: Instant,
   }),
+  'route.unassigned.v1': z.object({ ...taskRef }),
   'stop.started.v1': z.object({ ...taskRef, driverId: z.string().min(1), eta: Instant.optional() }),
   'stop.eta.v1': z.object({ ...taskRef, eta: Instant, driftSeconds: z.number() }),
   'delivery.delayed.v1': z.object({ ...taskRef, eta: Instant, delaySeconds: z.number().nonnegative() }),
@@ -66,6 +67,7 @@ export const EVENT_TYPES = Object.keys(EVENT_DATA) as EventType[];
 /** Event types a dispatch platform emits about a shipment; these drive the ShipmentWorkflow. */
 export const DISPATCH_EVENT_TYPES = [
   'route.assigned.v1',
+  'route.unassigned.v1',
   'stop.started.v1',
   'stop.eta.v1',
   'delivery.delayed.v1',

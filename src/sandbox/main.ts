@@ -59,6 +59,7 @@ async function main() {
   const portOf = (url: string) => Number(new URL(url).port || 80);
   const triggers = [
     'taskAssigned',
+    'taskUnassigned',
     'taskStarted',
     'taskEta',
     'taskArrival',

@@ -100,6 +100,7 @@ export function nextPlanningDay(now = Date.now()): string {
 
 const DISPATCH_TRIGGERS = [
   'taskAssigned',
+  'taskUnassigned',
   'taskStarted',
   'taskEta',
   'taskArrival',

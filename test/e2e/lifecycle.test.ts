@@ -49,6 +49,7 @@ beforeAll(async () => {
     faults: { webhookDuplicateRate: 1, webhookDuplicateCopies: 3, webhookReorderRate: 0.3 },
     webhooks: [
       'taskAssigned',
+      'taskUnassigned',
       'taskStarted',
       'taskEta',
       'taskArrival',

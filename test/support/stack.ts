@@ -187,6 +187,7 @@ export async function startStack(
           routeId: 'route-1',
           eta: new Date(Date.parse(status.window.start) + 30 * 60_000).toISOString(),
         },
+        'route.unassigned.v1': { ...base },
         'stop.started.v1': { ...base, driverId: 'drv-1' },
         'stop.eta.v1': { ...base, eta: time, driftSeconds: 0 },
         'delivery.delayed.v1': { ...base, eta: time, delaySeconds: 0 },

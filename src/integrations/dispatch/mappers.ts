@@ -239,6 +239,7 @@ export interface WebhookMappingOptions {
 
 const TRIGGER_TYPES: Record<string, DispatchEventType> = {
   taskAssigned: 'route.assigned.v1',
+  taskUnassigned: 'route.unassigned.v1',
   taskStarted: 'stop.started.v1',
   taskEta: 'stop.eta.v1',
   taskDelayed: 'delivery.delayed.v1',
@@ -324,6 +325,9 @@ export function onfleetWebhookToCanonical(
       data = { ...ref, driverId, eta: iso(at), ...(vehicleId ? { vehicleId } : {}) };
       break;
     }
+    case 'route.unassigned.v1':
+      data = { ...ref };
+      break;
     case 'stop.started.v1':
       if (!driverId) throw invalid(`taskStarted for ${taskId} names no worker`, 'data.task.worker');
       data = { ...ref, driverId, ...(eta !== undefined ? { eta: iso(eta) } : {}) };

@@ -51,6 +51,8 @@ export interface AttemptProgress {
   /** 0 published, 1 assigned, 2 started, 3 arrived, 4 finished. */
   rank: number;
   etaSequence: number;
+  /** Sequence of the event that assigned the attempt, so an older unassignment cannot undo it. */
+  assignedSequence: number;
   outcome?: 'completed' | 'failed';
   failureReason?: string;
   delayNoticed: boolean;
@@ -72,6 +74,8 @@ export interface ShipmentState {
   driverId?: string;
   routeId?: string;
   seenEventIds: string[];
+  /** Events of an attempt whose task is not recorded yet; applied once it is. */
+  pendingEvents: DispatchEvent[];
   eventsApplied: number;
   eventsIgnored: number;
   pod?: ProofOfDelivery;
@@ -103,6 +107,7 @@ export function initialState(shipmentId: string, order: Order): ShipmentState {
     taskIds: {},
     progress: freshProgress(),
     seenEventIds: [],
+    pendingEvents: [],
     eventsApplied: 0,
     eventsIgnored: 0,
     mileageKm: 0,
@@ -122,11 +127,19 @@ export function initialState(shipmentId: string, order: Order): ShipmentState {
 
 /** Progress of a newly published attempt. */
 export function freshProgress(): AttemptProgress {
-  return { rank: 0, etaSequence: -1, delayNoticed: false, severeDelayCase: false, missingPodCase: false };
+  return {
+    rank: 0,
+    etaSequence: -1,
+    assignedSequence: -1,
+    delayNoticed: false,
+    severeDelayCase: false,
+    missingPodCase: false,
+  };
 }
 
 const RANK: Record<DispatchEvent['type'], number> = {
   'route.assigned.v1': 1,
+  'route.unassigned.v1': 0,
   'stop.started.v1': 2,
   'stop.eta.v1': 0,
   'delivery.delayed.v1': 0,
@@ -138,6 +151,9 @@ const RANK: Record<DispatchEvent['type'], number> = {
 /** Phases in which the current attempt can still receive driver events. */
 const LIVE_PHASES: readonly ShipmentPhase[] = ['published', 'planned', 'in_transit'];
 
+/** Events of attempts not yet published that a shipment keeps; beyond this it drops them (a bound for bad input). */
+const MAX_PENDING_EVENTS = 100;
+
 /**
  * Applies one dispatch event to the state; pure apart from mutating `s`. Duplicates (same event id),
  * events of another attempt, and events that would move an attempt backwards change nothing but the
@@ -148,8 +164,15 @@ export function applyDispatchEvent(
   s: ShipmentState,
   e: DispatchEvent,
   settings: ShipmentSettings,
-): 'applied' | 'ignored' {
+): 'applied' | 'ignored' | 'held' {
   if (s.seenEventIds.includes(e.id)) return 'ignored';
+  // Dispatch can run a task before its creation is recorded here: keep those events for that attempt.
+  if (e.data.attempt > s.attempt) {
+    if (!s.pendingEvents.some((x) => x.id === e.id) && s.pendingEvents.length < MAX_PENDING_EVENTS) {
+      s.pendingEvents.push(e);
+    }
+    return 'held';
+  }
   s.seenEventIds.push(e.id);
   const p = s.progress;
   if (e.data.attempt !== s.attempt || p.outcome || !LIVE_PHASES.includes(s.phase)) {
@@ -162,11 +185,26 @@ export function applyDispatchEvent(
     s.eventsIgnored++;
     return 'ignored';
   }
+  if (e.type === 'route.unassigned.v1') {
+    if (p.rank !== 1 || sequence <= p.assignedSequence) {
+      s.eventsIgnored++;
+      return 'ignored';
+    }
+    // Dispatch re-planned and dropped the stop: back to waiting for an assignment, with a new plan to announce.
+    s.eventsApplied++;
+    p.rank = 0;
+    s.phase = 'published';
+    s.driverId = undefined;
+    s.routeId = undefined;
+    s.plannedRevision++;
+    return 'applied';
+  }
   s.eventsApplied++;
   switch (e.type) {
     case 'route.assigned.v1':
       s.driverId = e.data.driverId;
       s.routeId = e.data.routeId;
+      p.assignedSequence = sequence;
       acceptEta(s, e.data.eta, sequence);
       break;
     case 'stop.started.v1':
@@ -200,6 +238,14 @@ export function applyDispatchEvent(
   return 'applied';
 }
 
+/** Applies the held events of the attempt just published, in the order they happened. */
+export function releaseHeldEvents(s: ShipmentState, settings: ShipmentSettings) {
+  const ready = s.pendingEvents.filter((e) => e.data.attempt === s.attempt);
+  s.pendingEvents = s.pendingEvents.filter((e) => e.data.attempt > s.attempt);
+  ready.sort((a, b) => (a.sequence ?? Date.parse(a.time)) - (b.sequence ?? Date.parse(b.time)));
+  for (const e of ready) applyDispatchEvent(s, e, settings);
+}
+
 function acceptEta(s: ShipmentState, eta: string, sequence: number) {
   if (sequence <= s.progress.etaSequence) return;
   s.progress.etaSequence = sequence;
@@ -220,7 +266,7 @@ function advanceTo(s: ShipmentState, rank: number, at: string) {
       eta: s.eta,
       revision: s.plannedRevision,
     });
-    queuePlanNotice(s, 'planned', 'is planned for');
+    queuePlanNotice(s, s.plannedRevision ? `planned-r${s.plannedRevision}` : 'planned', 'is planned for');
   }
   if (from < 2 && rank >= 2) {
     if (s.attempt === 1) s.todo.push({ kind: 'goodsIssue' });

@@ -43,6 +43,7 @@ import { SA } from './search-attributes.js';
 import {
   applyDispatchEvent,
   queuePlanNotice,
+  releaseHeldEvents,
   freshProgress,
   initialState,
   openExceptions,
@@ -356,15 +357,13 @@ export async function ShipmentWorkflow(input: ShipmentInput): Promise<ShipmentRe
   }
 
   async function publishAttempt() {
-    s.attempt++;
-    s.progress = freshProgress();
-    s.eta = undefined;
+    const attempt = s.attempt + 1;
     const geo = s.geo;
     if (!geo) throw ApplicationFailure.nonRetryable('publishing without a geocoded address');
     const job: Job = {
       shipmentId,
       deliveryId: s.order.deliveryId,
-      attempt: s.attempt,
+      attempt,
       region: s.order.region,
       location: geo.geo,
       address: s.order.address,
@@ -377,10 +376,16 @@ export async function ShipmentWorkflow(input: ShipmentInput): Promise<ShipmentRe
       instructions: s.order.instructions,
       requirements: [...(s.order.hazmat ? ['hazmat'] : []), ...(s.order.liftgate ? ['liftgate'] : [])],
     };
-    const { taskId } = await dispatch.dispatchCreateTask({ job, idempotencyKey: key('task', s.attempt) });
-    s.taskIds[s.attempt] = taskId;
+    const { taskId } = await dispatch.dispatchCreateTask({ job, idempotencyKey: key('task', attempt) });
+    // The attempt counts from here: events of it that arrived while the task was being created were held.
+    s.attempt = attempt;
+    s.progress = freshProgress();
+    s.eta = undefined;
+    s.taskIds[attempt] = taskId;
     s.addressCorrected = false;
+    s.noAssignmentEscalated = false;
     s.phase = 'published';
+    releaseHeldEvents(s, settings);
     await orchestration.ensureRegionPlanning({ region: s.order.region, date: planningDate() });
   }
 
@@ -389,19 +394,32 @@ export async function ShipmentWorkflow(input: ShipmentInput): Promise<ShipmentRe
     const cutoff = `${date}T${String(settings.planningCutoffHourUtc).padStart(2, '0')}:00:00.000Z`;
     const deadline = new Date(Date.parse(cutoff) + settings.noAssignmentGraceMinutes * 60_000).toISOString();
     const changed = () => s.phase !== 'published' || s.todo.length > 0;
-    if (s.noAssignmentEscalated) {
-      await condition(changed);
+    if (!s.noAssignmentEscalated) {
+      if (!(await condition(changed, until(deadline)))) {
+        s.noAssignmentEscalated = true;
+        openCase(
+          'no_assignment',
+          'urgent',
+          `No driver assigned to delivery ${s.order.deliveryId}`,
+          `Not assigned by ${deadline}.`,
+        );
+      }
       return;
     }
-    if (!(await condition(changed, until(deadline)))) {
-      s.noAssignmentEscalated = true;
-      openCase(
-        'no_assignment',
-        'urgent',
-        `No driver assigned to delivery ${s.order.deliveryId}`,
-        `Not assigned by ${deadline}.`,
-      );
+    // Still unassigned when the window closes: this attempt is lost; the playbook reattempts or returns.
+    if (await condition(changed, until(s.window.end))) return;
+    const taskId = s.taskIds[s.attempt];
+    if (taskId) {
+      try {
+        await dispatch.dispatchCancelTask({ taskId });
+      } catch (err) {
+        log.warn('could not cancel the unassigned task', { taskId, code: failureCode(err) });
+      }
     }
+    s.failures.push({ attempt: s.attempt, reason: 'not_assigned' });
+    s.progress.outcome = 'failed';
+    s.progress.failureReason = 'not_assigned';
+    s.phase = 'failed_attempt';
   }
 
   async function awaitOutcome() {
@@ -448,7 +466,9 @@ export async function ShipmentWorkflow(input: ShipmentInput): Promise<ShipmentRe
       'failed_attempt',
       'normal',
       `Delivery attempt ${s.attempt} failed for ${s.order.deliveryId}`,
-      `Driver reported: ${reason}.`,
+      reason === 'not_assigned'
+        ? 'No driver was assigned before the window closed.'
+        : `Driver reported: ${reason}.`,
     );
     if (s.attempt < settings.maxAttempts) {
       s.window = nextServiceWindow(s.window, s.order.serviceDays);

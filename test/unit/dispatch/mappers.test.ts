@@ -327,7 +327,15 @@ describe('onfleetWebhookToCanonical', () => {
     expect(result).toMatchObject(expected);
   });
 
-  it.each(['taskCreated', 'taskUpdated', 'taskDeleted', 'taskUnassigned', 'workerDuty', 'taskCloned'])(
+  it('when taskUnassigned arrives then it becomes route.unassigned.v1 for the attempt', () => {
+    const result = onfleetWebhookToCanonical(payload('taskUnassigned'), RECEIVED);
+    expect(result).toMatchObject({
+      kind: 'event',
+      event: { type: 'route.unassigned.v1' },
+    });
+  });
+
+  it.each(['taskCreated', 'taskUpdated', 'taskDeleted', 'workerDuty', 'taskCloned'])(
     'when %s arrives then it is ignored with a reason',
     (trigger) => {
       const result = onfleetWebhookToCanonical(payload(trigger), RECEIVED);

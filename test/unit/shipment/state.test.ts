@@ -4,6 +4,7 @@ import { ShipmentSettings } from '../../../src/workflows/shipment/contract.js';
 import {
   applyDispatchEvent,
   initialState,
+  releaseHeldEvents,
   type ShipmentState,
 } from '../../../src/workflows/shipment/state.js';
 import { sampleOrder } from '../../support/fixtures.js';
@@ -28,6 +29,7 @@ function ev(
   const base = { taskId: 'task-1', attempt };
   const payloads: Record<string, Record<string, unknown>> = {
     'route.assigned.v1': { ...base, driverId: 'drv-1', eta: t(30) },
+    'route.unassigned.v1': { ...base },
     'stop.started.v1': { ...base, driverId: 'drv-1' },
     'stop.eta.v1': { ...base, eta: t(40), driftSeconds: 600 },
     'delivery.delayed.v1': { ...base, eta: t(200), delaySeconds: 3 * 3600 },
@@ -125,10 +127,12 @@ describe('dispatch event reducer', () => {
     expect(s.eta).toBe(t(50));
   });
 
-  it('when an event names another attempt then it is ignored', () => {
+  it('when an event names a later attempt then it is held, and one of an earlier attempt is ignored', () => {
     const s = published();
-    expect(applyDispatchEvent(s, ev('delivery.completed.v1', 30, {}, 2), settings)).toBe('ignored');
+    expect(applyDispatchEvent(s, ev('delivery.completed.v1', 30, {}, 2), settings)).toBe('held');
     expect(s.phase).toBe('published');
+    s.attempt = 2;
+    expect(applyDispatchEvent(s, ev('stop.started.v1', 31, {}, 1), settings)).toBe('ignored');
   });
 
   it('when a delay passes the severe threshold then the delay notice, ERP milestone and a case are queued once', () => {
@@ -138,5 +142,43 @@ describe('dispatch event reducer', () => {
     applyDispatchEvent(s, ev('delivery.delayed.v1', 25), settings);
     expect(milestones(s)).toEqual(['planned', 'delayed']);
     expect(s.todo.filter((a) => a.kind === 'openCase')).toHaveLength(1);
+  });
+
+  it('when events of an attempt arrive before its task is recorded then they are held and applied in order once it is', () => {
+    const s = initialState('shipment-80000001', sampleOrder());
+    s.phase = 'validating';
+    for (const e of [
+      ev('delivery.completed.v1', 35),
+      ev('route.assigned.v1', 0),
+      ev('stop.started.v1', 10),
+    ]) {
+      expect(applyDispatchEvent(s, e, settings)).toBe('held');
+    }
+    expect(s.phase).toBe('validating');
+    s.attempt = 1;
+    s.phase = 'published';
+    releaseHeldEvents(s, settings);
+    expect(s.phase).toBe('delivered');
+    expect(milestones(s)).toEqual(['planned', 'dispatched']);
+    expect(s.pendingEvents).toEqual([]);
+  });
+
+  it('when dispatch unassigns a planned stop then the shipment waits for a new assignment and announces the new plan', () => {
+    const s = published();
+    applyDispatchEvent(s, ev('route.assigned.v1', 0), settings);
+    expect(applyDispatchEvent(s, ev('route.unassigned.v1', 5), settings)).toBe('applied');
+    expect(s.phase).toBe('published');
+    expect(s.driverId).toBeUndefined();
+    applyDispatchEvent(s, { ...ev('route.assigned.v1', 8), id: 'reassigned' }, settings);
+    expect(s.phase).toBe('planned');
+    const planned = s.todo.filter((a) => a.kind === 'milestone' && a.milestone === 'planned');
+    expect(planned.map((a) => (a.kind === 'milestone' ? a.revision : -1))).toEqual([0, 1]);
+  });
+
+  it('when an unassignment older than the assignment arrives late then it changes nothing', () => {
+    const s = published();
+    applyDispatchEvent(s, ev('route.assigned.v1', 10), settings);
+    expect(applyDispatchEvent(s, ev('route.unassigned.v1', 5), settings)).toBe('ignored');
+    expect(s.phase).toBe('planned');
   });
 });
