@@ -101,9 +101,13 @@ export async function reconcile(input: {
     const { tasks } = await get<{
       tasks: { state: number; completionDetails?: { success?: boolean } | null }[];
     }>(`${input.dispatchUrl}/__sandbox/tasks`, { shipmentId: id });
-    r.dispatchTasks += tasks.length;
-    if (tasks.length !== result.attempts)
-      mismatches.push(`${id}: ${tasks.length} dispatch tasks for ${result.attempts} attempts`);
+    // Tasks cancelled after a missed window are deleted in dispatch, so count creations, not survivors.
+    const created = dispatchEffects.effects.filter(
+      (e) => e.kind === 'task.created' && e.key.startsWith(`${id}:task:`),
+    ).length;
+    r.dispatchTasks += created;
+    if (created !== result.attempts)
+      mismatches.push(`${id}: ${created} dispatch tasks created for ${result.attempts} attempts`);
     const last = tasks.at(-1);
     if (result.outcome === 'delivered' && last?.completionDetails?.success !== true) {
       mismatches.push(`${id}: delivered in the workflow but the last dispatch task did not succeed`);
