@@ -2,7 +2,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError, loadConfig } from '../platform/config.js';
 import { clockFromConfig } from '../starters/shipments.js';
 import { startCrmSandbox } from './crm/index.js';
-import { startDispatchSandbox } from './dispatch/index.js';
+import { SHIPMENT_WEBHOOK_TRIGGERS, startDispatchSandbox } from './dispatch/index.js';
 import { startErpSandbox } from './erp/index.js';
 
 const number = (name: string, min: number, max: number) => (v: string) => {
@@ -57,16 +57,6 @@ async function main() {
   }
   const gateway = `http://127.0.0.1:${config.SHIPSYNC_GATEWAY_PORT}`;
   const portOf = (url: string) => Number(new URL(url).port || 80);
-  const triggers = [
-    'taskAssigned',
-    'taskUnassigned',
-    'taskStarted',
-    'taskEta',
-    'taskArrival',
-    'taskCompleted',
-    'taskFailed',
-    'taskDelayed',
-  ] as const;
   const [erp, dispatch, crm] = await Promise.all([
     startErpSandbox({
       port: portOf(config.SHIPSYNC_ERP_URL),
@@ -82,7 +72,7 @@ async function main() {
       webhookSecret: config.SHIPSYNC_DISPATCH_WEBHOOK_SECRET,
       simulator: { enabled: !!opts.simulator },
       webhooks: opts.webhooks
-        ? triggers.map((trigger) => ({ url: `${gateway}/webhooks/dispatch`, trigger }))
+        ? SHIPMENT_WEBHOOK_TRIGGERS.map((trigger) => ({ url: `${gateway}/webhooks/dispatch`, trigger }))
         : [],
     }),
     startCrmSandbox({

@@ -15,6 +15,7 @@ import {
 import type { FaultSettings } from '../sandbox/common/faults.js';
 import { startCrmSandbox, type CrmSandbox } from '../sandbox/crm/index.js';
 import {
+  SHIPMENT_WEBHOOK_TRIGGERS,
   startDispatchSandbox,
   type DispatchSandbox,
   type SimulatorSettingsInput,
@@ -98,17 +99,6 @@ export function nextPlanningDay(now = Date.now()): string {
   return new Date(t).toISOString().slice(0, 10);
 }
 
-const DISPATCH_TRIGGERS = [
-  'taskAssigned',
-  'taskUnassigned',
-  'taskStarted',
-  'taskEta',
-  'taskArrival',
-  'taskCompleted',
-  'taskFailed',
-  'taskDelayed',
-] as const;
-
 /** Starts Temporal (unless given), the sandboxes, the gateway and the worker, wired together over HTTP. */
 export async function startFullStack(o: FullStackOptions): Promise<FullStack> {
   rmSync(o.dataDir, { recursive: true, force: true });
@@ -167,7 +157,10 @@ export async function startFullStack(o: FullStackOptions): Promise<FullStack> {
         webhookSecret: defaults.SHIPSYNC_DISPATCH_WEBHOOK_SECRET,
         simulator: o.simulator,
         planning: { timeLimitMs: 1500 },
-        webhooks: DISPATCH_TRIGGERS.map((trigger) => ({ url: `${gatewayUrl}/webhooks/dispatch`, trigger })),
+        webhooks: SHIPMENT_WEBHOOK_TRIGGERS.map((trigger) => ({
+          url: `${gatewayUrl}/webhooks/dispatch`,
+          trigger,
+        })),
       }),
       startCrmSandbox({
         port: 0,

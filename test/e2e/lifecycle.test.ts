@@ -7,7 +7,11 @@ import { createGateway, type Gateway } from '../../src/gateway/app.js';
 import { loadConfig } from '../../src/platform/config.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { type CrmSandbox } from '../../src/sandbox/crm/index.js';
-import { startDispatchSandbox, type DispatchSandbox } from '../../src/sandbox/dispatch/index.js';
+import {
+  SHIPMENT_WEBHOOK_TRIGGERS,
+  startDispatchSandbox,
+  type DispatchSandbox,
+} from '../../src/sandbox/dispatch/index.js';
 import { reconcile } from '../../src/starters/reconcile.js';
 import { openStore, type Store } from '../../src/storage/store.js';
 import type { ShipmentResult } from '../../src/workflows/shipment/contract.js';
@@ -47,18 +51,9 @@ beforeAll(async () => {
     simulator: { enabled: true, failureRate: 0.25, delayRate: 0.2, damageRate: 0.1 },
     planning: { timeLimitMs: 300 },
     faults: { webhookDuplicateRate: 1, webhookDuplicateCopies: 3, webhookReorderRate: 0.3 },
-    webhooks: [
-      'taskAssigned',
-      'taskUnassigned',
-      'taskStarted',
-      'taskEta',
-      'taskArrival',
-      'taskCompleted',
-      'taskFailed',
-      'taskDelayed',
-    ].map((trigger) => ({
+    webhooks: SHIPMENT_WEBHOOK_TRIGGERS.map((trigger) => ({
       url: `${gatewayUrl}/webhooks/dispatch`,
-      trigger: trigger as 'taskAssigned',
+      trigger,
     })),
   });
   crm = stack.crm;
