@@ -3,6 +3,7 @@ import { ShipsyncError } from '../../domain/errors.js';
 import type { Address, GeoPoint, Job, TimeWindow } from '../../domain/model.js';
 import type { DispatchPort, DispatchTaskRef, PlanResult } from '../ports.js';
 import { destinationToOnfleet, jobToOnfleetTask } from './mappers.js';
+import { localMidnightMs } from '../../domain/local-time.js';
 
 /** Time zone of each region, so a planning date means the region's local day. */
 export const REGION_TIMEZONES: Readonly<Record<string, string>> = {
@@ -86,37 +87,6 @@ export function classifyOnfleetError(err: unknown, operation: string): ShipsyncE
     'DISPATCH_UNAVAILABLE',
     `${operation}: ${err instanceof Error ? err.message : String(err)}`,
   );
-}
-
-/** Epoch ms of local midnight starting a calendar date in a time zone. */
-function localMidnightMs(date: string, timeZone: string): number {
-  const wall = Date.parse(`${date}T00:00:00Z`);
-  const offsetAt = (utc: number) => {
-    const parts: Record<string, number> = {};
-    const f = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      hour: '2-digit',
-      minute: '2-digit',
-      second: '2-digit',
-    });
-    for (const p of f.formatToParts(new Date(utc))) if (p.type !== 'literal') parts[p.type] = Number(p.value);
-    return (
-      Date.UTC(
-        parts.year ?? 1970,
-        (parts.month ?? 1) - 1,
-        parts.day ?? 1,
-        parts.hour ?? 0,
-        parts.minute ?? 0,
-        parts.second ?? 0,
-      ) - utc
-    );
-  };
-  const first = wall - offsetAt(wall);
-  return wall - offsetAt(first);
 }
 
 /** shipsync's dispatch port spoken in Onfleet API v2: Basic auth with the API key, metadata-keyed idempotency. */

@@ -4,7 +4,7 @@ import { REAL_CLOCK, simAt, type ClockSettings } from '../../domain/clock.js';
 import { EffectLog } from '../common/effects.js';
 import { FaultInjector, type FaultResponder, type FaultSettings } from '../common/faults.js';
 import { WebhookSender } from '../common/webhooks.js';
-import { localDateOf, localTimeToUtcMs } from './local-time.js';
+import { localDateOf, localTimeToUtcMs } from '../../domain/local-time.js';
 import {
   WEBHOOK_TRIGGERS,
   errorNameForStatus,

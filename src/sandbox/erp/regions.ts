@@ -1,3 +1,4 @@
+import { localTimeToUtcMs } from '../../domain/local-time.js';
 import { createRequire } from 'node:module';
 
 /** One ZIP code's gazetteer entry from the `zipcodes` package. */
@@ -178,34 +179,7 @@ export const REGIONS: Record<string, RegionDef> = {
 /** Region codes in a stable order. */
 export const REGION_CODES = Object.keys(REGIONS);
 
-/** Offset of a time zone from UTC at an instant, in ms (positive east of Greenwich). */
-function zoneOffsetMs(utcMs: number, timeZone: string): number {
-  const parts = new Intl.DateTimeFormat('en-US', {
-    timeZone,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-  }).formatToParts(new Date(utcMs));
-  const get = (type: string) => Number(parts.find((x) => x.type === type)?.value ?? 0);
-  const asUtc = Date.UTC(
-    get('year'),
-    get('month') - 1,
-    get('day'),
-    get('hour'),
-    get('minute'),
-    get('second'),
-  );
-  return asUtc - Math.floor(utcMs / 1000) * 1000;
-}
-
 /** The UTC epoch ms of a local wall-clock time on a calendar date in a time zone. */
 export function zonedTimeToUtc(date: string, minutesOfDay: number, timeZone: string): number {
-  const [y, m, d] = date.split('-').map(Number) as [number, number, number];
-  const naive = Date.UTC(y, m - 1, d, Math.floor(minutesOfDay / 60), minutesOfDay % 60);
-  const first = naive - zoneOffsetMs(naive, timeZone);
-  return naive - zoneOffsetMs(first, timeZone);
+  return localTimeToUtcMs(date, minutesOfDay * 60, timeZone);
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { localDateOf, localMidnightMs, localTimeToUtcMs } from '../../../src/sandbox/dispatch/local-time.js';
+import { localDateOf, localMidnightMs, localTimeToUtcMs } from '../../../src/domain/local-time.js';
 import {
   planRoutes,
   replanAfterChange,
