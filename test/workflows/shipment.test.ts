@@ -64,7 +64,10 @@ describe('ShipmentWorkflow on the real dev server with the sandboxes', () => {
     const billing = await erpBilling(stack.erp.url, order.deliveryId);
     expect(billing).toHaveLength(1);
     expect(Number(billing[0]?.total)).toBeCloseTo(result.total, 2);
-    expect((await crmNotices(stack.crm.url, workflowId)).length).toBeGreaterThanOrEqual(1);
+    // The planned notice carries the plan machine-readable, so the customer can ask for another slot.
+    const planned = (await crmNotices(stack.crm.url, workflowId)).filter((n) => n.plan !== undefined);
+    expect(planned).toHaveLength(1);
+    expect(planned[0]?.plan).toMatchObject({ window: order.requestedWindow });
     expect(await duplicateEffects(stack.erp.url)).toEqual([]);
   });
 

@@ -265,6 +265,7 @@ export async function ShipmentWorkflow(input: ShipmentInput): Promise<ShipmentRe
             ...base,
             caseId,
             message: a.message,
+            ...(a.plan ? { plan: a.plan } : {}),
             idempotencyKey: key('notify', a.topic, a.attempt),
           });
           return;
