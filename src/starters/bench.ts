@@ -323,6 +323,8 @@ export interface BenchOptions {
   seed: number;
   json: boolean;
   curve?: number[];
+  /** Curve only: how many of the runs in flight are released and drained (the rest stay parked). */
+  drainSample?: number;
   rescheduleShare: number;
   timeoutSeconds: number;
 }
@@ -372,6 +374,11 @@ export function parseBenchArgs(argv: string[]): BenchOptions & { baselineWorker:
       'instead of the full stack: baseline-shaped runs parked in flight at these counts',
       parseCounts,
     )
+    .option(
+      '--drain-sample <n>',
+      'with --curve: release and drain only this many of the runs in flight; the rest stay parked',
+      num('--drain-sample', 1, 100_000, true),
+    )
     .option('--json', 'print JSON instead of a table')
     .addOption(new Option('--baseline-worker').hideHelp())
     .exitOverride()
@@ -400,9 +407,11 @@ export function parseBenchArgs(argv: string[]): BenchOptions & { baselineWorker:
     rescheduleShare: number;
     timeout: number;
     curve?: number[];
+    drainSample?: number;
     json?: boolean;
     baselineWorker?: boolean;
   }>();
+  if (o.drainSample !== undefined && !o.curve) throw new UsageError('--drain-sample needs --curve');
   return {
     shipments: o.shipments,
     rate: o.rate,
@@ -411,6 +420,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions & { baselineWorker:
     seed: o.seed,
     json: o.json ?? false,
     curve: o.curve,
+    drainSample: o.drainSample,
     rescheduleShare: o.rescheduleShare,
     timeoutSeconds: o.timeout,
     baselineWorker: o.baselineWorker ?? false,
@@ -1072,19 +1082,23 @@ async function waitIdle(pid: number | undefined, deadlineMs: number, idleShare =
   }
 }
 
-/** Scale curve: baseline-shaped runs parked in flight at each count, then released and drained. */
+/**
+ * Scale curve: at each count, a fresh Temporal server and baseline worker; baseline-shaped runs parked in flight,
+ * then all of them (or a sample) released and drained while the rest stay parked.
+ */
 async function runCurve(o: BenchOptions & { curve: number[] }, say: (l: string) => void): Promise<number> {
-  const server = await startTemporalForTests(o.backend, say);
-  const { client, close } = await connectTemporal({
-    SHIPSYNC_TEMPORAL_ADDRESS: server.address,
-    SHIPSYNC_TEMPORAL_NAMESPACE: 'default',
-  });
-  const worker = await startBaselineWorker(client, server.address);
-  const pid = worker.child.pid;
   const points = [];
   let ok = true;
-  try {
-    for (const n of o.curve) {
+  for (const n of o.curve) {
+    // Each point on its own server and worker, so runs left parked by one point do not weigh on the next.
+    const server = await startTemporalForTests(o.backend, say);
+    const { client, close } = await connectTemporal({
+      SHIPSYNC_TEMPORAL_ADDRESS: server.address,
+      SHIPSYNC_TEMPORAL_NAMESPACE: 'default',
+    });
+    const worker = await startBaselineWorker(client, server.address);
+    const pid = worker.child.pid;
+    try {
       const since = new Date().toISOString();
       const runId = `${Date.now().toString(36)}c${n}`;
       const ids = Array.from({ length: n }, (_, i) => baselineWorkflowId(runId, i));
@@ -1103,38 +1117,44 @@ async function runCurve(o: BenchOptions & { curve: number[] }, say: (l: string) 
       await waitIdle(pid, Date.now() + 600_000);
       const rssParked = rssBytes(pid);
       const cpuB = cpuSeconds(pid) ?? 0;
+      // Released runs are spread evenly over the parked ones, so a sample is as cold in the cache as the rest.
+      const sample = Math.min(n, o.drainSample ?? n);
+      const released = ids.filter(
+        (_, i) => Math.floor(((i + 1) * sample) / n) > Math.floor((i * sample) / n),
+      );
       say(
-        `curve: ${n} in flight after ${startSeconds.toFixed(1)} s, worker RSS ${mib(rssParked)} MiB; releasing`,
+        `curve: ${n} in flight after ${startSeconds.toFixed(1)} s, worker RSS ${mib(rssParked)} MiB; releasing ${released.length}`,
       );
       const tRelease = Date.now();
-      const driving = signalBaselines(client, ids, 1 + TYPICAL_SHAPE.signals, 0);
+      const driving = signalBaselines(client, released, 1 + TYPICAL_SHAPE.signals, 0);
       const done = await waitForClosed(
         client,
         query,
-        n,
+        released.length,
         Date.now() + o.timeoutSeconds * 1000,
         say,
         `curve ${n}`,
       );
       await driving;
       const cpuC = cpuSeconds(pid) ?? 0;
-      const s = await closedSummary(client, query);
+      const s = await closedSummary(client, `${query} AND ExecutionStatus != 'Running'`);
       ok &&= done;
       points.push({
         inFlight: n,
+        released: released.length,
         startSeconds: round(startSeconds, 1),
         startsPerSecond: round(n / startSeconds, 1),
         workerRssInFlightMiB: mib(rssParked),
         workerPeakRssMiB: mib(peakRssBytes(procStatus(pid))),
-        drain: batchFigures(n, s, tRelease),
-        workerCpuMsPerEvent: round(((cpuC - cpuB) * 1000) / Math.max(1, s.events - n * 2), 3),
+        drain: batchFigures(released.length, s, tRelease),
+        workerCpuMsPerEvent: round(((cpuC - cpuB) * 1000) / Math.max(1, s.events - released.length * 2), 3),
         workerCpuMsPerStart: round(((cpuB - cpuA) * 1000) / n, 3),
       });
+    } finally {
+      await worker.stop();
+      await close();
+      await server.stop();
     }
-  } finally {
-    await worker.stop();
-    await close();
-    await server.stop();
   }
   const report = {
     date: new Date().toISOString(),
@@ -1146,15 +1166,17 @@ async function runCurve(o: BenchOptions & { curve: number[] }, say: (l: string) 
       maxCachedWorkflows: loadConfig().SHIPSYNC_WORKER_CACHE_SIZE,
       workflowSlots: loadConfig().SHIPSYNC_WORKER_WORKFLOW_SLOTS,
     },
-    note: 'BaselineWorkflow runs parked on a signal (in flight), then released with all their signals at once; worker = the baseline worker process',
+    note: 'BaselineWorkflow runs parked on a signal (in flight), then all of them or an even sample released with all their signals at once; worker = the baseline worker process; one fresh server and worker per point',
     points,
   };
   if (o.json) console.log(JSON.stringify(report, null, 2));
   else {
-    console.log(`in flight  start/s  RSS in flight  peak RSS  drain/s  events/run  worker CPU ms/event`);
+    console.log(
+      `in flight  start/s  RSS in flight  peak RSS  released  drain/s  events/run  worker CPU ms/event`,
+    );
     for (const p of points) {
       console.log(
-        `${String(p.inFlight).padStart(9)}  ${String(p.startsPerSecond).padStart(7)}  ${`${p.workerRssInFlightMiB} MiB`.padStart(13)}  ${`${p.workerPeakRssMiB} MiB`.padStart(8)}  ${String(p.drain.completedPerSecond).padStart(7)}  ${String(p.drain.eventsPerRun).padStart(10)}  ${String(p.workerCpuMsPerEvent).padStart(19)}`,
+        `${String(p.inFlight).padStart(9)}  ${String(p.startsPerSecond).padStart(7)}  ${`${p.workerRssInFlightMiB} MiB`.padStart(13)}  ${`${p.workerPeakRssMiB} MiB`.padStart(8)}  ${String(p.released).padStart(8)}  ${String(p.drain.completedPerSecond).padStart(7)}  ${String(p.drain.eventsPerRun).padStart(10)}  ${String(p.workerCpuMsPerEvent).padStart(19)}`,
       );
     }
   }

@@ -5,6 +5,7 @@ import {
   histogramLabelValues,
   histogramQuantile,
   linesWithLabel,
+  parseBenchArgs,
   parseCounts,
   parseODataDate,
   peakRssBytes,
@@ -131,6 +132,15 @@ describe('bench statistics', () => {
     expect(parseCounts('1000,5000')).toEqual([1000, 5000]);
     expect(() => parseCounts('1000,x')).toThrow(/comma-separated/);
     expect(() => parseCounts('0')).toThrow(/comma-separated/);
+  });
+
+  it('when the curve drains a sample then the sample is read, and a sample without a curve is refused', () => {
+    const curve = parseBenchArgs(['--curve', '1000,10000', '--drain-sample', '500', '--backend', 'postgres']);
+    expect(curve).toMatchObject({ curve: [1000, 10000], drainSample: 500, backend: 'postgres' });
+    expect(parseBenchArgs([]).drainSample).toBeUndefined();
+    expect(() => parseBenchArgs(['--drain-sample', '500'])).toThrow(/needs --curve/);
+    expect(() => parseBenchArgs(['--curve', '1000', '--drain-sample', '0'])).toThrow(/--drain-sample/);
+    expect(() => parseBenchArgs(['--backend', 'mysql'])).toThrow(/mysql/);
   });
 });
 
