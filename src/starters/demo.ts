@@ -28,7 +28,14 @@ export interface DemoSummary {
   closed: number;
   outcomes: Record<string, number>;
   erp: { milestones: number; billingDocuments: number; duplicatePostings: number };
-  crm: { casesOpened: number; casesClosed: number; notices: number; customerReschedules: number };
+  crm: {
+    casesOpened: number;
+    casesClosed: number;
+    notices: number;
+    /** Reschedules simulated customers asked for through the gateway API, and how many it accepted. */
+    customerReschedules: number;
+    customerReschedulesAccepted: number;
+  };
   dispatch: { tasks: number; webhooksSent: number };
   phases: Record<string, { medianMinutes: number; p95Minutes: number }>;
   realSeconds: number;
@@ -147,6 +154,9 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
       webUi: stack.uiUrl ?? '',
     });
     summary.crm.customerReschedules = crm.reschedules.length;
+    summary.crm.customerReschedulesAccepted = crm.reschedules.filter(
+      (r) => r.response && r.response.status < 300,
+    ).length;
     summary.dispatch.webhooksSent = dispatch.sender.log.length;
     if (opts.json) console.log(JSON.stringify(summary, null, 2));
     else printSummary(summary);
@@ -224,6 +234,7 @@ function summarise(
       casesClosed: reconciliation.casesSolved,
       notices: reconciliation.notices,
       customerReschedules: 0,
+      customerReschedulesAccepted: 0,
     },
     dispatch: { tasks: reconciliation.dispatchTasks, webhooksSent: 0 },
     phases,
@@ -253,7 +264,10 @@ function printSummary(s: DemoSummary) {
     ['ERP duplicate postings', String(s.erp.duplicatePostings)],
     ['CRM cases opened / solved', `${s.crm.casesOpened} / ${s.crm.casesClosed}`],
     ['CRM customer notices', String(s.crm.notices)],
-    ['customer reschedules', String(s.crm.customerReschedules)],
+    [
+      'customer reschedules (accepted)',
+      `${s.crm.customerReschedules} (${s.crm.customerReschedulesAccepted})`,
+    ],
     ['dispatch tasks', String(s.dispatch.tasks)],
     ...Object.entries(s.phases).map(([k, v]): [string, string] => [
       `${k} (sim minutes)`,
