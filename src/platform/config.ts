@@ -61,6 +61,8 @@ export const configSchema = z.object({
   SHIPSYNC_ERP_URL: url.default('http://127.0.0.1:4001'),
   SHIPSYNC_DISPATCH_URL: url.default('http://127.0.0.1:4002'),
   SHIPSYNC_CRM_URL: url.default('http://127.0.0.1:4003'),
+  /** Zendesk API requests per minute this worker process sends at most (its share of the plan's limit). */
+  SHIPSYNC_CRM_REQUESTS_PER_MINUTE: z.coerce.number().int().min(10).max(100_000).default(700),
   SHIPSYNC_DISPATCH_API_KEY: z.string().min(1).default('sandbox-dispatch-key'),
   SHIPSYNC_DISPATCH_WEBHOOK_SECRET: z.string().min(16).default('sandbox-dispatch-webhook-secret'),
   SHIPSYNC_CRM_WEBHOOK_SECRET: z.string().min(16).default('sandbox-crm-webhook-secret'),

@@ -36,7 +36,10 @@ async function main() {
       baseUrl: config.SHIPSYNC_DISPATCH_URL,
       apiKey: config.SHIPSYNC_DISPATCH_API_KEY,
     }),
-    crm: createCrmAdapter({ baseUrl: config.SHIPSYNC_CRM_URL }),
+    crm: createCrmAdapter({
+      baseUrl: config.SHIPSYNC_CRM_URL,
+      requestsPerMinute: config.SHIPSYNC_CRM_REQUESTS_PER_MINUTE,
+    }),
     geocoder: new ZipGeocoder(),
     cacheSize: config.SHIPSYNC_WORKER_CACHE_SIZE,
     workflowSlots: config.SHIPSYNC_WORKER_WORKFLOW_SLOTS,

@@ -1,4 +1,5 @@
-import axios, { type AxiosInstance } from 'axios';
+import axios, { isAxiosError, type AxiosInstance } from 'axios';
+import PQueue from 'p-queue';
 import { z } from 'zod';
 import { ShipsyncError } from '../../domain/errors.js';
 import type { CaseRef, CrmPort } from '../ports.js';
@@ -31,6 +32,11 @@ export interface CrmAdapterOptions {
   timeoutMs?: number;
   /** Ticket field ids of the target account. */
   fieldIds?: Partial<ZendeskFieldIds>;
+  /**
+   * API requests per minute this adapter sends at most (Zendesk meters the whole account per minute). Requests
+   * beyond it wait their turn instead of drawing 429s; each worker process needs its share of the plan's limit.
+   */
+  requestsPerMinute?: number;
 }
 
 const PAGE_SIZE = 100;
@@ -65,10 +71,25 @@ function parse<T>(schema: z.ZodType<T>, data: unknown, context: string): T {
  * audit's custom metadata and the adapter reads the ticket's comments before adding one.
  */
 export class ZendeskCrmAdapter implements CrmPort {
+  /** Paces requests so that no rolling minute carries more than the budget. */
+  private readonly pacer: PQueue;
+  private resumeAt = 0;
+
   constructor(
     private readonly http: AxiosInstance,
     private readonly ids: ZendeskFieldIds = DEFAULT_FIELD_IDS,
-  ) {}
+    requestsPerMinute = Infinity,
+  ) {
+    // Ten rolling windows a minute (fewer for tiny budgets): smooth, and never more than the budget in any minute.
+    const windows = Math.max(1, Math.min(10, Math.floor(requestsPerMinute)));
+    this.pacer = Number.isFinite(requestsPerMinute)
+      ? new PQueue({
+          intervalCap: Math.floor(requestsPerMinute / windows),
+          interval: 60_000 / windows,
+          strict: true,
+        })
+      : new PQueue();
+  }
 
   /** Opens a case ticket, or returns the one an earlier call with the same key opened. */
   async openCase(input: OpenCaseInput): Promise<CaseRef> {
@@ -185,10 +206,24 @@ export class ZendeskCrmAdapter implements CrmPort {
 
   private async call<T>(context: string, request: () => Promise<T>): Promise<T> {
     try {
-      return await request();
+      return await this.pacer.add(request);
     } catch (err) {
+      if (isAxiosError(err) && err.response?.status === 429)
+        this.holdFor(err.response.headers['retry-after']);
       throw classifyZendeskFailure(err, context);
     }
+  }
+
+  /** After a 429 (another client used the account's budget), no request goes out until Retry-After has passed. */
+  private holdFor(retryAfter: unknown) {
+    const seconds = Math.min(120, Math.max(1, Number(retryAfter) || 1));
+    const until = Date.now() + seconds * 1000;
+    if (until <= this.resumeAt) return;
+    this.resumeAt = until;
+    this.pacer.pause();
+    setTimeout(() => {
+      if (Date.now() >= this.resumeAt) this.pacer.start();
+    }, until - Date.now()).unref();
   }
 }
 
@@ -203,5 +238,5 @@ export function createCrmAdapter(opts: CrmAdapterOptions): ZendeskCrmAdapter {
       'content-type': 'application/json',
     },
   });
-  return new ZendeskCrmAdapter(http, { ...DEFAULT_FIELD_IDS, ...opts.fieldIds });
+  return new ZendeskCrmAdapter(http, { ...DEFAULT_FIELD_IDS, ...opts.fieldIds }, opts.requestsPerMinute);
 }

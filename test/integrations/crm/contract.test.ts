@@ -441,6 +441,53 @@ describe('Zendesk sandbox limits', () => {
     }
   });
 
+  it('when the adapter is paced at the plan limit then requests past the window wait their turn instead of drawing 429s', async () => {
+    const sandbox = await startCrmSandbox({ rateLimitPerMinute: 20 });
+    try {
+      const { caseId } = await createCrmAdapter({ baseUrl: sandbox.url }).openCase(
+        caseInput('shipment-P500'),
+      );
+      await createCrmAdapter({ baseUrl: sandbox.url }).closeCase(caseId, 'done', 'p500-close');
+      // 20 a minute: two per rolling six seconds. Closing a solved case is one GET.
+      const paced = createCrmAdapter({ baseUrl: sandbox.url, requestsPerMinute: 20 });
+      const t0 = Date.now();
+      const finished = await Promise.all(
+        [1, 2, 3, 4].map(async (n) => {
+          await paced.closeCase(caseId, 'done', `p500-close-${n}`);
+          return Date.now() - t0;
+        }),
+      );
+      finished.sort((a, b) => a - b);
+      expect(finished[1]).toBeLessThan(3_000);
+      expect(finished[2]).toBeGreaterThanOrEqual(5_900);
+      const budget = await api(sandbox.url, 'GET', '/api/v2/tickets.json');
+      expect(budget.status).toBe(200);
+    } finally {
+      await sandbox.close();
+    }
+  }, 30_000);
+
+  it('when another client spent the budget then after one 429 the adapter sends nothing until Retry-After has passed', async () => {
+    // The sandbox's minute is 59 s old, so its Retry-After is 1 s.
+    let now = Date.parse('2026-12-01T08:00:00Z');
+    const sandbox = await startCrmSandbox({ rateLimitPerMinute: 2, clock: () => now });
+    try {
+      await api(sandbox.url, 'GET', '/api/v2/tickets.json');
+      now += 59_000;
+      await api(sandbox.url, 'GET', '/api/v2/tickets.json');
+      const crm = createCrmAdapter({ baseUrl: sandbox.url, requestsPerMinute: 600 });
+      const err = await expectCode(crm.openCase(caseInput('shipment-P501')), 'CRM_RATE_LIMITED');
+      expect(err.details.retryAfterMs).toBe(1_000);
+      const t0 = Date.now();
+      now += 1_000;
+      const { caseId } = await crm.openCase(caseInput('shipment-P501'));
+      expect(Number(caseId)).toBeGreaterThan(0);
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
+    } finally {
+      await sandbox.close();
+    }
+  });
+
   it('when Zendesk forgot the idempotency key after 2 h then a replayed openCase still finds its case', async () => {
     let now = Date.parse('2026-12-01T08:00:00Z');
     const sandbox = await startCrmSandbox({ clock: () => now });
