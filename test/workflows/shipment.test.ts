@@ -126,6 +126,21 @@ describe('ShipmentWorkflow on the real dev server with the sandboxes', () => {
     expect(status.window).toEqual(window);
   });
 
+  it('when the CRM answers only 429s then ERP milestones do not wait behind the customer notice, which follows once the CRM recovers', async () => {
+    stack = await startStack();
+    const { order, workflowId, handle } = await stack.start();
+    await stack.waitFor(workflowId, published);
+    stack.crm.faults.update({ rateLimitStormUntilMs: Date.now() + 15_000 });
+    // The plan notice is queued before the driver sets out; DISPATCHED must not wait behind it.
+    await drive(stack, workflowId, ['route.assigned.v1', 'stop.started.v1']);
+    await stack.waitFor(workflowId, (st) => st.milestones.some((m) => m.milestone === 'dispatched'));
+    expect(await erpMilestones(stack.erp.url, order.deliveryId)).toEqual(['PLANNED#1', 'DISPATCHED#1']);
+    expect(await crmNotices(stack.crm.url, workflowId)).toEqual([]);
+    await drive(stack, workflowId, ['stop.arrived.v1', 'delivery.completed.v1']);
+    expect((await handle.result()).outcome).toBe('delivered');
+    expect((await crmNotices(stack.crm.url, workflowId)).filter((n) => n.plan !== undefined)).toHaveLength(1);
+  }, 60_000);
+
   it('when the first attempt fails then a case, a notice and a second attempt follow, and the redelivery is billed', async () => {
     stack = await startStack();
     const { order, workflowId, handle } = await stack.start();
@@ -178,7 +193,12 @@ describe('ShipmentWorkflow on the real dev server with the sandboxes', () => {
     await drive(stack, workflowId, ['delivery.delayed.v1', 'delivery.delayed.v1'], {
       'delivery.delayed.v1': { delaySeconds: 3 * 3600 },
     });
-    const st = await stack.waitFor(workflowId, (x) => x.openCases.some((c) => c.kind === 'delay'));
+    // ERP and CRM effects run in separate lanes: wait for both the case and the milestone.
+    const st = await stack.waitFor(
+      workflowId,
+      (x) =>
+        x.openCases.some((c) => c.kind === 'delay') && x.milestones.some((m) => m.milestone === 'delayed'),
+    );
     expect(st.milestones.filter((m) => m.milestone === 'delayed')).toHaveLength(1);
     expect((await crmNotices(stack.crm.url, workflowId)).some((n) => /late/.test(n.body))).toBe(true);
     await drive(stack, workflowId, ['delivery.completed.v1']);

@@ -277,6 +277,11 @@ function advanceTo(s: ShipmentState, rank: number, at: string) {
   if (rank === 4) s.phase = p.outcome === 'completed' ? 'delivered' : 'failed_attempt';
 }
 
+/** The system a queued side effect goes to: ERP and CRM effects are ordered within their own lane only. */
+export function laneOf(a: Action): 'erp' | 'crm' {
+  return a.kind === 'milestone' || a.kind === 'goodsIssue' ? 'erp' : 'crm';
+}
+
 /** Queues the customer notice that announces the current window and ETA, with the plan machine-readable. */
 export function queuePlanNotice(s: ShipmentState, topic: string, verb: 'is planned for' | 'moved to') {
   s.todo.push({

@@ -5,6 +5,7 @@ import {
   condition,
   continueAsNew,
   log,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -46,6 +47,7 @@ import {
   releaseHeldEvents,
   freshProgress,
   initialState,
+  laneOf,
   openExceptions,
   statusOf,
   type Action,
@@ -53,6 +55,9 @@ import {
 } from './state.js';
 
 const retry = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' } as const;
+
+/** Patch id of the change that runs ERP and CRM side effects as two lanes instead of one queue. */
+export const SIDE_EFFECT_LANES_PATCH = 'side-effect-lanes';
 
 /** Activity stubs on the task queues of one deployment; retries are unlimited, non-retryable codes stop them. */
 function activitiesOn(prefix: string) {
@@ -230,12 +235,29 @@ export async function ShipmentWorkflow(input: ShipmentInput): Promise<ShipmentRe
     },
   );
 
-  /** Runs the queued side effects in order; each is idempotent by its key, so a retry or replay is safe. */
+  /**
+   * Runs the queued side effects; each is idempotent by its key, so a retry or replay is safe. ERP and CRM are
+   * two lanes, each in queue order, so an ERP milestone never waits behind a rate-limited CRM call. Runs
+   * started before the lanes replay the single ordered queue they were recorded with.
+   */
   async function flushTodo() {
-    while (s.todo.length > 0) {
-      const action = s.todo[0] as Action;
+    if (!patched(SIDE_EFFECT_LANES_PATCH)) {
+      while (s.todo.length > 0) {
+        const action = s.todo[0] as Action;
+        await perform(action);
+        s.todo.shift();
+      }
+      return;
+    }
+    while (s.todo.length > 0) await Promise.all([drainLane('erp'), drainLane('crm')]);
+  }
+
+  async function drainLane(lane: 'erp' | 'crm') {
+    for (;;) {
+      const action = s.todo.find((a) => laneOf(a) === lane);
+      if (!action) return;
       await perform(action);
-      s.todo.shift();
+      s.todo.splice(s.todo.indexOf(action), 1);
     }
   }
 
