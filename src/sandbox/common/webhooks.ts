@@ -15,42 +15,59 @@ export interface OutgoingWebhook {
 export class WebhookSender {
   private queue: OutgoingWebhook[] = [];
   private heldBack: OutgoingWebhook | undefined;
+  private heldTimer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   /** Every attempt's outcome, for inspection. */
   readonly log: { url: string; status: number | 'error'; at: string }[] = [];
 
   constructor(
     private readonly faults: FaultInjector,
-    private readonly opts: { maxAttempts?: number; baseDelayMs?: number; timeoutMs?: number } = {},
+    private readonly opts: {
+      maxAttempts?: number;
+      baseDelayMs?: number;
+      timeoutMs?: number;
+      /** How long a reordered webhook waits for the next one before it goes out anyway. */
+      maxHoldMs?: number;
+    } = {},
   ) {}
 
   /** Queues a webhook; returns at once. */
   send(hook: OutgoingWebhook) {
     if (this.faults.reorderWebhook() && !this.heldBack) {
+      // Delivered after the next webhook, or after a moment when none follows: late, never lost.
       this.heldBack = hook;
+      this.heldTimer = setTimeout(() => this.releaseHeldBack(), this.opts.maxHoldMs ?? 1_000);
+      this.heldTimer.unref();
       return;
     }
     const copies = this.faults.duplicateWebhook() ? this.faults.settings.webhookDuplicateCopies : 1;
     for (let i = 0; i < copies; i++) this.queue.push(hook);
-    if (this.heldBack) {
-      this.queue.push(this.heldBack);
-      this.heldBack = undefined;
-    }
-    this.running ??= this.pump().finally(() => {
-      this.running = undefined;
-    });
+    this.releaseHeldBack();
   }
 
   /** Resolves when every queued webhook was delivered or gave up; flushes a held-back one. */
   async drain() {
+    this.releaseHeldBack();
+    while (this.running) await this.running;
+  }
+
+  /** Queues the held-back webhook, if any, and makes sure the queue is being sent. */
+  private releaseHeldBack() {
     if (this.heldBack) {
+      clearTimeout(this.heldTimer);
       this.queue.push(this.heldBack);
       this.heldBack = undefined;
-      this.running ??= this.pump().finally(() => {
-        this.running = undefined;
-      });
     }
-    while (this.running) await this.running;
+    this.kick();
+  }
+
+  /** Starts sending unless a pump is already at it; a webhook queued as a pump finishes starts the next. */
+  private kick() {
+    if (this.queue.length === 0) return;
+    this.running ??= this.pump().finally(() => {
+      this.running = undefined;
+      this.kick();
+    });
   }
 
   private async pump() {
