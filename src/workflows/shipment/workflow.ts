@@ -58,6 +58,8 @@ const retry = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '
 
 /** Patch id of the change that runs ERP and CRM side effects as two lanes instead of one queue. */
 export const SIDE_EFFECT_LANES_PATCH = 'side-effect-lanes';
+/** Patch id of the change that publishes the search attributes before the queued side effects run. */
+export const STATUS_FIRST_PATCH = 'status-before-side-effects';
 
 /** Activity stubs on the task queues of one deployment; retries are unlimited, non-retryable codes stop them. */
 function activitiesOn(prefix: string) {
@@ -96,6 +98,8 @@ export async function ShipmentWorkflow(input: ShipmentInput): Promise<ShipmentRe
   const s: ShipmentState =
     (input.carried as ShipmentState | undefined) ?? initialState(shipmentId, input.order);
   const simNow = () => simAt(clock, Date.now());
+  /** The search attributes last published, so an unchanged status is not upserted again. */
+  let published: string | undefined;
   const realMs = (simMinutes: number) => realDuration(clock, simMinutes * 60_000);
   const until = (simInstant: string) => Math.max(1, realDuration(clock, Date.parse(simInstant) - simNow()));
   const key = (...parts: (string | number)[]) => [shipmentId, ...parts].join(':');
@@ -116,6 +120,7 @@ export async function ShipmentWorkflow(input: ShipmentInput): Promise<ShipmentRe
       s.eventsIgnored++;
       log.warn('dispatch event could not be applied', { eventId: event?.id, error: String(err) });
     }
+    if (patched(STATUS_FIRST_PATCH)) publishSearchAttributes();
   });
   setHandler(statusQuery, () => statusOf(s));
 
@@ -252,12 +257,30 @@ export async function ShipmentWorkflow(input: ShipmentInput): Promise<ShipmentRe
     while (s.todo.length > 0) await Promise.all([drainLane('erp'), drainLane('crm')]);
   }
 
+  /** Whether a lane is waiting on its side effect right now. */
+  const busy = { erp: false, crm: false };
+
+  /**
+   * Runs one lane's actions in queue order. While the other lane is still at work, it stays ready for new
+   * actions of its own (a signal may queue a milestone while a CRM call is retrying).
+   */
   async function drainLane(lane: 'erp' | 'crm') {
+    const other = lane === 'erp' ? 'crm' : 'erp';
+    const has = (l: 'erp' | 'crm') => s.todo.some((a) => laneOf(a) === l);
     for (;;) {
       const action = s.todo.find((a) => laneOf(a) === lane);
-      if (!action) return;
-      await perform(action);
-      s.todo.splice(s.todo.indexOf(action), 1);
+      if (action) {
+        busy[lane] = true;
+        try {
+          await perform(action);
+        } finally {
+          busy[lane] = false;
+        }
+        s.todo.splice(s.todo.indexOf(action), 1);
+        continue;
+      }
+      if (!busy[other] && !has(other)) return;
+      await condition(() => has(lane) || (!busy[other] && !has(other)));
     }
   }
 
@@ -343,7 +366,6 @@ export async function ShipmentWorkflow(input: ShipmentInput): Promise<ShipmentRe
     s.todo.push({ kind: 'notify', topic, attempt: Math.max(1, s.attempt), message });
   }
 
-  let published: string | undefined;
   function publishSearchAttributes() {
     const exception = openExceptions(s)[0] ?? 'none';
     const fingerprint = `${s.phase}|${exception}|${s.phase === 'closed'}`;
@@ -564,6 +586,8 @@ export async function ShipmentWorkflow(input: ShipmentInput): Promise<ShipmentRe
   }
 
   while (s.phase !== 'closed') {
+    // Visibility shows the phase before its side effects run, so it follows the shipment under load too.
+    if (patched(STATUS_FIRST_PATCH)) publishSearchAttributes();
     await flushTodo();
     publishSearchAttributes();
     if (workflowInfo().continueAsNewSuggested) {
