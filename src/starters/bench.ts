@@ -941,9 +941,13 @@ async function runFull(o: BenchOptions, say: (l: string) => void): Promise<numbe
     const db = new Database(resolve(dataDir, 'gateway.sqlite'), { readonly: true, fileMustExist: true });
     const inbox = db
       .prepare(
-        `select shipment_id as shipmentId, type, received_at as receivedAt from inbox where source = 'dispatch' and shipment_id is not null`,
+        `select shipment_id as shipmentId, type, received_at as receivedAt, delivered_at as deliveredAt from inbox where source = 'dispatch' and shipment_id is not null`,
       )
-      .all() as { shipmentId: string; type: string; receivedAt: string }[];
+      .all() as { shipmentId: string; type: string; receivedAt: string; deliveredAt: string | null }[];
+    // The gateway's share of that latency: inbox receipt until the signal reached the workflow.
+    const forwardMs = inbox
+      .filter((e) => e.deliveredAt)
+      .map((e) => Date.parse(e.deliveredAt ?? '') - Date.parse(e.receivedAt));
     db.close();
     const milestones = new Map<string, { milestone: string; receivedAtMs: number }[]>();
     await mapLimit(orders, 16, async (order) => {
@@ -1021,6 +1025,7 @@ async function runFull(o: BenchOptions, say: (l: string) => void): Promise<numbe
       },
       scheduleToStartMs: scheduleToStart(workerMetrics),
       eventToErpMilestoneMs: { all: p50p99(pairs.map((p) => p.ms)), byType },
+      gatewayForwardMs: p50p99(forwardMs),
       rescheduleRoundTripMs: { ...p50p99(rescheduleMs), statuses: rescheduleStatuses },
       peakRssMiB: { worker: mib(peakRssBytes(workerStatus)), gateway: mib(peakRssBytes(gatewayStatus)) },
       cpuSeconds: cpu,
@@ -1205,6 +1210,7 @@ function printReport(r: {
   throughput: BatchFigures;
   scheduleToStartMs: { workflowTask: ReturnType<typeof p50p99>; activity: ReturnType<typeof p50p99> };
   eventToErpMilestoneMs: { all: ReturnType<typeof p50p99> };
+  gatewayForwardMs: ReturnType<typeof p50p99>;
   rescheduleRoundTripMs: ReturnType<typeof p50p99>;
   peakRssMiB: { worker?: number; gateway?: number };
   temporal: { stateTransitionsPerSecond?: number };
@@ -1229,6 +1235,7 @@ function printReport(r: {
     ['workflow task schedule-to-start', pp(r.scheduleToStartMs.workflowTask)],
     ['activity schedule-to-start', pp(r.scheduleToStartMs.activity)],
     ['event → ERP milestone', pp(r.eventToErpMilestoneMs.all)],
+    ['— of which gateway inbox → signal', pp(r.gatewayForwardMs)],
     ['reschedule round trip', pp(r.rescheduleRoundTripMs)],
     ['peak RSS worker / gateway', `${r.peakRssMiB.worker} / ${r.peakRssMiB.gateway} MiB`],
     ['state transitions/s', String(r.temporal.stateTransitionsPerSecond)],
