@@ -76,6 +76,12 @@ export const configSchema = z.object({
   SHIPSYNC_RELEASE_INTERVAL_MINUTES: z.coerce.number().positive().default(15),
   SHIPSYNC_MAX_DELIVERY_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(2),
   SHIPSYNC_APPROVAL_THRESHOLD: z.coerce.number().nonnegative().default(150),
+  /** Minutes after a region's planning cutoff before an unassigned shipment opens an escalation case. */
+  SHIPSYNC_NO_ASSIGNMENT_GRACE_MINUTES: z.coerce
+    .number()
+    .positive()
+    .max(24 * 60)
+    .default(60),
 });
 
 /** shipsync's parsed configuration. */

@@ -99,6 +99,14 @@ export function nextPlanningDay(now = Date.now()): string {
   return new Date(t).toISOString().slice(0, 10);
 }
 
+/**
+ * The no-assignment grace on a compressed clock: planning a region and delivering its assignment webhooks
+ * takes real seconds, which the clock multiplies, so the grace covers at least 20 real seconds.
+ */
+export function compressedGraceMinutes(scale: number, minimum = 60): number {
+  return Math.min(24 * 60, Math.max(minimum, Math.ceil((scale * 20) / 60)));
+}
+
 /** Starts Temporal (unless given), the sandboxes, the gateway and the worker, wired together over HTTP. */
 export async function startFullStack(o: FullStackOptions): Promise<FullStack> {
   rmSync(o.dataDir, { recursive: true, force: true });
@@ -189,6 +197,8 @@ export async function startFullStack(o: FullStackOptions): Promise<FullStack> {
       SHIPSYNC_GATEWAY_PORT: String(gatewayPort),
       SHIPSYNC_DATA_DIR: o.dataDir,
       SHIPSYNC_LOG_LEVEL: 'warn',
+      SHIPSYNC_NO_ASSIGNMENT_GRACE_MINUTES:
+        process.env.SHIPSYNC_NO_ASSIGNMENT_GRACE_MINUTES ?? String(compressedGraceMinutes(clock.scale)),
       ...o.env,
     };
     const spawnChild = (entry: string, name: string) => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../../src/platform/config.js';
+import { compressedGraceMinutes } from '../../../src/starters/stack.js';
 
 describe('configuration', () => {
   it('when nothing is set then every key has its documented default', () => {
@@ -18,6 +19,12 @@ describe('configuration', () => {
     [{ SHIPSYNC_ERP_URL: 'not a url' }, 'SHIPSYNC_ERP_URL', /url/i],
     [{ SHIPSYNC_API_TOKENS: 'abc:superuser' }, 'SHIPSYNC_API_TOKENS', /superuser/],
     [{ SHIPSYNC_DISPATCH_WEBHOOK_SECRET: 'short' }, 'SHIPSYNC_DISPATCH_WEBHOOK_SECRET', /16/],
+    [{ SHIPSYNC_CRM_REQUESTS_PER_MINUTE: '5' }, 'SHIPSYNC_CRM_REQUESTS_PER_MINUTE', /10|too small/i],
+    [
+      { SHIPSYNC_NO_ASSIGNMENT_GRACE_MINUTES: '0' },
+      'SHIPSYNC_NO_ASSIGNMENT_GRACE_MINUTES',
+      /0|positive|too small/i,
+    ],
   ])('when %j then start fails naming %s and the reason', (env, key, reason) => {
     let caught: unknown;
     try {
@@ -35,5 +42,14 @@ describe('configuration', () => {
     expect(() => loadConfig({ SHIPSYNC_TIME_SCALE: 'x', SHIPSYNC_GATEWAY_PORT: 'y' })).toThrow(
       /SHIPSYNC_TIME_SCALE.*SHIPSYNC_GATEWAY_PORT|SHIPSYNC_GATEWAY_PORT.*SHIPSYNC_TIME_SCALE/,
     );
+  });
+});
+
+describe('no-assignment grace on a compressed clock', () => {
+  it('when the clock runs a day a minute then the grace covers 20 real seconds; in real time it stays as configured', () => {
+    expect(compressedGraceMinutes(1)).toBe(60);
+    expect(compressedGraceMinutes(60)).toBe(60);
+    expect(compressedGraceMinutes(1440)).toBe(480);
+    expect(compressedGraceMinutes(100_000)).toBe(24 * 60);
   });
 });
