@@ -1,16 +1,25 @@
+import { Context } from '@temporalio/activity';
 import type { CaseRef, CrmPort } from '../integrations/ports.js';
 import { classified } from './failures.js';
+
+/**
+ * The activity's first attempt: no earlier try of its write can have reached the CRM, so the adapter can skip
+ * looking for one. A retry after a crash or timeout (attempt 2 and on) always looks.
+ */
+function isFirstTry(): boolean {
+  return Context.current().info.attempt === 1;
+}
 
 /** CRM activities (task queue `crm`): cases and customer notices. */
 export function createCrmActivities({ crm }: { crm: CrmPort }) {
   return classified({
     /** Opens a case for an exception. */
     async crmOpenCase(input: Parameters<CrmPort['openCase']>[0]): Promise<CaseRef> {
-      return crm.openCase(input);
+      return crm.openCase({ ...input, firstTry: isFirstTry() });
     },
     /** Sends the customer a notice on the shipment's ticket. */
     async crmNotifyCustomer(input: Parameters<CrmPort['notifyCustomer']>[0]): Promise<void> {
-      await crm.notifyCustomer(input);
+      await crm.notifyCustomer({ ...input, firstTry: isFirstTry() });
     },
     /** Solves a case. */
     async crmCloseCase(input: { caseId: string; resolution: string; idempotencyKey: string }): Promise<void> {

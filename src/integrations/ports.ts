@@ -92,6 +92,8 @@ export interface CrmPort {
     description: string;
     priority: 'low' | 'normal' | 'high' | 'urgent';
     idempotencyKey: string;
+    /** No earlier try of this write can exist (the activity's first attempt): skip the lookup for it. */
+    firstTry?: boolean;
   }): Promise<CaseRef>;
   /** Sends the customer a message (ETA, delay, reattempt), recorded on the shipment's ticket. */
   notifyCustomer(input: {
@@ -103,6 +105,8 @@ export interface CrmPort {
     /** The announced plan, machine-readable, so the CRM can offer the customer another slot. */
     plan?: { eta: string; window: TimeWindow };
     idempotencyKey: string;
+    /** No earlier try of this write can exist (the activity's first attempt): skip the lookup for it. */
+    firstTry?: boolean;
   }): Promise<void>;
   /** Solves a case with a closing comment. */
   closeCase(caseId: string, resolution: string, idempotencyKey: string): Promise<void>;

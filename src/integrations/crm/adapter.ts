@@ -94,10 +94,13 @@ export class ZendeskCrmAdapter implements CrmPort {
   /** Opens a case ticket, or returns the one an earlier call with the same key opened. */
   async openCase(input: OpenCaseInput): Promise<CaseRef> {
     const context = `open ${input.kind} case for ${input.shipmentId}`;
-    // Zendesk forgets idempotency keys after 2 h; the key kept in a ticket field covers later replays.
-    const earlier = (await this.ticketsFor(input.shipmentId, context)).find(
-      (t) => fieldValue(t, this.ids.idempotencyKey) === input.idempotencyKey,
-    );
+    // Zendesk forgets idempotency keys after 2 h; the key kept in a ticket field covers later retries. A
+    // first try has nothing to find, and the Idempotency-Key header still guards it.
+    const earlier = input.firstTry
+      ? undefined
+      : (await this.ticketsFor(input.shipmentId, context)).find(
+          (t) => fieldValue(t, this.ids.idempotencyKey) === input.idempotencyKey,
+        );
     if (earlier) {
       if (fieldValue(earlier, this.ids.caseKind) !== input.kind) {
         throw new ShipsyncError(
@@ -121,7 +124,8 @@ export class ZendeskCrmAdapter implements CrmPort {
     const ticketId = input.caseId
       ? this.ticketId(input.caseId, context)
       : await this.noticeThread(input, context);
-    if (await this.hasCommentWithKey(ticketId, input.idempotencyKey, context)) return;
+    // Comments take no idempotency key: a retry looks for its own comment first; a first try cannot find one.
+    if (!input.firstTry && (await this.hasCommentWithKey(ticketId, input.idempotencyKey, context))) return;
     await this.call(context, () =>
       this.http.put(`/api/v2/tickets/${ticketId}.json`, noticeCommentUpdate(input)),
     );
@@ -206,24 +210,19 @@ export class ZendeskCrmAdapter implements CrmPort {
 
   private async call<T>(context: string, request: () => Promise<T>): Promise<T> {
     try {
-      return await this.pacer.add(request);
+      return await this.pacer.add(async () => {
+        // After a 429 (another client used the account's budget) nothing goes out until Retry-After has passed.
+        const hold = this.resumeAt - Date.now();
+        if (hold > 0) await new Promise((r) => setTimeout(r, hold));
+        return request();
+      });
     } catch (err) {
-      if (isAxiosError(err) && err.response?.status === 429)
-        this.holdFor(err.response.headers['retry-after']);
+      if (isAxiosError(err) && err.response?.status === 429) {
+        const seconds = Math.min(120, Math.max(1, Number(err.response.headers['retry-after']) || 1));
+        this.resumeAt = Math.max(this.resumeAt, Date.now() + seconds * 1000);
+      }
       throw classifyZendeskFailure(err, context);
     }
-  }
-
-  /** After a 429 (another client used the account's budget), no request goes out until Retry-After has passed. */
-  private holdFor(retryAfter: unknown) {
-    const seconds = Math.min(120, Math.max(1, Number(retryAfter) || 1));
-    const until = Date.now() + seconds * 1000;
-    if (until <= this.resumeAt) return;
-    this.resumeAt = until;
-    this.pacer.pause();
-    setTimeout(() => {
-      if (Date.now() >= this.resumeAt) this.pacer.start();
-    }, until - Date.now()).unref();
   }
 }
 

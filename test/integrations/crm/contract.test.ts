@@ -71,6 +71,16 @@ describe('CRM adapter against the Zendesk sandbox', () => {
     );
 
   describe('openCase', () => {
+    it('when a case is a first try then no lookup precedes it, and Zendesk still answers a repeat with the same ticket', async () => {
+      const input = caseInput('shipment-S260');
+      const first = await crm.openCase({ ...input, firstTry: true });
+      const again = await crm.openCase({ ...input, firstTry: true });
+      expect(again.caseId).toBe(first.caseId);
+      expect(await effects('ticket_created', input.idempotencyKey)).toEqual([
+        expect.objectContaining({ count: 1 }),
+      ]);
+    });
+
     it('when a case is opened then one ticket carries the shipment, the kind tag and the fields', async () => {
       const { caseId } = await crm.openCase(caseInput('shipment-C100'));
       const { status, body } = await api(sandbox.url, 'GET', `/api/v2/tickets/${caseId}.json`);
@@ -144,6 +154,30 @@ describe('CRM adapter against the Zendesk sandbox', () => {
   });
 
   describe('notifyCustomer', () => {
+    it('when a notice is a first try then it costs one request fewer, and a retry of it still finds its comment', async () => {
+      const notice = (key: string) => ({
+        shipmentId: 'shipment-N260',
+        deliveryId: 'N260',
+        customerId: 'C1001',
+        message: `Notice ${key}.`,
+        idempotencyKey: `shipment-N260:notice:${key}:1`,
+      });
+      // The budget header counts requests; reading it costs one request too.
+      const remaining = async () =>
+        Number((await api(sandbox.url, 'GET', '/api/v2/tickets.json')).headers.get('x-rate-limit-remaining'));
+      await crm.notifyCustomer(notice('thread'));
+      const r0 = await remaining();
+      await crm.notifyCustomer({ ...notice('first'), firstTry: true });
+      const r1 = await remaining();
+      await crm.notifyCustomer(notice('retried'));
+      const r2 = await remaining();
+      expect(r0 - r1 - 1).toBe(2);
+      expect(r1 - r2 - 1).toBe(3);
+      await crm.notifyCustomer(notice('first'));
+      const notices = await api(sandbox.url, 'GET', '/__sandbox/notifications?external_id=shipment-N260');
+      expect(notices.body.count).toBe(3);
+    });
+
     it('when a notice is sent twice with one key then one public comment and one notification effect exist', async () => {
       const input = {
         shipmentId: 'shipment-N200',
