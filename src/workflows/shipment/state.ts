@@ -58,6 +58,8 @@ export interface AttemptProgress {
   delayNoticed: boolean;
   severeDelayCase: boolean;
   missingPodCase: boolean;
+  /** The attempt's delivered or failed-attempt milestone is queued already (lanes: ahead of the playbook). */
+  outcomeQueued?: boolean;
 }
 
 /** Everything a shipment remembers; carried whole across continue-as-new. */

@@ -492,7 +492,9 @@ export async function ShipmentWorkflow(input: ShipmentInput): Promise<ShipmentRe
   async function afterFailure() {
     const reason = s.progress.failureReason ?? 'unknown';
     const at = new Date(simNow()).toISOString();
-    s.todo.push({ kind: 'milestone', milestone: 'failed_attempt', attempt: s.attempt, occurredAt: at });
+    if (!s.progress.outcomeQueued) {
+      s.todo.push({ kind: 'milestone', milestone: 'failed_attempt', attempt: s.attempt, occurredAt: at });
+    }
     if (reason === 'damaged') {
       openCase(
         'damage',
@@ -585,7 +587,33 @@ export async function ShipmentWorkflow(input: ShipmentInput): Promise<ShipmentRe
     s.phase = 'closed';
   }
 
+  /**
+   * Queues the attempt's outcome milestone (delivered, failed attempt) as soon as it is known, so the ERP lane
+   * posts it while the CRM lane may still be busy; the playbook then runs on the next pass.
+   */
+  function queueOutcomeMilestone() {
+    const p = s.progress;
+    if (!p.outcome || p.outcomeQueued) return;
+    if (p.outcome === 'completed' && s.phase !== 'delivered') return;
+    if (p.outcome === 'failed' && s.phase !== 'failed_attempt') return;
+    p.outcomeQueued = true;
+    if (p.outcome === 'failed') {
+      const at = new Date(simNow()).toISOString();
+      s.todo.push({ kind: 'milestone', milestone: 'failed_attempt', attempt: s.attempt, occurredAt: at });
+      return;
+    }
+    s.outcome = 'delivered';
+    s.todo.push({
+      kind: 'milestone',
+      milestone: 'delivered',
+      attempt: s.attempt,
+      occurredAt: s.pod?.deliveredAt ?? new Date(simNow()).toISOString(),
+    });
+    s.phase = 'billing';
+  }
+
   while (s.phase !== 'closed') {
+    if (patched(SIDE_EFFECT_LANES_PATCH)) queueOutcomeMilestone();
     // Visibility shows the phase before its side effects run, so it follows the shipment under load too.
     if (patched(STATUS_FIRST_PATCH)) publishSearchAttributes();
     await flushTodo();
