@@ -575,7 +575,6 @@ async function campaign(stack: FullStack, opts: ChaosOptions, ctx: CampaignCtx):
     gatewaySelfExits: 0,
     addressCorrections: 0,
     approvals: 0,
-    heldBackFlushes: 0,
   };
 
   // Worker and gateway restarts are serialised with the watchdog so two never overlap.
@@ -694,7 +693,6 @@ async function campaign(stack: FullStack, opts: ChaosOptions, ctx: CampaignCtx):
   const deadline = stack.clock.anchorRealMs + opts.timeoutSeconds * 1000;
   let lastState = '';
   let lastPrinted = 0;
-  let lastFlush = Date.now();
   let lastChange = Date.now();
   // More than a simulated day without any change of phase: nothing more will happen on its own.
   const stallMs = Math.max(120_000, realDuration(clock, 26 * 3600_000));
@@ -725,12 +723,6 @@ async function campaign(stack: FullStack, opts: ChaosOptions, ctx: CampaignCtx):
           busy = false;
         }
       }
-    }
-    // A webhook held back for reordering waits for the next one; near the end there may be none.
-    if (Date.now() - lastFlush > 10_000) {
-      lastFlush = Date.now();
-      counts.heldBackFlushes++;
-      void dispatch.sender.drain();
     }
     const phases: Record<string, number> = {};
     try {
