@@ -120,6 +120,8 @@ export async function ShipmentWorkflow(input: ShipmentInput): Promise<ShipmentRe
       s.eventsIgnored++;
       log.warn('dispatch event could not be applied', { eventId: event?.id, error: String(err) });
     }
+    // The outcome's milestone goes to the ERP lane at once, even while the main loop waits on the CRM lane.
+    if (patched(SIDE_EFFECT_LANES_PATCH)) queueOutcomeMilestone();
     if (patched(STATUS_FIRST_PATCH)) publishSearchAttributes();
   });
   setHandler(statusQuery, () => statusOf(s));
