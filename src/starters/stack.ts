@@ -113,7 +113,15 @@ export async function startFullStack(o: FullStackOptions): Promise<FullStack> {
   mkdirSync(o.dataDir, { recursive: true });
   const cleanup: (() => Promise<unknown>)[] = [];
   const children = new Set<ChildProcess>();
+  // Ctrl-C or a kill of the starting process stops the whole stack first, so no child is left running.
+  const onSignal = (signal: NodeJS.Signals) => {
+    void stopAll().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   const stopAll = async () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     for (const child of children) child.kill('SIGTERM');
     await Promise.all(
       [...children].map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))),
