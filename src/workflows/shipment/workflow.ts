@@ -604,6 +604,11 @@ export async function ShipmentWorkflow(input: ShipmentInput): Promise<ShipmentRe
       s.todo.push({ kind: 'milestone', milestone: 'failed_attempt', attempt: s.attempt, occurredAt: at });
       return;
     }
+    recordDelivered();
+  }
+
+  /** The delivered outcome: its ERP milestone queued, the shipment on to billing. */
+  function recordDelivered() {
     s.outcome = 'delivered';
     s.todo.push({
       kind: 'milestone',
@@ -651,14 +656,7 @@ export async function ShipmentWorkflow(input: ShipmentInput): Promise<ShipmentRe
         await awaitOutcome();
         break;
       case 'delivered':
-        s.outcome = 'delivered';
-        s.todo.push({
-          kind: 'milestone',
-          milestone: 'delivered',
-          attempt: s.attempt,
-          occurredAt: s.pod?.deliveredAt ?? new Date(simNow()).toISOString(),
-        });
-        s.phase = 'billing';
+        recordDelivered();
         break;
       case 'failed_attempt':
         await afterFailure();
