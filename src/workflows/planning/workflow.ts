@@ -2,7 +2,7 @@ import { proxyActivities, sleep } from '@temporalio/workflow';
 import type { DispatchActivities } from '../../activities/dispatch.js';
 import { realDuration, simAt } from '../../domain/clock.js';
 import type { PlanResult } from '../../integrations/ports.js';
-import { taskQueues } from '../shipment/contract.js';
+import { taskQueues } from '../task-queues.js';
 import type { RegionPlanningInput } from './contract.js';
 
 /** At a region's planning cutoff, asks dispatch to optimise that region and date and returns the result. */

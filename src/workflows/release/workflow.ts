@@ -1,7 +1,7 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { ErpActivities } from '../../activities/erp.js';
 import type { OrchestrationActivities } from '../../activities/orchestration.js';
-import { taskQueues } from '../shipment/contract.js';
+import { taskQueues } from '../task-queues.js';
 import { OrderReleaseInput, type OrderReleaseResult } from './contract.js';
 
 const retry = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' } as const;
