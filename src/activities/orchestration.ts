@@ -1,8 +1,9 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { ClockSettings } from '../domain/clock.js';
 import type { Order } from '../domain/model.js';
-import { startShipment } from '../starters/shipments.js';
-import { taskQueues, type ShipmentSettings } from '../workflows/shipment/contract.js';
+import { startShipment } from '../platform/shipments.js';
+import type { ShipmentSettings } from '../workflows/shipment/contract.js';
+import { taskQueues } from '../workflows/task-queues.js';
 import { regionPlanningWorkflowId, type RegionPlanningInput } from '../workflows/planning/contract.js';
 
 /** Activities that start workflows (task queue `shipments`): they need a Temporal client. */

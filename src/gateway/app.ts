@@ -3,7 +3,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { Client } from '@temporalio/client';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, jsonSchemaTransformObject, validatorCompiler } from 'fastify-type-provider-zod';
-import { clockFromConfig, settingsFromConfig } from '../starters/shipments.js';
+import { clockFromConfig, settingsFromConfig } from '../platform/shipments.js';
 import type { Config } from '../platform/config.js';
 import type { AppLogger } from '../platform/logger.js';
 import { InboxWriter, type Store, type TelemetryBatcher } from '../storage/store.js';

@@ -10,7 +10,7 @@ import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
 import type { ClockSettings } from '../domain/clock.js';
 import { ERROR_CODES, type ErrorCode } from '../domain/errors.js';
 import { isDispatchEvent, type CanonicalEvent } from '../domain/events.js';
-import { startShipment } from '../starters/shipments.js';
+import { startShipment } from '../platform/shipments.js';
 import {
   deliveryIdOf,
   dispatchEventSignal,

@@ -17,7 +17,7 @@ import {
   type ShipmentResult,
 } from '../workflows/shipment/contract.js';
 import { milestoneSequenceProblem, reconcile, type Reconciliation } from './reconcile.js';
-import { releaseNow, upsertReleaseSchedule } from './release.js';
+import { releaseNow, upsertReleaseSchedule } from '../platform/release.js';
 import { startFullStack, type FullStack } from './stack.js';
 
 /**

@@ -17,8 +17,8 @@ import {
   statusQuery,
 } from '../workflows/shipment/contract.js';
 import { registerDlqCommands } from './dlq.js';
-import { releaseNow, upsertReleaseSchedule } from './release.js';
-import { clockFromConfig, settingsFromConfig, startShipment } from './shipments.js';
+import { releaseNow, upsertReleaseSchedule } from '../platform/release.js';
+import { clockFromConfig, settingsFromConfig, startShipment } from '../platform/shipments.js';
 
 /** Exit code for bad input: a one-line message, never a stack trace. */
 export const EXIT_BAD_INPUT = 2;

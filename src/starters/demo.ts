@@ -7,7 +7,7 @@ import { loadConfig } from '../platform/config.js';
 import { shipmentWorkflowId, type ShipmentResult } from '../workflows/shipment/contract.js';
 import { reconcile, type Reconciliation } from './reconcile.js';
 import { startFullStack } from './stack.js';
-import { releaseNow, upsertReleaseSchedule } from './release.js';
+import { releaseNow, upsertReleaseSchedule } from '../platform/release.js';
 
 /** Options of `shipsync demo`. */
 export interface DemoOptions {

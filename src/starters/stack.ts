@@ -21,7 +21,7 @@ import {
   type SimulatorSettingsInput,
 } from '../sandbox/dispatch/index.js';
 import { startErpSandbox, type ErpSandbox } from '../sandbox/erp/index.js';
-import { taskQueues } from '../workflows/shipment/contract.js';
+import { taskQueues } from '../workflows/task-queues.js';
 
 /** How to start the whole stack on one machine. */
 export interface FullStackOptions {

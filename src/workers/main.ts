@@ -6,8 +6,8 @@ import { ZipGeocoder } from '../integrations/geo/geocoder.js';
 import { dataConverterFromConfig } from '../platform/codec.js';
 import { loadConfig } from '../platform/config.js';
 import { createLogger } from '../platform/logger.js';
-import { clockFromConfig, settingsFromConfig } from '../starters/shipments.js';
-import { taskQueues } from '../workflows/shipment/contract.js';
+import { clockFromConfig, settingsFromConfig } from '../platform/shipments.js';
+import { taskQueues } from '../workflows/task-queues.js';
 import { createWorkers } from './workers.js';
 
 /** `npm run worker`: the workflow worker and the erp, dispatch and crm activity workers in one process. */

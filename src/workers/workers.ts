@@ -10,7 +10,8 @@ import { createCrmActivities } from '../activities/crm.js';
 import { createDispatchActivities } from '../activities/dispatch.js';
 import { createErpActivities } from '../activities/erp.js';
 import { createOrchestrationActivities } from '../activities/orchestration.js';
-import { taskQueues, type ShipmentSettings } from '../workflows/shipment/contract.js';
+import type { ShipmentSettings } from '../workflows/shipment/contract.js';
+import { taskQueues } from '../workflows/task-queues.js';
 
 /** Path of the prebuilt workflow bundle written by `npm run build:bundle`. */
 export const PREBUILT_BUNDLE = fileURLToPath(new URL('../../dist/workflow-bundle.js', import.meta.url));

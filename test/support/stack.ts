@@ -25,7 +25,7 @@ import {
   type SimulatorSettingsInput,
 } from '../../src/sandbox/dispatch/index.js';
 import { startErpSandbox, type ErpSandbox } from '../../src/sandbox/erp/index.js';
-import { startShipment } from '../../src/starters/shipments.js';
+import { startShipment } from '../../src/platform/shipments.js';
 import { createWorkers, type RunningWorkers } from '../../src/workers/workers.js';
 import {
   ShipmentSettings,

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/platform/config.js';
-import { releaseNow } from '../../src/starters/release.js';
+import { releaseNow } from '../../src/platform/release.js';
 import { shipmentWorkflowId } from '../../src/workflows/shipment/contract.js';
 import { sampleOrder } from '../support/fixtures.js';
 import { startStack, testDeliveryId, type Stack } from '../support/stack.js';

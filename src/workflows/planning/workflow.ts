@@ -1,9 +1,11 @@
 import { proxyActivities, sleep } from '@temporalio/workflow';
 import type { DispatchActivities } from '../../activities/dispatch.js';
 import { realDuration, simAt } from '../../domain/clock.js';
-import type { PlanResult } from '../../integrations/ports.js';
 import { taskQueues } from '../task-queues.js';
 import type { RegionPlanningInput } from './contract.js';
+
+/** What dispatch answers for a region's plan. */
+type PlanResult = Awaited<ReturnType<DispatchActivities['dispatchPlanRegion']>>;
 
 /** At a region's planning cutoff, asks dispatch to optimise that region and date and returns the result. */
 export async function RegionPlanningWorkflow(input: RegionPlanningInput): Promise<PlanResult> {

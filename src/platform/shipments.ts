@@ -1,23 +1,12 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { ClockSettings } from '../domain/clock.js';
 import type { Order } from '../domain/model.js';
-import type { Config } from '../platform/config.js';
-import {
-  ShipmentSettings,
-  taskQueues,
-  shipmentWorkflowId,
-  type ShipmentInput,
-} from '../workflows/shipment/contract.js';
+import type { Config } from './config.js';
+import { ShipmentSettings, shipmentWorkflowId, type ShipmentInput } from '../workflows/shipment/contract.js';
+import { taskQueues } from '../workflows/task-queues.js';
 import { SA } from '../workflows/shipment/search-attributes.js';
 
-/** The compressed clock every process of one deployment shares, from configuration. */
-export function clockFromConfig(config: Config, nowMs = Date.now()): ClockSettings {
-  const anchorRealMs = config.SHIPSYNC_CLOCK_ANCHOR_REAL_MS ?? nowMs;
-  const anchorSimMs = config.SHIPSYNC_CLOCK_ANCHOR_SIM
-    ? Date.parse(config.SHIPSYNC_CLOCK_ANCHOR_SIM)
-    : anchorRealMs;
-  return { scale: config.SHIPSYNC_TIME_SCALE, anchorRealMs, anchorSimMs };
-}
+export { clockFromConfig } from './clock.js';
 
 /** Playbook settings from configuration. */
 export function settingsFromConfig(config: Config): ShipmentSettings {

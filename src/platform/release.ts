@@ -1,11 +1,11 @@
 import { ScheduleNotFoundError, type Client } from '@temporalio/client';
-import type { Config } from '../platform/config.js';
+import type { Config } from './config.js';
 import {
   ORDER_RELEASE_SCHEDULE_ID,
   type OrderReleaseInput,
   type OrderReleaseResult,
 } from '../workflows/release/contract.js';
-import { taskQueues } from '../workflows/shipment/contract.js';
+import { taskQueues } from '../workflows/task-queues.js';
 
 /** Creates the order-release Schedule, or updates its interval when it exists; returns its id. */
 export async function upsertReleaseSchedule(
