@@ -1,13 +1,13 @@
 import os from 'node:os';
-import { optimizeWithStats } from '../sandbox/dispatch/optimizer/optimize.js';
-import { validateResult } from '../sandbox/dispatch/optimizer/validate.js';
+import { optimizeWithStats } from '../../sandbox/dispatch/optimizer/optimize.js';
+import { validateResult } from '../../sandbox/dispatch/optimizer/validate.js';
 import {
   GEHRING_HOMBERGER_INSTANCES,
   loadVrplib,
   solutionDistance,
   toOptimizeInput,
   vrptwDataDir,
-} from '../sandbox/dispatch/optimizer/vrplib.js';
+} from '../../sandbox/dispatch/optimizer/vrplib.js';
 
 /**
  * Runs the route optimiser on the full Gehring & Homberger 1,000-customer VRPTW instances, certifies each

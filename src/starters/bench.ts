@@ -11,7 +11,7 @@ import { nextServiceWindow } from '../domain/billing.js';
 import { simAt } from '../domain/clock.js';
 import type { Order } from '../domain/model.js';
 import { loadConfig } from '../platform/config.js';
-import { REGION_CODES } from '../sandbox/erp/regions.js';
+import { REGION_CODES } from '../../sandbox/erp/regions.js';
 import { connectTemporal } from '../platform/temporal-client.js';
 import { startTemporalForTests } from '../platform/temporal-postgres.js';
 import { taskQueues, shipmentWorkflowId, type ShipmentResult } from '../workflows/shipment/contract.js';

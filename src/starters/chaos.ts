@@ -9,7 +9,7 @@ import type { Order } from '../domain/model.js';
 import { onfleetEventId } from '../integrations/dispatch/mappers.js';
 import { signOnfleetWebhook } from '../integrations/dispatch/signature.js';
 import { loadConfig } from '../platform/config.js';
-import { WEBHOOK_TRIGGERS } from '../sandbox/dispatch/onfleet.js';
+import { WEBHOOK_TRIGGERS } from '../../sandbox/dispatch/onfleet.js';
 import {
   shipmentWorkflowId,
   statusQuery,

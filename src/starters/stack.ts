@@ -12,15 +12,15 @@ import {
   waitForPort,
   type DevServer,
 } from '../platform/temporal-cli.js';
-import type { FaultSettings } from '../sandbox/common/faults.js';
-import { startCrmSandbox, type CrmSandbox } from '../sandbox/crm/index.js';
+import type { FaultSettings } from '../../sandbox/common/faults.js';
+import { startCrmSandbox, type CrmSandbox } from '../../sandbox/crm/index.js';
 import {
   SHIPMENT_WEBHOOK_TRIGGERS,
   startDispatchSandbox,
   type DispatchSandbox,
   type SimulatorSettingsInput,
-} from '../sandbox/dispatch/index.js';
-import { startErpSandbox, type ErpSandbox } from '../sandbox/erp/index.js';
+} from '../../sandbox/dispatch/index.js';
+import { startErpSandbox, type ErpSandbox } from '../../sandbox/erp/index.js';
 import { taskQueues } from '../workflows/task-queues.js';
 
 /** How to start the whole stack on one machine. */

@@ -7,12 +7,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGateway, type Gateway } from '../../src/gateway/app.js';
 import { loadConfig } from '../../src/platform/config.js';
 import { createLogger } from '../../src/platform/logger.js';
-import { type CrmSandbox } from '../../src/sandbox/crm/index.js';
+import { type CrmSandbox } from '../../sandbox/crm/index.js';
 import {
   SHIPMENT_WEBHOOK_TRIGGERS,
   startDispatchSandbox,
   type DispatchSandbox,
-} from '../../src/sandbox/dispatch/index.js';
+} from '../../sandbox/dispatch/index.js';
 import { reconcile } from '../../src/starters/reconcile.js';
 import { openStore, type Store } from '../../src/storage/store.js';
 import type { ShipmentResult } from '../../src/workflows/shipment/contract.js';

@@ -18,13 +18,13 @@ import { createCrmAdapter } from '../../src/integrations/crm/adapter.js';
 import { createDispatchAdapter } from '../../src/integrations/dispatch/adapter.js';
 import { createErpAdapter } from '../../src/integrations/erp/adapter.js';
 import { ZipGeocoder } from '../../src/integrations/geo/geocoder.js';
-import { startCrmSandbox, type CrmSandbox } from '../../src/sandbox/crm/index.js';
+import { startCrmSandbox, type CrmSandbox } from '../../sandbox/crm/index.js';
 import {
   startDispatchSandbox,
   type DispatchSandbox,
   type SimulatorSettingsInput,
-} from '../../src/sandbox/dispatch/index.js';
-import { startErpSandbox, type ErpSandbox } from '../../src/sandbox/erp/index.js';
+} from '../../sandbox/dispatch/index.js';
+import { startErpSandbox, type ErpSandbox } from '../../sandbox/erp/index.js';
 import { startShipment } from '../../src/platform/shipments.js';
 import { createWorkers, type RunningWorkers } from '../../src/workers/workers.js';
 import {

@@ -7,7 +7,7 @@ import {
   PLAN_METADATA_KEY,
 } from '../../../src/integrations/crm/mappers.js';
 import type { OpenCaseInput } from '../../../src/integrations/crm/mappers.js';
-import { IDEMPOTENCY_TTL_MS, startCrmSandbox, type CrmSandbox } from '../../../src/sandbox/crm/server.js';
+import { IDEMPOTENCY_TTL_MS, startCrmSandbox, type CrmSandbox } from '../../../sandbox/crm/server.js';
 import { freePort } from '../../support/ports.js';
 import { api, type Json } from './helpers.js';
 

@@ -4,7 +4,7 @@ import { parseEvent } from '../../../src/domain/events.js';
 import { createCrmAdapter } from '../../../src/integrations/crm/adapter.js';
 import { rescheduleWebhookToEvent } from '../../../src/integrations/crm/mappers.js';
 import { verifyZendeskWebhook } from '../../../src/integrations/crm/signature.js';
-import { startCrmSandbox, type CrmSandbox } from '../../../src/sandbox/crm/server.js';
+import { startCrmSandbox, type CrmSandbox } from '../../../sandbox/crm/server.js';
 import { api, captureServer, waitFor, type Json } from './helpers.js';
 
 const SECRET = 'crm-webhook-secret-for-tests';

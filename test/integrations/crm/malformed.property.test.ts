@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCrmSandbox, type CrmSandbox } from '../../../src/sandbox/crm/server.js';
+import { startCrmSandbox, type CrmSandbox } from '../../../sandbox/crm/server.js';
 import { AUTH, api } from './helpers.js';
 
 interface Endpoint {

@@ -6,7 +6,7 @@ import {
   createDispatchAdapter,
   type OnfleetDispatchAdapter,
 } from '../../../src/integrations/dispatch/adapter.js';
-import { startDispatchSandbox, type DispatchSandbox } from '../../../src/sandbox/dispatch/index.js';
+import { startDispatchSandbox, type DispatchSandbox } from '../../../sandbox/dispatch/index.js';
 import { freePort } from '../../support/ports.js';
 import { API_KEY, chicagoJob, rawClient } from './support.js';
 

@@ -1,7 +1,7 @@
 import { request } from 'node:http';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDispatchSandbox, type DispatchSandbox } from '../../../src/sandbox/dispatch/index.js';
+import { startDispatchSandbox, type DispatchSandbox } from '../../../sandbox/dispatch/index.js';
 import { API_KEY } from './support.js';
 
 let sandbox: DispatchSandbox;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createDispatchAdapter } from '../../../src/integrations/dispatch/adapter.js';
 import { onfleetWebhookToCanonical } from '../../../src/integrations/dispatch/mappers.js';
 import { verifyOnfleetWebhook } from '../../../src/integrations/dispatch/signature.js';
-import { startDispatchSandbox, WEBHOOK_TRIGGERS } from '../../../src/sandbox/dispatch/index.js';
+import { startDispatchSandbox, WEBHOOK_TRIGGERS } from '../../../sandbox/dispatch/index.js';
 import { API_KEY, chicagoJob, rawClient, startReceiver, waitFor, type ReceivedWebhook } from './support.js';
 
 const SECRET = 'sandbox-dispatch-webhook-secret';

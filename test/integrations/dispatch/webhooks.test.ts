@@ -10,7 +10,7 @@ import {
   startDispatchSandbox,
   WEBHOOK_TRIGGERS,
   type DispatchSandbox,
-} from '../../../src/sandbox/dispatch/index.js';
+} from '../../../sandbox/dispatch/index.js';
 import { API_KEY, chicagoJob, rawClient, startReceiver, waitFor, type WebhookReceiver } from './support.js';
 
 /** A secret as Onfleet's dashboard hands them out: hex. */

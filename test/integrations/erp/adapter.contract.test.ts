@@ -6,7 +6,7 @@ import { createErpAdapter, type SapErpAdapter } from '../../../src/integrations/
 import { classifyResponse } from '../../../src/integrations/erp/adapter.js';
 import { repeatabilityRequestId } from '../../../src/integrations/erp/mappers.js';
 import { createLogger } from '../../../src/platform/logger.js';
-import { DELIVERY_SERVICE_PATH, startErpSandbox, type ErpSandbox } from '../../../src/sandbox/erp/server.js';
+import { DELIVERY_SERVICE_PATH, startErpSandbox, type ErpSandbox } from '../../../sandbox/erp/server.js';
 import { freePort } from '../../support/ports.js';
 import { sampleOrder } from '../../support/fixtures.js';
 import { csrfSession, effectsOf, logSink } from './support.js';

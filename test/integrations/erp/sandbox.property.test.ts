@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createErpAdapter } from '../../../src/integrations/erp/adapter.js';
-import { startErpSandbox, type ErpSandbox } from '../../../src/sandbox/erp/server.js';
+import { startErpSandbox, type ErpSandbox } from '../../../sandbox/erp/server.js';
 import { csrfSession } from './support.js';
 
 const SERVICES = [

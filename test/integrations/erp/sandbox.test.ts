@@ -6,13 +6,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Order } from '../../../src/domain/model.js';
 import { orderFromDelivery } from '../../../src/integrations/erp/mappers.js';
-import { REGIONS, lookupZip } from '../../../src/sandbox/erp/regions.js';
+import { REGIONS, lookupZip } from '../../../sandbox/erp/regions.js';
 import {
   DELIVERY_SERVICE_PATH,
   MILESTONE_SERVICE_PATH,
   startErpSandbox,
   type ErpSandbox,
-} from '../../../src/sandbox/erp/server.js';
+} from '../../../sandbox/erp/server.js';
 import { csrfSession, effectsOf } from './support.js';
 
 const DATE = '2026-12-01';

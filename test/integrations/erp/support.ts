@@ -1,7 +1,7 @@
 import axios from 'axios';
 import { Writable } from 'node:stream';
-import type { Effect } from '../../../src/sandbox/common/effects.js';
-import { DELIVERY_SERVICE_PATH } from '../../../src/sandbox/erp/server.js';
+import type { Effect } from '../../../sandbox/common/effects.js';
+import { DELIVERY_SERVICE_PATH } from '../../../sandbox/erp/server.js';
 
 /** A raw OData client session: the CSRF token and cookie a GET with `X-CSRF-Token: Fetch` returned. */
 export async function csrfSession(baseUrl: string): Promise<{ token: string; cookie: string }> {

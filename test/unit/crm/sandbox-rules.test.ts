@@ -3,11 +3,11 @@ import {
   customerAsksForAnotherSlot,
   nextWeekdaySlot,
   parsePlanMarker,
-} from '../../../src/sandbox/crm/customers.js';
-import { decodeCursor, encodeCursor, paginate, parsePageQuery } from '../../../src/sandbox/crm/pagination.js';
-import { MinuteBudget } from '../../../src/sandbox/crm/rate-limit.js';
-import { parseSearchQuery } from '../../../src/sandbox/crm/search.js';
-import { hasCredentials } from '../../../src/sandbox/crm/server.js';
+} from '../../../sandbox/crm/customers.js';
+import { decodeCursor, encodeCursor, paginate, parsePageQuery } from '../../../sandbox/crm/pagination.js';
+import { MinuteBudget } from '../../../sandbox/crm/rate-limit.js';
+import { parseSearchQuery } from '../../../sandbox/crm/search.js';
+import { hasCredentials } from '../../../sandbox/crm/server.js';
 
 describe('simulated customer: next slot', () => {
   it.each([

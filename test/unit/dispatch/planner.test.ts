@@ -7,7 +7,7 @@ import {
   toOptimizeInput,
   type PlannerTask,
   type PlannerVehicle,
-} from '../../../src/sandbox/dispatch/planner.js';
+} from '../../../sandbox/dispatch/planner.js';
 
 const HUB: [number, number] = [-87.6553, 41.8532];
 const OPTIONS = { timeLimitMs: 100, seed: 3, maxIterations: 100 };

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { REAL_CLOCK } from '../../../src/domain/clock.js';
-import type { OnfleetTask } from '../../../src/sandbox/dispatch/onfleet.js';
+import type { OnfleetTask } from '../../../sandbox/dispatch/onfleet.js';
 import {
   DriverSimulator,
   type SimulatorHost,
   type SimulatorSettingsInput,
-} from '../../../src/sandbox/dispatch/simulator.js';
+} from '../../../sandbox/dispatch/simulator.js';
 
 const idle: SimulatorHost = {
   clock: REAL_CLOCK,

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { optimize, reoptimiseRoute } from '../../../src/sandbox/dispatch/optimizer/optimize.js';
+import { optimize, reoptimiseRoute } from '../../../sandbox/dispatch/optimizer/optimize.js';
 import {
   OptimizeInputSchema,
   OptimizeResultSchema,
@@ -9,13 +9,13 @@ import {
   type OptimizeInput,
   type OptimizeResult,
   type Step,
-} from '../../../src/sandbox/dispatch/optimizer/types.js';
+} from '../../../sandbox/dispatch/optimizer/types.js';
 import {
   GEHRING_HOMBERGER_INSTANCES,
   loadVrplib,
   toOptimizeInput,
   vrptwDataDir,
-} from '../../../src/sandbox/dispatch/optimizer/vrplib.js';
+} from '../../../sandbox/dispatch/optimizer/vrplib.js';
 
 const dataDir = vrptwDataDir(fileURLToPath(new URL('../../..', import.meta.url)));
 const hasData = existsSync(dataDir);

@@ -5,8 +5,8 @@ import {
   DEFAULT_SPEED_KMH,
   estimateTravel,
   haversineMeters,
-} from '../../../src/sandbox/dispatch/optimizer/travel.js';
-import type { Coordinates } from '../../../src/sandbox/dispatch/optimizer/types.js';
+} from '../../../sandbox/dispatch/optimizer/travel.js';
+import type { Coordinates } from '../../../sandbox/dispatch/optimizer/types.js';
 
 /** Real US places as [lng, lat]. */
 const EMPIRE_STATE: Coordinates = [-73.9857, 40.7484];

@@ -12,7 +12,7 @@ import {
   toOptimizeInput,
   VrplibParseError,
   vrptwDataDir,
-} from '../../../src/sandbox/dispatch/optimizer/vrplib.js';
+} from '../../../sandbox/dispatch/optimizer/vrplib.js';
 
 const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
 const dataDir = vrptwDataDir(repoRoot);

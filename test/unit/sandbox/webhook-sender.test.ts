@@ -1,8 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FaultInjector } from '../../../src/sandbox/common/faults.js';
-import { WebhookSender } from '../../../src/sandbox/common/webhooks.js';
+import { FaultInjector } from '../../../sandbox/common/faults.js';
+import { WebhookSender } from '../../../sandbox/common/webhooks.js';
 
 let server: Server | undefined;
 afterEach(async () => {

@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { Order } from '../../domain/model.js';
+import { Order } from '../../src/domain/model.js';
 import { EffectLog } from '../common/effects.js';
 import { FaultInjector, type FaultResponder, type FaultSettings } from '../common/faults.js';
 import { WebhookSender } from '../common/webhooks.js';

@@ -1,4 +1,4 @@
-import { Order } from '../../domain/model.js';
+import { Order } from '../../src/domain/model.js';
 import { SeededRandom } from '../common/rng.js';
 import { REGIONS, REGION_CODES, zonedTimeToUtc, type RegionDef } from './regions.js';
 

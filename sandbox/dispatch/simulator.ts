@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { realAt, type ClockSettings } from '../../domain/clock.js';
+import { realAt, type ClockSettings } from '../../src/domain/clock.js';
 import { SeededRandom } from '../common/rng.js';
 import { estimateTravel } from './optimizer/index.js';
 import type { LngLat, OnfleetFailureReason, OnfleetTask } from './onfleet.js';

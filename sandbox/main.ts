@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { ConfigError, loadConfig } from '../platform/config.js';
-import { clockFromConfig } from '../platform/clock.js';
+import { ConfigError, loadConfig } from '../src/platform/config.js';
+import { clockFromConfig } from '../src/platform/clock.js';
 import { startCrmSandbox } from './crm/index.js';
 import { SHIPMENT_WEBHOOK_TRIGGERS, startDispatchSandbox } from './dispatch/index.js';
 import { startErpSandbox } from './erp/index.js';

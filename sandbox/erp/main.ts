@@ -1,4 +1,4 @@
-import { createLogger } from '../../platform/logger.js';
+import { createLogger } from '../../src/platform/logger.js';
 import { startErpSandbox } from './server.js';
 
 /**

@@ -1,4 +1,4 @@
-import { localTimeToUtcMs } from '../../domain/local-time.js';
+import { localTimeToUtcMs } from '../../src/domain/local-time.js';
 import { createRequire } from 'node:module';
 
 /** One ZIP code's gazetteer entry from the `zipcodes` package. */

@@ -1,6 +1,6 @@
-import { simAt, type ClockSettings } from '../../domain/clock.js';
+import { simAt, type ClockSettings } from '../../src/domain/clock.js';
 import type { EffectLog } from '../common/effects.js';
-import { localDateOf, localMidnightMs } from '../../domain/local-time.js';
+import { localDateOf, localMidnightMs } from '../../src/domain/local-time.js';
 import {
   TASK_STATE,
   type LngLat,

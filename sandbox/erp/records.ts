@@ -1,4 +1,4 @@
-import type { Order } from '../../domain/model.js';
+import type { Order } from '../../src/domain/model.js';
 import type { DeliveryRecord, Wire } from './entities.js';
 import { edmDateTime, edmDateTimeOffset, edmTime } from './odata.js';
 import { REGIONS } from './regions.js';

@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { createLogger } from '../../platform/logger.js';
-import { loadConfig } from '../../platform/config.js';
+import { createLogger } from '../../src/platform/logger.js';
+import { loadConfig } from '../../src/platform/config.js';
 import { startCrmSandbox } from './server.js';
 
 function number(raw: string): number {

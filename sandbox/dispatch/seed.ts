@@ -1,5 +1,5 @@
 import { SeededRandom } from '../common/rng.js';
-import { secondsOfHhMm } from '../../domain/local-time.js';
+import { secondsOfHhMm } from '../../src/domain/local-time.js';
 import type { LngLat, OnfleetHub, OnfleetTeam, OnfleetWorker } from './onfleet.js';
 
 /** One region's team: where its hub is, its time zone and how many drivers it has. */

@@ -1,10 +1,10 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { REAL_CLOCK, simAt, type ClockSettings } from '../../domain/clock.js';
+import { REAL_CLOCK, simAt, type ClockSettings } from '../../src/domain/clock.js';
 import { EffectLog } from '../common/effects.js';
 import { FaultInjector, type FaultResponder, type FaultSettings } from '../common/faults.js';
 import { WebhookSender } from '../common/webhooks.js';
-import { localDateOf, localTimeToUtcMs } from '../../domain/local-time.js';
+import { localDateOf, localTimeToUtcMs } from '../../src/domain/local-time.js';
 import {
   WEBHOOK_TRIGGERS,
   errorNameForStatus,

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { loadConfig } from '../../platform/config.js';
+import { loadConfig } from '../../src/platform/config.js';
 import { WEBHOOK_TRIGGERS, type TriggerName } from './onfleet.js';
 import { startDispatchSandbox } from './server.js';
 
