@@ -105,3 +105,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     parsed.error.issues.map((issue) => ({ key: String(issue.path[0] ?? '(root)'), reason: issue.message })),
   );
 }
+
+/** The first configured API token that carries `role` (e.g. the agent token simulated customers use). */
+export function apiTokenFor(tokens: Config['SHIPSYNC_API_TOKENS'], role: Role): string {
+  const token = Object.entries(tokens).find(([, r]) => r === role)?.[0];
+  if (!token)
+    throw new ConfigError([{ key: 'SHIPSYNC_API_TOKENS', reason: `no token with the ${role} role` }]);
+  return token;
+}

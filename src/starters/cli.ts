@@ -2,12 +2,12 @@ import { writeFileSync } from 'node:fs';
 import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { ZodError } from 'zod';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { simAt } from '../domain/clock.js';
 import { DISPATCH_EVENT_TYPES, EventEnvelope, type DispatchEvent } from '../domain/events.js';
 import { ShipsyncError } from '../domain/errors.js';
 import { ShipmentPhase, TimeWindow } from '../domain/model.js';
+import { newCommand, runCommand, UsageError } from '../platform/command.js';
 import { loadConfig, type Config } from '../platform/config.js';
 import { connectTemporal } from '../platform/temporal-client.js';
 import {
@@ -19,12 +19,6 @@ import {
 import { registerDlqCommands } from './dlq.js';
 import { releaseNow, upsertReleaseSchedule } from '../platform/release.js';
 import { clockFromConfig, settingsFromConfig, startShipment } from '../platform/shipments.js';
-
-/** Exit code for bad input: a one-line message, never a stack trace. */
-export const EXIT_BAD_INPUT = 2;
-
-/** Bad input from the command line; printed as one line with exit code 2. */
-export class UsageError extends Error {}
 
 interface Ctx {
   config: Config;
@@ -65,12 +59,9 @@ async function statusOf(client: Client, id: string) {
 
 /** Builds the `shipsync` command tree; `ctxFactory` lets tests supply their own configuration. */
 export function buildCli(ctxFactory: (json: boolean) => Ctx = defaultCtx): Command {
-  const program = new Command('shipsync')
+  const program = newCommand('shipsync')
     .description('Keep ERP, dispatch and CRM in step, one Temporal workflow per shipment.')
-    .option('--json', 'print machine-readable JSON')
-    .exitOverride()
-    .showSuggestionAfterError(false)
-    .configureOutput({ outputError: (text, write) => write(`${text.trim().split('\n')[0]}\n`) });
+    .option('--json', 'print machine-readable JSON');
   const ctx = () => ctxFactory(program.opts<{ json?: boolean }>().json ?? false);
 
   program
@@ -307,54 +298,6 @@ export function buildCli(ctxFactory: (json: boolean) => Ctx = defaultCtx): Comma
       });
     });
 
-  program
-    .command('demo')
-    .description('run the whole stack and play the scenario on the compressed clock, then reconcile')
-    .option('--shipments <n>', 'deliveries to seed', '50')
-    .option('--scale <n>', 'simulated seconds per real second', '1440')
-    .option('--seed <n>', 'seed of every random choice', '7')
-    .option('--keep-running', 'leave the stack up for the Web UI')
-    .option(
-      '--kill-worker-after <seconds>',
-      'kill the worker with SIGKILL after this many seconds, then restart it',
-    )
-    .option('--timeout <seconds>', 'give up waiting for shipments to close after this long', '600')
-    .action(
-      async (opts: {
-        shipments: string;
-        scale: string;
-        seed: string;
-        keepRunning?: boolean;
-        killWorkerAfter?: string;
-        timeout: string;
-      }) => {
-        const n = Number(opts.shipments);
-        const scale = Number(opts.scale);
-        const seed = Number(opts.seed);
-        if (!Number.isInteger(n) || n < 1 || n > 5000)
-          throw new UsageError('--shipments must be an integer from 1 to 5000');
-        if (!Number.isFinite(scale) || scale < 1 || scale > 20000)
-          throw new UsageError('--scale must be from 1 to 20000');
-        if (!Number.isInteger(seed)) throw new UsageError('--seed must be an integer');
-        const kill = opts.killWorkerAfter === undefined ? undefined : Number(opts.killWorkerAfter);
-        if (kill !== undefined && !(kill >= 0))
-          throw new UsageError('--kill-worker-after must be a number of seconds');
-        const timeout = Number(opts.timeout);
-        if (!(timeout > 0)) throw new UsageError('--timeout must be a positive number of seconds');
-        const { runDemo } = await import('./demo.js');
-        const code = await runDemo({
-          shipments: n,
-          scale,
-          seed,
-          keepRunning: !!opts.keepRunning,
-          json: program.opts<{ json?: boolean }>().json ?? false,
-          killWorkerAfterSeconds: kill,
-          timeoutSeconds: timeout,
-        });
-        process.exitCode = code;
-      },
-    );
-
   registerDlqCommands(program, {
     config: () => loadConfig(),
     usageError: (message) => new UsageError(message),
@@ -393,24 +336,11 @@ function defaultCtx(json: boolean): Ctx {
   };
 }
 
-/** Runs the CLI; returns the exit code. */
-export async function runCli(argv: string[]): Promise<number> {
-  try {
-    await buildCli().parseAsync(argv);
-    return Number(process.exitCode ?? 0);
-  } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : EXIT_BAD_INPUT;
-    if (err instanceof UsageError || err instanceof ZodError) {
-      console.error(
-        `shipsync: ${err instanceof ZodError ? (err.issues[0]?.message ?? 'invalid input') : err.message}`,
-      );
-      return EXIT_BAD_INPUT;
-    }
-    console.error(`shipsync: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
-    return 1;
-  }
+/** Runs the CLI with the given user arguments; returns the exit code. */
+export function runCli(argv: readonly string[]): Promise<number> {
+  return runCommand(buildCli(), argv);
 }
 
 if (process.argv[1] && /cli\.(ts|js)$|shipsync(\.mjs)?$/.test(process.argv[1])) {
-  process.exit(await runCli(process.argv));
+  process.exit(await runCli(process.argv.slice(2)));
 }

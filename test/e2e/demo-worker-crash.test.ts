@@ -16,9 +16,8 @@ describe('the demo survives a worker crash', () => {
       [
         '--import',
         'tsx',
-        'src/starters/cli.ts',
+        'tools/demo/main.ts',
         '--json',
-        'demo',
         '--shipments',
         '8',
         '--scale',

@@ -13,7 +13,7 @@ import {
   startDispatchSandbox,
   type DispatchSandbox,
 } from '../../sandbox/dispatch/index.js';
-import { reconcile } from '../../src/starters/reconcile.js';
+import { reconcile } from '../../tools/reconcile.js';
 import { openStore, type Store } from '../../src/storage/store.js';
 import type { ShipmentResult } from '../../src/workflows/shipment/contract.js';
 import { freePort } from '../support/ports.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { TEMPORAL_CHANNEL_ARGS } from '../../src/gateway/temporal.js';
-import { startDevServer, type DevServer } from '../../src/platform/temporal-cli.js';
+import { startDevServer, type DevServer } from '../../tools/temporal/cli.js';
 import { openStore, type Store } from '../../src/storage/store.js';
 import { freePort } from '../support/ports.js';
 import { uniqueTaskQueue } from '../support/temporal.js';

@@ -1,5 +1,5 @@
 import type { TestProject } from 'vitest/node';
-import { startTemporalForTests, type TestTemporal } from '../../src/platform/temporal-postgres.js';
+import { startTemporalForTests, type TestTemporal } from '../../tools/temporal/postgres.js';
 
 let temporal: TestTemporal | undefined;
 

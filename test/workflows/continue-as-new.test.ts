@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { startDevServer, type DevServer } from '../../src/platform/temporal-cli.js';
+import { startDevServer, type DevServer } from '../../tools/temporal/cli.js';
 import { dispatchEventSignal } from '../../src/workflows/shipment/contract.js';
 import { erpMilestones } from '../support/inspect.js';
 import { freePort } from '../support/ports.js';

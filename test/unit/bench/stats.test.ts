@@ -11,8 +11,8 @@ import {
   peakRssBytes,
   percentile,
   shapeOf,
-} from '../../../src/starters/bench.js';
-import { baselinePlan } from '../../../src/workflows/bench/contract.js';
+} from '../../../tools/bench/run.js';
+import { baselinePlan } from '../../../tools/bench/workflows/contract.js';
 
 const EXPOSITION = `# HELP temporal_activity_schedule_to_start_latency x
 # TYPE temporal_activity_schedule_to_start_latency histogram

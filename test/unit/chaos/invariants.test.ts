@@ -12,8 +12,8 @@ import {
   type ChaosObservations,
   type DeadLetterRecord,
   type SentMalformed,
-} from '../../../src/starters/chaos.js';
-import type { Reconciliation } from '../../../src/starters/reconcile.js';
+} from '../../../tools/chaos/run.js';
+import type { Reconciliation } from '../../../tools/reconcile.js';
 import type { ShipmentResult } from '../../../src/workflows/shipment/contract.js';
 
 const config = loadConfig({});

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../../src/platform/config.js';
-import { compressedGraceMinutes } from '../../../src/starters/stack.js';
+import { compressedGraceMinutes } from '../../../tools/stack.js';
 
 describe('configuration', () => {
   it('when nothing is set then every key has its documented default', () => {

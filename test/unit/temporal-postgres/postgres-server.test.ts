@@ -11,7 +11,7 @@ import {
   setupPostgresSchemas,
   startTemporalForTests,
   type TestTemporal,
-} from '../../../src/platform/temporal-postgres.js';
+} from '../../../tools/temporal/postgres.js';
 import * as activities from './activities.js';
 import type { echoWorkflow } from './workflows.js';
 

@@ -6,7 +6,7 @@ import {
   freeServerPorts,
   renderServerConfig,
   type ServerConfigInput,
-} from '../../../src/platform/temporal-postgres.js';
+} from '../../../tools/temporal/postgres.js';
 
 function options(overrides: Partial<ServerConfigInput> = {}): ServerConfigInput {
   return {

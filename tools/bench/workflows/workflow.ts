@@ -1,6 +1,6 @@
 import { condition, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
-import type { BenchActivities } from '../../activities/bench.js';
-import { taskQueues } from '../shipment/contract.js';
+import type { BenchActivities } from './activities.js';
+import { taskQueues } from '../../../src/workflows/task-queues.js';
 import { baselinePlan, baselineSignal, type BaselineInput, type BaselineResult } from './contract.js';
 
 /**

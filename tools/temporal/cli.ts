@@ -5,7 +5,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { createConnection } from 'node:net';
 import { promisify } from 'node:util';
-import { SEARCH_ATTRIBUTES } from '../domain/search-attributes.js';
+import { SEARCH_ATTRIBUTES } from '../../src/domain/search-attributes.js';
 
 const execFileAsync = promisify(execFile);
 

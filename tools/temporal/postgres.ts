@@ -19,8 +19,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { SEARCH_ATTRIBUTES } from '../domain/search-attributes.js';
-import { provisionTemporalCli, startDevServer, userCacheDir, waitForPort } from './temporal-cli.js';
+import { SEARCH_ATTRIBUTES } from '../../src/domain/search-attributes.js';
+import { provisionTemporalCli, startDevServer, userCacheDir, waitForPort } from './cli.js';
 
 const execFileAsync = promisify(execFile);
 

@@ -4,21 +4,21 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import axios, { type AxiosInstance } from 'axios';
 import { Command, CommanderError } from 'commander';
-import { realDuration, simAt } from '../domain/clock.js';
-import type { Order } from '../domain/model.js';
-import { onfleetEventId } from '../integrations/dispatch/mappers.js';
-import { signOnfleetWebhook } from '../integrations/dispatch/signature.js';
-import { loadConfig } from '../platform/config.js';
+import { realDuration, simAt } from '../../src/domain/clock.js';
+import type { Order } from '../../src/domain/model.js';
+import { onfleetEventId } from '../../src/integrations/dispatch/mappers.js';
+import { signOnfleetWebhook } from '../../src/integrations/dispatch/signature.js';
+import { loadConfig } from '../../src/platform/config.js';
 import { WEBHOOK_TRIGGERS } from '../../sandbox/dispatch/onfleet.js';
 import {
   shipmentWorkflowId,
   statusQuery,
   taskQueues,
   type ShipmentResult,
-} from '../workflows/shipment/contract.js';
-import { milestoneSequenceProblem, reconcile, type Reconciliation } from './reconcile.js';
-import { releaseNow, upsertReleaseSchedule } from '../platform/release.js';
-import { startFullStack, type FullStack } from './stack.js';
+} from '../../src/workflows/shipment/contract.js';
+import { milestoneSequenceProblem, reconcile, type Reconciliation } from '../reconcile.js';
+import { releaseNow, upsertReleaseSchedule } from '../../src/platform/release.js';
+import { startFullStack, type FullStack } from '../stack.js';
 
 /**
  * `npm run chaos -- [--shipments N] [--seed S] [--scale X] [--json]`

@@ -5,13 +5,13 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
-import { createGateway } from '../gateway/app.js';
-import { TEMPORAL_CHANNEL_ARGS } from '../gateway/temporal.js';
-import { signOnfleetWebhook } from '../integrations/dispatch/signature.js';
-import { loadConfig } from '../platform/config.js';
-import { createLogger } from '../platform/logger.js';
-import { dropPostgresSchema } from '../storage/db.js';
-import { openStore, type DatabaseTarget } from '../storage/store.js';
+import { createGateway } from '../../src/gateway/app.js';
+import { TEMPORAL_CHANNEL_ARGS } from '../../src/gateway/temporal.js';
+import { signOnfleetWebhook } from '../../src/integrations/dispatch/signature.js';
+import { loadConfig } from '../../src/platform/config.js';
+import { createLogger } from '../../src/platform/logger.js';
+import { dropPostgresSchema } from '../../src/storage/db.js';
+import { openStore, type DatabaseTarget } from '../../src/storage/store.js';
 
 /**
  * `npm run bench:gateway -- [--events N] [--concurrency C] [--backend sqlite|postgres] [--json]`

@@ -1,6 +1,6 @@
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { renderJsonSchemas } from '../domain/json-schemas.js';
+import { renderJsonSchemas } from '../src/domain/json-schemas.js';
 
 /** Writes docs/schemas/*.json from the zod schemas; the test suite fails when they are stale. */
 const dir = join(process.cwd(), 'docs', 'schemas');

@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { SEARCH_ATTRIBUTES } from '../domain/search-attributes.js';
-import { loadConfig } from '../platform/config.js';
-import { provisionTemporalCli } from '../platform/temporal-cli.js';
+import { SEARCH_ATTRIBUTES } from '../../src/domain/search-attributes.js';
+import { loadConfig } from '../../src/platform/config.js';
+import { provisionTemporalCli } from './cli.js';
 import {
   DEFAULT_POSTGRES_TARGET,
   CONFIG_TEMPLATE,
@@ -13,7 +13,7 @@ import {
   setupPostgresSchemas,
   startPostgresServer,
   type PostgresTarget,
-} from '../platform/temporal-postgres.js';
+} from './postgres.js';
 
 function portNumber(value: string): number {
   const n = Number(value);

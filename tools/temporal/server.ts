@@ -1,7 +1,7 @@
 import { join, resolve } from 'node:path';
-import { loadConfig } from '../platform/config.js';
-import { provisionTemporalCli, startDevServer } from '../platform/temporal-cli.js';
-import { SEARCH_ATTRIBUTES } from '../domain/search-attributes.js';
+import { loadConfig } from '../../src/platform/config.js';
+import { provisionTemporalCli, startDevServer } from './cli.js';
+import { SEARCH_ATTRIBUTES } from '../../src/domain/search-attributes.js';
 
 /** `npm run temporal`: the dev server with a persistent SQLite store, shipsync's namespace and search attributes. */
 async function main() {

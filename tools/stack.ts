@@ -3,25 +3,20 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import type { Client } from '@temporalio/client';
-import type { ClockSettings } from '../domain/clock.js';
-import { loadConfig } from '../platform/config.js';
-import { connectTemporal } from '../platform/temporal-client.js';
-import {
-  provisionTemporalCli,
-  startDevServer,
-  waitForPort,
-  type DevServer,
-} from '../platform/temporal-cli.js';
-import type { FaultSettings } from '../../sandbox/common/faults.js';
-import { startCrmSandbox, type CrmSandbox } from '../../sandbox/crm/index.js';
+import type { ClockSettings } from '../src/domain/clock.js';
+import { loadConfig } from '../src/platform/config.js';
+import { connectTemporal } from '../src/platform/temporal-client.js';
+import { provisionTemporalCli, startDevServer, waitForPort, type DevServer } from './temporal/cli.js';
+import type { FaultSettings } from '../sandbox/common/faults.js';
+import { startCrmSandbox, type CrmSandbox } from '../sandbox/crm/index.js';
 import {
   SHIPMENT_WEBHOOK_TRIGGERS,
   startDispatchSandbox,
   type DispatchSandbox,
   type SimulatorSettingsInput,
-} from '../../sandbox/dispatch/index.js';
-import { startErpSandbox, type ErpSandbox } from '../../sandbox/erp/index.js';
-import { taskQueues } from '../workflows/task-queues.js';
+} from '../sandbox/dispatch/index.js';
+import { startErpSandbox, type ErpSandbox } from '../sandbox/erp/index.js';
+import { taskQueues } from '../src/workflows/task-queues.js';
 
 /** How to start the whole stack on one machine. */
 export interface FullStackOptions {

@@ -7,14 +7,18 @@ import axios from 'axios';
 import Database from 'better-sqlite3';
 import type { Client } from '@temporalio/client';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { nextServiceWindow } from '../domain/billing.js';
-import { simAt } from '../domain/clock.js';
-import type { Order } from '../domain/model.js';
-import { loadConfig } from '../platform/config.js';
+import { nextServiceWindow } from '../../src/domain/billing.js';
+import { simAt } from '../../src/domain/clock.js';
+import type { Order } from '../../src/domain/model.js';
+import { loadConfig } from '../../src/platform/config.js';
 import { REGION_CODES } from '../../sandbox/erp/regions.js';
-import { connectTemporal } from '../platform/temporal-client.js';
-import { startTemporalForTests } from '../platform/temporal-postgres.js';
-import { taskQueues, shipmentWorkflowId, type ShipmentResult } from '../workflows/shipment/contract.js';
+import { connectTemporal } from '../../src/platform/temporal-client.js';
+import { startTemporalForTests } from '../temporal/postgres.js';
+import {
+  taskQueues,
+  shipmentWorkflowId,
+  type ShipmentResult,
+} from '../../src/workflows/shipment/contract.js';
 import {
   BASELINE_TASK_QUEUE_PREFIX,
   baselinePlan,
@@ -22,10 +26,10 @@ import {
   baselineWorkflowId,
   type BaselineInput,
   type BaselineShape,
-} from '../workflows/bench/contract.js';
-import { QUEUE_LIMITS } from '../workers/workers.js';
-import { reconcile } from './reconcile.js';
-import { freePort, startFullStack, type FullStack } from './stack.js';
+} from './workflows/contract.js';
+import { QUEUE_LIMITS } from '../../src/workers/workers.js';
+import { reconcile } from '../reconcile.js';
+import { freePort, startFullStack, type FullStack } from '../stack.js';
 
 /*
  * `npm run bench -- [--shipments N] [--rate R] [--backend devserver|postgres] [--scale S] [--json]
@@ -450,13 +454,13 @@ async function temporalFor(
 // The baseline worker (a child process, so its memory and CPU are measured alone)
 
 const SELF = fileURLToPath(import.meta.url);
-const BASELINE_WORKFLOWS = fileURLToPath(new URL('../workflows/bench/workflow.ts', import.meta.url));
+const BASELINE_WORKFLOWS = fileURLToPath(new URL('./workflows/workflow.ts', import.meta.url));
 
 /** Runs the baseline's workers configured like the shipment worker (same slots, cache and per-queue limits). */
 async function runBaselineWorker(): Promise<void> {
   const { NativeConnection, Runtime, Worker, DefaultLogger, bundleWorkflowCode } =
     await import('@temporalio/worker');
-  const { createBenchActivities } = await import('../activities/bench.js');
+  const { createBenchActivities } = await import('./workflows/activities.js');
   const config = loadConfig();
   const metricsPort = process.env.BENCH_BASELINE_METRICS_PORT;
   Runtime.install({

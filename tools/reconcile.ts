@@ -1,6 +1,6 @@
 import axios from 'axios';
-import type { Order } from '../domain/model.js';
-import { shipmentWorkflowId, type ShipmentResult } from '../workflows/shipment/contract.js';
+import type { Order } from '../src/domain/model.js';
+import { shipmentWorkflowId, type ShipmentResult } from '../src/workflows/shipment/contract.js';
 
 /** What reconciliation across ERP, dispatch and CRM found. */
 export interface Reconciliation {

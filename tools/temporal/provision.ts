@@ -1,4 +1,4 @@
-import { provisionTemporalCli } from '../platform/temporal-cli.js';
+import { provisionTemporalCli } from './cli.js';
 
 /** `npm run temporal:provision`: makes sure the pinned Temporal CLI is present and prints where it is. */
 provisionTemporalCli((line) => console.log(line)).catch((err: unknown) => {

@@ -1,0 +1,68 @@
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { ZodError } from 'zod';
+
+/** Exit code for bad input: a one-line message, never a stack trace. */
+export const EXIT_BAD_INPUT = 2;
+
+/** Bad input from the command line; printed as one line with exit code 2. */
+export class UsageError extends Error {}
+
+/**
+ * A commander program that behaves like every shipsync command: errors come back to `runCommand` instead
+ * of exiting, no "did you mean" guesses, help on standard output.
+ */
+export function newCommand(name: string): Command {
+  return new Command(name)
+    .exitOverride()
+    .showSuggestionAfterError(false)
+    .configureOutput({ writeErr: () => undefined, writeOut: (text) => process.stdout.write(text) });
+}
+
+/** The first line of an error's message, without commander's `error: ` prefix. */
+function oneLine(err: unknown): string {
+  if (err instanceof ZodError) return err.issues[0]?.message ?? 'invalid input';
+  const text = err instanceof Error ? err.message : String(err);
+  return (text.split('\n')[0] ?? '').replace(/^error: /, '');
+}
+
+/**
+ * Parses `argv` (user arguments, without node and the script) and runs the chosen action. Returns the exit
+ * code: the action's `process.exitCode` (0 by default), 2 with one line `<name>: <reason>` on standard
+ * error for bad input, 1 with one line for any other failure.
+ */
+export async function runCommand(program: Command, argv: readonly string[]): Promise<number> {
+  const say = (line: string) => process.stderr.write(`${program.name()}: ${line}\n`);
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return Number(process.exitCode ?? 0);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.exitCode === 0) return 0;
+      say(oneLine(err));
+      return EXIT_BAD_INPUT;
+    }
+    if (err instanceof UsageError || err instanceof InvalidArgumentError || err instanceof ZodError) {
+      say(oneLine(err));
+      return EXIT_BAD_INPUT;
+    }
+    say(oneLine(err));
+    return 1;
+  }
+}
+
+/** Runs a command as the process's entry point and exits with its code. */
+export async function runMain(program: Command): Promise<never> {
+  process.exit(await runCommand(program, process.argv.slice(2)));
+}
+
+/** An option parser for a number in [min, max] (an integer when asked). */
+export function numberIn(label: string, min: number, max: number, integer = false) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n)))
+      throw new InvalidArgumentError(
+        `${label} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}`,
+      );
+    return n;
+  };
+}

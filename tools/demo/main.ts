@@ -1,0 +1,6 @@
+import { runMain } from '../../src/platform/command.js';
+import { demoCommand } from './args.js';
+import { runDemo } from './run.js';
+
+/** `npm run demo -- [--shipments N] [--scale X] [--seed S] [--kill-worker-after S] [--keep-running] [--json]` */
+await runMain(demoCommand(runDemo));
