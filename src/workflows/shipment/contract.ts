@@ -42,6 +42,8 @@ export const ShipmentSettings = z.object({
   planningCutoffHourUtc: z.number().int().min(0).max(23).default(6),
   /** Free waiting minutes before waiting time is billed. */
   freeWaitingMinutes: z.number().nonnegative().default(15),
+  /** How many recent event ids a shipment remembers to drop duplicates; its state stays bounded. */
+  eventDedupWindow: z.number().int().min(8).max(5000).default(500),
 });
 export type ShipmentSettings = z.infer<typeof ShipmentSettings>;
 
@@ -118,6 +120,8 @@ export interface ShipmentStatus {
   outcome?: ShipmentOutcome;
   eventsApplied: number;
   eventsIgnored: number;
+  /** The latest events that changed nothing, and why (another attempt, a task it did not create, ...). */
+  ignoredEvents: { eventId: string; type: string; reason: string }[];
 }
 
 /** How a shipment ended. */

@@ -10,6 +10,7 @@ import type {
   TimeWindow,
 } from '../../domain/model.js';
 import type { MilestoneEntry, ShipmentOutcome, ShipmentSettings, ShipmentStatus } from './contract.js';
+import { delay, planNotice, type Play } from './playbooks.js';
 
 /** A side effect the workflow owes an external system, queued by the event reducer and run by the main loop. */
 export type Action =
@@ -37,6 +38,16 @@ export type Action =
       description: string;
       priority: 'low' | 'normal' | 'high' | 'urgent';
     };
+
+/** Why a dispatch event changed nothing. */
+export type IgnoreReason = 'other_attempt' | 'attempt_closed' | 'stale' | 'foreign_task' | 'unreadable';
+
+/** A dispatch event the shipment ignored, for the status query. */
+export interface IgnoredEvent {
+  eventId: string;
+  type: string;
+  reason: IgnoreReason;
+}
 
 /** One CRM case the shipment opened. */
 export interface CaseEntry {
@@ -75,7 +86,12 @@ export interface ShipmentState {
   eta?: string;
   driverId?: string;
   routeId?: string;
+  /** Ids of the current attempt's events already seen (bounded: see `settings.eventDedupWindow`). */
   seenEventIds: string[];
+  /** The latest events that changed nothing, with the reason (bounded). */
+  ignored?: IgnoredEvent[];
+  /** Simulated instant at which an address hold gives up (kept across continue-as-new). */
+  holdUntil?: string;
   /** Events of an attempt whose task is not recorded yet; applied once it is. */
   pendingEvents: DispatchEvent[];
   eventsApplied: number;
@@ -96,6 +112,27 @@ export interface ShipmentState {
   outcome?: ShipmentOutcome;
   noAssignmentEscalated: boolean;
   addressCorrected: boolean;
+}
+
+/** Queues an ERP milestone of the current attempt (or the given one). */
+export function queueMilestone(
+  s: ShipmentState,
+  milestone: Milestone,
+  occurredAt: string,
+  extra: { attempt?: number; eta?: string; revision?: number } = {},
+) {
+  const { attempt = s.attempt, eta, revision } = extra;
+  s.todo.push({ kind: 'milestone', milestone, attempt, occurredAt, eta, revision });
+}
+
+/** Keeps the latest ignored events for the status query, at most this many. */
+const MAX_IGNORED_KEPT = 20;
+
+/** Counts an event that changed nothing and remembers why. */
+export function ignore(s: ShipmentState, e: { id: string; type: string }, reason: IgnoreReason) {
+  s.eventsIgnored++;
+  s.ignored = [...(s.ignored ?? []), { eventId: e.id, type: e.type, reason }].slice(-MAX_IGNORED_KEPT);
+  return 'ignored' as const;
 }
 
 /** A fresh state for a released order. */
@@ -156,16 +193,23 @@ const LIVE_PHASES: readonly ShipmentPhase[] = ['published', 'planned', 'in_trans
 /** Events of attempts not yet published that a shipment keeps; beyond this it drops them (a bound for bad input). */
 const MAX_PENDING_EVENTS = 100;
 
+/** How the reducer treats events; the stricter checks belong to runs recorded with them. */
+export interface ReducerOptions {
+  /** Events for a task id the shipment did not create are ignored. */
+  checkTask: boolean;
+}
+
 /**
  * Applies one dispatch event to the state; pure apart from mutating `s`. Duplicates (same event id),
- * events of another attempt, and events that would move an attempt backwards change nothing but the
- * ignored count. Crossing a stage queues the milestones it implies, so an out-of-order arrival still
- * yields exactly one `planned` and one `dispatched` milestone.
+ * events of another attempt or of a task the shipment did not create, and events that would move an attempt
+ * backwards change nothing but the ignored count. Crossing a stage queues the milestones it implies, so an
+ * out-of-order arrival still yields exactly one `planned` and one `dispatched` milestone.
  */
 export function applyDispatchEvent(
   s: ShipmentState,
   e: DispatchEvent,
   settings: ShipmentSettings,
+  options: ReducerOptions = { checkTask: true },
 ): 'applied' | 'ignored' | 'held' {
   if (s.seenEventIds.includes(e.id)) return 'ignored';
   // Dispatch can run a task before its creation is recorded here: keep those events for that attempt.
@@ -176,22 +220,17 @@ export function applyDispatchEvent(
     return 'held';
   }
   s.seenEventIds.push(e.id);
+  // The dedup window is bounded; older ids fall out (rank and sequence checks still stop stale repeats).
+  if (s.seenEventIds.length > (settings.eventDedupWindow ?? 500)) s.seenEventIds.shift();
   const p = s.progress;
-  if (e.data.attempt !== s.attempt || p.outcome || !LIVE_PHASES.includes(s.phase)) {
-    s.eventsIgnored++;
-    return 'ignored';
-  }
+  if (e.data.attempt !== s.attempt) return ignore(s, e, 'other_attempt');
+  if (options.checkTask && e.data.taskId !== s.taskIds[s.attempt]) return ignore(s, e, 'foreign_task');
+  if (p.outcome || !LIVE_PHASES.includes(s.phase)) return ignore(s, e, 'attempt_closed');
   const sequence = e.sequence ?? Date.parse(e.time);
   const rank = RANK[e.type];
-  if (rank > 0 && rank <= p.rank) {
-    s.eventsIgnored++;
-    return 'ignored';
-  }
+  if (rank > 0 && rank <= p.rank) return ignore(s, e, 'stale');
   if (e.type === 'route.unassigned.v1') {
-    if (p.rank !== 1 || sequence <= p.assignedSequence) {
-      s.eventsIgnored++;
-      return 'ignored';
-    }
+    if (p.rank !== 1 || sequence <= p.assignedSequence) return ignore(s, e, 'stale');
     // Dispatch re-planned and dropped the stop: back to waiting for an assignment, with a new plan to announce.
     s.eventsApplied++;
     p.rank = 0;
@@ -218,7 +257,7 @@ export function applyDispatchEvent(
       return 'applied';
     case 'delivery.delayed.v1':
       acceptEta(s, e.data.eta, sequence);
-      noteDelay(s, e.data.delaySeconds / 60, e.time, settings);
+      applyPlay(s, delay(s, e.data.delaySeconds / 60, e.time, settings));
       return 'applied';
     case 'stop.arrived.v1':
       break;
@@ -241,11 +280,11 @@ export function applyDispatchEvent(
 }
 
 /** Applies the held events of the attempt just published, in the order they happened. */
-export function releaseHeldEvents(s: ShipmentState, settings: ShipmentSettings) {
+export function releaseHeldEvents(s: ShipmentState, settings: ShipmentSettings, options?: ReducerOptions) {
   const ready = s.pendingEvents.filter((e) => e.data.attempt === s.attempt);
   s.pendingEvents = s.pendingEvents.filter((e) => e.data.attempt > s.attempt);
   ready.sort((a, b) => (a.sequence ?? Date.parse(a.time)) - (b.sequence ?? Date.parse(b.time)));
-  for (const e of ready) applyDispatchEvent(s, e, settings);
+  for (const e of ready) applyDispatchEvent(s, e, settings, options);
 }
 
 function acceptEta(s: ShipmentState, eta: string, sequence: number) {
@@ -260,19 +299,12 @@ function advanceTo(s: ShipmentState, rank: number, at: string) {
   const from = p.rank;
   p.rank = rank;
   if (from < 1 && rank >= 1) {
-    s.todo.push({
-      kind: 'milestone',
-      milestone: 'planned',
-      attempt: s.attempt,
-      occurredAt: at,
-      eta: s.eta,
-      revision: s.plannedRevision,
-    });
+    queueMilestone(s, 'planned', at, { eta: s.eta, revision: s.plannedRevision });
     queuePlanNotice(s, s.plannedRevision ? `planned-r${s.plannedRevision}` : 'planned', 'is planned for');
   }
   if (from < 2 && rank >= 2) {
     if (s.attempt === 1) s.todo.push({ kind: 'goodsIssue' });
-    s.todo.push({ kind: 'milestone', milestone: 'dispatched', attempt: s.attempt, occurredAt: at });
+    queueMilestone(s, 'dispatched', at);
   }
   if (rank === 1) s.phase = 'planned';
   if (rank === 2 || rank === 3) s.phase = 'in_transit';
@@ -284,41 +316,15 @@ export function laneOf(a: Action): 'erp' | 'crm' {
   return a.kind === 'milestone' || a.kind === 'goodsIssue' ? 'erp' : 'crm';
 }
 
-/** Queues the customer notice that announces the current window and ETA, with the plan machine-readable. */
+/** Queues the customer notice that announces the current window and ETA. */
 export function queuePlanNotice(s: ShipmentState, topic: string, verb: 'is planned for' | 'moved to') {
-  s.todo.push({
-    kind: 'notify',
-    topic,
-    attempt: s.attempt,
-    message: `Your delivery ${verb} ${s.window.start} to ${s.window.end}${s.eta ? `, estimated arrival ${s.eta}` : ''}.`,
-    plan: s.eta ? { eta: s.eta, window: s.window } : undefined,
-  });
+  s.todo.push(planNotice(s, topic, verb));
 }
 
-/** Delay playbook: a proactive notice and an ERP delayed milestone past the notice threshold; a case when severe. */
-export function noteDelay(s: ShipmentState, delayMinutes: number, at: string, settings: ShipmentSettings) {
-  const p = s.progress;
-  if (delayMinutes > settings.delayNoticeMinutes && !p.delayNoticed) {
-    p.delayNoticed = true;
-    s.todo.push({ kind: 'milestone', milestone: 'delayed', attempt: s.attempt, occurredAt: at, eta: s.eta });
-    s.todo.push({
-      kind: 'notify',
-      topic: 'delayed',
-      attempt: s.attempt,
-      message: `Your delivery is running about ${Math.round(delayMinutes)} minutes late${s.eta ? `; new estimated arrival ${s.eta}` : ''}.`,
-    });
-  }
-  if (delayMinutes > settings.severeDelayMinutes && !p.severeDelayCase) {
-    p.severeDelayCase = true;
-    s.todo.push({
-      kind: 'openCase',
-      exception: 'delay',
-      attempt: s.attempt,
-      priority: 'high',
-      subject: `Severe delay on delivery ${s.order.deliveryId}`,
-      description: `The driver is about ${Math.round(delayMinutes)} minutes past the window ${s.window.start} – ${s.window.end}.`,
-    });
-  }
+/** Applies a playbook's decision: queues its side effects and sets its progress flags. */
+export function applyPlay(s: ShipmentState, play: Play) {
+  s.todo.push(...play.actions);
+  Object.assign(s.progress, play.progress);
 }
 
 /** Kinds of the cases still open. */
@@ -349,5 +355,6 @@ export function statusOf(s: ShipmentState): ShipmentStatus {
     outcome: s.outcome,
     eventsApplied: s.eventsApplied,
     eventsIgnored: s.eventsIgnored,
+    ignoredEvents: s.ignored ?? [],
   };
 }

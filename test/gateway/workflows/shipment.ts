@@ -111,6 +111,7 @@ export async function ShipmentWorkflow(input: ShipmentInput): Promise<string[]> 
     milestones: [],
     eventsApplied: received.length,
     eventsIgnored: 0,
+    ignoredEvents: [],
   }));
   setHandler(receivedEventIdsQuery, () => received);
   setHandler(appliedUpdatesQuery, () => applied);

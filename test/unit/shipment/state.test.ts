@@ -106,9 +106,12 @@ describe('dispatch event reducer', () => {
     const before = JSON.stringify({ ...s, seenEventIds: [] });
     expect(applyDispatchEvent(s, ev('delivery.failed.v1', 20), settings)).toBe('ignored');
     expect(s.phase).toBe('delivered');
-    expect(JSON.stringify({ ...s, seenEventIds: [] })).toBe(
+    expect(JSON.stringify({ ...s, seenEventIds: [], ignored: undefined })).toBe(
       before.replace('"eventsIgnored":0', '"eventsIgnored":1'),
     );
+    expect(s.ignored).toEqual([
+      expect.objectContaining({ type: 'delivery.failed.v1', reason: 'attempt_closed' }),
+    ]);
   });
 
   it('when arrival comes before started and assigned then planned and dispatched are still reported once each', () => {
@@ -135,6 +138,40 @@ describe('dispatch event reducer', () => {
     expect(applyDispatchEvent(s, ev('stop.started.v1', 31, {}, 1), settings)).toBe('ignored');
   });
 
+  it('when an event names a task the shipment did not create then nothing changes and the reason is kept', () => {
+    const s = published();
+    const foreign = ev('delivery.failed.v1', 20, { taskId: 'cloned-task', reason: 'damaged' });
+    expect(applyDispatchEvent(s, foreign, settings)).toBe('ignored');
+    expect(s.phase).toBe('published');
+    expect(s.failures).toEqual([]);
+    expect(s.todo).toEqual([]);
+    expect(s.ignored).toEqual([{ eventId: foreign.id, type: 'delivery.failed.v1', reason: 'foreign_task' }]);
+  });
+
+  it('when a held event names a task other than the one created for its attempt then it is ignored on release', () => {
+    const s = published();
+    applyDispatchEvent(s, ev('route.assigned.v1', 0, { taskId: 'task-2' }, 2), settings);
+    s.attempt = 2;
+    s.taskIds[2] = 'task-2b';
+    s.progress = { ...s.progress, rank: 0 };
+    releaseHeldEvents(s, settings);
+    expect(milestones(s)).toEqual([]);
+    expect(s.ignored?.map((i) => i.reason)).toEqual(['foreign_task']);
+  });
+
+  it('when more events arrive than the dedup window holds then only the latest ids are remembered', () => {
+    const s = published();
+    const small = ShipmentSettings.parse({ eventDedupWindow: 8 });
+    const etas = Array.from({ length: 30 }, (_, i) => ev('stop.eta.v1', i, { eta: t(40 + i) }));
+    for (const e of etas) applyDispatchEvent(s, e, small);
+    expect(s.seenEventIds).toHaveLength(8);
+    expect(s.seenEventIds).toEqual(etas.slice(-8).map((e) => e.id));
+    // A repeat of a recent event is still a duplicate; a repeat of an old one is stale by its sequence.
+    expect(applyDispatchEvent(s, etas[29]!, small)).toBe('ignored');
+    applyDispatchEvent(s, etas[0]!, small);
+    expect(s.eta).toBe(t(69));
+  });
+
   it('when a delay passes the severe threshold then the delay notice, ERP milestone and a case are queued once', () => {
     const s = published();
     applyDispatchEvent(s, ev('route.assigned.v1', 0), settings);
@@ -156,6 +193,7 @@ describe('dispatch event reducer', () => {
     }
     expect(s.phase).toBe('validating');
     s.attempt = 1;
+    s.taskIds[1] = 'task-1';
     s.phase = 'published';
     releaseHeldEvents(s, settings);
     expect(s.phase).toBe('delivered');

@@ -1,0 +1,179 @@
+import { ActivityFailure, ApplicationFailure, log, setHandler } from '@temporalio/workflow';
+import { isoWeekday } from '../../domain/billing.js';
+import type { ErrorCode } from '../../domain/errors.js';
+import {
+  AddressCorrection,
+  ChargeApproval,
+  ExceptionResolution,
+  RescheduleRequest,
+  approveChargesUpdate,
+  correctAddressUpdate,
+  dispatchEventSignal,
+  rescheduleUpdate,
+  resolveExceptionUpdate,
+  statusQuery,
+  type RescheduleResult,
+} from './contract.js';
+import type { ShipmentRun } from './run.js';
+import { failureCode } from './side-effects.js';
+import { followUp } from './steps.js';
+import { applyDispatchEvent, ignore, queueMilestone, queuePlanNotice, statusOf } from './state.js';
+
+/** Phases in which the window and the address can still move; from out-for-delivery on they cannot. */
+const RESCHEDULABLE = ['released', 'validating', 'on_hold', 'published', 'planned'] as const;
+
+function reject(code: ErrorCode, message: string): never {
+  throw ApplicationFailure.create({ type: code, message, nonRetryable: true });
+}
+
+/** An activity's failure as the update's own typed failure, so the caller sees the vendor's code and reason. */
+async function typed<T>(call: Promise<T>, fallback: ErrorCode): Promise<T> {
+  try {
+    return await call;
+  } catch (err) {
+    if (!(err instanceof ActivityFailure)) throw err;
+    const message = err.cause instanceof ApplicationFailure ? err.cause.message : err.message;
+    throw ApplicationFailure.create({ type: failureCode(err) ?? fallback, message, nonRetryable: true });
+  }
+}
+
+function checkReschedule(run: ShipmentRun, raw: unknown): RescheduleRequest {
+  const parsed = RescheduleRequest.safeParse(raw);
+  if (!parsed.success)
+    reject('RESCHEDULE_WINDOW_INVALID', parsed.error.issues[0]?.message ?? 'invalid window');
+  const { start, end } = parsed.data.window;
+  const { phase, order } = run.s;
+  if (!(RESCHEDULABLE as readonly string[]).includes(phase))
+    reject('RESCHEDULE_TOO_LATE', `shipment is ${phase}; the window can no longer move`);
+  if (Date.parse(start) <= run.simNow())
+    reject('RESCHEDULE_WINDOW_IN_PAST', `window start ${start} is in the past`);
+  if (Date.parse(end) - Date.parse(start) > 12 * 3600_000)
+    reject('RESCHEDULE_WINDOW_INVALID', 'a window may span at most 12 hours');
+  if (!order.serviceDays.includes(isoWeekday(start)))
+    reject(
+      'RESCHEDULE_NOT_SERVICE_DAY',
+      `the customer does not take deliveries on ISO weekday ${isoWeekday(start)}`,
+    );
+  return parsed.data;
+}
+
+function checkAddress(run: ShipmentRun, raw: unknown): AddressCorrection {
+  const parsed = AddressCorrection.safeParse(raw);
+  if (!parsed.success) reject('VALIDATION_FAILED', parsed.error.issues[0]?.message ?? 'invalid address');
+  if (!(RESCHEDULABLE as readonly string[]).includes(run.s.phase))
+    reject('ADDRESS_CORRECTION_NOT_EXPECTED', `shipment is ${run.s.phase}; the address can no longer change`);
+  return parsed.data;
+}
+
+/**
+ * Moves the window. Dispatch confirms first: the window, the plan revision and the ETA change only once the
+ * task was rescheduled (runs recorded before the patch moved the window first).
+ */
+async function reschedule(run: ShipmentRun, req: RescheduleRequest): Promise<RescheduleResult> {
+  const { s } = run;
+  const move = () => {
+    s.window = req.window;
+    s.plannedRevision++;
+  };
+  if (!run.serialized) move();
+  const taskId = s.taskIds[s.attempt];
+  if (taskId && !s.progress.outcome) {
+    const reply = run.acts.dispatch.dispatchRescheduleTask({ taskId, window: req.window });
+    const { eta } = await typed(reply, 'DISPATCH_UNAVAILABLE');
+    if (run.serialized) move();
+    if (eta) s.eta = eta;
+    await run.acts.orchestration.ensureRegionPlanning({ region: s.order.region, date: run.planningDate() });
+  } else if (run.serialized) move();
+  if (s.progress.rank >= 1) {
+    queueMilestone(s, 'planned', run.nowIso(), { eta: s.eta, revision: s.plannedRevision });
+  }
+  queuePlanNotice(s, `rescheduled-${s.plannedRevision}`, 'moved to');
+  return { shipmentId: run.shipmentId, window: s.window, eta: s.eta };
+}
+
+/** Takes a corrected address: a published task gets it with its new location; a held shipment resumes. */
+async function correctAddress(run: ShipmentRun, { address }: AddressCorrection) {
+  const { s } = run;
+  const taskId = s.taskIds[s.attempt];
+  if (s.phase !== 'on_hold' && taskId && !s.progress.outcome) {
+    if (!run.serialized) s.order = { ...s.order, address };
+    const geo = await typed(run.acts.dispatch.geocodeAddress(address), 'DISPATCH_UNAVAILABLE');
+    const update = run.acts.dispatch.dispatchUpdateDestination({ taskId, address, location: geo.geo });
+    await typed(update, 'DISPATCH_UNAVAILABLE');
+    s.order = { ...s.order, address };
+    s.geo = geo;
+  } else {
+    s.order = { ...s.order, address };
+    s.addressCorrected = true;
+  }
+  return { shipmentId: run.shipmentId, phase: s.phase };
+}
+
+/**
+ * The shipment's signal, query and updates. Updates that write to dispatch take turns with each other and
+ * with the main loop's dispatch writes, and check their preconditions again once it is their turn.
+ */
+export function registerHandlers(run: ShipmentRun) {
+  const { s } = run;
+  setHandler(dispatchEventSignal, (event) => {
+    try {
+      applyDispatchEvent(s, event, run.settings, { checkTask: run.serialized });
+    } catch (err) {
+      ignore(s, { id: String(event?.id), type: String(event?.type) }, 'unreadable');
+      log.warn('dispatch event could not be applied', { eventId: event?.id, error: String(err) });
+    }
+    // The outcome's milestone goes to the ERP lane at once, even while the main loop waits on the CRM lane.
+    followUp(run);
+  });
+  setHandler(statusQuery, () => statusOf(s));
+  setHandler(
+    rescheduleUpdate,
+    (raw) =>
+      run.exclusive(() =>
+        reschedule(run, run.serialized ? checkReschedule(run, raw) : RescheduleRequest.parse(raw)),
+      ),
+    { validator: (raw) => void checkReschedule(run, raw) },
+  );
+  setHandler(
+    correctAddressUpdate,
+    (raw) =>
+      run.exclusive(() =>
+        correctAddress(run, run.serialized ? checkAddress(run, raw) : AddressCorrection.parse(raw)),
+      ),
+    { validator: (raw) => void checkAddress(run, raw) },
+  );
+  setHandler(
+    approveChargesUpdate,
+    (raw) => {
+      const decision = ChargeApproval.parse(raw);
+      if (!decision.approve) s.charges = s.charges.filter((c) => c.code === 'BASE' || c.code === 'MILEAGE');
+      s.approvedBy = decision.approvedBy;
+      const total = s.charges.reduce((sum, c) => sum + c.amount, 0);
+      return { shipmentId: run.shipmentId, total: Math.round(total * 100) / 100 };
+    },
+    {
+      validator: (raw) => {
+        if (!ChargeApproval.safeParse(raw).success) reject('VALIDATION_FAILED', 'approvedBy is required');
+        if (!s.awaitingApproval || s.approvedBy)
+          reject('APPROVAL_NOT_PENDING', 'no charges are waiting for approval');
+      },
+    },
+  );
+  setHandler(
+    resolveExceptionUpdate,
+    async (raw) => {
+      const { kind, resolution } = ExceptionResolution.parse(raw);
+      await run.effects.closeCases(kind, resolution);
+      return { shipmentId: run.shipmentId, openCases: s.cases.filter((c) => c.open).length };
+    },
+    {
+      validator: (raw) => {
+        const parsed = ExceptionResolution.safeParse(raw);
+        if (!parsed.success)
+          reject('VALIDATION_FAILED', parsed.error.issues[0]?.message ?? 'invalid resolution');
+        if (!s.cases.some((c) => c.open && c.kind === parsed.data.kind))
+          reject('EXCEPTION_NOT_OPEN', `no open ${parsed.data.kind} case`);
+      },
+    },
+  );
+}

@@ -1,0 +1,24 @@
+import { patched } from '@temporalio/workflow';
+
+/**
+ * Every behaviour change of the shipment workflow since its first release, one id each. A run takes the new
+ * path from the moment its history records the marker; histories recorded before replay the old path.
+ */
+
+/** ERP and CRM side effects run as two lanes instead of one ordered queue. */
+export const SIDE_EFFECT_LANES_PATCH = 'side-effect-lanes';
+/** The search attributes are published before the queued side effects run. */
+export const STATUS_FIRST_PATCH = 'status-before-side-effects';
+/**
+ * Update handlers run one at a time with the main loop's dispatch writes and change state only after their
+ * activities succeed; events for a task the shipment did not create are ignored; long waits wake when the
+ * server suggests continue-as-new; the address hold keeps its deadline across runs.
+ */
+export const SERIALIZED_HANDLERS_PATCH = 'serialized-handlers';
+
+/** Checked where the old code checked it: the lanes decide how queued side effects run. */
+export const lanes = () => patched(SIDE_EFFECT_LANES_PATCH);
+/** Checked where the old code checked it: visibility follows the phase before side effects run. */
+export const statusFirst = () => patched(STATUS_FIRST_PATCH);
+/** Decided once, at the start of a run, so a run never mixes the two behaviours. */
+export const serializedHandlers = () => patched(SERIALIZED_HANDLERS_PATCH);

@@ -1,0 +1,166 @@
+import { nextServiceWindow } from '../../domain/billing.js';
+import type { ExceptionKind, TimeWindow } from '../../domain/model.js';
+import type { ShipmentSettings } from './contract.js';
+import type { Action, AttemptProgress, ShipmentState } from './state.js';
+
+/**
+ * The exception playbooks, all in one place. Each is a pure function of the shipment's state: it returns the
+ * side effects to queue and where the shipment goes next; the workflow applies it. Action order matters
+ * within a lane (ERP, CRM) and is part of the recorded histories.
+ */
+export interface Play {
+  actions: Action[];
+  /** Progress flags the play sets, so it runs once per attempt. */
+  progress?: Partial<AttemptProgress>;
+  /** After the play: publish another attempt with `window`, or return the goods to the depot. */
+  next?: 'reattempt' | 'return';
+  window?: TimeWindow;
+}
+
+type Priority = Extract<Action, { kind: 'openCase' }>['priority'];
+
+const attemptNo = (s: ShipmentState) => Math.max(1, s.attempt);
+
+function openCase(
+  s: ShipmentState,
+  exception: ExceptionKind,
+  priority: Priority,
+  subject: string,
+  description: string,
+): Action {
+  return { kind: 'openCase', exception, attempt: attemptNo(s), priority, subject, description };
+}
+
+function notify(s: ShipmentState, topic: string, message: string): Action {
+  return { kind: 'notify', topic, attempt: attemptNo(s), message };
+}
+
+function returned(s: ShipmentState, at: string): Action {
+  return { kind: 'milestone', milestone: 'returned', attempt: attemptNo(s), occurredAt: at };
+}
+
+/** The customer notice that announces the current window and ETA, with the plan machine-readable. */
+export function planNotice(s: ShipmentState, topic: string, verb: 'is planned for' | 'moved to'): Action {
+  return {
+    kind: 'notify',
+    topic,
+    attempt: s.attempt,
+    message: `Your delivery ${verb} ${s.window.start} to ${s.window.end}${s.eta ? `, estimated arrival ${s.eta}` : ''}.`,
+    plan: s.eta ? { eta: s.eta, window: s.window } : undefined,
+  };
+}
+
+/** Late driver: a proactive notice and an ERP delayed milestone past the notice threshold; a case when severe. */
+export function delay(s: ShipmentState, delayMinutes: number, at: string, settings: ShipmentSettings): Play {
+  const p = s.progress;
+  const play: Play = { actions: [], progress: {} };
+  const late = Math.round(delayMinutes);
+  if (delayMinutes > settings.delayNoticeMinutes && !p.delayNoticed) {
+    play.progress = { ...play.progress, delayNoticed: true };
+    play.actions.push(
+      { kind: 'milestone', milestone: 'delayed', attempt: s.attempt, occurredAt: at, eta: s.eta },
+      {
+        kind: 'notify',
+        topic: 'delayed',
+        attempt: s.attempt,
+        message: `Your delivery is running about ${late} minutes late${s.eta ? `; new estimated arrival ${s.eta}` : ''}.`,
+      },
+    );
+  }
+  if (delayMinutes > settings.severeDelayMinutes && !p.severeDelayCase) {
+    play.progress = { ...play.progress, severeDelayCase: true };
+    play.actions.push({
+      kind: 'openCase',
+      exception: 'delay',
+      attempt: s.attempt,
+      priority: 'high',
+      subject: `Severe delay on delivery ${s.order.deliveryId}`,
+      description: `The driver is about ${late} minutes past the window ${s.window.start} – ${s.window.end}.`,
+    });
+  }
+  return play;
+}
+
+/** The address could not be confirmed: hold the shipment, open a case, tell the customer. */
+export function addressHold(s: ShipmentState, reason: string): Play {
+  return {
+    actions: [
+      openCase(
+        s,
+        'address_mismatch',
+        'high',
+        `Address to confirm for delivery ${s.order.deliveryId}`,
+        reason,
+      ),
+      notify(s, 'address-hold', 'We could not confirm your delivery address; our team will contact you.'),
+    ],
+  };
+}
+
+/** Nobody corrected the address in time: the goods return to the depot. */
+export function addressHoldExpired(s: ShipmentState, at: string): Play {
+  const message = 'We could not confirm your address in time; your goods are returning to our depot.';
+  return { actions: [notify(s, 'returning', message), returned(s, at)], next: 'return' };
+}
+
+/** No driver assigned by the planning cutoff plus its grace: an urgent case. */
+export function noAssignment(s: ShipmentState, deadline: string): Play {
+  const subject = `No driver assigned to delivery ${s.order.deliveryId}`;
+  return { actions: [openCase(s, 'no_assignment', 'urgent', subject, `Not assigned by ${deadline}.`)] };
+}
+
+/** No proof of delivery long after the window: a case, once per attempt. */
+export function missingPod(s: ShipmentState, settings: ShipmentSettings): Play {
+  const subject = `No proof of delivery for ${s.order.deliveryId}`;
+  const description = `No POD ${settings.missingPodMinutes} minutes after the window.`;
+  return {
+    actions: [openCase(s, 'missing_pod', 'high', subject, description)],
+    progress: { missingPodCase: true },
+  };
+}
+
+/**
+ * A failed attempt: its ERP milestone (unless already queued) and a case; damaged goods go back to the depot;
+ * otherwise another attempt on the next service day until the attempts run out, then the goods return.
+ */
+export function failedAttempt(s: ShipmentState, settings: ShipmentSettings, at: string): Play {
+  const reason = s.progress.failureReason ?? 'unknown';
+  const actions: Action[] = [];
+  if (!s.progress.outcomeQueued) {
+    actions.push({ kind: 'milestone', milestone: 'failed_attempt', attempt: s.attempt, occurredAt: at });
+  }
+  const id = s.order.deliveryId;
+  if (reason === 'damaged') {
+    const description = 'The driver reported damage; the goods return to the depot.';
+    const message =
+      'Your goods were damaged in transit and are returning to our depot; our team will contact you.';
+    actions.push(
+      openCase(s, 'damage', 'urgent', `Goods damaged on delivery ${id}`, description),
+      notify(s, 'damage', message),
+      returned(s, at),
+    );
+    return { actions, next: 'return' };
+  }
+  const description =
+    reason === 'not_assigned'
+      ? 'No driver was assigned before the window closed.'
+      : `Driver reported: ${reason}.`;
+  actions.push(
+    openCase(s, 'failed_attempt', 'normal', `Delivery attempt ${s.attempt} failed for ${id}`, description),
+  );
+  if (s.attempt < settings.maxAttempts) {
+    const window = nextServiceWindow(s.window, s.order.serviceDays);
+    const missed = reason.replace(/_/g, ' ');
+    actions.push(
+      notify(
+        s,
+        'reattempt',
+        `We missed you (${missed}). We will try again on ${window.start} to ${window.end}.`,
+      ),
+    );
+    return { actions, next: 'reattempt', window };
+  }
+  const message = `We could not deliver after ${s.attempt} attempts; your goods are returning to our depot.`;
+  actions.push(notify(s, 'returning', message), returned(s, at));
+  return { actions, next: 'return' };
+}

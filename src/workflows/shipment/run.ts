@@ -1,0 +1,119 @@
+import { condition, proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { Mutex } from 'async-mutex';
+import type { CrmActivities } from '../../activities/crm.js';
+import type { DispatchActivities } from '../../activities/dispatch.js';
+import type { ErpActivities } from '../../activities/erp.js';
+import type { OrchestrationActivities } from '../../activities/orchestration.js';
+import { realDuration, simAt } from '../../domain/clock.js';
+import { taskQueues } from '../task-queues.js';
+import type { ShipmentInput, ShipmentSettings } from './contract.js';
+import { serializedHandlers } from './patches.js';
+import { SA } from './search-attributes.js';
+import { SideEffectQueue } from './side-effects.js';
+import { initialState, openExceptions, type ShipmentState } from './state.js';
+
+const retry = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' } as const;
+
+/** Activity stubs on the task queues of one deployment; retries are unlimited, non-retryable codes stop them. */
+function activitiesOn(prefix: string) {
+  const q = taskQueues(prefix);
+  const options = { startToCloseTimeout: '30s', retry } as const;
+  return {
+    erp: proxyActivities<ErpActivities>({ ...options, taskQueue: q.erp }),
+    dispatch: proxyActivities<DispatchActivities>({ ...options, taskQueue: q.dispatch }),
+    crm: proxyActivities<CrmActivities>({ ...options, taskQueue: q.crm }),
+    orchestration: proxyActivities<OrchestrationActivities>({ ...options, taskQueue: q.shipments }),
+  };
+}
+
+/** How a wait ended: its condition holds, its deadline passed, or the run should continue as new first. */
+export type Woken = 'ready' | 'timeout' | 'continue';
+
+/**
+ * What the parts of one shipment run share: its state, its activities, the compressed clock, the lock that
+ * serialises dispatch writes, and the queue of side effects it owes the ERP and the CRM.
+ */
+export class ShipmentRun {
+  readonly shipmentId = workflowInfo().workflowId;
+  readonly s: ShipmentState;
+  readonly settings: ShipmentSettings;
+  readonly acts: ReturnType<typeof activitiesOn>;
+  readonly effects: SideEffectQueue;
+  /** Update handlers and the main loop's dispatch writes take turns (decided once per run; see patches). */
+  readonly serialized = serializedHandlers();
+  private readonly lock = new Mutex();
+  /** The search attributes last published, so an unchanged status is not upserted again. */
+  private published?: string;
+
+  constructor(readonly input: ShipmentInput) {
+    this.settings = input.settings;
+    this.acts = activitiesOn(input.taskQueuePrefix ?? '');
+    this.s = (input.carried as ShipmentState | undefined) ?? initialState(this.shipmentId, input.order);
+    this.effects = new SideEffectQueue(this);
+  }
+
+  /** Simulated now, in epoch milliseconds. */
+  simNow(): number {
+    return simAt(this.input.clock, Date.now());
+  }
+
+  nowIso(): string {
+    return new Date(this.simNow()).toISOString();
+  }
+
+  /** Real milliseconds of a span of simulated minutes. */
+  realMs(simMinutes: number): number {
+    return realDuration(this.input.clock, simMinutes * 60_000);
+  }
+
+  /** Real milliseconds until a simulated instant (at least 1). */
+  until(simInstant: string): number {
+    return Math.max(1, realDuration(this.input.clock, Date.parse(simInstant) - this.simNow()));
+  }
+
+  /** Idempotency key of a business step: workflow id and step, never the attempt or run id. */
+  key(...parts: (string | number)[]): string {
+    return [this.shipmentId, ...parts].join(':');
+  }
+
+  /** The ERP's planned date moved by as many days as the window moved: the region's local planning day. */
+  planningDate(): string {
+    const { s } = this;
+    const days = Math.round(
+      (Date.parse(s.window.start) - Date.parse(s.order.requestedWindow.start)) / 86_400_000,
+    );
+    return new Date(Date.parse(`${s.order.plannedDate}T00:00:00Z`) + days * 86_400_000)
+      .toISOString()
+      .slice(0, 10);
+  }
+
+  /** Runs `fn` while no update handler or other dispatch write runs (runs recorded with the patch). */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    return this.serialized ? this.lock.runExclusive(fn) : fn();
+  }
+
+  /**
+   * Waits until `ready` holds or `timeoutMs` passes; runs recorded with the patch also wake when the server
+   * suggests continue-as-new, so a long wait never holds a growing history.
+   */
+  async wait(ready: () => boolean, timeoutMs?: number): Promise<Woken> {
+    const suggested = () => this.serialized && workflowInfo().continueAsNewSuggested;
+    await condition(() => ready() || suggested(), timeoutMs as number);
+    if (ready()) return 'ready';
+    return suggested() ? 'continue' : 'timeout';
+  }
+
+  /** Publishes the phase and the open exception as search attributes when they changed. */
+  publishStatus() {
+    const { s } = this;
+    const exception = openExceptions(s)[0] ?? 'none';
+    const fingerprint = `${s.phase}|${exception}|${s.phase === 'closed'}`;
+    if (fingerprint === this.published) return;
+    this.published = fingerprint;
+    upsertSearchAttributes([
+      { key: SA.ShipmentStatus, value: s.phase },
+      { key: SA.OpenException, value: exception },
+      { key: SA.InvoiceReady, value: s.phase === 'closed' && !!s.billingDocumentId },
+    ]);
+  }
+}

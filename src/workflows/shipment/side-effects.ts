@@ -1,0 +1,132 @@
+import { ActivityFailure, ApplicationFailure, condition, log } from '@temporalio/workflow';
+import type { ExceptionKind } from '../../domain/model.js';
+import { lanes } from './patches.js';
+import type { ShipmentRun } from './run.js';
+import { laneOf, type Action } from './state.js';
+
+type Lane = 'erp' | 'crm';
+
+/** The error code of a failed activity, when it carried one. */
+export function failureCode(err: unknown): string | undefined {
+  return err instanceof ActivityFailure && err.cause instanceof ApplicationFailure
+    ? (err.cause.type ?? undefined)
+    : undefined;
+}
+
+/**
+ * The side effects a shipment owes the ERP and the CRM, queued in its state and run in order. Each is
+ * idempotent by its key, so a retry or a replay is safe. ERP and CRM are two lanes, each in queue order, so
+ * an ERP milestone never waits behind a rate-limited CRM call; runs recorded before the lanes replay the
+ * single ordered queue they were recorded with.
+ */
+export class SideEffectQueue {
+  /** Whether a lane is waiting on its side effect right now. */
+  private readonly busy = { erp: false, crm: false };
+
+  constructor(private readonly run: ShipmentRun) {}
+
+  /** Runs every queued side effect, including those queued while it runs. */
+  async flush() {
+    const { todo } = this.run.s;
+    if (!lanes()) {
+      while (todo.length > 0) {
+        await this.perform(todo[0] as Action);
+        todo.shift();
+      }
+      return;
+    }
+    while (todo.length > 0) await Promise.all([this.drain('erp'), this.drain('crm')]);
+  }
+
+  /**
+   * Runs one lane's actions in queue order. While the other lane is still at work, it stays ready for new
+   * actions of its own (a signal may queue a milestone while a CRM call is retrying).
+   */
+  private async drain(lane: Lane) {
+    const other: Lane = lane === 'erp' ? 'crm' : 'erp';
+    const todo = () => this.run.s.todo;
+    const has = (l: Lane) => todo().some((a) => laneOf(a) === l);
+    for (;;) {
+      const action = todo().find((a) => laneOf(a) === lane);
+      if (action) {
+        this.busy[lane] = true;
+        try {
+          await this.perform(action);
+        } finally {
+          this.busy[lane] = false;
+        }
+        todo().splice(todo().indexOf(action), 1);
+        continue;
+      }
+      if (!this.busy[other] && !has(other)) return;
+      await condition(() => has(lane) || (!this.busy[other] && !has(other)));
+    }
+  }
+
+  private async perform(a: Action) {
+    try {
+      await this.send(a);
+    } catch (err) {
+      // A business rejection will not succeed on retry: keep the shipment moving and leave a trace.
+      if (!(err instanceof ActivityFailure)) throw err;
+      log.error('side effect rejected', { action: a.kind, code: failureCode(err), error: err.message });
+    }
+  }
+
+  private async send(a: Action) {
+    const { s, acts, shipmentId } = this.run;
+    const key = this.run.key.bind(this.run);
+    const base = { shipmentId, deliveryId: s.order.deliveryId, customerId: s.order.customerId };
+    switch (a.kind) {
+      case 'milestone': {
+        const suffix = a.revision ? `:r${a.revision}` : '';
+        await acts.erp.erpPostMilestone({
+          deliveryId: s.order.deliveryId,
+          milestone: a.milestone,
+          attempt: a.attempt,
+          occurredAt: a.occurredAt,
+          eta: a.eta,
+          idempotencyKey: key('milestone', a.milestone, a.attempt) + suffix,
+        });
+        s.milestones.push({ milestone: a.milestone, attempt: a.attempt, at: a.occurredAt, eta: a.eta });
+        return;
+      }
+      case 'goodsIssue':
+        await acts.erp.erpPostGoodsIssue({
+          deliveryId: s.order.deliveryId,
+          idempotencyKey: key('goods-issue'),
+        });
+        return;
+      case 'notify': {
+        const caseId = s.cases.find((c) => c.open)?.caseId;
+        const plan = a.plan ? { plan: a.plan } : {};
+        const idempotencyKey = key('notify', a.topic, a.attempt);
+        await acts.crm.crmNotifyCustomer({ ...base, caseId, message: a.message, ...plan, idempotencyKey });
+        return;
+      }
+      case 'openCase': {
+        if (s.cases.some((c) => c.open && c.kind === a.exception && c.attempt === a.attempt)) return;
+        const { caseId } = await acts.crm.crmOpenCase({
+          ...base,
+          kind: a.exception,
+          subject: a.subject,
+          description: a.description,
+          priority: a.priority,
+          idempotencyKey: key('case', a.exception, a.attempt),
+        });
+        s.cases.push({ caseId, kind: a.exception, attempt: a.attempt, open: true });
+        return;
+      }
+    }
+  }
+
+  /** Closes the shipment's open cases (of one kind, or all) with a resolution. */
+  async closeCases(kind: ExceptionKind | undefined, resolution: string) {
+    const { s, acts } = this.run;
+    for (const c of s.cases.filter((x) => x.open && (!kind || x.kind === kind))) {
+      const idempotencyKey = this.run.key('case-close', c.caseId);
+      await acts.crm.crmCloseCase({ caseId: c.caseId, resolution, idempotencyKey });
+      c.open = false;
+    }
+  }
+}

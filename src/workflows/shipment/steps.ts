@@ -1,0 +1,231 @@
+import { ApplicationFailure, log } from '@temporalio/workflow';
+import { accessorialTotal, buildBillingDocument, computeCharges } from '../../domain/billing.js';
+import type { Job } from '../../domain/model.js';
+import { lanes, statusFirst } from './patches.js';
+import * as playbook from './playbooks.js';
+import type { ShipmentRun } from './run.js';
+import { failureCode } from './side-effects.js';
+import { applyPlay, freshProgress, queueMilestone, releaseHeldEvents } from './state.js';
+
+/** The steps of a shipment's life, one per phase; each returns when the phase may have changed. */
+
+/** Geocodes the address; a location it cannot find or a mismatch holds the shipment, else it publishes. */
+export async function validateAddress(run: ShipmentRun) {
+  await run.exclusive(async () => {
+    const { s } = run;
+    s.phase = 'validating';
+    try {
+      s.geo = await run.acts.dispatch.geocodeAddress(s.order.address);
+    } catch (err) {
+      if (failureCode(err) !== 'ADDRESS_NOT_FOUND') throw err;
+      return holdForAddress(run, `the address of delivery ${s.order.deliveryId} could not be located`);
+    }
+    if (s.geo.mismatch && !s.addressCorrected) return holdForAddress(run, s.geo.mismatch);
+    await publishAttempt(run);
+  });
+}
+
+function holdForAddress(run: ShipmentRun, reason: string) {
+  const { s } = run;
+  s.phase = 'on_hold';
+  s.addressCorrected = false;
+  if (run.serialized)
+    s.holdUntil = new Date(run.simNow() + run.settings.addressHoldMinutes * 60_000).toISOString();
+  applyPlay(s, playbook.addressHold(s, reason));
+}
+
+/** Waits for a corrected address; then publishes (or resumes the published task), or returns the goods. */
+export async function awaitAddress(run: ShipmentRun) {
+  const { s } = run;
+  const timeout = s.holdUntil ? run.until(s.holdUntil) : run.realMs(run.settings.addressHoldMinutes);
+  const woken = await run.wait(() => s.addressCorrected, timeout);
+  if (woken === 'continue') return;
+  if (woken === 'ready') {
+    s.holdUntil = undefined;
+    await run.effects.closeCases('address_mismatch', 'Address corrected.');
+    if (s.taskIds[s.attempt]) s.phase = 'published';
+    else await validateAddress(run);
+    return;
+  }
+  applyPlay(s, playbook.addressHoldExpired(s, run.nowIso()));
+  beginReturn(run);
+}
+
+/** Creates the next attempt's dispatch task from the current window, address and location. */
+async function publishAttempt(run: ShipmentRun) {
+  const { s, settings } = run;
+  const attempt = s.attempt + 1;
+  const geo = s.geo;
+  if (!geo) throw ApplicationFailure.nonRetryable('publishing without a geocoded address');
+  const { order } = s;
+  const job: Job = {
+    shipmentId: run.shipmentId,
+    deliveryId: order.deliveryId,
+    attempt,
+    region: order.region,
+    location: geo.geo,
+    address: order.address,
+    recipient: order.recipient,
+    window: s.window,
+    quantity: order.pallets,
+    weightKg: order.weightKg,
+    hazmat: order.hazmat,
+    serviceTimeSeconds: 300 + 120 * order.pallets,
+    instructions: order.instructions,
+    requirements: [...(order.hazmat ? ['hazmat'] : []), ...(order.liftgate ? ['liftgate'] : [])],
+  };
+  const { taskId } = await run.acts.dispatch.dispatchCreateTask({
+    job,
+    idempotencyKey: run.key('task', attempt),
+  });
+  // The attempt counts from here: events of it that arrived while the task was being created were held.
+  s.attempt = attempt;
+  s.progress = freshProgress();
+  s.eta = undefined;
+  s.taskIds[attempt] = taskId;
+  s.addressCorrected = false;
+  s.noAssignmentEscalated = false;
+  s.phase = 'published';
+  releaseHeldEvents(s, settings, { checkTask: run.serialized });
+  await run.acts.orchestration.ensureRegionPlanning({ region: order.region, date: run.planningDate() });
+}
+
+/** Waits for a driver: escalates after the planning cutoff's grace; at the window's end the attempt is lost. */
+export async function awaitAssignment(run: ShipmentRun) {
+  const { s, settings } = run;
+  const cutoffHour = String(settings.planningCutoffHourUtc).padStart(2, '0');
+  const cutoff = Date.parse(`${run.planningDate()}T${cutoffHour}:00:00.000Z`);
+  const deadline = new Date(cutoff + settings.noAssignmentGraceMinutes * 60_000).toISOString();
+  const changed = () => s.phase !== 'published' || s.todo.length > 0;
+  if (!s.noAssignmentEscalated) {
+    if ((await run.wait(changed, run.until(deadline))) === 'timeout') {
+      s.noAssignmentEscalated = true;
+      applyPlay(s, playbook.noAssignment(s, deadline));
+    }
+    return;
+  }
+  if ((await run.wait(changed, run.until(s.window.end))) !== 'timeout') return;
+  await run.exclusive(async () => {
+    if (run.serialized && changed()) return;
+    // Still unassigned when the window closes: this attempt is lost; the playbook reattempts or returns.
+    const taskId = s.taskIds[s.attempt];
+    if (taskId) {
+      try {
+        await run.acts.dispatch.dispatchCancelTask({ taskId });
+      } catch (err) {
+        log.warn('could not cancel the unassigned task', { taskId, code: failureCode(err) });
+      }
+    }
+    s.failures.push({ attempt: s.attempt, reason: 'not_assigned' });
+    s.progress.outcome = 'failed';
+    s.progress.failureReason = 'not_assigned';
+    s.phase = 'failed_attempt';
+  });
+}
+
+/** Waits for the driver's outcome; no proof of delivery long after the window opens a case. */
+export async function awaitOutcome(run: ShipmentRun) {
+  const { s, settings } = run;
+  const phase = s.phase;
+  const changed = () => s.phase !== phase || s.todo.length > 0;
+  if (s.progress.missingPodCase) {
+    await run.wait(changed);
+    return;
+  }
+  const podDeadline = new Date(Date.parse(s.window.end) + settings.missingPodMinutes * 60_000).toISOString();
+  if ((await run.wait(changed, run.until(podDeadline))) === 'timeout') {
+    applyPlay(s, playbook.missingPod(s, settings));
+  }
+}
+
+/** A failed attempt: the playbook decides between another attempt and returning the goods. */
+export async function afterFailure(run: ShipmentRun) {
+  const { s } = run;
+  const play = playbook.failedAttempt(s, run.settings, run.nowIso());
+  applyPlay(s, play);
+  if (play.next === 'reattempt' && play.window) {
+    s.window = play.window;
+    await run.effects.flush();
+    await run.exclusive(() => publishAttempt(run));
+    return;
+  }
+  beginReturn(run);
+}
+
+/** The goods go back to the depot; the shipment bills what was done. */
+function beginReturn(run: ShipmentRun) {
+  run.s.phase = 'returned';
+  run.s.outcome = 'returned';
+}
+
+/**
+ * Queues the attempt's outcome milestone (delivered, failed attempt) as soon as it is known, so the ERP lane
+ * posts it while the CRM lane may still be busy; the playbook then runs on the next pass.
+ */
+export function queueOutcomeMilestone(run: ShipmentRun) {
+  const { s } = run;
+  const p = s.progress;
+  if (!p.outcome || p.outcomeQueued) return;
+  if (p.outcome === 'completed' && s.phase !== 'delivered') return;
+  if (p.outcome === 'failed' && s.phase !== 'failed_attempt') return;
+  p.outcomeQueued = true;
+  if (p.outcome === 'failed') queueMilestone(s, 'failed_attempt', run.nowIso());
+  else recordDelivered(run);
+}
+
+/** The delivered outcome: its ERP milestone queued, the shipment on to billing. */
+export function recordDelivered(run: ShipmentRun) {
+  const { s } = run;
+  s.outcome = 'delivered';
+  queueMilestone(s, 'delivered', s.pod?.deliveredAt ?? run.nowIso());
+  s.phase = 'billing';
+}
+
+/** What a signal or a pass of the loop does first: outcome milestone queued, status published (patched). */
+export function followUp(run: ShipmentRun) {
+  if (lanes()) queueOutcomeMilestone(run);
+  // Visibility shows the phase before its side effects run, so it follows the shipment under load too.
+  if (statusFirst()) run.publishStatus();
+}
+
+/** Bills once: charges (finance approves those over the threshold), the ERP billing post, cases closed. */
+export async function bill(run: ShipmentRun) {
+  const { s, settings } = run;
+  if (s.charges.length === 0) {
+    s.charges = computeCharges({
+      order: s.order,
+      attempts: s.attempt,
+      delivered: s.outcome === 'delivered',
+      mileageKm: s.mileageKm,
+      liftgateUsed: s.liftgateUsed,
+      waitingMinutes: s.waitingMinutes,
+      freeWaitingMinutes: settings.freeWaitingMinutes,
+    });
+  }
+  if (accessorialTotal(s.charges) > settings.approvalThreshold && !s.approvedBy) {
+    s.phase = 'awaiting_approval';
+    s.awaitingApproval = true;
+    run.publishStatus();
+    if ((await run.wait(() => s.approvedBy !== undefined)) === 'continue') return;
+  }
+  s.phase = 'billing';
+  const doc = buildBillingDocument({
+    shipmentId: run.shipmentId,
+    order: s.order,
+    charges: s.charges,
+    approvedBy: s.approvedBy,
+  });
+  const { billingDocumentId } = await run.acts.erp.erpPostBilling({
+    doc,
+    idempotencyKey: run.key('billing'),
+  });
+  s.billingDocumentId = billingDocumentId;
+  s.awaitingApproval = false;
+  queueMilestone(s, 'billed', run.nowIso(), { attempt: Math.max(1, s.attempt) });
+  await run.effects.flush();
+  await run.effects.closeCases(
+    undefined,
+    `Shipment closed: ${s.outcome ?? 'unknown'}, billed as ${billingDocumentId}.`,
+  );
+  s.phase = 'closed';
+}
