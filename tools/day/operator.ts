@@ -48,6 +48,11 @@ export class DayOperator {
     this.byId = new Map(o.orders.map((x) => [shipmentWorkflowId(x.deliveryId), x]));
   }
 
+  /** The gateway's API the operator acts through. */
+  get api(): AxiosInstance {
+    return this.o.api;
+  }
+
   /** Whether every shipment of the day has closed, with or without a result. */
   get allClosed(): boolean {
     return this.results.size + this.closedWithoutResult.size >= this.ids.length;

@@ -1,18 +1,20 @@
 import { describe, expect, it, vi } from 'vitest';
 import { dispatchDialect } from '../../../src/gateway/dialects.js';
 import { loadConfig } from '../../../src/platform/config.js';
+import { runChaosCli } from '../../../tools/chaos/args.js';
 import {
-  buildMalformedWebhooks,
   checkInvariants,
-  MALFORMED_EXPECTATION,
   matchDeadLetters,
-  metricSum,
   prefixProblem,
-  runChaosCli,
   type ChaosObservations,
   type DeadLetterRecord,
+} from '../../../tools/chaos/invariants.js';
+import {
+  buildMalformedWebhooks,
+  MALFORMED_EXPECTATION,
   type SentMalformed,
-} from '../../../tools/chaos/run.js';
+} from '../../../tools/chaos/malformed.js';
+import { metricSum } from '../../../tools/chaos/report.js';
 import type { Reconciliation } from '../../../tools/reconcile.js';
 import type { ShipmentResult } from '../../../src/workflows/shipment/contract.js';
 

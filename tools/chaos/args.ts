@@ -1,0 +1,44 @@
+import { newCommand, numberIn, runCommand } from '../../src/platform/command.js';
+
+/** Options of one campaign. */
+export interface ChaosOptions {
+  shipments: number;
+  seed: number;
+  scale: number;
+  json: boolean;
+  /** Real seconds after simulated 04:00 to wait for every shipment to close. */
+  timeoutSeconds: number;
+}
+
+/** The command line of `npm run chaos`; `run` plays the campaign and returns the exit code. */
+export function chaosCommand(run: (opts: ChaosOptions) => Promise<number>) {
+  return newCommand('chaos')
+    .description('play the demo under a fault campaign and check that nothing is lost or duplicated')
+    .option('--shipments <n>', 'deliveries to seed', numberIn('--shipments', 1, 2000, true), 200)
+    .option('--seed <n>', 'seed of every random choice', numberIn('--seed', 0, 2 ** 31 - 1, true), 7)
+    .option('--scale <x>', 'simulated seconds per real second', numberIn('--scale', 60, 5000), 720)
+    .option(
+      '--timeout <seconds>',
+      'give up waiting for shipments this long after simulated 04:00',
+      numberIn('--timeout', 150, 3600, true),
+      660,
+    )
+    .option('--json', 'print the summary as JSON on stdout (progress stays on stderr)')
+    .allowExcessArguments(false)
+    .action(
+      async (o: { shipments: number; seed: number; scale: number; timeout: number; json?: boolean }) => {
+        process.exitCode = await run({
+          shipments: o.shipments,
+          seed: o.seed,
+          scale: o.scale,
+          json: o.json === true,
+          timeoutSeconds: o.timeout,
+        });
+      },
+    );
+}
+
+/** Runs the command line with user arguments; returns the exit code (2 with one line on bad input). */
+export function runChaosCli(argv: string[], run: (opts: ChaosOptions) => Promise<number>): Promise<number> {
+  return runCommand(chaosCommand(run), argv);
+}
