@@ -1,17 +1,16 @@
 import { describe, expect, it } from 'vitest';
+import { parseBenchArgs, parseCounts } from '../../../tools/bench/args.js';
 import {
   eventToMilestoneLatencies,
   histogramBuckets,
   histogramLabelValues,
   histogramQuantile,
   linesWithLabel,
-  parseBenchArgs,
-  parseCounts,
   parseODataDate,
   peakRssBytes,
   percentile,
   shapeOf,
-} from '../../../tools/bench/run.js';
+} from '../../../tools/bench/stats.js';
 import { baselinePlan } from '../../../tools/bench/workflows/contract.js';
 
 const EXPOSITION = `# HELP temporal_activity_schedule_to_start_latency x

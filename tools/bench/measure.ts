@@ -1,0 +1,166 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import axios from 'axios';
+import PQueue from 'p-queue';
+import {
+  histogramBuckets,
+  histogramLabelValues,
+  histogramQuantile,
+  linesWithLabel,
+  percentile,
+} from './stats.js';
+
+/*
+ * Measurements of processes (Linux /proc), of the machine and of Prometheus endpoints.
+ */
+
+const CLK_TCK = 100;
+
+/** User + system CPU seconds a process has used so far (Linux /proc), or undefined when it is gone. */
+export function cpuSeconds(pid: number | undefined): number | undefined {
+  if (!pid) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+  } catch {
+    return undefined;
+  }
+}
+
+export function procStatus(pid: number | undefined): string {
+  try {
+    return pid ? readFileSync(`/proc/${pid}/status`, 'utf8') : '';
+  } catch {
+    return '';
+  }
+}
+
+export function rssBytes(pid: number | undefined): number | undefined {
+  const kb = /^VmRSS:\s+(\d+)\s+kB/m.exec(procStatus(pid))?.[1];
+  return kb === undefined ? undefined : Number(kb) * 1024;
+}
+
+export const mib = (bytes: number | undefined) =>
+  bytes === undefined ? undefined : Math.round(bytes / 1048576);
+export const round = (n: number | undefined, digits = 2) =>
+  n === undefined || !Number.isFinite(n) ? undefined : Math.round(n * 10 ** digits) / 10 ** digits;
+/** p50/p99 of raw samples in ms. */
+export function p50p99(values: number[]) {
+  return {
+    p50: round(percentile(values, 0.5)),
+    p99: round(percentile(values, 0.99)),
+    samples: values.length,
+  };
+}
+
+/** p50/p99 in ms of a Prometheus histogram that the SDK exports in milliseconds. */
+export function histogramP50P99(text: string, name: string) {
+  const b = histogramBuckets(text, name);
+  return {
+    p50: round(histogramQuantile(b, 0.5)),
+    p99: round(histogramQuantile(b, 0.99)),
+    samples: b.at(-1)?.count ?? 0,
+  };
+}
+
+/** Workflow-task and activity schedule-to-start p50/p99, overall and per task queue. */
+export function scheduleToStart(text: string) {
+  const wf = 'temporal_workflow_task_schedule_to_start_latency';
+  const act = 'temporal_activity_schedule_to_start_latency';
+  const byQueue = (name: string) =>
+    Object.fromEntries(
+      histogramLabelValues(text, name, 'task_queue').map((q) => [
+        q,
+        histogramP50P99(linesWithLabel(text, 'task_queue', q), name),
+      ]),
+    );
+  return {
+    workflowTask: histogramP50P99(text, wf),
+    activity: histogramP50P99(text, act),
+    activityByTaskQueue: byQueue(act),
+    workflowTaskByTaskQueue: byQueue(wf),
+  };
+}
+
+export async function scrape(url: string): Promise<string> {
+  try {
+    const res = await axios.get<string>(url, { responseType: 'text', timeout: 5000 });
+    return res.data;
+  } catch {
+    return '';
+  }
+}
+
+/** CPU seconds of the Temporal server processes in a snapshot delta. */
+export function temporalCpu(cpu: Record<string, number>): number {
+  return Object.entries(cpu).reduce((sum, [k, v]) => (k.startsWith('temporal') ? sum + v : sum), 0);
+}
+
+/** CPU seconds so far of this process (which hosts the sandboxes and the driver simulator) and its children by name. */
+export function cpuSnapshot(named: Record<string, number | undefined>) {
+  const usage = process.cpuUsage();
+  const out: Record<string, number> = {
+    'bench (sandboxes, simulator, driver)': (usage.user + usage.system) / 1e6,
+  };
+  for (const [name, pid] of Object.entries(named)) {
+    const s = cpuSeconds(pid);
+    if (s !== undefined) out[name] = s;
+  }
+  // Every other child of this process (e.g. a Temporal server on PostgreSQL), by command name.
+  try {
+    for (const entry of execFileSync('ps', ['-o', 'pid=,comm=', '--ppid', String(process.pid)], {
+      encoding: 'utf8',
+    })
+      .trim()
+      .split('\n')) {
+      const [pidText, comm] = entry.trim().split(/\s+/);
+      const pid = Number(pidText);
+      if (!pid || Object.values(named).includes(pid)) continue;
+      const s = cpuSeconds(pid);
+      if (s !== undefined) out[comm ?? String(pid)] = (out[comm ?? String(pid)] ?? 0) + s;
+    }
+  } catch {
+    // ps missing: the named processes are enough
+  }
+  const stat =
+    readFileSync('/proc/stat', 'utf8').split('\n')[0]?.trim().split(/\s+/).slice(1).map(Number) ?? [];
+  out['machine busy (all processes)'] =
+    ((stat[0] ?? 0) + (stat[1] ?? 0) + (stat[2] ?? 0) + (stat[5] ?? 0) + (stat[6] ?? 0) + (stat[7] ?? 0)) /
+    CLK_TCK;
+  return out;
+}
+
+export function cpuDelta(a: Record<string, number>, b: Record<string, number>) {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(b)) out[k] = round(v - (a[k] ?? 0), 1) ?? 0;
+  return out;
+}
+
+export function gitCommit(): string {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+export function machine() {
+  return {
+    cpus: cpus().length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    loadAverage1m: round(loadavg()[0]),
+  };
+}
+
+/** Runs `fn` over `items` with at most `limit` calls at once; results in the items' order. */
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, i: number) => Promise<R>,
+): Promise<R[]> {
+  const queue = new PQueue({ concurrency: limit });
+  return Promise.all(items.map((item, i) => queue.add(() => fn(item, i))));
+}
