@@ -1,3 +1,4 @@
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { ZodError } from 'zod';
 import { ShipsyncError } from '../domain/errors.js';
@@ -37,9 +38,40 @@ export function classified<T extends Record<string, (...args: never[]) => Promis
       try {
         return await fn(...args);
       } catch (err) {
-        throw toActivityFailure(err);
+        const failure = toActivityFailure(err);
+        report(name, failure);
+        throw failure;
       }
     };
   }
   return out as T;
+}
+
+/**
+ * A line for every failed activity attempt, through the worker's logger (pino, redacted), stamped with the
+ * shipment and its correlation id; outside an activity (a direct call in a tool) there is nothing to stamp.
+ */
+function report(activity: string, failure: unknown) {
+  let context: Context;
+  try {
+    context = Context.current();
+  } catch {
+    return;
+  }
+  const { workflowExecution, attempt } = context.info;
+  const shipmentId = workflowExecution?.workflowId;
+  const code = failure instanceof ApplicationFailure ? failure.type : undefined;
+  const business = failure instanceof ApplicationFailure && failure.nonRetryable;
+  const message = failure instanceof Error ? failure.message : String(failure);
+  context.log[business ? 'warn' : 'info'](
+    business ? 'vendor rejected the request' : 'activity attempt failed',
+    {
+      activity,
+      attempt,
+      code,
+      error: message,
+      shipmentId,
+      correlationId: shipmentId,
+    },
+  );
 }

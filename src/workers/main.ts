@@ -1,11 +1,11 @@
-import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { Runtime } from '@temporalio/worker';
 import { createCrmAdapter } from '../integrations/crm/adapter.js';
 import { createDispatchAdapter } from '../integrations/dispatch/adapter.js';
 import { createErpAdapter } from '../integrations/erp/adapter.js';
 import { ZipGeocoder } from '../integrations/geo/geocoder.js';
 import { dataConverterFromConfig } from '../platform/codec.js';
 import { loadConfig } from '../platform/config.js';
-import { createLogger } from '../platform/logger.js';
+import { createLogger, temporalLogger } from '../platform/logger.js';
 import { clockFromConfig, settingsFromConfig } from '../platform/shipments.js';
 import { taskQueues } from '../workflows/task-queues.js';
 import { createWorkers } from './workers.js';
@@ -14,13 +14,9 @@ import { createWorkers } from './workers.js';
 async function main() {
   const config = loadConfig();
   const logger = createLogger({ level: config.SHIPSYNC_LOG_LEVEL, name: 'worker' });
-  // The SDK's own lines follow the configured level too (its levels are upper case, without fatal/silent).
-  const sdkLevel =
-    ({ trace: 'TRACE', debug: 'DEBUG', info: 'INFO', warn: 'WARN' } as const)[
-      config.SHIPSYNC_LOG_LEVEL as 'info'
-    ] ?? 'ERROR';
+  // The SDK's own lines (worker, workflow `log`, activity `log`) go through the same pino logger and redaction.
   Runtime.install({
-    logger: new DefaultLogger(sdkLevel),
+    logger: temporalLogger(logger),
     telemetryOptions: config.SHIPSYNC_WORKER_METRICS_PORT
       ? { metrics: { prometheus: { bindAddress: `127.0.0.1:${config.SHIPSYNC_WORKER_METRICS_PORT}` } } }
       : undefined,
@@ -31,7 +27,7 @@ async function main() {
     taskQueuePrefix: config.SHIPSYNC_TASK_QUEUE_PREFIX,
     clock: clockFromConfig(config),
     settings: settingsFromConfig(config),
-    erp: createErpAdapter({ baseUrl: config.SHIPSYNC_ERP_URL }),
+    erp: createErpAdapter({ baseUrl: config.SHIPSYNC_ERP_URL, logger: logger.child({ system: 'erp' }) }),
     dispatch: createDispatchAdapter({
       baseUrl: config.SHIPSYNC_DISPATCH_URL,
       apiKey: config.SHIPSYNC_DISPATCH_API_KEY,

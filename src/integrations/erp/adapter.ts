@@ -124,7 +124,7 @@ export class SapErpAdapter implements ErpPort {
   private csrfFetch: Promise<string> | undefined;
 
   constructor(opts: SapErpAdapterOptions) {
-    this.logger = opts.logger ?? createLogger({ level: 'silent', name: 'erp-adapter' });
+    this.logger = opts.logger ?? createLogger({ level: 'warn', name: 'erp-adapter' });
     this.http = axios.create({
       baseURL: opts.baseUrl.replace(/\/+$/, ''),
       timeout: opts.timeoutMs ?? 10_000,

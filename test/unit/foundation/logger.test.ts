@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger, withCorrelation } from '../../../src/platform/logger.js';
+import { createLogger, temporalLogger, withCorrelation } from '../../../src/platform/logger.js';
 
 function capture() {
   const lines: Record<string, unknown>[] = [];
@@ -41,5 +41,29 @@ describe('logger', () => {
       eventId: 'e1',
       msg: 'hello',
     });
+  });
+
+  it('when the Temporal SDK logs about a workflow then the line is redacted and carries the shipment and correlation ids', () => {
+    const { lines, logger } = capture();
+    temporalLogger(logger).warn('dispatch event could not be applied', {
+      workflowId: 'shipment-80000042',
+      sdkComponent: 'workflow',
+      recipient: { name: 'Dana Whitfield', phone: '+1 312 555 0142' },
+    });
+    expect(lines[0]).toMatchObject({
+      level: 40,
+      msg: 'dispatch event could not be applied',
+      shipmentId: 'shipment-80000042',
+      correlationId: 'shipment-80000042',
+      sdkComponent: 'workflow',
+    });
+    expect(JSON.stringify(lines[0])).not.toContain('Dana');
+  });
+
+  it('when the SDK logs below the configured level then nothing is written', () => {
+    const { lines, logger } = capture();
+    temporalLogger(logger).debug('poll', {});
+    temporalLogger(logger).log('ERROR', 'worker failed', {});
+    expect(lines.map((l) => l.msg)).toEqual(['worker failed']);
   });
 });
