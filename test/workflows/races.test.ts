@@ -1,0 +1,169 @@
+import { WorkflowUpdateFailedError, WorkflowUpdateStage } from '@temporalio/client';
+import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ERROR_CODES } from '../../src/domain/errors.js';
+import type { Address } from '../../src/domain/model.js';
+import { correctAddressUpdate, rescheduleUpdate } from '../../src/workflows/shipment/contract.js';
+import {
+  businessFailure,
+  startStubHarness,
+  stubLocation,
+  typedCause,
+  workflowBundle,
+  type StubHarness,
+} from './support/stub-worker.js';
+
+let h: StubHarness;
+// Bundled once for the file, before the first test's clock starts.
+beforeAll(() => workflowBundle());
+beforeEach(async () => {
+  h = await startStubHarness();
+});
+afterEach(async () => {
+  await h.stop();
+});
+
+/** A window on the next service day, later than anything the compressed clock reaches in a test. */
+const NEW_WINDOW = { start: '2026-12-02T14:00:00.000Z', end: '2026-12-02T16:00:00.000Z' };
+
+/** Another street in Chicago, which the geocoder puts somewhere else than the order's address. */
+function correctedAddress(original: Address): Address {
+  return { ...original, street: '500 W Madison St', postalCode: '60661' };
+}
+
+/** The task dispatch will execute for the shipment: the one its status names, not cancelled. */
+async function currentTask(sh: Awaited<ReturnType<StubHarness['start']>>) {
+  const status = await sh.status();
+  expect(status.phase).toBe('published');
+  const task = h.systems.task(status.taskId ?? 'none');
+  expect(task.cancelled).toBe(false);
+  return { status, task };
+}
+
+describe('update handlers against the main loop and their own activities', () => {
+  it('when a reschedule arrives while the task is being created then dispatch ends up with the new window', async () => {
+    const creating = h.systems.hold('dispatchCreateTask');
+    const sh = await h.start();
+    await creating.reached;
+
+    const update = await sh.handle.startUpdate(rescheduleUpdate, {
+      args: [{ window: NEW_WINDOW, reason: 'customer asked', requestedBy: 'agent' }],
+      waitForStage: WorkflowUpdateStage.ACCEPTED,
+    });
+    creating.open();
+    expect(await update.result()).toMatchObject({ window: NEW_WINDOW });
+
+    // Either the task was created with the new window or it was moved there afterwards.
+    await vi.waitFor(
+      async () => {
+        const { status, task } = await currentTask(sh);
+        expect(status.window).toEqual(NEW_WINDOW);
+        expect(task.window).toEqual(NEW_WINDOW);
+      },
+      { timeout: 5_000, interval: 100 },
+    );
+  });
+
+  it('when an address correction arrives while the task is being created then dispatch ends up with the new address and its coordinates', async () => {
+    const creating = h.systems.hold('dispatchCreateTask');
+    const sh = await h.start();
+    await creating.reached;
+    const corrected = correctedAddress(sh.order.address);
+
+    const update = await sh.handle.startUpdate(correctAddressUpdate, {
+      args: [{ address: corrected, correctedBy: 'agent' }],
+      waitForStage: WorkflowUpdateStage.ACCEPTED,
+    });
+    creating.open();
+    await update.result();
+
+    await vi.waitFor(
+      async () => {
+        const { task } = await currentTask(sh);
+        expect(task.address).toEqual(corrected);
+        expect(task.location).toEqual(stubLocation(corrected));
+      },
+      { timeout: 5_000, interval: 100 },
+    );
+  });
+
+  it('when an address correction arrives while the original address is being geocoded then dispatch gets the new address with its own coordinates', async () => {
+    const geocoding = h.systems.hold('geocodeAddress');
+    const sh = await h.start();
+    await geocoding.reached;
+    const corrected = correctedAddress(sh.order.address);
+
+    const update = await sh.handle.startUpdate(correctAddressUpdate, {
+      args: [{ address: corrected, correctedBy: 'agent' }],
+      waitForStage: WorkflowUpdateStage.ACCEPTED,
+    });
+    geocoding.open();
+    await update.result();
+
+    await vi.waitFor(
+      async () => {
+        const { task } = await currentTask(sh);
+        expect(task.address).toEqual(corrected);
+        expect(task.location).toEqual(stubLocation(corrected));
+      },
+      { timeout: 5_000, interval: 100 },
+    );
+  });
+
+  it('when dispatch rejects a reschedule then the shipment keeps its window and the caller sees the business reason', async () => {
+    h.systems.override('dispatchRescheduleTask', async () => {
+      throw businessFailure('DISPATCH_REJECTED', 'the task is locked for route optimisation');
+    });
+    const sh = await h.start();
+    const { taskId } = await sh.until((s) => s.phase === 'published' && !!s.taskId);
+
+    const failure = await sh.handle
+      .executeUpdate(rescheduleUpdate, {
+        args: [{ window: NEW_WINDOW, reason: 'customer asked', requestedBy: 'agent' }],
+      })
+      .then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+    expect(failure).toBeInstanceOf(WorkflowUpdateFailedError);
+    const cause = typedCause(failure);
+    expect(cause?.type).toBe('DISPATCH_REJECTED');
+    expect(Object.keys(ERROR_CODES)).toContain(cause?.type);
+
+    expect((await sh.status()).window).toEqual(sh.order.requestedWindow);
+    expect(h.systems.task(taskId!).window).toEqual(sh.order.requestedWindow);
+    // The customer's plan notice announces the window that still holds.
+    await sh.send('route.assigned.v1');
+    await vi.waitFor(() =>
+      expect(h.systems.notices.filter((n) => n.plan).map((n) => n.plan?.window)).toEqual([
+        sh.order.requestedWindow,
+      ]),
+    );
+  });
+
+  it('when a corrected address cannot be located then the correction is rejected with its reason and the next attempt still goes to the original address', async () => {
+    const sh = await h.start();
+    await sh.until((s) => s.phase === 'published' && !!s.taskId);
+    const unknown: Address = { ...sh.order.address, street: '1 Nowhere Ln' };
+    h.systems.override('geocodeAddress', async (address) => {
+      if (address.street === unknown.street) throw businessFailure('ADDRESS_NOT_FOUND', 'no such street');
+      return h.systems.defaults.geocodeAddress(address);
+    });
+
+    const failure = await sh.handle
+      .executeUpdate(correctAddressUpdate, { args: [{ address: unknown, correctedBy: 'agent' }] })
+      .then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+    expect(failure).toBeInstanceOf(WorkflowUpdateFailedError);
+    expect(typedCause(failure)?.type).toBe('ADDRESS_NOT_FOUND');
+
+    // The driver misses the customer; the reattempt must go where the goods were always going.
+    await sh.send('route.assigned.v1', 'stop.started.v1', 'delivery.failed.v1');
+    const second = await sh.until((s) => s.attempts === 2 && s.phase === 'published' && !!s.taskId);
+    expect(h.systems.task(second.taskId!).job).toMatchObject({
+      address: sh.order.address,
+      location: stubLocation(sh.order.address),
+    });
+  });
+});
