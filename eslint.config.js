@@ -1,5 +1,6 @@
 // @ts-check
 import js from '@eslint/js';
+import { createNodeResolver, importX } from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
 import { builtinModules } from 'node:module';
 
@@ -12,6 +13,104 @@ const workflowForbidden = [
   'pg',
   'better-sqlite3',
   'fastify',
+];
+
+/** Layers of product code under src/, each a folder. */
+const layers = [
+  'domain',
+  'workflows',
+  'activities',
+  'integrations',
+  'gateway',
+  'storage',
+  'workers',
+  'starters',
+  'platform',
+];
+/** src/ layers other than the given ones, as `from` paths. */
+const srcExcept = (...allowed) => layers.filter((l) => !allowed.includes(l)).map((l) => `./src/${l}`);
+
+/**
+ * The layer rules of docs/architecture.md, checked on every import (type-only ones too): a zone forbids its
+ * `target` files to import anything under `from`.
+ */
+const layerZones = [
+  {
+    target: './src/domain',
+    from: [...srcExcept('domain'), './sandbox', './tools'],
+    message: 'Domain imports nothing of ours.',
+  },
+  {
+    target: './src/workflows',
+    from: [
+      './src/integrations',
+      './src/storage',
+      './src/platform',
+      './src/gateway',
+      './src/workers',
+      './src/starters',
+    ],
+    message: 'Workflows import domain, their contracts and activity types only.',
+  },
+  {
+    target: './src/activities',
+    from: ['./src/gateway', './src/storage', './src/workers', './src/starters'],
+    message: 'Activities import integrations, domain, workflow contracts and platform only.',
+  },
+  {
+    target: './src/integrations',
+    from: [
+      './src/activities',
+      './src/workflows',
+      './src/gateway',
+      './src/storage',
+      './src/workers',
+      './src/starters',
+    ],
+    message: 'Integrations import domain and platform only.',
+  },
+  {
+    target: './src/storage',
+    from: srcExcept('storage', 'platform', 'domain'),
+    message: 'Storage imports domain and platform only.',
+  },
+  {
+    target: './src/gateway',
+    from: ['./src/activities', './src/workers', './src/starters'],
+    message: 'The gateway imports storage, workflow contracts, integrations, domain and platform only.',
+  },
+  {
+    target: './src/platform',
+    from: [
+      './src/activities',
+      './src/integrations',
+      './src/gateway',
+      './src/storage',
+      './src/workers',
+      './src/starters',
+    ],
+    message: 'Platform imports domain and workflow contracts only.',
+  },
+  {
+    target: './src/workers',
+    from: ['./src/gateway', './src/storage', './src/starters'],
+    message: 'Workers import workflows, activities, integrations and platform only.',
+  },
+  {
+    target: './src',
+    from: ['./sandbox', './tools'],
+    message: 'Product code never imports the sandboxes or the dev tools.',
+  },
+  {
+    target: './sandbox',
+    from: [...srcExcept('domain', 'platform'), './tools'],
+    message: 'The sandboxes import only domain and platform.',
+  },
+  {
+    target: ['./src/!(starters)/**', './sandbox', './tools'],
+    from: './src/starters',
+    message: 'Nothing imports the CLI: shared wiring lives in platform or a workflow contract.',
+  },
 ];
 
 export default tseslint.config(
@@ -39,7 +138,15 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/workflows/**/*.ts'],
+    files: ['src/**/*.ts', 'sandbox/**/*.ts', 'tools/**/*.ts'],
+    plugins: { 'import-x': importX },
+    settings: {
+      'import-x/resolver-next': [createNodeResolver({ extensionAlias: { '.js': ['.ts', '.js'] } })],
+    },
+    rules: { 'import-x/no-restricted-paths': ['error', { zones: layerZones }] },
+  },
+  {
+    files: ['src/workflows/**/*.ts', 'tools/bench/workflows/workflow.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

@@ -1,19 +1,16 @@
-import { randomUUID } from 'node:crypto';
-import { rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { ESLint } from 'eslint';
-import { afterEach, describe, expect, it } from 'vitest';
+import tseslint from 'typescript-eslint';
+import { describe, expect, it } from 'vitest';
 
-const written: string[] = [];
-afterEach(() => {
-  for (const f of written.splice(0)) rmSync(f, { force: true });
+// The project's own lint configuration; type-aware rules are off so an in-memory file can be linted.
+const eslint = new ESLint({
+  cwd: process.cwd(),
+  overrideConfig: [{ files: ['**/*.ts'], ...tseslint.configs.disableTypeChecked }],
 });
 
+/** Rules that fail for `source` as a workflow file (linted in memory, never written). */
 async function lintWorkflowFile(source: string) {
-  const file = join(process.cwd(), 'src', 'workflows', `lint-probe-${randomUUID().slice(0, 8)}.ts`);
-  writeFileSync(file, source);
-  written.push(file);
-  const [result] = await new ESLint({ cwd: process.cwd() }).lintFiles([file]);
+  const [result] = await eslint.lintText(source, { filePath: 'src/workflows/lint-probe.ts' });
   return result?.messages.filter((m) => m.severity === 2).map((m) => m.ruleId) ?? [];
 }
 
