@@ -1,3 +1,4 @@
+import { localWeekday, plusLocalDays } from './local-time.js';
 import { BillingDocument, type Charge, type ChargeCode, type Order } from './model.js';
 
 /** The tariff: unit prices in USD. */
@@ -78,21 +79,24 @@ export function buildBillingDocument(input: {
   });
 }
 
-/** The next window on a customer service day after the given one, at the same time of day (UTC). */
-export function nextServiceWindow(window: { start: string; end: string }, serviceDays: readonly number[]) {
-  const day = 24 * 3600 * 1000;
-  let start = Date.parse(window.start);
-  let end = Date.parse(window.end);
-  for (let i = 0; i < 7; i++) {
-    start += day;
-    end += day;
-    const iso = ((new Date(start).getUTCDay() + 6) % 7) + 1;
-    if (serviceDays.includes(iso)) break;
+/**
+ * The next window on a customer service day after the given one, at the same local time of day: calendar days
+ * and weekdays are the region's (`timeZone`), so a window keeps its local hours across a daylight-saving change.
+ */
+export function nextServiceWindow(
+  window: { start: string; end: string },
+  serviceDays: readonly number[],
+  timeZone = 'UTC',
+) {
+  for (let days = 1; days <= 7; days++) {
+    const start = plusLocalDays(window.start, days, timeZone);
+    if (serviceDays.includes(localWeekday(start, timeZone)) || days === 7)
+      return { start, end: plusLocalDays(window.end, days, timeZone) };
   }
-  return { start: new Date(start).toISOString(), end: new Date(end).toISOString() };
+  return window;
 }
 
-/** ISO weekday (1 = Monday) of an instant, in UTC. */
-export function isoWeekday(instant: string): number {
-  return ((new Date(Date.parse(instant)).getUTCDay() + 6) % 7) + 1;
+/** ISO weekday (1 = Monday) of an instant on the region's calendar (`timeZone`, UTC by default). */
+export function isoWeekday(instant: string, timeZone = 'UTC'): number {
+  return localWeekday(instant, timeZone);
 }

@@ -1,75 +1,59 @@
-/** Local wall-clock time of a region (IANA time zone) without a date library, through Intl. */
+import { DateTime } from 'luxon';
 
-const formatters = new Map<string, Intl.DateTimeFormat>();
+/** Local calendar and wall-clock time of a region (IANA time zone), daylight-saving aware, through luxon. */
 
-function formatter(timeZone: string): Intl.DateTimeFormat {
-  let f = formatters.get(timeZone);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      hour: '2-digit',
-      minute: '2-digit',
-      second: '2-digit',
-    });
-    formatters.set(timeZone, f);
-  }
-  return f;
-}
+/** Time zone of each region, so a planning date or a service day means the region's local day. */
+export const REGION_TIMEZONES: Readonly<Record<string, string>> = {
+  CHI: 'America/Chicago',
+  DAL: 'America/Chicago',
+  ATL: 'America/New_York',
+  PHX: 'America/Phoenix',
+  NYC: 'America/New_York',
+};
 
-function wallClock(timeZone: string, utcMs: number) {
-  const parts: Record<string, number> = {};
-  for (const p of formatter(timeZone).formatToParts(new Date(utcMs))) {
-    if (p.type !== 'literal') parts[p.type] = Number(p.value);
-  }
-  return {
-    year: parts.year ?? 1970,
-    month: parts.month ?? 1,
-    day: parts.day ?? 1,
-    hour: parts.hour ?? 0,
-    minute: parts.minute ?? 0,
-    second: parts.second ?? 0,
-  };
+/** The region's time zone; UTC for a region this table does not know. */
+export function regionTimeZone(region: string): string {
+  return REGION_TIMEZONES[region] ?? 'UTC';
 }
 
 /** Milliseconds the zone is ahead of UTC at an instant (negative in the Americas). */
 export function zoneOffsetMs(timeZone: string, utcMs: number): number {
-  const w = wallClock(timeZone, utcMs);
-  const asUtc = Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute, w.second);
-  return asUtc - Math.floor(utcMs / 1000) * 1000;
+  return DateTime.fromMillis(utcMs, { zone: timeZone }).offset * 60_000;
 }
 
 /** True when the string names a time zone this runtime knows. */
 export function isTimeZone(timeZone: string): boolean {
-  try {
-    formatter(timeZone);
-    return true;
-  } catch {
-    return false;
-  }
+  return DateTime.now().setZone(timeZone).isValid;
 }
 
 /** The UTC instant of a local wall-clock time (seconds after midnight) on a calendar date in a zone. */
 export function localTimeToUtcMs(date: string, secondsOfDay: number, timeZone: string): number {
-  const [y, m, d] = date.split('-').map(Number) as [number, number, number];
-  const wall = Date.UTC(y, m - 1, d) + secondsOfDay * 1000;
-  const first = wall - zoneOffsetMs(timeZone, wall);
-  // A second pass settles instants near a daylight-saving change.
-  return wall - zoneOffsetMs(timeZone, first);
+  const days = Math.floor(secondsOfDay / 86_400);
+  const rest = secondsOfDay - days * 86_400;
+  return DateTime.fromISO(date, { zone: timeZone })
+    .plus({ days })
+    .set({ hour: Math.floor(rest / 3600), minute: Math.floor((rest % 3600) / 60), second: rest % 60 })
+    .toMillis();
 }
 
 /** The UTC instant of local midnight starting a calendar date in a zone. */
 export function localMidnightMs(date: string, timeZone: string): number {
-  return localTimeToUtcMs(date, 0, timeZone);
+  return DateTime.fromISO(date, { zone: timeZone }).startOf('day').toMillis();
 }
 
 /** The local calendar date (YYYY-MM-DD) of an instant in a zone. */
 export function localDateOf(utcMs: number, timeZone: string): string {
-  const w = wallClock(timeZone, utcMs);
-  return `${String(w.year).padStart(4, '0')}-${String(w.month).padStart(2, '0')}-${String(w.day).padStart(2, '0')}`;
+  return DateTime.fromMillis(utcMs, { zone: timeZone }).toISODate() ?? '';
+}
+
+/** ISO weekday (1 = Monday) of an instant on the zone's calendar. */
+export function localWeekday(instant: string, timeZone: string): number {
+  return DateTime.fromISO(instant, { zone: timeZone }).weekday;
+}
+
+/** The same local wall-clock time `days` calendar days later in the zone (23 or 25 hours across DST). */
+export function plusLocalDays(instant: string, days: number, timeZone: string): string {
+  return DateTime.fromISO(instant, { zone: timeZone }).plus({ days }).toUTC().toISO() ?? instant;
 }
 
 /** Seconds after midnight of an "HH:MM" string. */

@@ -3,16 +3,9 @@ import { ShipsyncError } from '../../domain/errors.js';
 import type { Address, GeoPoint, Job, TimeWindow } from '../../domain/model.js';
 import type { DispatchPort, DispatchTaskRef, PlanResult } from '../ports.js';
 import { destinationToOnfleet, jobToOnfleetTask } from './mappers.js';
-import { localMidnightMs } from '../../domain/local-time.js';
+import { REGION_TIMEZONES, localMidnightMs } from '../../domain/local-time.js';
 
-/** Time zone of each region, so a planning date means the region's local day. */
-export const REGION_TIMEZONES: Readonly<Record<string, string>> = {
-  CHI: 'America/Chicago',
-  DAL: 'America/Chicago',
-  ATL: 'America/New_York',
-  PHX: 'America/Phoenix',
-  NYC: 'America/New_York',
-};
+export { REGION_TIMEZONES };
 
 /** Settings of the Onfleet adapter. */
 export interface DispatchAdapterOptions {

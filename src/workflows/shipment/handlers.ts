@@ -49,11 +49,9 @@ function checkReschedule(run: ShipmentRun, raw: unknown): RescheduleRequest {
     reject('RESCHEDULE_WINDOW_IN_PAST', `window start ${start} is in the past`);
   if (Date.parse(end) - Date.parse(start) > 12 * 3600_000)
     reject('RESCHEDULE_WINDOW_INVALID', 'a window may span at most 12 hours');
-  if (!order.serviceDays.includes(isoWeekday(start)))
-    reject(
-      'RESCHEDULE_NOT_SERVICE_DAY',
-      `the customer does not take deliveries on ISO weekday ${isoWeekday(start)}`,
-    );
+  const weekday = isoWeekday(start, run.timeZone);
+  if (!order.serviceDays.includes(weekday))
+    reject('RESCHEDULE_NOT_SERVICE_DAY', `the customer does not take deliveries on ISO weekday ${weekday}`);
   return parsed.data;
 }
 

@@ -123,7 +123,12 @@ export function missingPod(s: ShipmentState, settings: ShipmentSettings): Play {
  * A failed attempt: its ERP milestone (unless already queued) and a case; damaged goods go back to the depot;
  * otherwise another attempt on the next service day until the attempts run out, then the goods return.
  */
-export function failedAttempt(s: ShipmentState, settings: ShipmentSettings, at: string): Play {
+export function failedAttempt(
+  s: ShipmentState,
+  settings: ShipmentSettings,
+  at: string,
+  timeZone: string,
+): Play {
   const reason = s.progress.failureReason ?? 'unknown';
   const actions: Action[] = [];
   if (!s.progress.outcomeQueued) {
@@ -149,7 +154,7 @@ export function failedAttempt(s: ShipmentState, settings: ShipmentSettings, at: 
     openCase(s, 'failed_attempt', 'normal', `Delivery attempt ${s.attempt} failed for ${id}`, description),
   );
   if (s.attempt < settings.maxAttempts) {
-    const window = nextServiceWindow(s.window, s.order.serviceDays);
+    const window = nextServiceWindow(s.window, s.order.serviceDays, timeZone);
     const missed = reason.replace(/_/g, ' ');
     actions.push(
       notify(

@@ -5,6 +5,7 @@ import type { DispatchActivities } from '../../activities/dispatch.js';
 import type { ErpActivities } from '../../activities/erp.js';
 import type { OrchestrationActivities } from '../../activities/orchestration.js';
 import { realDuration, simAt } from '../../domain/clock.js';
+import { regionTimeZone } from '../../domain/local-time.js';
 import { taskQueues } from '../task-queues.js';
 import type { ShipmentInput, ShipmentSettings } from './contract.js';
 import { serializedHandlers } from './patches.js';
@@ -41,6 +42,8 @@ export class ShipmentRun {
   readonly effects: SideEffectQueue;
   /** Update handlers and the main loop's dispatch writes take turns (decided once per run; see patches). */
   readonly serialized = serializedHandlers();
+  /** The region's zone for service days and window moves (runs before the patch used UTC days). */
+  readonly timeZone: string;
   private readonly lock = new Mutex();
   /** The search attributes last published, so an unchanged status is not upserted again. */
   private published?: string;
@@ -50,6 +53,7 @@ export class ShipmentRun {
     this.acts = activitiesOn(input.taskQueuePrefix ?? '');
     this.s = (input.carried as ShipmentState | undefined) ?? initialState(this.shipmentId, input.order);
     this.effects = new SideEffectQueue(this);
+    this.timeZone = this.serialized ? regionTimeZone(this.s.order.region) : 'UTC';
   }
 
   /** Simulated now, in epoch milliseconds. */

@@ -141,7 +141,7 @@ export async function awaitOutcome(run: ShipmentRun) {
 /** A failed attempt: the playbook decides between another attempt and returning the goods. */
 export async function afterFailure(run: ShipmentRun) {
   const { s } = run;
-  const play = playbook.failedAttempt(s, run.settings, run.nowIso());
+  const play = playbook.failedAttempt(s, run.settings, run.nowIso(), run.timeZone);
   applyPlay(s, play);
   if (play.next === 'reattempt' && play.window) {
     s.window = play.window;

@@ -3,6 +3,7 @@ import {
   accessorialTotal,
   buildBillingDocument,
   computeCharges,
+  isoWeekday,
   nextServiceWindow,
   TARIFF,
 } from '../../../src/domain/billing.js';
@@ -58,6 +59,28 @@ describe('billing', () => {
     expect(nextServiceWindow(friday, [1, 2, 3, 4, 5])).toEqual({
       start: '2026-12-07T14:00:00.000Z',
       end: '2026-12-07T18:00:00.000Z',
+    });
+  });
+
+  it('when the next service day falls after the end of daylight saving then the window keeps its local hours', () => {
+    // Saturday 31 Oct 2026, 14:00–16:00 in Chicago (CDT, UTC−5); the clocks go back on Sunday 1 Nov.
+    const saturday = { start: '2026-10-31T19:00:00.000Z', end: '2026-10-31T21:00:00.000Z' };
+    // Monday 2 Nov, 14:00–16:00 CST (UTC−6): 25 hours later per day crossed, not 24.
+    expect(nextServiceWindow(saturday, [1, 2, 3, 4, 5], 'America/Chicago')).toEqual({
+      start: '2026-11-02T20:00:00.000Z',
+      end: '2026-11-02T22:00:00.000Z',
+    });
+  });
+
+  it("when a window starts late in the evening then its service day is the region's calendar day, not UTC's", () => {
+    // Tuesday 1 Dec 2026, 23:00 in Chicago is already Wednesday in UTC.
+    expect(isoWeekday('2026-12-02T05:00:00.000Z', 'America/Chicago')).toBe(2);
+    expect(isoWeekday('2026-12-02T05:00:00.000Z')).toBe(3);
+    // Tuesday's late window moves to Wednesday evening for a Monday/Wednesday customer.
+    const tuesday = { start: '2026-12-02T04:00:00.000Z', end: '2026-12-02T05:30:00.000Z' };
+    expect(nextServiceWindow(tuesday, [1, 3], 'America/Chicago')).toEqual({
+      start: '2026-12-03T04:00:00.000Z',
+      end: '2026-12-03T05:30:00.000Z',
     });
   });
 });
