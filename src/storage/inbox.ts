@@ -1,6 +1,6 @@
-import type { Insertable, Selectable } from 'kysely';
+import type { Insertable, Kysely, Selectable } from 'kysely';
 import { fromJsonColumn, toIso, toJsonColumn, writeTransaction, type Db } from './db.js';
-import type { InboxStatus, InboxTable } from './schema.js';
+import type { InboxOutcome, InboxStatus, InboxTable, StoreTables } from './schema.js';
 
 /** A system that sends events into the gateway. */
 export type EventSource = 'dispatch' | 'crm' | 'erp';
@@ -33,6 +33,24 @@ export interface InboxRow {
   leaseUntil: string | null;
   deliveredAt: string | null;
   lastError: string | null;
+  /** How a settled row ended; null while pending and for dead rows. */
+  outcome: InboxOutcome | null;
+  /** Why a row was late or ignored. */
+  outcomeReason: string | null;
+}
+
+/** A shipment's events in the inbox, by where they stand. */
+export interface ShipmentInboxCounts {
+  /** Waiting for delivery. */
+  pending: number;
+  /** Reached the workflow. */
+  forwarded: number;
+  /** Arrived after the shipment had closed: kept, not delivered, not dead letters. */
+  late: number;
+  /** Refused before the workflow, with a reason (for example a task shipsync did not create). */
+  ignored: number;
+  /** Moved to the dead letters. */
+  dead: number;
 }
 
 /** Why an inbox row became a dead letter. */
@@ -71,6 +89,8 @@ function toRow(r: Selectable<InboxTable>): InboxRow {
     leaseUntil: toIso(r.lease_until),
     deliveredAt: toIso(r.delivered_at),
     lastError: r.last_error,
+    outcome: r.outcome ?? null,
+    outcomeReason: r.outcome_reason ?? null,
   };
 }
 
@@ -120,31 +140,126 @@ export class InboxRepository {
 
   /**
    * Leases up to `limit` due pending rows to `owner` for `leaseMs`, oldest first, and counts the attempt.
-   * On PostgreSQL rows locked by a concurrent claim are skipped, so no row is handed to two owners.
+   *
+   * Receipt order per shipment: a row is claimed only together with every older pending row of its
+   * shipment. While an older row waits for its retry or is leased (by anyone, a crashed gateway included,
+   * until that lease runs out), the newer rows of that shipment stay where they are. The claim runs in one
+   * transaction and checks itself after the update: a row whose older sibling it could not take (another
+   * gateway locked or renewed it meanwhile) is released again, so no row overtakes an older one. On
+   * PostgreSQL rows locked by a concurrent claim are skipped, so no row is handed to two owners.
    */
   async claimBatch(owner: string, limit: number, leaseMs: number, now = new Date()): Promise<InboxRow[]> {
     const nowIso = now.toISOString();
     const until = new Date(now.getTime() + leaseMs).toISOString();
-    let due = this.db.kysely
-      .selectFrom('inbox')
-      .select('id')
-      .where('status', '=', 'pending')
-      .where('next_attempt_at', '<=', nowIso)
-      .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', nowIso)]))
-      .orderBy('id')
-      .limit(limit);
-    if (this.db.backend === 'postgres') due = due.forUpdate().skipLocked();
-    const rows = await this.db.kysely
-      .updateTable('inbox')
-      .set((eb) => ({ lease_owner: owner, lease_until: until, attempts: eb('attempts', '+', 1) }))
-      .where('id', 'in', due)
-      .returningAll()
-      .execute();
-    return rows.map(toRow).sort((a, b) => a.id - b.id);
+    return writeTransaction(this.db, async (trx) => {
+      let due = trx
+        .selectFrom('inbox as i')
+        .select('i.id')
+        .where('i.status', '=', 'pending')
+        .where('i.next_attempt_at', '<=', nowIso)
+        .where((eb) => eb.or([eb('i.lease_until', 'is', null), eb('i.lease_until', '<', nowIso)]))
+        .where((eb) =>
+          eb.not(
+            eb.exists(
+              eb
+                .selectFrom('inbox as o')
+                .select('o.id')
+                .whereRef('o.shipment_id', '=', 'i.shipment_id')
+                .whereRef('o.id', '<', 'i.id')
+                .where('o.status', '=', 'pending')
+                .where((o) => o.or([o('o.next_attempt_at', '>', nowIso), o('o.lease_until', '>=', nowIso)])),
+            ),
+          ),
+        )
+        .orderBy('i.id')
+        .limit(limit);
+      if (this.db.backend === 'postgres') due = due.forUpdate().skipLocked();
+      const claimed = await trx
+        .updateTable('inbox')
+        .set((eb) => ({ lease_owner: owner, lease_until: until, attempts: eb('attempts', '+', 1) }))
+        .where('id', 'in', due)
+        .returningAll()
+        .execute();
+      if (claimed.length === 0) return [];
+      const ids = claimed.map((r) => Number(r.id));
+      const overtaking = await trx
+        .selectFrom('inbox as r')
+        .select('r.id')
+        .where('r.id', 'in', ids)
+        .where('r.shipment_id', 'is not', null)
+        .where((eb) =>
+          eb.exists(
+            eb
+              .selectFrom('inbox as o')
+              .select('o.id')
+              .whereRef('o.shipment_id', '=', 'r.shipment_id')
+              .whereRef('o.id', '<', 'r.id')
+              .where('o.status', '=', 'pending')
+              .where('o.id', 'not in', ids),
+          ),
+        )
+        .execute();
+      const released = new Set(overtaking.map((r) => Number(r.id)));
+      if (released.size > 0) await this.releaseIn(trx, owner, [...released]);
+      return claimed
+        .filter((r) => !released.has(Number(r.id)))
+        .map(toRow)
+        .sort((a, b) => a.id - b.id);
+    });
   }
 
-  /** Marks a leased row delivered; false when the lease was lost to another owner meanwhile. */
+  /** Extends the leases `owner` still holds among `ids`; returns the ids it still holds. */
+  async renewLeases(
+    owner: string,
+    ids: readonly number[],
+    leaseMs: number,
+    now = new Date(),
+  ): Promise<number[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.db.kysely
+      .updateTable('inbox')
+      .set({ lease_until: new Date(now.getTime() + leaseMs).toISOString() })
+      .where('id', 'in', [...ids])
+      .where('lease_owner', '=', owner)
+      .where('status', '=', 'pending')
+      .returning('id')
+      .execute();
+    return rows.map((r) => Number(r.id));
+  }
+
+  /** Gives leased rows back untouched (the attempt is not counted), for another claim to take in order. */
+  async release(owner: string, ids: readonly number[]): Promise<number> {
+    if (ids.length === 0) return 0;
+    return this.releaseIn(this.db.kysely, owner, [...ids]);
+  }
+
+  private async releaseIn(db: Kysely<StoreTables>, owner: string, ids: number[]) {
+    const res = await db
+      .updateTable('inbox')
+      .set((eb) => ({ lease_owner: null, lease_until: null, attempts: eb('attempts', '-', 1) }))
+      .where('id', 'in', ids)
+      .where('lease_owner', '=', owner)
+      .where('status', '=', 'pending')
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows);
+  }
+
+  /** Marks a leased row delivered to its workflow; false when the lease was lost to another owner meanwhile. */
   async markDelivered(id: number, owner: string, now = new Date()): Promise<boolean> {
+    return this.markSettled(id, owner, { outcome: 'forwarded' }, now);
+  }
+
+  /**
+   * Settles a leased row: forwarded to its workflow, late (its shipment had closed) or ignored (refused
+   * before the workflow), with the reason for the last two. Settled rows count as `delivered`: they are
+   * done and never retried. False when the lease was lost to another owner meanwhile.
+   */
+  async markSettled(
+    id: number,
+    owner: string,
+    settled: { outcome: InboxOutcome; reason?: string },
+    now = new Date(),
+  ): Promise<boolean> {
     const res = await this.db.kysely
       .updateTable('inbox')
       .set({
@@ -153,6 +268,8 @@ export class InboxRepository {
         lease_owner: null,
         lease_until: null,
         last_error: null,
+        outcome: settled.outcome,
+        outcome_reason: settled.reason !== undefined ? safeText(settled.reason) : null,
       })
       .where('id', '=', id)
       .where('lease_owner', '=', owner)
@@ -236,6 +353,8 @@ export class InboxRepository {
         last_error: null,
         lease_owner: null,
         lease_until: null,
+        outcome: null,
+        outcome_reason: null,
       })
       .where('event_id', '=', eventId)
       .where('status', '=', 'dead')
@@ -263,6 +382,35 @@ export class InboxRepository {
     const out: Record<InboxStatus, number> = { pending: 0, delivered: 0, dead: 0 };
     for (const r of rows) out[r.status] = Number(r.n);
     return out;
+  }
+
+  /** One shipment's events by where they stand (late and ignored ones included). */
+  async shipmentCounts(shipmentId: string): Promise<ShipmentInboxCounts> {
+    const rows = await this.db.kysely
+      .selectFrom('inbox')
+      .select(['status', 'outcome', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('shipment_id', '=', shipmentId)
+      .groupBy(['status', 'outcome'])
+      .execute();
+    const out: ShipmentInboxCounts = { pending: 0, forwarded: 0, late: 0, ignored: 0, dead: 0 };
+    for (const r of rows) {
+      const key = r.status === 'delivered' ? (r.outcome ?? 'forwarded') : r.status;
+      out[key] += Number(r.n);
+    }
+    return out;
+  }
+
+  /** True when an event of this shipment has reached its workflow before: the shipment existed. */
+  async forwardedBefore(shipmentId: string): Promise<boolean> {
+    const r = await this.db.kysely
+      .selectFrom('inbox')
+      .select('id')
+      .where('shipment_id', '=', shipmentId)
+      .where('status', '=', 'delivered')
+      .where((eb) => eb.or([eb('outcome', 'is', null), eb('outcome', '=', 'forwarded')]))
+      .limit(1)
+      .executeTakeFirst();
+    return r !== undefined;
   }
 
   /** The row of one event id. */

@@ -1,12 +1,5 @@
-import { sql } from 'kysely';
-import { writeTransaction, type Backend, type Db } from './db.js';
-
-/** One schema change, written once per backend. */
-export interface Migration {
-  version: number;
-  name: string;
-  statements: Record<Backend, string[]>;
-}
+import { Migrator, sql, type Kysely, type Migration } from 'kysely';
+import type { Backend, Db } from './db.js';
 
 /** Column types that differ between the backends; JSON is TEXT on both because JSONB rejects \u0000 in strings. */
 const T = {
@@ -83,38 +76,57 @@ function initial(b: Backend): string[] {
   ];
 }
 
-/** Every migration, in order; append new ones, never edit an applied one. */
-export const MIGRATIONS: Migration[] = [
-  {
-    version: 1,
-    name: 'inbox, dead letters, telemetry, idempotency keys',
-    statements: { sqlite: initial('sqlite'), postgres: initial('postgres') },
-  },
-];
+/** Whether a table already has a column (SQLite has no `add column if not exists`). */
+async function hasColumn(db: Kysely<unknown>, table: string, column: string): Promise<boolean> {
+  const cols = await sql<{ name: string }>`select name from pragma_table_info(${table})`.execute(db);
+  return cols.rows.some((c) => c.name === column);
+}
 
-/** Advisory lock id that serialises migrations of gateways starting at the same time on one PostgreSQL. */
-const MIGRATION_LOCK = 741_230_001;
+/** Adds a column unless it exists, on either backend. */
+async function addColumn(db: Kysely<unknown>, backend: Backend, table: string, column: string, type: string) {
+  if (backend === 'postgres') {
+    await sql.raw(`alter table ${table} add column if not exists ${column} ${type}`).execute(db);
+  } else if (!(await hasColumn(db, table, column))) {
+    await sql.raw(`alter table ${table} add column ${column} ${type}`).execute(db);
+  }
+}
 
-/** Applies the migrations not yet applied; safe to run at every start and from several processes at once. */
-export async function migrate(db: Db): Promise<number[]> {
-  return writeTransaction(db, async (trx) => {
-    if (db.backend === 'postgres') await sql`select pg_advisory_xact_lock(${MIGRATION_LOCK})`.execute(trx);
-    await sql`create table if not exists shipsync_migrations (
-      version integer primary key, name text not null, applied_at text not null
-    )`.execute(trx);
-    const done = new Set(
-      (await trx.selectFrom('shipsync_migrations').select('version').execute()).map((r) => Number(r.version)),
-    );
-    const applied: number[] = [];
-    for (const m of MIGRATIONS) {
-      if (done.has(m.version)) continue;
-      for (const statement of m.statements[db.backend]) await sql.raw(statement).execute(trx);
-      await trx
-        .insertInto('shipsync_migrations')
-        .values({ version: m.version, name: m.name, applied_at: new Date().toISOString() })
-        .execute();
-      applied.push(m.version);
-    }
-    return applied;
+/**
+ * Every migration by name, in name order; append new ones, never edit an applied one. Each is idempotent:
+ * databases made before the migrations were tracked by kysely already hold the tables of the first one.
+ */
+export function migrationsFor(backend: Backend): Record<string, Migration> {
+  return {
+    '0001_inbox_dead_letters_telemetry_idempotency': {
+      async up(db) {
+        for (const statement of initial(backend)) await sql.raw(statement).execute(db);
+      },
+    },
+    '0002_inbox_outcome_and_shipment_order': {
+      async up(db) {
+        // How a settled row ended: forwarded to its workflow, late (its shipment had closed) or ignored.
+        await addColumn(db, backend, 'inbox', 'outcome', 'text');
+        await addColumn(db, backend, 'inbox', 'outcome_reason', 'text');
+        // Claims look for older pending rows of the same shipment; status counts are per shipment.
+        await sql`create index if not exists inbox_shipment on inbox (shipment_id, id)`.execute(db);
+      },
+    },
+  };
+}
+
+/**
+ * Applies the migrations not yet applied (kysely's Migrator, table `kysely_migration`); safe to run at every
+ * start. On PostgreSQL the Migrator serialises gateways starting together with an advisory lock. SQLite has
+ * no such lock between processes, so a run that lost a race with another process starting on the same file
+ * is tried once more: by then the other has applied everything.
+ */
+export async function migrate(db: Db): Promise<string[]> {
+  const migrator = new Migrator({
+    db: db.kysely,
+    provider: { getMigrations: async () => migrationsFor(db.backend) },
   });
+  let { error, results } = await migrator.migrateToLatest();
+  if (error && db.backend === 'sqlite') ({ error, results } = await migrator.migrateToLatest());
+  if (error) throw error instanceof Error ? error : new Error('migration failed', { cause: error });
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }

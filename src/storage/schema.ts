@@ -13,8 +13,13 @@ export type NullableTimestampColumn = ColumnType<string | Date | null, string | 
 /** A JSON column: serialised text in and out. */
 export type JsonColumn = ColumnType<unknown, string, string>;
 
-/** Delivery state of an inbox row. */
+/** Delivery state of an inbox row: `delivered` means settled, its outcome says how. */
 export type InboxStatus = 'pending' | 'delivered' | 'dead';
+/**
+ * How a settled row ended: `forwarded` reached its workflow; `late` came after its shipment had closed;
+ * `ignored` was refused before it reached the workflow (for example a dispatch task shipsync did not create).
+ */
+export type InboxOutcome = 'forwarded' | 'late' | 'ignored';
 /** State of a dead letter. */
 export type DeadLetterStatus = 'open' | 'replayed' | 'discarded';
 /** Where in the pipeline a dead letter was made: at the webhook (raw vendor body) or at delivery (canonical event). */
@@ -37,6 +42,8 @@ export interface InboxTable {
   lease_until: NullableTimestampColumn;
   delivered_at: NullableTimestampColumn;
   last_error: string | null;
+  outcome: InboxOutcome | null;
+  outcome_reason: string | null;
 }
 
 /** Input that could not be accepted or delivered, kept for inspection and replay. */
@@ -81,18 +88,10 @@ export interface IdempotencyKeyTable {
   created_at: TimestampColumn;
 }
 
-/** Migrations applied to this database. */
-export interface MigrationTable {
-  version: number;
-  name: string;
-  applied_at: string;
-}
-
 /** Every table of the store. */
 export interface StoreTables {
   inbox: InboxTable;
   dead_letters: DeadLetterTable;
   telemetry_positions: TelemetryPositionTable;
   idempotency_keys: IdempotencyKeyTable;
-  shipsync_migrations: MigrationTable;
 }

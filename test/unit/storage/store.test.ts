@@ -1,7 +1,12 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { migrate } from '../../../src/storage/migrations.js';
-import { InboxWriter, type NewInboxEvent } from '../../../src/storage/store.js';
-import { BACKENDS, type TestDatabase } from './backends.js';
+import { dropPostgresSchema, openDb } from '../../../src/storage/db.js';
+import { migrate, migrationsFor } from '../../../src/storage/migrations.js';
+import { InboxWriter, openStore, type NewInboxEvent } from '../../../src/storage/store.js';
+import { BACKENDS, TEST_PG_URL, type TestDatabase } from './backends.js';
 
 const T0 = new Date('2026-12-01T08:00:00.000Z');
 const at = (ms: number) => new Date(T0.getTime() + ms);
@@ -96,6 +101,98 @@ describe.each(BACKENDS)('store on $name', ({ open }) => {
         leaseOwner: null,
       });
       expect(await t.store.inbox.backlog()).toBe(0);
+    });
+
+    it('when an older row of a shipment is leased, by anyone, then its newer rows wait until that row is taken over, and other shipments go on', async () => {
+      const ship = (n: number, shipmentId: string) => event(n, { shipmentId });
+      await t.store.inbox.insert(ship(1, 'shipment-A'));
+      const [held] = await t.store.inbox.claimBatch('crashed', 10, 6_000, T0);
+      expect(held?.eventId).toBe('evt-1');
+      await t.store.inbox.insert(ship(2, 'shipment-A'));
+      await t.store.inbox.insert(ship(3, 'shipment-B'));
+      // A gateway that died holding evt-1: evt-2 must not overtake it, whoever asks and however often.
+      expect((await t.store.inbox.claimBatch('next', 10, 6_000, at(100))).map((r) => r.eventId)).toEqual([
+        'evt-3',
+      ]);
+      expect(await t.store.inbox.claimBatch('next', 10, 6_000, at(5_999))).toEqual([]);
+      const takeover = await t.store.inbox.claimBatch('next', 10, 6_000, at(6_001));
+      expect(takeover.map((r) => [r.eventId, r.leaseOwner])).toEqual([
+        ['evt-1', 'next'],
+        ['evt-2', 'next'],
+      ]);
+    });
+
+    it('when an older row of a shipment waits for its retry then the newer rows of that shipment wait behind it', async () => {
+      await t.store.inbox.insert(event(1, { shipmentId: 'shipment-A' }));
+      const [first] = await t.store.inbox.claimBatch('a', 10, 6_000, T0);
+      await t.store.inbox.markRetry(first!.id, 'a', at(2_000), 'no worker answered');
+      await t.store.inbox.insert(event(2, { shipmentId: 'shipment-A' }));
+      expect(await t.store.inbox.claimBatch('a', 10, 6_000, at(1_000))).toEqual([]);
+      expect((await t.store.inbox.claimBatch('a', 10, 6_000, at(2_000))).map((r) => r.eventId)).toEqual([
+        'evt-1',
+        'evt-2',
+      ]);
+    });
+
+    it('when a holder renews its leases then nobody takes them over, and a released row is claimable again without an attempt counted', async () => {
+      await t.store.inbox.insert(event(1));
+      await t.store.inbox.insert(event(2));
+      const rows = await t.store.inbox.claimBatch('a', 10, 1_000, T0);
+      expect(
+        await t.store.inbox.renewLeases(
+          'a',
+          rows.map((r) => r.id),
+          1_000,
+          at(900),
+        ),
+      ).toEqual(rows.map((r) => r.id));
+      expect(
+        await t.store.inbox.renewLeases(
+          'b',
+          rows.map((r) => r.id),
+          1_000,
+          at(900),
+        ),
+      ).toEqual([]);
+      expect(await t.store.inbox.claimBatch('b', 10, 1_000, at(1_500))).toEqual([]);
+      expect(await t.store.inbox.release('a', [rows[1]!.id])).toBe(1);
+      const [again] = await t.store.inbox.claimBatch('b', 10, 1_000, at(1_500));
+      expect(again).toMatchObject({ eventId: 'evt-2', attempts: 1, leaseOwner: 'b' });
+    });
+
+    it('when rows settle as forwarded, late or ignored then they are done, keep their reason, and the shipment counts show each', async () => {
+      for (let i = 1; i <= 4; i++) await t.store.inbox.insert(event(i, { shipmentId: 'shipment-A' }));
+      await t.store.inbox.insert(event(5, { shipmentId: 'shipment-B' }));
+      const rows = await t.store.inbox.claimBatch('a', 10, 6_000, T0);
+      expect(await t.store.inbox.forwardedBefore('shipment-A')).toBe(false);
+      await t.store.inbox.markDelivered(rows[0]!.id, 'a', at(10));
+      await t.store.inbox.markSettled(
+        rows[1]!.id,
+        'a',
+        { outcome: 'late', reason: 'shipment had closed' },
+        at(20),
+      );
+      await t.store.inbox.markSettled(
+        rows[2]!.id,
+        'a',
+        { outcome: 'ignored', reason: 'foreign task' },
+        at(30),
+      );
+      expect(await t.store.inbox.get('evt-2')).toMatchObject({
+        status: 'delivered',
+        outcome: 'late',
+        outcomeReason: 'shipment had closed',
+      });
+      expect(await t.store.inbox.shipmentCounts('shipment-A')).toEqual({
+        pending: 1,
+        forwarded: 1,
+        late: 1,
+        ignored: 1,
+        dead: 0,
+      });
+      expect(await t.store.inbox.forwardedBefore('shipment-A')).toBe(true);
+      expect(await t.store.inbox.forwardedBefore('shipment-B')).toBe(false);
+      expect(await t.store.inbox.backlog()).toBe(2);
     });
 
     it('when a delivery is retried then the row waits until its next attempt time and keeps the error', async () => {
@@ -291,6 +388,7 @@ describe.each(BACKENDS)('store on $name', ({ open }) => {
 
   it('when migrations run again on a migrated database then nothing is applied twice', async () => {
     expect(await migrate(t.store.db)).toEqual([]);
+    expect(await migrate(t.store.db)).toEqual([]);
     const other = await t.openAnother();
     await other.inbox.insert(event(1));
     expect(await t.store.inbox.backlog()).toBe(1);
@@ -299,6 +397,49 @@ describe.each(BACKENDS)('store on $name', ({ open }) => {
 });
 
 describe('store on postgres shared by two gateways', () => {
+  it('when two gateways claim and settle one inbox concurrently then every shipment sees its events in receipt order', async () => {
+    const { postgresDatabase } = await import('./backends.js');
+    const t = await postgresDatabase();
+    try {
+      const other = await t.openAnother();
+      const total = 240;
+      const shipments = 6;
+      for (let i = 0; i < total; i += 40) {
+        await t.store.inbox.insertMany(
+          Array.from({ length: 40 }, (_, j) =>
+            event(i + j, { shipmentId: `shipment-${(i + j) % shipments}` }),
+          ),
+        );
+      }
+      const seen = new Map<string, number[]>();
+      const gateway = async (owner: string, store: typeof t.store) => {
+        for (let idle = 0; idle < 20;) {
+          const rows = await store.inbox.claimBatch(owner, 9, 60_000, T0);
+          if (rows.length === 0) {
+            idle++;
+            await new Promise((r) => setTimeout(r, 5));
+            continue;
+          }
+          idle = 0;
+          for (const row of rows) {
+            seen.set(row.shipmentId!, [...(seen.get(row.shipmentId!) ?? []), row.id]);
+            expect(await store.inbox.markDelivered(row.id, owner, T0)).toBe(true);
+          }
+        }
+      };
+      await Promise.all([
+        gateway('a1', t.store),
+        gateway('a2', t.store),
+        gateway('b1', other),
+        gateway('b2', other),
+      ]);
+      expect([...seen.values()].flat()).toHaveLength(total);
+      for (const ids of seen.values()) expect(ids).toEqual([...ids].sort((x, y) => x - y));
+    } finally {
+      await t.dispose();
+    }
+  });
+
   it('when two stores claim concurrently from one inbox then every row is claimed exactly once', async () => {
     const { postgresDatabase } = await import('./backends.js');
     const t = await postgresDatabase();
@@ -327,3 +468,63 @@ describe('store on postgres shared by two gateways', () => {
     }
   });
 });
+
+describe.each(['sqlite', 'postgres'] as const)(
+  'a %s store made before kysely tracked its migrations',
+  (backend) => {
+    it('when a gateway of this version opens it then the later migrations apply and the rows stay', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'shipsync-legacy-'));
+      const schema = `t_legacy_${Date.now().toString(36)}`;
+      const target =
+        backend === 'sqlite'
+          ? { backend, file: join(dir, 'gateway.sqlite') }
+          : { backend, url: TEST_PG_URL, schema, poolSize: 2 };
+      try {
+        // The tables as the hand-written migrator left them: its first migration and its own ledger.
+        const legacy = await openDb(target);
+        const first = migrationsFor(backend)['0001_inbox_dead_letters_telemetry_idempotency']!;
+        await first.up(legacy.kysely);
+        await sql`create table shipsync_migrations (version integer primary key, name text not null, applied_at text not null)`.execute(
+          legacy.kysely,
+        );
+        await sql`insert into shipsync_migrations values (1, 'inbox, dead letters, telemetry, idempotency keys', ${T0.toISOString()})`.execute(
+          legacy.kysely,
+        );
+        await legacy.kysely
+          .insertInto('inbox')
+          .values({
+            event_id: 'evt-old',
+            source: 'dispatch',
+            type: 'stop.arrived.v1',
+            shipment_id: 'shipment-OLD',
+            payload: '{}',
+            headers: '{}',
+            received_at: T0.toISOString(),
+            next_attempt_at: T0.toISOString(),
+          })
+          .execute();
+        await legacy.close();
+
+        const store = await openStore(target);
+        try {
+          expect(await migrate(store.db)).toEqual([]);
+          expect(await store.inbox.get('evt-old')).toMatchObject({ status: 'pending', outcome: null });
+          const [row] = await store.inbox.claimBatch('a', 1, 6_000, T0);
+          expect(await store.inbox.markSettled(row!.id, 'a', { outcome: 'late', reason: 'closed' }, T0)).toBe(
+            true,
+          );
+          expect(await store.inbox.shipmentCounts('shipment-OLD')).toMatchObject({ late: 1 });
+          const applied = await sql<{
+            name: string;
+          }>`select name from kysely_migration order by name`.execute(store.db.kysely);
+          expect(applied.rows.map((r) => r.name)).toEqual(Object.keys(migrationsFor(backend)));
+        } finally {
+          await store.close();
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+        if (backend === 'postgres') await dropPostgresSchema(TEST_PG_URL, schema);
+      }
+    });
+  },
+);
