@@ -41,7 +41,13 @@ import {
   ShipmentParams,
   StatusResponse,
 } from './schemas.js';
-import { normalizeShipmentId, toApiError, withTemporalDeadline } from './temporal.js';
+import {
+  describeProbe,
+  normalizeShipmentId,
+  systemProbe,
+  toApiError,
+  withTemporalDeadline,
+} from './temporal.js';
 
 /** What the API routes need. */
 export interface ApiDeps {
@@ -70,10 +76,19 @@ function send(reply: FastifyReply, res: ApiResponse & { replayed?: boolean }) {
   return reply.status(res.status).send(res.body);
 }
 
-/** Turns an error from Temporal into a stored-able API response; rethrows what is not an API error. */
-function asResponse(err: unknown, shipmentId: string): ApiResponse {
-  const api = toApiError(err, shipmentId);
+/**
+ * Turns an error from Temporal into a storable API response; rethrows what is not an API error. A 503
+ * (Temporal or its workers unavailable) is thrown rather than returned, so it carries its Retry-After and
+ * is not stored under the Idempotency-Key: a retry can still succeed.
+ */
+async function asResponse(
+  err: unknown,
+  shipmentId: string,
+  probe: () => Promise<unknown>,
+): Promise<ApiResponse> {
+  const api = await toApiError(err, shipmentId, probe);
   if (!api) throw err;
+  if (api.status >= 500) throw api;
   return { status: api.status, body: api.body() };
 }
 
@@ -128,7 +143,7 @@ export function registerApiRoutes(root: FastifyInstance, d: ApiDeps) {
               );
               return { status: 200, body: result };
             } catch (err) {
-              return asResponse(err, workflowId);
+              return asResponse(err, workflowId, describeProbe(d.client, workflowId));
             }
           },
         );
@@ -193,16 +208,19 @@ export function registerApiRoutes(root: FastifyInstance, d: ApiDeps) {
     async (req, reply) => {
       const workflowId = workflowIdOf(req.params.id);
       try {
-        const status = await withTemporalDeadline(
-          d.client,
-          () => d.client.workflow.getHandle(workflowId).query(statusQuery),
-          d.queryTimeoutMs,
-        );
-        return reply.send(status as unknown as z.infer<typeof StatusResponse>);
+        const [status, inbox] = await Promise.all([
+          withTemporalDeadline(
+            d.client,
+            () => d.client.workflow.getHandle(workflowId).query(statusQuery),
+            d.queryTimeoutMs,
+          ),
+          d.store.inbox.shipmentCounts(workflowId),
+        ]);
+        return reply.send({ ...status, inbox } as unknown as z.infer<typeof StatusResponse>);
       } catch (err) {
         if (err instanceof QueryNotRegisteredError)
           throw new GatewayError('SHIPMENT_NOT_FOUND', `${workflowId} is not a shipment`);
-        throw toApiError(err, workflowId) ?? err;
+        throw (await toApiError(err, workflowId, describeProbe(d.client, workflowId))) ?? err;
       }
     },
   );
@@ -252,7 +270,7 @@ export function registerApiRoutes(root: FastifyInstance, d: ApiDeps) {
         );
         return reply.send({ shipments });
       } catch (err) {
-        throw toApiError(err, 'shipments') ?? err;
+        throw (await toApiError(err, 'shipments', systemProbe(d.client))) ?? err;
       }
     },
   );

@@ -15,7 +15,8 @@ import { errorText, Forwarder, type ForwarderOptions } from './forwarder.js';
 import { Intake } from './intake.js';
 import { GatewayMetrics } from './metrics.js';
 import { registerOpsRoutes } from './ops-routes.js';
-import { deliverEvent, type DeliveryContext } from './temporal.js';
+import { TaskGuard, type TaskGuardOptions } from './task-guard.js';
+import { deliverEvent, normalizeShipmentId, type DeliveryContext } from './temporal.js';
 import { registerWebhookRoutes, type RawBodyRequest } from './webhook-routes.js';
 
 /** Options of the gateway; only config, client, store and logger are required. */
@@ -33,6 +34,8 @@ export interface GatewayOptions extends DialectOptions {
   backlogLimit?: number;
   /** Forwarder tuning. */
   forwarder?: ForwarderOptions;
+  /** How the forwarder checks dispatch task ids against the shipment's status query. */
+  taskGuard?: TaskGuardOptions;
   /** Telemetry batching: rows per insert and longest wait. */
   telemetry?: { maxRows?: number; maxDelayMs?: number };
   /** How long a synchronous update may take (default 30 s). */
@@ -75,6 +78,8 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     clock: () => clockAtStart,
     settings: settingsFromConfig(config),
     taskQueuePrefix: config.SHIPSYNC_TASK_QUEUE_PREFIX,
+    taskGuard: new TaskGuard(client, opts.taskGuard),
+    forwardedBefore: (workflowId) => store.inbox.forwardedBefore(workflowId),
   };
   const forwarder = new Forwarder(
     store,
@@ -145,7 +150,14 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
 
   app.setErrorHandler((err, req, reply) => {
     const r = toErrorResponse(err);
-    if (r.status >= 500) req.log.error({ err: errorText(err), url: req.url.slice(0, 200) }, 'request failed');
+    const id = (req.params as { id?: unknown } | undefined)?.id;
+    const shipmentId =
+      typeof id === 'string' && req.url.startsWith('/v1/shipments/') ? normalizeShipmentId(id) : undefined;
+    if (r.status >= 500) {
+      const fields = { err: errorText(err), url: req.url.slice(0, 200), code: r.body.code, shipmentId };
+      if (r.status === 503) req.log.warn(fields, 'request answered 503');
+      else req.log.error(fields, 'request failed');
+    }
     if (r.retryAfterSeconds) void reply.header('retry-after', String(r.retryAfterSeconds));
     return reply.status(r.status).type('application/json; charset=utf-8').send(r.body);
   });

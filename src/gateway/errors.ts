@@ -2,17 +2,30 @@ import type { FastifyError } from 'fastify';
 import { z } from 'zod';
 import { ERROR_CODES, ShipsyncError, type ErrorCode } from '../domain/errors.js';
 
+/** Codes only the gateway gives, beside the domain's: how Temporal and its workers can fail a call. */
+export const GATEWAY_ERROR_CODES = {
+  WORKER_UNAVAILABLE: {
+    retryable: true,
+    http: 503,
+    meaning: "Temporal answers but no worker serves the shipment's task queue right now; retry later",
+  },
+} as const satisfies Record<string, { retryable: boolean; http: number; meaning: string }>;
+
 /** Any code the gateway may put in an error body. */
-export type GatewayErrorCode = ErrorCode;
+export type GatewayErrorCode = ErrorCode | keyof typeof GATEWAY_ERROR_CODES;
+
+function isGatewayOnly(code: string): code is keyof typeof GATEWAY_ERROR_CODES {
+  return code in GATEWAY_ERROR_CODES;
+}
 
 /** HTTP status of a code. */
 export function httpStatusOf(code: GatewayErrorCode): number {
-  return ERROR_CODES[code].http;
+  return isGatewayOnly(code) ? GATEWAY_ERROR_CODES[code].http : ERROR_CODES[code].http;
 }
 
 /** True when a string is a code the gateway knows. */
 export function isKnownCode(code: unknown): code is GatewayErrorCode {
-  return typeof code === 'string' && code in ERROR_CODES;
+  return typeof code === 'string' && (code in ERROR_CODES || isGatewayOnly(code));
 }
 
 /** The body of every error response. */

@@ -6,10 +6,13 @@ import { parseEvent, type CanonicalEvent } from '../domain/events.js';
 import type { AppLogger } from '../platform/logger.js';
 import type { InboxRow, Store } from '../storage/store.js';
 import type { GatewayMetrics } from './metrics.js';
-import { PermanentDeliveryError } from './temporal.js';
+import { PermanentDeliveryError, TransientDeliveryError, type DeliveryResult } from './temporal.js';
 
-/** Delivers one canonical event; throws PermanentDeliveryError when it never can, anything else to retry. */
-export type Deliver = (event: CanonicalEvent, row: InboxRow) => Promise<void>;
+/**
+ * Delivers one canonical event and says how it ended (nothing means forwarded); throws
+ * PermanentDeliveryError when it never can, anything else to retry.
+ */
+export type Deliver = (event: CanonicalEvent, row: InboxRow) => Promise<DeliveryResult | void>;
 
 /** Tuning of the forwarder loop. */
 export interface ForwarderOptions {
@@ -19,7 +22,10 @@ export interface ForwarderOptions {
   batchSize?: number;
   /** Deliveries in flight at once (rows of one shipment are always delivered one after another). */
   concurrency?: number;
-  /** How long a claim is held; a crashed gateway's rows are claimed again after it. */
+  /**
+   * How long a claim is held without renewal; the forwarder renews its leases every third of it while it
+   * works, so a crashed gateway's rows (and the newer rows of their shipments) wait at most this long.
+   */
   leaseMs?: number;
   /** Pause between passes when the inbox has nothing due. */
   idleMs?: number;
@@ -28,7 +34,10 @@ export interface ForwarderOptions {
   maxBackoffMs?: number;
   /** Random spread of a retry delay, as a share of it, so retries of many rows do not arrive together. */
   jitter?: number;
-  /** An event still undeliverable this long after receipt goes to the dead letters. */
+  /**
+   * An event Temporal could not take this long after receipt goes to the dead letters. Waiting for a
+   * worker never expires: a valid event is not dead-lettered because the workers are down.
+   */
   maxRetryAgeMs?: number;
   /** The clock (tests move it). */
   now?: () => Date;
@@ -37,9 +46,22 @@ export interface ForwarderOptions {
 /** What one pass did. */
 export interface PassResult {
   claimed: number;
+  /** Settled: forwarded, late or ignored. */
   delivered: number;
   retried: number;
   dead: number;
+}
+
+/** The default lease: short, because it is renewed while held and bounds how long a crash holds a shipment. */
+export const DEFAULT_LEASE_MS = 6_000;
+
+/** The leases of one pass's rows, renewed while the pass works on them. */
+interface Lease {
+  /** The row is being settled now: stop renewing it. */
+  settling(id: number): void;
+  /** True when another owner took the row over. */
+  lost(id: number): boolean;
+  stop(): Promise<void>;
 }
 
 /** Delay before attempt `attempts + 1`: exponential from base, capped, with jitter in [1 - j, 1 + j]. */
@@ -88,7 +110,7 @@ export class Forwarder {
     this.o = {
       batchSize: opts.batchSize ?? 64,
       concurrency: opts.concurrency ?? 8,
-      leaseMs: opts.leaseMs ?? 15_000,
+      leaseMs: opts.leaseMs ?? DEFAULT_LEASE_MS,
       idleMs: opts.idleMs ?? 250,
       baseBackoffMs: opts.baseBackoffMs ?? 500,
       maxBackoffMs: opts.maxBackoffMs ?? 15_000,
@@ -201,11 +223,17 @@ export class Forwarder {
       const key = row.shipmentId ?? `event:${row.eventId}`;
       groups.set(key, [...(groups.get(key) ?? []), row]);
     }
-    const queue = [...groups.values()];
-    const workers = Array.from({ length: Math.min(this.o.concurrency, queue.length) }, async () => {
-      for (let group = queue.shift(); group; group = queue.shift()) await this.settleGroup(group, result);
-    });
-    await Promise.all(workers);
+    const lease = this.holdLeases(rows);
+    try {
+      const queue = [...groups.values()];
+      const workers = Array.from({ length: Math.min(this.o.concurrency, queue.length) }, async () => {
+        for (let group = queue.shift(); group; group = queue.shift())
+          await this.settleGroup(group, result, lease);
+      });
+      await Promise.all(workers);
+    } finally {
+      await lease.stop();
+    }
     return {
       claimed: result.claimed,
       delivered: result.delivered,
@@ -215,26 +243,88 @@ export class Forwarder {
   }
 
   /**
-   * Delivers one shipment's rows in order. After a transient failure (almost always Temporal being down)
-   * the rest of the pass is not sent but scheduled for the same retry, so an outage costs one timeout per
-   * pass rather than one per row.
+   * Renews the leases of a pass's rows every third of the lease while the pass works on them. A row
+   * whose lease was lost (this process stalled past it and another gateway took over) is not delivered,
+   * and neither are the later rows of its shipment.
    */
-  private async settleGroup(rows: InboxRow[], result: PassResult & { halted?: string }) {
-    for (const row of rows) {
+  private holdLeases(rows: InboxRow[]): Lease {
+    const held = new Set(rows.map((r) => r.id));
+    const lost = new Set<number>();
+    let renewing: Promise<void> | undefined;
+    const timer = setInterval(
+      () => {
+        if (renewing || held.size === 0) return;
+        const ids = [...held];
+        renewing = this.store.inbox
+          .renewLeases(this.owner, ids, this.o.leaseMs, this.o.now())
+          .then((kept) => {
+            const still = new Set(kept);
+            for (const id of ids) {
+              if (held.has(id) && !still.has(id)) {
+                held.delete(id);
+                lost.add(id);
+              }
+            }
+          })
+          .catch((err) => this.logger.warn({ err: errorText(err) }, 'could not renew inbox leases'))
+          .finally(() => (renewing = undefined));
+      },
+      Math.max(20, Math.floor(this.o.leaseMs / 3)),
+    );
+    return {
+      settling: (id) => held.delete(id),
+      lost: (id) => lost.has(id),
+      async stop() {
+        clearInterval(timer);
+        await renewing;
+      },
+    };
+  }
+
+  /**
+   * Delivers one shipment's rows in order. After a transient failure the shipment's later rows are not
+   * sent (they would overtake it) but released to wait behind it. When Temporal itself is unavailable the
+   * rest of the pass is not sent either but scheduled for the same retry, so an outage costs one timeout
+   * per pass rather than one per row; when only a worker is missing, other shipments' signals still go.
+   */
+  private async settleGroup(rows: InboxRow[], result: PassResult & { halted?: string }, lease: Lease) {
+    let blocked = false;
+    for (const [i, row] of rows.entries()) {
+      if (lease.lost(row.id)) {
+        this.logger.warn(
+          { eventId: row.eventId, shipmentId: row.shipmentId ?? undefined },
+          'inbox lease lost to another gateway; leaving the rest of the shipment to it',
+        );
+        return;
+      }
+      if (blocked) {
+        const rest = rows.slice(i).filter((r) => !lease.lost(r.id));
+        await this.store.inbox.release(
+          this.owner,
+          rest.map((r) => r.id),
+        );
+        for (const r of rest) lease.settling(r.id);
+        return;
+      }
       if (result.halted !== undefined) {
-        await this.retry(row, result.halted, result);
+        await this.retry(row, result.halted, 'temporal', result);
+        lease.settling(row.id);
         continue;
       }
+      // The lease stays renewed while the row is delivered, however long Temporal takes to answer.
       const outcome = await this.settle(row, result);
-      if (outcome.kind === 'retry') result.halted = outcome.error;
+      lease.settling(row.id);
+      if (outcome.kind !== 'retry') continue;
+      if (outcome.scope === 'temporal') result.halted = outcome.error;
+      else blocked = true;
     }
   }
 
   private async settle(
     row: InboxRow,
     result: PassResult,
-  ): Promise<{ kind: 'done' } | { kind: 'retry'; error: string }> {
-    const log = this.logger.child({ eventId: row.eventId, shipmentId: row.shipmentId ?? undefined });
+  ): Promise<{ kind: 'done' } | { kind: 'retry'; scope: 'worker' | 'temporal'; error: string }> {
+    let log = this.logger.child({ eventId: row.eventId, shipmentId: row.shipmentId ?? undefined });
     let event: CanonicalEvent;
     try {
       event = parseEvent(row.payload);
@@ -248,37 +338,58 @@ export class Forwarder {
         'EVENT_SCHEMA_INVALID',
         `stored event no longer matches its schema: ${detail}`,
         result,
+        log,
       );
       return { kind: 'done' };
     }
+    log = log.child({ correlationId: event.correlationid, type: event.type });
+    let delivered: DeliveryResult;
     try {
-      await this.deliver(event, row);
+      delivered = (await this.deliver(event, row)) ?? { outcome: 'forwarded' };
     } catch (err) {
       if (err instanceof PermanentDeliveryError) {
-        log.warn({ code: err.code, reason: err.message }, 'event undeliverable; moved to the dead letters');
-        await this.dead(row, err.code, err.message, result);
+        await this.dead(row, err.code, err.message, result, log);
         return { kind: 'done' };
       }
       const error = errorText(err);
-      log.debug({ error, attempts: row.attempts }, 'delivery failed; will retry');
-      await this.retry(row, error, result);
-      return { kind: 'retry', error };
+      const scope = err instanceof TransientDeliveryError ? err.scope : 'temporal';
+      log.debug({ error, attempts: row.attempts, scope }, 'delivery failed; will retry');
+      await this.retry(row, error, scope, result);
+      return { kind: 'retry', scope, error };
     }
     const now = this.o.now();
-    if (await this.store.inbox.markDelivered(row.id, this.owner, now)) {
-      result.delivered++;
+    const settled = await this.store.inbox.markSettled(
+      row.id,
+      this.owner,
+      delivered.outcome === 'forwarded'
+        ? { outcome: 'forwarded' }
+        : { outcome: delivered.outcome, reason: delivered.reason },
+      now,
+    );
+    if (!settled) return { kind: 'done' };
+    result.delivered++;
+    if (delivered.outcome === 'forwarded') {
       this.metrics?.forwards.inc({ source: row.source, outcome: 'delivered' });
       this.metrics?.forwardLatency.observe(
         { source: row.source, type: row.type },
         Math.max(0, now.getTime() - Date.parse(row.receivedAt)) / 1000,
       );
+      log.debug('event delivered');
+    } else {
+      this.metrics?.forwards.inc({ source: row.source, outcome: delivered.outcome });
+      if (delivered.outcome === 'late') this.metrics?.lateEvents.inc({ source: row.source, type: row.type });
+      else this.metrics?.ignoredEvents.inc({ source: row.source, type: row.type });
+      log.info(
+        { outcome: delivered.outcome, reason: delivered.reason },
+        `event ${delivered.outcome}; kept, not delivered`,
+      );
     }
     return { kind: 'done' };
   }
 
-  private async retry(row: InboxRow, error: string, result: PassResult) {
+  private async retry(row: InboxRow, error: string, scope: 'worker' | 'temporal', result: PassResult) {
     const now = this.o.now();
-    if (now.getTime() - Date.parse(row.receivedAt) > this.o.maxRetryAgeMs) {
+    if (scope === 'temporal' && now.getTime() - Date.parse(row.receivedAt) > this.o.maxRetryAgeMs) {
       await this.dead(
         row,
         'TEMPORAL_UNAVAILABLE',
@@ -294,7 +405,14 @@ export class Forwarder {
     }
   }
 
-  private async dead(row: InboxRow, code: string, reason: string, result: PassResult) {
+  private async dead(
+    row: InboxRow,
+    code: string,
+    reason: string,
+    result: PassResult,
+    log: AppLogger = this.logger.child({ eventId: row.eventId, shipmentId: row.shipmentId ?? undefined }),
+  ) {
+    log.warn({ code, reason }, 'event undeliverable; moved to the dead letters');
     if (
       (await this.store.inbox.moveToDeadLetter(row.id, this.owner, { code, reason }, this.o.now())) !==
       undefined

@@ -37,11 +37,12 @@ async function main() {
   });
   const gateway = await createGateway({ config, client, store, logger });
 
-  await gateway.listen({ host: '0.0.0.0', port: config.SHIPSYNC_GATEWAY_PORT });
+  await gateway.listen({ host: config.SHIPSYNC_GATEWAY_HOST, port: config.SHIPSYNC_GATEWAY_PORT });
   await gateway.forwarder.refreshBacklog();
   gateway.forwarder.start();
   logger.info(
     {
+      host: config.SHIPSYNC_GATEWAY_HOST,
       port: config.SHIPSYNC_GATEWAY_PORT,
       store: target.backend,
       temporal: config.SHIPSYNC_TEMPORAL_ADDRESS,

@@ -3,7 +3,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 /** What happened to one incoming webhook. */
 export type IntakeOutcome = 'accepted' | 'duplicate' | 'rejected' | 'telemetry' | 'ignored';
 /** What happened to one delivery attempt. */
-export type ForwardOutcome = 'delivered' | 'retry' | 'dead';
+export type ForwardOutcome = 'delivered' | 'late' | 'ignored' | 'retry' | 'dead';
 
 /** The gateway's Prometheus metrics, on their own registry so tests and several gateways never collide. */
 export class GatewayMetrics {
@@ -28,8 +28,20 @@ export class GatewayMetrics {
   });
   readonly forwards = new Counter({
     name: 'shipsync_forward_attempts_total',
-    help: 'Delivery attempts to Temporal by source and outcome',
+    help: 'Delivery attempts to Temporal by source and outcome (delivered, late, ignored, retry, dead)',
     labelNames: ['source', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly lateEvents = new Counter({
+    name: 'shipsync_gateway_late_events_total',
+    help: 'Events that arrived after their shipment had closed: kept in the inbox as late, not dead letters',
+    labelNames: ['source', 'type'] as const,
+    registers: [this.registry],
+  });
+  readonly ignoredEvents = new Counter({
+    name: 'shipsync_gateway_ignored_events_total',
+    help: 'Events refused before their workflow with a reason, e.g. about a dispatch task shipsync did not create',
+    labelNames: ['source', 'type'] as const,
     registers: [this.registry],
   });
   readonly telemetryRows = new Counter({

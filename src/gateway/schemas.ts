@@ -69,6 +69,18 @@ export const StatusResponse = z
     milestones: z.array(z.looseObject({ milestone: z.string(), attempt: z.number(), at: z.string() })),
     billingDocumentId: z.string().optional(),
     outcome: z.enum(['delivered', 'returned']).optional(),
+    inbox: z
+      .object({
+        pending: z.number().int(),
+        forwarded: z.number().int(),
+        late: z.number().int().describe('arrived after the shipment had closed: kept, not dead letters'),
+        ignored: z
+          .number()
+          .int()
+          .describe('refused before the workflow, e.g. about a task shipsync did not create'),
+        dead: z.number().int(),
+      })
+      .describe("the shipment's events in the gateway's inbox, by where they stand"),
   })
   .meta({ id: 'ShipmentStatus' });
 

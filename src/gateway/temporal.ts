@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { status as grpcStatus } from '@grpc/grpc-js';
 import {
   isGrpcServiceError,
   ServiceError,
@@ -9,7 +10,7 @@ import {
 import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
 import type { ClockSettings } from '../domain/clock.js';
 import { ERROR_CODES, type ErrorCode } from '../domain/errors.js';
-import { isDispatchEvent, type CanonicalEvent } from '../domain/events.js';
+import { isDispatchEvent, type CanonicalEvent, type DispatchEvent } from '../domain/events.js';
 import { startShipment } from '../platform/shipments.js';
 import {
   deliveryIdOf,
@@ -20,6 +21,7 @@ import {
   type ShipmentSettings,
 } from '../workflows/shipment/contract.js';
 import { GatewayError, type GatewayErrorCode } from './errors.js';
+import type { TaskCheck } from './task-guard.js';
 
 /**
  * gRPC channel settings for the gateway's Temporal connection: after an outage, reconnect within seconds
@@ -34,20 +36,6 @@ export const TEMPORAL_CHANNEL_ARGS = {
 export const TEMPORAL_CALL_TIMEOUT_MS = 5_000;
 
 const ID_CHARS = /^[0-9A-Z-]{1,20}$/;
-
-/** gRPC status codes the gateway tells apart (numbers from the gRPC specification). */
-const grpcStatus = {
-  CANCELLED: 1,
-  UNKNOWN: 2,
-  INVALID_ARGUMENT: 3,
-  DEADLINE_EXCEEDED: 4,
-  NOT_FOUND: 5,
-  FAILED_PRECONDITION: 9,
-  RESOURCE_EXHAUSTED: 8,
-  ABORTED: 10,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-} as const;
 
 /**
  * The shipment workflow id a caller means: the workflow id `shipment-<deliveryId>` itself, or the bare
@@ -69,6 +57,21 @@ export class PermanentDeliveryError extends Error {
   }
 }
 
+/**
+ * A delivery that may succeed later. `worker`: Temporal answered but no worker served the shipment (an
+ * update or query waits for one); only that shipment's later rows wait. `temporal`: Temporal itself could
+ * not be reached or did not answer; the forwarder pauses its whole pass.
+ */
+export class TransientDeliveryError extends Error {
+  constructor(
+    readonly scope: 'worker' | 'temporal',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'TransientDeliveryError';
+  }
+}
+
 /** The gRPC status code behind a Temporal client error, if there is one. */
 export function grpcCodeOf(err: unknown): number | undefined {
   if (isGrpcServiceError(err)) return err.code;
@@ -82,7 +85,7 @@ export function isWorkflowNotFound(err: unknown): boolean {
   return err instanceof WorkflowNotFoundError || grpcCodeOf(err) === grpcStatus.NOT_FOUND;
 }
 
-/** Status codes that mean Temporal could not be reached or did not answer in time. */
+/** Status codes that mean Temporal could not be reached, was overloaded or did not answer in time. */
 const UNAVAILABLE = new Set<number>([
   grpcStatus.UNAVAILABLE,
   grpcStatus.DEADLINE_EXCEEDED,
@@ -115,20 +118,133 @@ export function rejectionOf(err: WorkflowUpdateFailedError): { code: ErrorCode; 
   return { code: 'VALIDATION_FAILED', message: cause?.message ?? err.message };
 }
 
-/** Maps an error from a synchronous Temporal call to the API's error, so callers see a typed 4xx or a 503. */
-export function toApiError(err: unknown, shipmentId: string): GatewayError | undefined {
-  if (err instanceof WorkflowUpdateFailedError) {
-    const r = rejectionOf(err);
-    return new GatewayError(r.code, r.message);
+/** What a failed Temporal call means for the caller. */
+export type TemporalProblem =
+  /** An update's validator or handler refused the request with a typed code. */
+  | { kind: 'rejected'; code: ErrorCode; message: string }
+  /** No such workflow, or it has closed (for signals and updates). */
+  | { kind: 'not_found'; message: string }
+  /** Temporal answers, but no worker served the workflow's task queue in time. */
+  | { kind: 'worker_unavailable'; message: string }
+  /** Temporal could not be reached, was overloaded, or failed the call itself. */
+  | { kind: 'temporal_unavailable'; message: string }
+  /** Temporal refused the request as malformed; sending it again cannot help. */
+  | { kind: 'invalid'; message: string };
+
+/** The name of a gRPC status code, e.g. `FAILED_PRECONDITION`. */
+function codeName(code: number): string {
+  return grpcStatus[code] ?? String(code);
+}
+
+/** The message of a Temporal client error, with the gRPC detail when it has one. */
+function detailOf(err: unknown): string {
+  if (isGrpcServiceError(err)) return err.details || err.message;
+  if (err instanceof Error && isGrpcServiceError(err.cause)) return err.cause.details || err.cause.message;
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** True for errors raised by the Temporal client or server (as opposed to a bug of ours). */
+function isTemporalClientError(err: unknown): boolean {
+  return (
+    grpcCodeOf(err) !== undefined ||
+    err instanceof ServiceError ||
+    err instanceof WorkflowUpdateRPCTimeoutOrCancelledError ||
+    isTemporalUnavailable(err)
+  );
+}
+
+/**
+ * Classifies an error of a Temporal call. A deadline that passed is ambiguous: Temporal may be down, or it
+ * may be up while no worker answers the query or update. `probe` asks Temporal something no worker takes
+ * part in (describe the workflow, system info); when it answers, the worker is the one missing.
+ * Undefined for errors that do not come from Temporal.
+ */
+export async function classifyTemporalError(
+  err: unknown,
+  probe?: () => Promise<unknown>,
+): Promise<TemporalProblem | undefined> {
+  if (err instanceof WorkflowUpdateFailedError) return { kind: 'rejected', ...rejectionOf(err) };
+  if (isWorkflowNotFound(err)) return { kind: 'not_found', message: detailOf(err) };
+  const code = grpcCodeOf(err);
+  if (code === grpcStatus.FAILED_PRECONDITION) {
+    // "no poller seen for task queue recently", or a workflow task that cannot run: the worker side.
+    return { kind: 'worker_unavailable', message: `no worker answered: ${detailOf(err)}` };
   }
-  if (isWorkflowNotFound(err))
-    return new GatewayError('SHIPMENT_NOT_FOUND', `no open shipment ${shipmentId}`);
-  if (isTemporalUnavailable(err)) {
-    return new GatewayError('TEMPORAL_UNAVAILABLE', 'Temporal did not answer in time; retry later', {
-      retryAfterSeconds: 5,
-    });
+  if (code === grpcStatus.INVALID_ARGUMENT) {
+    return { kind: 'invalid', message: `Temporal refused the request: ${detailOf(err)}` };
+  }
+  if (code === grpcStatus.DEADLINE_EXCEEDED || code === grpcStatus.CANCELLED) {
+    if (
+      probe &&
+      (await probe().then(
+        () => true,
+        () => false,
+      ))
+    ) {
+      return {
+        kind: 'worker_unavailable',
+        message: 'Temporal is up but no worker answered in time (workers stopped or overloaded)',
+      };
+    }
+    return { kind: 'temporal_unavailable', message: 'Temporal did not answer in time' };
+  }
+  if (code === grpcStatus.UNAVAILABLE) {
+    return { kind: 'temporal_unavailable', message: `Temporal could not be reached: ${detailOf(err)}` };
+  }
+  if (code === grpcStatus.RESOURCE_EXHAUSTED) {
+    return { kind: 'temporal_unavailable', message: `Temporal is overloaded: ${detailOf(err)}` };
+  }
+  if (code !== undefined) {
+    return {
+      kind: 'temporal_unavailable',
+      message: `Temporal failed the call (${codeName(code)}): ${detailOf(err)}`,
+    };
+  }
+  if (isTemporalClientError(err)) {
+    return { kind: 'temporal_unavailable', message: `Temporal could not be reached: ${detailOf(err)}` };
   }
   return undefined;
+}
+
+/** Seconds a caller should wait before retrying after a 503 from Temporal or its workers. */
+export const TEMPORAL_RETRY_AFTER_SECONDS = 5;
+
+/**
+ * Maps an error from a synchronous Temporal call to the API's error: the update's own 4xx code, 404 for a
+ * missing shipment, 503 WORKER_UNAVAILABLE or TEMPORAL_UNAVAILABLE with Retry-After, 400 for a request
+ * Temporal refused. Undefined for errors that do not come from Temporal (a bug: the caller answers 500).
+ */
+export async function toApiError(
+  err: unknown,
+  shipmentId: string,
+  probe?: () => Promise<unknown>,
+): Promise<GatewayError | undefined> {
+  const problem = await classifyTemporalError(err, probe);
+  if (!problem) return undefined;
+  const retry = { retryAfterSeconds: TEMPORAL_RETRY_AFTER_SECONDS };
+  switch (problem.kind) {
+    case 'rejected':
+      return new GatewayError(problem.code, problem.message);
+    case 'not_found':
+      return new GatewayError('SHIPMENT_NOT_FOUND', `no open shipment ${shipmentId}`);
+    case 'worker_unavailable':
+      return new GatewayError('WORKER_UNAVAILABLE', `${shipmentId}: ${problem.message}; retry later`, retry);
+    case 'temporal_unavailable':
+      return new GatewayError('TEMPORAL_UNAVAILABLE', `${problem.message}; retry later`, retry);
+    case 'invalid':
+      return new GatewayError('VALIDATION_FAILED', problem.message);
+  }
+}
+
+/** A probe that asks Temporal to describe a workflow (no worker involved), with a short deadline. */
+export function describeProbe(client: Client, workflowId: string, timeoutMs = 2_000): () => Promise<unknown> {
+  return () =>
+    withTemporalDeadline(client, () => client.workflow.getHandle(workflowId).describe(), timeoutMs);
+}
+
+/** A probe that asks Temporal for its system info (no worker involved), with a short deadline. */
+export function systemProbe(client: Client, timeoutMs = 2_000): () => Promise<unknown> {
+  return () => withTemporalDeadline(client, () => client.workflowService.getSystemInfo({}), timeoutMs);
 }
 
 /** Runs a Temporal call with a deadline, so a Temporal outage fails fast instead of hanging a request. */
@@ -171,14 +287,72 @@ export interface DeliveryContext {
   clock: () => ClockSettings;
   settings: ShipmentSettings;
   taskQueuePrefix: string;
+  /** Refuses dispatch events about a task the shipment did not create (optional; the workflow checks too). */
+  taskGuard?: { check(workflowId: string, event: DispatchEvent): Promise<TaskCheck> };
+  /** True when an earlier event of the shipment reached it: it existed, even if Temporal no longer keeps it. */
+  forwardedBefore?: (workflowId: string) => Promise<boolean>;
+}
+
+/** How a delivered event ended when it did not simply reach its workflow. */
+export type DeliveryResult =
+  { outcome: 'forwarded' } | { outcome: 'late'; reason: string } | { outcome: 'ignored'; reason: string };
+
+/**
+ * The event's shipment is not open: late when the shipment existed and has closed, a dead letter
+ * (EVENT_UNKNOWN_SHIPMENT) when shipsync never ran it.
+ */
+async function lateOrUnknown(ctx: DeliveryContext, workflowId: string): Promise<DeliveryResult> {
+  let closed: string | undefined;
+  try {
+    const d = await withTemporalDeadline(ctx.client, () =>
+      ctx.client.workflow.getHandle(workflowId).describe(),
+    );
+    if (d.status.name === 'RUNNING') {
+      // A new run took over between the two calls (continue-as-new): deliver again.
+      throw new TransientDeliveryError('temporal', `${workflowId} is running again; delivering again`);
+    }
+    closed = `${d.status.name.toLowerCase()} at ${d.closeTime?.toISOString() ?? 'an unknown time'}`;
+  } catch (err) {
+    if (err instanceof TransientDeliveryError) throw err;
+    if (!isWorkflowNotFound(err)) throw await transientOf(ctx, err, workflowId);
+  }
+  if (closed) return { outcome: 'late', reason: `${workflowId} had closed (${closed}) before this event` };
+  if (await ctx.forwardedBefore?.(workflowId)) {
+    return { outcome: 'late', reason: `${workflowId} has closed and is past Temporal's retention` };
+  }
+  throw new PermanentDeliveryError(
+    'EVENT_UNKNOWN_SHIPMENT',
+    `no shipment workflow ${workflowId} has ever run`,
+  );
+}
+
+/** The retry a Temporal error calls for; a PermanentDeliveryError when it cannot succeed later. */
+async function transientOf(ctx: DeliveryContext, err: unknown, workflowId?: string): Promise<Error> {
+  const probe = workflowId ? describeProbe(ctx.client, workflowId) : systemProbe(ctx.client);
+  const problem = await classifyTemporalError(err, probe);
+  if (!problem) return err instanceof Error ? err : new Error(String(err));
+  switch (problem.kind) {
+    case 'rejected':
+      return new PermanentDeliveryError(problem.code, problem.message);
+    case 'invalid':
+      return new PermanentDeliveryError('EVENT_SCHEMA_INVALID', problem.message);
+    case 'worker_unavailable':
+      return new TransientDeliveryError('worker', problem.message);
+    case 'not_found':
+    case 'temporal_unavailable':
+      return new TransientDeliveryError('temporal', problem.message);
+  }
 }
 
 /**
  * Delivers one canonical event to Temporal: a dispatch event becomes the shipment's dispatch-event signal,
  * an order release starts (or attaches to) the shipment, a CRM reschedule request becomes the reschedule
- * update. Throws PermanentDeliveryError when the event can never be delivered; any other error is transient.
+ * update. Returns `late` when the shipment has closed, `ignored` when the event is about a dispatch task the
+ * shipment did not create. Throws PermanentDeliveryError when the event can never be delivered (no such
+ * shipment, a business rejection, a request Temporal refuses as malformed) and TransientDeliveryError for
+ * everything else, so nothing valid is lost while Temporal or the workers are down.
  */
-export async function deliverEvent(ctx: DeliveryContext, event: CanonicalEvent): Promise<void> {
+export async function deliverEvent(ctx: DeliveryContext, event: CanonicalEvent): Promise<DeliveryResult> {
   const { client } = ctx;
   const workflowId = normalizeShipmentId(event.subject);
   try {
@@ -190,7 +364,7 @@ export async function deliverEvent(ctx: DeliveryContext, event: CanonicalEvent):
           taskQueuePrefix: ctx.taskQueuePrefix,
         }),
       );
-      return;
+      return { outcome: 'forwarded' };
     }
     if (!workflowId)
       throw new PermanentDeliveryError(
@@ -198,10 +372,12 @@ export async function deliverEvent(ctx: DeliveryContext, event: CanonicalEvent):
         `subject ${event.subject} is not a shipment id`,
       );
     if (isDispatchEvent(event)) {
+      const check = await ctx.taskGuard?.check(workflowId, event);
+      if (check && !check.ok) return { outcome: 'ignored', reason: check.reason };
       await withTemporalDeadline(client, () =>
         signalOnce(client, workflowId, dispatchEventSignal.name, event, `inbox:${event.id}`),
       );
-      return;
+      return { outcome: 'forwarded' };
     }
     if (event.type === 'reschedule.requested.v1') {
       const request = RescheduleRequest.parse({
@@ -215,30 +391,12 @@ export async function deliverEvent(ctx: DeliveryContext, event: CanonicalEvent):
           .getHandle(workflowId)
           .executeUpdate(rescheduleUpdate, { args: [request], updateId: `inbox:${event.id}` }),
       );
-      return;
+      return { outcome: 'forwarded' };
     }
   } catch (err) {
-    if (err instanceof PermanentDeliveryError) throw err;
-    if (err instanceof WorkflowUpdateFailedError) {
-      const r = rejectionOf(err);
-      throw new PermanentDeliveryError(r.code, r.message);
-    }
-    if (isWorkflowNotFound(err)) {
-      throw new PermanentDeliveryError(
-        'EVENT_UNKNOWN_SHIPMENT',
-        `no open shipment workflow ${workflowId ?? event.subject}`,
-      );
-    }
-    if (
-      grpcCodeOf(err) === grpcStatus.INVALID_ARGUMENT ||
-      grpcCodeOf(err) === grpcStatus.FAILED_PRECONDITION
-    ) {
-      throw new PermanentDeliveryError(
-        'EVENT_SCHEMA_INVALID',
-        `Temporal refused the event: ${(err as Error).message}`,
-      );
-    }
-    throw err;
+    if (err instanceof PermanentDeliveryError || err instanceof TransientDeliveryError) throw err;
+    if (workflowId && isWorkflowNotFound(err)) return lateOrUnknown(ctx, workflowId);
+    throw await transientOf(ctx, err, workflowId);
   }
   throw new PermanentDeliveryError(
     'EVENT_SCHEMA_INVALID',

@@ -54,6 +54,11 @@ export const configSchema = z.object({
   SHIPSYNC_CLOCK_ANCHOR_SIM: z.iso.datetime({ offset: true }).optional(),
   SHIPSYNC_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   SHIPSYNC_GATEWAY_PORT: port.default(8080),
+  /** Address the gateway listens on: loopback by default; 0.0.0.0 (or an interface's address) to serve others. */
+  SHIPSYNC_GATEWAY_HOST: z
+    .string()
+    .regex(/^[A-Za-z0-9.:_[\]-]{1,255}$/, 'expected a host name or an IP address')
+    .default('127.0.0.1'),
   SHIPSYNC_DATABASE_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL')

@@ -1,4 +1,6 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -323,4 +325,116 @@ export async function gatewayFixture(opts: {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A gateway running as its own process (`node --import tsx src/gateway/main.ts`). */
+export interface GatewayProcess {
+  url: string;
+  pid: number;
+  /** The last few kB of its output. */
+  output(): string;
+  /** `kill -9`: no shutdown hook runs. */
+  kill9(): Promise<void>;
+  /** SIGTERM; resolves with the exit code. */
+  terminate(): Promise<number | null>;
+}
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const processes: ChildProcess[] = [];
+
+/** Starts the gateway entry point as a child process and resolves once it answers /healthz. */
+export async function startGatewayProcess(opts: {
+  port: number;
+  temporalAddress: string;
+  dataDir?: string;
+  databaseUrl?: string;
+  env?: Record<string, string>;
+}): Promise<GatewayProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/gateway/main.ts'], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      SHIPSYNC_GATEWAY_PORT: String(opts.port),
+      SHIPSYNC_DATA_DIR: opts.dataDir ?? mkdtempSync(join(tmpdir(), 'shipsync-gwp-')),
+      SHIPSYNC_TEMPORAL_ADDRESS: opts.temporalAddress,
+      SHIPSYNC_LOG_LEVEL: 'warn',
+      SHIPSYNC_DATABASE_URL: opts.databaseUrl ?? '',
+      ...opts.env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  processes.push(child);
+  let output = '';
+  const keep = (b: Buffer) => (output = (output + b.toString()).slice(-8000));
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const url = `http://127.0.0.1:${opts.port}`;
+  await eventually(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`gateway exited: ${output}`);
+      const res = await fetch(`${url}/healthz`).catch(() => undefined);
+      return res?.ok ? true : undefined;
+    },
+    60_000,
+    'gateway process up',
+  );
+  return {
+    url,
+    pid: child.pid!,
+    output: () => output,
+    async kill9() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+    async terminate() {
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+/** Kills every gateway process a test file started that still runs (for afterAll). */
+export function killGatewayProcesses() {
+  for (const child of processes)
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+}
+
+/**
+ * A TCP address that accepts connections and never answers: a Temporal frontend that hangs. A gateway
+ * pointed at it holds its claimed rows until its call's deadline.
+ */
+export async function hangingTemporal(): Promise<{ address: string; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : 0;
+  return {
+    address: `127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Posts a signed dispatch webhook over HTTP; returns the status and body. */
+export async function postDispatchHttp(
+  url: string,
+  config: Config,
+  payload: unknown,
+): Promise<{ status: number; body: { eventId?: string; code?: string } }> {
+  const req = signedDispatch(config, payload);
+  const res = await fetch(`${url}/webhooks/dispatch`, {
+    method: 'POST',
+    body: req.body,
+    headers: req.headers,
+  });
+  return { status: res.status, body: (await res.json()) as { eventId?: string; code?: string } };
 }

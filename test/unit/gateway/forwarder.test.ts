@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CanonicalEvent } from '../../../src/domain/events.js';
 import { backoffMs, Forwarder } from '../../../src/gateway/forwarder.js';
-import { PermanentDeliveryError } from '../../../src/gateway/temporal.js';
+import { GatewayMetrics } from '../../../src/gateway/metrics.js';
+import { PermanentDeliveryError, TransientDeliveryError } from '../../../src/gateway/temporal.js';
 import { createLogger } from '../../../src/platform/logger.js';
 import { openStore, type Store } from '../../../src/storage/store.js';
 
@@ -178,5 +179,83 @@ describe('forwarder', () => {
     await fwd.stop();
     expect(delivered).toEqual(['evt-live']);
     expect(fwd.started).toBe(false);
+  });
+
+  it('when no worker answers then that shipment waits behind its event, other shipments are delivered, and nothing is dead-lettered however long it takes', async () => {
+    await accept(arrived(1, 'shipment-1'));
+    await accept(arrived(2, 'shipment-1'));
+    await accept(arrived(3, 'shipment-2'));
+    const tried: string[] = [];
+    let workerUp = false;
+    const fwd = forwarder(
+      async (e) => {
+        tried.push(e.id);
+        if (e.subject === 'shipment-1' && !workerUp)
+          throw new TransientDeliveryError('worker', 'no worker answered');
+      },
+      { maxRetryAgeMs: 60_000 },
+    );
+    expect(await fwd.runOnce()).toEqual({ claimed: 3, delivered: 1, retried: 1, dead: 0 });
+    expect(tried.sort()).toEqual(['evt-1', 'evt-3']);
+    expect(await store.inbox.get('evt-2')).toMatchObject({
+      status: 'pending',
+      attempts: 0,
+      leaseOwner: null,
+    });
+    now = new Date(T0.getTime() + 3600_000);
+    expect(await fwd.runOnce()).toMatchObject({ dead: 0, retried: 1 });
+    workerUp = true;
+    now = new Date(T0.getTime() + 7200_000);
+    expect(await fwd.runOnce()).toEqual({ claimed: 2, delivered: 2, retried: 0, dead: 0 });
+    expect(tried.slice(-2)).toEqual(['evt-1', 'evt-2']);
+    expect(await store.deadLetters.list()).toEqual([]);
+  });
+
+  it('when an event comes after its shipment closed or is about a foreign task then it is settled as late or ignored with its reason, and counted', async () => {
+    await accept(arrived(1));
+    await accept(arrived(2));
+    await accept(arrived(3));
+    const metrics = new GatewayMetrics({ defaultMetrics: false });
+    const fwd = new Forwarder(
+      store,
+      async (e) =>
+        e.id === 'evt-2'
+          ? { outcome: 'late', reason: 'shipment-1 had closed' }
+          : e.id === 'evt-3'
+            ? { outcome: 'ignored', reason: 'foreign task' }
+            : undefined,
+      logger,
+      metrics,
+      { now: () => now },
+    );
+    expect(await fwd.runOnce()).toEqual({ claimed: 3, delivered: 3, retried: 0, dead: 0 });
+    expect(await store.inbox.shipmentCounts('shipment-1')).toEqual({
+      pending: 0,
+      forwarded: 1,
+      late: 1,
+      ignored: 1,
+      dead: 0,
+    });
+    expect((await store.inbox.get('evt-2'))?.outcomeReason).toBe('shipment-1 had closed');
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('shipsync_gateway_late_events_total{source="dispatch",type="stop.arrived.v1"} 1');
+    expect(text).toContain(
+      'shipsync_gateway_ignored_events_total{source="dispatch",type="stop.arrived.v1"} 1',
+    );
+    expect(await store.deadLetters.list()).toEqual([]);
+  });
+
+  it('when a delivery takes longer than the lease then the lease is renewed and no other gateway takes the row', async () => {
+    await accept(arrived(1));
+    let release: () => void = () => undefined;
+    const slow = new Promise<void>((r) => (release = r));
+    const started = Date.now();
+    const clock = () => new Date(T0.getTime() + Date.now() - started);
+    const fwd = forwarder(() => slow, { leaseMs: 300, now: clock });
+    const pass = fwd.runOnce();
+    await new Promise((r) => setTimeout(r, 900));
+    expect(await store.inbox.claimBatch('other', 10, 300, clock())).toEqual([]);
+    release();
+    expect(await pass).toMatchObject({ delivered: 1 });
   });
 });

@@ -1,10 +1,12 @@
-import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { status as grpcStatus } from '@grpc/grpc-js';
+import { ServiceError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
 import { visibilityQuery } from '../../../src/gateway/api-routes.js';
 import { dispatchDialect, erpDialect, crmDialect } from '../../../src/gateway/dialects.js';
 import { keptHeaders } from '../../../src/gateway/intake.js';
 import {
+  classifyTemporalError,
   isTemporalUnavailable,
   isWorkflowNotFound,
   normalizeShipmentId,
@@ -52,13 +54,13 @@ describe('list query', () => {
 });
 
 describe('Temporal errors', () => {
-  it('when an update is rejected with a typed failure then its code and message come back', () => {
+  it('when an update is rejected with a typed failure then its code and message come back', async () => {
     const err = new WorkflowUpdateFailedError(
       'update failed',
       ApplicationFailure.create({ type: 'RESCHEDULE_TOO_LATE', message: 'shipment is in_transit' }),
     );
     expect(rejectionOf(err)).toEqual({ code: 'RESCHEDULE_TOO_LATE', message: 'shipment is in_transit' });
-    expect(toApiError(err, 'shipment-1')?.status).toBe(409);
+    expect((await toApiError(err, 'shipment-1'))?.status).toBe(409);
     const untyped = new WorkflowUpdateFailedError(
       'update failed',
       ApplicationFailure.create({ type: 'SomethingElse', message: 'x' }),
@@ -66,19 +68,59 @@ describe('Temporal errors', () => {
     expect(rejectionOf(untyped).code).toBe('VALIDATION_FAILED');
   });
 
-  it('when the workflow is missing or Temporal is down then the API answers 404 or 503', () => {
+  const grpcError = (code: number, details: string) =>
+    Object.assign(new Error(`${code} ${grpcStatus[code]}: ${details}`), { code, details, metadata: {} });
+
+  it('when the workflow is missing or Temporal is down then the API answers 404 or 503', async () => {
     const missing = new WorkflowNotFoundError('not found', 'shipment-1', undefined);
     expect(isWorkflowNotFound(missing)).toBe(true);
-    expect(toApiError(missing, 'shipment-1')?.body()).toMatchObject({ code: 'SHIPMENT_NOT_FOUND' });
-    const grpcDown = Object.assign(new Error('14 UNAVAILABLE: No connection established'), {
-      code: 14,
-      details: 'x',
-      metadata: {},
-    });
+    expect((await toApiError(missing, 'shipment-1'))?.body()).toMatchObject({ code: 'SHIPMENT_NOT_FOUND' });
+    const grpcDown = grpcError(grpcStatus.UNAVAILABLE, 'No connection established');
     expect(isTemporalUnavailable(grpcDown)).toBe(true);
-    expect(toApiError(grpcDown, 'shipment-1')?.status).toBe(503);
+    const down = await toApiError(grpcDown, 'shipment-1');
+    expect([down?.status, down?.code, down?.extra.retryAfterSeconds]).toEqual([
+      503,
+      'TEMPORAL_UNAVAILABLE',
+      5,
+    ]);
+    expect(down?.message).toMatch(/could not be reached/);
     expect(isTemporalUnavailable(new Error('some bug'))).toBe(false);
-    expect(toApiError(new Error('some bug'), 'shipment-1')).toBeUndefined();
+    expect(await toApiError(new Error('some bug'), 'shipment-1')).toBeUndefined();
+  });
+
+  it('when no worker polls the task queue then the answer is 503 WORKER_UNAVAILABLE with Retry-After, not a 500', async () => {
+    const noPoller = grpcError(grpcStatus.FAILED_PRECONDITION, 'no poller seen for task queue recently');
+    const err = await toApiError(noPoller, 'shipment-1');
+    expect([err?.status, err?.code, err?.extra.retryAfterSeconds]).toEqual([503, 'WORKER_UNAVAILABLE', 5]);
+    expect(err?.message).toMatch(/no poller seen/);
+    const inQuery = new ServiceError('Failed to query Workflow', { cause: noPoller });
+    expect((await toApiError(inQuery, 'shipment-1'))?.code).toBe('WORKER_UNAVAILABLE');
+  });
+
+  it('when a call runs out of time then Temporal answering a probe means the worker is missing, and no answer means Temporal is', async () => {
+    const timeout = new ServiceError('Failed to query Workflow', {
+      cause: grpcError(grpcStatus.DEADLINE_EXCEEDED, 'Deadline exceeded after 5s'),
+    });
+    expect(await classifyTemporalError(timeout, async () => 'described')).toMatchObject({
+      kind: 'worker_unavailable',
+    });
+    const unreachable = await toApiError(timeout, 'shipment-1', async () => {
+      throw grpcError(grpcStatus.UNAVAILABLE, 'connection refused');
+    });
+    expect([unreachable?.code, unreachable?.message]).toEqual([
+      'TEMPORAL_UNAVAILABLE',
+      'Temporal did not answer in time; retry later',
+    ]);
+    const busy = await classifyTemporalError(
+      grpcError(grpcStatus.RESOURCE_EXHAUSTED, 'namespace rate limit'),
+    );
+    expect(busy).toMatchObject({
+      kind: 'temporal_unavailable',
+      message: expect.stringMatching(/overloaded/),
+    });
+    expect(await classifyTemporalError(grpcError(grpcStatus.INVALID_ARGUMENT, 'bad id'))).toMatchObject({
+      kind: 'invalid',
+    });
   });
 });
 
