@@ -17,7 +17,7 @@ beforeAll(async () => {
     headless: true,
     dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': 60 },
   });
-  stack = await startStack({ address: server.address });
+  stack = await startStack({ address: server.address, settings: { eventDedupWindow: 4 } });
 });
 afterAll(async () => {
   await stack?.close();
@@ -53,4 +53,37 @@ describe('long-lived shipments', () => {
       'BILLED#1',
     ]);
   }, 180_000);
+
+  it('when a planned shipment only hears ETA updates then it still continues as new, carrying a bounded set of event ids', async () => {
+    const { workflowId, handle } = await stack.start();
+    await stack.waitFor(workflowId, (s) => s.phase === 'published' && !!s.taskId);
+    await handle.signal(dispatchEventSignal, await stack.event(workflowId, 'route.assigned.v1'));
+    // The planned milestone and notice are out: the shipment now only waits for the driver.
+    await stack.waitFor(workflowId, (s) => s.milestones.some((m) => m.milestone === 'planned'));
+    const firstRun = (await handle.describe()).runId;
+    let sent = 0;
+    await expect
+      .poll(
+        async () => {
+          // ETA drift changes no phase and queues nothing: only the server's suggestion can wake the wait.
+          await handle.signal(
+            dispatchEventSignal,
+            await stack.event(workflowId, 'stop.eta.v1', { driftSeconds: 30 + sent++ }),
+          );
+          return (await handle.describe()).runId;
+        },
+        { timeout: 60_000, interval: 50 },
+      )
+      .not.toBe(firstRun);
+    const history = await handle.fetchHistory();
+    const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
+    const payload = started?.input?.payloads?.[0]?.data;
+    const input = JSON.parse(Buffer.from(payload ?? []).toString()) as {
+      carried: { seenEventIds: string[] };
+    };
+    expect(sent + 1).toBeGreaterThan(4);
+    expect(input.carried.seenEventIds.length).toBeLessThanOrEqual(4);
+    const status = await stack.waitFor(workflowId, (s) => s.phase === 'planned');
+    expect(status.milestones.filter((m) => m.milestone === 'planned')).toHaveLength(1);
+  }, 120_000);
 });

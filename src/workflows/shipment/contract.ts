@@ -43,7 +43,7 @@ export const ShipmentSettings = z.object({
   /** Free waiting minutes before waiting time is billed. */
   freeWaitingMinutes: z.number().nonnegative().default(15),
   /** How many recent event ids a shipment remembers to drop duplicates; its state stays bounded. */
-  eventDedupWindow: z.number().int().min(8).max(5000).default(500),
+  eventDedupWindow: z.number().int().min(4).max(5000).default(500),
 });
 export type ShipmentSettings = z.infer<typeof ShipmentSettings>;
 
