@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import axios, { isAxiosError, type AxiosInstance } from 'axios';
 import PQueue from 'p-queue';
 import { z } from 'zod';
@@ -213,7 +214,7 @@ export class ZendeskCrmAdapter implements CrmPort {
       return await this.pacer.add(async () => {
         // After a 429 (another client used the account's budget) nothing goes out until Retry-After has passed.
         const hold = this.resumeAt - Date.now();
-        if (hold > 0) await new Promise((r) => setTimeout(r, hold));
+        if (hold > 0) await sleep(hold);
         return request();
       });
     } catch (err) {
