@@ -314,7 +314,7 @@ export class StubSystems {
           gate.reached(input);
           await gate.wait;
         }
-        const impl = this.overrides.get(name) ?? (this.defaults[name]);
+        const impl = this.overrides.get(name) ?? this.defaults[name];
         return impl(input);
       };
     }
