@@ -1,28 +1,39 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Option } from 'commander';
+import { newCommand, numberIn, runMain } from '../../src/platform/command.js';
+import { apiTokenFor, loadConfig } from '../../src/platform/config.js';
 import { createLogger } from '../../src/platform/logger.js';
-import { loadConfig } from '../../src/platform/config.js';
+import { listenAddress, serveUntilSignal } from '../common/serve.js';
 import { startCrmSandbox } from './server.js';
 
-function number(raw: string): number {
-  const n = Number(raw);
-  if (!Number.isFinite(n)) throw new InvalidArgumentError(`expected a number, got "${raw}"`);
-  return n;
-}
-
-/** Runs the CRM sandbox standalone: `tsx src/sandbox/crm/main.ts [options]`. */
-async function main() {
+/**
+ * `npm run sandbox:crm -- [options]`: the Zendesk-dialect CRM sandbox on its own, listening where
+ * SHIPSYNC_CRM_URL points (default http://127.0.0.1:4003). Simulated customers ask the gateway at
+ * SHIPSYNC_GATEWAY_PORT for another slot with the agent token of SHIPSYNC_API_TOKENS.
+ */
+function command() {
   const config = loadConfig();
-  const program = new Command('crm-sandbox')
+  const at = listenAddress(config.SHIPSYNC_CRM_URL);
+  return newCommand('sandbox-crm')
     .description('Zendesk-dialect CRM sandbox for shipsync')
-    .option('--port <n>', 'TCP port', number, Number(new URL(config.SHIPSYNC_CRM_URL).port || 4003))
-    .option('--host <host>', 'interface to listen on', '127.0.0.1')
-    .option('--seed <n>', 'seed of every random decision', number, 1)
-    .option('--rate-limit <n>', 'API requests per minute before 429', number, 700)
+    .option(
+      '--port <n>',
+      'TCP port (default: the port of SHIPSYNC_CRM_URL)',
+      numberIn('--port', 0, 65535, true),
+      at.port,
+    )
+    .option('--host <host>', 'interface to bind (default: the host of SHIPSYNC_CRM_URL)', at.host)
+    .option('--seed <n>', 'seed of every random decision', numberIn('--seed', 0, 2 ** 31, true), 1)
+    .option(
+      '--rate-limit <n>',
+      'API requests per minute before 429',
+      numberIn('--rate-limit', 1, 1_000_000, true),
+      700,
+    )
     .option('--webhook-url <url>', 'where signed Zendesk-style webhooks go')
     .option(
       '--reschedule-rate <p>',
       'share of ETA notices after which the customer asks for another slot',
-      number,
+      numberIn('--reschedule-rate', 0, 1),
       0,
     )
     .addOption(
@@ -38,50 +49,46 @@ async function main() {
       'base URL of shipsync’s reschedule API',
       `http://127.0.0.1:${config.SHIPSYNC_GATEWAY_PORT}`,
     )
-    .option('--api-token <token>', 'bearer token for the reschedule API', 'dev-agent')
-    .parse(process.argv);
-  const o = program.opts<{
-    port: number;
-    host: string;
-    seed: number;
-    rateLimit: number;
-    webhookUrl?: string;
-    rescheduleRate: number;
-    rescheduleMode: 'api' | 'webhook';
-    rescheduleApiUrl: string;
-    apiToken: string;
-  }>();
-  const logger = createLogger({ level: config.SHIPSYNC_LOG_LEVEL, name: 'crm-sandbox' });
-  const sandbox = await startCrmSandbox({
-    port: o.port,
-    host: o.host,
-    seed: o.seed,
-    rateLimitPerMinute: o.rateLimit,
-    webhookUrl: o.webhookUrl,
-    webhookSecret: config.SHIPSYNC_CRM_WEBHOOK_SECRET,
-    customers:
-      o.rescheduleRate > 0
-        ? {
-            rescheduleRate: o.rescheduleRate,
-            mode: o.rescheduleMode,
-            rescheduleApiUrl: o.rescheduleApiUrl,
-            apiToken: o.apiToken,
-          }
-        : undefined,
-    logger,
-  });
-  logger.info({ url: sandbox.url }, 'CRM sandbox (Zendesk dialect) listening');
-  const stop = () => {
-    sandbox.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
+    .option(
+      '--api-token <token>',
+      'bearer token for the reschedule API (default: the agent token of SHIPSYNC_API_TOKENS)',
+    )
+    .allowExcessArguments(false)
+    .action(
+      async (o: {
+        port: number;
+        host: string;
+        seed: number;
+        rateLimit: number;
+        webhookUrl?: string;
+        rescheduleRate: number;
+        rescheduleMode: 'api' | 'webhook';
+        rescheduleApiUrl: string;
+        apiToken?: string;
+      }) => {
+        const logger = createLogger({ level: config.SHIPSYNC_LOG_LEVEL, name: 'crm-sandbox' });
+        const sandbox = await startCrmSandbox({
+          port: o.port,
+          host: o.host,
+          seed: o.seed,
+          rateLimitPerMinute: o.rateLimit,
+          webhookUrl: o.webhookUrl,
+          webhookSecret: config.SHIPSYNC_CRM_WEBHOOK_SECRET,
+          customers:
+            o.rescheduleRate > 0
+              ? {
+                  rescheduleRate: o.rescheduleRate,
+                  mode: o.rescheduleMode,
+                  rescheduleApiUrl: o.rescheduleApiUrl,
+                  apiToken: o.apiToken ?? apiTokenFor(config.SHIPSYNC_API_TOKENS, 'agent'),
+                }
+              : undefined,
+          logger,
+        });
+        logger.info({ url: sandbox.url }, 'CRM sandbox (Zendesk dialect) listening');
+        await serveUntilSignal(() => sandbox.close());
+      },
     );
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
 }
 
-main().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.message : String(err));
-  process.exit(1);
-});
+await runMain(command);

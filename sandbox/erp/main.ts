@@ -1,39 +1,62 @@
+import { newCommand, numberIn, runMain } from '../../src/platform/command.js';
+import { loadConfig } from '../../src/platform/config.js';
 import { createLogger } from '../../src/platform/logger.js';
+import { listenAddress, serveUntilSignal } from '../common/serve.js';
 import { startErpSandbox } from './server.js';
 
 /**
- * Runs the ERP sandbox on its own: `tsx src/sandbox/erp/main.ts [port]`. Environment: ERP_SANDBOX_PORT
- * (default 4001), ERP_SANDBOX_HOST, ERP_SANDBOX_SEED, ERP_SANDBOX_DB (SQLite file), ERP_SANDBOX_SEED_COUNT
- * (deliveries to create at start), ERP_RELEASE_PUSH_URL and SHIPSYNC_ERP_WEBHOOK_TOKEN (release push).
+ * `npm run sandbox:erp -- [options]`: the SAP OData V2 ERP sandbox on its own, listening where
+ * SHIPSYNC_ERP_URL points (default http://127.0.0.1:4001); the release push carries
+ * SHIPSYNC_ERP_WEBHOOK_TOKEN.
  */
-async function main() {
-  const logger = createLogger({ name: 'erp-sandbox' });
-  const env = process.env;
-  const port = Number(process.argv[2] ?? env.ERP_SANDBOX_PORT ?? 4001);
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new Error(`invalid port "${process.argv[2] ?? env.ERP_SANDBOX_PORT}"`);
-  const sandbox = await startErpSandbox({
-    port,
-    host: env.ERP_SANDBOX_HOST ?? '127.0.0.1',
-    seed: env.ERP_SANDBOX_SEED ? Number(env.ERP_SANDBOX_SEED) : 1,
-    dbFile: env.ERP_SANDBOX_DB || undefined,
-    releasePushUrl: env.ERP_RELEASE_PUSH_URL || undefined,
-    releasePushToken: env.SHIPSYNC_ERP_WEBHOOK_TOKEN ?? 'sandbox-erp-push-token',
-  });
-  const initial = Number(env.ERP_SANDBOX_SEED_COUNT ?? 0);
-  if (initial > 0) sandbox.seed(initial);
-  logger.info({ url: sandbox.url, seeded: initial }, 'ERP sandbox (SAP OData V2) listening');
-  const stop = () => {
-    sandbox.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
+function command() {
+  const config = loadConfig();
+  const at = listenAddress(config.SHIPSYNC_ERP_URL);
+  return newCommand('sandbox-erp')
+    .description('SAP S/4HANA OData V2 ERP sandbox for shipsync')
+    .option(
+      '--port <n>',
+      'TCP port (default: the port of SHIPSYNC_ERP_URL)',
+      numberIn('--port', 0, 65535, true),
+      at.port,
+    )
+    .option('--host <host>', 'interface to bind (default: the host of SHIPSYNC_ERP_URL)', at.host)
+    .option('--seed <n>', 'seed of every random choice', numberIn('--seed', 0, 2 ** 31, true), 1)
+    .option('--db <file>', 'keep the sandbox state in this SQLite file (default: in memory)')
+    .option(
+      '--deliveries <n>',
+      'released deliveries to create at start',
+      numberIn('--deliveries', 0, 20_000, true),
+      0,
+    )
+    .option(
+      '--release-push-url <url>',
+      'push each release to this URL (e.g. the gateway /webhooks/erp/releases)',
+    )
+    .allowExcessArguments(false)
+    .action(
+      async (o: {
+        port: number;
+        host: string;
+        seed: number;
+        db?: string;
+        deliveries: number;
+        releasePushUrl?: string;
+      }) => {
+        const logger = createLogger({ level: config.SHIPSYNC_LOG_LEVEL, name: 'erp-sandbox' });
+        const sandbox = await startErpSandbox({
+          port: o.port,
+          host: o.host,
+          seed: o.seed,
+          dbFile: o.db,
+          releasePushUrl: o.releasePushUrl,
+          releasePushToken: config.SHIPSYNC_ERP_WEBHOOK_TOKEN,
+        });
+        if (o.deliveries > 0) sandbox.seed(o.deliveries);
+        logger.info({ url: sandbox.url, seeded: o.deliveries }, 'ERP sandbox (SAP OData V2) listening');
+        await serveUntilSignal(() => sandbox.close());
+      },
     );
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
 }
 
-main().catch((err: unknown) => {
-  console.error(`erp sandbox: ${err instanceof Error ? err.message : String(err)}`);
-  process.exit(1);
-});
+await runMain(command);

@@ -1,44 +1,40 @@
 import axios from 'axios';
-import { Command, InvalidArgumentError } from 'commander';
+import { newCommand, numberIn, runMain, UsageError } from '../../src/platform/command.js';
+import { loadConfig } from '../../src/platform/config.js';
 
 /**
- * Seeds a running ERP sandbox with released deliveries:
- * `tsx src/sandbox/erp/seed-cli.ts --count 200 --url http://127.0.0.1:4001 [--date 2026-12-01]
- * [--regions CHI,DAL] [--seed 42] [--mismatch-rate 0.05]`. Prints the created delivery numbers.
+ * `npm run seed:erp -- --count 200 [--url URL] [--date 2026-12-01] [--regions CHI,DAL] [--seed 42]
+ * [--mismatch-rate 0.05] [--json]`: creates released deliveries in a running ERP sandbox (by default the one
+ * SHIPSYNC_ERP_URL points at) and prints their numbers.
  */
-function int(value: string): number {
-  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected a non-negative integer');
-  return Number(value);
+function command() {
+  const config = loadConfig();
+  return newCommand('seed-erp')
+    .description('create released outbound deliveries in the ERP sandbox')
+    .requiredOption('--count <n>', 'deliveries to create', numberIn('--count', 0, 20_000, true))
+    .option('--url <url>', 'sandbox base URL (default: SHIPSYNC_ERP_URL)', config.SHIPSYNC_ERP_URL)
+    .option('--date <yyyy-mm-dd>', 'planned delivery date (default: next weekday)')
+    .option('--regions <list>', 'comma-separated regions (CHI,DAL,ATL,PHX,NYC)')
+    .option('--seed <n>', 'seed of this batch', numberIn('--seed', 0, 2 ** 31, true))
+    .option(
+      '--mismatch-rate <share>',
+      'share of deliveries with a ZIP that does not match city/state',
+      numberIn('--mismatch-rate', 0, 1),
+    )
+    .option('--json', 'print the created orders as JSON')
+    .allowExcessArguments(false)
+    .action(seed);
 }
 
-function rate(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError('expected a number from 0 to 1');
-  return n;
-}
-
-const program = new Command()
-  .name('erp-seed')
-  .description('create released outbound deliveries in the ERP sandbox')
-  .requiredOption('--count <n>', 'deliveries to create', int)
-  .option('--url <url>', 'sandbox base URL', 'http://127.0.0.1:4001')
-  .option('--date <yyyy-mm-dd>', 'planned delivery date (default: next weekday)')
-  .option('--regions <list>', 'comma-separated regions (CHI,DAL,ATL,PHX,NYC)')
-  .option('--seed <n>', 'seed of this batch', int)
-  .option('--mismatch-rate <share>', 'share of deliveries with a ZIP that does not match city/state', rate)
-  .option('--json', 'print the created orders as JSON');
-
-async function main() {
-  program.parse();
-  const o = program.opts<{
-    count: number;
-    url: string;
-    date?: string;
-    regions?: string;
-    seed?: number;
-    mismatchRate?: number;
-    json?: boolean;
-  }>();
+async function seed(o: {
+  count: number;
+  url: string;
+  date?: string;
+  regions?: string;
+  seed?: number;
+  mismatchRate?: number;
+  json?: boolean;
+}) {
   const res = await axios.post(
     `${o.url.replace(/\/+$/, '')}/__sandbox/seed`,
     {
@@ -54,7 +50,7 @@ async function main() {
     const msg =
       (res.data as { error?: { message?: { value?: string } } })?.error?.message?.value ??
       `HTTP ${res.status}`;
-    throw new Error(msg);
+    throw res.status < 500 ? new UsageError(msg) : new Error(msg);
   }
   const data = res.data as { created: number; deliveries: string[]; orders: unknown[] };
   if (o.json) console.log(JSON.stringify(data.orders, null, 2));
@@ -66,7 +62,4 @@ async function main() {
   }
 }
 
-main().catch((err: unknown) => {
-  console.error(`erp-seed: ${err instanceof Error ? err.message : String(err)}`);
-  process.exit(1);
-});
+await runMain(command);

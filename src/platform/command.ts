@@ -1,5 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ZodError } from 'zod';
+import { ConfigError } from './config.js';
 
 /** Exit code for bad input: a one-line message, never a stack trace. */
 export const EXIT_BAD_INPUT = 2;
@@ -41,7 +42,12 @@ export async function runCommand(program: Command, argv: readonly string[]): Pro
       say(oneLine(err));
       return EXIT_BAD_INPUT;
     }
-    if (err instanceof UsageError || err instanceof InvalidArgumentError || err instanceof ZodError) {
+    if (
+      err instanceof UsageError ||
+      err instanceof InvalidArgumentError ||
+      err instanceof ZodError ||
+      err instanceof ConfigError
+    ) {
       say(oneLine(err));
       return EXIT_BAD_INPUT;
     }
@@ -50,9 +56,20 @@ export async function runCommand(program: Command, argv: readonly string[]): Pro
   }
 }
 
-/** Runs a command as the process's entry point and exits with its code. */
-export async function runMain(program: Command): Promise<never> {
-  process.exit(await runCommand(program, process.argv.slice(2)));
+/**
+ * Runs a command as the process's entry point and exits with its code. Pass a function when building the
+ * command can fail (e.g. defaults read from the configuration): that failure is reported the same way.
+ */
+export async function runMain(program: Command | (() => Command)): Promise<never> {
+  let command: Command;
+  try {
+    command = typeof program === 'function' ? program() : program;
+  } catch (err) {
+    const bad = err instanceof ConfigError || err instanceof UsageError;
+    process.stderr.write(`${oneLine(err)}\n`);
+    process.exit(bad ? EXIT_BAD_INPUT : 1);
+  }
+  process.exit(await runCommand(command, process.argv.slice(2)));
 }
 
 /** An option parser for a number in [min, max] (an integer when asked). */
