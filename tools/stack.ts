@@ -1,21 +1,24 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
+import getPort from 'get-port';
 import type { ClockSettings } from '../src/domain/clock.js';
-import { loadConfig } from '../src/platform/config.js';
+import { apiTokenFor, loadConfig } from '../src/platform/config.js';
 import { connectTemporal } from '../src/platform/temporal-client.js';
 import { provisionTemporalCli, startDevServer, waitForPort, type DevServer } from './temporal/cli.js';
-import type { FaultSettings } from '../sandbox/common/faults.js';
-import { startCrmSandbox, type CrmSandbox } from '../sandbox/crm/index.js';
 import {
   SHIPMENT_WEBHOOK_TRIGGERS,
+  startCrmSandbox,
   startDispatchSandbox,
+  startErpSandbox,
+  type CrmSandbox,
   type DispatchSandbox,
+  type ErpSandbox,
+  type FaultSettings,
   type SimulatorSettingsInput,
-} from '../sandbox/dispatch/index.js';
-import { startErpSandbox, type ErpSandbox } from '../sandbox/erp/index.js';
+} from '../sandbox/index.js';
 import { taskQueues } from '../src/workflows/task-queues.js';
 
 /** How to start the whole stack on one machine. */
@@ -65,25 +68,9 @@ export interface FullStack {
   stop(): Promise<void>;
 }
 
-/** A free TCP port, the preferred one when it is free. */
-export async function freePort(preferred?: number): Promise<number> {
-  const tryPort = (port: number) =>
-    new Promise<number>((res, rej) => {
-      const srv = createServer();
-      srv.once('error', rej);
-      srv.listen(port, '127.0.0.1', () => {
-        const addr = srv.address();
-        srv.close(() => res(typeof addr === 'object' && addr ? addr.port : port));
-      });
-    });
-  if (preferred) {
-    try {
-      return await tryPort(preferred);
-    } catch {
-      // taken: any free port will do
-    }
-  }
-  return tryPort(0);
+/** A TCP port free on 127.0.0.1 a moment ago: the preferred one when it is free, else one the OS picks. */
+export function freePort(preferred?: number): Promise<number> {
+  return getPort({ host: '127.0.0.1', port: preferred });
 }
 
 /** The first Monday to Thursday after today (UTC), so a reattempt the next day is a weekday too. */
@@ -181,7 +168,7 @@ export async function startFullStack(o: FullStackOptions): Promise<FullStack> {
           rescheduleRate: o.rescheduleRate,
           mode: 'api',
           rescheduleApiUrl: gatewayUrl,
-          apiToken: 'dev-agent',
+          apiToken: apiTokenFor(defaults.SHIPSYNC_API_TOKENS, 'agent'),
         },
       }),
     ]);
@@ -246,7 +233,7 @@ export async function startFullStack(o: FullStackOptions): Promise<FullStack> {
         );
         if (fresh) return;
         if (Date.now() > deadline) throw new Error(`no worker polled within ${timeoutMs / 1000} s`);
-        await new Promise((r) => setTimeout(r, 250));
+        await sleep(250);
       }
     };
     await waitForWorker();
@@ -271,7 +258,7 @@ export async function startFullStack(o: FullStackOptions): Promise<FullStack> {
         if (!server || !startServer)
           throw new Error('Temporal was started outside the stack; restart it there');
         await server.stop();
-        await new Promise((r) => setTimeout(r, downMs));
+        await sleep(downMs);
         server = await startServer();
       },
       async restartWorker(signal = 'SIGKILL') {

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { SeededRandom } from './rng.js';
@@ -53,7 +54,7 @@ export class FaultInjector {
     app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
       if (!isApiRoute(req.url)) return;
       const s = this.settings;
-      if (s.latencyMs > 0) await new Promise((r) => setTimeout(r, s.latencyMs));
+      if (s.latencyMs > 0) await sleep(s.latencyMs);
       const now = Date.now();
       if (s.outageUntilMs > now) return responder.unavailable(reply);
       if (s.rateLimitStormUntilMs > now) {

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import axios from 'axios';
 import type { FaultInjector } from './faults.js';
 
@@ -90,7 +91,7 @@ export class WebhookSender {
       } catch {
         this.log.push({ url: hook.url, status: 'error', at: new Date().toISOString() });
       }
-      await new Promise((r) => setTimeout(r, (this.opts.baseDelayMs ?? 200) * 2 ** (attempt - 1)));
+      await sleep((this.opts.baseDelayMs ?? 200) * 2 ** (attempt - 1));
     }
   }
 }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
 import axios from 'axios';
 import type { CommentRecord, TicketRecord, TicketStore } from './store.js';
@@ -228,7 +229,7 @@ export class SimulatedCustomers {
       } catch (err) {
         record.error = err instanceof Error ? err.message : String(err);
       }
-      if (attempt < MAX_API_ATTEMPTS && !this.closing) await new Promise((r) => setTimeout(r, retryAfterMs));
+      if (attempt < MAX_API_ATTEMPTS && !this.closing) await sleep(retryAfterMs);
     }
     const outcome = record.response
       ? `answered HTTP ${record.response.status}: ${JSON.stringify(record.response.body ?? null).slice(0, 2000)}`

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import {
@@ -171,7 +172,7 @@ export async function startStack(
         }
         if (Date.now() > deadline)
           throw new Error(`condition not reached in ${timeoutMs} ms; last status: ${JSON.stringify(last)}`);
-        await new Promise((r) => setTimeout(r, 100));
+        await sleep(100);
       }
     },
     async event(workflowId, type, data = {}, at) {

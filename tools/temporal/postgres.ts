@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
@@ -14,10 +15,10 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import getPort from 'get-port';
 import pg from 'pg';
 import { SEARCH_ATTRIBUTES } from '../../src/domain/search-attributes.js';
 import { provisionTemporalCli, startDevServer, userCacheDir, waitForPort } from './cli.js';
@@ -314,43 +315,17 @@ export function conventionalPorts(frontend = 7233): ServerPorts {
   };
 }
 
-async function canListen(ip: string, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(port, ip, () => {
-      const addr = srv.address();
-      const bound = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(bound));
-    });
-  });
-}
-
-async function osFreePort(ip: string): Promise<number> {
-  return canListen(ip, 0);
-}
-
-// The OS hands out ephemeral ports above 32767 on Linux, so membership ports are probed in a lower range.
-async function freeMembershipPort(ip: string, taken: Set<number>): Promise<number> {
-  for (let attempt = 0; attempt < 500; attempt++) {
-    const port = 20000 + Math.floor(Math.random() * (MAX_MEMBERSHIP_PORT - 20000));
-    if (taken.has(port)) continue;
-    try {
-      await canListen(ip, port);
-      taken.add(port);
-      return port;
-    } catch {
-      // In use: try another.
-    }
-  }
-  throw new Error(`no free port between 20000 and ${MAX_MEMBERSHIP_PORT} on ${ip}`);
+/** Membership ports from a random start in 20000..32767 (the OS hands out ephemeral ports above 32767 on Linux). */
+function* membershipCandidates(): Generator<number> {
+  const span = MAX_MEMBERSHIP_PORT - 20000 + 1;
+  const start = Math.floor(Math.random() * span);
+  for (let i = 0; i < span; i++) yield 20000 + ((start + i) % span);
 }
 
 /** Ports that were free a moment ago, for a server that must not collide with others on the host. */
 export async function freeServerPorts(ip = '127.0.0.1', frontend?: number): Promise<ServerPorts> {
-  const next = () => osFreePort(ip);
-  const taken = new Set<number>();
-  const member = () => freeMembershipPort(ip, taken);
+  const next = () => getPort({ host: ip });
+  const member = () => getPort({ host: ip, port: membershipCandidates() });
   return {
     frontend: frontend ?? (await next()),
     frontendHttp: await next(),
@@ -478,7 +453,7 @@ async function retryUntil<T>(what: string, timeoutMs: number, attempt: () => Pro
     } catch (err) {
       if (Date.now() > deadline)
         throw new Error(`${what} did not succeed within ${timeoutMs} ms: ${errorText(err)}`);
-      await new Promise((r) => setTimeout(r, 250));
+      await sleep(250);
     }
   }
 }
@@ -658,7 +633,7 @@ export async function startTemporalForTests(
   if (kind === 'devserver') {
     const dev = await startDevServer({
       cliPath: cliBin.path,
-      port: await osFreePort('127.0.0.1'),
+      port: await getPort({ host: '127.0.0.1' }),
       namespace: 'default',
       headless: true,
     });

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import axios, { type AxiosInstance } from 'axios';
 import type { Job } from '../../../src/domain/model.js';
@@ -80,7 +81,7 @@ export async function waitFor<T>(
   while (!ok(value)) {
     if (Date.now() > deadline)
       throw new Error(`condition not met within ${timeoutMs} ms: ${JSON.stringify(value).slice(0, 500)}`);
-    await new Promise((r) => setTimeout(r, 25));
+    await sleep(25);
     value = await probe();
   }
   return value;
