@@ -96,6 +96,16 @@ describe('gateway while Temporal is down', () => {
     expect(statuses.every((s) => s === 200)).toBe(true);
     const ready = await gateway.inject({ method: 'GET', url: '/readyz' });
     expect(ready.json()).toMatchObject({ ready: true, store: 'ok', temporal: 'unreachable' });
+    const status = await gateway.inject({
+      method: 'GET',
+      url: `/v1/shipments/${shipments[0]}`,
+      headers: { authorization: 'Bearer dev-agent' },
+    });
+    expect([status.statusCode, status.headers['retry-after']]).toEqual([503, '5']);
+    expect(status.json()).toMatchObject({
+      code: 'TEMPORAL_UNAVAILABLE',
+      message: expect.stringMatching(/^Temporal (could not be reached|did not answer in time)/),
+    });
 
     server = await startServer();
     worker = await startTestWorker(server.address, taskQueue);
@@ -111,6 +121,7 @@ describe('gateway while Temporal is down', () => {
       expect([...received].sort()).toEqual([...ids].sort());
     }
     expect(await store.inbox.counts()).toEqual({ pending: 0, delivered: total, dead: 0 });
+    expect(await store.deadLetters.list()).toEqual([]);
 
     await gateway.close();
     await finishAll(client, shipments);

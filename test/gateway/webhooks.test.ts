@@ -20,7 +20,7 @@ import {
   gatewayFixture,
   type GatewayFixture,
 } from './support.js';
-import { appliedUpdatesQuery } from './workflows/shipment.js';
+import { appliedUpdatesQuery, finishSignal } from './workflows/shipment.js';
 
 const prefix = `gw${uniqueId().toLowerCase().slice(-8)}-`;
 const config = testConfig({ SHIPSYNC_TASK_QUEUE_PREFIX: prefix });
@@ -169,6 +169,38 @@ describe('dispatch webhooks', () => {
     expect(await receivedIds(client, shipmentId)).toEqual([rows[0]!.eventId]);
   });
 
+  it('when an event arrives after its shipment closed then it is answered 200 and kept as late, counted in the status and the metrics, and is no dead letter', async () => {
+    const shipmentId = await shipment();
+    const t0 = Date.now();
+    const first = await postDispatch(onfleetPayload({ shipmentId, trigger: 'taskCompleted', time: t0 }));
+    await gateway.forwarder.drain();
+    await client.workflow.getHandle(shipmentId).signal(finishSignal);
+    await client.workflow.getHandle(shipmentId).result();
+    const late = await postDispatch(onfleetPayload({ shipmentId, trigger: 'taskArrival', time: t0 + 1000 }));
+    expect(late.statusCode).toBe(200);
+    const lateId = late.json<{ eventId: string }>().eventId;
+    expect(await gateway.forwarder.drain()).toBe(0);
+    expect(await store.inbox.get(lateId)).toMatchObject({
+      status: 'delivered',
+      outcome: 'late',
+      outcomeReason: expect.stringMatching(/had closed \(completed at .*\) before this event/),
+    });
+    expect((await store.deadLetters.list()).filter((l) => l.shipmentId === shipmentId)).toEqual([]);
+    const status = await gateway.inject({
+      method: 'GET',
+      url: `/v1/shipments/${shipmentId}`,
+      headers: asRole('agent'),
+    });
+    expect(status.json()).toMatchObject({
+      inbox: { forwarded: 1, late: 1, ignored: 0, dead: 0, pending: 0 },
+    });
+    expect(await receivedIds(client, shipmentId)).toEqual([first.json<{ eventId: string }>().eventId]);
+    const metrics = await gateway.inject({ method: 'GET', url: '/metrics' });
+    expect(metrics.body).toMatch(
+      /shipsync_gateway_late_events_total\{source="dispatch",type="stop.arrived.v1"\} [1-9]/,
+    );
+  });
+
   it('when an event names a shipment that does not exist then it becomes a dead letter, and a replay after the shipment starts delivers it once', async () => {
     const order = testOrder();
     const shipmentId = `shipment-${order.deliveryId}`;
@@ -182,6 +214,7 @@ describe('dispatch webhooks', () => {
     expect(letter).toMatchObject({
       stage: 'delivery',
       code: 'EVENT_UNKNOWN_SHIPMENT',
+      reason: `no shipment workflow ${shipmentId} has ever run`,
       shipmentId,
       eventType: 'stop.arrived.v1',
     });
