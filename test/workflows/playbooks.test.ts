@@ -339,27 +339,22 @@ describe('ShipmentWorkflow playbooks with stub activities', () => {
     expect(h.systems.inputs('crmCloseCase').filter((c) => c.caseId === caseId)).toHaveLength(1);
   });
 
-  // Visibility is published by the main loop, which the resolution does not wake: the shipment stays listed
-  // under the resolved exception until some later event moves it.
-  it.fails(
-    'when an agent resolves the only open exception then visibility stops listing the shipment under it',
-    async () => {
-      const sh = await h.start();
-      await sh.until(published);
-      await sh.send('route.assigned.v1', 'stop.started.v1', [
-        'delivery.delayed.v1',
-        { delaySeconds: 3 * 3600 },
-      ]);
-      await sh.until((s) => s.openCases.some((c) => c.kind === 'delay'));
-      const openException = async () => (await sh.handle.describe()).searchAttributes.OpenException;
-      await expect.poll(openException, { timeout: 3_000 }).toEqual(['delay']);
+  it('when an agent resolves the only open exception then visibility stops listing the shipment under it', async () => {
+    const sh = await h.start();
+    await sh.until(published);
+    await sh.send('route.assigned.v1', 'stop.started.v1', [
+      'delivery.delayed.v1',
+      { delaySeconds: 3 * 3600 },
+    ]);
+    await sh.until((s) => s.openCases.some((c) => c.kind === 'delay'));
+    const openException = async () => (await sh.handle.describe()).searchAttributes.OpenException;
+    await expect.poll(openException, { timeout: 3_000 }).toEqual(['delay']);
 
-      await sh.handle.executeUpdate(resolveExceptionUpdate, {
-        args: [{ kind: 'delay', resolution: 'Customer agreed to the later arrival' }],
-      });
-      await expect.poll(openException, { timeout: 3_000 }).toEqual(['none']);
-    },
-  );
+    await sh.handle.executeUpdate(resolveExceptionUpdate, {
+      args: [{ kind: 'delay', resolution: 'Customer agreed to the later arrival' }],
+    });
+    await expect.poll(openException, { timeout: 3_000 }).toEqual(['none']);
+  });
 
   it('when no driver is assigned by the window end then the task is cancelled and the attempt fails as not assigned', async () => {
     const sh = await h.start({

@@ -167,68 +167,58 @@ describe('update handlers against the main loop and their own activities', () =>
     });
   });
 
-  // The update confirms the move once dispatch has; by then the stop may be done, and the shipment still
-  // re-plans it: the customer is told the delivery moved and the ERP gets PLANNED after DELIVERED.
-  it.fails(
-    'when the driver delivers while dispatch is confirming a reschedule then neither the customer nor the ERP hears of a move after the delivery',
-    async () => {
-      const sh = await h.start();
-      await sh.until((s) => s.phase === 'published' && !!s.taskId);
-      await sh.send('route.assigned.v1');
-      await sh.until((s) => s.phase === 'planned');
-      const moving = h.systems.hold('dispatchRescheduleTask');
-      // Billing waits too, so whatever the reschedule queues is flushed before the shipment closes.
-      const billing = h.systems.hold('erpPostBilling');
+  it('when the driver delivers while dispatch is confirming a reschedule then neither the customer nor the ERP hears of a move after the delivery', async () => {
+    const sh = await h.start();
+    await sh.until((s) => s.phase === 'published' && !!s.taskId);
+    await sh.send('route.assigned.v1');
+    await sh.until((s) => s.phase === 'planned');
+    const moving = h.systems.hold('dispatchRescheduleTask');
+    // Billing waits too, so whatever the reschedule queues is flushed before the shipment closes.
+    const billing = h.systems.hold('erpPostBilling');
 
-      const update = await sh.handle.startUpdate(rescheduleUpdate, {
-        args: [{ window: NEW_WINDOW, reason: 'customer asked', requestedBy: 'agent' }],
-        waitForStage: WorkflowUpdateStage.ACCEPTED,
-      });
-      await moving.reached;
-      await sh.send('stop.started.v1', 'delivery.completed.v1');
-      await billing.reached;
-      moving.open();
-      // Whether the agent hears "moved" or "too late", what follows must not contradict the delivery.
-      await update.result().catch(() => undefined);
-      billing.open();
+    const update = await sh.handle.startUpdate(rescheduleUpdate, {
+      args: [{ window: NEW_WINDOW, reason: 'customer asked', requestedBy: 'agent' }],
+      waitForStage: WorkflowUpdateStage.ACCEPTED,
+    });
+    await moving.reached;
+    await sh.send('stop.started.v1', 'delivery.completed.v1');
+    await billing.reached;
+    moving.open();
+    // Whether the agent hears "moved" or "too late", what follows must not contradict the delivery.
+    await update.result().catch(() => undefined);
+    billing.open();
 
-      expect((await sh.handle.result()).outcome).toBe('delivered');
-      expect(h.systems.milestoneCodes()).toEqual(['PLANNED#1', 'DISPATCHED#1', 'DELIVERED#1', 'BILLED#1']);
-      expect(h.systems.notices.map((n) => n.message)).not.toContainEqual(expect.stringContaining('moved to'));
-    },
-  );
+    expect((await sh.handle.result()).outcome).toBe('delivered');
+    expect(h.systems.milestoneCodes()).toEqual(['PLANNED#1', 'DISPATCHED#1', 'DELIVERED#1', 'BILLED#1']);
+    expect(h.systems.notices.map((n) => n.message)).not.toContainEqual(expect.stringContaining('moved to'));
+  });
 
-  // While the reattempt's task is being created the shipment is still failed_attempt, and a reschedule is
-  // rejected as RESCHEDULE_TOO_LATE (out for delivery or later), for as long as dispatch takes to answer.
-  it.fails(
-    'when the customer answers the reattempt notice with another day while the reattempt is being set up then the reattempt goes out for that day',
-    async () => {
-      const sh = await h.start();
-      await sh.until((s) => s.phase === 'published' && !!s.taskId);
-      const creating = h.systems.hold('dispatchCreateTask');
-      await sh.send('route.assigned.v1', 'stop.started.v1', 'delivery.failed.v1');
-      await creating.reached;
-      await vi.waitFor(() =>
-        expect(h.systems.notices.map((n) => n.message)).toContainEqual(
-          expect.stringContaining('We will try again'),
-        ),
-      );
-      const thursday = { start: '2026-12-03T10:00:00.000Z', end: '2026-12-03T12:00:00.000Z' };
+  it('when the customer answers the reattempt notice with another day while the reattempt is being set up then the reattempt goes out for that day', async () => {
+    const sh = await h.start();
+    await sh.until((s) => s.phase === 'published' && !!s.taskId);
+    const creating = h.systems.hold('dispatchCreateTask');
+    await sh.send('route.assigned.v1', 'stop.started.v1', 'delivery.failed.v1');
+    await creating.reached;
+    await vi.waitFor(() =>
+      expect(h.systems.notices.map((n) => n.message)).toContainEqual(
+        expect.stringContaining('We will try again'),
+      ),
+    );
+    const thursday = { start: '2026-12-03T10:00:00.000Z', end: '2026-12-03T12:00:00.000Z' };
 
-      const update = await sh.handle.startUpdate(rescheduleUpdate, {
-        args: [{ window: thursday, reason: 'not home on Wednesday', requestedBy: 'customer' }],
-        waitForStage: WorkflowUpdateStage.ACCEPTED,
-      });
-      creating.open();
-      expect(await update.result()).toMatchObject({ window: thursday });
-      await vi.waitFor(
-        async () => {
-          const { status, task } = await currentTask(sh);
-          expect(status.attempts).toBe(2);
-          expect(task.window).toEqual(thursday);
-        },
-        { timeout: 5_000, interval: 100 },
-      );
-    },
-  );
+    const update = await sh.handle.startUpdate(rescheduleUpdate, {
+      args: [{ window: thursday, reason: 'not home on Wednesday', requestedBy: 'customer' }],
+      waitForStage: WorkflowUpdateStage.ACCEPTED,
+    });
+    creating.open();
+    expect(await update.result()).toMatchObject({ window: thursday });
+    await vi.waitFor(
+      async () => {
+        const { status, task } = await currentTask(sh);
+        expect(status.attempts).toBe(2);
+        expect(task.window).toEqual(thursday);
+      },
+      { timeout: 5_000, interval: 100 },
+    );
+  });
 });

@@ -37,14 +37,19 @@ async function typed<T>(call: Promise<T>, fallback: ErrorCode): Promise<T> {
   }
 }
 
+/** Whether the window can still move: before out-for-delivery, or while the next attempt is being set up. */
+function canMove({ s, serialized }: ShipmentRun): boolean {
+  if ((RESCHEDULABLE as readonly string[]).includes(s.phase)) return true;
+  return serialized && s.phase === 'failed_attempt' && !!s.reattemptPending;
+}
+
 function checkReschedule(run: ShipmentRun, raw: unknown): RescheduleRequest {
   const parsed = RescheduleRequest.safeParse(raw);
   if (!parsed.success)
     reject('RESCHEDULE_WINDOW_INVALID', parsed.error.issues[0]?.message ?? 'invalid window');
   const { start, end } = parsed.data.window;
   const { phase, order } = run.s;
-  if (!(RESCHEDULABLE as readonly string[]).includes(phase))
-    reject('RESCHEDULE_TOO_LATE', `shipment is ${phase}; the window can no longer move`);
+  if (!canMove(run)) reject('RESCHEDULE_TOO_LATE', `shipment is ${phase}; the window can no longer move`);
   if (Date.parse(start) <= run.simNow())
     reject('RESCHEDULE_WINDOW_IN_PAST', `window start ${start} is in the past`);
   if (Date.parse(end) - Date.parse(start) > 12 * 3600_000)
@@ -78,6 +83,9 @@ async function reschedule(run: ShipmentRun, req: RescheduleRequest): Promise<Res
   if (taskId && !s.progress.outcome) {
     const reply = run.acts.dispatch.dispatchRescheduleTask({ taskId, window: req.window });
     const { eta } = await typed(reply, 'DISPATCH_UNAVAILABLE');
+    // The driver may have finished while dispatch answered: then nothing moved for the customer.
+    if (run.serialized && s.progress.outcome)
+      reject('RESCHEDULE_TOO_LATE', `shipment is ${s.phase}; the window can no longer move`);
     if (run.serialized) move();
     if (eta) s.eta = eta;
     await run.acts.orchestration.ensureRegionPlanning({ region: s.order.region, date: run.planningDate() });
@@ -162,6 +170,7 @@ export function registerHandlers(run: ShipmentRun) {
     async (raw) => {
       const { kind, resolution } = ExceptionResolution.parse(raw);
       await run.effects.closeCases(kind, resolution);
+      if (run.serialized) run.publishStatus();
       return { shipmentId: run.shipmentId, openCases: s.cases.filter((c) => c.open).length };
     },
     {

@@ -90,6 +90,8 @@ export interface ShipmentState {
   seenEventIds: string[];
   /** The latest events that changed nothing, with the reason (bounded). */
   ignored?: IgnoredEvent[];
+  /** A failed attempt's playbook chose another attempt that is not published yet (the window can move). */
+  reattemptPending?: boolean;
   /** Simulated instant at which an address hold gives up (kept across continue-as-new). */
   holdUntil?: string;
   /** Events of an attempt whose task is not recorded yet; applied once it is. */

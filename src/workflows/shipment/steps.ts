@@ -85,6 +85,7 @@ async function publishAttempt(run: ShipmentRun) {
   s.taskIds[attempt] = taskId;
   s.addressCorrected = false;
   s.noAssignmentEscalated = false;
+  s.reattemptPending = undefined;
   s.phase = 'published';
   releaseHeldEvents(s, settings, { checkTask: run.serialized });
   await run.acts.orchestration.ensureRegionPlanning({ region: order.region, date: run.planningDate() });
@@ -145,6 +146,7 @@ export async function afterFailure(run: ShipmentRun) {
   applyPlay(s, play);
   if (play.next === 'reattempt' && play.window) {
     s.window = play.window;
+    s.reattemptPending = run.serialized;
     await run.effects.flush();
     await run.exclusive(() => publishAttempt(run));
     return;
