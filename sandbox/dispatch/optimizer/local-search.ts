@@ -1,5 +1,5 @@
 import { EPS } from './problem.js';
-import type { Rng } from './rng.js';
+import type { SeededRandom } from '../../common/rng.js';
 import { NONE, type Solution } from './solution.js';
 
 /**
@@ -9,7 +9,7 @@ import { NONE, type Solution } from './solution.js';
  */
 export class LocalSearch {
   private readonly sol: Solution;
-  private readonly rng: Rng;
+  private readonly rng: SeededRandom;
   private readonly lastTested: Int32Array;
   private readonly modified: Int32Array;
   private readonly buf: number[] = [];
@@ -17,7 +17,7 @@ export class LocalSearch {
   private moves = 0;
 
   /** Creates a search bound to one solution, which it improves in place. */
-  constructor(sol: Solution, rng: Rng) {
+  constructor(sol: Solution, rng: SeededRandom) {
     this.sol = sol;
     this.rng = rng;
     this.lastTested = new Int32Array(sol.p.n);

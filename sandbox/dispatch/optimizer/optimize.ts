@@ -1,7 +1,7 @@
 import { cheapestInsertion, DEFAULT_I1_PARAMS, solomonI1 } from './construction.js';
 import { LocalSearch } from './local-search.js';
 import { buildProblem, serviceStart, type Problem } from './problem.js';
-import { Rng } from './rng.js';
+import { SeededRandom } from '../../common/rng.js';
 import { DEFAULT_RUIN_RECREATE, ruinAndRecreate, type RuinRecreateStats } from './ruin-recreate.js';
 import { Solution } from './solution.js';
 import {
@@ -56,7 +56,7 @@ export function optimizeWithStats(input: OptimizeInput): { result: OptimizeResul
   const options = parsed.options ?? {};
   const timeLimit = options.timeLimitMs ?? DEFAULT_TIME_LIMIT_MS;
   const deadline = started + timeLimit;
-  const rng = new Rng(options.seed ?? DEFAULT_SEED);
+  const rng = new SeededRandom(options.seed ?? DEFAULT_SEED);
 
   let sol: Solution | undefined;
   for (const params of DEFAULT_I1_PARAMS) {
@@ -150,7 +150,7 @@ export function reoptimiseRoute(
     if (sol.routeOf[u]! < 0 && !p.infeasible.has(u) && !waiting.has(u)) pending.push(u);
   sol.unassigned = [];
   for (const r of cheapestInsertion(sol, pending)) affected.add(r);
-  const rng = new Rng(options.seed ?? DEFAULT_SEED);
+  const rng = new SeededRandom(options.seed ?? DEFAULT_SEED);
   new LocalSearch(sol, rng).run(started + REPAIR_SEARCH_LIMIT_MS, affected);
   if ((options.timeLimitMs ?? 0) > 0) {
     const deadline = performance.now() + options.timeLimitMs!;

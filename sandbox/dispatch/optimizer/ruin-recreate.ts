@@ -1,4 +1,4 @@
-import type { Rng } from './rng.js';
+import type { SeededRandom } from '../../common/rng.js';
 import type { Snapshot, Solution } from './solution.js';
 
 /** Settings of the SISR ruin-and-recreate search. */
@@ -53,7 +53,11 @@ export interface RuinRecreateStats {
  * from routes near a random seed job, reinsert them greedily (with blinks) in a random or
  * demand/distance/deadline order, and accept by simulated annealing. Leaves the best solution in sol.
  */
-export function ruinAndRecreate(sol: Solution, rng: Rng, options: RuinRecreateOptions): RuinRecreateStats {
+export function ruinAndRecreate(
+  sol: Solution,
+  rng: SeededRandom,
+  options: RuinRecreateOptions,
+): RuinRecreateStats {
   const search = new Search(sol, rng, options);
   return search.run();
 }
@@ -61,7 +65,7 @@ export function ruinAndRecreate(sol: Solution, rng: Rng, options: RuinRecreateOp
 /** Mutable state of one SISR run. */
 class Search {
   private readonly sol: Solution;
-  private readonly rng: Rng;
+  private readonly rng: SeededRandom;
   private readonly o: RuinRecreateOptions;
   private readonly routeStamp: Int32Array;
   private readonly candidateStamp: Int32Array;
@@ -76,7 +80,7 @@ class Search {
   private bestPos = -1;
 
   /** Binds the search to the solution it improves in place. */
-  constructor(sol: Solution, rng: Rng, options: RuinRecreateOptions) {
+  constructor(sol: Solution, rng: SeededRandom, options: RuinRecreateOptions) {
     this.sol = sol;
     this.rng = rng;
     this.o = options;
@@ -170,7 +174,7 @@ class Search {
     const maxString = Math.min(this.o.maxStringLength, assigned / used);
     const maxStrings = (4 * this.o.averageRemoved) / (1 + maxString) - 1;
     const strings = Math.floor(rng.next() * maxStrings) + 1;
-    let seed = rng.int(p.n);
+    let seed = rng.below(p.n);
     while (sol.routeOf[seed]! < 0) seed = (seed + 1) % p.n;
     const ruined: number[] = [];
     const adjacency = p.adjacency[seed]!;
@@ -191,8 +195,8 @@ class Search {
       const total = l + kept;
       const first = Math.max(1, pos - total + 1);
       const last = Math.min(pos, len - total + 1);
-      const start = first + rng.int(last - first + 1);
-      const keepFrom = start + rng.int(l + 1);
+      const start = first + rng.below(last - first + 1);
+      const keepFrom = start + rng.below(l + 1);
       const next: number[] = [];
       for (let q = 0; q < seq.length; q++) {
         const x = seq[q]!;
