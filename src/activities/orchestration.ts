@@ -4,7 +4,12 @@ import type { Order } from '../domain/model.js';
 import { startShipment } from '../platform/shipments.js';
 import type { ShipmentSettings } from '../workflows/shipment/contract.js';
 import { taskQueues } from '../workflows/task-queues.js';
-import { regionPlanningWorkflowId, type RegionPlanningInput } from '../workflows/planning/contract.js';
+import {
+  REGION_PLANNING_WORKFLOW_TYPE,
+  regionPlanningWorkflowId,
+  type RegionPlanningInput,
+} from '../workflows/planning/contract.js';
+import type { RegionPlanningWorkflow } from '../workflows/planning/workflow.js';
 
 /** Activities that start workflows (task queue `shipments`): they need a Temporal client. */
 export function createOrchestrationActivities(deps: {
@@ -37,7 +42,7 @@ export function createOrchestrationActivities(deps: {
         taskQueuePrefix: deps.taskQueuePrefix ?? '',
       };
       try {
-        await deps.client.workflow.start('RegionPlanningWorkflow', {
+        await deps.client.workflow.start<typeof RegionPlanningWorkflow>(REGION_PLANNING_WORKFLOW_TYPE, {
           workflowId: regionPlanningWorkflowId(input.region, input.date, deps.taskQueuePrefix),
           taskQueue: taskQueues(deps.taskQueuePrefix).shipments,
           args: [args],

@@ -2,6 +2,7 @@ import { ScheduleNotFoundError, type Client } from '@temporalio/client';
 import type { Config } from './config.js';
 import {
   ORDER_RELEASE_SCHEDULE_ID,
+  ORDER_RELEASE_WORKFLOW_TYPE,
   type OrderReleaseInput,
   type OrderReleaseResult,
 } from '../workflows/release/contract.js';
@@ -17,7 +18,7 @@ export async function upsertReleaseSchedule(
   const input: OrderReleaseInput = { pageSize: 100, taskQueuePrefix: config.SHIPSYNC_TASK_QUEUE_PREFIX };
   const action = {
     type: 'startWorkflow' as const,
-    workflowType: 'OrderReleaseWorkflow',
+    workflowType: ORDER_RELEASE_WORKFLOW_TYPE,
     taskQueue: taskQueues(config.SHIPSYNC_TASK_QUEUE_PREFIX).shipments,
     args: [input],
   };

@@ -2,7 +2,13 @@ import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/c
 import type { ClockSettings } from '../domain/clock.js';
 import type { Order } from '../domain/model.js';
 import type { Config } from './config.js';
-import { ShipmentSettings, shipmentWorkflowId, type ShipmentInput } from '../workflows/shipment/contract.js';
+import {
+  SHIPMENT_WORKFLOW_TYPE,
+  ShipmentSettings,
+  shipmentWorkflowId,
+  type ShipmentInput,
+} from '../workflows/shipment/contract.js';
+import type { ShipmentWorkflow } from '../workflows/shipment/workflow.js';
 import { taskQueues } from '../workflows/task-queues.js';
 import { SA } from '../workflows/shipment/search-attributes.js';
 
@@ -36,7 +42,7 @@ export async function startShipment(
   const taskQueuePrefix = opts.taskQueuePrefix ?? '';
   const input: ShipmentInput = { order, clock: opts.clock, settings: opts.settings, taskQueuePrefix };
   try {
-    await client.workflow.start('ShipmentWorkflow', {
+    await client.workflow.start<typeof ShipmentWorkflow>(SHIPMENT_WORKFLOW_TYPE, {
       workflowId,
       taskQueue: taskQueues(taskQueuePrefix).shipments,
       args: [input],

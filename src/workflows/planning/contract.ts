@@ -1,6 +1,9 @@
 import { ClockSettings } from '../../domain/clock.js';
 import { z } from 'zod';
 
+/** The planning workflow's type name, as workers register it (the workflow function's name). */
+export const REGION_PLANNING_WORKFLOW_TYPE = 'RegionPlanningWorkflow';
+
 /** Workflow id of the planning run of one region and date (within one task-queue prefix). */
 export function regionPlanningWorkflowId(region: string, date: string, prefix = ''): string {
   return `${prefix}plan-${region}-${date}`;

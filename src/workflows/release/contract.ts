@@ -3,6 +3,9 @@ import { z } from 'zod';
 /** Id of the Temporal Schedule that pulls released deliveries from the ERP. */
 export const ORDER_RELEASE_SCHEDULE_ID = 'order-release';
 
+/** The release workflow's type name, as workers register it (the workflow function's name). */
+export const ORDER_RELEASE_WORKFLOW_TYPE = 'OrderReleaseWorkflow';
+
 /** Input of OrderReleaseWorkflow. */
 export const OrderReleaseInput = z.object({
   pageSize: z.number().int().min(1).max(1000).default(100),

@@ -14,6 +14,9 @@ import {
 
 export { SHIPMENTS_TASK_QUEUE, ACTIVITY_TASK_QUEUES, taskQueues, type TaskQueues } from '../task-queues.js';
 
+/** The shipment workflow's type name, as workers register it (the workflow function's name). */
+export const SHIPMENT_WORKFLOW_TYPE = 'ShipmentWorkflow';
+
 /** Workflow id of the shipment for an ERP outbound delivery. */
 export function shipmentWorkflowId(deliveryId: string): string {
   return `shipment-${deliveryId}`;
