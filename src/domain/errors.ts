@@ -84,6 +84,11 @@ export const ERROR_CODES = {
   CRM_RATE_LIMITED: { retryable: true, http: 503, meaning: 'the CRM answered 429' },
   CRM_UNAVAILABLE: { retryable: true, http: 503, meaning: 'the CRM answered 5xx or timed out' },
   TEMPORAL_UNAVAILABLE: { retryable: true, http: 503, meaning: 'the Temporal frontend could not be reached' },
+  UPDATE_FAILED: {
+    retryable: true,
+    http: 503,
+    meaning: 'the shipment could not carry out the request for a reason that is not a business one; retry later',
+  },
   ROUTE_NOT_FOUND: { retryable: false, http: 404, meaning: 'no such route or method' },
   DEAD_LETTER_NOT_FOUND: { retryable: false, http: 404, meaning: 'no dead letter with that id' },
   DEAD_LETTER_NOT_OPEN: {

@@ -111,11 +111,14 @@ export function isTemporalUnavailable(err: unknown): boolean {
 
 /** The typed rejection inside a failed update: the ApplicationFailure's type when it is a known code. */
 export function rejectionOf(err: WorkflowUpdateFailedError): { code: ErrorCode; message: string } {
-  const cause = err.cause;
-  if (cause instanceof ApplicationFailure && cause.type && cause.type in ERROR_CODES) {
-    return { code: cause.type as ErrorCode, message: cause.message };
+  // The typed reason may sit below an activity failure: walk the chain to the first code we know.
+  for (let cause: Error | undefined = err.cause; cause; cause = cause.cause as Error | undefined) {
+    if (cause instanceof ApplicationFailure && cause.type && cause.type in ERROR_CODES) {
+      return { code: cause.type as ErrorCode, message: cause.message };
+    }
   }
-  return { code: 'VALIDATION_FAILED', message: cause?.message ?? err.message };
+  // No business reason anywhere: a failure to retry later (a 5xx, so never kept under an Idempotency-Key).
+  return { code: 'UPDATE_FAILED', message: err.cause?.message ?? err.message };
 }
 
 /** What a failed Temporal call means for the caller. */
@@ -333,6 +336,8 @@ async function transientOf(ctx: DeliveryContext, err: unknown, workflowId?: stri
   if (!problem) return err instanceof Error ? err : new Error(String(err));
   switch (problem.kind) {
     case 'rejected':
+      // A reason that can pass (a vendor outage behind the update) is retried, not dead-lettered.
+      if (ERROR_CODES[problem.code].retryable) return new TransientDeliveryError('worker', problem.message);
       return new PermanentDeliveryError(problem.code, problem.message);
     case 'invalid':
       return new PermanentDeliveryError('EVENT_SCHEMA_INVALID', problem.message);

@@ -43,6 +43,7 @@ const expected: Record<ErrorCode, boolean> = {
   CRM_RATE_LIMITED: true,
   CRM_UNAVAILABLE: true,
   TEMPORAL_UNAVAILABLE: true,
+  UPDATE_FAILED: true,
   ROUTE_NOT_FOUND: false,
   DEAD_LETTER_NOT_FOUND: false,
   DEAD_LETTER_NOT_OPEN: false,

@@ -1,6 +1,6 @@
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { ServiceError, WorkflowUpdateFailedError } from '@temporalio/client';
-import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
+import { ActivityFailure, ApplicationFailure, RetryState, WorkflowNotFoundError } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
 import { visibilityQuery } from '../../../src/gateway/api-routes.js';
 import { dispatchDialect, erpDialect, crmDialect } from '../../../src/gateway/dialects.js';
@@ -65,7 +65,38 @@ describe('Temporal errors', () => {
       'update failed',
       ApplicationFailure.create({ type: 'SomethingElse', message: 'x' }),
     );
-    expect(rejectionOf(untyped).code).toBe('VALIDATION_FAILED');
+    // No business reason: a 503 to retry, so an Idempotency-Key never keeps it.
+    expect(rejectionOf(untyped).code).toBe('UPDATE_FAILED');
+    expect((await toApiError(untyped, 'shipment-1'))?.status).toBe(503);
+  });
+
+  it('when an update failed in an activity then the vendor code below the activity failure comes back', async () => {
+    const rejected = ApplicationFailure.create({
+      type: 'DISPATCH_REJECTED',
+      message: 'window outside shift',
+    });
+    const activity = new ActivityFailure(
+      'Activity task failed',
+      'dispatchRescheduleTask',
+      '7',
+      RetryState.NON_RETRYABLE_FAILURE,
+      undefined,
+      rejected,
+    );
+    const err = new WorkflowUpdateFailedError('update failed', activity);
+    expect(rejectionOf(err)).toEqual({ code: 'DISPATCH_REJECTED', message: 'window outside shift' });
+    expect((await toApiError(err, 'shipment-1'))?.status).toBe(422);
+    const outage = new WorkflowUpdateFailedError(
+      'update failed',
+      new ActivityFailure(
+        'Activity task failed',
+        'dispatchRescheduleTask',
+        '8',
+        RetryState.TIMEOUT,
+        undefined,
+      ),
+    );
+    expect((await toApiError(outage, 'shipment-1'))?.status).toBe(503);
   });
 
   const grpcError = (code: number, details: string) =>
