@@ -242,6 +242,17 @@ export class Intake {
     }
     const duplicate = outcome === 'duplicate';
     this.d.metrics.event(source, duplicate ? 'duplicate' : 'accepted');
+    this.d.logger.debug(
+      {
+        source,
+        eventId,
+        type: mapped.event.type,
+        shipmentId: normalizeShipmentId(mapped.event.subject) ?? mapped.event.subject,
+        correlationId: mapped.event.correlationid,
+        duplicate,
+      },
+      'webhook committed to the inbox',
+    );
     return { status: 200, body: { accepted: true, duplicate, eventId } };
   }
 

@@ -96,6 +96,7 @@ export async function startTestShipment(
   client: Client,
   taskQueue: string,
   order: Order = testOrder(),
+  workflowType: 'ShipmentWorkflow' | 'ClosingShipmentWorkflow' = 'ShipmentWorkflow',
 ): Promise<string> {
   const workflowId = shipmentWorkflowId(order.deliveryId);
   const input: ShipmentInput = {
@@ -104,7 +105,7 @@ export async function startTestShipment(
     settings: ShipmentSettings.parse({}),
     taskQueuePrefix: '',
   };
-  await client.workflow.start('ShipmentWorkflow', {
+  await client.workflow.start(workflowType, {
     workflowId,
     taskQueue,
     args: [input],

@@ -32,6 +32,15 @@ export const finishSignal = defineSignal('test.finish');
 
 /** Records events and answers the shipment contract with simple, deterministic rules. */
 export async function ShipmentWorkflow(input: ShipmentInput): Promise<string[]> {
+  return standIn(input, false);
+}
+
+/** The same stand-in, but the shipment closes as soon as a delivery completes (for late-event tests). */
+export async function ClosingShipmentWorkflow(input: ShipmentInput): Promise<string[]> {
+  return standIn(input, true);
+}
+
+async function standIn(input: ShipmentInput, closeOnCompletion: boolean): Promise<string[]> {
   const shipmentId = workflowInfo().workflowId;
   const received: string[] = [];
   const applied: string[] = [];
@@ -50,7 +59,10 @@ export async function ShipmentWorkflow(input: ShipmentInput): Promise<string[]> 
   setHandler(dispatchEventSignal, (event) => {
     received.push(event.id);
     if (event.type === 'stop.started.v1') phase = 'in_transit';
-    if (event.type === 'delivery.completed.v1') phase = 'delivered';
+    if (event.type === 'delivery.completed.v1') {
+      phase = 'delivered';
+      if (closeOnCompletion) finished = true;
+    }
     if (event.type === 'delivery.failed.v1') {
       phase = 'failed_attempt';
       exception = 'failed_attempt';
