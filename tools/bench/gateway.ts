@@ -3,11 +3,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
+import { Option } from 'commander';
 import { createGateway } from '../../src/gateway/app.js';
 import { TEMPORAL_CHANNEL_ARGS } from '../../src/gateway/temporal.js';
 import { signOnfleetWebhook } from '../../src/integrations/dispatch/signature.js';
+import { newCommand, numberIn, runMain } from '../../src/platform/command.js';
 import { loadConfig } from '../../src/platform/config.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { dropPostgresSchema } from '../../src/storage/db.js';
@@ -20,9 +21,6 @@ import { openStore, type DatabaseTarget } from '../../src/storage/store.js';
  * unless `--temporal <address>` names a Temporal frontend to deliver to.
  */
 
-const USAGE =
-  'usage: bench-gateway [--events N] [--concurrency C] [--backend sqlite|postgres] [--database-url URL] [--temporal ADDRESS] [--sqlite-sync full|normal] [--json]';
-
 interface Options {
   events: number;
   concurrency: number;
@@ -33,51 +31,48 @@ interface Options {
   json: boolean;
 }
 
-function bad(message: string): never {
-  console.error(`bench-gateway: ${message}\n${USAGE}`);
-  process.exit(2);
-}
-
-function parseOptions(argv: string[]): Options {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        events: { type: 'string', default: '5000' },
-        concurrency: { type: 'string', default: '32' },
-        backend: { type: 'string', default: 'sqlite' },
-        'database-url': { type: 'string' },
-        temporal: { type: 'string' },
-        'sqlite-sync': { type: 'string', default: 'full' },
-        json: { type: 'boolean', default: false },
+/** The command line of `npm run bench:gateway`. */
+function command() {
+  return newCommand('bench-gateway')
+    .description(
+      'signed Onfleet webhooks at a concurrency into an in-process gateway; acceptance rate and latency',
+    )
+    .option('--events <n>', 'webhooks to send', numberIn('--events', 1, 1_000_000, true), 5000)
+    .option('--concurrency <c>', 'requests in flight', numberIn('--concurrency', 1, 1024, true), 32)
+    .addOption(
+      new Option('--backend <kind>', 'inbox store').choices(['sqlite', 'postgres']).default('sqlite'),
+    )
+    .option('--database-url <url>', 'PostgreSQL URL (default: SHIPSYNC_DATABASE_URL)')
+    .option('--temporal <address>', 'deliver to this Temporal frontend (the forwarder is off without it)')
+    .addOption(
+      new Option('--sqlite-sync <mode>', 'SQLite synchronous pragma')
+        .choices(['full', 'normal'])
+        .default('full'),
+    )
+    .option('--json', 'print JSON instead of a table')
+    .allowExcessArguments(false)
+    .action(
+      async (v: {
+        events: number;
+        concurrency: number;
+        backend: 'sqlite' | 'postgres';
+        databaseUrl?: string;
+        temporal?: string;
+        sqliteSync: 'full' | 'normal';
+        json?: boolean;
+      }) => {
+        process.exitCode = await run({
+          events: v.events,
+          concurrency: v.concurrency,
+          backend: v.backend,
+          databaseUrl:
+            v.databaseUrl ?? process.env.SHIPSYNC_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+          ...(v.temporal ? { temporal: v.temporal } : {}),
+          sqliteSync: v.sqliteSync === 'normal' ? 'NORMAL' : 'FULL',
+          json: v.json === true,
+        });
       },
-    }));
-  } catch (err) {
-    bad(err instanceof Error ? err.message : String(err));
-  }
-  const events = Number(values.events);
-  const concurrency = Number(values.concurrency);
-  if (!Number.isInteger(events) || events < 1 || events > 1_000_000)
-    bad('--events must be an integer from 1 to 1000000');
-  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1024)
-    bad('--concurrency must be an integer from 1 to 1024');
-  if (values.backend !== 'sqlite' && values.backend !== 'postgres')
-    bad('--backend must be sqlite or postgres');
-  const sync = String(values['sqlite-sync']).toUpperCase();
-  if (sync !== 'FULL' && sync !== 'NORMAL') bad('--sqlite-sync must be full or normal');
-  return {
-    events,
-    concurrency,
-    backend: values.backend,
-    databaseUrl:
-      values['database-url'] ??
-      process.env.SHIPSYNC_DATABASE_URL ??
-      'postgres://postgres@127.0.0.1:5432/test',
-    ...(values.temporal ? { temporal: values.temporal } : {}),
-    sqliteSync: sync,
-    json: values.json ?? false,
-  };
+    );
 }
 
 /** The value at quantile q of sorted numbers. */
@@ -113,8 +108,8 @@ function webhook(secret: string, s: number, time: number) {
   return { body, signature: signOnfleetWebhook(secret, body) };
 }
 
-async function main() {
-  const o = parseOptions(process.argv.slice(2));
+/** Runs the bench; returns the exit code. */
+async function run(o: Options): Promise<number> {
   const config = loadConfig({ ...process.env, SHIPSYNC_LOG_LEVEL: 'silent' });
   const logger = createLogger({ level: 'silent' });
   const dir = mkdtempSync(join(tmpdir(), 'shipsync-bench-'));
@@ -221,7 +216,7 @@ async function main() {
     );
   }
   const ok = (statuses['200'] ?? 0) === o.events;
-  process.exit(ok ? 0 : 1);
+  return ok ? 0 : 1;
 }
 
-await main();
+await runMain(command);

@@ -1,4 +1,5 @@
 import os from 'node:os';
+import { newCommand, numberIn, runMain } from '../../src/platform/command.js';
 import { optimizeWithStats } from '../../sandbox/dispatch/optimizer/optimize.js';
 import { validateResult } from '../../sandbox/dispatch/optimizer/validate.js';
 import {
@@ -35,27 +36,40 @@ interface InstanceRow {
   iterations: number;
 }
 
-/** Reads --flag value pairs from argv. */
-function parseArgs(argv: string[]): {
+/** What one run of the optimiser bench was asked for. */
+interface OptimizerBenchOptions {
   instances: string[];
   timeLimitMs: number;
   seed: number;
   json: boolean;
-} {
-  const value = (flag: string): string | undefined => {
-    const i = argv.indexOf(flag);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
-  const instances = value('--instances')
-    ?.split(',')
-    .map((s) => s.trim())
-    .filter(Boolean) ?? [...GEHRING_HOMBERGER_INSTANCES];
-  const timeLimitMs = Number(value('--time-limit-ms') ?? DEFAULT_TIME_LIMIT_MS);
-  const seed = Number(value('--seed') ?? 1);
-  if (!Number.isFinite(timeLimitMs) || timeLimitMs <= 0)
-    throw new Error('--time-limit-ms must be a positive number');
-  if (!Number.isInteger(seed)) throw new Error('--seed must be an integer');
-  return { instances, timeLimitMs, seed, json: argv.includes('--json') };
+}
+
+/** The command line of `npm run bench:optimizer`. */
+function command() {
+  return newCommand('bench-optimizer')
+    .description('the route optimiser on the Gehring & Homberger 1,000-customer VRPTW instances')
+    .option(
+      '--instances <list>',
+      'comma-separated instance names',
+      (v: string) =>
+        v
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean),
+      [...GEHRING_HOMBERGER_INSTANCES],
+    )
+    .option(
+      '--time-limit-ms <ms>',
+      'time limit per instance',
+      numberIn('--time-limit-ms', 1, 3_600_000),
+      DEFAULT_TIME_LIMIT_MS,
+    )
+    .option('--seed <n>', 'seed of the search', numberIn('--seed', 0, 2 ** 31, true), 1)
+    .option('--json', 'print JSON instead of a table')
+    .allowExcessArguments(false)
+    .action((o: { instances: string[]; timeLimitMs: number; seed: number; json?: boolean }) =>
+      main({ ...o, json: o.json === true }),
+    );
 }
 
 /** Runs and certifies one instance. */
@@ -111,8 +125,7 @@ function table(rows: InstanceRow[]): string {
 }
 
 /** Entry point. */
-function main(): void {
-  const args = parseArgs(process.argv.slice(2));
+function main(args: OptimizerBenchOptions): void {
   const dir = vrptwDataDir();
   const rows: InstanceRow[] = [];
   for (const name of args.instances) {
@@ -150,4 +163,4 @@ function main(): void {
   if (!allFeasible) process.exitCode = 1;
 }
 
-main();
+await runMain(command);

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { InvalidArgumentError } from 'commander';
+import { newCommand, runCommand } from '../../src/platform/command.js';
 import { SEARCH_ATTRIBUTES } from '../../src/domain/search-attributes.js';
 import { loadConfig } from '../../src/platform/config.js';
 import { provisionTemporalCli } from './cli.js';
@@ -31,7 +32,7 @@ function dbName(value: string): string {
 async function main() {
   const config = loadConfig();
   const [defaultHost = '127.0.0.1', defaultPort = '7233'] = config.SHIPSYNC_TEMPORAL_ADDRESS.split(':');
-  const program = new Command('temporal:postgres')
+  const program = newCommand('temporal-postgres')
     .description(
       'Start a Temporal server on PostgreSQL (no Web UI; `npm run temporal` has the dev server with UI).',
     )
@@ -61,7 +62,14 @@ async function main() {
     )
     .option('--print-config', 'print the rendered server config and exit')
     .option('--log-level <level>', 'server log level: debug, info, warn, error', 'warn')
-    .parse();
+    .allowExcessArguments(false);
+  // Parse only: the server starts below; help or bad input ends here with its exit code.
+  let parsed = false;
+  program.action(() => {
+    parsed = true;
+  });
+  const code = await runCommand(program, process.argv.slice(2));
+  if (!parsed || code !== 0) process.exit(code);
   const opts = program.opts<{
     ip: string;
     port: number;
