@@ -1,6 +1,14 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI through tsx so `npx shipsync` works without a build step.
-import { register } from 'tsx/esm/api';
+// The `shipsync` CLI: the compiled build in dist/ when there is one (`npm run build`, the image), else the
+// TypeScript source through tsx (a development checkout without a build).
+import { existsSync } from 'node:fs';
+import { URL } from 'node:url';
 
-register();
-await import('../src/starters/cli.ts');
+const compiled = new URL('../dist/src/starters/cli.js', import.meta.url);
+if (existsSync(compiled)) {
+  await import(compiled.href);
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import('../src/starters/cli.ts');
+}

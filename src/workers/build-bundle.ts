@@ -1,14 +1,15 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { PREBUILT_BUNDLE } from './workers.js';
+import { PREBUILT_BUNDLE, WORKFLOWS_PATH } from './workers.js';
 
-/** `npm run build:bundle`: prebuilds the workflow bundle so workers start without bundling. */
+/**
+ * Prebuilds the workflow bundle so workers start without bundling: `npm run build` runs it compiled
+ * (`node dist/src/workers/build-bundle.js`), `npm run build:bundle` from source; both write
+ * `dist/workflow-bundle.js`.
+ */
 const started = Date.now();
-const { code } = await bundleWorkflowCode({
-  workflowsPath: fileURLToPath(new URL('../workflows/index.ts', import.meta.url)),
-});
+const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH });
 mkdirSync(dirname(PREBUILT_BUNDLE), { recursive: true });
 writeFileSync(PREBUILT_BUNDLE, code);
 console.log(

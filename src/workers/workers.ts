@@ -13,9 +13,16 @@ import { createOrchestrationActivities } from '../activities/orchestration.js';
 import type { ShipmentSettings } from '../workflows/shipment/contract.js';
 import { taskQueues } from '../workflows/task-queues.js';
 
-/** Path of the prebuilt workflow bundle written by `npm run build:bundle`. */
-export const PREBUILT_BUNDLE = fileURLToPath(new URL('../../dist/workflow-bundle.js', import.meta.url));
-const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+/** True when this module runs compiled from `dist/src/` (`npm run build`), false when run from source. */
+const COMPILED = import.meta.url.endsWith('.js');
+/** Path of the prebuilt workflow bundle written by `npm run build`: `dist/workflow-bundle.js` either way. */
+export const PREBUILT_BUNDLE = fileURLToPath(
+  new URL(COMPILED ? '../../workflow-bundle.js' : '../../dist/workflow-bundle.js', import.meta.url),
+);
+/** The workflows' entry module, compiled or source, that a bundle is built from. */
+export const WORKFLOWS_PATH = fileURLToPath(
+  new URL(COMPILED ? '../workflows/index.js' : '../workflows/index.ts', import.meta.url),
+);
 
 /** Per-queue limits: the server-side rate stays below each vendor's own limit. */
 export const QUEUE_LIMITS = {
@@ -65,9 +72,12 @@ function newestSourceMtime(): number {
   return newest;
 }
 
-/** The prebuilt bundle when it is newer than the workflow sources, else a bundle made now from them. */
+/**
+ * The prebuilt bundle when there is one (compiled) or when it is newer than the workflow sources (run from
+ * source), else a bundle made now from the workflows.
+ */
 export async function loadWorkflowBundle(): Promise<WorkflowBundleOption> {
-  if (existsSync(PREBUILT_BUNDLE) && statSync(PREBUILT_BUNDLE).mtimeMs > newestSourceMtime()) {
+  if (existsSync(PREBUILT_BUNDLE) && (COMPILED || statSync(PREBUILT_BUNDLE).mtimeMs > newestSourceMtime())) {
     return { codePath: PREBUILT_BUNDLE };
   }
   return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH });
