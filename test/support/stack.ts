@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import {
@@ -9,7 +8,7 @@ import {
 } from '@temporalio/worker';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { expect } from 'vitest';
+import { expect, vi } from 'vitest';
 import type { DataConverter } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import type { ClockSettings } from '../../src/domain/clock.js';
@@ -19,13 +18,15 @@ import { createCrmAdapter } from '../../src/integrations/crm/adapter.js';
 import { createDispatchAdapter } from '../../src/integrations/dispatch/adapter.js';
 import { createErpAdapter } from '../../src/integrations/erp/adapter.js';
 import { ZipGeocoder } from '../../src/integrations/geo/geocoder.js';
-import { startCrmSandbox, type CrmSandbox } from '../../sandbox/crm/index.js';
 import {
-  startDispatchSandbox,
+  type CrmSandbox,
   type DispatchSandbox,
+  type ErpSandbox,
   type SimulatorSettingsInput,
-} from '../../sandbox/dispatch/index.js';
-import { startErpSandbox, type ErpSandbox } from '../../sandbox/erp/index.js';
+  startCrmSandbox,
+  startDispatchSandbox,
+  startErpSandbox,
+} from '../../sandbox/index.js';
 import { startShipment } from '../../src/platform/shipments.js';
 import { createWorkers, type RunningWorkers } from '../../src/workers/workers.js';
 import {
@@ -160,20 +161,16 @@ export async function startStack(
       started.push(workflowId);
       return { order, workflowId, handle: client.workflow.getHandle<typeof ShipmentWorkflow>(workflowId) };
     },
-    async waitFor(workflowId, check, timeoutMs = 30_000) {
-      const deadline = Date.now() + timeoutMs;
-      let last: ShipmentStatus | undefined;
-      for (;;) {
-        try {
-          last = await client.workflow.getHandle(workflowId).query(statusQuery);
-          if (check(last)) return last;
-        } catch (err) {
-          if (Date.now() > deadline) throw err;
-        }
-        if (Date.now() > deadline)
-          throw new Error(`condition not reached in ${timeoutMs} ms; last status: ${JSON.stringify(last)}`);
-        await sleep(100);
-      }
+    waitFor(workflowId, check, timeoutMs = 30_000) {
+      return vi.waitFor(
+        async () => {
+          const last = await client.workflow.getHandle(workflowId).query(statusQuery);
+          if (!check(last))
+            throw new Error(`condition not reached in ${timeoutMs} ms; last status: ${JSON.stringify(last)}`);
+          return last;
+        },
+        { timeout: timeoutMs, interval: 100 },
+      );
     },
     async event(workflowId, type, data = {}, at) {
       const status = await client.workflow.getHandle(workflowId).query(statusQuery);

@@ -1,6 +1,6 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { vi } from 'vitest';
 
 /** Credentials the sandbox accepts (any non-empty pair does). */
 export const AUTH = `Basic ${Buffer.from('agent@example.com/token:test-token').toString('base64')}`;
@@ -45,18 +45,19 @@ export async function captureServer(
   };
 }
 
-/** Polls until `check` returns a value other than undefined, or fails after the deadline. */
-export async function waitFor<T>(
+/** Polls (vitest's `vi.waitFor`) until `check` returns a value other than undefined, or fails after the deadline. */
+export function waitFor<T>(
   check: () => T | undefined | Promise<T | undefined>,
   timeoutMs = 5000,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await sleep(20);
-  }
+  return vi.waitFor(
+    async () => {
+      const value = await check();
+      if (value === undefined) throw new Error(`condition not met within ${timeoutMs} ms`);
+      return value;
+    },
+    { timeout: timeoutMs, interval: 20 },
+  );
 }
 
 /** Parsed JSON as tests read it: any Zendesk shape, checked by the assertions themselves. */

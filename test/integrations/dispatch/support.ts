@@ -1,7 +1,7 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import axios, { type AxiosInstance } from 'axios';
 import type { Job } from '../../../src/domain/model.js';
+import { vi } from 'vitest';
 
 /** The API key the dispatch sandbox accepts by default. */
 export const API_KEY = 'sandbox-dispatch-key';
@@ -70,21 +70,21 @@ export async function startReceiver(): Promise<WebhookReceiver> {
   return receiver;
 }
 
-/** Polls until the check passes or the deadline expires; returns the last value. */
-export async function waitFor<T>(
+/** Polls (vitest's `vi.waitFor`) until the check passes or the deadline expires; returns the last value. */
+export function waitFor<T>(
   probe: () => T | Promise<T>,
   ok: (value: T) => boolean,
   timeoutMs = 15_000,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let value = await probe();
-  while (!ok(value)) {
-    if (Date.now() > deadline)
-      throw new Error(`condition not met within ${timeoutMs} ms: ${JSON.stringify(value).slice(0, 500)}`);
-    await sleep(25);
-    value = await probe();
-  }
-  return value;
+  return vi.waitFor(
+    async () => {
+      const value = await probe();
+      if (!ok(value))
+        throw new Error(`condition not met within ${timeoutMs} ms: ${JSON.stringify(value).slice(0, 500)}`);
+      return value;
+    },
+    { timeout: timeoutMs, interval: 25 },
+  );
 }
 
 /** A Chicago delivery job; each test passes its own ids. */
