@@ -21,6 +21,15 @@ import { deliveryFromOrder } from '../../../src/integrations/erp/mappers.js';
 
 const config = loadConfig({});
 
+describe('listen address', () => {
+  it('when no host is configured then the gateway listens on loopback only, and a malformed host is refused with its key', () => {
+    expect(loadConfig({}).SHIPSYNC_GATEWAY_HOST).toBe('127.0.0.1');
+    expect(loadConfig({ SHIPSYNC_GATEWAY_HOST: '0.0.0.0' }).SHIPSYNC_GATEWAY_HOST).toBe('0.0.0.0');
+    expect(loadConfig({ SHIPSYNC_GATEWAY_HOST: '::1' }).SHIPSYNC_GATEWAY_HOST).toBe('::1');
+    expect(() => loadConfig({ SHIPSYNC_GATEWAY_HOST: 'http://x y' })).toThrow(/SHIPSYNC_GATEWAY_HOST/);
+  });
+});
+
 describe('shipment ids', () => {
   it.each([
     ['shipment-80000001', 'shipment-80000001'],
