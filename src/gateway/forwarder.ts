@@ -295,7 +295,7 @@ export class Forwarder {
           { eventId: row.eventId, shipmentId: row.shipmentId ?? undefined },
           'inbox lease lost to another gateway; leaving the rest of the shipment to it',
         );
-        return;
+        blocked = true;
       }
       if (blocked) {
         const rest = rows.slice(i).filter((r) => !lease.lost(r.id));
