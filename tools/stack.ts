@@ -1,13 +1,25 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
 import getPort from 'get-port';
+import pg from 'pg';
 import type { ClockSettings } from '../src/domain/clock.js';
 import { apiTokenFor, loadConfig } from '../src/platform/config.js';
 import { connectTemporal } from '../src/platform/temporal-client.js';
 import { provisionTemporalCli, startDevServer, waitForPort, type DevServer } from './temporal/cli.js';
+import {
+  DEFAULT_POSTGRES_TARGET,
+  dropPostgresDatabases,
+  freeServerPorts,
+  provisionTemporalServer,
+  setupPostgresSchemas,
+  startPostgresServer,
+  type PostgresServer,
+  type PostgresTarget,
+} from './temporal/postgres.js';
 import {
   SHIPMENT_WEBHOOK_TRIGGERS,
   startCrmSandbox,
@@ -31,8 +43,18 @@ export interface FullStackOptions {
   simulator: SimulatorSettingsInput;
   /** Share of customers who ask for another slot through the gateway's API. */
   rescheduleRate: number;
-  /** An already running Temporal frontend (e.g. on PostgreSQL); a dev server is started when absent. */
+  /** An already running Temporal frontend (e.g. on PostgreSQL); one of `backend` is started when absent. */
   temporalAddress?: string;
+  /**
+   * `devserver` (default): the CLI's dev server on SQLite and the gateway inbox in SQLite. `postgres`: Temporal
+   * server on PostgreSQL with throwaway databases and the gateway inbox in a throwaway PostgreSQL database, all
+   * dropped by `stop()`.
+   */
+  backend?: StackBackend;
+  /** Gateway processes, each on its own port; more than one share a PostgreSQL inbox (default 1). */
+  gateways?: number;
+  /** Worker processes, each with the workflow and the three activity workers (default 1). */
+  workers?: number;
   faults?: { erp?: Partial<FaultSettings>; dispatch?: Partial<FaultSettings>; crm?: Partial<FaultSettings> };
   /** Real milliseconds until simulated 04:00 on the planning day, so the day does not pass while processes boot. */
   startDelayMs?: number;
@@ -42,29 +64,43 @@ export interface FullStackOptions {
   showChildOutput?: boolean;
 }
 
+/** Where Temporal and the gateway inbox keep their state. */
+export type StackBackend = 'devserver' | 'postgres';
+
 /** The running stack: Temporal, three in-process sandboxes, the gateway and worker processes. */
 export interface FullStack {
+  backend: StackBackend;
   temporalAddress: string;
   uiUrl?: string;
+  /** The dev server, when the stack started one. */
   server?: DevServer;
+  /** The gateways' shared PostgreSQL inbox, when they use one. */
+  databaseUrl?: string;
   clock: ClockSettings;
   /** The simulated planning day, YYYY-MM-DD. */
   date: string;
   erp: ErpSandbox;
   dispatch: DispatchSandbox;
   crm: CrmSandbox;
+  /** The first gateway's URL. */
   gatewayUrl: string;
+  /** Every gateway's URL, in the order of `gateways()`. */
+  gatewayUrls: string[];
   client: Client;
+  /** The first worker process. */
   worker(): ChildProcess;
+  /** The first gateway process. */
   gateway(): ChildProcess;
-  /** Kills the worker (SIGKILL by default) and starts a new one. */
-  restartWorker(signal?: NodeJS.Signals): Promise<void>;
-  /** Kills the gateway (SIGKILL by default) and starts a new one on the same port and inbox. */
-  restartGateway(signal?: NodeJS.Signals): Promise<void>;
-  /** Stops the dev server and starts it again on the same port and SQLite store (dev server only). */
+  workers(): ChildProcess[];
+  gateways(): ChildProcess[];
+  /** Kills worker `index` (SIGKILL by default) and starts a new one in its place. */
+  restartWorker(signal?: NodeJS.Signals, index?: number): Promise<void>;
+  /** Kills gateway `index` (SIGKILL by default) and starts a new one on the same port and inbox. */
+  restartGateway(signal?: NodeJS.Signals, index?: number): Promise<void>;
+  /** Stops Temporal and starts it again on the same ports and store (only a Temporal the stack started). */
   restartTemporal(downMs?: number): Promise<void>;
-  /** Resolves when a worker polls the workflow task queue. */
-  waitForWorker(timeoutMs?: number): Promise<void>;
+  /** Resolves when `count` (default 1) workers polled the workflow task queue in the last seconds. */
+  waitForWorker(timeoutMs?: number, count?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -89,8 +125,116 @@ export function compressedGraceMinutes(scale: number, minimum = 60): number {
   return Math.min(24 * 60, Math.max(minimum, Math.ceil((scale * 20) / 60)));
 }
 
-/** Starts Temporal (unless given), the sandboxes, the gateway and the worker, wired together over HTTP. */
+/** A throwaway PostgreSQL database name: lower-case, unique per stack. */
+function throwawayName(prefix: string): string {
+  return `${prefix}_s${randomBytes(4).toString('hex')}`;
+}
+
+/** Creates an empty database on the local PostgreSQL and returns its URL. */
+async function createDatabase(target: PostgresTarget, name: string): Promise<string> {
+  const client = new pg.Client({ ...target, database: 'postgres' });
+  await client.connect();
+  try {
+    await client.query(`CREATE DATABASE "${name}"`);
+  } finally {
+    await client.end();
+  }
+  const auth = target.password
+    ? `${encodeURIComponent(target.user)}:${encodeURIComponent(target.password)}`
+    : encodeURIComponent(target.user);
+  return `postgres://${auth}@${target.host}:${target.port}/${name}`;
+}
+
+/** Temporal as the stack runs it: where it listens, how to stop and start it again. */
+interface StackTemporal {
+  address: string;
+  uiUrl?: string;
+  dev?: DevServer;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  /** Stops it for good and drops its throwaway databases. */
+  dispose(): Promise<void>;
+}
+
+/** Starts the dev server (SQLite in dataDir) or Temporal server on throwaway PostgreSQL databases. */
+async function startTemporal(o: FullStackOptions, backend: StackBackend): Promise<StackTemporal> {
+  const cli = await provisionTemporalCli(o.say);
+  if (backend === 'devserver') {
+    const serverOptions = {
+      cliPath: cli.path,
+      port: await freePort(7233),
+      uiPort: await freePort(8233),
+      namespace: 'default',
+      dbFile: resolve(o.dataDir, 'temporal.sqlite'),
+      logLevel: 'error' as const,
+    };
+    let dev = await startDevServer(serverOptions);
+    o.say(`temporal dev server ${dev.address}, Web UI ${dev.uiUrl}`);
+    return {
+      address: dev.address,
+      uiUrl: dev.uiUrl,
+      get dev() {
+        return dev;
+      },
+      stop: () => dev.stop(),
+      start: async () => {
+        dev = await startDevServer(serverOptions);
+      },
+      dispose: () => dev.stop(),
+    };
+  }
+  const binaries = await provisionTemporalServer(o.say);
+  const target: PostgresTarget = {
+    ...DEFAULT_POSTGRES_TARGET,
+    dbName: throwawayName('temporal'),
+    visibilityDbName: throwawayName('temporal_vis'),
+  };
+  const drop = () => dropPostgresDatabases(target, [target.dbName, target.visibilityDbName]);
+  try {
+    await setupPostgresSchemas(target, binaries, o.say);
+    const serverOptions = {
+      serverPath: binaries.serverPath,
+      cliPath: cli.path,
+      ports: await freeServerPorts(),
+      db: target,
+      setupSchemas: false,
+      logLevel: 'error' as const,
+    };
+    let server: PostgresServer | undefined = await startPostgresServer(serverOptions);
+    o.say(
+      `temporal server on postgresql ${server.address} (databases ${target.dbName}, ${target.visibilityDbName})`,
+    );
+    return {
+      address: server.address,
+      stop: async () => {
+        await server?.stop();
+        server = undefined;
+      },
+      start: async () => {
+        server = await startPostgresServer(serverOptions);
+      },
+      dispose: async () => {
+        await server?.stop();
+        server = undefined;
+        await drop();
+      },
+    };
+  } catch (err) {
+    await drop().catch(() => undefined);
+    throw err;
+  }
+}
+
+/**
+ * Starts Temporal (unless given), the sandboxes, the gateways and the workers, wired together over HTTP. Several
+ * gateways share one PostgreSQL inbox; the dispatch sandbox spreads its webhook triggers over them.
+ */
 export async function startFullStack(o: FullStackOptions): Promise<FullStack> {
+  const backend = o.backend ?? 'devserver';
+  const gatewayCount = o.gateways ?? 1;
+  const workerCount = o.workers ?? 1;
+  if (!Number.isInteger(gatewayCount) || gatewayCount < 1) throw new Error('gateways: expected 1 or more');
+  if (!Number.isInteger(workerCount) || workerCount < 1) throw new Error('workers: expected 1 or more');
   rmSync(o.dataDir, { recursive: true, force: true });
   mkdirSync(o.dataDir, { recursive: true });
   const cleanup: (() => Promise<unknown>)[] = [];
@@ -111,24 +255,21 @@ export async function startFullStack(o: FullStackOptions): Promise<FullStack> {
     for (const step of cleanup.reverse()) await step().catch(() => undefined);
   };
   try {
-    let server: DevServer | undefined;
+    let temporal: StackTemporal | undefined;
     let temporalAddress = o.temporalAddress;
-    let startServer: (() => Promise<DevServer>) | undefined;
     if (!temporalAddress) {
-      const cli = await provisionTemporalCli(o.say);
-      const serverOptions = {
-        cliPath: cli.path,
-        port: await freePort(7233),
-        uiPort: await freePort(8233),
-        namespace: 'default',
-        dbFile: resolve(o.dataDir, 'temporal.sqlite'),
-        logLevel: 'error' as const,
-      };
-      startServer = () => startDevServer(serverOptions);
-      server = await startServer();
-      cleanup.push(() => server?.stop() ?? Promise.resolve());
-      temporalAddress = server.address;
-      o.say(`temporal dev server ${server.address}, Web UI ${server.uiUrl}`);
+      temporal = await startTemporal(o, backend);
+      const started = temporal;
+      cleanup.push(() => started.dispose());
+      temporalAddress = temporal.address;
+    }
+    // More than one gateway needs the PostgreSQL inbox: SQLite has no lock between processes.
+    let databaseUrl: string | undefined;
+    if (backend === 'postgres' || gatewayCount > 1) {
+      const name = throwawayName('shipsync');
+      databaseUrl = await createDatabase(DEFAULT_POSTGRES_TARGET, name);
+      cleanup.push(() => dropPostgresDatabases(DEFAULT_POSTGRES_TARGET, [name]));
+      o.say(`gateway inbox: PostgreSQL database ${name}`);
     }
     const date = nextPlanningDay();
     const clock: ClockSettings = {
@@ -137,8 +278,15 @@ export async function startFullStack(o: FullStackOptions): Promise<FullStack> {
       anchorSimMs: Date.parse(`${date}T04:00:00Z`),
     };
     const defaults = loadConfig({});
-    const gatewayPort = await freePort();
-    const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+    const gatewayPorts: number[] = [];
+    for (let i = 0; i < gatewayCount; i++) {
+      let port = await freePort();
+      while (gatewayPorts.includes(port)) port = await freePort();
+      gatewayPorts.push(port);
+    }
+    const gatewayUrls = gatewayPorts.map((port) => `http://127.0.0.1:${port}`);
+    const gatewayUrl = gatewayUrls[0] ?? '';
+    const lastGatewayUrl = gatewayUrls[gatewayUrls.length - 1] ?? gatewayUrl;
     const [erp, dispatch, crm] = await Promise.all([
       startErpSandbox({
         port: 0,
@@ -155,8 +303,9 @@ export async function startFullStack(o: FullStackOptions): Promise<FullStack> {
         webhookSecret: defaults.SHIPSYNC_DISPATCH_WEBHOOK_SECRET,
         simulator: o.simulator,
         planning: { timeLimitMs: 1500 },
-        webhooks: SHIPMENT_WEBHOOK_TRIGGERS.map((trigger) => ({
-          url: `${gatewayUrl}/webhooks/dispatch`,
+        // Trigger i goes to gateway i mod N, so one shipment's events arrive through every gateway.
+        webhooks: SHIPMENT_WEBHOOK_TRIGGERS.map((trigger, i) => ({
+          url: `${gatewayUrls[i % gatewayUrls.length] ?? gatewayUrl}/webhooks/dispatch`,
           trigger,
         })),
       }),
@@ -167,7 +316,7 @@ export async function startFullStack(o: FullStackOptions): Promise<FullStack> {
         customers: {
           rescheduleRate: o.rescheduleRate,
           mode: 'api',
-          rescheduleApiUrl: gatewayUrl,
+          rescheduleApiUrl: lastGatewayUrl,
           apiToken: apiTokenFor(defaults.SHIPSYNC_API_TOKENS, 'agent'),
         },
       }),
@@ -184,16 +333,17 @@ export async function startFullStack(o: FullStackOptions): Promise<FullStack> {
       SHIPSYNC_TIME_SCALE: String(clock.scale),
       SHIPSYNC_CLOCK_ANCHOR_REAL_MS: String(clock.anchorRealMs),
       SHIPSYNC_CLOCK_ANCHOR_SIM: new Date(clock.anchorSimMs).toISOString(),
-      SHIPSYNC_GATEWAY_PORT: String(gatewayPort),
+      SHIPSYNC_GATEWAY_PORT: String(gatewayPorts[0]),
       SHIPSYNC_DATA_DIR: o.dataDir,
       SHIPSYNC_LOG_LEVEL: 'warn',
       SHIPSYNC_NO_ASSIGNMENT_GRACE_MINUTES:
         process.env.SHIPSYNC_NO_ASSIGNMENT_GRACE_MINUTES ?? String(compressedGraceMinutes(clock.scale)),
+      ...(databaseUrl ? { SHIPSYNC_DATABASE_URL: databaseUrl } : {}),
       ...o.env,
     };
-    const spawnChild = (entry: string, name: string) => {
+    const spawnChild = (entry: string, name: string, extraEnv: Record<string, string> = {}) => {
       const child = spawn(process.execPath, ['--import', 'tsx', entry], {
-        env,
+        env: { ...env, ...extraEnv },
         stdio: ['ignore', 'ignore', 'pipe'],
       });
       child.stderr?.on('data', (chunk: Buffer) => {
@@ -211,15 +361,21 @@ export async function startFullStack(o: FullStackOptions): Promise<FullStack> {
         await exited;
       }
     };
-    let gateway = spawnChild('src/gateway/main.ts', 'gateway');
-    await waitForPort('127.0.0.1', gatewayPort, 60_000);
-    let worker = spawnChild('src/workers/main.ts', 'worker');
+    const startGateway = (i: number) =>
+      spawnChild('src/gateway/main.ts', gatewayCount > 1 ? `gateway-${i + 1}` : 'gateway', {
+        SHIPSYNC_GATEWAY_PORT: String(gatewayPorts[i]),
+      });
+    const startWorker = (i: number) =>
+      spawnChild('src/workers/main.ts', workerCount > 1 ? `worker-${i + 1}` : 'worker');
+    const gateways = gatewayPorts.map((_, i) => startGateway(i));
+    await Promise.all(gatewayPorts.map((port) => waitForPort('127.0.0.1', port, 60_000)));
+    const workers = Array.from({ length: workerCount }, (_, i) => startWorker(i));
     const { client, close } = await connectTemporal({
       SHIPSYNC_TEMPORAL_ADDRESS: temporalAddress,
       SHIPSYNC_TEMPORAL_NAMESPACE: 'default',
     });
     cleanup.push(close);
-    const waitForWorker = async (timeoutMs = 120_000) => {
+    const waitForWorker = async (timeoutMs = 120_000, count = 1) => {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const res = await client.workflowService.describeTaskQueue({
@@ -228,47 +384,59 @@ export async function startFullStack(o: FullStackOptions): Promise<FullStack> {
           taskQueueType: 1,
         });
         // A killed worker's poller lingers for a while; a new one shows as a poller seen in the last seconds.
-        const fresh = (res.pollers ?? []).some(
+        const fresh = (res.pollers ?? []).filter(
           (p) => Date.now() - Number(p.lastAccessTime?.seconds ?? 0) * 1000 < 5000,
         );
-        if (fresh) return;
-        if (Date.now() > deadline) throw new Error(`no worker polled within ${timeoutMs / 1000} s`);
+        if (fresh.length >= count) return;
+        if (Date.now() > deadline)
+          throw new Error(`${count} worker(s) did not poll within ${timeoutMs / 1000} s`);
         await sleep(250);
       }
     };
-    await waitForWorker();
+    await waitForWorker(120_000, workerCount);
     o.say(
-      `gateway ${gatewayUrl}, worker polling; simulated ${date} 04:00 starts in ${Math.max(0, Math.round((clock.anchorRealMs - Date.now()) / 1000))} s at ×${clock.scale}`,
+      `${gatewayCount > 1 ? `gateways ${gatewayUrls.join(' ')}` : `gateway ${gatewayUrl}`}, ${workerCount > 1 ? `${workerCount} workers` : 'worker'} polling; simulated ${date} 04:00 starts in ${Math.max(0, Math.round((clock.anchorRealMs - Date.now()) / 1000))} s at ×${clock.scale}`,
     );
+    const at = <T>(list: T[], index: number, what: string): T => {
+      const item = list[index];
+      if (item === undefined) throw new Error(`no ${what} ${index}: the stack runs ${list.length}`);
+      return item;
+    };
     return {
+      backend,
       temporalAddress,
-      uiUrl: server?.uiUrl,
-      server,
+      uiUrl: temporal?.uiUrl,
+      get server() {
+        return temporal?.dev;
+      },
+      databaseUrl,
       clock,
       date,
       erp,
       dispatch,
       crm,
       gatewayUrl,
+      gatewayUrls,
       client,
-      worker: () => worker,
-      gateway: () => gateway,
+      worker: () => at(workers, 0, 'worker'),
+      gateway: () => at(gateways, 0, 'gateway'),
+      workers: () => [...workers],
+      gateways: () => [...gateways],
       waitForWorker,
       async restartTemporal(downMs = 0) {
-        if (!server || !startServer)
-          throw new Error('Temporal was started outside the stack; restart it there');
-        await server.stop();
+        if (!temporal) throw new Error('Temporal was started outside the stack; restart it there');
+        await temporal.stop();
         await sleep(downMs);
-        server = await startServer();
+        await temporal.start();
       },
-      async restartWorker(signal = 'SIGKILL') {
-        await kill(worker, signal);
-        worker = spawnChild('src/workers/main.ts', 'worker');
+      async restartWorker(signal = 'SIGKILL', index = 0) {
+        await kill(at(workers, index, 'worker'), signal);
+        workers[index] = startWorker(index);
       },
-      async restartGateway(signal = 'SIGKILL') {
-        await kill(gateway, signal);
-        gateway = spawnChild('src/gateway/main.ts', 'gateway');
-        await waitForPort('127.0.0.1', gatewayPort, 60_000);
+      async restartGateway(signal = 'SIGKILL', index = 0) {
+        await kill(at(gateways, index, 'gateway'), signal);
+        gateways[index] = startGateway(index);
+        await waitForPort('127.0.0.1', at(gatewayPorts, index, 'gateway port'), 60_000);
       },
       stop: stopAll,
     };
