@@ -87,7 +87,8 @@ export const ERROR_CODES = {
   UPDATE_FAILED: {
     retryable: true,
     http: 503,
-    meaning: 'the shipment could not carry out the request for a reason that is not a business one; retry later',
+    meaning:
+      'the shipment could not carry out the request for a reason that is not a business one; retry later',
   },
   ROUTE_NOT_FOUND: { retryable: false, http: 404, meaning: 'no such route or method' },
   DEAD_LETTER_NOT_FOUND: { retryable: false, http: 404, meaning: 'no dead letter with that id' },
