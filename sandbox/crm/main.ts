@@ -1,8 +1,8 @@
 import { Option } from 'commander';
-import { newCommand, numberIn, runMain } from '../../src/platform/command.js';
+import { numberIn, runMain } from '../../src/platform/command.js';
 import { apiTokenFor, loadConfig } from '../../src/platform/config.js';
 import { createLogger } from '../../src/platform/logger.js';
-import { listenAddress, serveUntilSignal } from '../common/serve.js';
+import { sandboxCommand, serveUntilSignal } from '../common/serve.js';
 import { startCrmSandbox } from './server.js';
 
 /**
@@ -12,17 +12,12 @@ import { startCrmSandbox } from './server.js';
  */
 function command() {
   const config = loadConfig();
-  const at = listenAddress(config.SHIPSYNC_CRM_URL);
-  return newCommand('sandbox-crm')
-    .description('Zendesk-dialect CRM sandbox for shipsync')
-    .option(
-      '--port <n>',
-      'TCP port (default: the port of SHIPSYNC_CRM_URL)',
-      numberIn('--port', 0, 65535, true),
-      at.port,
-    )
-    .option('--host <host>', 'interface to bind (default: the host of SHIPSYNC_CRM_URL)', at.host)
-    .option('--seed <n>', 'seed of every random decision', numberIn('--seed', 0, 2 ** 31, true), 1)
+  return sandboxCommand(
+    'sandbox-crm',
+    'Zendesk-dialect CRM sandbox for shipsync',
+    'SHIPSYNC_CRM_URL',
+    config.SHIPSYNC_CRM_URL,
+  )
     .option(
       '--rate-limit <n>',
       'API requests per minute before 429',

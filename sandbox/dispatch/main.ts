@@ -1,6 +1,6 @@
-import { newCommand, numberIn, runMain } from '../../src/platform/command.js';
+import { runMain } from '../../src/platform/command.js';
 import { loadConfig } from '../../src/platform/config.js';
-import { listenAddress, serveUntilSignal } from '../common/serve.js';
+import { sandboxCommand, serveUntilSignal } from '../common/serve.js';
 import { SHIPMENT_WEBHOOK_TRIGGERS } from './index.js';
 import { startDispatchSandbox } from './server.js';
 
@@ -11,17 +11,12 @@ import { startDispatchSandbox } from './server.js';
  */
 function command() {
   const config = loadConfig();
-  const at = listenAddress(config.SHIPSYNC_DISPATCH_URL);
-  return newCommand('sandbox-dispatch')
-    .description('Onfleet API v2 sandbox with route planning and a driver simulator')
-    .option(
-      '--port <n>',
-      'TCP port (default: the port of SHIPSYNC_DISPATCH_URL)',
-      numberIn('--port', 0, 65535, true),
-      at.port,
-    )
-    .option('--host <host>', 'interface to bind (default: the host of SHIPSYNC_DISPATCH_URL)', at.host)
-    .option('--seed <n>', 'seed of drivers, plans and outcomes', numberIn('--seed', 0, 2 ** 31, true), 1)
+  return sandboxCommand(
+    'sandbox-dispatch',
+    'Onfleet API v2 sandbox with route planning and a driver simulator',
+    'SHIPSYNC_DISPATCH_URL',
+    config.SHIPSYNC_DISPATCH_URL,
+  )
     .option('--simulator', 'play planned routes on the compressed clock')
     .option('--webhook-url <url>', 'register this URL for every shipment trigger at start (no handshake)')
     .allowExcessArguments(false)

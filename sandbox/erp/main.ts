@@ -1,7 +1,7 @@
-import { newCommand, numberIn, runMain } from '../../src/platform/command.js';
+import { numberIn, runMain } from '../../src/platform/command.js';
 import { loadConfig } from '../../src/platform/config.js';
 import { createLogger } from '../../src/platform/logger.js';
-import { listenAddress, serveUntilSignal } from '../common/serve.js';
+import { sandboxCommand, serveUntilSignal } from '../common/serve.js';
 import { startErpSandbox } from './server.js';
 
 /**
@@ -11,17 +11,12 @@ import { startErpSandbox } from './server.js';
  */
 function command() {
   const config = loadConfig();
-  const at = listenAddress(config.SHIPSYNC_ERP_URL);
-  return newCommand('sandbox-erp')
-    .description('SAP S/4HANA OData V2 ERP sandbox for shipsync')
-    .option(
-      '--port <n>',
-      'TCP port (default: the port of SHIPSYNC_ERP_URL)',
-      numberIn('--port', 0, 65535, true),
-      at.port,
-    )
-    .option('--host <host>', 'interface to bind (default: the host of SHIPSYNC_ERP_URL)', at.host)
-    .option('--seed <n>', 'seed of every random choice', numberIn('--seed', 0, 2 ** 31, true), 1)
+  return sandboxCommand(
+    'sandbox-erp',
+    'SAP S/4HANA OData V2 ERP sandbox for shipsync',
+    'SHIPSYNC_ERP_URL',
+    config.SHIPSYNC_ERP_URL,
+  )
     .option('--db <file>', 'keep the sandbox state in this SQLite file (default: in memory)')
     .option(
       '--deliveries <n>',
