@@ -37,7 +37,7 @@ import {
 } from '../../src/workflows/shipment/contract.js';
 import type { ShipmentWorkflow } from '../../src/workflows/shipment/workflow.js';
 import { temporalAddress } from './temporal.js';
-import { sampleOrder } from './fixtures.js';
+import { dispatchEventFor, sampleOrder } from './fixtures.js';
 
 // Worker lifecycle lines at INFO drown test output; warnings and errors still show.
 Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -177,51 +177,18 @@ export async function startStack(
       const seq = (sequences.get(workflowId) ?? 0) + 1;
       sequences.set(workflowId, seq);
       const time = new Date(at ?? simNow()).toISOString();
-      const base = { taskId: status.taskId ?? 'unknown', attempt: status.attempts };
-      const defaults: Record<DispatchEventType, Record<string, unknown>> = {
-        'route.assigned.v1': {
-          ...base,
-          driverId: 'drv-1',
-          routeId: 'route-1',
-          eta: new Date(Date.parse(status.window.start) + 30 * 60_000).toISOString(),
-        },
-        'route.unassigned.v1': { ...base },
-        'stop.started.v1': { ...base, driverId: 'drv-1' },
-        'stop.eta.v1': { ...base, eta: time, driftSeconds: 0 },
-        'delivery.delayed.v1': { ...base, eta: time, delaySeconds: 0 },
-        'stop.arrived.v1': { ...base, arrivedAt: time },
-        'delivery.completed.v1': {
-          ...base,
-          pod: {
-            deliveredAt: time,
-            location: { lat: 41.878, lng: -87.636 },
-            signatureId: 'sig-1',
-            photoIds: ['ph-1'],
-            notes: '',
-          },
-          mileageKm: 18.4,
-          accessorials: { liftgate: false, waitingMinutes: 0 },
-        },
-        'delivery.failed.v1': {
-          ...base,
-          reason: 'recipient_absent',
-          failedAt: time,
-          notes: '',
-          mileageKm: 9,
-        },
-      };
-      return {
-        specversion: '1.0',
-        id: `${workflowId}-${type}-${status.attempts}-${seq}`,
-        source: 'test',
+      return dispatchEventFor({
+        workflowId,
         type,
-        subject: workflowId,
-        time,
-        datacontenttype: 'application/json',
-        correlationid: workflowId,
+        taskId: status.taskId ?? 'unknown',
+        attempt: status.attempts,
+        window: status.window,
         sequence: seq,
-        data: { ...defaults[type], ...data },
-      } as DispatchEvent;
+        time,
+        podLocation: { lat: 41.878, lng: -87.636 },
+        source: 'test',
+        data,
+      });
     },
     async close() {
       if (process.env.SHIPSYNC_RECORD_HISTORIES === '1') await recordHistories(client, started);

@@ -37,7 +37,7 @@ import {
   type ShipmentStatus,
 } from '../../../src/workflows/shipment/contract.js';
 import { taskQueues } from '../../../src/workflows/task-queues.js';
-import { sampleOrder } from '../../support/fixtures.js';
+import { dispatchEventFor, sampleOrder } from '../../support/fixtures.js';
 import { temporalAddress } from '../../support/temporal.js';
 
 /**
@@ -444,51 +444,18 @@ export async function startStubHarness(): Promise<StubHarness> {
           const status = await handle.query(statusQuery);
           sequence++;
           const time = new Date(simNow()).toISOString();
-          const base = { taskId: status.taskId ?? 'unknown', attempt: Math.max(1, status.attempts) };
-          const defaults: Record<DispatchEventType, Record<string, unknown>> = {
-            'route.assigned.v1': {
-              ...base,
-              driverId: 'drv-1',
-              routeId: 'route-1',
-              eta: new Date(Date.parse(status.window.start) + 30 * 60_000).toISOString(),
-            },
-            'route.unassigned.v1': { ...base },
-            'stop.started.v1': { ...base, driverId: 'drv-1' },
-            'stop.eta.v1': { ...base, eta: time, driftSeconds: 0 },
-            'delivery.delayed.v1': { ...base, eta: time, delaySeconds: 0 },
-            'stop.arrived.v1': { ...base, arrivedAt: time },
-            'delivery.completed.v1': {
-              ...base,
-              pod: {
-                deliveredAt: time,
-                location: stubLocation(order.address),
-                signatureId: 'sig-1',
-                photoIds: ['ph-1'],
-                notes: '',
-              },
-              mileageKm: 18.4,
-              accessorials: { liftgate: false, waitingMinutes: 0 },
-            },
-            'delivery.failed.v1': {
-              ...base,
-              reason: 'recipient_absent',
-              failedAt: time,
-              notes: '',
-              mileageKm: 9,
-            },
-          };
-          return {
-            specversion: '1.0',
-            id: `${workflowId}-${type}-${base.attempt}-${sequence}`,
-            source: 'stub-dispatch',
+          return dispatchEventFor({
+            workflowId,
             type,
-            subject: workflowId,
-            time,
-            datacontenttype: 'application/json',
-            correlationid: workflowId,
+            taskId: status.taskId ?? 'unknown',
+            attempt: Math.max(1, status.attempts),
+            window: status.window,
             sequence,
-            data: { ...defaults[type], ...data },
-          } as DispatchEvent;
+            time,
+            podLocation: stubLocation(order.address),
+            source: 'stub-dispatch',
+            data,
+          });
         },
         async send(...events) {
           for (const e of events) {
