@@ -11,6 +11,8 @@ export interface Reconciliation {
   duplicateCrmEffects: number;
   duplicateDispatchEffects: number;
   casesSolved: number;
+  /** CRM cases per kind (no_assignment, failed_attempt, missing_pod, ...), open or solved. */
+  casesByKind: Record<string, number>;
   notices: number;
   dispatchTasks: number;
 }
@@ -73,6 +75,7 @@ export async function reconcile(input: {
     duplicateCrmEffects: duplicates(crmEffects.effects, 'CRM'),
     duplicateDispatchEffects: duplicates(dispatchEffects.effects, 'dispatch'),
     casesSolved: 0,
+    casesByKind: {},
     notices: crmEffects.effects.filter((e) => e.kind === 'notification').length,
     dispatchTasks: 0,
   };
@@ -121,6 +124,10 @@ export async function reconcile(input: {
     );
     const open = cases.filter((c) => c.status !== 'solved' && c.status !== 'closed');
     r.casesSolved += cases.length - open.length;
+    for (const c of cases) {
+      const kind = c.kind ?? 'none';
+      r.casesByKind[kind] = (r.casesByKind[kind] ?? 0) + 1;
+    }
     if (open.length > 0) mismatches.push(`${id}: ${open.length} CRM case(s) still open`);
     const failures = ours.filter((c) => c.startsWith('FAILED_ATTEMPT')).length;
     const failureCases = cases.filter((c) => c.kind === 'failed_attempt' || c.kind === 'damage').length;

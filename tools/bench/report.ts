@@ -13,7 +13,7 @@ export function printReport(r: {
   temporal: { stateTransitionsPerSecond?: number };
   inboxBacklogAtEnd?: number;
   cpuSeconds: Record<string, number>;
-  reconciliation: { clean: boolean; mismatches: string[] };
+  reconciliation: { clean: boolean; mismatches: string[]; casesByKind: Record<string, number> };
   baseline?: {
     completedPerSecond: number;
     oursOverBaseline?: number;
@@ -52,6 +52,12 @@ export function printReport(r: {
     ],
     ['ours ÷ baseline (completed/s)', String(r.baseline?.oursOverBaseline ?? '-')],
     ['ours ÷ baseline (CPU per shipment)', String(r.baseline?.oursOverBaselineByCpu ?? '-')],
+    [
+      'CRM cases by kind',
+      Object.entries(r.reconciliation.casesByKind)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ') || 'none',
+    ],
     [
       'reconciliation',
       r.reconciliation.clean ? 'clean' : `${r.reconciliation.mismatches.length} mismatch(es)`,

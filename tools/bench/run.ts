@@ -9,8 +9,13 @@ import { simAt } from '../../src/domain/clock.js';
 import type { Order } from '../../src/domain/model.js';
 import { apiTokenFor, loadConfig } from '../../src/platform/config.js';
 import { QUEUE_LIMITS } from '../../src/workers/workers.js';
-import { shipmentWorkflowId, type ShipmentResult } from '../../src/workflows/shipment/contract.js';
+import {
+  shipmentWorkflowId,
+  statusQuery,
+  type ShipmentResult,
+} from '../../src/workflows/shipment/contract.js';
 import { REGION_CODES } from '../../sandbox/index.js';
+import { metricSum } from '../chaos/report.js';
 import { operatorFor, playDay } from '../day/play.js';
 import { reconcile } from '../reconcile.js';
 import { startFullStack, type FullStack } from '../stack.js';
@@ -249,6 +254,18 @@ export async function runFull(o: BenchOptions, say: (l: string) => void): Promis
         // not closed or failed: reconciliation reports it
       }
     });
+    // Dispatch events the shipments ignored, by reason and type (each keeps its latest few).
+    const ignoredEvents: Record<string, number> = {};
+    await mapLimit([...results.keys()], 10, async (id) => {
+      const status = await client.workflow
+        .getHandle(id)
+        .query(statusQuery)
+        .catch(() => undefined);
+      for (const e of status?.ignoredEvents ?? []) {
+        const key = `${e.reason} ${e.type}`;
+        ignoredEvents[key] = (ignoredEvents[key] ?? 0) + 1;
+      }
+    });
     await crm.drain();
     const reconciliation = await reconcile({
       erpUrl: erp.url,
@@ -266,9 +283,16 @@ export async function runFull(o: BenchOptions, say: (l: string) => void): Promis
       )
       .all() as { shipmentId: string; type: string; receivedAt: string; deliveredAt: string | null }[];
     // The gateway's share of that latency: inbox receipt until the signal reached the workflow.
-    const forwardMs = inbox
-      .filter((e) => e.deliveredAt)
-      .map((e) => Date.parse(e.deliveredAt ?? '') - Date.parse(e.receivedAt));
+    const forwarded = inbox.filter((e) => e.deliveredAt);
+    const forwardMs = forwarded.map((e) => Date.parse(e.deliveredAt ?? '') - Date.parse(e.receivedAt));
+    const forwardByType: Record<string, ReturnType<typeof p50p99>> = {};
+    for (const type of new Set(forwarded.map((e) => e.type))) {
+      forwardByType[type] = p50p99(
+        forwarded
+          .filter((e) => e.type === type)
+          .map((e) => Date.parse(e.deliveredAt ?? '') - Date.parse(e.receivedAt)),
+      );
+    }
     db.close();
     const milestones = new Map<string, { milestone: string; receivedAtMs: number }[]>();
     await mapLimit(orders, 16, async (order) => {
@@ -346,7 +370,7 @@ export async function runFull(o: BenchOptions, say: (l: string) => void): Promis
       },
       scheduleToStartMs: scheduleToStart(workerMetrics),
       eventToErpMilestoneMs: { all: p50p99(pairs.map((p) => p.ms)), byType },
-      gatewayForwardMs: p50p99(forwardMs),
+      gatewayForwardMs: { ...p50p99(forwardMs), byType: forwardByType },
       rescheduleRoundTripMs: { ...p50p99(rescheduleMs), statuses: rescheduleStatuses },
       peakRssMiB: { worker: mib(peakRssBytes(workerStatus)), gateway: mib(peakRssBytes(gatewayStatus)) },
       cpuSeconds: cpu,
@@ -363,6 +387,13 @@ export async function runFull(o: BenchOptions, say: (l: string) => void): Promis
         workflows: everything.count,
       },
       inboxBacklogAtEnd: Number.isFinite(backlog) ? backlog : undefined,
+      forwardAttempts: Object.fromEntries(
+        ['delivered', 'retry', 'late', 'ignored', 'dead'].map((outcome) => [
+          outcome,
+          metricSum(gatewayMetrics, 'shipsync_forward_attempts_total', { outcome }),
+        ]),
+      ),
+      ignoredEvents,
       typicalShipment: { shape, historyEvents: typicalEvents, sampled: histories.length },
       reconciliation: {
         clean: reconciliation.mismatches.length === 0,

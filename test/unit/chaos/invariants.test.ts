@@ -44,6 +44,7 @@ function cleanReconciliation(checked: number): Reconciliation {
     duplicateCrmEffects: 0,
     duplicateDispatchEffects: 0,
     casesSolved: 0,
+    casesByKind: {},
     notices: 0,
     dispatchTasks: checked,
   };
