@@ -1,6 +1,6 @@
-import { QueryNotRegisteredError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { DispatchEvent } from '../domain/events.js';
-import { statusQuery } from '../workflows/shipment/contract.js';
+import { DISPATCH_TASK_MEMO, type DispatchTaskMemo } from '../workflows/shipment/contract.js';
 import { isWorkflowNotFound, withTemporalDeadline } from './temporal.js';
 
 /** Whether a dispatch event may go to its shipment. */
@@ -8,9 +8,9 @@ export type TaskCheck = { ok: true; known: boolean } | { ok: false; reason: stri
 
 /** Tuning of the task guard. */
 export interface TaskGuardOptions {
-  /** How long the status query may take before the guard lets the event through unchecked. */
-  queryTimeoutMs?: number;
-  /** After a status query failed (worker down or slow), events pass unchecked this long. */
+  /** How long Temporal may take to describe the shipment before the guard lets the event through unchecked. */
+  describeTimeoutMs?: number;
+  /** After a describe failed (Temporal down or slow), events pass unchecked this long. */
   pauseAfterFailureMs?: number;
   /** Task ids remembered, one per shipment attempt. */
   maxEntries?: number;
@@ -21,12 +21,12 @@ export interface TaskGuardOptions {
  * Refuses a dispatch event about a task the shipment did not create, before it is signalled: a task cloned
  * in Onfleet carries the original's metadata (shipment id, attempt), so only the task id tells them apart.
  *
- * The guard asks the shipment's status query for the task of the event's attempt and remembers the answer
- * (a shipment creates exactly one task per attempt). It refuses only what it can tell for sure: an event
- * whose attempt is the shipment's current one, with another task id. Everything else goes through and the
- * workflow decides: an event of an earlier attempt, of an attempt whose task is still being created, of a
- * shipment without a task yet, or any event while the status query cannot be answered (workers down), so
- * signals never wait for a worker.
+ * The shipment names the task of its current attempt in its memo; the guard reads it with a describe, which
+ * Temporal answers without a worker, and remembers the answer (a shipment creates exactly one task per
+ * attempt). It refuses only what it can tell for sure: an event whose attempt is the shipment's current one,
+ * with another task id. Everything else goes through and the workflow decides: an event of an earlier
+ * attempt, of an attempt whose task is still being created, of a shipment without a task yet or started
+ * before it wrote the memo, or any event while Temporal cannot answer, so signals never wait on the guard.
  */
 export class TaskGuard {
   private readonly tasks = new Map<string, string>();
@@ -38,7 +38,7 @@ export class TaskGuard {
     opts: TaskGuardOptions = {},
   ) {
     this.o = {
-      queryTimeoutMs: opts.queryTimeoutMs ?? 2_000,
+      describeTimeoutMs: opts.describeTimeoutMs ?? 2_000,
       pauseAfterFailureMs: opts.pauseAfterFailureMs ?? 15_000,
       maxEntries: opts.maxEntries ?? 50_000,
       now: opts.now ?? Date.now,
@@ -52,23 +52,22 @@ export class TaskGuard {
     const known = this.tasks.get(key);
     if (known !== undefined) return this.verdict(workflowId, attempt, taskId, known);
     if (this.o.now() < this.pausedUntil) return { ok: true, known: false };
-    let status: { taskId?: string; attempts: number };
+    let task: Partial<DispatchTaskMemo> | undefined;
     try {
-      status = await withTemporalDeadline(
+      const described = await withTemporalDeadline(
         this.client,
-        () => this.client.workflow.getHandle(workflowId).query(statusQuery),
-        this.o.queryTimeoutMs,
+        () => this.client.workflow.getHandle(workflowId).describe(),
+        this.o.describeTimeoutMs,
       );
+      task = described.memo?.[DISPATCH_TASK_MEMO] as Partial<DispatchTaskMemo> | undefined;
     } catch (err) {
-      // No answer: the signal path and the workflow decide. While workers are down, stop asking a while.
-      if (!isWorkflowNotFound(err) && !(err instanceof QueryNotRegisteredError)) {
-        this.pausedUntil = this.o.now() + this.o.pauseAfterFailureMs;
-      }
+      // No answer: the signal path and the workflow decide. While Temporal cannot answer, stop asking a while.
+      if (!isWorkflowNotFound(err)) this.pausedUntil = this.o.now() + this.o.pauseAfterFailureMs;
       return { ok: true, known: false };
     }
-    if (status.taskId === undefined || status.attempts !== attempt) return { ok: true, known: false };
-    this.remember(key, status.taskId);
-    return this.verdict(workflowId, attempt, taskId, status.taskId);
+    if (typeof task?.taskId !== 'string' || task.attempt !== attempt) return { ok: true, known: false };
+    this.remember(key, task.taskId);
+    return this.verdict(workflowId, attempt, taskId, task.taskId);
   }
 
   private verdict(workflowId: string, attempt: number, taskId: string, created: string): TaskCheck {

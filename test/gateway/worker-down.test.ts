@@ -61,7 +61,7 @@ describe('gateway while the workers are stopped', () => {
       config,
       queryTimeoutMs: 2_000,
       updateTimeoutMs: 3_000,
-      taskGuard: { queryTimeoutMs: 1_000 },
+      taskGuard: { describeTimeoutMs: 1_000 },
     });
     const gw = gateway;
     gw.forwarder.start();

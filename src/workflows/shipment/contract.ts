@@ -163,6 +163,18 @@ export const resolveExceptionUpdate = defineUpdate<
 /** The shipment's status. */
 export const statusQuery = defineQuery<ShipmentStatus>('status');
 
+/**
+ * Memo key under which a shipment names the dispatch task of its current attempt, so the gateway can tell a
+ * foreign task's events from Temporal alone (describe), without a query that needs a worker.
+ */
+export const DISPATCH_TASK_MEMO = 'dispatchTask';
+
+/** The memo's value: the attempt and the dispatch task the shipment created for it. */
+export interface DispatchTaskMemo {
+  attempt: number;
+  taskId: string;
+}
+
 /** Update names the gateway exposes, with the role allowed to call each. */
 export const UPDATE_ROLES = {
   reschedule: ['agent', 'dispatcher', 'admin'],

@@ -15,6 +15,8 @@ export const STATUS_FIRST_PATCH = 'status-before-side-effects';
  * server suggests continue-as-new; the address hold keeps its deadline across runs.
  */
 export const SERIALIZED_HANDLERS_PATCH = 'serialized-handlers';
+/** The dispatch task of the current attempt is written to the memo when it is created. */
+export const TASK_MEMO_PATCH = 'dispatch-task-memo';
 
 /** Checked where the old code checked it: the lanes decide how queued side effects run. */
 export const lanes = () => patched(SIDE_EFFECT_LANES_PATCH);
@@ -22,3 +24,5 @@ export const lanes = () => patched(SIDE_EFFECT_LANES_PATCH);
 export const statusFirst = () => patched(STATUS_FIRST_PATCH);
 /** Decided once, at the start of a run, so a run never mixes the two behaviours. */
 export const serializedHandlers = () => patched(SERIALIZED_HANDLERS_PATCH);
+/** Checked where the task is recorded: runs recorded before it write no memo there. */
+export const taskMemo = () => patched(TASK_MEMO_PATCH);

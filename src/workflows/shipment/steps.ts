@@ -1,7 +1,8 @@
-import { ApplicationFailure, log } from '@temporalio/workflow';
+import { ApplicationFailure, log, upsertMemo } from '@temporalio/workflow';
 import { accessorialTotal, buildBillingDocument, computeCharges } from '../../domain/billing.js';
 import type { Job } from '../../domain/model.js';
-import { lanes, statusFirst } from './patches.js';
+import { DISPATCH_TASK_MEMO, type DispatchTaskMemo } from './contract.js';
+import { lanes, statusFirst, taskMemo } from './patches.js';
 import * as playbook from './playbooks.js';
 import type { ShipmentRun } from './run.js';
 import { failureCode } from './side-effects.js';
@@ -83,6 +84,7 @@ async function publishAttempt(run: ShipmentRun) {
   s.progress = freshProgress();
   s.eta = undefined;
   s.taskIds[attempt] = taskId;
+  if (taskMemo()) upsertMemo({ [DISPATCH_TASK_MEMO]: { attempt, taskId } satisfies DispatchTaskMemo });
   s.addressCorrected = false;
   s.noAssignmentEscalated = false;
   s.reattemptPending = undefined;
