@@ -125,6 +125,11 @@ export function compressedGraceMinutes(scale: number, minimum = 60): number {
   return Math.min(24 * 60, Math.max(minimum, Math.ceil((scale * 20) / 60)));
 }
 
+/** The grace the stack gives its workers: the environment's, else the compressed one for the scale. */
+export function stackGraceMinutes(scale: number): number {
+  return Number(process.env.SHIPSYNC_NO_ASSIGNMENT_GRACE_MINUTES ?? compressedGraceMinutes(scale));
+}
+
 /** A throwaway PostgreSQL database name: lower-case, unique per stack. */
 function throwawayName(prefix: string): string {
   return `${prefix}_s${randomBytes(4).toString('hex')}`;
@@ -336,8 +341,7 @@ export async function startFullStack(o: FullStackOptions): Promise<FullStack> {
       SHIPSYNC_GATEWAY_PORT: String(gatewayPorts[0]),
       SHIPSYNC_DATA_DIR: o.dataDir,
       SHIPSYNC_LOG_LEVEL: 'warn',
-      SHIPSYNC_NO_ASSIGNMENT_GRACE_MINUTES:
-        process.env.SHIPSYNC_NO_ASSIGNMENT_GRACE_MINUTES ?? String(compressedGraceMinutes(clock.scale)),
+      SHIPSYNC_NO_ASSIGNMENT_GRACE_MINUTES: String(stackGraceMinutes(clock.scale)),
       ...(databaseUrl ? { SHIPSYNC_DATABASE_URL: databaseUrl } : {}),
       ...o.env,
     };

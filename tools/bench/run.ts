@@ -5,7 +5,7 @@ import axios from 'axios';
 import Database from 'better-sqlite3';
 import getPort from 'get-port';
 import { nextServiceWindow } from '../../src/domain/billing.js';
-import { simAt } from '../../src/domain/clock.js';
+import { realDuration, simAt } from '../../src/domain/clock.js';
 import type { Order } from '../../src/domain/model.js';
 import { apiTokenFor, loadConfig } from '../../src/platform/config.js';
 import { QUEUE_LIMITS } from '../../src/workers/workers.js';
@@ -18,7 +18,7 @@ import { REGION_CODES } from '../../sandbox/index.js';
 import { metricSum } from '../chaos/report.js';
 import { operatorFor, playDay } from '../day/play.js';
 import { reconcile } from '../reconcile.js';
-import { startFullStack, type FullStack } from '../stack.js';
+import { stackGraceMinutes, startFullStack, type FullStack } from '../stack.js';
 import { startTemporalForTests } from '../temporal/postgres.js';
 import type { BenchOptions } from './args.js';
 import { batchFigures, closedSummary, runBaseline } from './baseline.js';
@@ -312,6 +312,23 @@ export async function runFull(o: BenchOptions, say: (l: string) => void): Promis
       inbox.map((e) => ({ shipmentId: e.shipmentId, type: e.type, receivedAtMs: Date.parse(e.receivedAt) })),
       milestones,
     );
+    // The planning day's assignments against the no-assignment deadline (cutoff + grace): who was late.
+    const graceMs = realDuration(clock, stackGraceMinutes(clock.scale) * 60_000);
+    const firstAssignments = forwarded.filter(
+      (e) =>
+        e.type === 'route.assigned.v1' &&
+        Date.parse(e.receivedAt) < cutoffReal + realDuration(clock, 12 * 3600_000),
+    );
+    const afterCutoffMs = (at: string) => Date.parse(at) - cutoffReal;
+    const assignments = {
+      graceSeconds: round(graceMs / 1000, 1),
+      count: firstAssignments.length,
+      receivedAfterCutoffMs: p50p99(firstAssignments.map((e) => afterCutoffMs(e.receivedAt))),
+      signalledAfterCutoffMs: p50p99(firstAssignments.map((e) => afterCutoffMs(e.deliveredAt ?? ''))),
+      receivedAfterDeadline: firstAssignments.filter((e) => afterCutoffMs(e.receivedAt) > graceMs).length,
+      signalledAfterDeadline: firstAssignments.filter((e) => afterCutoffMs(e.deliveredAt ?? '') > graceMs)
+        .length,
+    };
     const byType: Record<string, ReturnType<typeof p50p99>> = {};
     for (const type of Object.keys(EVENT_MILESTONE)) {
       const v = pairs.filter((p) => p.type === type).map((p) => p.ms);
@@ -371,6 +388,7 @@ export async function runFull(o: BenchOptions, say: (l: string) => void): Promis
       scheduleToStartMs: scheduleToStart(workerMetrics),
       eventToErpMilestoneMs: { all: p50p99(pairs.map((p) => p.ms)), byType },
       gatewayForwardMs: { ...p50p99(forwardMs), byType: forwardByType },
+      planningDayAssignments: assignments,
       rescheduleRoundTripMs: { ...p50p99(rescheduleMs), statuses: rescheduleStatuses },
       peakRssMiB: { worker: mib(peakRssBytes(workerStatus)), gateway: mib(peakRssBytes(gatewayStatus)) },
       cpuSeconds: cpu,
