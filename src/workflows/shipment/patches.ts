@@ -16,9 +16,17 @@ export const STATUS_FIRST_PATCH = 'status-before-side-effects';
  */
 export const SERIALIZED_HANDLERS_PATCH = 'serialized-handlers';
 
+/**
+ * Charges above the four-eyes threshold need two different finance principals: the first approval is kept
+ * as pending, a second one by someone else completes it, and the approval records both.
+ */
+export const FOUR_EYES_PATCH = 'four-eyes-approval';
+
 /** Checked where the old code checked it: the lanes decide how queued side effects run. */
 export const lanes = () => patched(SIDE_EFFECT_LANES_PATCH);
 /** Checked where the old code checked it: visibility follows the phase before side effects run. */
 export const statusFirst = () => patched(STATUS_FIRST_PATCH);
 /** Decided once, at the start of a run, so a run never mixes the two behaviours. */
 export const serializedHandlers = () => patched(SERIALIZED_HANDLERS_PATCH);
+/** Decided once, at the start of a run, like the serialized handlers. */
+export const fourEyesApproval = () => patched(FOUR_EYES_PATCH);

@@ -13,7 +13,12 @@ import {
   validateAddress,
 } from './steps.js';
 
-export { SERIALIZED_HANDLERS_PATCH, SIDE_EFFECT_LANES_PATCH, STATUS_FIRST_PATCH } from './patches.js';
+export {
+  FOUR_EYES_PATCH,
+  SERIALIZED_HANDLERS_PATCH,
+  SIDE_EFFECT_LANES_PATCH,
+  STATUS_FIRST_PATCH,
+} from './patches.js';
 
 /**
  * One ERP outbound delivery from release to closure: validate and geocode the address, publish the route
