@@ -49,7 +49,9 @@ export function registerAuditHook(
     const code = (body as { code?: unknown } | undefined)?.code;
     const outcome = status < 400 ? 'ok' : typeof code === 'string' ? code : `HTTP_${status}`;
     const params = (req.params ?? {}) as { id?: unknown };
-    const id = typeof params.id === 'string' ? params.id : undefined;
+    // Shipment ids are strings; dead-letter ids arrive as numbers once the schema has coerced them.
+    const id =
+      typeof params.id === 'string' || typeof params.id === 'number' ? String(params.id) : undefined;
     const onShipment = req.routeOptions.url?.startsWith('/v1/shipments/') ?? false;
     let detail: Record<string, unknown> | undefined;
     try {
