@@ -50,8 +50,7 @@ export function registerAuditHook(
     const outcome = status < 400 ? 'ok' : typeof code === 'string' ? code : `HTTP_${status}`;
     const params = (req.params ?? {}) as { id?: unknown };
     // Shipment ids are strings; dead-letter ids arrive as numbers once the schema has coerced them.
-    const id =
-      typeof params.id === 'string' || typeof params.id === 'number' ? String(params.id) : undefined;
+    const id = typeof params.id === 'string' || typeof params.id === 'number' ? String(params.id) : undefined;
     const onShipment = req.routeOptions.url?.startsWith('/v1/shipments/') ?? false;
     let detail: Record<string, unknown> | undefined;
     try {
