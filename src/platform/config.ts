@@ -281,6 +281,8 @@ const SANDBOX_VALUES = new Set<string>([
   ...SANDBOX_PRINCIPALS.map((p) => p.token),
 ]);
 const SANDBOX_HASHES = new Set(SANDBOX_PRINCIPALS.map((p) => tokenHash(p.token)));
+/** The placeholder hash of deploy/compose.env.example. */
+const PLACEHOLDER_HASH = '0'.repeat(64);
 
 /** Why a secret is unfit for production, or undefined when it is fit. Never repeats the value. */
 export function unsafeSecret(value: string | undefined): string | undefined {
@@ -390,10 +392,18 @@ function applyProfile(
     const sandboxIds = principals
       .filter((p) => p.tokenSha256.some((h) => SANDBOX_HASHES.has(h)))
       .map((p) => p.id);
+    const placeholders = principals
+      .filter((p) => p.tokenSha256.includes(PLACEHOLDER_HASH))
+      .map((p) => p.id);
     if (sandboxIds.length > 0)
       issues.push({
         key: principalsKey,
         reason: `the token of ${sandboxIds.join(', ')} is a sandbox development token, which is published`,
+      });
+    else if (placeholders.length > 0)
+      issues.push({
+        key: principalsKey,
+        reason: `${placeholders.join(', ')} has the placeholder hash of deploy/compose.env.example`,
       });
   }
   return issues;
