@@ -1,5 +1,8 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
+  configSchema,
   ConfigError,
   loadConfig,
   SANDBOX_PRINCIPALS,
@@ -96,6 +99,38 @@ describe('configuration', () => {
     expect(() => sandbox({ SHIPSYNC_TIME_SCALE: 'x', SHIPSYNC_GATEWAY_PORT: 'y' })).toThrow(
       /SHIPSYNC_TIME_SCALE.*SHIPSYNC_GATEWAY_PORT|SHIPSYNC_GATEWAY_PORT.*SHIPSYNC_TIME_SCALE/,
     );
+  });
+});
+
+/** Every .ts file under a folder. */
+function sources(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return sources(path);
+    return path.endsWith('.ts') ? [path] : [];
+  });
+}
+
+describe('every key through the schema', () => {
+  it('when .env.example is read then it documents every key of the schema', () => {
+    const documented = readFileSync('.env.example', 'utf8');
+    const missing = Object.keys(configSchema.shape).filter(
+      (key) => !new RegExp(`^#? ?${key}=`, 'm').test(documented),
+    );
+    expect(missing).toEqual([]);
+  });
+
+  it('when the processes are read then no SHIPSYNC_ key is taken from process.env around the schema', () => {
+    const offenders = [...sources('src'), ...sources('sandbox')]
+      .filter((file) => file !== join('src', 'platform', 'config.ts'))
+      .filter((file) => {
+        const text = readFileSync(file, 'utf8');
+        // Reading a key through its schema entry is the one allowed form.
+        return /process\.env\.SHIPSYNC_|process\.env\[['"]SHIPSYNC_|\.env\(['"]SHIPSYNC_/.test(
+          text.replace(/configSchema\.shape\.\w+\.parse\(process\.env\.SHIPSYNC_\w+/g, ''),
+        );
+      });
+    expect(offenders).toEqual([]);
   });
 });
 
