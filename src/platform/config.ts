@@ -392,9 +392,7 @@ function applyProfile(
     const sandboxIds = principals
       .filter((p) => p.tokenSha256.some((h) => SANDBOX_HASHES.has(h)))
       .map((p) => p.id);
-    const placeholders = principals
-      .filter((p) => p.tokenSha256.includes(PLACEHOLDER_HASH))
-      .map((p) => p.id);
+    const placeholders = principals.filter((p) => p.tokenSha256.includes(PLACEHOLDER_HASH)).map((p) => p.id);
     if (sandboxIds.length > 0)
       issues.push({
         key: principalsKey,
