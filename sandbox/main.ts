@@ -1,6 +1,6 @@
 import { newCommand, numberIn, runMain } from '../src/platform/command.js';
 import { clockFromConfig } from '../src/platform/clock.js';
-import { apiTokenFor, loadConfig } from '../src/platform/config.js';
+import { clientToken, loadConfig, secret, useSandboxProfile } from '../src/platform/config.js';
 import { listenAddress, serveUntilSignal } from './common/serve.js';
 import { startCrmSandbox } from './crm/index.js';
 import { SHIPMENT_WEBHOOK_TRIGGERS, startDispatchSandbox } from './dispatch/index.js';
@@ -9,7 +9,8 @@ import { startErpSandbox } from './erp/index.js';
 /**
  * `npm run sandbox`: the ERP, dispatch and CRM sandboxes where SHIPSYNC_ERP_URL, SHIPSYNC_DISPATCH_URL and
  * SHIPSYNC_CRM_URL point, wired to the gateway at SHIPSYNC_GATEWAY_PORT (dispatch webhooks, ERP release
- * push, simulated customers' reschedule requests with the agent token of SHIPSYNC_API_TOKENS).
+ * push, simulated customers' reschedule requests with SHIPSYNC_API_TOKEN or the development agent token).
+ * Runs in the sandbox profile only.
  */
 const program = newCommand('sandbox')
   .description('the three vendor sandboxes, wired to the gateway')
@@ -37,6 +38,7 @@ const program = newCommand('sandbox')
       rescheduleRate: number;
       webhooks: boolean;
     }) => {
+      useSandboxProfile('sandbox');
       const config = loadConfig();
       const gateway = `http://127.0.0.1:${config.SHIPSYNC_GATEWAY_PORT}`;
       const [erp, dispatch, crm] = await Promise.all([
@@ -44,14 +46,14 @@ const program = newCommand('sandbox')
           ...listenAddress(config.SHIPSYNC_ERP_URL),
           seed: opts.seed,
           releasePushUrl: opts.webhooks ? `${gateway}/webhooks/erp/releases` : undefined,
-          releasePushToken: config.SHIPSYNC_ERP_WEBHOOK_TOKEN,
+          releasePushToken: secret(config, 'SHIPSYNC_ERP_WEBHOOK_TOKEN'),
         }),
         startDispatchSandbox({
           ...listenAddress(config.SHIPSYNC_DISPATCH_URL),
           seed: opts.seed,
           clock: clockFromConfig(config),
-          apiKey: config.SHIPSYNC_DISPATCH_API_KEY,
-          webhookSecret: config.SHIPSYNC_DISPATCH_WEBHOOK_SECRET,
+          apiKey: secret(config, 'SHIPSYNC_DISPATCH_API_KEY'),
+          webhookSecret: secret(config, 'SHIPSYNC_DISPATCH_WEBHOOK_SECRET'),
           simulator: { enabled: !!opts.simulator },
           webhooks: opts.webhooks
             ? SHIPMENT_WEBHOOK_TRIGGERS.map((trigger) => ({ url: `${gateway}/webhooks/dispatch`, trigger }))
@@ -61,12 +63,12 @@ const program = newCommand('sandbox')
           ...listenAddress(config.SHIPSYNC_CRM_URL),
           seed: opts.seed,
           webhookUrl: opts.webhooks ? `${gateway}/webhooks/crm` : undefined,
-          webhookSecret: config.SHIPSYNC_CRM_WEBHOOK_SECRET,
+          webhookSecret: secret(config, 'SHIPSYNC_CRM_WEBHOOK_SECRET'),
           customers: {
             rescheduleRate: opts.rescheduleRate,
             mode: 'api',
             rescheduleApiUrl: gateway,
-            apiToken: apiTokenFor(config.SHIPSYNC_API_TOKENS, 'agent'),
+            apiToken: clientToken(config, 'agent'),
           },
         }),
       ]);

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { Option } from 'commander';
-import { newCommand, numberIn, runMain } from '../src/platform/command.js';
+import { newCommand, numberIn, runMain, sandboxEntryPoint } from '../src/platform/command.js';
 import { loadConfig } from '../src/platform/config.js';
 import { operatorFor, playDay, progressLine, releaseDay } from './day/play.js';
 import { reconcile } from './reconcile.js';
@@ -155,4 +155,5 @@ const program = newCommand('stack')
     },
   );
 
+sandboxEntryPoint('stack');
 await runMain(program);

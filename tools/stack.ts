@@ -7,7 +7,7 @@ import type { Client } from '@temporalio/client';
 import getPort from 'get-port';
 import pg from 'pg';
 import type { ClockSettings } from '../src/domain/clock.js';
-import { apiTokenFor, loadConfig } from '../src/platform/config.js';
+import { loadConfig, sandboxToken, secret } from '../src/platform/config.js';
 import { connectTemporal } from '../src/platform/temporal-client.js';
 import { provisionTemporalCli, startDevServer, waitForPort, type DevServer } from './temporal/cli.js';
 import {
@@ -282,7 +282,7 @@ export async function startFullStack(o: FullStackOptions): Promise<FullStack> {
       anchorRealMs: Date.now() + (o.startDelayMs ?? 25_000),
       anchorSimMs: Date.parse(`${date}T04:00:00Z`),
     };
-    const defaults = loadConfig({});
+    const defaults = loadConfig({ SHIPSYNC_ENV: 'sandbox' });
     const gatewayPorts: number[] = [];
     for (let i = 0; i < gatewayCount; i++) {
       let port = await freePort();
@@ -298,14 +298,14 @@ export async function startFullStack(o: FullStackOptions): Promise<FullStack> {
         seed: o.seed,
         faults: o.faults?.erp,
         releasePushUrl: `${gatewayUrl}/webhooks/erp/releases`,
-        releasePushToken: defaults.SHIPSYNC_ERP_WEBHOOK_TOKEN,
+        releasePushToken: secret(defaults, 'SHIPSYNC_ERP_WEBHOOK_TOKEN'),
       }),
       startDispatchSandbox({
         port: 0,
         seed: o.seed,
         clock,
         faults: o.faults?.dispatch,
-        webhookSecret: defaults.SHIPSYNC_DISPATCH_WEBHOOK_SECRET,
+        webhookSecret: secret(defaults, 'SHIPSYNC_DISPATCH_WEBHOOK_SECRET'),
         simulator: o.simulator,
         planning: { timeLimitMs: 1500 },
         // Trigger i goes to gateway i mod N, so one shipment's events arrive through every gateway.
@@ -322,7 +322,7 @@ export async function startFullStack(o: FullStackOptions): Promise<FullStack> {
           rescheduleRate: o.rescheduleRate,
           mode: 'api',
           rescheduleApiUrl: lastGatewayUrl,
-          apiToken: apiTokenFor(defaults.SHIPSYNC_API_TOKENS, 'agent'),
+          apiToken: sandboxToken('agent'),
         },
       }),
     ]);
@@ -331,6 +331,8 @@ export async function startFullStack(o: FullStackOptions): Promise<FullStack> {
 
     const env = {
       ...process.env,
+      // The stack runs the sandboxes: its gateways and workers use the sandbox profile's secrets and tokens.
+      SHIPSYNC_ENV: 'sandbox',
       SHIPSYNC_TEMPORAL_ADDRESS: temporalAddress,
       SHIPSYNC_ERP_URL: erp.url,
       SHIPSYNC_DISPATCH_URL: dispatch.url,

@@ -1,6 +1,6 @@
 import { Option } from 'commander';
 import { numberIn, runMain } from '../../src/platform/command.js';
-import { apiTokenFor, loadConfig } from '../../src/platform/config.js';
+import { clientToken, loadConfig, useSandboxProfile } from '../../src/platform/config.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { sandboxCommand, serveUntilSignal } from '../common/serve.js';
 import { startCrmSandbox } from './server.js';
@@ -8,9 +8,11 @@ import { startCrmSandbox } from './server.js';
 /**
  * `npm run sandbox:crm -- [options]`: the Zendesk-dialect CRM sandbox on its own, listening where
  * SHIPSYNC_CRM_URL points (default http://127.0.0.1:4003). Simulated customers ask the gateway at
- * SHIPSYNC_GATEWAY_PORT for another slot with the agent token of SHIPSYNC_API_TOKENS.
+ * SHIPSYNC_GATEWAY_PORT for another slot with SHIPSYNC_API_TOKEN (an agent's; in the sandbox profile
+ * by default the development agent token). Runs in the sandbox profile only.
  */
 function command() {
+  useSandboxProfile('sandbox-crm');
   const config = loadConfig();
   return sandboxCommand(
     'sandbox-crm',
@@ -46,7 +48,7 @@ function command() {
     )
     .option(
       '--api-token <token>',
-      'bearer token for the reschedule API (default: the agent token of SHIPSYNC_API_TOKENS)',
+      'bearer token for the reschedule API (default: SHIPSYNC_API_TOKEN, else the development agent token)',
     )
     .allowExcessArguments(false)
     .action(
@@ -75,7 +77,7 @@ function command() {
                   rescheduleRate: o.rescheduleRate,
                   mode: o.rescheduleMode,
                   rescheduleApiUrl: o.rescheduleApiUrl,
-                  apiToken: o.apiToken ?? apiTokenFor(config.SHIPSYNC_API_TOKENS, 'agent'),
+                  apiToken: o.apiToken ?? clientToken(config, 'agent'),
                 }
               : undefined,
           logger,

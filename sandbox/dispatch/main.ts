@@ -1,5 +1,5 @@
 import { runMain } from '../../src/platform/command.js';
-import { loadConfig } from '../../src/platform/config.js';
+import { loadConfig, useSandboxProfile } from '../../src/platform/config.js';
 import { sandboxCommand, serveUntilSignal } from '../common/serve.js';
 import { SHIPMENT_WEBHOOK_TRIGGERS } from './index.js';
 import { startDispatchSandbox } from './server.js';
@@ -10,6 +10,7 @@ import { startDispatchSandbox } from './server.js';
  * SHIPSYNC_DISPATCH_WEBHOOK_SECRET.
  */
 function command() {
+  useSandboxProfile('sandbox-dispatch');
   const config = loadConfig();
   return sandboxCommand(
     'sandbox-dispatch',

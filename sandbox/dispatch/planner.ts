@@ -89,7 +89,10 @@ const SKILL_NUMBERS: Record<string, number> = { liftgate: 1, hazmat: 2 };
 const PIN_SKILL_BASE = 1000;
 
 function skillNumber(skill: string): number {
-  return SKILL_NUMBERS[skill] ?? 3 + Object.keys(SKILL_NUMBERS).length;
+  return (
+    (Object.hasOwn(SKILL_NUMBERS, skill) ? SKILL_NUMBERS[skill] : undefined) ??
+    3 + Object.keys(SKILL_NUMBERS).length
+  );
 }
 
 /** Maps tasks and vehicles to a VROOM-shaped optimiser input. */

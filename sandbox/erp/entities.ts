@@ -201,6 +201,7 @@ export const BILLING_PROPS: PropSpec[] = [
   dec('TotalNetAmount', 15, 2, 'Net Value'),
   str('OverallBillingDocReqStatus', 1, 'Overall Status'),
   str('YY1_ApprovedBy_BDR', 40, 'Approved By', { extension: true }),
+  str('YY1_SecondApprovedBy_BDR', 40, 'Second Approver', { extension: true }),
 ];
 
 /** Properties of `A_BillingDocumentRequestItem`. */

@@ -1,5 +1,5 @@
 import { numberIn, runMain } from '../../src/platform/command.js';
-import { loadConfig } from '../../src/platform/config.js';
+import { loadConfig, useSandboxProfile } from '../../src/platform/config.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { sandboxCommand, serveUntilSignal } from '../common/serve.js';
 import { startErpSandbox } from './server.js';
@@ -10,6 +10,7 @@ import { startErpSandbox } from './server.js';
  * SHIPSYNC_ERP_WEBHOOK_TOKEN.
  */
 function command() {
+  useSandboxProfile('sandbox-erp');
   const config = loadConfig();
   return sandboxCommand(
     'sandbox-erp',

@@ -42,7 +42,7 @@ export function splitStreet(street: string): { houseNumber: string; streetName: 
  * extension fields, one item per order line, and the ship-to (WE) and sold-to (AG) partners with address.
  */
 export function deliveryRecordFromOrder(order: Order, numbers: DocumentNumbers): DeliveryRecord {
-  const region = REGIONS[order.region];
+  const region = Object.hasOwn(REGIONS, order.region) ? REGIONS[order.region] : undefined;
   const timeZone = region?.timeZone ?? 'UTC';
   const tzCode = region?.sapTimeZone ?? 'UTC';
   const plannedMs = Date.parse(`${order.plannedDate}T00:00:00Z`);

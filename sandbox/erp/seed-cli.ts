@@ -1,6 +1,6 @@
 import axios from 'axios';
 import { newCommand, numberIn, runMain, UsageError } from '../../src/platform/command.js';
-import { loadConfig } from '../../src/platform/config.js';
+import { loadConfig, useSandboxProfile } from '../../src/platform/config.js';
 
 /**
  * `npm run seed:erp -- --count 200 [--url URL] [--date 2026-12-01] [--regions CHI,DAL] [--seed 42]
@@ -8,6 +8,7 @@ import { loadConfig } from '../../src/platform/config.js';
  * SHIPSYNC_ERP_URL points at) and prints their numbers.
  */
 function command() {
+  useSandboxProfile('seed-erp');
   const config = loadConfig();
   return newCommand('seed-erp')
     .description('create released outbound deliveries in the ERP sandbox')

@@ -210,7 +210,9 @@ export function generateOrders(
   firstNumber: number,
   opts: SeedOptions & { seed: number; date: string },
 ): Order[] {
-  const regionCodes = (opts.regions?.length ? opts.regions : REGION_CODES).filter((r) => REGIONS[r]);
+  const regionCodes = (opts.regions?.length ? opts.regions : REGION_CODES).filter((r) =>
+    Object.hasOwn(REGIONS, r),
+  );
   if (regionCodes.length === 0) throw new Error('no known region among those requested');
   const rng = new SeededRandom(opts.seed);
   const weekday = isoWeekday(opts.date);

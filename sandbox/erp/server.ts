@@ -448,6 +448,7 @@ export async function startErpSandbox(opts: ErpSandboxOptions = {}): Promise<Erp
       total: b.header.TotalNetAmount,
       currency: b.header.TransactionCurrency,
       approvedBy: b.header.YY1_ApprovedBy_BDR,
+      secondApprovedBy: b.header.YY1_SecondApprovedBy_BDR,
       items: b.items.map((i) => ({
         chargeCode: i.Material,
         description: i.BillingDocumentRequestItemText,

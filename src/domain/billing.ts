@@ -66,6 +66,8 @@ export function buildBillingDocument(input: {
   order: Order;
   charges: Charge[];
   approvedBy?: string;
+  /** The second finance approver of a four-eyes approval. */
+  secondApprovedBy?: string;
 }): BillingDocument {
   const total = round2(input.charges.reduce((s, c) => s + c.amount, 0));
   return BillingDocument.parse({
@@ -76,6 +78,7 @@ export function buildBillingDocument(input: {
     total,
     currency: 'USD',
     approvedBy: input.approvedBy,
+    ...(input.secondApprovedBy ? { secondApprovedBy: input.secondApprovedBy } : {}),
   });
 }
 

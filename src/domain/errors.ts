@@ -52,6 +52,11 @@ export const ERROR_CODES = {
     meaning: 'the shipment is not waiting for an address',
   },
   APPROVAL_NOT_PENDING: { retryable: false, http: 409, meaning: 'no charges are waiting for approval' },
+  APPROVAL_SAME_PRINCIPAL: {
+    retryable: false,
+    http: 409,
+    meaning: 'four-eyes: the second approval must come from another finance principal than the first',
+  },
   EXCEPTION_NOT_OPEN: { retryable: false, http: 409, meaning: 'no open exception of that kind' },
   ADDRESS_NOT_FOUND: { retryable: false, http: 422, meaning: 'the address could not be located' },
   CHARGES_INVALID: { retryable: false, http: 422, meaning: 'computed charges failed validation' },

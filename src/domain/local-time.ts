@@ -13,7 +13,7 @@ export const REGION_TIMEZONES: Readonly<Record<string, string>> = {
 
 /** The region's time zone; UTC for a region this table does not know. */
 export function regionTimeZone(region: string): string {
-  return REGION_TIMEZONES[region] ?? 'UTC';
+  return (Object.hasOwn(REGION_TIMEZONES, region) ? REGION_TIMEZONES[region] : undefined) ?? 'UTC';
 }
 
 /** Milliseconds the zone is ahead of UTC at an instant (negative in the Americas). */

@@ -198,6 +198,8 @@ export const BillingDocument = z
     total: z.number().nonnegative(),
     currency: z.literal('USD').default('USD'),
     approvedBy: z.string().optional(),
+    /** The second finance principal of a four-eyes approval (charges above the four-eyes threshold). */
+    secondApprovedBy: z.string().optional(),
   })
   .refine((b) => cents(b.total) === b.charges.reduce((sum, c) => sum + cents(c.amount), 0), {
     message: 'total must equal the sum of the charges',

@@ -5,6 +5,13 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { z } from 'zod';
 import type { Role } from '../platform/config.js';
 import type { DeadLetter, Store } from '../storage/store.js';
+import type {
+  AddressCorrection,
+  ApprovalResult,
+  ChargeApproval,
+  ExceptionResolution,
+  RescheduleRequest,
+} from '../workflows/shipment/contract.js';
 import {
   approveChargesUpdate,
   correctAddressUpdate,
@@ -15,7 +22,7 @@ import {
   UPDATE_ROLES,
 } from '../workflows/shipment/contract.js';
 import { SA } from '../workflows/shipment/search-attributes.js';
-import { ADMIN_ROLES, READ_ROLES, type TokenRoles } from './auth.js';
+import { ADMIN_ROLES, AUDIT_ROLES, READ_ROLES, type Principal, type Principals } from './auth.js';
 import type { WebhookDialect } from './dialects.js';
 import { GatewayError } from './errors.js';
 import { parseIdempotencyKey, respondIdempotently, type ApiResponse } from './idempotency.js';
@@ -25,6 +32,8 @@ import {
   AddressResponse,
   ApprovalBody,
   ApprovalResponse,
+  AuditList,
+  AuditListQuery,
   DeadLetterList,
   DeadLetterListQuery,
   DeadLetterParams,
@@ -33,6 +42,7 @@ import {
   IdempotencyHeaders,
   ListQuery,
   ListResponse,
+  PRINCIPAL_FIELDS,
   ReplayResponse,
   RescheduleBody,
   RescheduleResponse,
@@ -53,7 +63,9 @@ import {
 export interface ApiDeps {
   client: Client;
   store: Store;
-  tokens: TokenRoles;
+  principals: Principals;
+  /** Counts requests refused for a missing or unknown token. */
+  onUnknownToken: () => void;
   intake: Intake;
   dialects: Record<DeadLetter['source'], WebhookDialect>;
   now: () => Date;
@@ -68,6 +80,46 @@ function workflowIdOf(id: string): string {
   const wf = normalizeShipmentId(id);
   if (!wf) throw new GatewayError('VALIDATION_FAILED', 'invalid shipment id', { field: 'params.id' });
   return wf;
+}
+
+/** The authenticated principal of a request that passed its route's auth hook. */
+function principalOf(req: FastifyRequest): Principal {
+  if (!req.principal) throw new GatewayError('UNAUTHENTICATED', 'send Authorization: Bearer <token>');
+  return req.principal;
+}
+
+/**
+ * An Idempotency-Key belongs to the principal that sent it: another principal's request with the same key is
+ * a request of its own (a second finance approval must not be answered with the first one's response).
+ * Principal ids have neither `:` nor spaces, so the scoped key is unambiguous.
+ */
+function scopedKey(principal: Principal, key: string): string {
+  return `${principal.id}:${key}`;
+}
+
+/** Refuses a body that names who acts: the server sets that from the principal. */
+async function refusePrincipalFields(req: FastifyRequest) {
+  const body = req.body;
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return;
+  for (const field of PRINCIPAL_FIELDS) {
+    if (Object.hasOwn(body, field))
+      throw new GatewayError(
+        'VALIDATION_FAILED',
+        `${field} is set by the server from the authenticated principal; remove it from the body`,
+        { field },
+      );
+  }
+}
+
+/** Opaque cursor of the audit listing: the id the next page starts below. */
+export function auditCursor(id: number): string {
+  return Buffer.from(`a:${id}`).toString('base64url');
+}
+
+function auditCursorId(cursor: string): number {
+  const m = /^a:([1-9]\d{0,15})$/.exec(Buffer.from(cursor, 'base64url').toString('latin1'));
+  if (!m) throw new GatewayError('VALIDATION_FAILED', 'unknown cursor', { field: 'querystring.cursor' });
+  return Number(m[1]);
 }
 
 /** Sends an API response, flagging one replayed from the idempotency store. */
@@ -102,23 +154,35 @@ export function registerApiRoutes(root: FastifyInstance, d: ApiDeps) {
   const app = root.withTypeProvider<ZodTypeProvider>();
   const security = [{ bearer: [] }];
 
-  /** Registers one POST that runs a shipment update under an Idempotency-Key. */
+  /** Registers one POST that runs a shipment update under an Idempotency-Key, as the request's principal. */
   function updateRoute<B, R>(opts: {
     path: string;
     summary: string;
+    action: string;
     roles: readonly Role[];
     body: z.ZodType<B>;
     response: z.ZodType<R>;
-    run: (workflowId: string, body: B, updateId: string) => Promise<R>;
+    run: (workflowId: string, body: B, principal: Principal, updateId: string) => Promise<R>;
     rejections: number[];
+    detail?: (body: B | undefined, response: unknown) => Record<string, unknown>;
   }) {
     // The plain instance: these handlers read params and body through the update's own schema types.
     root.post(
       opts.path,
       {
-        onRequest: d.tokens.require(opts.roles),
+        onRequest: d.principals.require(opts.roles, d.onUnknownToken),
+        preValidation: refusePrincipalFields,
+        config: {
+          audit: {
+            action: opts.action,
+            ...(opts.detail
+              ? { detail: (req, response) => opts.detail?.(req.body as B | undefined, response) }
+              : {}),
+          },
+        },
         schema: {
           summary: opts.summary,
+          description: `Allowed roles: ${opts.roles.join(', ')}. Who acted is the bearer token's principal; a body naming ${PRINCIPAL_FIELDS.join(', ')} is refused with 400. Every call is written to the audit trail.`,
           tags: ['shipments'],
           security,
           params: ShipmentParams,
@@ -128,17 +192,23 @@ export function registerApiRoutes(root: FastifyInstance, d: ApiDeps) {
         },
       },
       async (req: FastifyRequest, reply: FastifyReply) => {
+        const principal = principalOf(req);
         const { id } = req.params as { id: string };
         const workflowId = workflowIdOf(id);
         const key = parseIdempotencyKey(req.headers['idempotency-key']);
         const res = await respondIdempotently(
           d.store,
-          { key, route: `POST ${opts.path.replace(':id', workflowId)}`, body: req.body, now: d.now() },
+          {
+            key: scopedKey(principal, key),
+            route: `POST ${opts.path.replace(':id', workflowId)}`,
+            body: req.body,
+            now: d.now(),
+          },
           async (k) => {
             try {
               const result = await withTemporalDeadline(
                 d.client,
-                () => opts.run(workflowId, req.body as B, `api:${k}`),
+                () => opts.run(workflowId, req.body as B, principal, `api:${k}`),
                 d.updateTimeoutMs,
               );
               return { status: 200, body: result };
@@ -155,48 +225,77 @@ export function registerApiRoutes(root: FastifyInstance, d: ApiDeps) {
   updateRoute({
     path: '/v1/shipments/:id/reschedule',
     summary: 'Move the delivery window; dispatch re-plans and the new ETA is returned',
+    action: 'shipment.reschedule',
     roles: UPDATE_ROLES.reschedule,
     body: RescheduleBody,
     response: RescheduleResponse,
     rejections: [409, 422],
-    run: (wf, body, updateId) =>
-      d.client.workflow.getHandle(wf).executeUpdate(rescheduleUpdate, { args: [body], updateId }),
+    run: (wf, body, principal, updateId) => {
+      const request: RescheduleRequest = { ...body, requestedBy: principal.id };
+      return d.client.workflow.getHandle(wf).executeUpdate(rescheduleUpdate, { args: [request], updateId });
+    },
   });
   updateRoute({
     path: '/v1/shipments/:id/address',
     summary: 'Supply a corrected delivery address',
+    action: 'shipment.correct_address',
     roles: UPDATE_ROLES.correctAddress,
     body: AddressBody,
     response: AddressResponse,
     rejections: [409, 422],
-    run: (wf, body, updateId) =>
-      d.client.workflow.getHandle(wf).executeUpdate(correctAddressUpdate, { args: [body], updateId }),
+    run: (wf, body, principal, updateId) => {
+      const correction: AddressCorrection = { address: body.address, correctedBy: principal.id };
+      return d.client.workflow
+        .getHandle(wf)
+        .executeUpdate(correctAddressUpdate, { args: [correction], updateId });
+    },
   });
   updateRoute({
     path: '/v1/shipments/:id/charges/approval',
-    summary: 'Approve or reject charges waiting for finance',
+    summary:
+      'Approve or reject charges waiting for finance; above the four-eyes threshold a second, different finance principal completes the approval',
+    action: 'charges.approve',
     roles: UPDATE_ROLES.approveCharges,
     body: ApprovalBody,
     response: ApprovalResponse,
     rejections: [409, 422],
-    run: (wf, body, updateId) =>
-      d.client.workflow.getHandle(wf).executeUpdate(approveChargesUpdate, { args: [body], updateId }),
+    run: (wf, body, principal, updateId) => {
+      const decision: ChargeApproval = { approve: body.approve, approvedBy: principal.id };
+      return d.client.workflow
+        .getHandle(wf)
+        .executeUpdate(approveChargesUpdate, { args: [decision], updateId });
+    },
+    detail: (body, response) => {
+      const r = response as Partial<ApprovalResult> | undefined;
+      return {
+        approve: body?.approve ?? true,
+        ...(r?.status ? { status: r.status } : {}),
+        ...(r?.approvals ? { approvers: r.approvals.map((a) => `${a.principal}:${a.decision}`) } : {}),
+        ...(r?.approvalsRequired ? { approvalsRequired: r.approvalsRequired } : {}),
+      };
+    },
   });
   updateRoute({
     path: '/v1/shipments/:id/exceptions/resolve',
     summary: "Close an open exception's case by hand",
+    action: 'shipment.resolve_exception',
     roles: UPDATE_ROLES.resolveException,
     body: ResolutionBody,
     response: ResolutionResponse,
     rejections: [409, 422],
-    run: (wf, body, updateId) =>
-      d.client.workflow.getHandle(wf).executeUpdate(resolveExceptionUpdate, { args: [body], updateId }),
+    run: (wf, body, _principal, updateId) => {
+      const resolution: ExceptionResolution = body;
+      return d.client.workflow
+        .getHandle(wf)
+        .executeUpdate(resolveExceptionUpdate, { args: [resolution], updateId });
+    },
+    detail: (body) => (body?.kind ? { kind: body.kind } : {}),
   });
 
   app.get(
     '/v1/shipments/:id',
     {
-      onRequest: d.tokens.require(READ_ROLES),
+      onRequest: d.principals.require(READ_ROLES, d.onUnknownToken),
       schema: {
         summary: "A shipment's status (the workflow's status query)",
         tags: ['shipments'],
@@ -228,7 +327,7 @@ export function registerApiRoutes(root: FastifyInstance, d: ApiDeps) {
   app.get(
     '/v1/shipments',
     {
-      onRequest: d.tokens.require(READ_ROLES),
+      onRequest: d.principals.require(READ_ROLES, d.onUnknownToken),
       schema: {
         summary:
           'Shipments by status, region and open exception (Temporal visibility over the search attributes)',
@@ -278,7 +377,7 @@ export function registerApiRoutes(root: FastifyInstance, d: ApiDeps) {
   app.get(
     '/v1/dead-letters',
     {
-      onRequest: d.tokens.require(ADMIN_ROLES),
+      onRequest: d.principals.require(ADMIN_ROLES, d.onUnknownToken),
       schema: {
         summary: 'Dead letters, newest first',
         tags: ['dead letters'],
@@ -313,7 +412,7 @@ export function registerApiRoutes(root: FastifyInstance, d: ApiDeps) {
   app.get(
     '/v1/dead-letters/:id',
     {
-      onRequest: d.tokens.require(ADMIN_ROLES),
+      onRequest: d.principals.require(ADMIN_ROLES, d.onUnknownToken),
       schema: {
         summary: 'One dead letter with its payload and headers',
         tags: ['dead letters'],
@@ -328,7 +427,16 @@ export function registerApiRoutes(root: FastifyInstance, d: ApiDeps) {
   app.post(
     '/v1/dead-letters/:id/replay',
     {
-      onRequest: d.tokens.require(ADMIN_ROLES),
+      onRequest: d.principals.require(ADMIN_ROLES, d.onUnknownToken),
+      config: {
+        audit: {
+          action: 'dead_letter.replay',
+          detail: (_req, response) => {
+            const outcome = (response as { outcome?: unknown } | undefined)?.outcome;
+            return typeof outcome === 'string' ? { outcome } : {};
+          },
+        },
+      },
       schema: {
         summary:
           'Replay a dead letter: back into the inbox under its event id, so replaying twice has one effect',
@@ -344,7 +452,12 @@ export function registerApiRoutes(root: FastifyInstance, d: ApiDeps) {
       const id = req.params.id;
       const res = await respondIdempotently(
         d.store,
-        { key, route: `POST /v1/dead-letters/${id}/replay`, body: null, now: d.now() },
+        {
+          key: scopedKey(principalOf(req), key),
+          route: `POST /v1/dead-letters/${id}/replay`,
+          body: null,
+          now: d.now(),
+        },
         async () => {
           const letter = await letterOr404(id);
           if (letter.status === 'replayed')
@@ -380,7 +493,8 @@ export function registerApiRoutes(root: FastifyInstance, d: ApiDeps) {
   app.post(
     '/v1/dead-letters/:id/discard',
     {
-      onRequest: d.tokens.require(ADMIN_ROLES),
+      onRequest: d.principals.require(ADMIN_ROLES, d.onUnknownToken),
+      config: { audit: { action: 'dead_letter.discard' } },
       schema: {
         summary: 'Discard a dead letter: it stays for the record but is no longer open',
         tags: ['dead letters'],
@@ -395,7 +509,12 @@ export function registerApiRoutes(root: FastifyInstance, d: ApiDeps) {
       const id = req.params.id;
       const res = await respondIdempotently(
         d.store,
-        { key, route: `POST /v1/dead-letters/${id}/discard`, body: null, now: d.now() },
+        {
+          key: scopedKey(principalOf(req), key),
+          route: `POST /v1/dead-letters/${id}/discard`,
+          body: null,
+          now: d.now(),
+        },
         async () => {
           const letter = await letterOr404(id);
           if (letter.status !== 'discarded' && !(await d.store.deadLetters.discard(id, d.now()))) {
@@ -408,6 +527,40 @@ export function registerApiRoutes(root: FastifyInstance, d: ApiDeps) {
         },
       );
       return send(reply, res);
+    },
+  );
+
+  app.get(
+    '/v1/audit',
+    {
+      onRequest: d.principals.require(AUDIT_ROLES, d.onUnknownToken),
+      schema: {
+        summary:
+          'The audit trail, newest first: every mutating call, approval, dead-letter replay or discard and operator action',
+        description:
+          'Allowed roles: auditor, admin. Filter by shipment, principal and time; page with nextCursor.',
+        tags: ['audit'],
+        security,
+        querystring: AuditListQuery,
+        response: { 200: AuditList, ...errorResponses(400, 401, 403) },
+      },
+    },
+    async (req, reply) => {
+      const { shipment, principal, from, to, limit, cursor } = req.query;
+      const shipmentId = shipment !== undefined ? normalizeShipmentId(shipment) : undefined;
+      const entries = await d.store.audit.list({
+        limit,
+        ...(shipmentId ? { shipmentId } : {}),
+        ...(principal ? { principalId: principal } : {}),
+        ...(from ? { from: new Date(from).toISOString() } : {}),
+        ...(to ? { to: new Date(to).toISOString() } : {}),
+        ...(cursor ? { beforeId: auditCursorId(cursor) } : {}),
+      });
+      const last = entries.at(-1);
+      return reply.send({
+        entries,
+        ...(entries.length === limit && last ? { nextCursor: auditCursor(last.id) } : {}),
+      });
     },
   );
 }

@@ -1,14 +1,15 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Client } from '@temporalio/client';
-import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { jsonSchemaTransform, jsonSchemaTransformObject, validatorCompiler } from 'fastify-type-provider-zod';
 import { clockFromConfig, settingsFromConfig } from '../platform/shipments.js';
-import type { Config } from '../platform/config.js';
+import { ConfigError, type Config } from '../platform/config.js';
 import type { AppLogger } from '../platform/logger.js';
 import { InboxWriter, type Store, type TelemetryBatcher } from '../storage/store.js';
 import { registerApiRoutes } from './api-routes.js';
-import { TokenRoles } from './auth.js';
+import { registerAuditHook } from './audit.js';
+import { ANY_PRINCIPAL, Principals } from './auth.js';
 import { allDialects, type DialectOptions } from './dialects.js';
 import { toErrorResponse } from './errors.js';
 import { errorText, Forwarder, type ForwarderOptions } from './forwarder.js';
@@ -102,7 +103,15 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     backlogLimit: opts.backlogLimit ?? 50_000,
   });
   const dialects = allDialects(config, opts);
-  const tokens = new TokenRoles(config.SHIPSYNC_API_TOKENS);
+  if (!config.SHIPSYNC_PRINCIPALS)
+    throw new ConfigError([
+      { key: 'SHIPSYNC_PRINCIPALS', reason: 'missing: the gateway needs its principals' },
+    ]);
+  const principals = new Principals(config.SHIPSYNC_PRINCIPALS);
+  const onUnknownToken = () => metrics.authRefusals.inc();
+  // Production keeps the API description and the metrics behind a token (any principal, whatever its roles).
+  const operationsAuth =
+    config.SHIPSYNC_ENV === 'production' ? principals.require(ANY_PRINCIPAL, onUnknownToken) : undefined;
 
   const app: FastifyInstance = Fastify({
     loggerInstance: logger.child({ component: 'gateway' }),
@@ -125,15 +134,18 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   // Response schemas document the API; they are not enforced at run time, so no response can become a 500.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
 
-  // Webhook signatures are computed over the exact bytes, so every JSON body is kept raw and parsed here.
+  // Webhook signatures are computed over the exact bytes, so every JSON body is kept raw. Webhook bodies are
+  // parsed by their handler only once the signature is verified; the API's are parsed here.
   app.removeAllContentTypeParsers();
   app.decorateRequest('rawBody', undefined);
   app.decorateRequest('jsonInvalid', false);
+  app.decorateRequest('principal', undefined);
+  app.decorateRequest('actingRole', undefined);
   app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit }, (req, body, done) => {
     const r = req as RawBodyRequest;
     const raw = body as Buffer;
     r.rawBody = raw;
-    if (raw.length === 0) return done(null, undefined);
+    if (raw.length === 0 || req.routeOptions.config?.rawBodyOnly) return done(null, undefined);
     try {
       done(null, JSON.parse(raw.toString('utf8')));
     } catch {
@@ -187,24 +199,38 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
           'Vendor webhooks in (durable inbox to Temporal), the synchronous shipment API, dead letters. Every 4xx body is {code, message, field?, eventId?}.',
       },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      tags: [{ name: 'audit', description: 'The append-only audit trail (auditor, admin)' }],
     },
     transform: jsonSchemaTransform,
     transformObject: jsonSchemaTransformObject,
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    ...(operationsAuth
+      ? {
+          uiHooks: {
+            onRequest: (req: FastifyRequest, _reply: unknown, done: (err?: Error) => void) => {
+              operationsAuth(req).then(() => done(), done);
+            },
+          },
+        }
+      : {}),
+  });
+  registerAuditHook(app, { store, metrics, now });
 
   registerWebhookRoutes(app, intake, dialects);
   registerApiRoutes(app, {
     client,
     store,
-    tokens,
+    principals,
+    onUnknownToken,
     intake,
     dialects,
     now,
     updateTimeoutMs: opts.updateTimeoutMs ?? 30_000,
     queryTimeoutMs: opts.queryTimeoutMs ?? 5_000,
   });
-  registerOpsRoutes(app, { client, store, metrics, forwarder });
+  registerOpsRoutes(app, { client, store, metrics, forwarder, metricsAuth: operationsAuth });
 
   app.addHook('onClose', async () => {
     await forwarder.stop();

@@ -11,7 +11,7 @@ import {
 import { onfleetWebhookToCanonical } from '../integrations/dispatch/mappers.js';
 import { verifyOnfleetWebhook } from '../integrations/dispatch/signature.js';
 import { orderFromDelivery } from '../integrations/erp/mappers.js';
-import type { Config } from '../platform/config.js';
+import { secret, type Config } from '../platform/config.js';
 import type { EventSource, TelemetryPosition } from '../storage/store.js';
 import { shipmentWorkflowId } from '../workflows/shipment/contract.js';
 import { bearerToken, secretsEqual } from './auth.js';
@@ -74,11 +74,12 @@ function taskRefOf(body: unknown): { shipmentId?: string; taskId?: string } {
  */
 export function dispatchDialect(config: Config, opts: DialectOptions = {}): WebhookDialect {
   const thresholdSeconds = (opts.etaDriftThresholdMinutes ?? 10) * 60;
+  const webhookSecret = secret(config, 'SHIPSYNC_DISPATCH_WEBHOOK_SECRET');
   return {
     source: 'dispatch',
     authenticate(headers, rawBody) {
       const ok = verifyOnfleetWebhook({
-        secret: config.SHIPSYNC_DISPATCH_WEBHOOK_SECRET,
+        secret: webhookSecret,
         signature: headers[ONFLEET_SIGNATURE_HEADER],
         rawBody,
       });
@@ -127,11 +128,12 @@ export function dispatchDialect(config: Config, opts: DialectOptions = {}): Webh
  * in `X-Zendesk-Webhook-Signature-Timestamp`; a timestamp outside the tolerance is a replay.
  */
 export function crmDialect(config: Config, opts: DialectOptions = {}): WebhookDialect {
+  const webhookSecret = secret(config, 'SHIPSYNC_CRM_WEBHOOK_SECRET');
   return {
     source: 'crm',
     authenticate(headers, rawBody, now) {
       const check = verifyZendeskWebhook({
-        secret: config.SHIPSYNC_CRM_WEBHOOK_SECRET,
+        secret: webhookSecret,
         signature: header(headers, ZENDESK_SIGNATURE_HEADER),
         timestamp: header(headers, ZENDESK_SIGNATURE_TIMESTAMP_HEADER),
         rawBody,
@@ -163,13 +165,14 @@ export const ERP_EVENT_SOURCE = 'erp/API_OUTBOUND_DELIVERY_SRV';
  * so a repeated push of one delivery is a duplicate.
  */
 export function erpDialect(config: Config): WebhookDialect {
+  const pushToken = secret(config, 'SHIPSYNC_ERP_WEBHOOK_TOKEN');
   return {
     source: 'erp',
     authenticate(headers) {
       const token = bearerToken(headers.authorization);
       if (!token)
         return { ok: false, code: 'UNAUTHENTICATED', message: 'send Authorization: Bearer <token>' };
-      return secretsEqual(token, config.SHIPSYNC_ERP_WEBHOOK_TOKEN)
+      return secretsEqual(token, pushToken)
         ? { ok: true }
         : { ok: false, code: 'UNAUTHENTICATED', message: 'unknown bearer token' };
     },

@@ -15,7 +15,7 @@ export const GATEWAY_ERROR_CODES = {
 export type GatewayErrorCode = ErrorCode | keyof typeof GATEWAY_ERROR_CODES;
 
 function isGatewayOnly(code: string): code is keyof typeof GATEWAY_ERROR_CODES {
-  return code in GATEWAY_ERROR_CODES;
+  return Object.hasOwn(GATEWAY_ERROR_CODES, code);
 }
 
 /** HTTP status of a code. */
@@ -25,7 +25,7 @@ export function httpStatusOf(code: GatewayErrorCode): number {
 
 /** True when a string is a code the gateway knows. */
 export function isKnownCode(code: unknown): code is GatewayErrorCode {
-  return typeof code === 'string' && (code in ERROR_CODES || isGatewayOnly(code));
+  return typeof code === 'string' && (Object.hasOwn(ERROR_CODES, code) || isGatewayOnly(code));
 }
 
 /** The body of every error response. */
@@ -123,7 +123,7 @@ export function toErrorResponse(err: unknown): {
       },
     };
   }
-  const known = fe.code ? FASTIFY_CODES[fe.code] : undefined;
+  const known = fe.code && Object.hasOwn(FASTIFY_CODES, fe.code) ? FASTIFY_CODES[fe.code] : undefined;
   if (known) return { status: httpStatusOf(known.code), body: { code: known.code, message: known.message } };
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     const code: GatewayErrorCode =

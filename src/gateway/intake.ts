@@ -96,7 +96,7 @@ export class Intake {
   /** Handles one webhook; throws GatewayError for every refusal. */
   async accept(
     dialect: WebhookDialect,
-    req: { headers: IncomingHttpHeaders; rawBody: Buffer | undefined; json: unknown; jsonInvalid: boolean },
+    req: { headers: IncomingHttpHeaders; rawBody: Buffer | undefined },
   ): Promise<IntakeResult> {
     const { source } = dialect;
     const now = this.d.now();
@@ -110,7 +110,14 @@ export class Intake {
     const headers = keptHeaders(req.headers);
     const receivedAt = now.toISOString();
     const raw = req.rawBody.toString('utf8');
-    if (req.jsonInvalid || req.json === undefined) {
+    // Only an authenticated body is parsed: an unsigned one is never handed to the JSON parser.
+    let json: unknown;
+    try {
+      json = raw.length > 0 ? JSON.parse(raw) : undefined;
+    } catch {
+      json = undefined;
+    }
+    if (json === undefined) {
       return this.unreadable(
         source,
         raw,
@@ -121,7 +128,7 @@ export class Intake {
     }
     let mapped: MappedWebhook;
     try {
-      mapped = this.checked(dialect.map(req.json, receivedAt));
+      mapped = this.checked(dialect.map(json, receivedAt));
     } catch (err) {
       const problem = inputProblem(err);
       if (!problem) {

@@ -15,9 +15,14 @@ const DELIVERED_TTL_MS = 7 * 24 * 3600_000;
 async function main() {
   let config;
   try {
-    config = loadConfig();
+    config = loadConfig(process.env, { process: 'gateway' });
   } catch (err) {
-    console.error(err instanceof ConfigError ? err.message : errorText(err));
+    if (err instanceof ConfigError) {
+      for (const line of err.lines()) console.error(`gateway: ${line}`);
+      console.error(
+        `gateway: refusing to start (${err.issues.length} configuration problem(s); see .env.example)`,
+      );
+    } else console.error(`gateway: ${errorText(err)}`);
     process.exit(2);
   }
   const logger = createLogger({ level: config.SHIPSYNC_LOG_LEVEL, name: 'gateway' });
@@ -47,15 +52,22 @@ async function main() {
       store: target.backend,
       temporal: config.SHIPSYNC_TEMPORAL_ADDRESS,
       backlog: gateway.forwarder.backlog,
+      profile: config.SHIPSYNC_ENV,
+      principals: config.SHIPSYNC_PRINCIPALS?.length ?? 0,
     },
     'gateway listening',
   );
 
+  const auditRetentionDays = config.SHIPSYNC_AUDIT_RETENTION_DAYS;
   const housekeeping = setInterval(() => {
     const now = Date.now();
     void Promise.all([
       store.idempotency.purgeBefore(new Date(now - IDEMPOTENCY_TTL_MS)),
+      // The inbox purge deletes delivered inbox rows only; audit rows follow their own retention.
       store.inbox.purgeDelivered(new Date(now - DELIVERED_TTL_MS)),
+      auditRetentionDays > 0
+        ? store.audit.purgeBefore(new Date(now - auditRetentionDays * 24 * 3600_000))
+        : Promise.resolve(0),
     ]).catch((err) => logger.warn({ err: errorText(err) }, 'housekeeping failed'));
   }, 3600_000);
   housekeeping.unref();

@@ -57,6 +57,17 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly authRefusals = new Counter({
+    name: 'shipsync_gateway_auth_refusals_total',
+    help: 'API requests refused for a missing or unknown bearer token (not written to the audit trail)',
+    registers: [this.registry],
+  });
+  readonly auditWriteFailures = new Counter({
+    name: 'shipsync_gateway_audit_write_failures_total',
+    help: 'Audit rows that could not be written (the request was answered; see the gateway log)',
+    registers: [this.registry],
+  });
+
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics ?? true)
       collectDefaultMetrics({ register: this.registry, prefix: 'shipsync_gateway_' });

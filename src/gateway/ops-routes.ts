@@ -1,5 +1,5 @@
 import type { Client } from '@temporalio/client';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Store } from '../storage/store.js';
@@ -37,7 +37,14 @@ const Readiness = z.object({
 /** Registers /healthz (process up), /readyz (store reachable; Temporal reported) and /metrics. */
 export function registerOpsRoutes(
   root: FastifyInstance,
-  d: { client: Client; store: Store; metrics: GatewayMetrics; forwarder: Forwarder },
+  d: {
+    client: Client;
+    store: Store;
+    metrics: GatewayMetrics;
+    forwarder: Forwarder;
+    /** In production: the hook that asks /metrics for a bearer token. */
+    metricsAuth?: (req: FastifyRequest) => Promise<void>;
+  },
 ) {
   const app = root.withTypeProvider<ZodTypeProvider>();
   let temporalProbe: { at: number; ok: boolean } | undefined;
@@ -97,7 +104,14 @@ export function registerOpsRoutes(
 
   app.get(
     '/metrics',
-    { schema: { summary: 'Prometheus metrics', tags: ['operations'], hide: false } },
+    {
+      ...(d.metricsAuth ? { onRequest: d.metricsAuth } : {}),
+      schema: {
+        summary: "Prometheus metrics (production: any principal's bearer token)",
+        tags: ['operations'],
+        hide: false,
+      },
+    },
     async (_req, reply) => {
       await d.forwarder.refreshBacklog().catch(() => undefined);
       return reply.type(d.metrics.registry.contentType).send(await d.metrics.registry.metrics());

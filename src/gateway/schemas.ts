@@ -1,11 +1,5 @@
 import { z } from 'zod';
-import { ExceptionKind, ShipmentPhase, TimeWindow } from '../domain/model.js';
-import {
-  AddressCorrection,
-  ChargeApproval,
-  ExceptionResolution,
-  RescheduleRequest,
-} from '../workflows/shipment/contract.js';
+import { Address, ExceptionKind, Instant, ShipmentPhase, TimeWindow } from '../domain/model.js';
 import { ErrorBody } from './errors.js';
 import { normalizeShipmentId } from './temporal.js';
 
@@ -31,14 +25,55 @@ export const IdempotencyHeaders = z.looseObject({
     ),
 });
 
-/** Body of the reschedule route. */
-export const RescheduleBody = RescheduleRequest.meta({ id: 'RescheduleRequest' });
-/** Body of the address route. */
-export const AddressBody = AddressCorrection.meta({ id: 'AddressCorrection' });
-/** Body of the charges approval route. */
-export const ApprovalBody = ChargeApproval.meta({ id: 'ChargeApproval' });
+/**
+ * Body fields the server sets from the authenticated principal. A body that carries one is refused with
+ * 400 VALIDATION_FAILED naming the field, so no client believes it chose who acted.
+ */
+export const PRINCIPAL_FIELDS = ['requestedBy', 'correctedBy', 'approvedBy'] as const;
+
+/** True when a text holds a control character other than tab, line feed and carriage return. */
+function hasControl(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if ((c < 32 && c !== 9 && c !== 10 && c !== 13) || c === 127) return true;
+  }
+  return false;
+}
+
+/** Free text: bounded, without control characters but tab and line breaks. */
+const text = (max: number, min = 0) =>
+  z
+    .string()
+    .min(min)
+    .max(max)
+    .refine((s) => !hasControl(s), 'control characters are not allowed');
+
+/** Body of the reschedule route; `requestedBy` is the authenticated principal. */
+export const RescheduleBody = z
+  .object({
+    window: TimeWindow,
+    reason: text(500).default(''),
+    ticketId: z
+      .string()
+      .regex(/^[\x21-\x7e]{1,100}$/, 'expected 1 to 100 printable characters')
+      .optional(),
+  })
+  .meta({ id: 'RescheduleRequest' });
+/** Body of the address route; `correctedBy` is the authenticated principal. */
+export const AddressBody = z.object({ address: Address }).meta({ id: 'AddressCorrection' });
+/** Body of the charges approval route; `approvedBy` is the authenticated principal. */
+export const ApprovalBody = z
+  .object({
+    approve: z
+      .boolean()
+      .default(true)
+      .describe('false rejects the accessorials; a rejection decides at once, also under four-eyes'),
+  })
+  .meta({ id: 'ChargeApproval' });
 /** Body of the exception resolution route. */
-export const ResolutionBody = ExceptionResolution.meta({ id: 'ExceptionResolution' });
+export const ResolutionBody = z
+  .object({ kind: ExceptionKind, resolution: text(1000, 1) })
+  .meta({ id: 'ExceptionResolution' });
 
 /** 200 of the reschedule route. */
 export const RescheduleResponse = z
@@ -46,8 +81,23 @@ export const RescheduleResponse = z
   .meta({ id: 'RescheduleResult' });
 /** 200 of the address route. */
 export const AddressResponse = z.object({ shipmentId: z.string(), phase: ShipmentPhase });
+/** One finance decision as the shipment records it. */
+const ApprovalRecordView = z.object({
+  principal: z.string(),
+  decision: z.enum(['approved', 'rejected']),
+  at: z.string(),
+});
 /** 200 of the charges approval route. */
-export const ApprovalResponse = z.object({ shipmentId: z.string(), total: z.number() });
+export const ApprovalResponse = z.object({
+  shipmentId: z.string(),
+  total: z.number(),
+  status: z
+    .enum(['pending', 'approved', 'rejected'])
+    .optional()
+    .describe('pending: four-eyes, a second finance principal must approve'),
+  approvals: z.array(ApprovalRecordView).optional(),
+  approvalsRequired: z.number().int().optional(),
+});
 /** 200 of the exception resolution route. */
 export const ResolutionResponse = z.object({ shipmentId: z.string(), openCases: z.number().int() });
 
@@ -66,6 +116,8 @@ export const StatusResponse = z
     attempts: z.number().int(),
     openCases: z.array(z.object({ caseId: z.string(), kind: ExceptionKind })),
     awaitingApproval: z.boolean(),
+    approvals: z.array(ApprovalRecordView).optional(),
+    approvalsRequired: z.number().int().optional(),
     milestones: z.array(z.looseObject({ milestone: z.string(), attempt: z.number(), at: z.string() })),
     billingDocumentId: z.string().optional(),
     outcome: z.enum(['delivered', 'returned']).optional(),
@@ -162,6 +214,50 @@ export const ReplayResponse = z.object({
   status: z.enum(['open', 'replayed', 'discarded']),
   outcome: z.enum(['requeued', 'inserted', 'duplicate', 'telemetry', 'ignored', 'already_replayed']),
   eventId: z.string().optional(),
+});
+
+/** Query of the audit trail. */
+export const AuditListQuery = z.strictObject({
+  shipment: z
+    .string()
+    .max(40)
+    .refine((id) => normalizeShipmentId(id) !== undefined, 'expected shipment-<deliveryId> or a delivery id')
+    .optional(),
+  principal: z
+    .string()
+    .regex(/^[\x21-\x7e]{1,100}$/, 'expected a principal id')
+    .optional(),
+  from: Instant.optional().describe('rows at or after this instant'),
+  to: Instant.optional().describe('rows before this instant'),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  cursor: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,40}$/, 'expected the nextCursor of a previous page')
+    .optional(),
+});
+/** One audit row. */
+export const AuditEntryView = z
+  .object({
+    id: z.number().int(),
+    at: z.string(),
+    principalId: z.string(),
+    principalKind: z.string().describe('person, service, or operator (the CLI user)'),
+    role: z.string().nullable().describe('the role the action was allowed under; null when refused'),
+    action: z.string(),
+    method: z.string(),
+    route: z.string(),
+    shipmentId: z.string().nullable(),
+    target: z.string().nullable(),
+    idempotencyKey: z.string().nullable(),
+    statusCode: z.number().int(),
+    outcome: z.string().describe('ok, or the error code of the answer'),
+    detail: z.record(z.string(), z.unknown()).nullable(),
+  })
+  .meta({ id: 'AuditEntry' });
+/** 200 of the audit trail. */
+export const AuditList = z.object({
+  entries: z.array(AuditEntryView),
+  nextCursor: z.string().optional().describe('pass as cursor for the next (older) page'),
 });
 
 /** 2xx of a webhook. */

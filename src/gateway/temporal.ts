@@ -113,7 +113,7 @@ export function isTemporalUnavailable(err: unknown): boolean {
 export function rejectionOf(err: WorkflowUpdateFailedError): { code: ErrorCode; message: string } {
   // The typed reason may sit below an activity failure: walk the chain to the first code we know.
   for (let cause: Error | undefined = err.cause; cause; cause = cause.cause as Error | undefined) {
-    if (cause instanceof ApplicationFailure && cause.type && cause.type in ERROR_CODES) {
+    if (cause instanceof ApplicationFailure && cause.type && Object.hasOwn(ERROR_CODES, cause.type)) {
       return { code: cause.type as ErrorCode, message: cause.message };
     }
   }

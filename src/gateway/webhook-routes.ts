@@ -6,10 +6,20 @@ import type { WebhookDialect } from './dialects.js';
 import type { Intake } from './intake.js';
 import { errorResponses, WebhookAccepted } from './schemas.js';
 
-/** What the JSON body parser leaves on a request: the exact bytes, and whether they were valid JSON. */
+/**
+ * What the JSON body parser leaves on a request: the exact bytes, and (API routes only) whether they were
+ * valid JSON. Webhook routes are not parsed at all before their signature is checked.
+ */
 export interface RawBodyRequest extends FastifyRequest {
   rawBody?: Buffer;
   jsonInvalid?: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The body is kept as bytes only; the handler parses it after authenticating them (webhooks). */
+    rawBodyOnly?: boolean;
+  }
 }
 
 const WEBHOOKS: { path: string; source: EventSource; summary: string; description: string }[] = [
@@ -47,6 +57,7 @@ export function registerWebhookRoutes(
     app.post(
       hook.path,
       {
+        config: { rawBodyOnly: true },
         schema: {
           summary: hook.summary,
           description: `${hook.description} An accepted event is committed to the durable inbox before the 2xx; a redelivered event gets the same 2xx with duplicate: true.`,
@@ -56,12 +67,7 @@ export function registerWebhookRoutes(
       },
       async (req, reply) => {
         const r = req as RawBodyRequest;
-        const res = await intake.accept(dialect, {
-          headers: req.headers,
-          rawBody: r.rawBody,
-          json: req.body,
-          jsonInvalid: r.jsonInvalid === true,
-        });
+        const res = await intake.accept(dialect, { headers: req.headers, rawBody: r.rawBody });
         return reply.status(res.status as 200).send(res.body);
       },
     );

@@ -1,6 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ZodError } from 'zod';
-import { ConfigError } from './config.js';
+import { ConfigError, useSandboxProfile } from './config.js';
 
 /** Exit code for bad input: a one-line message, never a stack trace. */
 export const EXIT_BAD_INPUT = 2;
@@ -70,6 +70,20 @@ export async function runMain(program: Command | (() => Command)): Promise<never
     process.exit(bad ? EXIT_BAD_INPUT : 1);
   }
   process.exit(await runCommand(command, process.argv.slice(2)));
+}
+
+/**
+ * For entry points that run only against the sandboxes (demo, stack, chaos, bench, the dev Temporal servers):
+ * selects the sandbox profile for this process and the ones it starts, or exits 2 with one line when another
+ * profile is set.
+ */
+export function sandboxEntryPoint(tool: string): void {
+  try {
+    useSandboxProfile(tool);
+  } catch (err) {
+    process.stderr.write(`${tool}: ${err instanceof ConfigError ? err.lines().join('; ') : oneLine(err)}\n`);
+    process.exit(EXIT_BAD_INPUT);
+  }
 }
 
 /** An option parser for a number in [min, max] (an integer when asked). */

@@ -1,34 +1,162 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const url = z.url();
 
-/** Roles a bearer token can carry on the gateway's API. */
-export const ROLES = ['dispatcher', 'agent', 'finance', 'admin'] as const;
+/**
+ * The two profiles. `sandbox` runs against the vendor sandboxes with the documented development secrets and
+ * tokens; `production` has no defaults for any secret and refuses to start without safe ones.
+ */
+export const PROFILES = ['sandbox', 'production'] as const;
+/** A configuration profile. */
+export type Profile = (typeof PROFILES)[number];
+
+/** Roles a principal can hold on the gateway's API. */
+export const ROLES = ['dispatcher', 'agent', 'finance', 'admin', 'auditor'] as const;
 /** A gateway API role. */
 export type Role = (typeof ROLES)[number];
 
-const tokenList = z.string().transform((raw, ctx) => {
-  const tokens: Record<string, Role> = {};
-  for (const pair of raw
-    .split(',')
-    .map((p) => p.trim())
-    .filter(Boolean)) {
-    const [token, role] = pair.split(':');
-    if (!token || !role || !(ROLES as readonly string[]).includes(role)) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `expected token:role pairs with role in ${ROLES.join('|')}, got "${pair}"`,
-      });
-      return z.NEVER;
-    }
-    tokens[token] = role as Role;
-  }
-  return tokens;
+/** Who a principal is: a person, or a service (a vendor bridge, a scraper, a batch job). */
+export const PRINCIPAL_KINDS = ['person', 'service'] as const;
+
+/** Shortest secret or token production accepts. */
+export const MIN_SECRET_LENGTH = 32;
+
+const sha256Hex = z
+  .string()
+  .regex(/^[0-9a-f]{64}$/, 'expected the hex SHA-256 of the token (64 lower-case hex digits)');
+
+/** Principal ids: printable, short enough for the ERP's approver field, usable in logs and audit rows. */
+export const PrincipalId = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._@-]{0,39}$/,
+    'expected 1 to 40 letters, digits, dot, underscore, @ or dash, starting with a letter or digit',
+  );
+
+/** One principal as configured: who it is, what it may do, and the SHA-256 of each of its tokens. */
+export const PrincipalEntry = z.strictObject({
+  id: PrincipalId,
+  kind: z.enum(PRINCIPAL_KINDS),
+  /** May be empty: such a principal reads only /metrics and /docs. */
+  roles: z.array(z.enum(ROLES)).max(ROLES.length),
+  /** One hash, or several while a token is being rotated. */
+  tokenSha256: z.union([sha256Hex, z.array(sha256Hex).min(1).max(4)]),
 });
+export type PrincipalEntry = z.infer<typeof PrincipalEntry>;
+
+/** A configured principal with its token hashes as a list. */
+export interface PrincipalConfig {
+  id: string;
+  kind: (typeof PRINCIPAL_KINDS)[number];
+  roles: Role[];
+  tokenSha256: string[];
+}
+
+/** The principals of a deployment: ids and token hashes unique. */
+export const PrincipalList = z
+  .array(PrincipalEntry)
+  .min(1)
+  .max(10_000)
+  .transform((list, ctx): PrincipalConfig[] => {
+    const out = list.map((p) => ({
+      ...p,
+      roles: [...new Set(p.roles)],
+      tokenSha256: typeof p.tokenSha256 === 'string' ? [p.tokenSha256] : p.tokenSha256,
+    }));
+    const ids = new Set<string>();
+    const hashes = new Set<string>();
+    for (const p of out) {
+      if (ids.has(p.id)) ctx.addIssue({ code: 'custom', message: `principal id "${p.id}" appears twice` });
+      ids.add(p.id);
+      for (const h of p.tokenSha256) {
+        if (hashes.has(h)) ctx.addIssue({ code: 'custom', message: `a token hash of "${p.id}" is shared` });
+        hashes.add(h);
+      }
+    }
+    return out;
+  });
+
+/** Hex SHA-256 of a token, as principals store it. */
+export function tokenHash(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+/** The sandbox profile's development principals; their tokens are printed in the docs, so never for production. */
+export const SANDBOX_PRINCIPALS: readonly { id: string; role: Role; token: string }[] = [
+  { id: 'dev-dispatcher', role: 'dispatcher', token: 'dev-dispatcher' },
+  { id: 'dev-agent', role: 'agent', token: 'dev-agent' },
+  { id: 'dev-finance', role: 'finance', token: 'dev-finance' },
+  { id: 'dev-finance-2', role: 'finance', token: 'dev-finance-2' },
+  { id: 'dev-admin', role: 'admin', token: 'dev-admin' },
+  { id: 'dev-auditor', role: 'auditor', token: 'dev-auditor' },
+];
+
+/** The sandbox profile's secrets, which production refuses. */
+export const SANDBOX_SECRETS = {
+  SHIPSYNC_DISPATCH_API_KEY: 'sandbox-dispatch-key',
+  SHIPSYNC_DISPATCH_WEBHOOK_SECRET: 'sandbox-dispatch-webhook-secret',
+  SHIPSYNC_CRM_WEBHOOK_SECRET: 'sandbox-crm-webhook-secret',
+  SHIPSYNC_ERP_WEBHOOK_TOKEN: 'sandbox-erp-push-token',
+} as const;
+
+/** A key holding a shared secret. */
+export type SecretKey = keyof typeof SANDBOX_SECRETS;
+const SECRET_KEYS = Object.keys(SANDBOX_SECRETS) as SecretKey[];
+
+/** Shortest values the sandbox profile accepts (production asks for MIN_SECRET_LENGTH). */
+const SANDBOX_MIN_LENGTH: Record<SecretKey, number> = {
+  SHIPSYNC_DISPATCH_API_KEY: 1,
+  SHIPSYNC_DISPATCH_WEBHOOK_SECRET: 16,
+  SHIPSYNC_CRM_WEBHOOK_SECRET: 16,
+  SHIPSYNC_ERP_WEBHOOK_TOKEN: 8,
+};
+
+/** Keys whose empty value means "set to nothing" (refused) rather than "unset". */
+const NEVER_EMPTY = new Set<string>([
+  ...SECRET_KEYS,
+  'SHIPSYNC_PAYLOAD_KEY',
+  'SHIPSYNC_PRINCIPALS',
+  'SHIPSYNC_PRINCIPALS_FILE',
+  'SHIPSYNC_API_TOKEN',
+  'SHIPSYNC_API_TOKENS',
+]);
+
+/** Published sample values production refuses besides the sandbox defaults (deploy/compose.env.example). */
+const SAMPLE_PAYLOAD_KEYS = new Set(['AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=']);
+
+const principalsJson = z.string().transform((raw, ctx): PrincipalConfig[] => {
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'expected a JSON array of principals (docs/security.md)' });
+    return z.NEVER;
+  }
+  const parsed = PrincipalList.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    ctx.addIssue({
+      code: 'custom',
+      message: `${issue?.path.length ? `${issue.path.join('.')}: ` : ''}${issue?.message ?? 'invalid principals'}`,
+    });
+    return z.NEVER;
+  }
+  return parsed.data;
+});
+
+const threshold = z.coerce.number().nonnegative().max(1_000_000);
 
 /** Every environment key shipsync reads, with its default; `.env.example` documents each one. */
 export const configSchema = z.object({
+  SHIPSYNC_ENV: z.enum(PROFILES, {
+    error: (issue) =>
+      issue.input === undefined
+        ? 'required, no default: sandbox (development against the vendor sandboxes) or production'
+        : 'expected sandbox or production',
+  }),
   SHIPSYNC_TEMPORAL_ADDRESS: z.string().min(3).default('127.0.0.1:7233'),
   SHIPSYNC_TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   SHIPSYNC_TEMPORAL_UI_PORT: port.default(8233),
@@ -59,6 +187,11 @@ export const configSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9.:_[\]-]{1,255}$/, 'expected a host name or an IP address')
     .default('127.0.0.1'),
+  /** Base URL of the gateway for the CLI's API commands (dlq, audit); default the local gateway port. */
+  SHIPSYNC_GATEWAY_URL: z
+    .string()
+    .regex(/^https?:\/\/[^\s]+$/, 'expected an http(s) URL')
+    .optional(),
   SHIPSYNC_DATABASE_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL')
@@ -68,25 +201,42 @@ export const configSchema = z.object({
   SHIPSYNC_CRM_URL: url.default('http://127.0.0.1:4003'),
   /** Zendesk API requests per minute this worker process sends at most (its share of the plan's limit). */
   SHIPSYNC_CRM_REQUESTS_PER_MINUTE: z.coerce.number().int().min(10).max(100_000).default(700),
-  SHIPSYNC_DISPATCH_API_KEY: z.string().min(1).default('sandbox-dispatch-key'),
-  SHIPSYNC_DISPATCH_WEBHOOK_SECRET: z.string().min(16).default('sandbox-dispatch-webhook-secret'),
-  SHIPSYNC_CRM_WEBHOOK_SECRET: z.string().min(16).default('sandbox-crm-webhook-secret'),
-  SHIPSYNC_ERP_WEBHOOK_TOKEN: z.string().min(8).default('sandbox-erp-push-token'),
-  SHIPSYNC_API_TOKENS: tokenList.default({
-    'dev-dispatcher': 'dispatcher',
-    'dev-agent': 'agent',
-    'dev-finance': 'finance',
-    'dev-admin': 'admin',
-  }),
+  /** Secrets: no default in the schema; the sandbox profile fills them, production requires safe ones. */
+  SHIPSYNC_DISPATCH_API_KEY: z.string().max(512).optional(),
+  SHIPSYNC_DISPATCH_WEBHOOK_SECRET: z.string().max(512).optional(),
+  SHIPSYNC_CRM_WEBHOOK_SECRET: z.string().max(512).optional(),
+  SHIPSYNC_ERP_WEBHOOK_TOKEN: z.string().max(512).optional(),
+  /** The principals of the gateway's API as JSON (tokens as SHA-256 hashes); or SHIPSYNC_PRINCIPALS_FILE. */
+  SHIPSYNC_PRINCIPALS: principalsJson.optional(),
+  /** A JSON file holding the principals, in the format of SHIPSYNC_PRINCIPALS. */
+  SHIPSYNC_PRINCIPALS_FILE: z.string().min(1).max(4096).optional(),
+  /** Retired (`token:role` pairs in plain text); any value, empty included, stops the process. */
+  SHIPSYNC_API_TOKENS: z.string().optional(),
+  /** The bearer token this process presents to the gateway's API (CLI dlq/audit, the CRM sandbox's customers). */
+  SHIPSYNC_API_TOKEN: z
+    .string()
+    .regex(/^[\x21-\x7e]{1,512}$/, 'expected printable ASCII without spaces')
+    .optional(),
   SHIPSYNC_RELEASE_INTERVAL_MINUTES: z.coerce.number().positive().default(15),
   SHIPSYNC_MAX_DELIVERY_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(2),
-  SHIPSYNC_APPROVAL_THRESHOLD: z.coerce.number().nonnegative().default(150),
+  SHIPSYNC_APPROVAL_THRESHOLD: threshold.default(150),
+  /** Accessorial total in USD above which two different finance principals must approve (four-eyes). */
+  SHIPSYNC_FOUR_EYES_THRESHOLD: threshold.default(500),
+  /** Days the gateway keeps audit rows; 0 keeps them for ever. */
+  SHIPSYNC_AUDIT_RETENTION_DAYS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(100 * 366)
+    .default(400),
   /** Minutes after a region's planning cutoff before an unassigned shipment opens an escalation case. */
   SHIPSYNC_NO_ASSIGNMENT_GRACE_MINUTES: z.coerce
     .number()
     .positive()
     .max(24 * 60)
     .default(60),
+  /** Where the dispatch optimiser's benchmark finds the Solomon VRPTW instances. */
+  SHIPSYNC_VRPTW_DIR: z.string().min(1).optional(),
 });
 
 /** shipsync's parsed configuration. */
@@ -99,22 +249,235 @@ export class ConfigError extends Error {
     super(`invalid configuration: ${issues.map((i) => `${i.key}: ${i.reason}`).join('; ')}`);
     this.name = 'ConfigError';
   }
+
+  /** One line per offending key, as a process prints them before it exits. */
+  lines(): string[] {
+    return this.issues.map((i) => `${i.key}: ${i.reason}`);
+  }
 }
 
-/** Parses the configuration once per entry point; pass the result down instead of reading env again. */
-export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const parsed = configSchema.safeParse(present);
-  if (parsed.success) return parsed.data;
-  throw new ConfigError(
-    parsed.error.issues.map((issue) => ({ key: String(issue.path[0] ?? '(root)'), reason: issue.message })),
+/**
+ * Which process loads the configuration decides which secrets production requires: the gateway checks
+ * webhooks and API tokens, the worker calls the vendors, the CLI talks to Temporal. `all` requires every one.
+ */
+export type ProcessKind = 'gateway' | 'worker' | 'cli' | 'all';
+
+type Requirement = SecretKey | 'SHIPSYNC_PAYLOAD_KEY' | 'principals';
+const REQUIRED: Record<ProcessKind, readonly Requirement[]> = {
+  gateway: [
+    'SHIPSYNC_PAYLOAD_KEY',
+    'principals',
+    'SHIPSYNC_DISPATCH_WEBHOOK_SECRET',
+    'SHIPSYNC_CRM_WEBHOOK_SECRET',
+    'SHIPSYNC_ERP_WEBHOOK_TOKEN',
+  ],
+  worker: ['SHIPSYNC_PAYLOAD_KEY', 'SHIPSYNC_DISPATCH_API_KEY'],
+  cli: ['SHIPSYNC_PAYLOAD_KEY'],
+  all: ['SHIPSYNC_PAYLOAD_KEY', 'principals', ...SECRET_KEYS],
+};
+
+const SANDBOX_VALUES = new Set<string>([
+  ...Object.values(SANDBOX_SECRETS),
+  ...SANDBOX_PRINCIPALS.map((p) => p.token),
+]);
+const SANDBOX_HASHES = new Set(SANDBOX_PRINCIPALS.map((p) => tokenHash(p.token)));
+/** The placeholder hash of deploy/compose.env.example. */
+const PLACEHOLDER_HASH = '0'.repeat(64);
+
+/** Why a secret is unfit for production, or undefined when it is fit. Never repeats the value. */
+export function unsafeSecret(value: string | undefined): string | undefined {
+  if (value === undefined) return 'missing';
+  if (value === '') return 'empty';
+  if (SANDBOX_VALUES.has(value)) return 'equals a sandbox default, which is published';
+  if (/^replace-/i.test(value)) return 'is a placeholder of deploy/compose.env.example';
+  if (value.length < MIN_SECRET_LENGTH)
+    return `shorter than ${MIN_SECRET_LENGTH} characters (openssl rand -base64 32 makes one)`;
+  return undefined;
+}
+
+/** Reads SHIPSYNC_PRINCIPALS_FILE into SHIPSYNC_PRINCIPALS; an issue when it cannot. */
+function principalsFromFile(path: string): { value?: PrincipalConfig[]; reason?: string } {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    return { reason: `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}` };
+  }
+  const parsed = principalsJson.safeParse(text);
+  return parsed.success
+    ? { value: parsed.data }
+    : { reason: `${path}: ${parsed.error.issues[0]?.message ?? 'invalid principals'}` };
+}
+
+/** The profile's rules after the schema: sandbox defaults, or production's refusals, one issue per key. */
+function applyProfile(
+  config: Config,
+  raw: Record<string, string | undefined>,
+  kind: ProcessKind,
+): { key: string; reason: string }[] {
+  const issues: { key: string; reason: string }[] = [];
+  if (raw.SHIPSYNC_API_TOKENS !== undefined) {
+    issues.push({
+      key: 'SHIPSYNC_API_TOKENS',
+      reason:
+        'retired: API tokens are principals now (SHIPSYNC_PRINCIPALS or SHIPSYNC_PRINCIPALS_FILE, tokens as SHA-256 hashes; docs/security.md)',
+    });
+  }
+  if (config.SHIPSYNC_FOUR_EYES_THRESHOLD < config.SHIPSYNC_APPROVAL_THRESHOLD) {
+    issues.push({
+      key: 'SHIPSYNC_FOUR_EYES_THRESHOLD',
+      reason: `must be at least SHIPSYNC_APPROVAL_THRESHOLD (${config.SHIPSYNC_APPROVAL_THRESHOLD})`,
+    });
+  }
+  if (raw.SHIPSYNC_PRINCIPALS !== undefined && config.SHIPSYNC_PRINCIPALS_FILE !== undefined) {
+    issues.push({ key: 'SHIPSYNC_PRINCIPALS_FILE', reason: 'set SHIPSYNC_PRINCIPALS or this key, not both' });
+  } else if (config.SHIPSYNC_PRINCIPALS_FILE !== undefined) {
+    const loaded = principalsFromFile(config.SHIPSYNC_PRINCIPALS_FILE);
+    if (loaded.reason) issues.push({ key: 'SHIPSYNC_PRINCIPALS_FILE', reason: loaded.reason });
+    else config.SHIPSYNC_PRINCIPALS = loaded.value;
+  }
+  for (const key of NEVER_EMPTY) {
+    if (raw[key] === '' && key !== 'SHIPSYNC_API_TOKENS')
+      issues.push({ key, reason: 'empty: unset it or give it a value' });
+  }
+
+  if (config.SHIPSYNC_ENV === 'sandbox') {
+    for (const key of SECRET_KEYS) {
+      const value = config[key];
+      if (value === undefined && raw[key] === undefined) config[key] = SANDBOX_SECRETS[key];
+      else if (value !== undefined && value.length < SANDBOX_MIN_LENGTH[key])
+        issues.push({ key, reason: `shorter than ${SANDBOX_MIN_LENGTH[key]} characters` });
+    }
+    const principalsSet = raw.SHIPSYNC_PRINCIPALS !== undefined || raw.SHIPSYNC_PRINCIPALS_FILE !== undefined;
+    if (!principalsSet) {
+      config.SHIPSYNC_PRINCIPALS = SANDBOX_PRINCIPALS.map((p) => ({
+        id: p.id,
+        kind: 'person',
+        roles: [p.role],
+        tokenSha256: [tokenHash(p.token)],
+      }));
+    }
+    return issues;
+  }
+
+  const required = new Set(REQUIRED[kind]);
+  for (const key of SECRET_KEYS) {
+    if (raw[key] === '') continue;
+    if (raw[key] === undefined && !required.has(key)) continue;
+    const reason = unsafeSecret(raw[key]);
+    if (reason) issues.push({ key, reason });
+  }
+  if (raw.SHIPSYNC_API_TOKEN !== undefined && raw.SHIPSYNC_API_TOKEN !== '') {
+    const reason = unsafeSecret(raw.SHIPSYNC_API_TOKEN);
+    if (reason) issues.push({ key: 'SHIPSYNC_API_TOKEN', reason });
+  }
+  if (raw.SHIPSYNC_PAYLOAD_KEY === undefined && required.has('SHIPSYNC_PAYLOAD_KEY')) {
+    issues.push({
+      key: 'SHIPSYNC_PAYLOAD_KEY',
+      reason: 'missing: production encrypts every Temporal payload (openssl rand -base64 32)',
+    });
+  } else if (raw.SHIPSYNC_PAYLOAD_KEY && SAMPLE_PAYLOAD_KEYS.has(raw.SHIPSYNC_PAYLOAD_KEY)) {
+    issues.push({ key: 'SHIPSYNC_PAYLOAD_KEY', reason: 'is the published sample key' });
+  }
+  const principals = config.SHIPSYNC_PRINCIPALS;
+  const principalsKey =
+    config.SHIPSYNC_PRINCIPALS_FILE !== undefined ? 'SHIPSYNC_PRINCIPALS_FILE' : 'SHIPSYNC_PRINCIPALS';
+  if (principals === undefined) {
+    if (required.has('principals') && !issues.some((i) => i.key.startsWith('SHIPSYNC_PRINCIPALS')))
+      issues.push({
+        key: 'SHIPSYNC_PRINCIPALS',
+        reason: 'missing: set it or SHIPSYNC_PRINCIPALS_FILE to the API principals (docs/security.md)',
+      });
+  } else {
+    const sandboxIds = principals
+      .filter((p) => p.tokenSha256.some((h) => SANDBOX_HASHES.has(h)))
+      .map((p) => p.id);
+    const placeholders = principals.filter((p) => p.tokenSha256.includes(PLACEHOLDER_HASH)).map((p) => p.id);
+    if (sandboxIds.length > 0)
+      issues.push({
+        key: principalsKey,
+        reason: `the token of ${sandboxIds.join(', ')} is a sandbox development token, which is published`,
+      });
+    else if (placeholders.length > 0)
+      issues.push({
+        key: principalsKey,
+        reason: `${placeholders.join(', ')} has the placeholder hash of deploy/compose.env.example`,
+      });
+  }
+  return issues;
+}
+
+/**
+ * Parses the configuration once per entry point; pass the result down instead of reading env again. An
+ * empty value counts as unset, except for secrets and tokens, where it is refused. `kind` names the process,
+ * which decides the secrets production requires.
+ */
+export function loadConfig(
+  env: Record<string, string | undefined> = process.env,
+  opts: { process?: ProcessKind } = {},
+): Config {
+  const raw = Object.fromEntries(
+    Object.entries(env).filter(([k, v]) => k.startsWith('SHIPSYNC_') && v !== undefined),
   );
+  // Key by key, so one start names every offending key, the profile's refusals included.
+  const issues: { key: string; reason: string }[] = [];
+  const values: Record<string, unknown> = {};
+  for (const [key, schema] of Object.entries(configSchema.shape)) {
+    const value = raw[key] === '' ? undefined : raw[key];
+    const parsed = (schema as z.ZodType).safeParse(value);
+    if (parsed.success) values[key] = parsed.data;
+    else issues.push({ key, reason: parsed.error.issues[0]?.message ?? 'invalid' });
+  }
+  const config = values as Config;
+  if (values.SHIPSYNC_ENV !== undefined) {
+    const known = new Set(issues.map((i) => i.key));
+    for (const issue of applyProfile(config, raw, opts.process ?? 'all')) {
+      if (known.has(issue.key)) continue;
+      known.add(issue.key);
+      issues.push(issue);
+    }
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
+  return config;
 }
 
-/** The first configured API token that carries `role` (e.g. the agent token simulated customers use). */
-export function apiTokenFor(tokens: Config['SHIPSYNC_API_TOKENS'], role: Role): string {
-  const token = Object.entries(tokens).find(([, r]) => r === role)?.[0];
-  if (!token)
-    throw new ConfigError([{ key: 'SHIPSYNC_API_TOKENS', reason: `no token with the ${role} role` }]);
-  return token;
+/** A secret the process needs; throws when it is not configured (production sets only what a process needs). */
+export function secret(config: Config, key: SecretKey): string {
+  const value = config[key];
+  if (!value) throw new ConfigError([{ key, reason: 'missing: this process needs it' }]);
+  return value;
+}
+
+/** The sandbox development token of a role: of the first principal holding it, or of the `nth` (from 0). */
+export function sandboxToken(role: Role, nth = 0): string {
+  const p = SANDBOX_PRINCIPALS.filter((x) => x.role === role)[nth];
+  if (!p) throw new ConfigError([{ key: 'SHIPSYNC_ENV', reason: `no sandbox principal holds ${role}` }]);
+  return p.token;
+}
+
+/**
+ * The bearer token a client process presents to the gateway: SHIPSYNC_API_TOKEN when set, else (sandbox
+ * only) the development token of `role`. Production without SHIPSYNC_API_TOKEN has none.
+ */
+export function clientToken(config: Config, role: Role): string {
+  if (config.SHIPSYNC_API_TOKEN) return config.SHIPSYNC_API_TOKEN;
+  if (config.SHIPSYNC_ENV === 'sandbox') return sandboxToken(role);
+  throw new ConfigError([
+    { key: 'SHIPSYNC_API_TOKEN', reason: `missing: the token of a principal with the ${role} role` },
+  ]);
+}
+
+/**
+ * For tools that only make sense against the sandboxes (demo, stack, chaos, bench, the sandboxes
+ * themselves): selects the sandbox profile for this process and the processes it starts, and refuses to run
+ * under any other profile.
+ */
+export function useSandboxProfile(tool: string, env: NodeJS.ProcessEnv = process.env): void {
+  const current = env.SHIPSYNC_ENV;
+  if (current !== undefined && current !== '' && current !== 'sandbox') {
+    throw new ConfigError([
+      { key: 'SHIPSYNC_ENV', reason: `${tool} runs only in the sandbox profile, not in ${current}` },
+    ]);
+  }
+  env.SHIPSYNC_ENV = 'sandbox';
 }

@@ -19,6 +19,7 @@ export function settingsFromConfig(config: Config): ShipmentSettings {
   return ShipmentSettings.parse({
     maxAttempts: config.SHIPSYNC_MAX_DELIVERY_ATTEMPTS,
     approvalThreshold: config.SHIPSYNC_APPROVAL_THRESHOLD,
+    fourEyesThreshold: config.SHIPSYNC_FOUR_EYES_THRESHOLD,
     noAssignmentGraceMinutes: config.SHIPSYNC_NO_ASSIGNMENT_GRACE_MINUTES,
   });
 }

@@ -1,14 +1,24 @@
+import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
+import { hostname, userInfo } from 'node:os';
 import { WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { simAt } from '../domain/clock.js';
 import { DISPATCH_EVENT_TYPES, EventEnvelope, type DispatchEvent } from '../domain/events.js';
-import { ShipsyncError } from '../domain/errors.js';
+import { ERROR_CODES, ShipsyncError } from '../domain/errors.js';
 import { ShipmentPhase, TimeWindow } from '../domain/model.js';
 import { newCommand, runCommand, UsageError } from '../platform/command.js';
-import { loadConfig, type Config } from '../platform/config.js';
+import {
+  loadConfig,
+  PRINCIPAL_KINDS,
+  PrincipalId,
+  ROLES,
+  tokenHash,
+  type Config,
+  type Role,
+} from '../platform/config.js';
 import { connectTemporal } from '../platform/temporal-client.js';
 import {
   dispatchEventSignal,
@@ -16,15 +26,59 @@ import {
   shipmentWorkflowId,
   statusQuery,
 } from '../workflows/shipment/contract.js';
+import { openStore, storeTargetFromConfig } from '../storage/store.js';
+import { registerAuditCommand } from './audit.js';
 import { registerDlqCommands } from './dlq.js';
 import { releaseNow, upsertReleaseSchedule } from '../platform/release.js';
 import { clockFromConfig, settingsFromConfig, startShipment } from '../platform/shipments.js';
 
+/** An operator action of the CLI, as the audit trail records it. */
+interface OperatorAction {
+  /** e.g. `cli.reschedule`. */
+  action: string;
+  /** The command line's command, e.g. `shipsync reschedule`. */
+  route: string;
+  shipmentId?: string;
+  detail?: Record<string, unknown>;
+}
+
 interface Ctx {
   config: Config;
   json: boolean;
+  /** The operating-system user running the CLI: the principal of its operator actions. */
+  operator: string;
   withClient<T>(fn: (client: Client) => Promise<T>): Promise<T>;
+  /**
+   * Runs an action that changes shipments directly through Temporal (an operator tool: it needs Temporal
+   * access, not an API token) and writes it to the gateway's audit trail with the OS user as principal.
+   * The audit store is opened first: when it cannot be, nothing is done.
+   */
+  audited<T>(action: OperatorAction, fn: () => Promise<T>): Promise<T>;
   print(human: string, data: unknown): void;
+}
+
+/** The OS user and host running this process, as an operator principal id. */
+export function operatorPrincipal(): string {
+  let user: string;
+  try {
+    user = userInfo().username;
+  } catch {
+    user = `uid-${process.getuid?.() ?? 'unknown'}`;
+  }
+  return `${user}@${hostname()}`.slice(0, 100);
+}
+
+/** The status an outcome would have had at the API, for the audit row of an operator action. */
+function statusOfError(err: unknown): { statusCode: number; outcome: string } {
+  if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
+    const type = err.cause.type ?? '';
+    if (Object.hasOwn(ERROR_CODES, type)) {
+      return { statusCode: ERROR_CODES[type as keyof typeof ERROR_CODES].http, outcome: type };
+    }
+  }
+  if (err instanceof WorkflowNotFoundError) return { statusCode: 404, outcome: 'SHIPMENT_NOT_FOUND' };
+  if (err instanceof UsageError) return { statusCode: 400, outcome: 'VALIDATION_FAILED' };
+  return { statusCode: 500, outcome: 'INTERNAL_ERROR' };
 }
 
 /** Accepts `shipment-<id>` or a bare ERP delivery id. */
@@ -82,8 +136,17 @@ export function buildCli(ctxFactory: (json: boolean) => Ctx = defaultCtx): Comma
       const c = ctx();
       await c.withClient(async (client) => {
         const minutes = opts.every ?? c.config.SHIPSYNC_RELEASE_INTERVAL_MINUTES;
-        const scheduleId = await upsertReleaseSchedule(client, c.config, minutes);
-        const run = opts.now ? await releaseNow(client, c.config) : undefined;
+        const { scheduleId, run } = await c.audited(
+          {
+            action: 'cli.release',
+            route: 'shipsync release',
+            detail: { everyMinutes: minutes, now: opts.now === true },
+          },
+          async () => ({
+            scheduleId: await upsertReleaseSchedule(client, c.config, minutes),
+            run: opts.now ? await releaseNow(client, c.config) : undefined,
+          }),
+        );
         c.print(
           `schedule ${scheduleId}: every ${minutes} min${run ? `; pass now: ${run.seen} released, ${run.started} started, ${run.attached} already running` : ''}`,
           { scheduleId, everyMinutes: minutes, run },
@@ -107,12 +170,15 @@ export function buildCli(ctxFactory: (json: boolean) => Ctx = defaultCtx): Comma
           throw new UsageError(`unknown delivery: ${deliveryId}`);
         throw err;
       }
+      const shipmentId = shipmentWorkflowId(order.deliveryId);
       await c.withClient(async (client) => {
-        const out = await startShipment(client, order, {
-          clock: clockFromConfig(c.config),
-          settings: settingsFromConfig(c.config),
-          taskQueuePrefix: c.config.SHIPSYNC_TASK_QUEUE_PREFIX,
-        });
+        const out = await c.audited({ action: 'cli.start', route: 'shipsync start', shipmentId }, () =>
+          startShipment(client, order, {
+            clock: clockFromConfig(c.config),
+            settings: settingsFromConfig(c.config),
+            taskQueuePrefix: c.config.SHIPSYNC_TASK_QUEUE_PREFIX,
+          }),
+        );
         c.print(`${out.workflowId}: ${out.started ? 'started' : 'already running, attached'}`, out);
       });
     });
@@ -140,7 +206,9 @@ export function buildCli(ctxFactory: (json: boolean) => Ctx = defaultCtx): Comma
 
   program
     .command('reschedule <id>')
-    .description('move the delivery window (rejected once out for delivery)')
+    .description(
+      'move the delivery window (rejected once out for delivery); an operator tool: needs Temporal access, records the OS user as principal in the audit trail',
+    )
     .requiredOption('--from <iso>', 'window start', isoInstant('--from'))
     .requiredOption('--to <iso>', 'window end', isoInstant('--to'))
     .option('--reason <text>', 'why', 'requested from the command line')
@@ -152,9 +220,24 @@ export function buildCli(ctxFactory: (json: boolean) => Ctx = defaultCtx): Comma
       const workflowId = toWorkflowId(id);
       await c.withClient(async (client) => {
         try {
-          const result = await client.workflow.getHandle(workflowId).executeUpdate(rescheduleUpdate, {
-            args: [{ window: window.data, reason: opts.reason, requestedBy: 'cli' }],
-          });
+          const result = await c.audited(
+            {
+              action: 'cli.reschedule',
+              route: 'shipsync reschedule',
+              shipmentId: workflowId,
+              detail: { window: window.data },
+            },
+            () =>
+              client.workflow.getHandle(workflowId).executeUpdate(rescheduleUpdate, {
+                args: [
+                  {
+                    window: window.data,
+                    reason: opts.reason.slice(0, 500),
+                    requestedBy: `operator:${c.operator}`.slice(0, 100),
+                  },
+                ],
+              }),
+          );
           c.print(
             `${workflowId}: window ${result.window.start} – ${result.window.end}${result.eta ? `, eta ${result.eta}` : ''}`,
             result,
@@ -171,7 +254,9 @@ export function buildCli(ctxFactory: (json: boolean) => Ctx = defaultCtx): Comma
 
   program
     .command('event <id> <type>')
-    .description(`send a canonical dispatch event to a shipment (${DISPATCH_EVENT_TYPES.join(', ')})`)
+    .description(
+      `send a canonical dispatch event to a shipment (${DISPATCH_EVENT_TYPES.join(', ')}); an operator tool: needs Temporal access, records the OS user as principal in the audit trail`,
+    )
     .requiredOption('--data <json>', 'the event data as JSON, e.g. \'{"taskId":"t1","attempt":1,...}\'')
     .option('--event-id <id>', 'event id (default: generated); resending the same id has no second effect')
     .action(async (id: string, type: string, opts: { data: string; eventId?: string }) => {
@@ -203,9 +288,16 @@ export function buildCli(ctxFactory: (json: boolean) => Ctx = defaultCtx): Comma
       }
       await c.withClient(async (client) => {
         try {
-          await client.workflow
-            .getHandle(workflowId)
-            .signal(dispatchEventSignal, parsed.data as DispatchEvent);
+          await c.audited(
+            {
+              action: 'cli.event',
+              route: 'shipsync event',
+              shipmentId: workflowId,
+              detail: { type, eventId: parsed.data.id },
+            },
+            () =>
+              client.workflow.getHandle(workflowId).signal(dispatchEventSignal, parsed.data as DispatchEvent),
+          );
         } catch (err) {
           if (err instanceof WorkflowNotFoundError) throw new UsageError(`unknown shipment: ${workflowId}`);
           throw err;
@@ -298,23 +390,112 @@ export function buildCli(ctxFactory: (json: boolean) => Ctx = defaultCtx): Comma
       });
     });
 
-  registerDlqCommands(program, {
-    config: () => loadConfig(),
-    usageError: (message) => new UsageError(message),
-  });
+  const apiDeps = {
+    config: () => cliConfig(),
+    usageError: (message: string) => new UsageError(message),
+  };
+  registerDlqCommands(program, apiDeps);
+  registerAuditCommand(program, apiDeps);
+  registerPrincipalCommand(program);
   return program;
+}
+
+/** The CLI's configuration (the `cli` process: production requires the payload key). */
+function cliConfig(): Config {
+  return loadConfig(process.env, { process: 'cli' });
+}
+
+/**
+ * `shipsync principal new <id> --kind person --role finance`: a fresh 256-bit token, printed once, and the
+ * principal entry with its SHA-256 to add to SHIPSYNC_PRINCIPALS or SHIPSYNC_PRINCIPALS_FILE.
+ */
+function registerPrincipalCommand(program: Command) {
+  const principal = program.command('principal').description('make API principals and their tokens');
+  principal
+    .command('new <id>')
+    .description(
+      'print a new random token (once) and the principal entry holding its SHA-256, for SHIPSYNC_PRINCIPALS(_FILE)',
+    )
+    .addOption(new Option('--kind <kind>', 'person or service').choices(PRINCIPAL_KINDS).default('person'))
+    .addOption(
+      new Option('--role <role>', 'a role (repeat for several)')
+        .choices(ROLES)
+        .argParser((value: string, previous: Role[] | undefined) => [...(previous ?? []), value as Role]),
+    )
+    .option('--json', 'print machine-readable JSON')
+    .action(
+      (id: string, opts: { kind: 'person' | 'service'; role?: Role[]; json?: boolean }, cmd: Command) => {
+        const parsed = PrincipalId.safeParse(id);
+        if (!parsed.success)
+          throw new UsageError(`principal id: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+        const token = randomBytes(32).toString('base64url');
+        const entry = {
+          id,
+          kind: opts.kind,
+          roles: [...new Set(opts.role ?? [])],
+          tokenSha256: tokenHash(token),
+        };
+        const json = opts.json === true || cmd.optsWithGlobals<{ json?: boolean }>().json === true;
+        console.log(
+          json
+            ? JSON.stringify({ token, principal: entry }, null, 2)
+            : [
+                `token (shown once; give it to ${id} only): ${token}`,
+                'principal entry (add it to SHIPSYNC_PRINCIPALS or SHIPSYNC_PRINCIPALS_FILE):',
+                JSON.stringify(entry),
+              ].join('\n'),
+        );
+      },
+    );
 }
 
 function defaultCtx(json: boolean): Ctx {
   let config: Config;
   try {
-    config = loadConfig();
+    config = cliConfig();
   } catch (err) {
     throw new UsageError(err instanceof Error ? err.message : String(err));
   }
+  const operator = operatorPrincipal();
   return {
     config,
     json,
+    operator,
+    async audited(action, fn) {
+      let store;
+      try {
+        store = await openStore(storeTargetFromConfig(config));
+      } catch (err) {
+        throw new Error(
+          `cannot open the audit trail (${err instanceof Error ? err.message : String(err)}); nothing was changed`,
+        );
+      }
+      try {
+        let result;
+        let outcome = { statusCode: 200, outcome: 'ok' };
+        try {
+          result = await fn();
+        } catch (err) {
+          outcome = statusOfError(err);
+          throw err;
+        } finally {
+          await store.audit.append({
+            at: new Date().toISOString(),
+            principalId: operator,
+            principalKind: 'operator',
+            action: action.action,
+            method: 'CLI',
+            route: action.route,
+            ...(action.shipmentId ? { shipmentId: action.shipmentId } : {}),
+            ...outcome,
+            ...(action.detail ? { detail: action.detail } : {}),
+          });
+        }
+        return result;
+      } finally {
+        await store.close();
+      }
+    },
     async withClient(fn) {
       let conn;
       try {

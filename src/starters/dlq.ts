@@ -1,21 +1,8 @@
-import { randomUUID } from 'node:crypto';
-import axios, { type AxiosInstance } from 'axios';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import type { Config } from '../platform/config.js';
+import { gatewayApi, withGatewayOptions, type GatewayApiDeps } from './gateway-api.js';
 
 /** What the dlq commands need from the CLI around them. */
-export interface DlqDeps {
-  /** Environment to read SHIPSYNC_GATEWAY_URL and SHIPSYNC_ADMIN_TOKEN from (default process.env). */
-  env?: Record<string, string | undefined>;
-  /** Parsed configuration, for the gateway port and an admin token from SHIPSYNC_API_TOKENS. */
-  config?: () => Config;
-  /** Where output lines go (default console.log). */
-  out?: (text: string) => void;
-  /** Builds the error the CLI reports as bad input (one line, exit code 2). */
-  usageError?: (message: string) => Error;
-  /** HTTP client (tests may pass their own). */
-  http?: AxiosInstance;
-}
+export type DlqDeps = GatewayApiDeps;
 
 /** A dead letter as the gateway's API returns it. */
 interface DeadLetterView {
@@ -58,74 +45,15 @@ export function formatDeadLetter(d: DeadLetterView): string {
 
 /**
  * Adds `dlq list|show <id>|replay <id>|discard <id>` to a commander program. The commands talk to the
- * gateway's admin API (`--url`, `--token`, or SHIPSYNC_GATEWAY_URL / SHIPSYNC_ADMIN_TOKEN; the token
- * defaults to the first admin token in SHIPSYNC_API_TOKENS). A 4xx from the gateway is bad input.
+ * gateway's admin API (`--url`, `--token`, or SHIPSYNC_GATEWAY_URL / SHIPSYNC_API_TOKEN; the sandbox profile
+ * falls back to its development admin token). A 4xx from the gateway is bad input.
  */
 export function registerDlqCommands(program: Command, deps: DlqDeps = {}): Command {
-  const env = deps.env ?? process.env;
-  const out = deps.out ?? ((text: string) => console.log(text));
-  const usage = deps.usageError ?? ((message: string) => new Error(message));
-  const http = deps.http ?? axios.create({ timeout: 15_000, validateStatus: () => true });
-
-  const dlq = program
-    .command('dlq')
-    .description('inspect, replay and discard dead letters held by the gateway')
-    .addOption(new Option('--url <url>', 'gateway base URL').env('SHIPSYNC_GATEWAY_URL'))
-    .addOption(new Option('--token <token>', 'admin bearer token').env('SHIPSYNC_ADMIN_TOKEN'));
-
-  function target(cmd: Command) {
-    const opts = cmd.optsWithGlobals<{ url?: string; token?: string; json?: boolean }>();
-    const config = deps.config?.();
-    const url = (
-      opts.url ??
-      env.SHIPSYNC_GATEWAY_URL ??
-      `http://127.0.0.1:${config?.SHIPSYNC_GATEWAY_PORT ?? 8080}`
-    ).replace(/\/+$/, '');
-    if (!/^https?:\/\/[^\s]+$/.test(url)) throw usage(`--url must be an http(s) URL, got "${url}"`);
-    const fromConfig = config
-      ? Object.entries(config.SHIPSYNC_API_TOKENS).find(([, role]) => role === 'admin')?.[0]
-      : undefined;
-    const token = opts.token ?? env.SHIPSYNC_ADMIN_TOKEN ?? fromConfig;
-    if (!token) throw usage('no admin token: pass --token or set SHIPSYNC_ADMIN_TOKEN');
-    return { url, token, json: opts.json === true };
-  }
-
-  async function call<T>(
-    cmd: Command,
-    method: 'GET' | 'POST',
-    path: string,
-    params?: Record<string, unknown>,
-  ): Promise<{ data: T; json: boolean }> {
-    const t = target(cmd);
-    let res;
-    try {
-      res = await http.request({
-        method,
-        url: `${t.url}${path}`,
-        params,
-        // An empty JSON object: axios would otherwise label a bodiless POST as a form.
-        ...(method === 'POST' ? { data: {} } : {}),
-        headers: {
-          authorization: `Bearer ${t.token}`,
-          ...(method === 'POST' ? { 'idempotency-key': randomUUID() } : {}),
-        },
-        validateStatus: () => true,
-      });
-    } catch (err) {
-      throw new Error(
-        `cannot reach the gateway at ${t.url}: ${err instanceof Error ? err.message : String(err)}`,
-      );
-    }
-    const body = res.data as { code?: string; message?: string } | undefined;
-    if (res.status >= 400 && res.status < 500)
-      throw usage(`${body?.code ?? res.status}: ${body?.message ?? 'refused'}`);
-    if (res.status >= 500)
-      throw new Error(`gateway error ${res.status}: ${body?.code ?? ''} ${body?.message ?? ''}`.trim());
-    return { data: res.data as T, json: t.json };
-  }
-
-  const print = (json: boolean, data: unknown, human: string) =>
-    out(json ? JSON.stringify(data, null, 2) : human);
+  const { call, print, usage } = gatewayApi(deps, 'admin');
+  const dlq = withGatewayOptions(
+    program.command('dlq').description('inspect, replay and discard dead letters held by the gateway'),
+    'admin',
+  );
 
   dlq
     .command('list')

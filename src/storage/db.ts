@@ -16,6 +16,8 @@ export type DatabaseTarget =
 /** An open database handle with its backend. */
 export interface Db {
   backend: Backend;
+  /** The PostgreSQL schema the store lives in, when one was named. */
+  schema?: string;
   kysely: Kysely<StoreTables>;
   close(): Promise<void>;
 }
@@ -66,7 +68,7 @@ export async function openDb(target: DatabaseTarget): Promise<Db> {
   // An idle client that loses its server must not crash the process; the next query reports the error.
   pool.on('error', () => {});
   const kysely = new Kysely<StoreTables>({ dialect: new PostgresDialect({ pool }) });
-  return { backend: 'postgres', kysely, close: () => kysely.destroy() };
+  return { backend: 'postgres', kysely, ...(schema ? { schema } : {}), close: () => kysely.destroy() };
 }
 
 /**

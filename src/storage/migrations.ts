@@ -76,6 +76,46 @@ function initial(b: Backend): string[] {
   ];
 }
 
+/** The audit table, its indexes, and the trigger that refuses updates (rows are append-only). */
+function auditTrail(b: Backend): string[] {
+  const t = T[b];
+  const table = `create table if not exists audit_log (
+      id ${t.id},
+      at ${t.ts} not null,
+      principal_id text not null,
+      principal_kind text not null,
+      role text,
+      action text not null,
+      method text not null,
+      route text not null,
+      shipment_id text,
+      target text,
+      idempotency_key text,
+      status_code integer not null,
+      outcome text not null,
+      detail text
+    )`;
+  const indexes = [
+    `create index if not exists audit_log_shipment on audit_log (shipment_id, id)`,
+    `create index if not exists audit_log_principal on audit_log (principal_id, id)`,
+    `create index if not exists audit_log_at on audit_log (at)`,
+  ];
+  const appendOnly =
+    b === 'sqlite'
+      ? [
+          `create trigger if not exists audit_log_append_only before update on audit_log
+           begin select raise(abort, 'audit rows are append-only'); end`,
+        ]
+      : [
+          `create or replace function audit_log_append_only() returns trigger language plpgsql as $$
+           begin raise exception 'audit rows are append-only'; end $$`,
+          `drop trigger if exists audit_log_append_only on audit_log`,
+          `create trigger audit_log_append_only before update on audit_log
+           for each row execute function audit_log_append_only()`,
+        ];
+  return [table, ...indexes, ...appendOnly];
+}
+
 /** Whether a table already has a column (SQLite has no `add column if not exists`). */
 async function hasColumn(db: Kysely<unknown>, table: string, column: string): Promise<boolean> {
   const cols = await sql<{ name: string }>`select name from pragma_table_info(${table})`.execute(db);
@@ -111,6 +151,11 @@ export function migrationsFor(backend: Backend): Record<string, Migration> {
         await sql`create index if not exists inbox_shipment on inbox (shipment_id, id)`.execute(db);
       },
     },
+    '0003_audit_log': {
+      async up(db) {
+        for (const statement of auditTrail(backend)) await sql.raw(statement).execute(db);
+      },
+    },
   };
 }
 
@@ -124,6 +169,9 @@ export async function migrate(db: Db): Promise<string[]> {
   const migrator = new Migrator({
     db: db.kysely,
     provider: { getMigrations: async () => migrationsFor(db.backend) },
+    // A store in its own schema keeps its ledger there (where search_path already put it); named, kysely no
+    // longer mistakes another schema's ledger in the same database for this one's.
+    ...(db.schema ? { migrationTableSchema: db.schema } : {}),
   });
   let { error, results } = await migrator.migrateToLatest();
   if (error && db.backend === 'sqlite') ({ error, results } = await migrator.migrateToLatest());

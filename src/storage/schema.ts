@@ -88,10 +88,38 @@ export interface IdempotencyKeyTable {
   created_at: TimestampColumn;
 }
 
+/**
+ * The audit trail: one row per mutating API call, approval, dead-letter replay or discard and operator
+ * action. Rows are only ever inserted; an update is refused by a trigger, and only the retention purge deletes.
+ */
+export interface AuditLogTable {
+  id: Generated<number>;
+  at: TimestampColumn;
+  principal_id: string;
+  /** person or service (API principals), operator (the CLI's OS user). */
+  principal_kind: string;
+  /** The role the action was allowed under; null when it was refused. */
+  role: string | null;
+  action: string;
+  method: string;
+  /** The route pattern (`POST /v1/shipments/:id/reschedule`) or the CLI command (`shipsync reschedule`). */
+  route: string;
+  shipment_id: string | null;
+  /** What else the action was about (a dead letter id). */
+  target: string | null;
+  idempotency_key: string | null;
+  status_code: number;
+  /** `ok`, or the error code of the answer. */
+  outcome: string;
+  /** Small JSON with the action's particulars (an approval's decision and state). */
+  detail: string | null;
+}
+
 /** Every table of the store. */
 export interface StoreTables {
   inbox: InboxTable;
   dead_letters: DeadLetterTable;
   telemetry_positions: TelemetryPositionTable;
   idempotency_keys: IdempotencyKeyTable;
+  audit_log: AuditLogTable;
 }

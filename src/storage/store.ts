@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { sql } from 'kysely';
 import type { Config } from '../platform/config.js';
 import { openDb, type Backend, type DatabaseTarget, type Db } from './db.js';
+import { AuditRepository } from './audit.js';
 import { DeadLetterRepository } from './dead-letters.js';
 import { IdempotencyRepository } from './idempotency.js';
 import { InboxRepository } from './inbox.js';
@@ -15,6 +16,8 @@ export interface Store {
   deadLetters: DeadLetterRepository;
   telemetry: TelemetryRepository;
   idempotency: IdempotencyRepository;
+  /** The append-only audit trail. */
+  audit: AuditRepository;
   /** The underlying database, for tests and maintenance. */
   db: Db;
   /** A batcher writing into this store's telemetry table. */
@@ -42,6 +45,7 @@ export async function openStore(target: DatabaseTarget): Promise<Store> {
     deadLetters: new DeadLetterRepository(db),
     telemetry,
     idempotency: new IdempotencyRepository(db),
+    audit: new AuditRepository(db),
     telemetryBatcher: (opts) => new TelemetryBatcher(telemetry, opts),
     ping: async () => {
       await sql`select 1`.execute(db.kysely);
@@ -61,6 +65,7 @@ export function storeTargetFromConfig(config: Config): DatabaseTarget {
 }
 
 export type { Backend, DatabaseTarget } from './db.js';
+export type { AuditEntry, AuditPrincipalKind, AuditQuery, NewAuditEntry } from './audit.js';
 export type { DeadLetter, NewDeadLetter } from './dead-letters.js';
 export type { StoredResponse } from './idempotency.js';
 export { InboxWriter } from './inbox.js';

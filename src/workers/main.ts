@@ -4,7 +4,7 @@ import { createDispatchAdapter } from '../integrations/dispatch/adapter.js';
 import { createErpAdapter } from '../integrations/erp/adapter.js';
 import { ZipGeocoder } from '../integrations/geo/geocoder.js';
 import { dataConverterFromConfig } from '../platform/codec.js';
-import { loadConfig } from '../platform/config.js';
+import { ConfigError, loadConfig, secret } from '../platform/config.js';
 import { createLogger, temporalLogger } from '../platform/logger.js';
 import { clockFromConfig, settingsFromConfig } from '../platform/shipments.js';
 import { taskQueues } from '../workflows/task-queues.js';
@@ -12,7 +12,17 @@ import { createWorkers } from './workers.js';
 
 /** `npm run worker`: the workflow worker and the erp, dispatch and crm activity workers in one process. */
 async function main() {
-  const config = loadConfig();
+  let config;
+  try {
+    config = loadConfig(process.env, { process: 'worker' });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    for (const line of err.lines()) console.error(`worker: ${line}`);
+    console.error(
+      `worker: refusing to start (${err.issues.length} configuration problem(s); see .env.example)`,
+    );
+    process.exit(2);
+  }
   const logger = createLogger({ level: config.SHIPSYNC_LOG_LEVEL, name: 'worker' });
   // The SDK's own lines (worker, workflow `log`, activity `log`) go through the same pino logger and redaction.
   Runtime.install({
@@ -30,7 +40,7 @@ async function main() {
     erp: createErpAdapter({ baseUrl: config.SHIPSYNC_ERP_URL, logger: logger.child({ system: 'erp' }) }),
     dispatch: createDispatchAdapter({
       baseUrl: config.SHIPSYNC_DISPATCH_URL,
-      apiKey: config.SHIPSYNC_DISPATCH_API_KEY,
+      apiKey: secret(config, 'SHIPSYNC_DISPATCH_API_KEY'),
     }),
     crm: createCrmAdapter({
       baseUrl: config.SHIPSYNC_CRM_URL,

@@ -1,12 +1,18 @@
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openStore } from '../../src/storage/store.js';
 import { startStack, type Stack } from '../support/stack.js';
 import { temporalAddress } from '../support/temporal.js';
 
 const run = promisify(execFile);
 let stack: Stack;
 let workflowId: string;
+/** The CLI's data directory: its operator actions go to the audit trail of the gateway store in it. */
+const dataDir = mkdtempSync(join(tmpdir(), 'shipsync-cli-'));
 
 beforeAll(async () => {
   stack = await startStack();
@@ -15,6 +21,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await stack?.close();
+  rmSync(dataDir, { recursive: true, force: true });
 });
 
 async function shipsync(...args: string[]) {
@@ -28,6 +35,7 @@ async function shipsync(...args: string[]) {
           SHIPSYNC_TEMPORAL_ADDRESS: temporalAddress(),
           SHIPSYNC_ERP_URL: stack.erp.url,
           SHIPSYNC_TASK_QUEUE_PREFIX: stack.prefix,
+          SHIPSYNC_DATA_DIR: dataDir,
         },
       },
     );
@@ -91,6 +99,21 @@ describe('shipsync CLI', () => {
       start: '2026-12-02T15:00:00.000Z',
       end: '2026-12-02T17:00:00.000Z',
     });
+    // An operator tool: the OS user is the principal of the audit row, refusals are recorded too.
+    const store = await openStore({ backend: 'sqlite', file: join(dataDir, 'gateway.sqlite') });
+    try {
+      const rows = await store.audit.list({ shipmentId: workflowId });
+      expect(rows[0]).toMatchObject({
+        principalKind: 'operator',
+        action: 'cli.reschedule',
+        method: 'CLI',
+        statusCode: 200,
+        outcome: 'ok',
+      });
+      expect(rows.some((r) => r.outcome === 'RESCHEDULE_WINDOW_IN_PAST' && r.statusCode === 422)).toBe(true);
+    } finally {
+      await store.close();
+    }
   });
 
   it('when a history is exported then it is the JSON the replayer reads', async () => {

@@ -38,6 +38,7 @@ beforeAll(async () => {
   gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
   stack = await startStack({ scale: 2400, settings: { missingPodMinutes: 600 } });
   const config = loadConfig({
+    SHIPSYNC_ENV: 'sandbox',
     SHIPSYNC_GATEWAY_PORT: String(gatewayPort),
     SHIPSYNC_DATA_DIR: dir,
     SHIPSYNC_TASK_QUEUE_PREFIX: stack.prefix,
@@ -99,7 +100,7 @@ describe('end to end through the gateway', () => {
       if (st.phase !== 'awaiting_approval') return;
       const res = await axios.post(
         `${gatewayUrl}/v1/shipments/${s.workflowId}/charges/approval`,
-        { approvedBy: 'finance-e2e', approve: true },
+        { approve: true },
         {
           headers: { authorization: 'Bearer dev-finance', 'idempotency-key': `e2e-approve-${s.workflowId}` },
         },

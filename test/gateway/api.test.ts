@@ -84,13 +84,13 @@ describe('reschedule', () => {
   it('when the same Idempotency-Key comes again then the stored response is returned and the update ran once', async () => {
     const { id } = await shipment();
     const key = `"${uniqueId('key-')}"`;
-    const body = { window: futureWindow(), requestedBy: 'dispatcher-7' };
+    const body = { window: futureWindow(), reason: 'dispatcher-7 moved it' };
     const first = await post(`/v1/shipments/${id}/reschedule`, body, {
       ...asRole('dispatcher'),
       'idempotency-key': key,
     });
     const reordered = {
-      requestedBy: body.requestedBy,
+      reason: body.reason,
       window: { end: body.window.end, start: body.window.start },
     };
     const second = await post(`/v1/shipments/${id}/reschedule`, reordered, {
@@ -185,7 +185,7 @@ describe('roles', () => {
     expect([finance.statusCode, finance.json<{ code: string }>().code]).toEqual([403, 'FORBIDDEN']);
     const approval = await post(
       `/v1/shipments/${id}/charges/approval`,
-      { approvedBy: 'ops' },
+      {},
       { ...asRole('agent'), 'idempotency-key': uniqueId('k') },
     );
     expect(approval.statusCode).toBe(403);
@@ -202,7 +202,7 @@ describe('roles', () => {
     const { id } = await shipment();
     const res = await post(
       `/v1/shipments/${id}/charges/approval`,
-      { approvedBy: 'controller' },
+      { approve: true },
       { ...asRole('finance'), 'idempotency-key': uniqueId('k') },
     );
     expect(res.statusCode).toBe(409);

@@ -44,7 +44,6 @@ async function run(...args: string[]): Promise<{ out: string; error?: Error }> {
     .exitOverride()
     .configureOutput({ writeErr: () => {}, writeOut: () => {} });
   registerDlqCommands(program, {
-    env: {},
     config: () => testConfig(),
     out: (t) => lines.push(t),
     usageError: (m) => new BadInput(m),

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../src/gateway/app.js';
 import { signZendeskWebhook } from '../../src/integrations/crm/signature.js';
 import { signOnfleetWebhook } from '../../src/integrations/dispatch/signature.js';
+import { secret } from '../../src/platform/config.js';
 import { type Store } from '../../src/storage/store.js';
 import { uniqueTaskQueue } from '../support/temporal.js';
 import {
@@ -154,7 +155,8 @@ describe('gateway under malformed input', () => {
     );
     const base = Buffer.from(valid.body);
     const payload = JSON.parse(valid.body) as Record<string, unknown>;
-    const sign = (b: Buffer | string) => signOnfleetWebhook(config.SHIPSYNC_DISPATCH_WEBHOOK_SECRET, b);
+    const sign = (b: Buffer | string) =>
+      signOnfleetWebhook(secret(config, 'SHIPSYNC_DISPATCH_WEBHOOK_SECRET'), b);
     const brokenPayloads: fc.Arbitrary<Record<string, unknown>> = fc.oneof(
       fc
         .constantFrom(
@@ -263,7 +265,7 @@ describe('gateway under malformed input', () => {
     const base = Buffer.from(valid.body);
     const payload = JSON.parse(valid.body) as Record<string, unknown>;
     const signWith = (ts: string, body: Buffer | string) =>
-      signZendeskWebhook(config.SHIPSYNC_CRM_WEBHOOK_SECRET, ts, body);
+      signZendeskWebhook(secret(config, 'SHIPSYNC_CRM_WEBHOOK_SECRET'), ts, body);
     const headersFor = (ts: string, sig: string) => ({
       'content-type': 'application/json',
       'x-zendesk-webhook-signature': sig,

@@ -17,7 +17,7 @@ import type { Order } from '../../src/domain/model.js';
 import { signZendeskWebhook } from '../../src/integrations/crm/signature.js';
 import { signOnfleetWebhook } from '../../src/integrations/dispatch/signature.js';
 import { deliveryFromOrder } from '../../src/integrations/erp/mappers.js';
-import { loadConfig, type Config } from '../../src/platform/config.js';
+import { loadConfig, sandboxToken, secret, type Config, type Role } from '../../src/platform/config.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { createGateway, type Gateway, type GatewayOptions } from '../../src/gateway/app.js';
 import { openStore, type Store } from '../../src/storage/store.js';
@@ -31,9 +31,9 @@ import { sampleOrder } from '../support/fixtures.js';
 import { connectClient, temporalAddress, uniqueId } from '../support/temporal.js';
 import { finishSignal, receivedEventIdsQuery } from './workflows/shipment.js';
 
-/** Configuration with defaults; secrets and tokens are the documented sandbox ones. */
+/** Configuration of the sandbox profile with defaults; secrets and tokens are the documented sandbox ones. */
 export function testConfig(overrides: Record<string, string> = {}): Config {
-  return loadConfig({ SHIPSYNC_LOG_LEVEL: 'silent', ...overrides });
+  return loadConfig({ SHIPSYNC_ENV: 'sandbox', SHIPSYNC_LOG_LEVEL: 'silent', ...overrides });
 }
 
 /** A logger that writes nothing (set SHIPSYNC_TEST_LOG=debug to see the gateway's lines). */
@@ -231,7 +231,7 @@ export function signedDispatch(
     body,
     headers: {
       'content-type': 'application/json',
-      'x-onfleet-signature': signOnfleetWebhook(config.SHIPSYNC_DISPATCH_WEBHOOK_SECRET, body),
+      'x-onfleet-signature': signOnfleetWebhook(secret(config, 'SHIPSYNC_DISPATCH_WEBHOOK_SECRET'), body),
     },
   };
 }
@@ -261,7 +261,11 @@ export function signedCrm(config: Config, payload: unknown, timestamp = new Date
     body,
     headers: {
       'content-type': 'application/json',
-      'x-zendesk-webhook-signature': signZendeskWebhook(config.SHIPSYNC_CRM_WEBHOOK_SECRET, timestamp, body),
+      'x-zendesk-webhook-signature': signZendeskWebhook(
+        secret(config, 'SHIPSYNC_CRM_WEBHOOK_SECRET'),
+        timestamp,
+        body,
+      ),
       'x-zendesk-webhook-signature-timestamp': timestamp,
     },
   };
@@ -273,14 +277,14 @@ export function erpPush(config: Config, order: Order) {
     body: JSON.stringify({ d: deliveryFromOrder(order) }),
     headers: {
       'content-type': 'application/json',
-      authorization: `Bearer ${config.SHIPSYNC_ERP_WEBHOOK_TOKEN}`,
+      authorization: `Bearer ${secret(config, 'SHIPSYNC_ERP_WEBHOOK_TOKEN')}`,
     },
   };
 }
 
-/** Bearer header for a role's development token. */
-export function asRole(role: 'dispatcher' | 'agent' | 'finance' | 'admin'): Record<string, string> {
-  return { authorization: `Bearer dev-${role}` };
+/** Bearer header for a role's development token (the sandbox profile's principal holding the role). */
+export function asRole(role: Role, nth = 0): Record<string, string> {
+  return { authorization: `Bearer ${sandboxToken(role, nth)}` };
 }
 
 /** A gateway for tests: quiet, no process metrics, fast retries. */
@@ -355,6 +359,7 @@ export async function startGatewayProcess(opts: {
     cwd: ROOT,
     env: {
       ...process.env,
+      SHIPSYNC_ENV: 'sandbox',
       SHIPSYNC_GATEWAY_PORT: String(opts.port),
       SHIPSYNC_DATA_DIR: opts.dataDir ?? mkdtempSync(join(tmpdir(), 'shipsync-gwp-')),
       SHIPSYNC_TEMPORAL_ADDRESS: opts.temporalAddress,

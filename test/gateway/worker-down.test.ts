@@ -98,12 +98,12 @@ describe('gateway while the workers are stopped', () => {
     const signalEvent = hookRes.json<{ eventId: string }>().eventId;
 
     const missing = `shipment-${testOrder().deliveryId}`;
-    const post = (url: string, body: unknown, key = uniqueId('k')) =>
+    const post = (url: string, body: unknown, key = uniqueId('k'), role: 'admin' | 'finance' = 'admin') =>
       gw.inject({
         method: 'POST',
         url,
         payload: JSON.stringify(body),
-        headers: { 'content-type': 'application/json', 'idempotency-key': key, ...asRole('admin') },
+        headers: { 'content-type': 'application/json', 'idempotency-key': key, ...asRole(role) },
       });
     const rescheduleKey = uniqueId('k');
     const answers = {
@@ -118,7 +118,7 @@ describe('gateway while the workers are stopped', () => {
         rescheduleKey,
       ),
       address: await post(`/v1/shipments/${shipmentId}/address`, { address: testOrder().address }),
-      approval: await post(`/v1/shipments/${shipmentId}/charges/approval`, { approvedBy: 'fin-1' }),
+      approval: await post(`/v1/shipments/${shipmentId}/charges/approval`, {}, undefined, 'finance'),
       resolve: await post(`/v1/shipments/${shipmentId}/exceptions/resolve`, {
         kind: 'failed_attempt',
         resolution: 'called the customer',

@@ -15,6 +15,7 @@ export async function erpBilling(erpUrl: string, deliveryId: string) {
       deliveryId: string;
       total: string | number;
       approvedBy?: string;
+      secondApprovedBy?: string;
       items: { chargeCode: string; amount: string | number }[];
     }[];
   }>(`${erpUrl}/__sandbox/billing`);

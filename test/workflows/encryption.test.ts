@@ -7,7 +7,10 @@ import { startStack, type Stack } from '../support/stack.js';
 
 let stack: Stack;
 beforeAll(async () => {
-  const config = loadConfig({ SHIPSYNC_PAYLOAD_KEY: randomBytes(32).toString('base64') });
+  const config = loadConfig({
+    SHIPSYNC_ENV: 'sandbox',
+    SHIPSYNC_PAYLOAD_KEY: randomBytes(32).toString('base64'),
+  });
   stack = await startStack({ dataConverter: dataConverterFromConfig(config) });
 });
 afterAll(async () => {

@@ -18,7 +18,7 @@ describe('order release and region planning', () => {
       sampleOrder({ deliveryId: testDeliveryId(), plannedDate: '2026-12-01' }),
     );
     for (const order of orders) stack.erp.addDelivery({ order });
-    const config = loadConfig({ SHIPSYNC_TASK_QUEUE_PREFIX: stack.prefix });
+    const config = loadConfig({ SHIPSYNC_ENV: 'sandbox', SHIPSYNC_TASK_QUEUE_PREFIX: stack.prefix });
     const first = await releaseNow(stack.client, config);
     expect(first).toMatchObject({ seen: orders.length, started: orders.length, attached: 0 });
     const second = await releaseNow(stack.client, config);

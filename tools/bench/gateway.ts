@@ -8,8 +8,8 @@ import { Option } from 'commander';
 import { createGateway } from '../../src/gateway/app.js';
 import { TEMPORAL_CHANNEL_ARGS } from '../../src/gateway/temporal.js';
 import { signOnfleetWebhook } from '../../src/integrations/dispatch/signature.js';
-import { newCommand, numberIn, runMain } from '../../src/platform/command.js';
-import { loadConfig } from '../../src/platform/config.js';
+import { newCommand, numberIn, runMain, sandboxEntryPoint } from '../../src/platform/command.js';
+import { loadConfig, secret } from '../../src/platform/config.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { dropPostgresSchema } from '../../src/storage/db.js';
 import { openStore, type DatabaseTarget } from '../../src/storage/store.js';
@@ -137,11 +137,11 @@ async function run(o: Options): Promise<number> {
   if (o.temporal) gateway.forwarder.start();
   const url = `http://127.0.0.1:${(gateway.server.address() as AddressInfo).port}/webhooks/dispatch`;
 
-  const secret = config.SHIPSYNC_DISPATCH_WEBHOOK_SECRET;
+  const webhookSecret = secret(config, 'SHIPSYNC_DISPATCH_WEBHOOK_SECRET');
   const t0 = Date.now();
   const warmup = Math.min(500, Math.ceil(o.events / 10));
   const make = (from: number, count: number) =>
-    Array.from({ length: count }, (_, i) => webhook(secret, (from + i) % 1000, t0 + from + i));
+    Array.from({ length: count }, (_, i) => webhook(webhookSecret, (from + i) % 1000, t0 + from + i));
   const latencies: number[] = [];
   const statuses: Record<string, number> = {};
 
@@ -219,4 +219,5 @@ async function run(o: Options): Promise<number> {
   return ok ? 0 : 1;
 }
 
+sandboxEntryPoint('bench:gateway');
 await runMain(command);

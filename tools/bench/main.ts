@@ -1,4 +1,4 @@
-import { runMain } from '../../src/platform/command.js';
+import { runMain, sandboxEntryPoint } from '../../src/platform/command.js';
 import { benchCommand } from './args.js';
 import { runCurve } from './curve.js';
 import { runFull } from './run.js';
@@ -10,6 +10,7 @@ import { runFull } from './run.js';
  * docs/benchmarks.md for the method.
  */
 const say = (line: string) => process.stderr.write(`${line}\n`);
+sandboxEntryPoint('bench');
 await runMain(
   benchCommand((opts) => (opts.curve ? runCurve({ ...opts, curve: opts.curve }, say) : runFull(opts, say))),
 );

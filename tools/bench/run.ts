@@ -7,7 +7,7 @@ import getPort from 'get-port';
 import { nextServiceWindow } from '../../src/domain/billing.js';
 import { realDuration, simAt } from '../../src/domain/clock.js';
 import type { Order } from '../../src/domain/model.js';
-import { apiTokenFor, loadConfig } from '../../src/platform/config.js';
+import { loadConfig, sandboxToken } from '../../src/platform/config.js';
 import { QUEUE_LIMITS } from '../../src/workers/workers.js';
 import {
   shipmentWorkflowId,
@@ -156,10 +156,10 @@ export async function runFull(o: BenchOptions, say: (l: string) => void): Promis
           api
             .post(
               `/v1/shipments/${wf.workflowId}/reschedule`,
-              { window, reason: 'customer asked for the next service day', requestedBy: 'bench' },
+              { window, reason: 'customer asked for the next service day' },
               {
                 headers: {
-                  authorization: `Bearer ${apiTokenFor(config.SHIPSYNC_API_TOKENS, 'agent')}`,
+                  authorization: `Bearer ${sandboxToken('agent')}`,
                   'idempotency-key': `bench-reschedule-${wf.workflowId}`,
                 },
               },

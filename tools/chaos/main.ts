@@ -1,4 +1,4 @@
-import { runMain } from '../../src/platform/command.js';
+import { runMain, sandboxEntryPoint } from '../../src/platform/command.js';
 import { chaosCommand } from './args.js';
 import { runChaos } from './run.js';
 
@@ -8,4 +8,5 @@ import { runChaos } from './run.js';
  * CRM 429 storm, duplicated and reordered dispatch webhooks, malformed webhooks) and then checks that
  * nothing was lost or duplicated. Exit 0 only when every invariant holds; 2 on bad input.
  */
+sandboxEntryPoint('chaos');
 await runMain(chaosCommand(runChaos));

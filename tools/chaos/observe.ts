@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import axios, { type AxiosInstance } from 'axios';
 import type { Order } from '../../src/domain/model.js';
+import { sandboxToken } from '../../src/platform/config.js';
 import { statusQuery, type ShipmentResult } from '../../src/workflows/shipment/contract.js';
 import { taskQueues } from '../../src/workflows/task-queues.js';
 import { reconcile } from '../reconcile.js';
@@ -105,7 +106,7 @@ export async function observe(
     );
   }
 
-  const admin = { authorization: 'Bearer dev-admin' };
+  const admin = { authorization: `Bearer ${sandboxToken('admin')}` };
   const summaries: { id: number }[] = [];
   let before: number | undefined;
   for (;;) {

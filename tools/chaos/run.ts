@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { realDuration, simAt } from '../../src/domain/clock.js';
-import { loadConfig } from '../../src/platform/config.js';
+import { loadConfig, secret } from '../../src/platform/config.js';
 import { operatorFor, playDay, progressLine, releaseDay } from '../day/play.js';
 import { startFullStack, type FullStack } from '../stack.js';
 import type { ChaosOptions } from './args.js';
@@ -75,7 +75,7 @@ async function campaign(stack: FullStack, opts: ChaosOptions, ctx: CampaignCtx):
   const at = (seconds: number) => sleep(Math.max(0, clock.anchorRealMs + seconds * 1000 - Date.now()));
   const sendMalformed = async (batch: number) => {
     const built = buildMalformedWebhooks({
-      secret: config.SHIPSYNC_DISPATCH_WEBHOOK_SECRET,
+      secret: secret(config, 'SHIPSYNC_DISPATCH_WEBHOOK_SECRET'),
       seed: opts.seed,
       first: batch * 10,
       timeMs: simAt(clock, Date.now()),

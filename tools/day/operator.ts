@@ -18,10 +18,13 @@ export interface OperatorOptions {
   api: AxiosInstance;
   /** The day's orders; only their shipments are acted on. */
   orders: readonly Order[];
-  /** Names the operator in idempotency keys and in `correctedBy` / `approvedBy` (e.g. `demo`). */
+  /** Names the operator in idempotency keys (e.g. `demo`). */
   actor: string;
-  /** Bearer tokens of an agent (address corrections) and of finance (charge approvals). */
-  tokens: { agent: string; finance: string };
+  /**
+   * Bearer tokens of an agent (address corrections) and of two finance principals (charge approvals; the
+   * second completes a four-eyes approval). Who acted is the token's principal, set by the gateway.
+   */
+  tokens: { agent: string; finance: string; secondFinance: string };
 }
 
 /** The search attribute value of a shipment's phase. */
@@ -119,7 +122,7 @@ export class DayOperator {
     if (!zip) return 'skipped';
     const res = await this.o.api.post(
       `/v1/shipments/${workflowId}/address`,
-      { address: { ...order.address, postalCode: zip }, correctedBy: `${this.o.actor}-agent` },
+      { address: { ...order.address, postalCode: zip } },
       {
         headers: {
           authorization: `Bearer ${this.o.tokens.agent}`,
@@ -130,19 +133,27 @@ export class DayOperator {
     return outcomeOf(res.status);
   }
 
-  /** Plays finance: approves the charges a shipment waits on. */
+  /**
+   * Plays finance: approves the charges a shipment waits on; when the approval is pending (four-eyes), the
+   * second finance principal completes it.
+   */
   async approveCharges(workflowId: string): Promise<ActOutcome> {
-    const res = await this.o.api.post(
-      `/v1/shipments/${workflowId}/charges/approval`,
-      { approvedBy: `finance-${this.o.actor}`, approve: true },
-      {
-        headers: {
-          authorization: `Bearer ${this.o.tokens.finance}`,
-          'idempotency-key': `${this.o.actor}-approve-${workflowId}`,
+    const approve = (token: string) =>
+      this.o.api.post(
+        `/v1/shipments/${workflowId}/charges/approval`,
+        { approve: true },
+        {
+          headers: {
+            authorization: `Bearer ${token}`,
+            'idempotency-key': `${this.o.actor}-approve-${workflowId}`,
+          },
         },
-      },
-    );
-    return outcomeOf(res.status);
+      );
+    const first = await approve(this.o.tokens.finance);
+    if (first.status !== 200 || (first.data as { status?: string } | undefined)?.status !== 'pending')
+      return outcomeOf(first.status);
+    const second = await approve(this.o.tokens.secondFinance);
+    return outcomeOf(second.status);
   }
 }
 

@@ -2,24 +2,27 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import axios from 'axios';
 import { simAt, type ClockSettings } from '../../src/domain/clock.js';
 import type { Order } from '../../src/domain/model.js';
-import { apiTokenFor, loadConfig } from '../../src/platform/config.js';
+import { loadConfig, sandboxToken } from '../../src/platform/config.js';
 import { releaseNow, upsertReleaseSchedule } from '../../src/platform/release.js';
 import type { FullStack } from '../stack.js';
 import { DayOperator } from './operator.js';
 
 export { DayOperator, type ActOutcome } from './operator.js';
 
-/** The operator of a running stack, acting through its gateway with the configured agent and finance tokens. */
+/**
+ * The operator of a running stack, acting through its gateway with the sandbox profile's agent token and
+ * its two finance principals' tokens (charges above the four-eyes threshold need both).
+ */
 export function operatorFor(stack: FullStack, orders: readonly Order[], actor: string): DayOperator {
-  const config = loadConfig();
   return new DayOperator({
     client: stack.client,
     api: axios.create({ baseURL: stack.gatewayUrl, validateStatus: () => true, timeout: 10_000 }),
     orders,
     actor,
     tokens: {
-      agent: apiTokenFor(config.SHIPSYNC_API_TOKENS, 'agent'),
-      finance: apiTokenFor(config.SHIPSYNC_API_TOKENS, 'finance'),
+      agent: sandboxToken('agent'),
+      finance: sandboxToken('finance'),
+      secondFinance: sandboxToken('finance', 1),
     },
   });
 }

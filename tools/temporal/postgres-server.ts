@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { InvalidArgumentError } from 'commander';
-import { newCommand, runCommand } from '../../src/platform/command.js';
+import { newCommand, runCommand, sandboxEntryPoint } from '../../src/platform/command.js';
 import { SEARCH_ATTRIBUTES } from '../../src/domain/search-attributes.js';
 import { loadConfig } from '../../src/platform/config.js';
 import { provisionTemporalCli } from './cli.js';
@@ -30,6 +30,7 @@ function dbName(value: string): string {
 
 /** `npm run temporal:postgres`: Temporal server built from Go modules, on PostgreSQL, with shipsync's namespace. */
 async function main() {
+  sandboxEntryPoint('temporal:postgres');
   const config = loadConfig();
   const [defaultHost = '127.0.0.1', defaultPort = '7233'] = config.SHIPSYNC_TEMPORAL_ADDRESS.split(':');
   const program = newCommand('temporal-postgres')

@@ -1,10 +1,12 @@
 import { join, resolve } from 'node:path';
+import { sandboxEntryPoint } from '../../src/platform/command.js';
 import { loadConfig } from '../../src/platform/config.js';
 import { provisionTemporalCli, startDevServer } from './cli.js';
 import { SEARCH_ATTRIBUTES } from '../../src/domain/search-attributes.js';
 
 /** `npm run temporal`: the dev server with a persistent SQLite store, shipsync's namespace and search attributes. */
 async function main() {
+  sandboxEntryPoint('temporal');
   const config = loadConfig();
   const say = (line: string) => console.log(line);
   const cli = await provisionTemporalCli(say);

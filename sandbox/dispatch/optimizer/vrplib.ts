@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { configSchema } from '../../../src/platform/config.js';
 import type { Job, OptimizeInput, Vehicle } from './types.js';
 
 /** The six Gehring & Homberger 1,000-customer instances shipped in the shared data folder. */
@@ -219,7 +220,9 @@ export function solutionDistance(instance: VrplibInstance, solution: VrplibSolut
 
 /** The benchmark data folder: SHIPSYNC_VRPTW_DIR, else ../shared/data/vrptw next to the repository root. */
 export function vrptwDataDir(repoRoot: string = process.cwd()): string {
-  return process.env.SHIPSYNC_VRPTW_DIR ?? path.resolve(repoRoot, '../shared/data/vrptw');
+  // Read through the configuration schema's key, like every SHIPSYNC_* key (this needs no profile).
+  const dir = configSchema.shape.SHIPSYNC_VRPTW_DIR.parse(process.env.SHIPSYNC_VRPTW_DIR || undefined);
+  return dir ?? path.resolve(repoRoot, '../shared/data/vrptw');
 }
 
 /** Reads an instance and its best-known solution (if its .sol file exists) from the data folder. */

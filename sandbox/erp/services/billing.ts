@@ -156,6 +156,7 @@ function createBilling(
       TotalNetAmount: (cents(input.TotalNetAmount) / 100).toFixed(2),
       OverallBillingDocReqStatus: 'A',
       YY1_ApprovedBy_BDR: input.YY1_ApprovedBy_BDR ?? '',
+      YY1_SecondApprovedBy_BDR: input.YY1_SecondApprovedBy_BDR ?? '',
     },
     items: items.map((item, i) => ({
       BillingDocumentRequest: number,
@@ -211,6 +212,7 @@ const BillingInput = z
     TransactionCurrency: z.literal('USD'),
     TotalNetAmount: decimalString,
     YY1_ApprovedBy_BDR: z.string().max(40).optional(),
+    YY1_SecondApprovedBy_BDR: z.string().max(40).optional(),
     to_Item: z.union([
       z.object({ results: z.array(BillingItemInput).min(1).max(50) }),
       z.array(BillingItemInput).min(1).max(50),

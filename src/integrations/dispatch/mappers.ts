@@ -294,7 +294,8 @@ export function onfleetWebhookToCanonical(
     );
   }
   const p = parsed.data;
-  const type = TRIGGER_TYPES[p.triggerName];
+  // Own keys only: `constructor` or `__proto__` as a trigger name is an unknown trigger, not a prototype member.
+  const type = Object.hasOwn(TRIGGER_TYPES, p.triggerName) ? TRIGGER_TYPES[p.triggerName] : undefined;
   if (!type) return { kind: 'ignored', reason: `trigger ${p.triggerName} carries no shipment milestone` };
   const task = p.data.task;
   if (!task) throw invalid(`Onfleet webhook ${p.triggerName} has no data.task`, 'data.task');

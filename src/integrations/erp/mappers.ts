@@ -89,12 +89,14 @@ function vendorField(path: string, shipTo: number): string {
   const address = `to_DeliveryDocumentPartner/${shipTo}/to_Address`;
   const item = /^items\.(\d+)\.(\w+)/.exec(path);
   if (item) {
-    const field = {
+    const fields: Record<string, string> = {
       sku: 'Material',
       description: 'DeliveryDocumentItemText',
       quantity: 'ActualDeliveryQuantity',
       unit: 'DeliveryQuantityUnit',
-    }[item[2] as string];
+    };
+    const name = item[2] as string;
+    const field = Object.hasOwn(fields, name) ? fields[name] : undefined;
     return `to_DeliveryDocumentItem/${item[1]}/${field ?? item[2]}`;
   }
   const table: Record<string, string> = {
@@ -190,7 +192,8 @@ export function orderFromDelivery(body: unknown): Order {
       `to_DeliveryDocumentPartner/${shipTo}/to_Address`,
       'the ship-to partner has no address',
     );
-  const perKg = KG_PER_UNIT[h.HeaderWeightUnit.toUpperCase()];
+  const unit = h.HeaderWeightUnit.toUpperCase();
+  const perKg = Object.hasOwn(KG_PER_UNIT, unit) ? KG_PER_UNIT[unit] : undefined;
   if (perKg === undefined)
     throw invalid(id, 'HeaderWeightUnit', `unknown weight unit "${h.HeaderWeightUnit.slice(0, 10)}"`);
   const days = (h.YY1_ServiceDays_DLH ?? '').split('').map(Number);
@@ -399,6 +402,7 @@ export function billingToOData(doc: BillingDocument): Record<string, unknown> {
     TransactionCurrency: d.currency,
     TotalNetAmount: d.total.toFixed(2),
     ...(d.approvedBy ? { YY1_ApprovedBy_BDR: d.approvedBy.slice(0, 40) } : {}),
+    ...(d.secondApprovedBy ? { YY1_SecondApprovedBy_BDR: d.secondApprovedBy.slice(0, 40) } : {}),
     to_Item: {
       results: d.charges.map((c, i) => ({
         BillingDocumentRequestItem: String((i + 1) * 10).padStart(6, '0'),

@@ -41,7 +41,7 @@ export function normaliseCity(name: string): string {
     .trim()
     .split(' ')
     .filter(Boolean)
-    .map((word) => ABBREVIATIONS[word] ?? word)
+    .map((word) => (Object.hasOwn(ABBREVIATIONS, word) ? ABBREVIATIONS[word]! : word))
     .join(' ');
 }
 

@@ -31,6 +31,11 @@ export function deliveryIdOf(workflowId: string): string | undefined {
 export const ShipmentSettings = z.object({
   maxAttempts: z.number().int().min(1).max(10).default(2),
   approvalThreshold: z.number().nonnegative().default(150),
+  /**
+   * Accessorial total above which two different finance principals must approve (four-eyes); unset means
+   * one approval always suffices. Runs recorded before the four-eyes patch ignore it.
+   */
+  fourEyesThreshold: z.number().nonnegative().optional(),
   /** A delay past the window end longer than this sends a proactive notice and an ERP delayed milestone. */
   delayNoticeMinutes: z.number().nonnegative().default(30),
   /** A delay longer than this also opens a case. */
@@ -85,9 +90,35 @@ export const AddressCorrection = z.object({
 });
 export type AddressCorrection = z.infer<typeof AddressCorrection>;
 
-/** Finance's decision on charges waiting for approval. */
+/**
+ * Finance's decision on charges waiting for approval. `approvedBy` is the principal the gateway
+ * authenticated (never a value from a request body).
+ */
 export const ChargeApproval = z.object({ approvedBy: z.string().min(1), approve: z.boolean().default(true) });
 export type ChargeApproval = z.infer<typeof ChargeApproval>;
+
+/** One finance decision on a shipment's charges, as the shipment records it. */
+export interface ApprovalRecord {
+  principal: string;
+  decision: 'approved' | 'rejected';
+  /** Simulated time of the decision. */
+  at: string;
+}
+
+/** What an approval update answers. */
+export interface ApprovalResult {
+  shipmentId: string;
+  total: number;
+  /**
+   * `pending` when the charges need a second finance principal (four-eyes); `approved` or `rejected` once
+   * decided. Absent on runs recorded before the four-eyes patch.
+   */
+  status?: 'pending' | 'approved' | 'rejected';
+  /** The decisions recorded so far (four-eyes runs). */
+  approvals?: ApprovalRecord[];
+  /** How many approvals the charges need: 1, or 2 above the four-eyes threshold. */
+  approvalsRequired?: number;
+}
 
 /** Closing an open exception by hand. */
 export const ExceptionResolution = z.object({ kind: ExceptionKind, resolution: z.string().min(1).max(1000) });
@@ -118,6 +149,10 @@ export interface ShipmentStatus {
   closedCases: number;
   charges: Charge[];
   awaitingApproval: boolean;
+  /** Finance decisions recorded so far, the pending first one of a four-eyes approval included. */
+  approvals?: ApprovalRecord[];
+  /** Approvals the charges need while they wait: 1, or 2 above the four-eyes threshold. */
+  approvalsRequired?: number;
   milestones: MilestoneEntry[];
   billingDocumentId?: string;
   outcome?: ShipmentOutcome;
@@ -151,10 +186,11 @@ export const correctAddressUpdate = defineUpdate<
   { shipmentId: string; phase: ShipmentPhase },
   [AddressCorrection]
 >('correctAddress');
-/** Finance approves (or rejects) charges over the approval threshold. */
-export const approveChargesUpdate = defineUpdate<{ shipmentId: string; total: number }, [ChargeApproval]>(
-  'approveCharges',
-);
+/**
+ * Finance approves (or rejects) charges over the approval threshold; above the four-eyes threshold the first
+ * approval is pending until a second, different principal approves.
+ */
+export const approveChargesUpdate = defineUpdate<ApprovalResult, [ChargeApproval]>('approveCharges');
 /** Closes an open exception's case by hand. */
 export const resolveExceptionUpdate = defineUpdate<
   { shipmentId: string; openCases: number },
@@ -175,10 +211,13 @@ export interface DispatchTaskMemo {
   taskId: string;
 }
 
-/** Update names the gateway exposes, with the role allowed to call each. */
+/**
+ * Update names the gateway exposes, with the roles allowed to call each. Charge approval is finance's alone:
+ * admin does not imply finance (separation of duties).
+ */
 export const UPDATE_ROLES = {
   reschedule: ['agent', 'dispatcher', 'admin'],
   correctAddress: ['agent', 'dispatcher', 'admin'],
-  approveCharges: ['finance', 'admin'],
+  approveCharges: ['finance'],
   resolveException: ['agent', 'dispatcher', 'admin'],
 } as const;

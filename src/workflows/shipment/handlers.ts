@@ -12,6 +12,7 @@ import {
   rescheduleUpdate,
   resolveExceptionUpdate,
   statusQuery,
+  type ApprovalResult,
   type RescheduleResult,
 } from './contract.js';
 import type { ShipmentRun } from './run.js';
@@ -66,6 +67,56 @@ function checkAddress(run: ShipmentRun, raw: unknown): AddressCorrection {
   if (!(RESCHEDULABLE as readonly string[]).includes(run.s.phase))
     reject('ADDRESS_CORRECTION_NOT_EXPECTED', `shipment is ${run.s.phase}; the address can no longer change`);
   return parsed.data;
+}
+
+function checkApproval(run: ShipmentRun, raw: unknown): ChargeApproval {
+  const parsed = ChargeApproval.safeParse(raw);
+  if (!parsed.success) reject('VALIDATION_FAILED', 'approvedBy is required');
+  const { s } = run;
+  if (!s.awaitingApproval || s.approvedBy)
+    reject('APPROVAL_NOT_PENDING', 'no charges are waiting for approval');
+  const { approvedBy, approve } = parsed.data;
+  if (run.fourEyes && approve && (s.approvals ?? []).some((a) => a.principal === approvedBy)) {
+    reject(
+      'APPROVAL_SAME_PRINCIPAL',
+      `${approvedBy} already approved these charges; a second, different finance principal must approve`,
+    );
+  }
+  return parsed.data;
+}
+
+/**
+ * Records a finance decision (runs with the four-eyes patch). A rejection decides at once: the accessorials
+ * go, so nothing above a threshold is billed. An approval decides once the charges have as many approvals
+ * from different principals as they need; until then it is pending.
+ */
+function decideCharges(run: ShipmentRun, { approvedBy, approve }: ChargeApproval): ApprovalResult {
+  const { s } = run;
+  const required = run.approvalsNeeded();
+  s.approvals = [
+    ...(s.approvals ?? []),
+    { principal: approvedBy, decision: approve ? 'approved' : 'rejected', at: run.nowIso() },
+  ];
+  let status: ApprovalResult['status'];
+  if (!approve) {
+    s.charges = s.charges.filter((c) => c.code === 'BASE' || c.code === 'MILEAGE');
+    s.approvedBy = approvedBy;
+    status = 'rejected';
+  } else {
+    const approvers = s.approvals.filter((a) => a.decision === 'approved').map((a) => a.principal);
+    if (approvers.length >= required) {
+      s.approvedBy = approvers.join(' & ');
+      status = 'approved';
+    } else status = 'pending';
+  }
+  const total = s.charges.reduce((sum, c) => sum + c.amount, 0);
+  return {
+    shipmentId: run.shipmentId,
+    total: Math.round(total * 100) / 100,
+    status,
+    approvals: s.approvals,
+    approvalsRequired: required,
+  };
 }
 
 /**
@@ -150,20 +201,15 @@ export function registerHandlers(run: ShipmentRun) {
   );
   setHandler(
     approveChargesUpdate,
-    (raw) => {
+    (raw): ApprovalResult => {
+      if (run.fourEyes) return decideCharges(run, checkApproval(run, raw));
       const decision = ChargeApproval.parse(raw);
       if (!decision.approve) s.charges = s.charges.filter((c) => c.code === 'BASE' || c.code === 'MILEAGE');
       s.approvedBy = decision.approvedBy;
       const total = s.charges.reduce((sum, c) => sum + c.amount, 0);
       return { shipmentId: run.shipmentId, total: Math.round(total * 100) / 100 };
     },
-    {
-      validator: (raw) => {
-        if (!ChargeApproval.safeParse(raw).success) reject('VALIDATION_FAILED', 'approvedBy is required');
-        if (!s.awaitingApproval || s.approvedBy)
-          reject('APPROVAL_NOT_PENDING', 'no charges are waiting for approval');
-      },
-    },
+    { validator: (raw) => void checkApproval(run, raw) },
   );
   setHandler(
     resolveExceptionUpdate,

@@ -18,6 +18,12 @@ export const SERIALIZED_HANDLERS_PATCH = 'serialized-handlers';
 /** The dispatch task of the current attempt is written to the memo when it is created. */
 export const TASK_MEMO_PATCH = 'dispatch-task-memo';
 
+/**
+ * Charges above the four-eyes threshold need two different finance principals: the first approval is kept
+ * as pending, a second one by someone else completes it, and the approval records both.
+ */
+export const FOUR_EYES_PATCH = 'four-eyes-approval';
+
 /** Checked where the old code checked it: the lanes decide how queued side effects run. */
 export const lanes = () => patched(SIDE_EFFECT_LANES_PATCH);
 /** Checked where the old code checked it: visibility follows the phase before side effects run. */
@@ -26,3 +32,5 @@ export const statusFirst = () => patched(STATUS_FIRST_PATCH);
 export const serializedHandlers = () => patched(SERIALIZED_HANDLERS_PATCH);
 /** Checked where the task is recorded: runs recorded before it write no memo there. */
 export const taskMemo = () => patched(TASK_MEMO_PATCH);
+/** Decided once, at the start of a run, like the serialized handlers. */
+export const fourEyesApproval = () => patched(FOUR_EYES_PATCH);

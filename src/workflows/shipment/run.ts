@@ -4,11 +4,12 @@ import type { CrmActivities } from '../../activities/crm.js';
 import type { DispatchActivities } from '../../activities/dispatch.js';
 import type { ErpActivities } from '../../activities/erp.js';
 import type { OrchestrationActivities } from '../../activities/orchestration.js';
+import { accessorialTotal } from '../../domain/billing.js';
 import { realDuration, simAt } from '../../domain/clock.js';
 import { regionTimeZone } from '../../domain/local-time.js';
 import { taskQueues } from '../task-queues.js';
 import type { ShipmentInput, ShipmentSettings } from './contract.js';
-import { serializedHandlers } from './patches.js';
+import { fourEyesApproval, serializedHandlers } from './patches.js';
 import { SA } from './search-attributes.js';
 import { SideEffectQueue } from './side-effects.js';
 import { initialState, openExceptions, type ShipmentState } from './state.js';
@@ -42,6 +43,8 @@ export class ShipmentRun {
   readonly effects: SideEffectQueue;
   /** Update handlers and the main loop's dispatch writes take turns (decided once per run; see patches). */
   readonly serialized = serializedHandlers();
+  /** Charges above the four-eyes threshold need two finance principals (decided once per run; see patches). */
+  readonly fourEyes = fourEyesApproval();
   /** The region's zone for service days and window moves (runs before the patch used UTC days). */
   readonly timeZone: string;
   private readonly lock = new Mutex();
@@ -54,6 +57,12 @@ export class ShipmentRun {
     this.s = (input.carried as ShipmentState | undefined) ?? initialState(this.shipmentId, input.order);
     this.effects = new SideEffectQueue(this);
     this.timeZone = this.serialized ? regionTimeZone(this.s.order.region) : 'UTC';
+  }
+
+  /** Approvals the charges need: two above the four-eyes threshold (runs with the patch), else one. */
+  approvalsNeeded(): number {
+    const limit = this.settings.fourEyesThreshold;
+    return this.fourEyes && limit !== undefined && accessorialTotal(this.s.charges) > limit ? 2 : 1;
   }
 
   /** Simulated now, in epoch milliseconds. */

@@ -9,7 +9,13 @@ import type {
   ShipmentPhase,
   TimeWindow,
 } from '../../domain/model.js';
-import type { MilestoneEntry, ShipmentOutcome, ShipmentSettings, ShipmentStatus } from './contract.js';
+import type {
+  ApprovalRecord,
+  MilestoneEntry,
+  ShipmentOutcome,
+  ShipmentSettings,
+  ShipmentStatus,
+} from './contract.js';
 import { delay, planNotice, type Play } from './playbooks.js';
 
 /** A side effect the workflow owes an external system, queued by the event reducer and run by the main loop. */
@@ -109,7 +115,12 @@ export interface ShipmentState {
   todo: Action[];
   charges: Charge[];
   awaitingApproval: boolean;
+  /** Set once the charges are decided: the approving principal, or both joined with " & " (four-eyes). */
   approvedBy?: string;
+  /** Finance decisions recorded so far (four-eyes runs); the first of two approvals waits here. */
+  approvals?: ApprovalRecord[];
+  /** Approvals the waiting charges need (four-eyes runs). */
+  approvalsRequired?: number;
   billingDocumentId?: string;
   outcome?: ShipmentOutcome;
   noAssignmentEscalated: boolean;
@@ -229,7 +240,7 @@ export function applyDispatchEvent(
   if (options.checkTask && e.data.taskId !== s.taskIds[s.attempt]) return ignore(s, e, 'foreign_task');
   if (p.outcome || !LIVE_PHASES.includes(s.phase)) return ignore(s, e, 'attempt_closed');
   const sequence = e.sequence ?? Date.parse(e.time);
-  const rank = RANK[e.type];
+  const rank = Object.hasOwn(RANK, e.type) ? RANK[e.type] : 0;
   if (rank > 0 && rank <= p.rank) return ignore(s, e, 'stale');
   if (e.type === 'route.unassigned.v1') {
     if (p.rank !== 1 || sequence <= p.assignedSequence) return ignore(s, e, 'stale');
@@ -352,6 +363,8 @@ export function statusOf(s: ShipmentState): ShipmentStatus {
     closedCases: s.cases.filter((c) => !c.open).length,
     charges: s.charges,
     awaitingApproval: s.awaitingApproval,
+    ...(s.approvals ? { approvals: s.approvals } : {}),
+    ...(s.approvalsRequired ? { approvalsRequired: s.approvalsRequired } : {}),
     milestones: s.milestones,
     billingDocumentId: s.billingDocumentId,
     outcome: s.outcome,

@@ -209,15 +209,20 @@ export async function bill(run: ShipmentRun) {
   if (accessorialTotal(s.charges) > settings.approvalThreshold && !s.approvedBy) {
     s.phase = 'awaiting_approval';
     s.awaitingApproval = true;
+    if (run.fourEyes) s.approvalsRequired = run.approvalsNeeded();
     run.publishStatus();
     if ((await run.wait(() => s.approvedBy !== undefined)) === 'continue') return;
   }
   s.phase = 'billing';
+  // Four-eyes: the document names both approvers; otherwise the one who decided.
+  const approvers = (s.approvals ?? []).filter((a) => a.decision === 'approved').map((a) => a.principal);
+  const twoApprovers = run.fourEyes && approvers.length >= 2 && s.approvedBy === approvers.join(' & ');
   const doc = buildBillingDocument({
     shipmentId: run.shipmentId,
     order: s.order,
     charges: s.charges,
-    approvedBy: s.approvedBy,
+    approvedBy: twoApprovers ? approvers[0] : s.approvedBy,
+    ...(twoApprovers ? { secondApprovedBy: approvers[1] } : {}),
   });
   const { billingDocumentId } = await run.acts.erp.erpPostBilling({
     doc,

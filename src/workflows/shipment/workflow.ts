@@ -14,6 +14,7 @@ import {
 } from './steps.js';
 
 export {
+  FOUR_EYES_PATCH,
   SERIALIZED_HANDLERS_PATCH,
   SIDE_EFFECT_LANES_PATCH,
   STATUS_FIRST_PATCH,

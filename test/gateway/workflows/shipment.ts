@@ -27,6 +27,8 @@ import { SA } from '../../../src/workflows/shipment/search-attributes.js';
 export const receivedEventIdsQuery = defineQuery<string[]>('test.receivedEventIds');
 /** Every update id whose handler ran, duplicates included. */
 export const appliedUpdatesQuery = defineQuery<string[]>('test.appliedUpdates');
+/** The requestedBy of every reschedule whose handler ran, in order. */
+export const requestersQuery = defineQuery<string[]>('test.requesters');
 /** Ends the workflow. */
 export const finishSignal = defineSignal('test.finish');
 
@@ -44,6 +46,7 @@ async function standIn(input: ShipmentInput, closeOnCompletion: boolean): Promis
   const shipmentId = workflowInfo().workflowId;
   const received: string[] = [];
   const applied: string[] = [];
+  const requesters: string[] = [];
   let phase: ShipmentPhase = 'planned';
   let window: TimeWindow = input.order.requestedWindow;
   let eta: string | undefined;
@@ -75,6 +78,7 @@ async function standIn(input: ShipmentInput, closeOnCompletion: boolean): Promis
     rescheduleUpdate,
     (req) => {
       applied.push(`reschedule:${req.window.start}`);
+      requesters.push(req.requestedBy);
       window = req.window;
       eta = req.window.start;
       return { shipmentId, window, eta };
@@ -127,6 +131,7 @@ async function standIn(input: ShipmentInput, closeOnCompletion: boolean): Promis
   }));
   setHandler(receivedEventIdsQuery, () => received);
   setHandler(appliedUpdatesQuery, () => applied);
+  setHandler(requestersQuery, () => requesters);
   setHandler(finishSignal, () => {
     finished = true;
   });

@@ -18,8 +18,8 @@ import { metricSum } from '../../../tools/chaos/report.js';
 import type { Reconciliation } from '../../../tools/reconcile.js';
 import type { ShipmentResult } from '../../../src/workflows/shipment/contract.js';
 
-const config = loadConfig({});
-const secret = config.SHIPSYNC_DISPATCH_WEBHOOK_SECRET;
+const config = loadConfig({ SHIPSYNC_ENV: 'sandbox' });
+const secret = config.SHIPSYNC_DISPATCH_WEBHOOK_SECRET ?? '';
 
 function result(id: string, over: Partial<ShipmentResult> = {}): ShipmentResult {
   return {

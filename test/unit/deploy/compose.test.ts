@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +7,14 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { SEARCH_ATTRIBUTES } from '../../../src/domain/search-attributes.js';
-import { configSchema, loadConfig } from '../../../src/platform/config.js';
+import {
+  configSchema,
+  loadConfig,
+  SANDBOX_PRINCIPALS,
+  SANDBOX_SECRETS,
+  tokenHash,
+  type ConfigError,
+} from '../../../src/platform/config.js';
 
 /** The parts of a compose service this test reads. */
 interface Service {
@@ -48,7 +56,7 @@ function urlsOf(s: Service): string[] {
 /** Keys of the configuration schema whose value is a secret. */
 const SECRET_KEYS = [
   'SHIPSYNC_PAYLOAD_KEY',
-  'SHIPSYNC_API_TOKENS',
+  'SHIPSYNC_PRINCIPALS',
   'SHIPSYNC_DISPATCH_API_KEY',
   'SHIPSYNC_DISPATCH_WEBHOOK_SECRET',
   'SHIPSYNC_CRM_WEBHOOK_SECRET',
@@ -118,12 +126,8 @@ describe('docker-compose.yml', () => {
       }
     }
     // The sandboxes' development defaults never appear: not in a service, not in a profile.
-    const defaults = configSchema.parse({});
-    for (const key of SECRET_KEYS.filter((k) => k !== 'SHIPSYNC_PAYLOAD_KEY')) {
-      const value = defaults[key as keyof typeof defaults];
-      const literals = typeof value === 'string' ? [value] : Object.keys(value as object);
-      for (const literal of literals) expect(composeText, key).not.toContain(literal);
-    }
+    for (const [key, value] of Object.entries(SANDBOX_SECRETS)) expect(composeText, key).not.toContain(value);
+    for (const p of SANDBOX_PRINCIPALS) expect(composeText, p.id).not.toContain(p.token);
     expect(services.postgresql?.environment?.POSTGRES_PASSWORD).toMatch(/^\$\{POSTGRES_PASSWORD:\?/);
   });
 
@@ -241,16 +245,57 @@ describe.skipIf(!composeBinary)(`docker-compose config${composeBinary ? '' : ` (
       { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } },
     );
 
-  it(`validates with ${SAMPLE_ENV}, and every shipsync service's environment passes the config schema`, () => {
+  it(`validates with ${SAMPLE_ENV}; the sandboxes' environment passes the config schema, and production refuses exactly the sample's placeholders until they are replaced`, () => {
     expect(run(join(root, SAMPLE_ENV), '--profile', 'sandbox', 'config', '-q').status).toBe(0);
     const out = run(join(root, SAMPLE_ENV), '--profile', 'sandbox', 'config');
     expect(out.status, out.stderr).toBe(0);
     const resolved = (parse(out.stdout) as { services: Record<string, Service> }).services;
+    const fit = {
+      SHIPSYNC_PAYLOAD_KEY: randomBytes(32).toString('base64'),
+      SHIPSYNC_PRINCIPALS: JSON.stringify([
+        {
+          id: 'ops',
+          kind: 'person',
+          roles: ['admin'],
+          tokenSha256: tokenHash(randomBytes(32).toString('hex')),
+        },
+      ]),
+      SHIPSYNC_DISPATCH_API_KEY: randomBytes(32).toString('base64'),
+      SHIPSYNC_DISPATCH_WEBHOOK_SECRET: randomBytes(32).toString('base64'),
+      SHIPSYNC_CRM_WEBHOOK_SECRET: randomBytes(32).toString('base64'),
+      SHIPSYNC_ERP_WEBHOOK_TOKEN: randomBytes(32).toString('base64'),
+    };
+    const placeholders: Record<string, string[]> = {
+      gateway: [
+        'SHIPSYNC_CRM_WEBHOOK_SECRET',
+        'SHIPSYNC_DISPATCH_WEBHOOK_SECRET',
+        'SHIPSYNC_ERP_WEBHOOK_TOKEN',
+        'SHIPSYNC_PAYLOAD_KEY',
+        'SHIPSYNC_PRINCIPALS',
+      ],
+      worker: ['SHIPSYNC_DISPATCH_API_KEY', 'SHIPSYNC_PAYLOAD_KEY'],
+    };
     for (const [name] of shipsync) {
       const env = Object.fromEntries(
         Object.entries(resolved[name]?.environment ?? {}).map(([k, v]) => [k, v === null ? '' : String(v)]),
       );
-      expect(() => loadConfig(env), name).not.toThrow();
+      if (env.SHIPSYNC_ENV === 'sandbox') {
+        expect(() => loadConfig(env), name).not.toThrow();
+        continue;
+      }
+      expect(env.SHIPSYNC_ENV, name).toBe('production');
+      const kind = name.startsWith('gateway') ? 'gateway' : 'worker';
+      let refused: string[] = [];
+      try {
+        loadConfig(env, { process: kind });
+      } catch (err) {
+        refused = (err as ConfigError).issues.map((i) => i.key).sort();
+      }
+      expect(refused, name).toEqual(placeholders[kind]);
+      const replaced = Object.fromEntries(
+        Object.keys(env).map((k) => [k, k in fit ? fit[k as keyof typeof fit] : env[k]]),
+      );
+      expect(() => loadConfig(replaced, { process: kind }), name).not.toThrow();
     }
   });
 

@@ -34,8 +34,12 @@ describe('payload encryption', () => {
   });
 
   it('when no key is configured then payloads stay as they are; a malformed key stops the start', () => {
-    expect(dataConverterFromConfig(loadConfig({}))).toBeUndefined();
-    expect(() => loadConfig({ SHIPSYNC_PAYLOAD_KEY: 'c2hvcnQ=' })).toThrow(ConfigError);
-    expect(() => loadConfig({ SHIPSYNC_PAYLOAD_KEY: 'c2hvcnQ=' })).toThrow(/SHIPSYNC_PAYLOAD_KEY/);
+    expect(dataConverterFromConfig(loadConfig({ SHIPSYNC_ENV: 'sandbox' }))).toBeUndefined();
+    expect(() => loadConfig({ SHIPSYNC_ENV: 'sandbox', SHIPSYNC_PAYLOAD_KEY: 'c2hvcnQ=' })).toThrow(
+      ConfigError,
+    );
+    expect(() => loadConfig({ SHIPSYNC_ENV: 'sandbox', SHIPSYNC_PAYLOAD_KEY: 'c2hvcnQ=' })).toThrow(
+      /SHIPSYNC_PAYLOAD_KEY/,
+    );
   });
 });

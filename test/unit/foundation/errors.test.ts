@@ -23,6 +23,7 @@ const expected: Record<ErrorCode, boolean> = {
   RESCHEDULE_TOO_LATE: false,
   ADDRESS_CORRECTION_NOT_EXPECTED: false,
   APPROVAL_NOT_PENDING: false,
+  APPROVAL_SAME_PRINCIPAL: false,
   EXCEPTION_NOT_OPEN: false,
   ADDRESS_NOT_FOUND: false,
   CHARGES_INVALID: false,

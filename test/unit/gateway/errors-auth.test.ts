@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ShipsyncError } from '../../../src/domain/errors.js';
-import { bearerToken, secretsEqual, TokenRoles } from '../../../src/gateway/auth.js';
+import { ANY_PRINCIPAL, bearerToken, Principals, secretsEqual } from '../../../src/gateway/auth.js';
+import { tokenHash } from '../../../src/platform/config.js';
 import { GatewayError, httpStatusOf, isKnownCode, toErrorResponse } from '../../../src/gateway/errors.js';
 import { bodyHash, canonicalJson, parseIdempotencyKey } from '../../../src/gateway/idempotency.js';
 
@@ -58,8 +59,17 @@ describe('error responses', () => {
   });
 });
 
-describe('bearer tokens and roles', () => {
-  const tokens = new TokenRoles({ 'tok-agent': 'agent', 'tok-admin': 'admin' });
+describe('bearer tokens and principals', () => {
+  const tokens = new Principals([
+    { id: 'ana', kind: 'person', roles: ['agent'], tokenSha256: [tokenHash('tok-agent')] },
+    {
+      id: 'ops',
+      kind: 'person',
+      roles: ['admin'],
+      tokenSha256: [tokenHash('tok-admin'), tokenHash('tok-admin-2')],
+    },
+    { id: 'scraper', kind: 'service', roles: [], tokenSha256: [tokenHash('tok-scraper')] },
+  ]);
 
   it.each([
     ['Bearer tok-agent', 'tok-agent'],
@@ -72,11 +82,12 @@ describe('bearer tokens and roles', () => {
     expect(bearerToken(header)).toBe(token);
   });
 
-  it('when a token is known then its role is found, and an unknown or prefix token has none', () => {
-    expect(tokens.roleOf('tok-agent')).toBe('agent');
-    expect(tokens.roleOf('tok-admin')).toBe('admin');
-    expect(tokens.roleOf('tok-')).toBeUndefined();
-    expect(tokens.roleOf(undefined)).toBeUndefined();
+  it('when a token is known then its principal is found (any of its tokens), and an unknown or prefix token has none', () => {
+    expect(tokens.resolve('tok-agent')).toMatchObject({ id: 'ana', roles: ['agent'] });
+    expect(tokens.resolve('tok-admin')).toMatchObject({ id: 'ops', kind: 'person' });
+    expect(tokens.resolve('tok-admin-2')?.id).toBe('ops');
+    expect(tokens.resolve('tok-')).toBeUndefined();
+    expect(tokens.resolve(undefined)).toBeUndefined();
     expect(secretsEqual('abc', 'abc')).toBe(true);
     expect(secretsEqual('abc', 'abcd')).toBe(false);
   });
@@ -89,6 +100,13 @@ describe('bearer tokens and roles', () => {
     await expect(call('Bearer nope')).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
     await expect(call('Bearer tok-agent')).rejects.toMatchObject({ code: 'FORBIDDEN', status: 403 });
     await expect(call('Bearer tok-admin')).resolves.toBeUndefined();
+  });
+
+  it('when a route takes any principal then a principal without roles passes and an unknown token does not', async () => {
+    const hook = tokens.require(ANY_PRINCIPAL);
+    const req = (authorization: string) => ({ headers: { authorization } }) as never;
+    await expect(hook(req('Bearer tok-scraper'))).resolves.toBeUndefined();
+    await expect(hook(req('Bearer nope'))).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
   });
 });
 

@@ -15,18 +15,24 @@ import {
 } from '../../../src/gateway/temporal.js';
 import { signZendeskWebhook } from '../../../src/integrations/crm/signature.js';
 import { signOnfleetWebhook } from '../../../src/integrations/dispatch/signature.js';
-import { loadConfig } from '../../../src/platform/config.js';
+import { loadConfig, secret } from '../../../src/platform/config.js';
 import { sampleOrder } from '../../support/fixtures.js';
 import { deliveryFromOrder } from '../../../src/integrations/erp/mappers.js';
 
-const config = loadConfig({});
+const config = loadConfig({ SHIPSYNC_ENV: 'sandbox' });
 
 describe('listen address', () => {
   it('when no host is configured then the gateway listens on loopback only, and a malformed host is refused with its key', () => {
-    expect(loadConfig({}).SHIPSYNC_GATEWAY_HOST).toBe('127.0.0.1');
-    expect(loadConfig({ SHIPSYNC_GATEWAY_HOST: '0.0.0.0' }).SHIPSYNC_GATEWAY_HOST).toBe('0.0.0.0');
-    expect(loadConfig({ SHIPSYNC_GATEWAY_HOST: '::1' }).SHIPSYNC_GATEWAY_HOST).toBe('::1');
-    expect(() => loadConfig({ SHIPSYNC_GATEWAY_HOST: 'http://x y' })).toThrow(/SHIPSYNC_GATEWAY_HOST/);
+    expect(loadConfig({ SHIPSYNC_ENV: 'sandbox' }).SHIPSYNC_GATEWAY_HOST).toBe('127.0.0.1');
+    expect(
+      loadConfig({ SHIPSYNC_ENV: 'sandbox', SHIPSYNC_GATEWAY_HOST: '0.0.0.0' }).SHIPSYNC_GATEWAY_HOST,
+    ).toBe('0.0.0.0');
+    expect(loadConfig({ SHIPSYNC_ENV: 'sandbox', SHIPSYNC_GATEWAY_HOST: '::1' }).SHIPSYNC_GATEWAY_HOST).toBe(
+      '::1',
+    );
+    expect(() => loadConfig({ SHIPSYNC_ENV: 'sandbox', SHIPSYNC_GATEWAY_HOST: 'http://x y' })).toThrow(
+      /SHIPSYNC_GATEWAY_HOST/,
+    );
   });
 });
 
@@ -212,7 +218,7 @@ describe('dispatch dialect', () => {
 
   it('when the signature is over other bytes or missing then authentication fails', () => {
     const body = Buffer.from(JSON.stringify(onfleet('taskArrival')));
-    const sig = signOnfleetWebhook(config.SHIPSYNC_DISPATCH_WEBHOOK_SECRET, body);
+    const sig = signOnfleetWebhook(secret(config, 'SHIPSYNC_DISPATCH_WEBHOOK_SECRET'), body);
     expect(dialect.authenticate({ 'x-onfleet-signature': sig }, body, new Date())).toEqual({ ok: true });
     expect(
       dialect.authenticate(
@@ -234,7 +240,11 @@ describe('crm and erp dialects', () => {
     const body = Buffer.from('{"x":1}');
     const now = new Date('2026-12-01T10:00:00Z');
     const headers = (ts: string) => ({
-      'x-zendesk-webhook-signature': signZendeskWebhook(config.SHIPSYNC_CRM_WEBHOOK_SECRET, ts, body),
+      'x-zendesk-webhook-signature': signZendeskWebhook(
+        secret(config, 'SHIPSYNC_CRM_WEBHOOK_SECRET'),
+        ts,
+        body,
+      ),
       'x-zendesk-webhook-signature-timestamp': ts,
     });
     expect(dialect.authenticate(headers('2026-12-01T09:59:30Z'), body, now)).toEqual({ ok: true });
@@ -261,7 +271,7 @@ describe('crm and erp dialects', () => {
     expect(b.kind === 'event' && b.event.id).toBe('erp-release-80000042');
     expect(
       dialect.authenticate(
-        { authorization: `Bearer ${config.SHIPSYNC_ERP_WEBHOOK_TOKEN}` },
+        { authorization: `Bearer ${secret(config, 'SHIPSYNC_ERP_WEBHOOK_TOKEN')}` },
         Buffer.alloc(0),
         new Date(),
       ),

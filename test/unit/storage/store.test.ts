@@ -5,7 +5,12 @@ import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { dropPostgresSchema, openDb } from '../../../src/storage/db.js';
 import { migrate, migrationsFor } from '../../../src/storage/migrations.js';
-import { InboxWriter, openStore, type NewInboxEvent } from '../../../src/storage/store.js';
+import {
+  InboxWriter,
+  openStore,
+  type NewAuditEntry,
+  type NewInboxEvent,
+} from '../../../src/storage/store.js';
 import { BACKENDS, TEST_PG_URL, type TestDatabase } from './backends.js';
 
 const T0 = new Date('2026-12-01T08:00:00.000Z');
@@ -383,6 +388,68 @@ describe.each(BACKENDS)('store on $name', ({ open }) => {
       expect(await t.store.idempotency.get('nope')).toBeUndefined();
       expect(await t.store.idempotency.purgeBefore(at(1))).toBe(1);
       expect(await t.store.idempotency.get('k1')).toBeUndefined();
+    });
+  });
+
+  describe('audit trail', () => {
+    const entry = (i: number, over: Partial<NewAuditEntry> = {}): NewAuditEntry => ({
+      at: at(i).toISOString(),
+      principalId: i % 2 ? 'ana' : 'bob',
+      principalKind: 'person',
+      role: 'finance',
+      action: 'charges.approve',
+      method: 'POST',
+      route: 'POST /v1/shipments/:id/charges/approval',
+      shipmentId: `shipment-S${i % 3}`,
+      idempotencyKey: `k-${i}`,
+      statusCode: 200,
+      outcome: 'ok',
+      ...over,
+    });
+
+    it('when rows are appended then they list newest first, filtered by shipment, principal and time, and page by id', async () => {
+      for (let i = 1; i <= 6; i++)
+        await t.store.audit.append(entry(i, i === 6 ? { detail: { status: 'pending' } } : {}));
+      const all = await t.store.audit.list();
+      expect(all.map((e) => e.idempotencyKey)).toEqual(['k-6', 'k-5', 'k-4', 'k-3', 'k-2', 'k-1']);
+      expect(all[0]).toMatchObject({
+        principalId: 'bob',
+        role: 'finance',
+        statusCode: 200,
+        detail: { status: 'pending' },
+      });
+      expect((await t.store.audit.list({ principalId: 'ana' })).map((e) => e.idempotencyKey)).toEqual([
+        'k-5',
+        'k-3',
+        'k-1',
+      ]);
+      expect((await t.store.audit.list({ shipmentId: 'shipment-S0' })).length).toBe(2);
+      const window = await t.store.audit.list({ from: at(2).toISOString(), to: at(4).toISOString() });
+      expect(window.map((e) => e.idempotencyKey)).toEqual(['k-3', 'k-2']);
+      const page1 = await t.store.audit.list({ limit: 4 });
+      const page2 = await t.store.audit.list({ limit: 4, beforeId: page1.at(-1)!.id });
+      expect([...page1, ...page2].map((e) => e.id)).toEqual(all.map((e) => e.id));
+    });
+
+    it('when a row is updated directly in the database then the database refuses: rows are append-only', async () => {
+      const id = await t.store.audit.append(entry(1));
+      await expect(
+        t.store.db.kysely.updateTable('audit_log').set({ outcome: 'FORGED' }).where('id', '=', id).execute(),
+      ).rejects.toThrow(/append-only/);
+      expect((await t.store.audit.list())[0]?.outcome).toBe('ok');
+    });
+
+    it('when the inbox is purged then audit rows stay; only the audit retention purge removes old ones', async () => {
+      await t.store.audit.append(entry(1));
+      await t.store.audit.append(entry(100));
+      await t.store.inbox.insert(event(1));
+      const [row] = await t.store.inbox.claimBatch('a', 1, 1000, T0);
+      await t.store.inbox.markDelivered(row!.id, 'a', at(1));
+      expect(await t.store.inbox.purgeDelivered(at(10_000))).toBe(1);
+      expect(await t.store.idempotency.purgeBefore(at(10_000))).toBe(0);
+      expect((await t.store.audit.list()).length).toBe(2);
+      expect(await t.store.audit.purgeBefore(at(50))).toBe(1);
+      expect((await t.store.audit.list()).map((e) => e.idempotencyKey)).toEqual(['k-100']);
     });
   });
 
