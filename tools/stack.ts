@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdirSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
@@ -62,6 +62,8 @@ export interface FullStackOptions {
   env?: Record<string, string>;
   /** Forward the children's standard error lines. */
   showChildOutput?: boolean;
+  /** Append each child's standard error to `<dir>/<name>.log` (worker-1.log, gateway-2.log, ...). */
+  childLogDir?: string;
 }
 
 /** Where Temporal and the gateway inbox keep their state. */
@@ -93,10 +95,10 @@ export interface FullStack {
   gateway(): ChildProcess;
   workers(): ChildProcess[];
   gateways(): ChildProcess[];
-  /** Kills worker `index` (SIGKILL by default) and starts a new one in its place. */
-  restartWorker(signal?: NodeJS.Signals, index?: number): Promise<void>;
-  /** Kills gateway `index` (SIGKILL by default) and starts a new one on the same port and inbox. */
-  restartGateway(signal?: NodeJS.Signals, index?: number): Promise<void>;
+  /** Kills worker `index` (SIGKILL by default) and starts a new one in its place, `downMs` later. */
+  restartWorker(signal?: NodeJS.Signals, index?: number, downMs?: number): Promise<void>;
+  /** Kills gateway `index` (SIGKILL by default) and starts a new one on the same port and inbox, `downMs` later. */
+  restartGateway(signal?: NodeJS.Signals, index?: number, downMs?: number): Promise<void>;
   /** Stops Temporal and starts it again on the same ports and store (only a Temporal the stack started). */
   restartTemporal(downMs?: number): Promise<void>;
   /** Resolves when `count` (default 1) workers polled the workflow task queue in the last seconds. */
@@ -346,9 +348,18 @@ export async function startFullStack(o: FullStackOptions): Promise<FullStack> {
         env: { ...env, ...extraEnv },
         stdio: ['ignore', 'ignore', 'pipe'],
       });
+      const log = o.childLogDir
+        ? createWriteStream(resolve(o.childLogDir, `${name}.log`), { flags: 'a' })
+        : undefined;
       child.stderr?.on('data', (chunk: Buffer) => {
+        log?.write(chunk);
         const text = chunk.toString().trim();
         if (text && o.showChildOutput) o.say(`[${name}] ${text.split('\n')[0]}`);
+      });
+      child.once('exit', (code, signal) => {
+        log?.end(
+          `${new Date().toISOString()} ${name} pid ${child.pid ?? '?'} exited (${signal ?? `code ${code}`})\n`,
+        );
       });
       children.add(child);
       child.once('exit', () => children.delete(child));
@@ -429,12 +440,14 @@ export async function startFullStack(o: FullStackOptions): Promise<FullStack> {
         await sleep(downMs);
         await temporal.start();
       },
-      async restartWorker(signal = 'SIGKILL', index = 0) {
+      async restartWorker(signal = 'SIGKILL', index = 0, downMs = 0) {
         await kill(at(workers, index, 'worker'), signal);
+        await sleep(downMs);
         workers[index] = startWorker(index);
       },
-      async restartGateway(signal = 'SIGKILL', index = 0) {
+      async restartGateway(signal = 'SIGKILL', index = 0, downMs = 0) {
         await kill(at(gateways, index, 'gateway'), signal);
+        await sleep(downMs);
         gateways[index] = startGateway(index);
         await waitForPort('127.0.0.1', at(gatewayPorts, index, 'gateway port'), 60_000);
       },
