@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, mkdirSync, rmSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { createWriteStream, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
+import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import getPort from 'get-port';
 import pg from 'pg';
 import type { ClockSettings } from '../src/domain/clock.js';
@@ -32,6 +33,9 @@ import {
   type SimulatorSettingsInput,
 } from '../sandbox/index.js';
 import { taskQueues } from '../src/workflows/task-queues.js';
+import { PREBUILT_BUNDLE, prebuiltBundleIsFresh, WORKFLOWS_PATH } from '../src/workers/workers.js';
+
+const quietBundleLogger = new DefaultLogger('WARN');
 
 /** How to start the whole stack on one machine. */
 export interface FullStackOptions {
@@ -62,6 +66,11 @@ export interface FullStackOptions {
   env?: Record<string, string>;
   /** Forward the children's standard error lines. */
   showChildOutput?: boolean;
+  /**
+   * Write the prebuilt workflow bundle (`dist/workflow-bundle.js`, as `npm run build:bundle` does) when it is
+   * missing or older than the workflow sources, so every worker start, restarts included, skips bundling.
+   */
+  prebuildWorkflowBundle?: boolean;
   /** Append each child's standard error to `<dir>/<name>.log` (worker-1.log, gateway-2.log, ...). */
   childLogDir?: string;
 }
@@ -257,6 +266,13 @@ export async function startFullStack(o: FullStackOptions): Promise<FullStack> {
     for (const step of cleanup.reverse()) await step().catch(() => undefined);
   };
   try {
+    if (o.prebuildWorkflowBundle && !prebuiltBundleIsFresh()) {
+      const t0 = Date.now();
+      const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundleLogger });
+      mkdirSync(dirname(PREBUILT_BUNDLE), { recursive: true });
+      writeFileSync(PREBUILT_BUNDLE, code);
+      o.say(`workflow bundle written to ${PREBUILT_BUNDLE} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    }
     let temporal: StackTemporal | undefined;
     let temporalAddress = o.temporalAddress;
     if (!temporalAddress) {

@@ -102,8 +102,8 @@ export interface RescheduleRecord {
   error?: string;
 }
 
-/** An agent retries an unreachable or busy API for about half a minute (backoff doubling up to 5 s). */
-const MAX_API_ATTEMPTS = 10;
+/** An agent retries an unreachable or busy API for about two minutes (backoff doubling up to 5 s). */
+const MAX_API_ATTEMPTS = 30;
 
 /**
  * Customers who read the ETA notices and sometimes ask for another slot, either the way an agent would

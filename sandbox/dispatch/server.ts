@@ -124,7 +124,7 @@ export async function startDispatchSandbox(opts: DispatchSandboxOptions = {}): P
   const faults = new FaultInjector(opts.faults, seed);
   const effects = new EffectLog();
   const sender = new WebhookSender(faults, {
-    maxAttempts: opts.webhookDelivery?.maxAttempts ?? 12,
+    maxAttempts: opts.webhookDelivery?.maxAttempts ?? 40,
     baseDelayMs: opts.webhookDelivery?.baseDelayMs ?? 200,
     maxDelayMs: opts.webhookDelivery?.maxDelayMs ?? 5000,
     timeoutMs: opts.webhookDelivery?.timeoutMs ?? 5000,

@@ -167,7 +167,7 @@ export async function startErpSandbox(opts: ErpSandboxOptions = {}): Promise<Erp
   }
   const faults = new FaultInjector(opts.faults, baseSeed);
   const webhooks = opts.releasePushUrl
-    ? new WebhookSender(faults, { maxAttempts: 12, baseDelayMs: 100, maxDelayMs: 5000 })
+    ? new WebhookSender(faults, { maxAttempts: 40, baseDelayMs: 100, maxDelayMs: 5000 })
     : undefined;
   const services = new ErpServices(store, effects);
   const csrf = new CsrfSessions();

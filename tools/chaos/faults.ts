@@ -75,27 +75,45 @@ export async function pollersInclude(stack: FullStack, queue: string, pids: read
   return pids.every((pid) => fresh.some((p) => p.identity?.startsWith(`${pid}@`)));
 }
 
+/** A watch on the inbox backlog from a fault's start until it is back where it was. */
+export interface BacklogWatch {
+  /** Tells the watch the affected process or service serves again: from now on a low enough reading ends it. */
+  served(): void;
+  /** The peak seen and the seconds from `t0` until the backlog was at or below `before` after `served()`. */
+  result: Promise<Pick<Recovery, 'backlogPeak' | 'backlogDrainedAfterSeconds'>>;
+}
+
 /**
- * Waits (in the background of the fault plan) until the inbox backlog is back at or below `before`, after
- * at least one reading; returns the seconds since `t0` and the peak seen, or no seconds after the timeout.
+ * Samples the inbox backlog every half second from the fault's start (`t0`), so the peak during the outage
+ * is seen; once `served()` was called, the first reading at or below `before` ends the watch. Gives up
+ * `timeoutMs` after `served()` (or after the start when it is never called).
  */
-export async function measureDrain(
+export function watchBacklog(
   store: Store,
   t0: number,
   before: number | undefined,
   timeoutMs: number,
-): Promise<Pick<Recovery, 'backlogPeak' | 'backlogDrainedAfterSeconds'>> {
-  const deadline = Date.now() + timeoutMs;
-  let peak = before ?? 0;
-  while (Date.now() < deadline) {
-    const n = await inboxBacklog(store);
-    if (n !== undefined) {
-      peak = Math.max(peak, n);
-      if (n <= (before ?? 0)) return { backlogPeak: peak, backlogDrainedAfterSeconds: secondsSince(t0) };
+): BacklogWatch {
+  let servedAt: number | undefined;
+  const result = (async () => {
+    let peak = before ?? 0;
+    while (Date.now() - (servedAt ?? t0) < timeoutMs) {
+      const n = await inboxBacklog(store);
+      if (n !== undefined) {
+        peak = Math.max(peak, n);
+        if (servedAt !== undefined && n <= (before ?? 0))
+          return { backlogPeak: peak, backlogDrainedAfterSeconds: secondsSince(t0) };
+      }
+      await sleep(500);
     }
-    await sleep(500);
-  }
-  return { backlogPeak: peak };
+    return { backlogPeak: peak };
+  })();
+  return {
+    served: () => {
+      servedAt ??= Date.now();
+    },
+    result,
+  };
 }
 
 /** The PostgreSQL cluster version on this machine (the first under /etc/postgresql), or 15. */

@@ -1,3 +1,4 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChildProcess } from 'node:child_process';
@@ -12,7 +13,8 @@ import type { ChaosOptions } from './args.js';
 import { accountEvents, type EventAccounting, type InboxFate } from './events.js';
 import {
   inboxBacklog,
-  measureDrain,
+  watchBacklog,
+  type BacklogWatch,
   pollersInclude,
   readiness,
   restartPostgres,
@@ -20,7 +22,7 @@ import {
   secondsUntil,
   storeAnswers,
 } from './faults.js';
-import { checkInvariants } from './invariants.js';
+import { checkInvariants, type InvariantResult } from './invariants.js';
 import { buildMalformedWebhooks, MALFORMED_EXPECTATION, type SentMalformed } from './malformed.js';
 import { observe, waitForInbox } from './observe.js';
 import {
@@ -35,6 +37,15 @@ import { commitOf, metricSum, printSummary, type ChaosSummary } from './report.j
 
 /** How long a recovery is watched for before it is reported as not reached. */
 const RECOVERY_TIMEOUT_MS = 300_000;
+
+/**
+ * Real milliseconds from the stack's start to simulated 04:00: long enough for every process to boot (each
+ * worker bundles the workflows; the PostgreSQL-backed server starts slower than the dev server), so the
+ * fault plan and the day begin together. One gateway and one worker on the dev server keep today's 25 s.
+ */
+export function startDelayFor(t: Pick<ChaosOptions, 'backend' | 'gateways' | 'workers'>): number {
+  return 25_000 + 20_000 * (t.gateways - 1 + t.workers - 1) + (t.backend === 'postgres' ? 15_000 : 0);
+}
 
 /** Runs the whole campaign; returns the exit code (0 only when every invariant holds). */
 export async function runChaos(opts: ChaosOptions): Promise<number> {
@@ -51,11 +62,17 @@ export async function runChaos(opts: ChaosOptions): Promise<number> {
     gateways: opts.gateways,
     workers: opts.workers,
     childLogDir: dataDir,
+    prebuildWorkflowBundle: true,
+    startDelayMs: startDelayFor(opts),
     simulator: { enabled: true, failureRate: 0.1, delayRate: 0.1, damageRate: 0.03 },
     rescheduleRate: 0.1,
     faults: { dispatch: { ...DISPATCH_WEBHOOK_FAULTS } },
   });
   say(`process logs: ${dataDir}/*.log`);
+  if (Date.now() > stack.clock.anchorRealMs)
+    say(
+      `the stack took ${Math.round((Date.now() - stack.clock.anchorRealMs) / 1000)} s longer to start than planned: the day and the fault plan have begun`,
+    );
   // The campaign reads the inbox itself, so a dead gateway does not blind it.
   let store: Store | undefined;
   const faults: FaultRecord[] = [];
@@ -136,10 +153,18 @@ async function campaign(
     }
   };
   const at = (seconds: number) => sleep(Math.max(0, clock.anchorRealMs + seconds * 1000 - Date.now()));
-  /** Watches the inbox drain after a fault, in the background, and fills in the fault's recovery. */
-  const watchDrain = (fault: FaultRecord, t0: number, before: number | undefined) => {
+  /**
+   * Starts watching the inbox backlog at a fault's start; `drained(fault)` (once the affected part serves
+   * again) lets the watch end in the background and fill in the fault's recovery.
+   */
+  const watchFrom = (t0: number, before: number | undefined) => {
+    const watch = watchBacklog(store, t0, before, RECOVERY_TIMEOUT_MS);
+    return (fault: FaultRecord) => watchDrain(fault, watch, before);
+  };
+  const watchDrain = (fault: FaultRecord, watch: BacklogWatch, before: number | undefined) => {
+    watch.served();
     recoveries.push(
-      measureDrain(store, t0, before, RECOVERY_TIMEOUT_MS).then((drain) => {
+      watch.result.then((drain) => {
         fault.recovery = { ...fault.recovery, ...drain };
         say(
           `recovered +${ctx.offset()} s: ${fault.kind} at +${fault.offsetSeconds} s: inbox backlog ${before ?? '?'} → peak ${drain.backlogPeak ?? '?'}, ${drain.backlogDrainedAfterSeconds === undefined ? `not back within ${RECOVERY_TIMEOUT_MS / 1000} s` : `back after ${drain.backlogDrainedAfterSeconds} s`}`,
@@ -192,6 +217,7 @@ async function campaign(
     exclusive(async () => {
       const t = Date.now();
       const before = await inboxBacklog(store);
+      const drained = watchFrom(t, before);
       const killed = stack.workers()[index]?.pid;
       await stack.restartWorker('SIGKILL', index);
       counts.workerKills++;
@@ -204,13 +230,14 @@ async function campaign(
         t,
         { ...(serving !== undefined ? { servingAfterSeconds: serving } : {}), backlogBefore: before },
       );
-      watchDrain(f, t, before);
+      drained(f);
     });
 
   const workerDown = (index: number, downSeconds: number) =>
     exclusive(async () => {
       const t = Date.now();
       const before = await inboxBacklog(store);
+      const drained = watchFrom(t, before);
       const killed = stack.workers()[index]?.pid;
       const others = stack.workers().filter((_, i) => i !== index);
       const closedBefore = results.size;
@@ -237,13 +264,14 @@ async function campaign(
           note: `while it was down the other worker(s) ${othersPolling ? 'kept polling' : 'were NOT seen polling'} and ${closedWhileDown} shipment(s) closed`,
         },
       );
-      watchDrain(f, t, before);
+      drained(f);
     });
 
   const gatewayKill = (index: number, downSeconds: number) =>
     exclusive(async () => {
       const t = Date.now();
       const before = await inboxBacklog(store);
+      const drained = watchFrom(t, before);
       const url = stack.gatewayUrls[index] ?? '';
       const killed = stack.gateways()[index]?.pid;
       await stack.restartGateway('SIGKILL', index, downSeconds * 1000);
@@ -269,13 +297,14 @@ async function campaign(
           note: `meanwhile the other gateway(s) acknowledged ${toOthers} dispatch webhook deliveries, and ${failedToDead} deliveries to the dead gateway failed and were retried by the sender`,
         },
       );
-      watchDrain(f, t, before);
+      drained(f);
     });
 
   const temporalRestart = (downSeconds: number, malformedBatch: number) =>
     exclusive(async () => {
       const t = Date.now();
       const before = await inboxBacklog(store);
+      const drained = watchFrom(t, before);
       const restart = stack.restartTemporal(downSeconds * 1000);
       // A malformed batch arrives while Temporal is down: accepted ones wait in the inbox.
       await sleep(1500);
@@ -302,13 +331,14 @@ async function campaign(
           backlogBefore: before,
         },
       );
-      watchDrain(f, t, before);
+      drained(f);
     });
 
   const postgresRestart = () =>
     exclusive(async () => {
       const t = Date.now();
       const before = await inboxBacklog(store);
+      const drained = watchFrom(t, before);
       const command = await restartPostgres();
       counts.postgresRestarts++;
       const restarted = secondsSince(t);
@@ -341,7 +371,7 @@ async function campaign(
         ...(serving !== undefined ? { servingAfterSeconds: serving } : {}),
         backlogBefore: before,
       });
-      watchDrain(f, t, before);
+      drained(f);
     });
 
   const runStep = async (step: PlannedFault) => {
@@ -451,6 +481,17 @@ async function campaign(
   await Promise.all(recoveries);
   const observations = await observe(stack, { ids, orders, results, closedWithoutResult, malformed, api });
   const events = await accountStack(stack, store);
+  // A customer's reschedule that never got an answer from the gateway API is lost the same way.
+  for (const r of crm.reschedules.filter((x) => !x.response)) {
+    events.abandoned++;
+    if (events.examples.length < 20)
+      events.examples.push({
+        source: 'crm',
+        seq: r.n,
+        url: `reschedule API, ${r.shipmentId}`,
+        why: `customer reschedule never answered after ${r.attempts} attempts (${r.error ?? 'no answer'})`,
+      });
+  }
   observations.events = events;
   const invariants = checkInvariants(observations);
   const metricsTexts = await Promise.all(
@@ -517,9 +558,39 @@ async function campaign(
     mismatches: observations.reconciliation.mismatches.slice(0, 100),
   };
   if (!usesPostgres(opts)) delete summary.counts.postgresRestarts;
+  if (!summary.ok) await keepHistories(stack, invariants, ctx.say);
   if (opts.json) console.log(JSON.stringify(summary, null, 2));
   else printSummary(summary);
   return summary.ok ? 0 : 1;
+}
+
+/**
+ * Writes the workflow histories (every run) of the shipments a failed invariant names to
+ * `<data dir>/histories/`, before the stack and its databases go, so the failure can be read afterwards.
+ */
+async function keepHistories(stack: FullStack, invariants: InvariantResult[], say: (line: string) => void) {
+  const named = new Set<string>();
+  for (const i of invariants.filter((x) => !x.pass))
+    for (const p of i.problems) for (const m of p.matchAll(/shipment-[A-Za-z0-9-]+/g)) named.add(m[0]);
+  const ids = [...named].slice(0, 20);
+  if (ids.length === 0) return;
+  const dir = resolve(loadConfig().SHIPSYNC_DATA_DIR, 'chaos-histories');
+  mkdirSync(dir, { recursive: true });
+  for (const id of ids) {
+    try {
+      const runs = [];
+      for await (const wf of stack.client.workflow.list({ query: `WorkflowId = '${id}'` }))
+        runs.push({ runId: wf.runId, startTime: wf.startTime, status: wf.status.name });
+      runs.sort((a, b) => a.startTime.getTime() - b.startTime.getTime());
+      const histories = [];
+      for (const r of runs)
+        histories.push({ ...r, history: await stack.client.workflow.getHandle(id, r.runId).fetchHistory() });
+      writeFileSync(join(dir, `${id}.json`), JSON.stringify(histories, null, 1));
+    } catch (err) {
+      say(`could not keep the history of ${id}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  say(`histories of ${ids.length} shipment(s) named by a failed invariant kept in ${dir}`);
 }
 
 /** Reads every inbox row's fate and accounts for the webhooks the dispatch and ERP sandboxes sent. */
