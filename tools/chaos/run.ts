@@ -7,7 +7,7 @@ import { realDuration, simAt } from '../../src/domain/clock.js';
 import { loadConfig } from '../../src/platform/config.js';
 import { openStore, SQLITE_FILE_NAME, type Store } from '../../src/storage/store.js';
 import { taskQueues } from '../../src/workflows/task-queues.js';
-import { operatorFor, playDay, progressLine, releaseDay } from '../day/play.js';
+import { operatorFor, playDay, progressLine, releaseDay, type DayOperator } from '../day/play.js';
 import { startFullStack, type FullStack } from '../stack.js';
 import type { ChaosOptions } from './args.js';
 import { accountEvents, type EventAccounting, type InboxFate } from './events.js';
@@ -121,14 +121,11 @@ async function campaign(
   const { say, record } = ctx;
   const config = loadConfig();
   const queue = taskQueues().shipments;
-  const orders = await releaseDay(
-    stack,
-    { shipments: opts.shipments, seed: opts.seed, mismatchRate: 0.05 },
-    say,
-  );
-  const operator = operatorFor(stack, orders, 'chaos');
-  const { ids, results, closedWithoutResult } = operator;
-  const api = operator.api;
+  // The malformed webhooks go to the first gateway, as the operator's calls do.
+  const api = axios.create({ baseURL: stack.gatewayUrl, validateStatus: () => true, timeout: 10_000 });
+  // The operator exists once the day's deliveries are released; until then nothing has closed.
+  const current: { operator?: DayOperator } = {};
+  const closedCount = () => current.operator?.results.size ?? 0;
   const malformed: SentMalformed[] = [];
   const counts = {
     workerKills: 0,
@@ -240,7 +237,7 @@ async function campaign(
       const drained = watchFrom(t, before);
       const killed = stack.workers()[index]?.pid;
       const others = stack.workers().filter((_, i) => i !== index);
-      const closedBefore = results.size;
+      const closedBefore = closedCount();
       const restarted = stack.restartWorker('SIGKILL', index, downSeconds * 1000);
       // While it is down the others must keep polling and shipments keep closing.
       await sleep(Math.max(0, downSeconds * 1000 - 2_000));
@@ -249,7 +246,7 @@ async function campaign(
         queue,
         others.map((w) => w.pid),
       ).catch(() => false);
-      const closedWhileDown = results.size - closedBefore;
+      const closedWhileDown = closedCount() - closedBefore;
       await restarted;
       counts.workerKills++;
       const pid = stack.workers()[index]?.pid;
@@ -413,6 +410,16 @@ async function campaign(
     say(`fault plan stopped: ${err instanceof Error ? err.message : String(err)}`);
   });
 
+  // The fault plan keeps its times from simulated 04:00 while the day's release pass runs.
+  const orders = await releaseDay(
+    stack,
+    { shipments: opts.shipments, seed: opts.seed, mismatchRate: 0.05 },
+    say,
+  );
+  const day = operatorFor(stack, orders, 'chaos');
+  current.operator = day;
+  const { ids, results, closedWithoutResult } = day;
+
   let lastState = '';
   let lastPrinted = 0;
   let lastChange = Date.now();
@@ -443,17 +450,17 @@ async function campaign(
       });
     }
   };
-  await playDay(operator, {
+  await playDay(day, {
     deadlineMs: stack.clock.anchorRealMs + opts.timeoutSeconds * 1000,
     everyMs: 1500,
-    done: () => operator.allClosed && campaignDone,
+    done: () => day.allClosed && campaignDone,
     beforePass: watchdog,
     onError: (err) => {
       if (!/UNAVAILABLE|connect|deadline|ECONN/i.test(String(err)))
         say(`progress: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
     },
     afterPass: (phases) => {
-      const state = progressLine(clock, operator, phases);
+      const state = progressLine(clock, day, phases);
       const stateWithoutTime = state.replace(/^sim \S+ \S+ {2}/, '');
       if (stateWithoutTime !== lastState) lastChange = Date.now();
       if (stateWithoutTime !== lastState || Date.now() - lastPrinted > 15_000) {
@@ -533,7 +540,7 @@ async function campaign(
       closed: results.size,
       outcomes,
       ...counts,
-      ...operator.counts,
+      ...day.counts,
       temporalRestarts: ctx.faults.filter((f) => f.kind === 'temporal-restart').length,
       dispatchWebhookDeliveries: dispatch.sender.log.length,
       gatewayDispatchAccepted: metric({ source: 'dispatch', outcome: 'accepted' }),
