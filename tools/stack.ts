@@ -210,6 +210,12 @@ async function startTemporal(o: FullStackOptions, backend: StackBackend): Promis
       db: target,
       setupSchemas: false,
       logLevel: 'error' as const,
+      ...(o.childLogDir
+        ? (() => {
+            const log = createWriteStream(resolve(o.childLogDir, 'temporal-server.log'), { flags: 'a' });
+            return { onLog: (line: string) => log.write(`${line}\n`) };
+          })()
+        : {}),
     };
     let server: PostgresServer | undefined = await startPostgresServer(serverOptions);
     o.say(
