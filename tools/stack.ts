@@ -262,14 +262,23 @@ export async function startFullStack(o: FullStackOptions): Promise<FullStack> {
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  // A Temporal call still retrying when its connection closes throws from a timer; while the stack stops,
+  // that must not end the process before the throwaway databases are dropped.
+  const onStrayError = (err: Error) => {
+    if (/Channel has been shut down/.test(err.message)) return;
+    process.stderr.write(`${err.stack ?? err.message}\n`);
+    process.exit(1);
+  };
   const stopAll = async () => {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    process.on('uncaughtException', onStrayError);
     for (const child of children) child.kill('SIGTERM');
     await Promise.all(
       [...children].map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))),
     );
     for (const step of cleanup.reverse()) await step().catch(() => undefined);
+    process.off('uncaughtException', onStrayError);
   };
   try {
     if (o.prebuildWorkflowBundle && !prebuiltBundleIsFresh()) {
