@@ -111,15 +111,6 @@ export async function createWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
       }),
       maxCachedWorkflows: deps.cacheSize ?? 2000,
       maxConcurrentWorkflowTaskExecutions: deps.workflowSlots ?? 40,
-      // Pollers follow the backlog instead of a fixed two on the shared queue: with a slow server (a loaded
-      // PostgreSQL-backed one answered each poll in seconds) two polls at a time left a 1,000-task backlog
-      // draining at about one task a second while the worker idled.
-      workflowTaskPollerBehavior: {
-        type: 'autoscaling',
-        minimum: 2,
-        initial: 5,
-        maximum: Math.max(2, Math.floor((deps.workflowSlots ?? 40) / 2)),
-      },
       maxConcurrentActivityTaskExecutions: 20,
       stickyQueueScheduleToStartTimeout: '10s',
     }),
