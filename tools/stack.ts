@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { createWriteStream, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
+import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import getPort from 'get-port';
 import pg from 'pg';
 import type { ClockSettings } from '../src/domain/clock.js';
@@ -32,6 +33,9 @@ import {
   type SimulatorSettingsInput,
 } from '../sandbox/index.js';
 import { taskQueues } from '../src/workflows/task-queues.js';
+import { PREBUILT_BUNDLE, prebuiltBundleIsFresh, WORKFLOWS_PATH } from '../src/workers/workers.js';
+
+const quietBundleLogger = new DefaultLogger('WARN');
 
 /** How to start the whole stack on one machine. */
 export interface FullStackOptions {
@@ -62,6 +66,13 @@ export interface FullStackOptions {
   env?: Record<string, string>;
   /** Forward the children's standard error lines. */
   showChildOutput?: boolean;
+  /**
+   * Write the prebuilt workflow bundle (`dist/workflow-bundle.js`, as `npm run build:bundle` does) when it is
+   * missing or older than the workflow sources, so every worker start, restarts included, skips bundling.
+   */
+  prebuildWorkflowBundle?: boolean;
+  /** Append each child's standard error to `<dir>/<name>.log` (worker-1.log, gateway-2.log, ...). */
+  childLogDir?: string;
 }
 
 /** Where Temporal and the gateway inbox keep their state. */
@@ -93,10 +104,10 @@ export interface FullStack {
   gateway(): ChildProcess;
   workers(): ChildProcess[];
   gateways(): ChildProcess[];
-  /** Kills worker `index` (SIGKILL by default) and starts a new one in its place. */
-  restartWorker(signal?: NodeJS.Signals, index?: number): Promise<void>;
-  /** Kills gateway `index` (SIGKILL by default) and starts a new one on the same port and inbox. */
-  restartGateway(signal?: NodeJS.Signals, index?: number): Promise<void>;
+  /** Kills worker `index` (SIGKILL by default) and starts a new one in its place, `downMs` later. */
+  restartWorker(signal?: NodeJS.Signals, index?: number, downMs?: number): Promise<void>;
+  /** Kills gateway `index` (SIGKILL by default) and starts a new one on the same port and inbox, `downMs` later. */
+  restartGateway(signal?: NodeJS.Signals, index?: number, downMs?: number): Promise<void>;
   /** Stops Temporal and starts it again on the same ports and store (only a Temporal the stack started). */
   restartTemporal(downMs?: number): Promise<void>;
   /** Resolves when `count` (default 1) workers polled the workflow task queue in the last seconds. */
@@ -204,6 +215,12 @@ async function startTemporal(o: FullStackOptions, backend: StackBackend): Promis
       db: target,
       setupSchemas: false,
       logLevel: 'error' as const,
+      ...(o.childLogDir
+        ? (() => {
+            const log = createWriteStream(resolve(o.childLogDir, 'temporal-server.log'), { flags: 'a' });
+            return { onLog: (line: string) => log.write(`${line}\n`) };
+          })()
+        : {}),
     };
     let server: PostgresServer | undefined = await startPostgresServer(serverOptions);
     o.say(
@@ -250,16 +267,32 @@ export async function startFullStack(o: FullStackOptions): Promise<FullStack> {
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  // A Temporal call still retrying when its connection closes throws from a timer; while the stack stops,
+  // that must not end the process before the throwaway databases are dropped.
+  const onStrayError = (err: Error) => {
+    if (/Channel has been shut down/.test(err.message)) return;
+    process.stderr.write(`${err.stack ?? err.message}\n`);
+    process.exit(1);
+  };
   const stopAll = async () => {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    process.on('uncaughtException', onStrayError);
     for (const child of children) child.kill('SIGTERM');
     await Promise.all(
       [...children].map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))),
     );
     for (const step of cleanup.reverse()) await step().catch(() => undefined);
+    process.off('uncaughtException', onStrayError);
   };
   try {
+    if (o.prebuildWorkflowBundle && !prebuiltBundleIsFresh()) {
+      const t0 = Date.now();
+      const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundleLogger });
+      mkdirSync(dirname(PREBUILT_BUNDLE), { recursive: true });
+      writeFileSync(PREBUILT_BUNDLE, code);
+      o.say(`workflow bundle written to ${PREBUILT_BUNDLE} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    }
     let temporal: StackTemporal | undefined;
     let temporalAddress = o.temporalAddress;
     if (!temporalAddress) {
@@ -352,9 +385,18 @@ export async function startFullStack(o: FullStackOptions): Promise<FullStack> {
         env: { ...env, ...extraEnv },
         stdio: ['ignore', 'ignore', 'pipe'],
       });
+      const log = o.childLogDir
+        ? createWriteStream(resolve(o.childLogDir, `${name}.log`), { flags: 'a' })
+        : undefined;
       child.stderr?.on('data', (chunk: Buffer) => {
+        log?.write(chunk);
         const text = chunk.toString().trim();
         if (text && o.showChildOutput) o.say(`[${name}] ${text.split('\n')[0]}`);
+      });
+      child.once('exit', (code, signal) => {
+        log?.end(
+          `${new Date().toISOString()} ${name} pid ${child.pid ?? '?'} exited (${signal ?? `code ${code}`})\n`,
+        );
       });
       children.add(child);
       child.once('exit', () => children.delete(child));
@@ -435,12 +477,14 @@ export async function startFullStack(o: FullStackOptions): Promise<FullStack> {
         await sleep(downMs);
         await temporal.start();
       },
-      async restartWorker(signal = 'SIGKILL', index = 0) {
+      async restartWorker(signal = 'SIGKILL', index = 0, downMs = 0) {
         await kill(at(workers, index, 'worker'), signal);
+        await sleep(downMs);
         workers[index] = startWorker(index);
       },
-      async restartGateway(signal = 'SIGKILL', index = 0) {
+      async restartGateway(signal = 'SIGKILL', index = 0, downMs = 0) {
         await kill(at(gateways, index, 'gateway'), signal);
+        await sleep(downMs);
         gateways[index] = startGateway(index);
         await waitForPort('127.0.0.1', at(gatewayPorts, index, 'gateway port'), 60_000);
       },

@@ -102,7 +102,8 @@ export interface RescheduleRecord {
   error?: string;
 }
 
-const MAX_API_ATTEMPTS = 4;
+/** An agent retries an unreachable or busy API for about two minutes (backoff doubling up to 5 s). */
+const MAX_API_ATTEMPTS = 30;
 
 /**
  * Customers who read the ETA notices and sometimes ask for another slot, either the way an agent would
@@ -209,7 +210,7 @@ export class SimulatedCustomers {
     };
     for (let attempt = 1; attempt <= MAX_API_ATTEMPTS && !this.closing; attempt++) {
       record.attempts = attempt;
-      let retryAfterMs = 200 * 2 ** (attempt - 1);
+      let retryAfterMs = Math.min(5000, 200 * 2 ** (attempt - 1));
       try {
         const res = await axios.post(url, body, {
           headers: {

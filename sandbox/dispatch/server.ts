@@ -53,7 +53,7 @@ export interface DispatchSandboxOptions {
   /** Webhooks registered at start without the handshake (the receiver may not be up yet). */
   webhooks?: { url: string; trigger: number | TriggerName; threshold?: number }[];
   /** Retry policy of outgoing webhooks. */
-  webhookDelivery?: { maxAttempts?: number; baseDelayMs?: number; timeoutMs?: number };
+  webhookDelivery?: { maxAttempts?: number; baseDelayMs?: number; maxDelayMs?: number; timeoutMs?: number };
 }
 
 /** A running dispatch sandbox. */
@@ -124,8 +124,9 @@ export async function startDispatchSandbox(opts: DispatchSandboxOptions = {}): P
   const faults = new FaultInjector(opts.faults, seed);
   const effects = new EffectLog();
   const sender = new WebhookSender(faults, {
-    maxAttempts: opts.webhookDelivery?.maxAttempts ?? 5,
+    maxAttempts: opts.webhookDelivery?.maxAttempts ?? 40,
     baseDelayMs: opts.webhookDelivery?.baseDelayMs ?? 200,
+    maxDelayMs: opts.webhookDelivery?.maxDelayMs ?? 5000,
     timeoutMs: opts.webhookDelivery?.timeoutMs ?? 5000,
   });
   const org = seedOrganization(seed, opts.teams ?? DEFAULT_TEAMS, simAt(clock, Date.now()));

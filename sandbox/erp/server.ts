@@ -70,6 +70,8 @@ export interface ErpSandbox {
   concurrentEdits(deliveryId: string, count: number): void;
   /** Waits until queued release pushes were delivered or gave up. */
   drainReleasePushes(): Promise<void>;
+  /** The sender of the release pushes, when a push URL is set (its log tells what was delivered). */
+  releasePushes: WebhookSender | undefined;
   effects: EffectLog;
   faults: FaultInjector;
   app: FastifyInstance;
@@ -164,7 +166,9 @@ export async function startErpSandbox(opts: ErpSandboxOptions = {}): Promise<Erp
     });
   }
   const faults = new FaultInjector(opts.faults, baseSeed);
-  const webhooks = opts.releasePushUrl ? new WebhookSender(faults, { baseDelayMs: 100 }) : undefined;
+  const webhooks = opts.releasePushUrl
+    ? new WebhookSender(faults, { maxAttempts: 40, baseDelayMs: 100, maxDelayMs: 5000 })
+    : undefined;
   const services = new ErpServices(store, effects);
   const csrf = new CsrfSessions();
   let ownUrl = '';
@@ -511,6 +515,7 @@ export async function startErpSandbox(opts: ErpSandboxOptions = {}): Promise<Erp
     expireSessions: (alsoOnNextWrites = 0) => csrf.expireAll(alsoOnNextWrites),
     concurrentEdits,
     drainReleasePushes: async () => webhooks?.drain(),
+    releasePushes: webhooks,
     effects,
     faults,
     app,

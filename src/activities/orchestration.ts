@@ -11,6 +11,9 @@ import {
 } from '../workflows/planning/contract.js';
 import type { RegionPlanningWorkflow } from '../workflows/planning/workflow.js';
 
+/** Workflow starts one `startShipments` call keeps in flight at once. */
+export const STARTS_IN_FLIGHT = 10;
+
 /** Activities that start workflows (task queue `shipments`): they need a Temporal client. */
 export function createOrchestrationActivities(deps: {
   client: Client;
@@ -19,17 +22,26 @@ export function createOrchestrationActivities(deps: {
   taskQueuePrefix?: string;
 }) {
   return {
-    /** Starts one ShipmentWorkflow per order; running ones are attached to, closed ones are left alone. */
+    /**
+     * Starts one ShipmentWorkflow per order; running ones are attached to, closed ones are left alone. Up to
+     * `STARTS_IN_FLIGHT` starts are in flight at once, so a page of a busy day fits in the activity's
+     * timeout even when each start waits on a loaded server (one at a time, 100 starts of a second each
+     * outlived the 2-minute timeout and the page was retried from its beginning, again and again).
+     */
     async startShipments(input: { orders: Order[] }): Promise<{ started: number; attached: number }> {
       let started = 0;
-      for (const order of input.orders) {
-        const outcome = await startShipment(deps.client, order, {
-          clock: deps.clock,
-          settings: deps.settings,
-          taskQueuePrefix: deps.taskQueuePrefix,
-        });
-        if (outcome.started) started++;
-      }
+      let next = 0;
+      const lane = async () => {
+        for (let i = next++; i < input.orders.length; i = next++) {
+          const outcome = await startShipment(deps.client, input.orders[i]!, {
+            clock: deps.clock,
+            settings: deps.settings,
+            taskQueuePrefix: deps.taskQueuePrefix,
+          });
+          if (outcome.started) started++;
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(STARTS_IN_FLIGHT, input.orders.length) }, lane));
       return { started, attached: input.orders.length - started };
     },
     /** Makes sure the planning workflow of a region and date exists. */

@@ -72,14 +72,17 @@ function newestSourceMtime(): number {
   return newest;
 }
 
+/** True when a worker would take the prebuilt bundle: there is one, and it is newer than the sources (or compiled). */
+export function prebuiltBundleIsFresh(): boolean {
+  return existsSync(PREBUILT_BUNDLE) && (COMPILED || statSync(PREBUILT_BUNDLE).mtimeMs > newestSourceMtime());
+}
+
 /**
  * The prebuilt bundle when there is one (compiled) or when it is newer than the workflow sources (run from
  * source), else a bundle made now from the workflows.
  */
 export async function loadWorkflowBundle(): Promise<WorkflowBundleOption> {
-  if (existsSync(PREBUILT_BUNDLE) && (COMPILED || statSync(PREBUILT_BUNDLE).mtimeMs > newestSourceMtime())) {
-    return { codePath: PREBUILT_BUNDLE };
-  }
+  if (prebuiltBundleIsFresh()) return { codePath: PREBUILT_BUNDLE };
   return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH });
 }
 

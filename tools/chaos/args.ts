@@ -1,4 +1,11 @@
+import { Option } from 'commander';
 import { newCommand, numberIn, runCommand } from '../../src/platform/command.js';
+
+/** Where Temporal and the gateway inbox keep their state during a campaign. */
+export type ChaosBackend = 'devserver' | 'postgres';
+
+/** The most gateway or worker processes a campaign starts on one machine. */
+export const MAX_PROCESSES = 8;
 
 /** Options of one campaign. */
 export interface ChaosOptions {
@@ -8,6 +15,12 @@ export interface ChaosOptions {
   json: boolean;
   /** Real seconds after simulated 04:00 to wait for every shipment to close. */
   timeoutSeconds: number;
+  /** `devserver`: Temporal dev server on SQLite; `postgres`: Temporal server and the inbox on PostgreSQL. */
+  backend: ChaosBackend;
+  /** Gateway processes (more than one share a PostgreSQL inbox). */
+  gateways: number;
+  /** Worker processes. */
+  workers: number;
 }
 
 /** The command line of `npm run chaos`; `run` plays the campaign and returns the exit code. */
@@ -23,16 +36,43 @@ export function chaosCommand(run: (opts: ChaosOptions) => Promise<number>) {
       numberIn('--timeout', 150, 3600, true),
       660,
     )
+    .addOption(
+      new Option(
+        '--backend <kind>',
+        'devserver: Temporal dev server on SQLite; postgres: Temporal server and the gateway inbox on PostgreSQL',
+      )
+        .choices(['devserver', 'postgres'])
+        .default('devserver'),
+    )
+    .option(
+      '--gateways <n>',
+      'gateway processes; more than one share a PostgreSQL inbox',
+      numberIn('--gateways', 1, MAX_PROCESSES, true),
+      1,
+    )
+    .option('--workers <n>', 'worker processes', numberIn('--workers', 1, MAX_PROCESSES, true), 1)
     .option('--json', 'print the summary as JSON on stdout (progress stays on stderr)')
     .allowExcessArguments(false)
     .action(
-      async (o: { shipments: number; seed: number; scale: number; timeout: number; json?: boolean }) => {
+      async (o: {
+        shipments: number;
+        seed: number;
+        scale: number;
+        timeout: number;
+        json?: boolean;
+        backend: ChaosBackend;
+        gateways: number;
+        workers: number;
+      }) => {
         process.exitCode = await run({
           shipments: o.shipments,
           seed: o.seed,
           scale: o.scale,
           json: o.json === true,
           timeoutSeconds: o.timeout,
+          backend: o.backend,
+          gateways: o.gateways,
+          workers: o.workers,
         });
       },
     );

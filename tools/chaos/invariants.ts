@@ -1,5 +1,6 @@
 import type { ShipmentResult } from '../../src/workflows/shipment/contract.js';
 import { milestoneSequenceProblem, type Reconciliation } from '../reconcile.js';
+import type { EventAccounting } from './events.js';
 import { MALFORMED_EXPECTATION, type SentMalformed } from './malformed.js';
 
 export interface DeadLetterRecord {
@@ -31,6 +32,8 @@ export interface ChaosObservations {
   malformed: SentMalformed[];
   /** Why each shipment that did not close is stuck, as far as its status and its dispatch tasks tell. */
   stuck?: Map<string, string>;
+  /** What became of every webhook the sandboxes sent; when present, a seventh check wants none lost. */
+  events?: EventAccounting;
 }
 
 /** One checked invariant. */
@@ -93,8 +96,24 @@ export function matchDeadLetters(sent: SentMalformed[], letters: DeadLetterRecor
   return { expected, rejected, missing, twice, keptRejected, unexpected, wrongStatus };
 }
 
+/** The events-lost check: every acknowledged webhook accounted for, and none given up by its sender. */
+export function eventsLostCheck(e: EventAccounting): InvariantResult {
+  const problems = e.examples.map(
+    (x) => `${x.source} webhook #${x.seq} to ${x.url}${x.eventId ? ` (${x.eventId})` : ''}: ${x.why}`,
+  );
+  const more = e.lost + e.abandoned - e.examples.length;
+  if (more > 0) problems.push(`and ${more} more`);
+  if (problems.length === 0 && e.lost + e.abandoned > 0)
+    problems.push(`${e.lost} lost, ${e.abandoned} given up`);
+  return invariant(
+    'no event lost',
+    problems,
+    `${e.acknowledged} webhooks acknowledged with a 2xx: ${e.reachedShipment} reached their shipment, ${e.late} late, ${e.ignored} ignored, ${e.telemetry} telemetry, ${e.deadLetters} dead letters, 0 lost; ${e.duplicatesAbsorbed} duplicate deliveries absorbed; 0 given up by the sender (${e.deliveredAfterRetry} arrived after a retry)`,
+  );
+}
+
 /**
- * The campaign's six invariants: every shipment terminal; one ERP billing document per billed shipment;
+ * The campaign's six invariants (seven when the events are accounted, see `eventsLostCheck`): every shipment terminal; one ERP billing document per billed shipment;
  * a valid ERP milestone sequence per shipment; a CRM case for every failed attempt; reconciliation clean;
  * the dead-letter store holding exactly the malformed webhooks meant for it.
  */
@@ -221,5 +240,6 @@ export function checkInvariants(o: ChaosObservations): InvariantResult[] {
       `${o.deadLetters.length} dead letters = the ${dl.expected.length} malformed webhooks meant for them; the ${dl.rejected.length} refused with 401 are not kept`,
     ),
   );
+  if (o.events) out.push(eventsLostCheck(o.events));
   return out;
 }

@@ -43,4 +43,58 @@ describe('sandbox webhook sender', () => {
     sender.send(hook(url, '"last"'));
     await expect.poll(() => bodies, { timeout: 5_000 }).toEqual(['"last"']);
   });
+
+  it('when one receiver is down then only its webhooks wait, are retried and arrive once it is back, in order', async () => {
+    const { url, bodies } = await receiver();
+    // A port that refuses connections until a receiver listens on it.
+    const later = createServer();
+    await new Promise<void>((r) => later.listen(0, '127.0.0.1', r));
+    const port = (later.address() as AddressInfo).port;
+    await new Promise((r) => later.close(r));
+    const downUrl = `http://127.0.0.1:${port}/hook`;
+    const sender = new WebhookSender(new FaultInjector({}, 1), {
+      baseDelayMs: 50,
+      maxDelayMs: 100,
+      maxAttempts: 100,
+    });
+    sender.send(hook(downUrl, '"d1"'));
+    sender.send(hook(url, '"u1"'));
+    sender.send(hook(downUrl, '"d2"'));
+    sender.send(hook(url, '"u2"'));
+    // The live receiver gets its webhooks while the other destination keeps failing.
+    await expect.poll(() => bodies, { timeout: 5_000 }).toEqual(['"u1"', '"u2"']);
+    expect(sender.pending).toBe(2);
+    const late: string[] = [];
+    const back = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        late.push(body);
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"accepted":true}');
+      });
+    });
+    await new Promise<void>((r) => back.listen(port, '127.0.0.1', r));
+    try {
+      await sender.drain();
+      expect(late).toEqual(['"d1"', '"d2"']);
+      expect(sender.abandoned).toEqual([]);
+      const d1 = sender.log.filter((a) => a.seq === 0);
+      expect(d1.filter((a) => a.status === 'error').length).toBeGreaterThan(0);
+      expect(d1.at(-1)).toMatchObject({ status: 200, data: { accepted: true } });
+    } finally {
+      await new Promise((r) => back.close(r));
+    }
+  });
+
+  it('when a receiver never answers then the webhook is given up after the last attempt and listed', async () => {
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise((r) => probe.close(r));
+    const sender = new WebhookSender(new FaultInjector({}, 1), { baseDelayMs: 10, maxAttempts: 3 });
+    sender.send(hook(`http://127.0.0.1:${port}/hook`, '"x"'));
+    await sender.drain();
+    expect(sender.log.map((a) => a.status)).toEqual(['error', 'error', 'error']);
+    expect(sender.abandoned).toMatchObject([{ seq: 0, attempts: 3, lastStatus: 'error' }]);
+  });
 });
