@@ -51,6 +51,8 @@ export function startDelayFor(t: Pick<ChaosOptions, 'backend' | 'gateways' | 'wo
 export async function runChaos(opts: ChaosOptions): Promise<number> {
   const say = (line: string) => process.stderr.write(`${line}\n`);
   const startedAt = Date.now();
+  // The commit of the code that runs: taken at the start, as the tree may move on during a long campaign.
+  const commit = commitOf();
   const config = loadConfig();
   const dataDir = resolve(config.SHIPSYNC_DATA_DIR, 'chaos');
   const stack = await startFullStack({
@@ -94,7 +96,7 @@ export async function runChaos(opts: ChaosOptions): Promise<number> {
         ? { backend: 'postgres', url: stack.databaseUrl, poolSize: 2 }
         : { backend: 'sqlite', file: join(dataDir, SQLITE_FILE_NAME) },
     );
-    return await campaign(stack, store, opts, { say, record, offset, startedAt, faults });
+    return await campaign(stack, store, opts, { say, record, offset, startedAt, faults, commit });
   } finally {
     await store?.close().catch(() => undefined);
     await stack.stop();
@@ -107,6 +109,7 @@ interface CampaignCtx {
   offset: (t?: number) => number;
   startedAt: number;
   faults: FaultRecord[];
+  commit: string;
 }
 
 const alive = (c: ChildProcess) => c.exitCode === null && c.signalCode === null;
@@ -519,7 +522,7 @@ async function campaign(
   const summary: ChaosSummary = {
     ok: invariants.every((i) => i.pass),
     date: new Date().toISOString(),
-    commit: commitOf(),
+    commit: ctx.commit,
     options: {
       shipments: opts.shipments,
       seed: opts.seed,
