@@ -43,6 +43,13 @@ async function main() {
   const gateway = await createGateway({ config, client, store, logger });
 
   await gateway.listen({ host: config.SHIPSYNC_GATEWAY_HOST, port: config.SHIPSYNC_GATEWAY_PORT });
+  const loopback = ['127.0.0.1', '::1', 'localhost'].includes(config.SHIPSYNC_GATEWAY_HOST);
+  if (config.SHIPSYNC_ENV === 'sandbox' && !loopback) {
+    logger.warn(
+      { host: config.SHIPSYNC_GATEWAY_HOST },
+      'sandbox profile on a non-loopback address: the published sandbox secrets and development tokens are accepted from the network',
+    );
+  }
   await gateway.forwarder.refreshBacklog();
   gateway.forwarder.start();
   logger.info(

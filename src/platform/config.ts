@@ -258,9 +258,10 @@ export class ConfigError extends Error {
 
 /**
  * Which process loads the configuration decides which secrets production requires: the gateway checks
- * webhooks and API tokens, the worker calls the vendors, the CLI talks to Temporal. `all` requires every one.
+ * webhooks and API tokens, the worker calls the vendors, the CLI's operator commands talk to Temporal, and
+ * the CLI's API commands (`dlq`, `audit`) only present a principal's token. `all` requires every one.
  */
-export type ProcessKind = 'gateway' | 'worker' | 'cli' | 'all';
+export type ProcessKind = 'gateway' | 'worker' | 'cli' | 'api-client' | 'all';
 
 type Requirement = SecretKey | 'SHIPSYNC_PAYLOAD_KEY' | 'principals';
 const REQUIRED: Record<ProcessKind, readonly Requirement[]> = {
@@ -273,6 +274,7 @@ const REQUIRED: Record<ProcessKind, readonly Requirement[]> = {
   ],
   worker: ['SHIPSYNC_PAYLOAD_KEY', 'SHIPSYNC_DISPATCH_API_KEY'],
   cli: ['SHIPSYNC_PAYLOAD_KEY'],
+  'api-client': [],
   all: ['SHIPSYNC_PAYLOAD_KEY', 'principals', ...SECRET_KEYS],
 };
 

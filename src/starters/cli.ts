@@ -391,7 +391,7 @@ export function buildCli(ctxFactory: (json: boolean) => Ctx = defaultCtx): Comma
     });
 
   const apiDeps = {
-    config: () => cliConfig(),
+    config: () => loadConfig(process.env, { process: 'api-client' }),
     usageError: (message: string) => new UsageError(message),
   };
   registerDlqCommands(program, apiDeps);

@@ -288,6 +288,37 @@ describe('ShipmentWorkflow on the real dev server with the sandboxes', () => {
     expect((await erpBilling(stack.erp.url, order.deliveryId))[0]?.approvedBy).toBe('fin-ops');
   });
 
+  it('when accessorials pass the four-eyes threshold then two different finance principals must approve, and billing names both', async () => {
+    stack = await startStack({ settings: { approvalThreshold: 50, fourEyesThreshold: 100 } });
+    const { order, workflowId, handle } = await stack.start();
+    await stack.waitFor(workflowId, published);
+    await drive(stack, workflowId, ['route.assigned.v1', 'stop.started.v1', 'delivery.completed.v1'], {
+      'delivery.completed.v1': { accessorials: { liftgate: true, waitingMinutes: 45 } },
+    });
+    expect(await stack.waitFor(workflowId, (st) => st.awaitingApproval)).toMatchObject({
+      approvalsRequired: 2,
+    });
+    const first = await handle.executeUpdate(approveChargesUpdate, {
+      args: [{ approvedBy: 'fin-ana', approve: true }],
+    });
+    expect(first).toMatchObject({ status: 'pending', approvalsRequired: 2 });
+    expect(
+      await rejection(
+        handle.executeUpdate(approveChargesUpdate, { args: [{ approvedBy: 'fin-ana', approve: true }] }),
+      ),
+    ).toBe('APPROVAL_SAME_PRINCIPAL');
+    expect(await erpBilling(stack.erp.url, order.deliveryId)).toEqual([]);
+    const second = await handle.executeUpdate(approveChargesUpdate, {
+      args: [{ approvedBy: 'fin-bo', approve: true }],
+    });
+    expect(second).toMatchObject({ status: 'approved' });
+    await handle.result();
+    expect((await erpBilling(stack.erp.url, order.deliveryId))[0]).toMatchObject({
+      approvedBy: 'fin-ana',
+      secondApprovedBy: 'fin-bo',
+    });
+  });
+
   it('when every event arrives three times and shuffled then each milestone still reaches ERP once', async () => {
     stack = await startStack();
     const { order, workflowId, handle } = await stack.start();
