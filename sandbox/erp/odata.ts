@@ -63,6 +63,7 @@ export const MESSAGES = {
   alreadyIssued: 'VL/609',
   alreadyBilled: 'VF/016',
   billingInvalid: 'VF/051',
+  billingBlocked: 'VF/019',
   milestoneInvalid: 'YY1_SHIPMENTMILESTONE/001',
   propertyInvalid: '/IWBEP/CM_MGW_RT/040',
   serviceUnavailable: '/IWFND/CM_BEC/004',

@@ -4,7 +4,7 @@ import { Order } from '../../src/domain/model.js';
 import { EffectLog } from '../common/effects.js';
 import { FaultInjector, type FaultResponder, type FaultSettings } from '../common/faults.js';
 import { WebhookSender } from '../common/webhooks.js';
-import type { DeliveryRecord, Wire } from './entities.js';
+import { MILESTONE_CODES, type DeliveryRecord, type Wire } from './entities.js';
 import {
   MESSAGES,
   ODataError,
@@ -480,6 +480,22 @@ export async function startErpSandbox(opts: ErpSandboxOptions = {}): Promise<Erp
     if (!parsed.success) throw bodyIssue(parsed.error);
     addDelivery(parsed.data);
     return reply.code(201).send({ deliveryId: parsed.data.order.deliveryId });
+  });
+
+  app.get('/__sandbox/business-rules', async () => store.rules);
+  app.post('/__sandbox/business-rules', async (req) => {
+    const parsed = z
+      .object({
+        rejectMilestoneCodes: z.array(z.enum(MILESTONE_CODES)).max(20).optional(),
+        billingBlockReason: z.string().min(1).max(200).nullable().optional(),
+      })
+      .strict()
+      .safeParse(req.body ?? {});
+    if (!parsed.success) throw bodyIssue(parsed.error);
+    const { rejectMilestoneCodes, billingBlockReason } = parsed.data;
+    if (rejectMilestoneCodes) store.rules.rejectMilestoneCodes = rejectMilestoneCodes;
+    if (billingBlockReason !== undefined) store.rules.billingBlockReason = billingBlockReason ?? undefined;
+    return store.rules;
   });
 
   app.post('/__sandbox/sessions/expire', async (req) => {

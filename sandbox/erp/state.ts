@@ -28,12 +28,23 @@ type Collection = 'delivery' | 'milestone' | 'billing' | 'repeat' | 'effect' | '
  * effects. Held in memory; with a file it is also written through to SQLite (one key-value table) and
  * loaded again at start, so a restarted sandbox keeps its documents and its exactly-once memory.
  */
+/** Rules that make the ERP reject writes for good until a user lifts them. */
+export interface BusinessRules {
+  rejectMilestoneCodes: string[];
+  billingBlockReason?: string;
+}
+
 export class ErpStore {
   readonly deliveries = new Map<string, DeliveryRecord>();
   readonly milestones: MilestoneRecord[] = [];
   readonly billing = new Map<string, BillingRecord>();
   readonly repeats = new Map<string, StoredResponse>();
   readonly persistedEffects: Effect[] = [];
+  /**
+   * Business rules a key user set in the ERP (not persisted): milestone codes the custom object's
+   * validation refuses, and a billing block on every delivery. Set with POST /__sandbox/business-rules.
+   */
+  rules: BusinessRules = { rejectMilestoneCodes: [] };
   counters: Counters = {
     nextDelivery: 80_000_001,
     nextBilling: 90_000_001,

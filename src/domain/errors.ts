@@ -58,6 +58,21 @@ export const ERROR_CODES = {
     meaning: 'four-eyes: the second approval must come from another finance principal than the first',
   },
   EXCEPTION_NOT_OPEN: { retryable: false, http: 409, meaning: 'no open exception of that kind' },
+  PARKED_NOT_FOUND: {
+    retryable: false,
+    http: 409,
+    meaning: 'the shipment holds no such parked side effect (resolved already, or never parked)',
+  },
+  PARKED_IN_PROGRESS: {
+    retryable: false,
+    http: 409,
+    meaning: 'the parked side effect is being sent again right now',
+  },
+  PARKED_EDIT_INVALID: {
+    retryable: false,
+    http: 422,
+    meaning: 'the edits name fields this kind of side effect does not let an operator change',
+  },
   ADDRESS_NOT_FOUND: { retryable: false, http: 422, meaning: 'the address could not be located' },
   CHARGES_INVALID: { retryable: false, http: 422, meaning: 'computed charges failed validation' },
   ERP_DELIVERY_NOT_FOUND: { retryable: false, http: 404, meaning: 'the ERP has no such outbound delivery' },

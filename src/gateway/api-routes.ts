@@ -10,14 +10,18 @@ import type {
   ApprovalResult,
   ChargeApproval,
   ExceptionResolution,
+  ParkedOutcome,
   RescheduleRequest,
 } from '../workflows/shipment/contract.js';
 import {
   approveChargesUpdate,
   correctAddressUpdate,
   deliveryIdOf,
+  editAndRetryUpdate,
   resolveExceptionUpdate,
   rescheduleUpdate,
+  retryParkedUpdate,
+  skipParkedUpdate,
   statusQuery,
   UPDATE_ROLES,
 } from '../workflows/shipment/contract.js';
@@ -42,6 +46,10 @@ import {
   IdempotencyHeaders,
   ListQuery,
   ListResponse,
+  ParkedEditBody,
+  ParkedResponse,
+  ParkedRetryBody,
+  ParkedSkipBody,
   PRINCIPAL_FIELDS,
   ReplayResponse,
   RescheduleBody,
@@ -290,6 +298,58 @@ export function registerApiRoutes(root: FastifyInstance, d: ApiDeps) {
         .executeUpdate(resolveExceptionUpdate, { args: [resolution], updateId });
     },
     detail: (body) => (body?.kind ? { kind: body.kind } : {}),
+  });
+
+  const parkedDetail = (body: { parkedId?: string } | undefined, response: unknown) => ({
+    ...(body?.parkedId ? { parkedId: body.parkedId } : {}),
+    ...((response as Partial<ParkedOutcome> | undefined)?.outcome
+      ? { outcome: (response as ParkedOutcome).outcome }
+      : {}),
+  });
+  updateRoute({
+    path: '/v1/shipments/:id/parked/retry',
+    summary: 'Send a parked side effect again as it is, after its data was fixed at the vendor',
+    action: 'parked.retry',
+    roles: UPDATE_ROLES.retryParked,
+    body: ParkedRetryBody,
+    response: ParkedResponse,
+    rejections: [409, 422],
+    run: (wf, body, principal, updateId) =>
+      d.client.workflow
+        .getHandle(wf)
+        .executeUpdate(retryParkedUpdate, { args: [{ ...body, by: principal.id }], updateId }),
+    detail: parkedDetail,
+  });
+  updateRoute({
+    path: '/v1/shipments/:id/parked/edit',
+    summary: "Change a parked side effect's editable fields and send it again",
+    action: 'parked.edit_and_retry',
+    roles: UPDATE_ROLES.editAndRetry,
+    body: ParkedEditBody,
+    response: ParkedResponse,
+    rejections: [409, 422],
+    run: (wf, body, principal, updateId) =>
+      d.client.workflow
+        .getHandle(wf)
+        .executeUpdate(editAndRetryUpdate, { args: [{ ...body, by: principal.id }], updateId }),
+    detail: (body, response) => ({
+      ...parkedDetail(body, response),
+      fields: Object.keys(body?.edits ?? {}),
+    }),
+  });
+  updateRoute({
+    path: '/v1/shipments/:id/parked/skip',
+    summary: 'Drop a parked side effect for good, with a reason (a skipped billing post closes unbilled)',
+    action: 'parked.skip',
+    roles: UPDATE_ROLES.skipParked,
+    body: ParkedSkipBody,
+    response: ParkedResponse,
+    rejections: [409, 422],
+    run: (wf, body, principal, updateId) =>
+      d.client.workflow
+        .getHandle(wf)
+        .executeUpdate(skipParkedUpdate, { args: [{ ...body, by: principal.id }], updateId }),
+    detail: (body, response) => ({ ...parkedDetail(body, response), reason: body?.reason }),
   });
 
   app.get(

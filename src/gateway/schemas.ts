@@ -101,6 +101,43 @@ export const ApprovalResponse = z.object({
 /** 200 of the exception resolution route. */
 export const ResolutionResponse = z.object({ shipmentId: z.string(), openCases: z.number().int() });
 
+/** The parked side effect an operator acts on (see the status's `parked` list). */
+const parkedId = z
+  .string()
+  .regex(/^p\d{1,6}$/, 'a parked item id looks like p1')
+  .describe("the id in the status's parked list");
+/** Body of the parked retry route. */
+export const ParkedRetryBody = z.object({ parkedId }).meta({ id: 'ParkedRetry' });
+/** Body of the parked skip route. */
+export const ParkedSkipBody = z
+  .object({ parkedId, reason: text(500, 1).describe('why it is dropped for good; kept on the shipment') })
+  .meta({ id: 'ParkedSkip' });
+/** Body of the parked edit route: only the fields the parked kind allows. */
+export const ParkedEditBody = z
+  .object({
+    parkedId,
+    edits: z
+      .object({
+        occurredAt: Instant.optional().describe('milestone'),
+        eta: Instant.optional().describe('milestone'),
+        message: text(2000, 1).optional().describe('customer notice'),
+        subject: text(200, 1).optional().describe('case'),
+        description: text(4000, 1).optional().describe('case'),
+        priority: z.enum(['low', 'normal', 'high', 'urgent']).optional().describe('case'),
+      })
+      .strict(),
+  })
+  .meta({ id: 'ParkedEdit' });
+/** 200 of the parked routes. */
+export const ParkedResponse = z
+  .object({
+    shipmentId: z.string(),
+    parkedId: z.string(),
+    outcome: z.enum(['posted', 'skipped']),
+    stillParked: z.number().int(),
+  })
+  .meta({ id: 'ParkedOutcome' });
+
 /** 200 of the status route: the shipment workflow's status query. */
 export const StatusResponse = z
   .looseObject({
@@ -121,6 +158,20 @@ export const StatusResponse = z
     milestones: z.array(z.looseObject({ milestone: z.string(), attempt: z.number(), at: z.string() })),
     billingDocumentId: z.string().optional(),
     outcome: z.enum(['delivered', 'returned']).optional(),
+    parked: z
+      .array(
+        z.looseObject({
+          id: z.string(),
+          action: z.looseObject({ kind: z.string() }),
+          code: z.string(),
+          message: z.string(),
+          parkedAt: z.string(),
+          rejections: z.number().int(),
+        }),
+      )
+      .optional()
+      .describe('side effects a vendor rejected for good, waiting for retry, edit or skip'),
+    billingSkipped: z.string().optional(),
     inbox: z
       .object({
         pending: z.number().int(),

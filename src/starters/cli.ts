@@ -29,6 +29,7 @@ import {
 import { openStore, storeTargetFromConfig } from '../storage/store.js';
 import { registerAuditCommand } from './audit.js';
 import { registerDlqCommands } from './dlq.js';
+import { registerParkedCommands } from './parked.js';
 import { releaseNow, upsertReleaseSchedule } from '../platform/release.js';
 import { clockFromConfig, settingsFromConfig, startShipment } from '../platform/shipments.js';
 
@@ -395,6 +396,7 @@ export function buildCli(ctxFactory: (json: boolean) => Ctx = defaultCtx): Comma
     usageError: (message: string) => new UsageError(message),
   };
   registerDlqCommands(program, apiDeps);
+  registerParkedCommands(program, apiDeps);
   registerAuditCommand(program, apiDeps);
   registerPrincipalCommand(program);
   return program;

@@ -65,6 +65,7 @@ export function gatewayApi(deps: GatewayApiDeps, role: Role) {
     method: 'GET' | 'POST',
     path: string,
     params?: Record<string, unknown>,
+    payload?: Record<string, unknown>,
   ): Promise<{ data: T; json: boolean }> {
     const t = target(cmd);
     let res;
@@ -73,8 +74,8 @@ export function gatewayApi(deps: GatewayApiDeps, role: Role) {
         method,
         url: `${t.url}${path}`,
         params,
-        // An empty JSON object: axios would otherwise label a bodiless POST as a form.
-        ...(method === 'POST' ? { data: {} } : {}),
+        // At least an empty JSON object: axios would otherwise label a bodiless POST as a form.
+        ...(method === 'POST' ? { data: payload ?? {} } : {}),
         headers: {
           authorization: `Bearer ${t.token}`,
           ...(method === 'POST' ? { 'idempotency-key': randomUUID() } : {}),

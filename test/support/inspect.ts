@@ -49,3 +49,15 @@ export async function crmNotices(crmUrl: string, shipmentId: string) {
   );
   return res.data.notifications;
 }
+
+/** Sets the ERP sandbox's business rules (milestone codes it refuses, a billing block); returns them. */
+export async function setErpRules(
+  erpUrl: string,
+  rules: { rejectMilestoneCodes?: string[]; billingBlockReason?: string | null },
+) {
+  const res = await axios.post<{ rejectMilestoneCodes: string[]; billingBlockReason?: string }>(
+    `${erpUrl}/__sandbox/business-rules`,
+    rules,
+  );
+  return res.data;
+}

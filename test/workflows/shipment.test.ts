@@ -5,10 +5,20 @@ import {
   approveChargesUpdate,
   correctAddressUpdate,
   dispatchEventSignal,
+  editAndRetryUpdate,
   rescheduleUpdate,
+  retryParkedUpdate,
+  skipParkedUpdate,
   type ShipmentResult,
 } from '../../src/workflows/shipment/contract.js';
-import { crmCases, crmNotices, duplicateEffects, erpBilling, erpMilestones } from '../support/inspect.js';
+import {
+  crmCases,
+  crmNotices,
+  duplicateEffects,
+  erpBilling,
+  erpMilestones,
+  setErpRules,
+} from '../support/inspect.js';
 import { startStack, type Stack } from '../support/stack.js';
 
 let stack: Stack | undefined;
@@ -317,6 +327,86 @@ describe('ShipmentWorkflow on the real dev server with the sandboxes', () => {
       approvedBy: 'fin-ana',
       secondApprovedBy: 'fin-bo',
     });
+  });
+
+  it('when the ERP refuses the dispatched milestone for good then it is parked, and a retry once the rule is lifted posts it once before the shipment closes', async () => {
+    stack = await startStack();
+    await setErpRules(stack.erp.url, { rejectMilestoneCodes: ['DISPATCHED'] });
+    const { order, workflowId, handle } = await stack.start();
+    await stack.waitFor(workflowId, published);
+    await drive(stack, workflowId, ['route.assigned.v1', 'stop.started.v1', 'delivery.completed.v1']);
+    // Delivered and billed, but it does not close over the parked milestone.
+    const parked = await stack.waitFor(workflowId, (st) => !!st.billingDocumentId && !!st.parked?.length);
+    expect(parked.phase).toBe('billing');
+    expect(parked.parked).toEqual([
+      expect.objectContaining({
+        id: 'p1',
+        action: expect.objectContaining({ kind: 'milestone', milestone: 'dispatched', attempt: 1 }),
+        code: 'ERP_BUSINESS_REJECTED',
+        message: expect.stringContaining('DISPATCHED is not permitted'),
+        rejections: 1,
+      }),
+    ]);
+    await expect
+      .poll(async () => (await handle.describe()).searchAttributes.OpenException)
+      .toEqual(['outbound_rejected']);
+    // Retried while the rule still stands: refused with the vendor's reason, still parked, counted.
+    expect(
+      await rejection(handle.executeUpdate(retryParkedUpdate, { args: [{ parkedId: 'p1', by: 'disp-1' }] })),
+    ).toBe('ERP_BUSINESS_REJECTED');
+    expect((await stack.waitFor(workflowId, () => true)).parked?.[0]?.rejections).toBe(2);
+    expect(
+      await rejection(handle.executeUpdate(retryParkedUpdate, { args: [{ parkedId: 'p9', by: 'disp-1' }] })),
+    ).toBe('PARKED_NOT_FOUND');
+
+    await setErpRules(stack.erp.url, { rejectMilestoneCodes: [] });
+    const retried = await handle.executeUpdate(retryParkedUpdate, {
+      args: [{ parkedId: 'p1', by: 'disp-1' }],
+    });
+    expect(retried).toMatchObject({ parkedId: 'p1', outcome: 'posted', stillParked: 0 });
+    const result = await handle.result();
+    expect(result.outcome).toBe('delivered');
+    expect((await erpMilestones(stack.erp.url, order.deliveryId)).sort()).toEqual(
+      ['BILLED#1', 'DELIVERED#1', 'DISPATCHED#1', 'PLANNED#1'].sort(),
+    );
+    const closed = await stack.waitFor(workflowId, () => true);
+    expect(closed.parkedResolved).toEqual([
+      expect.objectContaining({ id: 'p1', kind: 'milestone', outcome: 'posted', by: 'disp-1' }),
+    ]);
+    expect(await duplicateEffects(stack.erp.url)).toEqual([]);
+  });
+
+  it('when the ERP blocks the delivery for billing then the billing post is parked, an edit is refused, and a skip with a reason closes the shipment unbilled', async () => {
+    stack = await startStack();
+    await setErpRules(stack.erp.url, { billingBlockReason: 'credit check pending' });
+    const { order, workflowId, handle } = await stack.start();
+    await stack.waitFor(workflowId, published);
+    await drive(stack, workflowId, ['route.assigned.v1', 'stop.started.v1', 'delivery.completed.v1']);
+    const parked = await stack.waitFor(workflowId, (st) => !!st.parked?.length);
+    expect(parked).toMatchObject({ phase: 'billing', outcome: 'delivered' });
+    expect(parked.parked?.[0]).toMatchObject({
+      id: 'p1',
+      action: { kind: 'billing' },
+      code: 'ERP_BUSINESS_REJECTED',
+      message: expect.stringContaining('blocked for billing: credit check pending'),
+    });
+    expect(
+      await rejection(
+        handle.executeUpdate(editAndRetryUpdate, {
+          args: [{ parkedId: 'p1', by: 'fin-ana', edits: { message: 'bill it anyway' } }],
+        }),
+      ),
+    ).toBe('PARKED_EDIT_INVALID');
+    const skipped = await handle.executeUpdate(skipParkedUpdate, {
+      args: [{ parkedId: 'p1', by: 'fin-ana', reason: 'billed by hand in the ERP' }],
+    });
+    expect(skipped).toMatchObject({ outcome: 'skipped', stillParked: 0 });
+    const result = await handle.result();
+    expect(result).toMatchObject({ outcome: 'delivered', billingDocumentId: '' });
+    expect(await erpBilling(stack.erp.url, order.deliveryId)).toEqual([]);
+    expect(await erpMilestones(stack.erp.url, order.deliveryId)).not.toContain('BILLED#1');
+    const closed = await stack.waitFor(workflowId, () => true);
+    expect(closed).toMatchObject({ phase: 'closed', billingSkipped: 'billed by hand in the ERP' });
   });
 
   it('when every event arrives three times and shuffled then each milestone still reaches ERP once', async () => {

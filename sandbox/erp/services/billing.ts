@@ -101,6 +101,15 @@ function createBilling(
       'SoldToParty',
     );
   }
+  const block = c.store.rules.billingBlockReason;
+  if (block) {
+    throw new ODataError(
+      400,
+      MESSAGES.billingBlocked,
+      `Delivery ${deliveryId} is blocked for billing: ${block}`,
+      'ReferenceDocument',
+    );
+  }
   const existing = [...c.store.billing.values()].find((b) => b.header.ReferenceDocument === deliveryId);
   if (existing) {
     throw new ODataError(

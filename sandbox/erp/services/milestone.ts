@@ -62,6 +62,14 @@ function createMilestone(
       'DeliveryDocument',
     );
   }
+  if (c.store.rules.rejectMilestoneCodes.includes(input.MilestoneCode)) {
+    throw new ODataError(
+      400,
+      MESSAGES.milestoneInvalid,
+      `Milestone code ${input.MilestoneCode} is not permitted for delivery ${id} by a validation rule`,
+      'MilestoneCode',
+    );
+  }
   c.store.counters.milestoneSeq += 1;
   const rec: MilestoneRecord = {
     seq: c.store.counters.milestoneSeq,

@@ -5,6 +5,7 @@ import type { DispatchEvent } from '../../domain/events.js';
 import {
   Address,
   ExceptionKind,
+  Instant,
   Order,
   TimeWindow,
   type Charge,
@@ -124,6 +125,59 @@ export interface ApprovalResult {
 export const ExceptionResolution = z.object({ kind: ExceptionKind, resolution: z.string().min(1).max(1000) });
 export type ExceptionResolution = z.infer<typeof ExceptionResolution>;
 
+/** Which parked side effect an operator acts on, and who (set by the gateway from the principal). */
+export const ParkedRef = z.object({
+  parkedId: z.string().regex(/^p\d{1,6}$/, 'a parked item id looks like p1'),
+  by: z.string().min(1).max(100),
+});
+export type ParkedRef = z.infer<typeof ParkedRef>;
+
+/** Skipping a parked side effect for good, with the reason. */
+export const ParkedSkip = ParkedRef.extend({ reason: z.string().min(1).max(500) });
+export type ParkedSkip = z.infer<typeof ParkedSkip>;
+
+/**
+ * The fields of a parked side effect an operator may change before it is sent again: a milestone's times,
+ * a notice's text, a case's subject, description and priority. The billing post has none: its data is fixed
+ * in the ERP, then retried.
+ */
+export const ParkedEdits = z
+  .object({
+    occurredAt: Instant.optional(),
+    eta: Instant.optional(),
+    message: z.string().min(1).max(2000).optional(),
+    subject: z.string().min(1).max(200).optional(),
+    description: z.string().min(1).max(4000).optional(),
+    priority: z.enum(['low', 'normal', 'high', 'urgent']).optional(),
+  })
+  .strict()
+  .refine((e) => Object.keys(e).length > 0, 'name at least one field to change');
+export type ParkedEdits = z.infer<typeof ParkedEdits>;
+
+/** Editing a parked side effect and sending it again. */
+export const ParkedEdit = ParkedRef.extend({ edits: ParkedEdits });
+export type ParkedEdit = z.infer<typeof ParkedEdit>;
+
+/** What an operator action on a parked side effect answers. */
+export interface ParkedOutcome {
+  shipmentId: string;
+  parkedId: string;
+  outcome: 'posted' | 'skipped';
+  /** Items still parked on the shipment. */
+  stillParked: number;
+}
+
+/** A parked side effect as the status query shows it. */
+export interface ParkedView {
+  id: string;
+  /** milestone, goodsIssue, notify, openCase or billing. */
+  action: { kind: string } & Record<string, unknown>;
+  code: string;
+  message: string;
+  parkedAt: string;
+  rejections: number;
+}
+
 /** A milestone as reported to the ERP. */
 export interface MilestoneEntry {
   milestone: Milestone;
@@ -160,6 +214,19 @@ export interface ShipmentStatus {
   eventsIgnored: number;
   /** The latest events that changed nothing, and why (another attempt, a task it did not create, ...). */
   ignoredEvents: { eventId: string; type: string; reason: string }[];
+  /** Side effects a vendor rejected for good, waiting for an operator to retry, edit or skip them. */
+  parked?: ParkedView[];
+  /** What operators did with parked side effects (latest last). */
+  parkedResolved?: {
+    id: string;
+    kind: string;
+    outcome: 'posted' | 'skipped';
+    by: string;
+    reason?: string;
+    at: string;
+  }[];
+  /** Why the billing post was skipped, when an operator skipped it. */
+  billingSkipped?: string;
 }
 
 /** How a shipment ended. */
@@ -196,6 +263,12 @@ export const resolveExceptionUpdate = defineUpdate<
   { shipmentId: string; openCases: number },
   [ExceptionResolution]
 >('resolveException');
+/** Sends a parked side effect again, as it is (after the data was fixed at the vendor). */
+export const retryParkedUpdate = defineUpdate<ParkedOutcome, [ParkedRef]>('retryParked');
+/** Drops a parked side effect for good, with a reason; a skipped billing post closes the shipment unbilled. */
+export const skipParkedUpdate = defineUpdate<ParkedOutcome, [ParkedSkip]>('skipParked');
+/** Changes a parked side effect's editable fields and sends it again. */
+export const editAndRetryUpdate = defineUpdate<ParkedOutcome, [ParkedEdit]>('editAndRetry');
 /** The shipment's status. */
 export const statusQuery = defineQuery<ShipmentStatus>('status');
 
@@ -220,4 +293,7 @@ export const UPDATE_ROLES = {
   correctAddress: ['agent', 'dispatcher', 'admin'],
   approveCharges: ['finance'],
   resolveException: ['agent', 'dispatcher', 'admin'],
+  retryParked: ['dispatcher', 'finance', 'admin'],
+  skipParked: ['dispatcher', 'finance', 'admin'],
+  editAndRetry: ['dispatcher', 'finance', 'admin'],
 } as const;

@@ -5,20 +5,38 @@ import {
   AddressCorrection,
   ChargeApproval,
   ExceptionResolution,
+  ParkedEdit,
+  ParkedRef,
+  ParkedSkip,
   RescheduleRequest,
   approveChargesUpdate,
   correctAddressUpdate,
   dispatchEventSignal,
+  editAndRetryUpdate,
   rescheduleUpdate,
   resolveExceptionUpdate,
+  retryParkedUpdate,
+  skipParkedUpdate,
   statusQuery,
   type ApprovalResult,
+  type ParkedEdits,
+  type ParkedOutcome,
   type RescheduleResult,
 } from './contract.js';
 import type { ShipmentRun } from './run.js';
 import { failureCode } from './side-effects.js';
-import { followUp } from './steps.js';
-import { applyDispatchEvent, ignore, queueMilestone, queuePlanNotice, statusOf } from './state.js';
+import { followUp, postBilling } from './steps.js';
+import {
+  applyDispatchEvent,
+  ignore,
+  queueMilestone,
+  queuePlanNotice,
+  resolveParked,
+  statusOf,
+  type Action,
+  type BillingAction,
+  type ParkedItem,
+} from './state.js';
 
 /** Phases in which the window and the address can still move; from out-for-delivery on they cannot. */
 const RESCHEDULABLE = ['released', 'validating', 'on_hold', 'published', 'planned'] as const;
@@ -166,12 +184,96 @@ async function correctAddress(run: ShipmentRun, { address }: AddressCorrection) 
   return { shipmentId: run.shipmentId, phase: s.phase };
 }
 
+/** The fields each kind of side effect lets an operator change (see `ParkedEdits`). */
+const EDITABLE: Record<string, readonly (keyof ParkedEdits)[]> = {
+  milestone: ['occurredAt', 'eta'],
+  notify: ['message'],
+  openCase: ['subject', 'description', 'priority'],
+  goodsIssue: [],
+  billing: [],
+};
+
+/** The parked item an operator names, checked against what the shipment holds. */
+function findParked(run: ShipmentRun, schema: typeof ParkedRef, raw: unknown): ParkedItem {
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success)
+    reject('VALIDATION_FAILED', parsed.error.issues[0]?.message ?? 'invalid parked item reference');
+  const item = run.s.parked?.find((p) => p.id === parsed.data.parkedId);
+  if (!item) reject('PARKED_NOT_FOUND', `no parked side effect ${parsed.data.parkedId} on this shipment`);
+  if (run.resending.has(item.id)) reject('PARKED_IN_PROGRESS', `${item.id} is being sent again right now`);
+  return item;
+}
+
+function checkEdit(run: ShipmentRun, raw: unknown): { item: ParkedItem; edit: ParkedEdit } {
+  const item = findParked(run, ParkedRef, raw);
+  const parsed = ParkedEdit.safeParse(raw);
+  if (!parsed.success) reject('PARKED_EDIT_INVALID', parsed.error.issues[0]?.message ?? 'invalid edits');
+  const allowed = EDITABLE[item.action.kind] ?? [];
+  const wrong = Object.keys(parsed.data.edits).filter((k) => !allowed.includes(k as keyof ParkedEdits));
+  if (wrong.length > 0) {
+    const may = allowed.length
+      ? `only ${allowed.join(', ')}`
+      : 'nothing: fix the data at the vendor and retry';
+    reject('PARKED_EDIT_INVALID', `a parked ${item.action.kind} cannot change ${wrong.join(', ')}; ${may}`);
+  }
+  return { item, edit: parsed.data };
+}
+
+/** Sends a parked side effect (maybe edited) again through the path that first sent it. */
+async function resendParked(run: ShipmentRun, item: ParkedItem, by: string): Promise<ParkedOutcome> {
+  const post = (a: Action | BillingAction) => (a.kind === 'billing' ? postBilling(run) : run.effects.send(a));
+  run.resending.add(item.id);
+  try {
+    await run.effects.resend(item, post, by);
+  } finally {
+    run.resending.delete(item.id);
+  }
+  return outcome(run, item, 'posted');
+}
+
+function outcome(run: ShipmentRun, item: ParkedItem, result: ParkedOutcome['outcome']): ParkedOutcome {
+  const stillParked = run.s.parked?.length ?? 0;
+  return { shipmentId: run.shipmentId, parkedId: item.id, outcome: result, stillParked };
+}
+
+/** The operator actions on parked side effects: retry as is, edit and retry, or skip with a reason. */
+function registerParkedHandlers(run: ShipmentRun) {
+  setHandler(
+    retryParkedUpdate,
+    async (raw) => resendParked(run, findParked(run, ParkedRef, raw), ParkedRef.parse(raw).by),
+    { validator: (raw) => void findParked(run, ParkedRef, raw) },
+  );
+  setHandler(
+    editAndRetryUpdate,
+    async (raw) => {
+      const { item, edit } = checkEdit(run, raw);
+      // The edited fields replace the old ones; what the vendor then accepts is what the shipment records.
+      item.action = { ...item.action, ...edit.edits };
+      return resendParked(run, item, edit.by);
+    },
+    { validator: (raw) => void checkEdit(run, raw) },
+  );
+  setHandler(
+    skipParkedUpdate,
+    (raw) => {
+      const item = findParked(run, ParkedSkip, raw);
+      const { by, reason } = ParkedSkip.parse(raw);
+      if (item.action.kind === 'billing') run.s.billingSkipped = reason;
+      resolveParked(run.s, item, { outcome: 'skipped', by, reason, at: run.nowIso() });
+      run.publishStatus();
+      return outcome(run, item, 'skipped');
+    },
+    { validator: (raw) => void findParked(run, ParkedSkip, raw) },
+  );
+}
+
 /**
  * The shipment's signal, query and updates. Updates that write to dispatch take turns with each other and
  * with the main loop's dispatch writes, and check their preconditions again once it is their turn.
  */
 export function registerHandlers(run: ShipmentRun) {
   const { s } = run;
+  if (run.parking) registerParkedHandlers(run);
   setHandler(dispatchEventSignal, (event) => {
     try {
       applyDispatchEvent(s, event, run.settings, { checkTask: run.serialized });

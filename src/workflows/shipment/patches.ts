@@ -24,6 +24,12 @@ export const TASK_MEMO_PATCH = 'dispatch-task-memo';
  */
 export const FOUR_EYES_PATCH = 'four-eyes-approval';
 
+/**
+ * A side effect a vendor rejects for good (a milestone, a notice, a case, the billing post) is parked with
+ * its error instead of dropped (or, for billing, failing the run); operators retry, edit or skip it.
+ */
+export const PARKED_OUTBOUND_PATCH = 'parked-outbound';
+
 /** Checked where the old code checked it: the lanes decide how queued side effects run. */
 export const lanes = () => patched(SIDE_EFFECT_LANES_PATCH);
 /** Checked where the old code checked it: visibility follows the phase before side effects run. */
@@ -34,3 +40,5 @@ export const serializedHandlers = () => patched(SERIALIZED_HANDLERS_PATCH);
 export const taskMemo = () => patched(TASK_MEMO_PATCH);
 /** Decided once, at the start of a run, like the serialized handlers. */
 export const fourEyesApproval = () => patched(FOUR_EYES_PATCH);
+/** Decided once, at the start of a run, like the serialized handlers. */
+export const parkedOutbound = () => patched(PARKED_OUTBOUND_PATCH);

@@ -9,10 +9,10 @@ import { realDuration, simAt } from '../../domain/clock.js';
 import { regionTimeZone } from '../../domain/local-time.js';
 import { taskQueues } from '../task-queues.js';
 import type { ShipmentInput, ShipmentSettings } from './contract.js';
-import { fourEyesApproval, serializedHandlers } from './patches.js';
+import { fourEyesApproval, parkedOutbound, serializedHandlers } from './patches.js';
 import { SA } from './search-attributes.js';
 import { SideEffectQueue } from './side-effects.js';
-import { initialState, openExceptions, type ShipmentState } from './state.js';
+import { initialState, visibleException, type ShipmentState } from './state.js';
 
 const retry = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' } as const;
 
@@ -45,6 +45,10 @@ export class ShipmentRun {
   readonly serialized = serializedHandlers();
   /** Charges above the four-eyes threshold need two finance principals (decided once per run; see patches). */
   readonly fourEyes = fourEyesApproval();
+  /** Side effects rejected for good are parked for operators (decided once per run; see patches). */
+  readonly parking = parkedOutbound();
+  /** Parked items being sent again right now (one operator action at a time per item). */
+  readonly resending = new Set<string>();
   /** The region's zone for service days and window moves (runs before the patch used UTC days). */
   readonly timeZone: string;
   private readonly lock = new Mutex();
@@ -116,10 +120,10 @@ export class ShipmentRun {
     return suggested() ? 'continue' : 'timeout';
   }
 
-  /** Publishes the phase and the open exception as search attributes when they changed. */
+  /** Publishes the phase and the open exception (a parked side effect first) when they changed. */
   publishStatus() {
     const { s } = this;
-    const exception = openExceptions(s)[0] ?? 'none';
+    const exception = visibleException(s);
     const fingerprint = `${s.phase}|${exception}|${s.phase === 'closed'}`;
     if (fingerprint === this.published) return;
     this.published = fingerprint;

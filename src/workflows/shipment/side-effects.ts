@@ -2,7 +2,7 @@ import { ActivityFailure, ApplicationFailure, condition, log } from '@temporalio
 import type { ExceptionKind } from '../../domain/model.js';
 import { lanes } from './patches.js';
 import type { ShipmentRun } from './run.js';
-import { laneOf, type Action } from './state.js';
+import { laneOf, resolveParked, type Action, type BillingAction, type ParkedItem } from './state.js';
 
 type Lane = 'erp' | 'crm';
 
@@ -11,6 +11,11 @@ export function failureCode(err: unknown): string | undefined {
   return err instanceof ActivityFailure && err.cause instanceof ApplicationFailure
     ? (err.cause.type ?? undefined)
     : undefined;
+}
+
+/** The vendor's own message of a failed activity (the failure's cause), else the failure's message. */
+export function failureMessage(err: ActivityFailure): string {
+  return err.cause instanceof ApplicationFailure ? err.cause.message : err.message;
 }
 
 /**
@@ -69,11 +74,48 @@ export class SideEffectQueue {
     } catch (err) {
       // A business rejection will not succeed on retry: keep the shipment moving and leave a trace.
       if (!(err instanceof ActivityFailure)) throw err;
+      if (this.run.parking) return this.park(a, err);
       log.error('side effect rejected', { action: a.kind, code: failureCode(err), error: err.message });
     }
   }
 
-  private async send(a: Action) {
+  /** Keeps a side effect the vendor rejected for good, with its error, for an operator to retry or skip. */
+  park(action: Action | BillingAction, err: ActivityFailure) {
+    const { s } = this.run;
+    s.parkedSeq = (s.parkedSeq ?? 0) + 1;
+    const item: ParkedItem = {
+      id: `p${s.parkedSeq}`,
+      action,
+      code: failureCode(err) ?? 'REJECTED',
+      message: failureMessage(err),
+      parkedAt: this.run.nowIso(),
+      rejections: 1,
+    };
+    s.parked = [...(s.parked ?? []), item];
+    log.warn('side effect parked', { parkedId: item.id, action: action.kind, code: item.code });
+    this.run.publishStatus();
+  }
+
+  /**
+   * Sends a parked side effect again. Posted: it leaves the parked list. Rejected again: it stays parked with
+   * the new error, which the caller gets as a typed failure.
+   */
+  async resend(item: ParkedItem, post: (a: Action | BillingAction) => Promise<unknown>, by: string) {
+    try {
+      await post(item.action);
+    } catch (err) {
+      if (!(err instanceof ActivityFailure)) throw err;
+      item.code = failureCode(err) ?? 'REJECTED';
+      item.message = failureMessage(err);
+      item.rejections++;
+      throw ApplicationFailure.create({ type: item.code, message: item.message, nonRetryable: true });
+    }
+    resolveParked(this.run.s, item, { outcome: 'posted', by, at: this.run.nowIso() });
+    this.run.publishStatus();
+  }
+
+  /** Sends one queued side effect, as the lanes do. */
+  async send(a: Action) {
     const { s, acts, shipmentId } = this.run;
     const key = this.run.key.bind(this.run);
     const base = { shipmentId, deliveryId: s.order.deliveryId, customerId: s.order.customerId };

@@ -45,6 +45,33 @@ export type Action =
       priority: 'low' | 'normal' | 'high' | 'urgent';
     };
 
+/** The billing post, when it is the side effect a vendor refused. */
+export type BillingAction = { kind: 'billing' };
+
+/** A side effect a vendor rejected for good, kept with its error until an operator retries or skips it. */
+export interface ParkedItem {
+  /** `p1`, `p2`, ... in the order they were parked. */
+  id: string;
+  action: Action | BillingAction;
+  /** The vendor's error code and message of the latest rejection. */
+  code: string;
+  message: string;
+  /** Simulated time it was first parked. */
+  parkedAt: string;
+  /** How many times it was rejected (the first post and every retry). */
+  rejections: number;
+}
+
+/** What an operator did with a parked item (kept for the status query). */
+export interface ParkedResolution {
+  id: string;
+  kind: string;
+  outcome: 'posted' | 'skipped';
+  by: string;
+  reason?: string;
+  at: string;
+}
+
 /** Why a dispatch event changed nothing. */
 export type IgnoreReason = 'other_attempt' | 'attempt_closed' | 'stale' | 'foreign_task' | 'unreadable';
 
@@ -125,6 +152,16 @@ export interface ShipmentState {
   outcome?: ShipmentOutcome;
   noAssignmentEscalated: boolean;
   addressCorrected: boolean;
+  /** Side effects a vendor rejected for good, waiting for an operator (runs with the parked-outbound patch). */
+  parked?: ParkedItem[];
+  /** The last parked item's number. */
+  parkedSeq?: number;
+  /** Parked items operators resolved, latest last (bounded). */
+  parkedResolved?: ParkedResolution[];
+  /** The billed milestone is queued (a run that continued as new while closing does not queue it twice). */
+  billedQueued?: boolean;
+  /** Set when an operator skipped the billing post: the shipment closes without a billing document. */
+  billingSkipped?: string;
 }
 
 /** Queues an ERP milestone of the current attempt (or the given one). */
@@ -345,6 +382,22 @@ export function openExceptions(s: ShipmentState): ExceptionKind[] {
   return [...new Set(s.cases.filter((c) => c.open).map((c) => c.kind))];
 }
 
+/** What visibility shows as the open exception: a parked side effect first, else the first open case. */
+export function visibleException(s: ShipmentState): string {
+  if (s.parked?.length) return 'outbound_rejected';
+  return openExceptions(s)[0] ?? 'none';
+}
+
+/** Keeps the latest resolutions of parked items for the status query, at most this many. */
+const MAX_RESOLUTIONS_KEPT = 20;
+
+/** Records what an operator did with a parked item and takes it off the parked list. */
+export function resolveParked(s: ShipmentState, item: ParkedItem, r: Omit<ParkedResolution, 'id' | 'kind'>) {
+  s.parked = (s.parked ?? []).filter((p) => p.id !== item.id);
+  const entry: ParkedResolution = { id: item.id, kind: item.action.kind, ...r };
+  s.parkedResolved = [...(s.parkedResolved ?? []), entry].slice(-MAX_RESOLUTIONS_KEPT);
+}
+
 /** The status query's view of the state. */
 export function statusOf(s: ShipmentState): ShipmentStatus {
   return {
@@ -371,5 +424,8 @@ export function statusOf(s: ShipmentState): ShipmentStatus {
     eventsApplied: s.eventsApplied,
     eventsIgnored: s.eventsIgnored,
     ignoredEvents: s.ignored ?? [],
+    ...(s.parked ? { parked: s.parked } : {}),
+    ...(s.parkedResolved ? { parkedResolved: s.parkedResolved } : {}),
+    ...(s.billingSkipped ? { billingSkipped: s.billingSkipped } : {}),
   };
 }

@@ -1,4 +1,4 @@
-import { ApplicationFailure, log, upsertMemo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, log, upsertMemo } from '@temporalio/workflow';
 import { accessorialTotal, buildBillingDocument, computeCharges } from '../../domain/billing.js';
 import type { Job } from '../../domain/model.js';
 import { DISPATCH_TASK_MEMO, type DispatchTaskMemo } from './contract.js';
@@ -214,7 +214,50 @@ export async function bill(run: ShipmentRun) {
     if ((await run.wait(() => s.approvedBy !== undefined)) === 'continue') return;
   }
   s.phase = 'billing';
-  // Four-eyes: the document names both approvers; otherwise the one who decided.
+  if (!s.billingDocumentId && !s.billingSkipped) {
+    if (!(await postOrParkBilling(run))) return;
+  }
+  if (s.billingDocumentId && !s.billedQueued) {
+    s.billedQueued = true;
+    queueMilestone(s, 'billed', run.nowIso(), { attempt: Math.max(1, s.attempt) });
+  }
+  s.awaitingApproval = false;
+  await run.effects.flush();
+  // Nothing closes over a parked side effect: once closed, no operator could act on it.
+  if (run.parking && s.parked?.length) {
+    if ((await run.wait(() => !s.parked?.length)) === 'continue') return;
+  }
+  const billed = s.billingDocumentId
+    ? `billed as ${s.billingDocumentId}`
+    : `not billed (${s.billingSkipped ?? 'skipped'})`;
+  await run.effects.closeCases(undefined, `Shipment closed: ${s.outcome ?? 'unknown'}, ${billed}.`);
+  s.phase = 'closed';
+}
+
+/**
+ * Posts the billing document. A post the ERP rejects for good is parked (runs with the patch; older runs
+ * fail as they did) and the shipment waits for an operator to retry or skip it. False when the run should
+ * continue as new first.
+ */
+async function postOrParkBilling(run: ShipmentRun): Promise<boolean> {
+  const { s } = run;
+  const parked = () => s.parked?.some((p) => p.action.kind === 'billing') ?? false;
+  if (!parked()) {
+    try {
+      await postBilling(run);
+      return true;
+    } catch (err) {
+      if (!run.parking || !(err instanceof ActivityFailure)) throw err;
+      run.effects.park({ kind: 'billing' }, err);
+    }
+  }
+  const settled = () => !!s.billingDocumentId || !!s.billingSkipped;
+  return (await run.wait(settled)) !== 'continue';
+}
+
+/** The ERP billing post, naming both approvers of a four-eyes approval, else the one who decided. */
+export async function postBilling(run: ShipmentRun) {
+  const { s } = run;
   const approvers = (s.approvals ?? []).filter((a) => a.decision === 'approved').map((a) => a.principal);
   const twoApprovers = run.fourEyes && approvers.length >= 2 && s.approvedBy === approvers.join(' & ');
   const doc = buildBillingDocument({
@@ -229,12 +272,4 @@ export async function bill(run: ShipmentRun) {
     idempotencyKey: run.key('billing'),
   });
   s.billingDocumentId = billingDocumentId;
-  s.awaitingApproval = false;
-  queueMilestone(s, 'billed', run.nowIso(), { attempt: Math.max(1, s.attempt) });
-  await run.effects.flush();
-  await run.effects.closeCases(
-    undefined,
-    `Shipment closed: ${s.outcome ?? 'unknown'}, billed as ${billingDocumentId}.`,
-  );
-  s.phase = 'closed';
 }
