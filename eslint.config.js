@@ -93,8 +93,8 @@ const layerZones = [
   },
   {
     target: './src/workers',
-    from: ['./src/gateway', './src/storage', './src/starters'],
-    message: 'Workers import workflows, activities, integrations and platform only.',
+    from: ['./src/gateway', './src/starters'],
+    message: 'Workers import workflows, activities, integrations, storage (dead letters) and platform only.',
   },
   {
     target: './src',

@@ -236,8 +236,10 @@ export const DeadLetterView = z
     id: z.number().int(),
     source: z.enum(['dispatch', 'crm', 'erp']),
     stage: z
-      .enum(['intake', 'delivery'])
-      .describe('intake: refused at the webhook; delivery: accepted but not deliverable'),
+      .enum(['intake', 'delivery', 'release'])
+      .describe(
+        'intake: refused at the webhook; delivery: accepted but not deliverable; release: a released ERP delivery whose data failed validation in a release pass',
+      ),
     eventId: z.string().nullable(),
     eventType: z.string().nullable(),
     shipmentId: z.string().nullable(),

@@ -21,6 +21,17 @@ export interface ReleasedPage {
   orders: Order[];
   /** Opaque cursor; undefined when this was the last page. */
   nextCursor?: string;
+  /** Released deliveries whose data failed validation: not started, kept as dead letters by the release pass. */
+  rejected?: RejectedDelivery[];
+}
+
+/** A released delivery skipped because its ERP data failed validation. */
+export interface RejectedDelivery {
+  deliveryId: string;
+  field?: string;
+  message: string;
+  /** The delivery entity as the ERP sent it, kept for inspection in the dead letter. */
+  entity?: unknown;
 }
 
 /** A business milestone reported to the ERP. */

@@ -13,7 +13,10 @@ export interface NewDeadLetter {
   shipmentId?: string;
   reason: string;
   code: string;
-  /** The body exactly as received (intake) or the canonical event as JSON (delivery). */
+  /**
+   * The body exactly as received (intake), the canonical event as JSON (delivery), or the ERP's delivery
+   * entity as the release pass read it (release).
+   */
   payload: string;
   headers: Record<string, string>;
   createdAt: string;
@@ -66,12 +69,13 @@ export class DeadLetterRepository {
   constructor(private readonly db: Db) {}
 
   /**
-   * Records a dead letter; returns its id. An intake letter whose body is already held by an open intake
-   * letter of the same source is not stored twice: the existing id is returned.
+   * Records a dead letter; returns its id. An intake or release letter whose body is already held by an open
+   * letter of the same source and stage is not stored twice: the existing id is returned.
    */
   async add(d: NewDeadLetter): Promise<number> {
     const payload = storableText(d.payload);
-    const payloadHash = d.stage === 'intake' ? createHash('sha256').update(payload).digest('hex') : null;
+    const deduplicated = d.stage === 'intake' || d.stage === 'release';
+    const payloadHash = deduplicated ? createHash('sha256').update(payload).digest('hex') : null;
     const r = await this.db.kysely
       .insertInto('dead_letters')
       .values({
@@ -92,7 +96,7 @@ export class DeadLetterRepository {
         oc
           .columns(['source', 'payload_hash'])
           .where('status', '=', sql.lit('open'))
-          .where('stage', '=', sql.lit('intake'))
+          .where('stage', '=', sql.lit(deduplicated ? d.stage : 'intake'))
           .doNothing(),
       )
       .returning('id')
@@ -104,7 +108,7 @@ export class DeadLetterRepository {
       .where('source', '=', d.source)
       .where('payload_hash', '=', payloadHash)
       .where('status', '=', 'open')
-      .where('stage', '=', 'intake')
+      .where('stage', '=', d.stage)
       .executeTakeFirstOrThrow();
     return Number(existing.id);
   }

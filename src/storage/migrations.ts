@@ -131,6 +131,42 @@ async function addColumn(db: Kysely<unknown>, backend: Backend, table: string, c
   }
 }
 
+const STAGE_CHECK_OLD = "check (stage in ('intake', 'delivery'))";
+const STAGE_CHECK_NEW = "check (stage in ('intake', 'delivery', 'release'))";
+
+/**
+ * Lets dead letters carry the `release` stage. PostgreSQL swaps the named check; SQLite cannot alter a
+ * check, so the table is rebuilt from its own definition (whatever columns later migrations added), rows
+ * and indexes kept.
+ */
+async function widenStageCheck(db: Kysely<unknown>, backend: Backend) {
+  if (backend === 'postgres') {
+    await sql`alter table dead_letters drop constraint if exists dead_letters_stage_check`.execute(db);
+    await sql
+      .raw(`alter table dead_letters add constraint dead_letters_stage_check ${STAGE_CHECK_NEW}`)
+      .execute(db);
+    return;
+  }
+  const table = await sql<{
+    sql: string;
+  }>`select sql from sqlite_master where type = 'table' and name = 'dead_letters'`.execute(db);
+  const definition = table.rows[0]?.sql ?? '';
+  if (!definition.includes(STAGE_CHECK_OLD)) return;
+  const indexes = await sql<{
+    sql: string;
+  }>`select sql from sqlite_master where type = 'index' and tbl_name = 'dead_letters' and sql is not null`.execute(
+    db,
+  );
+  const rebuilt = definition
+    .replace(STAGE_CHECK_OLD, STAGE_CHECK_NEW)
+    .replace(/create table (if not exists )?"?dead_letters"?/i, 'create table dead_letters_widened');
+  await sql.raw(rebuilt).execute(db);
+  await sql`insert into dead_letters_widened select * from dead_letters`.execute(db);
+  await sql`drop table dead_letters`.execute(db);
+  await sql`alter table dead_letters_widened rename to dead_letters`.execute(db);
+  for (const index of indexes.rows) await sql.raw(index.sql).execute(db);
+}
+
 /**
  * Every migration by name, in name order; append new ones, never edit an applied one. Each is idempotent:
  * databases made before the migrations were tracked by kysely already hold the tables of the first one.
@@ -154,6 +190,15 @@ export function migrationsFor(backend: Backend): Record<string, Migration> {
     '0003_audit_log': {
       async up(db) {
         for (const statement of auditTrail(backend)) await sql.raw(statement).execute(db);
+      },
+    },
+    '0006_dead_letter_release_stage': {
+      async up(db) {
+        await widenStageCheck(db, backend);
+        // A release pass lists a bad delivery again every time: one open letter per body, as at intake.
+        await sql`create unique index if not exists dead_letters_open_release on dead_letters (source, payload_hash) where status = 'open' and stage = 'release'`.execute(
+          db,
+        );
       },
     },
   };

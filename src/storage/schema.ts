@@ -23,7 +23,8 @@ export type InboxOutcome = 'forwarded' | 'late' | 'ignored';
 /** State of a dead letter. */
 export type DeadLetterStatus = 'open' | 'replayed' | 'discarded';
 /** Where in the pipeline a dead letter was made: at the webhook (raw vendor body) or at delivery (canonical event). */
-export type DeadLetterStage = 'intake' | 'delivery';
+/** Where input failed: at webhook intake, at delivery to Temporal, or in an ERP release pass (bad delivery data). */
+export type DeadLetterStage = 'intake' | 'delivery' | 'release';
 
 /** Accepted events waiting for (or done with) delivery to Temporal. */
 export interface InboxTable {

@@ -4,11 +4,28 @@ import { createDispatchAdapter } from '../integrations/dispatch/adapter.js';
 import { createErpAdapter } from '../integrations/erp/adapter.js';
 import { ZipGeocoder } from '../integrations/geo/geocoder.js';
 import { dataConverterFromConfig } from '../platform/codec.js';
-import { ConfigError, loadConfig, secret } from '../platform/config.js';
+import { ConfigError, loadConfig, secret, type Config } from '../platform/config.js';
 import { createLogger, temporalLogger } from '../platform/logger.js';
 import { clockFromConfig, settingsFromConfig } from '../platform/shipments.js';
 import { taskQueues } from '../workflows/task-queues.js';
 import { createWorkers } from './workers.js';
+import type { DeadLetterRepository } from '../storage/dead-letters.js';
+import { openStore, storeTargetFromConfig, type Store } from '../storage/store.js';
+
+/**
+ * The gateway's store, opened once when a release pass first needs it (SHIPSYNC_DATABASE_URL, else the SQLite
+ * file in SHIPSYNC_DATA_DIR); a failed open is tried again on the next call.
+ */
+function lazyDeadLetters(config: Config): () => Promise<DeadLetterRepository> {
+  let opening: Promise<Store> | undefined;
+  return async () => {
+    opening ??= openStore(storeTargetFromConfig(config)).catch((err: unknown) => {
+      opening = undefined;
+      throw err;
+    });
+    return (await opening).deadLetters;
+  };
+}
 
 /** `npm run worker`: the workflow worker and the erp, dispatch and crm activity workers in one process. */
 async function main() {
@@ -50,6 +67,7 @@ async function main() {
     cacheSize: config.SHIPSYNC_WORKER_CACHE_SIZE,
     workflowSlots: config.SHIPSYNC_WORKER_WORKFLOW_SLOTS,
     dataConverter: dataConverterFromConfig(config),
+    deadLetters: lazyDeadLetters(config),
   });
   logger.info(
     { taskQueues: taskQueues(config.SHIPSYNC_TASK_QUEUE_PREFIX), temporal: config.SHIPSYNC_TEMPORAL_ADDRESS },

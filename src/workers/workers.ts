@@ -9,7 +9,7 @@ import type { CrmPort, DispatchPort, ErpPort, GeocoderPort } from '../integratio
 import { createCrmActivities } from '../activities/crm.js';
 import { createDispatchActivities } from '../activities/dispatch.js';
 import { createErpActivities } from '../activities/erp.js';
-import { createOrchestrationActivities } from '../activities/orchestration.js';
+import { createOrchestrationActivities, type RejectedReleaseSink } from '../activities/orchestration.js';
 import type { ShipmentSettings } from '../workflows/shipment/contract.js';
 import { taskQueues } from '../workflows/task-queues.js';
 
@@ -51,6 +51,8 @@ export interface WorkerDeps {
   dataConverter?: DataConverter;
   /** Use this bundle instead of the prebuilt one or bundling at start. */
   bundle?: WorkflowBundleOption;
+  /** The gateway's dead letters, for released deliveries the ERP adapter refuses (opened on first use). */
+  deadLetters?: () => Promise<RejectedReleaseSink>;
 }
 
 /** The running workers and how to stop them. */
@@ -108,6 +110,7 @@ export async function createWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
         clock: deps.clock,
         settings: deps.settings,
         taskQueuePrefix: deps.taskQueuePrefix,
+        deadLetters: deps.deadLetters,
       }),
       maxCachedWorkflows: deps.cacheSize ?? 2000,
       maxConcurrentWorkflowTaskExecutions: deps.workflowSlots ?? 40,

@@ -6,7 +6,9 @@ import {
   bundleWorkflowCode,
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, vi } from 'vitest';
 import type { DataConverter } from '@temporalio/common';
@@ -28,6 +30,7 @@ import {
   startErpSandbox,
 } from '../../sandbox/index.js';
 import { startShipment } from '../../src/platform/shipments.js';
+import { openStore, type Store } from '../../src/storage/store.js';
 import { createWorkers, type RunningWorkers } from '../../src/workers/workers.js';
 import {
   ShipmentSettings,
@@ -69,6 +72,8 @@ export interface Stack {
   clock: ClockSettings;
   settings: ShipmentSettings;
   workers: RunningWorkers;
+  /** The gateway store the workers keep release dead letters in (SQLite in a temp folder). */
+  store: Store;
   /** Creates the delivery in the ERP and starts its shipment. */
   start(
     overrides?: Partial<Order>,
@@ -118,6 +123,8 @@ export async function startStack(
   ]);
   const connection = await Connection.connect({ address });
   const client = new Client({ connection, namespace: 'default', dataConverter: opts.dataConverter });
+  const storeDir = mkdtempSync(join(tmpdir(), 'shipsync-stack-'));
+  const store = await openStore({ backend: 'sqlite', file: join(storeDir, 'gateway.sqlite') });
   const workers = await createWorkers({
     address,
     namespace: 'default',
@@ -130,6 +137,7 @@ export async function startStack(
     geocoder: new ZipGeocoder(),
     bundle: await workflowBundle(),
     dataConverter: opts.dataConverter,
+    deadLetters: async () => store.deadLetters,
   });
   const simNow = () => SIM_START + (Date.now() - clock.anchorRealMs) * clock.scale;
   const sequences = new Map<string, number>();
@@ -138,6 +146,7 @@ export async function startStack(
     erp,
     dispatch,
     crm,
+    store,
     client,
     prefix,
     clock,
@@ -195,6 +204,8 @@ export async function startStack(
       await workers.shutdown();
       await connection.close();
       await Promise.all([erp.close(), dispatch.close(), crm.close()]);
+      await store.close();
+      rmSync(storeDir, { recursive: true, force: true });
     },
   };
   return stack;

@@ -30,6 +30,31 @@ describe('order release and region planning', () => {
     }
   });
 
+  it('when a released delivery has data the adapter refuses then the release pass keeps it as one dead letter with the reason, however often it runs', async () => {
+    stack = await startStack();
+    const good = sampleOrder({ deliveryId: testDeliveryId(), plannedDate: '2026-12-01' });
+    const bad = sampleOrder({ deliveryId: testDeliveryId(), plannedDate: '2026-12-01' });
+    stack.erp.addDelivery({ order: good });
+    stack.erp.addDelivery({ order: bad, overrides: { header: { YY1_DelivWindowStart_DLH: 'soon' } } });
+    const config = loadConfig({ SHIPSYNC_ENV: 'sandbox', SHIPSYNC_TASK_QUEUE_PREFIX: stack.prefix });
+    const first = await releaseNow(stack.client, config);
+    expect(first).toMatchObject({ started: 1, rejected: 1 });
+    await releaseNow(stack.client, config);
+    const letters = await stack.store.deadLetters.list({ status: 'open' });
+    expect(letters).toHaveLength(1);
+    expect(letters[0]).toMatchObject({
+      source: 'erp',
+      stage: 'release',
+      eventId: `release:${bad.deliveryId}`,
+      code: 'VALIDATION_FAILED',
+      reason: expect.stringContaining('YY1_DelivWindowStart_DLH'),
+    });
+    // The ERP's own entity is kept, as read, for whoever fixes the delivery there.
+    expect(JSON.parse(letters[0]?.payload ?? '{}')).toMatchObject({ YY1_DelivWindowStart_DLH: 'soon' });
+    const never = stack.client.workflow.getHandle(shipmentWorkflowId(bad.deliveryId));
+    await expect(never.describe()).rejects.toThrow(/not found/i);
+  });
+
   it('when no driver is assigned by the cutoff plus grace then an escalation case opens', async () => {
     stack = await startStack({ scale: 3600, settings: { noAssignmentGraceMinutes: 30 } });
     const { workflowId } = await stack.start();

@@ -2,7 +2,9 @@ import axios, { type AxiosInstance, type AxiosResponse, isAxiosError } from 'axi
 import { ShipsyncError } from '../../domain/errors.js';
 import type { BillingDocument, Order } from '../../domain/model.js';
 import { createLogger, type AppLogger } from '../../platform/logger.js';
-import type { ErpPort, MilestoneReport, ReleasedPage } from '../ports.js';
+import type { ErpPort, MilestoneReport, RejectedDelivery, ReleasedPage } from '../ports.js';
+
+export type { RejectedDelivery } from '../ports.js';
 import {
   DELIVERY_EXPAND,
   alphaOut,
@@ -27,11 +29,6 @@ export const ERP_PATHS = {
 export const MAX_PAGE_SIZE = 1000;
 
 /** A released delivery the ERP returned in a shape shipsync cannot accept, with the offending field. */
-export interface RejectedDelivery {
-  deliveryId: string;
-  field?: string;
-  message: string;
-}
 
 /** A page of released deliveries, plus those skipped because their ERP data failed validation. */
 export interface ReleasedPageWithRejects extends ReleasedPage {
@@ -183,6 +180,7 @@ export class SapErpAdapter implements ErpPort {
           deliveryId: typeof id === 'string' ? id : '',
           field: err.details.field,
           message: err.message,
+          entity,
         });
         this.logger.warn(
           { deliveryId: id, field: err.details.field, code: err.code },

@@ -19,4 +19,6 @@ export interface OrderReleaseResult {
   seen: number;
   started: number;
   attached: number;
+  /** Released deliveries whose data failed validation, kept as dead letters (stage release). */
+  rejected?: number;
 }

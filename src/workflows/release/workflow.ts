@@ -1,4 +1,4 @@
-import { proxyActivities } from '@temporalio/workflow';
+import { patched, proxyActivities } from '@temporalio/workflow';
 import type { ErpActivities } from '../../activities/erp.js';
 import type { OrchestrationActivities } from '../../activities/orchestration.js';
 import { taskQueues } from '../task-queues.js';
@@ -6,9 +6,13 @@ import { OrderReleaseInput, type OrderReleaseResult } from './contract.js';
 
 const retry = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' } as const;
 
+/** Released deliveries the ERP adapter refuses are kept as dead letters (passes recorded before drop them). */
+export const RELEASE_DEAD_LETTERS_PATCH = 'release-dead-letters';
+
 /**
  * Run by a Temporal Schedule: pages through the ERP's released deliveries with a cursor and starts one
- * ShipmentWorkflow each (a delivery already running is attached to, not started twice).
+ * ShipmentWorkflow each (a delivery already running is attached to, not started twice). A delivery whose
+ * data fails validation becomes a dead letter with the reason instead of vanishing.
  */
 export async function OrderReleaseWorkflow(
   raw: Partial<OrderReleaseInput> = {},
@@ -31,6 +35,10 @@ export async function OrderReleaseWorkflow(
       const { started, attached } = await orchestration.startShipments({ orders: page.orders });
       result.started += started;
       result.attached += attached;
+    }
+    if (page.rejected?.length && patched(RELEASE_DEAD_LETTERS_PATCH)) {
+      result.rejected = (result.rejected ?? 0) + page.rejected.length;
+      await orchestration.recordRejectedReleases({ rejected: page.rejected });
     }
     cursor = page.nextCursor;
   } while (cursor);

@@ -317,6 +317,22 @@ describe.each(BACKENDS)('store on $name', ({ open }) => {
       const delivery = { ...letter, stage: 'delivery' as const, eventId: 'e1' };
       expect(await t.store.deadLetters.add(delivery)).not.toBe(await t.store.deadLetters.add(delivery));
     });
+    it('when a release pass lists a bad delivery again then one open release letter holds it, apart from an intake letter with the same body', async () => {
+      const letter = {
+        source: 'erp' as const,
+        stage: 'release' as const,
+        eventId: 'release:80000001',
+        reason: 'HeaderWeightUnit: unknown weight unit',
+        code: 'VALIDATION_FAILED',
+        payload: '{"DeliveryDocument":"80000001"}',
+        headers: {},
+        createdAt: T0.toISOString(),
+      };
+      const first = await t.store.deadLetters.add(letter);
+      expect(await t.store.deadLetters.add({ ...letter, createdAt: at(60_000).toISOString() })).toBe(first);
+      expect(await t.store.deadLetters.add({ ...letter, stage: 'intake' })).not.toBe(first);
+      expect((await t.store.deadLetters.get(first))?.stage).toBe('release');
+    });
   });
 
   describe('telemetry', () => {
@@ -570,6 +586,19 @@ describe.each(['sqlite', 'postgres'] as const)(
             next_attempt_at: T0.toISOString(),
           })
           .execute();
+        await legacy.kysely
+          .insertInto('dead_letters')
+          .values({
+            source: 'erp',
+            stage: 'intake',
+            reason: 'old',
+            code: 'EVENT_SCHEMA_INVALID',
+            payload: '{}',
+            payload_hash: 'h-old',
+            headers: '{}',
+            created_at: T0.toISOString(),
+          })
+          .execute();
         await legacy.close();
 
         const store = await openStore(target);
@@ -581,6 +610,19 @@ describe.each(['sqlite', 'postgres'] as const)(
             true,
           );
           expect(await store.inbox.shipmentCounts('shipment-OLD')).toMatchObject({ late: 1 });
+          // The dead letters kept their rows and now take the release stage.
+          expect((await store.deadLetters.list()).map((d) => d.reason)).toEqual(['old']);
+          const release = await store.deadLetters.add({
+            source: 'erp',
+            stage: 'release',
+            eventId: 'release:1',
+            reason: 'bad',
+            code: 'VALIDATION_FAILED',
+            payload: '{"DeliveryDocument":"1"}',
+            headers: {},
+            createdAt: T0.toISOString(),
+          });
+          expect((await store.deadLetters.get(release))?.stage).toBe('release');
           const applied = await sql<{
             name: string;
           }>`select name from kysely_migration order by name`.execute(store.db.kysely);
