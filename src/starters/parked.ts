@@ -5,12 +5,6 @@ import { gatewayApi, withGatewayOptions, type GatewayApiDeps } from './gateway-a
 /** Fields `parked edit --set` accepts (the workflow decides which a parked kind allows). */
 const EDIT_FIELDS = ['occurredAt', 'eta', 'message', 'subject', 'description', 'priority'] as const;
 
-function parkedIdArg(value: string): string {
-  if (!/^p\d{1,6}$/.test(value))
-    throw new InvalidArgumentError(`a parked item id looks like p1, got "${value}"`);
-  return value;
-}
-
 /** `--set field=value`, repeatable, into an edits object. */
 function collectEdit(value: string, previous: Record<string, string> = {}): Record<string, string> {
   const eq = value.indexOf('=');
@@ -40,7 +34,11 @@ export function formatParked(p: ParkedView): string {
  * admin), each written to the audit trail by the gateway.
  */
 export function registerParkedCommands(program: Command, deps: GatewayApiDeps = {}): Command {
-  const { call, print } = gatewayApi(deps, 'dispatcher');
+  const { call, print, usage } = gatewayApi(deps, 'dispatcher');
+  const parkedIdArg = (value: string) => {
+    if (!/^p\d{1,6}$/.test(value)) throw usage(`a parked item id looks like p1, got "${value.slice(0, 40)}"`);
+    return value;
+  };
   const parked = withGatewayOptions(
     program
       .command('parked')

@@ -1,4 +1,6 @@
+import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerParkedCommands } from '../../src/starters/parked.js';
 import { dispatchEventSignal, type ParkedOutcome } from '../../src/workflows/shipment/contract.js';
 import { erpBilling, erpMilestones, setErpRules } from '../support/inspect.js';
 import { startStack, type Stack } from '../support/stack.js';
@@ -29,6 +31,23 @@ async function delivered() {
   for (const type of ['route.assigned.v1', 'stop.started.v1', 'delivery.completed.v1'] as const)
     await handle.signal(dispatchEventSignal, await stack.event(workflowId, type));
   return started;
+}
+
+class BadInput extends Error {}
+
+/** Runs `shipsync parked <args>` against the test gateway as a principal; returns what it printed. */
+async function cli(who: { token: string }, ...args: string[]): Promise<{ out: string; error?: Error }> {
+  const lines: string[] = [];
+  const program = new Command('shipsync')
+    .exitOverride()
+    .configureOutput({ writeErr: () => {}, writeOut: () => {} });
+  registerParkedCommands(program, { out: (t) => lines.push(t), usageError: (m) => new BadInput(m) });
+  try {
+    await program.parseAsync(['parked', '--url', gw.url, '--token', who.token, ...args], { from: 'user' });
+    return { out: lines.join('\n') };
+  } catch (error) {
+    return { out: lines.join('\n'), error: error as Error };
+  }
 }
 
 const path = (workflowId: string, action: string) => `/v1/shipments/${workflowId}/parked/${action}`;
@@ -86,16 +105,26 @@ describe('parked side effects through the API', () => {
     ]);
   });
 
-  it('when a milestone is parked then a dispatcher retries it after the rule is lifted and the ERP gets it once', async () => {
+  it('when a milestone is parked then a dispatcher lists and retries it with shipsync parked after the rule is lifted and the ERP gets it once', async () => {
     await setErpRules(stack.erp.url, { rejectMilestoneCodes: ['PLANNED'] });
     const { workflowId, order, handle } = await delivered();
     await stack.waitFor(workflowId, (st) => !!st.parked?.length && !!st.billingDocumentId);
+    const listed = await cli(P.dispatcher, 'list', workflowId);
+    expect(listed.error).toBeUndefined();
+    expect(listed.out).toMatch(
+      /^p1 {2}planned#1 {2}ERP_BUSINESS_REJECTED {2}rejected 1x .*PLANNED is not permitted/,
+    );
+    const refused = await cli(P.dispatcher, 'retry', workflowId, 'p1');
+    expect(refused.error).toBeInstanceOf(BadInput);
+    expect(refused.error?.message).toMatch(/^ERP_BUSINESS_REJECTED: /);
+    const badId = (await cli(P.dispatcher, 'retry', workflowId, 'first')).error;
+    expect(badId).toBeInstanceOf(BadInput);
+    expect(badId?.message).toMatch(/looks like p1/);
+
     await setErpRules(stack.erp.url, { rejectMilestoneCodes: [] });
-    const retry = await post<ParkedOutcome>(gw.url, path(workflowId, 'retry'), P.dispatcher, {
-      parkedId: 'p1',
-    });
-    expect(retry.status).toBe(200);
-    expect(retry.body).toMatchObject({ outcome: 'posted', stillParked: 0 });
+    const retry = await cli(P.dispatcher, 'retry', workflowId, 'p1', '--json');
+    expect(retry.error).toBeUndefined();
+    expect(JSON.parse(retry.out)).toMatchObject({ parkedId: 'p1', outcome: 'posted', stillParked: 0 });
     expect((await handle.result()).outcome).toBe('delivered');
     const milestones = await erpMilestones(stack.erp.url, order.deliveryId);
     expect(milestones.filter((m) => m === 'PLANNED#1')).toHaveLength(1);
