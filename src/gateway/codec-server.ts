@@ -1,5 +1,5 @@
 import type { Payload } from '@temporalio/common';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { ShipsyncError } from '../domain/errors.js';
 import { AesGcmPayloadCodec, PayloadKeyUnknownError, payloadKeyId, type PayloadKeyring } from '../platform/codec.js';
@@ -108,7 +108,7 @@ export async function createCodecServer(d: CodecServerDeps): Promise<FastifyInst
 
   const app = Fastify({
     loggerInstance: d.logger.child({ component: 'codec-server' }),
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 16 * 1024 * 1024,
   }) as unknown as FastifyInstance;
 
@@ -225,13 +225,15 @@ export async function createCodecServer(d: CodecServerDeps): Promise<FastifyInst
     try {
       out = op === 'decode' ? await codec.decode(payloads) : await codec.encode(payloads);
     } catch (err) {
-      const unknownKey = err instanceof PayloadKeyUnknownError;
-      const code = unknownKey ? 'PAYLOAD_KEY_UNKNOWN' : 'PAYLOAD_UNDECODABLE';
-      await record(422, code, unknownKey ? { keyId: err.keyId } : {});
+      if (err instanceof PayloadKeyUnknownError) {
+        await record(422, 'PAYLOAD_KEY_UNKNOWN', { keyId: err.keyId });
+        throw new CodecError(422, 'PAYLOAD_KEY_UNKNOWN', err.message);
+      }
+      await record(422, 'PAYLOAD_UNDECODABLE');
       throw new CodecError(
         422,
-        code,
-        unknownKey ? err.message : 'a payload does not decrypt with the key it names (altered or truncated)',
+        'PAYLOAD_UNDECODABLE',
+        'a payload does not decrypt with the key it names (altered or truncated)',
       );
     }
     const keyIds = [...new Set(payloads.map(payloadKeyId).filter((k): k is string => !!k))];

@@ -324,6 +324,20 @@ export const configSchema = z.object({
     .min(0)
     .max(100 * 366)
     .default(400),
+  /** Days the gateway keeps telemetry samples (checked hourly); 0 keeps them for ever. */
+  SHIPSYNC_TELEMETRY_RETENTION_DAYS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(100 * 366)
+    .default(30),
+  /** Days the gateway keeps replayed and discarded dead letters after they were settled; open ones stay. */
+  SHIPSYNC_DEAD_LETTER_RETENTION_DAYS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(100 * 366)
+    .default(90),
   /** Minutes after a region's planning cutoff before an unassigned shipment opens an escalation case. */
   SHIPSYNC_NO_ASSIGNMENT_GRACE_MINUTES: z.coerce
     .number()
