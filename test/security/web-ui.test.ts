@@ -14,10 +14,41 @@ import { browserSkipReason, chromiumPath, launchBrowser } from '../support/brows
 import { freePort } from '../support/ports.js';
 import { startStack, type Stack } from '../support/stack.js';
 import { quietLogger } from '../gateway/support.js';
-import { P, principalsJson, randomSecret } from './support.js';
+import { P, principalsJson, randomSecret, startEntryPoint } from './support.js';
 
 /** Where the screenshot goes: docs/security/ when SHIPSYNC_TEST_SCREENSHOTS=1 (to refresh the docs), else a temp dir. */
 const DOCS_SCREENSHOT = fileURLToPath(new URL('../../docs/security/web-ui-decoded.png', import.meta.url));
+
+describe('npm run temporal with a codec server', () => {
+  it('when SHIPSYNC_CODEC_URL is set then the Web UI it starts announces that codec endpoint', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'shipsync-temporal-'));
+    const [port, uiPort] = [await freePort(), await freePort()];
+    const codecUrl = 'http://127.0.0.1:18888';
+    const server = await startEntryPoint(
+      'tools/temporal/server.ts',
+      {
+        SHIPSYNC_TEMPORAL_ADDRESS: `127.0.0.1:${port}`,
+        SHIPSYNC_TEMPORAL_UI_PORT: String(uiPort),
+        SHIPSYNC_DATA_DIR: dir,
+        SHIPSYNC_CODEC_URL: codecUrl,
+        TEMPORAL_CLI_PATH: inject('temporalCliPath'),
+      },
+      /press Ctrl-C to stop/,
+      120_000,
+    );
+    try {
+      expect(server.output()).toContain(`codec server:      ${codecUrl}`);
+      const settings = (await (await fetch(`http://127.0.0.1:${uiPort}/api/v1/settings`)).json()) as {
+        Codec?: { Endpoint?: string };
+        codec?: { endpoint?: string };
+      };
+      expect(settings.Codec?.Endpoint ?? settings.codec?.endpoint).toBe(codecUrl);
+    } finally {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 150_000);
+});
 
 describe.skipIf(!chromiumPath)(`Temporal Web UI with the codec server${browserSkipReason ? ` (${browserSkipReason})` : ''}`, () => {
   const dir = mkdtempSync(join(tmpdir(), 'shipsync-web-ui-'));
@@ -68,6 +99,12 @@ describe.skipIf(!chromiumPath)(`Temporal Web UI with the codec server${browserSk
   it('when an auditor signs in at the codec server and opens an encrypted shipment in the Web UI then its input shows decoded, and the decode is in the audit trail', async () => {
     const { order, workflowId } = await stack.start();
     await stack.waitFor(workflowId, (s) => s.phase === 'published');
+    // The dev server's Web UI announces the codec endpoint it was started with (--ui-codec-endpoint).
+    const settings = (await (await fetch(`${uiOrigin}/api/v1/settings`)).json()) as {
+      Codec?: { Endpoint?: string };
+      codec?: { endpoint?: string };
+    };
+    expect(settings.Codec?.Endpoint ?? settings.codec?.endpoint).toBe(codecUrl);
     const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
     try {
       const page = await context.newPage();
@@ -88,7 +125,8 @@ describe.skipIf(!chromiumPath)(`Temporal Web UI with the codec server${browserSk
       // 3. The shipment in the Web UI: its input, encrypted in Temporal, shows in clear.
       const decodes: number[] = [];
       page.on('response', (res) => {
-        if (res.url().startsWith(`${codecUrl}/decode`)) decodes.push(res.status());
+        if (res.url().startsWith(`${codecUrl}/decode`) && res.request().method() === 'POST')
+          decodes.push(res.status());
       });
       await page.goto(`${uiOrigin}/namespaces/default/workflows/${workflowId}`);
       await page.getByText(order.recipient.name).first().waitFor({ state: 'visible', timeout: 30_000 });
@@ -121,7 +159,9 @@ describe.skipIf(!chromiumPath)(`Temporal Web UI with the codec server${browserSk
         localStorage.setItem('overrideRemoteCodecConfiguration', 'true');
       }, codecUrl);
       const page = await context.newPage();
-      const refused = page.waitForResponse((res) => res.url().startsWith(`${codecUrl}/decode`));
+      const refused = page.waitForResponse(
+        (res) => res.url().startsWith(`${codecUrl}/decode`) && res.request().method() === 'POST',
+      );
       await page.goto(`${uiOrigin}/namespaces/default/workflows/${workflowId}`);
       expect((await refused).status()).toBe(401);
       await page.getByText(workflowId).first().waitFor({ state: 'visible', timeout: 30_000 });
