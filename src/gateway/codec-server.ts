@@ -1,8 +1,18 @@
 import type { Payload } from '@temporalio/common';
-import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import { z } from 'zod';
 import { ShipsyncError } from '../domain/errors.js';
-import { AesGcmPayloadCodec, PayloadKeyUnknownError, payloadKeyId, type PayloadKeyring } from '../platform/codec.js';
+import {
+  AesGcmPayloadCodec,
+  PayloadKeyUnknownError,
+  payloadKeyId,
+  type PayloadKeyring,
+} from '../platform/codec.js';
 import type { Config, Role } from '../platform/config.js';
 import type { AppLogger } from '../platform/logger.js';
 import type { Store } from '../storage/store.js';
@@ -118,7 +128,11 @@ export async function createCodecServer(d: CodecServerDeps): Promise<FastifyInst
     if (origin === undefined) return;
     if (!origins.has(origin)) {
       if (req.method === 'OPTIONS')
-        throw new CodecError(403, 'FORBIDDEN', `origin ${origin.slice(0, 100)} is not in SHIPSYNC_CODEC_CORS_ORIGINS`);
+        throw new CodecError(
+          403,
+          'FORBIDDEN',
+          `origin ${origin.slice(0, 100)} is not in SHIPSYNC_CODEC_CORS_ORIGINS`,
+        );
       return;
     }
     void reply.header('access-control-allow-origin', origin);
@@ -147,14 +161,20 @@ export async function createCodecServer(d: CodecServerDeps): Promise<FastifyInst
     return reply.status(500).send({ code: 'INTERNAL_ERROR', message: 'the codec server failed' });
   });
   app.setNotFoundHandler((req, reply) =>
-    reply.status(404).send({ code: 'ROUTE_NOT_FOUND', message: `no route ${req.method} ${req.url.slice(0, 100)}` }),
+    reply
+      .status(404)
+      .send({ code: 'ROUTE_NOT_FOUND', message: `no route ${req.method} ${req.url.slice(0, 100)}` }),
   );
 
   /** The caller: its principal, or 401 / 403 as CodecErrors (403 keeps the principal for the audit row). */
   function authenticate(req: FastifyRequest): { principal: Principal; role: Role } {
     const token = bearerToken(req.headers.authorization) ?? cookie(req, CODEC_SESSION_COOKIE);
     if (!token)
-      throw new CodecError(401, 'UNAUTHENTICATED', 'send Authorization: Bearer <token>, or sign in at /session');
+      throw new CodecError(
+        401,
+        'UNAUTHENTICATED',
+        'send Authorization: Bearer <token>, or sign in at /session',
+      );
     const principal = principals.resolve(token);
     if (!principal) throw new CodecError(401, 'UNAUTHENTICATED', 'unknown bearer token');
     const role = CODEC_ROLES.find((r) => principal.roles.includes(r));
@@ -173,7 +193,14 @@ export async function createCodecServer(d: CodecServerDeps): Promise<FastifyInst
 
   async function audit(
     req: FastifyRequest,
-    e: { principal: Principal; role?: Role; action: string; status: number; outcome: string; detail: Record<string, unknown> },
+    e: {
+      principal: Principal;
+      role?: Role;
+      action: string;
+      status: number;
+      outcome: string;
+      detail: Record<string, unknown>;
+    },
   ) {
     await d.store.audit.append({
       at: now().toISOString(),
@@ -191,7 +218,8 @@ export async function createCodecServer(d: CodecServerDeps): Promise<FastifyInst
 
   async function convert(req: FastifyRequest, reply: FastifyReply, op: 'encode' | 'decode') {
     const action = `codec.${op}`;
-    const ns = typeof req.headers['x-namespace'] === 'string' ? req.headers['x-namespace'].slice(0, 200) : undefined;
+    const ns =
+      typeof req.headers['x-namespace'] === 'string' ? req.headers['x-namespace'].slice(0, 200) : undefined;
     let caller: { principal: Principal; role: Role };
     try {
       caller = authenticate(req);
@@ -210,15 +238,31 @@ export async function createCodecServer(d: CodecServerDeps): Promise<FastifyInst
     const parsed = PayloadsBody.safeParse(req.body);
     const count = parsed.success ? parsed.data.payloads.length : 0;
     const record = (status: number, outcome: string, extra: Record<string, unknown> = {}) =>
-      audit(req, { ...caller, action, status, outcome, detail: { payloads: count, namespace: ns ?? null, ...extra } });
+      audit(req, {
+        ...caller,
+        action,
+        status,
+        outcome,
+        detail: { payloads: count, namespace: ns ?? null, ...extra },
+      });
     if (ns !== undefined && ns !== namespace) {
       await record(403, 'FORBIDDEN');
-      throw new CodecError(403, 'FORBIDDEN', `this codec server serves namespace ${namespace}, not ${ns}`, 'X-Namespace');
+      throw new CodecError(
+        403,
+        'FORBIDDEN',
+        `this codec server serves namespace ${namespace}, not ${ns}`,
+        'X-Namespace',
+      );
     }
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       await record(400, 'VALIDATION_FAILED');
-      throw new CodecError(400, 'VALIDATION_FAILED', issue?.message ?? 'expected {payloads: [...]}', issue?.path.join('.'));
+      throw new CodecError(
+        400,
+        'VALIDATION_FAILED',
+        issue?.message ?? 'expected {payloads: [...]}',
+        issue?.path.join('.'),
+      );
     }
     const payloads = parsed.data.payloads.map(fromJson);
     let out: Payload[];
@@ -240,8 +284,15 @@ export async function createCodecServer(d: CodecServerDeps): Promise<FastifyInst
     try {
       await record(200, 'ok', op === 'decode' ? { keyIds } : { keyId: d.keyring.currentId });
     } catch (err) {
-      req.log.error({ err: errorText(err), principal: caller.principal.id }, 'codec audit row could not be written');
-      throw new CodecError(503, 'STORE_UNAVAILABLE', 'the audit trail cannot be written; nothing was decoded');
+      req.log.error(
+        { err: errorText(err), principal: caller.principal.id },
+        'codec audit row could not be written',
+      );
+      throw new CodecError(
+        503,
+        'STORE_UNAVAILABLE',
+        'the audit trail cannot be written; nothing was decoded',
+      );
     }
     return reply.send({ payloads: out.map(toJson) });
   }
@@ -264,7 +315,12 @@ export async function createCodecServer(d: CodecServerDeps): Promise<FastifyInst
     const token =
       bearerToken(req.headers.authorization) ??
       (typeof bodyToken === 'string' && /^[\x21-\x7e]{1,512}$/.test(bodyToken) ? bodyToken : undefined);
-    if (!token) throw new CodecError(401, 'UNAUTHENTICATED', 'send the token as {"token": "..."} or Authorization: Bearer');
+    if (!token)
+      throw new CodecError(
+        401,
+        'UNAUTHENTICATED',
+        'send the token as {"token": "..."} or Authorization: Bearer',
+      );
     const principal = principals.resolve(token);
     if (!principal) throw new CodecError(401, 'UNAUTHENTICATED', 'unknown bearer token');
     const role = CODEC_ROLES.find((r) => principal.roles.includes(r));
@@ -277,7 +333,11 @@ export async function createCodecServer(d: CodecServerDeps): Promise<FastifyInst
       detail: {},
     });
     if (!role)
-      throw new CodecError(403, 'FORBIDDEN', `${principal.id} may not read payloads; allowed: ${CODEC_ROLES.join(', ')}`);
+      throw new CodecError(
+        403,
+        'FORBIDDEN',
+        `${principal.id} may not read payloads; allowed: ${CODEC_ROLES.join(', ')}`,
+      );
     const secure = req.protocol === 'https' ? '; Secure' : '';
     void reply.header(
       'set-cookie',
@@ -296,7 +356,10 @@ export async function createCodecServer(d: CodecServerDeps): Promise<FastifyInst
   app.get('/session', async (_req, reply) =>
     reply
       .type('text/html; charset=utf-8')
-      .header('content-security-policy', "default-src 'none'; script-src 'unsafe-inline'; connect-src 'self'; style-src 'unsafe-inline'")
+      .header(
+        'content-security-policy',
+        "default-src 'none'; script-src 'unsafe-inline'; connect-src 'self'; style-src 'unsafe-inline'",
+      )
       .send(SIGN_IN_PAGE),
   );
 

@@ -158,9 +158,7 @@ export type PayloadKeyKeys = 'SHIPSYNC_PAYLOAD_KEY' | 'SHIPSYNC_PAYLOAD_KEY_ID' 
  * The configured keyring: SHIPSYNC_PAYLOAD_KEYS (or its file, read by loadConfig), else SHIPSYNC_PAYLOAD_KEY
  * as a one-key ring under SHIPSYNC_PAYLOAD_KEY_ID; undefined when no key is configured.
  */
-export function keyringFromConfig(
-  config: Partial<Pick<Config, PayloadKeyKeys>>,
-): PayloadKeyring | undefined {
+export function keyringFromConfig(config: Partial<Pick<Config, PayloadKeyKeys>>): PayloadKeyring | undefined {
   if (config.SHIPSYNC_PAYLOAD_KEYS?.length) return PayloadKeyring.fromConfig(config.SHIPSYNC_PAYLOAD_KEYS);
   if (!config.SHIPSYNC_PAYLOAD_KEY) return undefined;
   return new PayloadKeyring([

@@ -158,7 +158,9 @@ export function parsePayloadKeys(text: string): { value?: PayloadKeyConfig[]; re
     const id = at > 0 ? entry.slice(0, at) : '';
     const key = at > 0 ? entry.slice(at + 1).trim() : '';
     if (!PAYLOAD_KEY_ID.test(id))
-      return { reason: `entry ${i + 1}: expected id:base64-key with an id of 1 to 40 letters, digits, . _ -` };
+      return {
+        reason: `entry ${i + 1}: expected id:base64-key with an id of 1 to 40 letters, digits, . _ -`,
+      };
     if (!isPayloadKey(key))
       return { reason: `key "${id}": expected base64 of 32 random bytes (openssl rand -base64 32)` };
     if (keys.some((k) => k.id === id)) return { reason: `key id "${id}" appears twice` };
@@ -198,7 +200,9 @@ const originList = z
   )
   .pipe(
     z
-      .array(z.string().regex(/^https?:\/\/[A-Za-z0-9.[\]:-]+$/, 'expected origins like http://localhost:8233'))
+      .array(
+        z.string().regex(/^https?:\/\/[A-Za-z0-9.[\]:-]+$/, 'expected origins like http://localhost:8233'),
+      )
       .max(20),
   );
 
@@ -431,7 +435,9 @@ function payloadKeysFromFile(path: string): { value?: PayloadKeyConfig[]; reason
     return { reason: `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}` };
   }
   const parsed = parsePayloadKeys(text);
-  return parsed.value ? { value: parsed.value } : { reason: `${path}: ${parsed.reason ?? 'invalid keyring'}` };
+  return parsed.value
+    ? { value: parsed.value }
+    : { reason: `${path}: ${parsed.reason ?? 'invalid keyring'}` };
 }
 
 /** The profile's rules after the schema: sandbox defaults, or production's refusals, one issue per key. */

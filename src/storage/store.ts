@@ -35,7 +35,10 @@ export interface Store {
  * dead-letter bodies and headers, telemetry positions) are sealed on write with its current key; rows
  * written before are read as they are.
  */
-export async function openStore(target: DatabaseTarget, opts: { keyring?: PayloadKeyring } = {}): Promise<Store> {
+export async function openStore(
+  target: DatabaseTarget,
+  opts: { keyring?: PayloadKeyring } = {},
+): Promise<Store> {
   const db = await openDb(target);
   try {
     await migrate(db);

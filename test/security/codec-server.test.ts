@@ -73,15 +73,14 @@ afterAll(async () => {
 });
 
 function decode(who: TestPrincipal | undefined, payloads: Payload[], headers: Record<string, string> = {}) {
-  return call<{ payloads?: { metadata: Record<string, string>; data: string }[]; code?: string; message?: string }>(
-    url,
-    'POST',
-    '/decode',
-    {
-      headers: { 'x-namespace': 'default', ...(who ? as(who) : {}), ...headers },
-      body: { payloads: payloads.map(json) },
-    },
-  );
+  return call<{
+    payloads?: { metadata: Record<string, string>; data: string }[];
+    code?: string;
+    message?: string;
+  }>(url, 'POST', '/decode', {
+    headers: { 'x-namespace': 'default', ...(who ? as(who) : {}), ...headers },
+    body: { payloads: payloads.map(json) },
+  });
 }
 
 async function lastAudit(principalId: string): Promise<AuditEntry | undefined> {
@@ -126,16 +125,26 @@ describe('codec server', () => {
       expect(res.status, who.id).toBe(403);
       expect(res.body).toMatchObject({ code: 'FORBIDDEN' });
       expect(res.body.message).toMatch(/allowed: auditor, admin/);
-      expect(await lastAudit(who.id)).toMatchObject({ action: 'codec.decode', statusCode: 403, outcome: 'FORBIDDEN', role: null });
+      expect(await lastAudit(who.id)).toMatchObject({
+        action: 'codec.decode',
+        statusCode: 403,
+        outcome: 'FORBIDDEN',
+        role: null,
+      });
     }
   });
 
   it('when /encode is called then the payload comes back under the current key, and decodes again', async () => {
     const plain = defaultPayloadConverter.toPayload(recipient);
-    const res = await call<{ payloads: { metadata: Record<string, string>; data: string }[] }>(url, 'POST', '/encode', {
-      headers: { ...as(P.auditor), 'x-namespace': 'default' },
-      body: { payloads: [json(plain)] },
-    });
+    const res = await call<{ payloads: { metadata: Record<string, string>; data: string }[] }>(
+      url,
+      'POST',
+      '/encode',
+      {
+        headers: { ...as(P.auditor), 'x-namespace': 'default' },
+        body: { payloads: [json(plain)] },
+      },
+    );
     expect(res.status).toBe(200);
     const encoded = fromJson(res.body.payloads[0]!);
     expect(payloadKeyId(encoded)).toBe('k2');
@@ -184,7 +193,12 @@ describe('codec server', () => {
     // The answer to the real call carries the grant too, or the browser would hide it from the Web UI.
     const res = await fetch(`${url}/decode`, {
       method: 'POST',
-      headers: { origin: UI_ORIGIN, 'content-type': 'application/json', 'x-namespace': 'default', ...as(P.auditor) },
+      headers: {
+        origin: UI_ORIGIN,
+        'content-type': 'application/json',
+        'x-namespace': 'default',
+        ...as(P.auditor),
+      },
       body: JSON.stringify({ payloads: (await stored(`k1:${k1}`)).map(json) }),
     });
     expect(res.status).toBe(200);
@@ -215,7 +229,12 @@ describe('codec server', () => {
       SHIPSYNC_PAYLOAD_KEYS: `k1:${k1}`,
       SHIPSYNC_PRINCIPALS: principalsJson([P.auditor]),
     });
-    const server = await createCodecServer({ config, keyring: keyringFromConfig(config)!, store: broken, logger: quietLogger });
+    const server = await createCodecServer({
+      config,
+      keyring: keyringFromConfig(config)!,
+      store: broken,
+      logger: quietLogger,
+    });
     await broken.close();
     try {
       const res = await server.inject({
@@ -251,7 +270,10 @@ describe('npm run codec-server', () => {
         `http://127.0.0.1:${port}`,
         'POST',
         '/decode',
-        { headers: { ...as(P.auditor), 'x-namespace': 'default' }, body: { payloads: (await stored(`k1:${k1}`)).map(json) } },
+        {
+          headers: { ...as(P.auditor), 'x-namespace': 'default' },
+          body: { payloads: (await stored(`k1:${k1}`)).map(json) },
+        },
       );
       expect(res.status).toBe(200);
       expect(defaultPayloadConverter.fromPayload(fromJson(res.body.payloads[0]!))).toEqual(recipient);

@@ -23,7 +23,9 @@ afterAll(async () => {
 
 async function drive(workflowId: string, types: Parameters<Stack['event']>[1][]) {
   for (const type of types)
-    await stack.client.workflow.getHandle(workflowId).signal(dispatchEventSignal, await stack.event(workflowId, type));
+    await stack.client.workflow
+      .getHandle(workflowId)
+      .signal(dispatchEventSignal, await stack.event(workflowId, type));
 }
 
 /** Every payload of a history with the event it belongs to, as Temporal stores it (read without a key). */

@@ -42,7 +42,9 @@ describe('payload keyring in production', () => {
     } catch (err) {
       lines = (err as { lines(): string[] }).lines();
     }
-    expect(lines).toEqual(['SHIPSYNC_PAYLOAD_KEYS: key "k1": expected base64 of 32 random bytes (openssl rand -base64 32)']);
+    expect(lines).toEqual([
+      'SHIPSYNC_PAYLOAD_KEYS: key "k1": expected base64 of 32 random bytes (openssl rand -base64 32)',
+    ]);
     expect(() =>
       loadConfig(
         {
@@ -76,7 +78,10 @@ describe('encoded failures', () => {
       workflowsPath: fileURLToPath(new URL('./workflows/failing.ts', import.meta.url)),
       activities: {
         refuseDelivery: async (name: string) => {
-          throw ApplicationFailure.nonRetryable(`vendor refused the delivery to ${name}`, 'DISPATCH_REJECTED');
+          throw ApplicationFailure.nonRetryable(
+            `vendor refused the delivery to ${name}`,
+            'DISPATCH_REJECTED',
+          );
         },
       },
       dataConverter,

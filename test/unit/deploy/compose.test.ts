@@ -173,8 +173,12 @@ describe('docker-compose.yml', () => {
     expect(String(codec?.environment?.SHIPSYNC_CODEC_PORT)).toBe('8888');
     // The browser's origin is the Web UI's published address, which is also the UI's own CORS origin.
     expect(codec?.environment?.SHIPSYNC_CODEC_CORS_ORIGINS).toBe(ui.TEMPORAL_CORS_ORIGINS);
-    expect(codec?.environment?.SHIPSYNC_DATABASE_URL).toBe(services['gateway-1']?.environment?.SHIPSYNC_DATABASE_URL);
-    expect(codec?.environment?.SHIPSYNC_PRINCIPALS).toBe(services['gateway-1']?.environment?.SHIPSYNC_PRINCIPALS);
+    expect(codec?.environment?.SHIPSYNC_DATABASE_URL).toBe(
+      services['gateway-1']?.environment?.SHIPSYNC_DATABASE_URL,
+    );
+    expect(codec?.environment?.SHIPSYNC_PRINCIPALS).toBe(
+      services['gateway-1']?.environment?.SHIPSYNC_PRINCIPALS,
+    );
   });
 
   it('gives every long-running service a healthcheck and a restart policy; one-shots have neither', () => {
@@ -303,7 +307,11 @@ describe.skipIf(!composeBinary)(`docker-compose config${composeBinary ? '' : ` (
         continue;
       }
       expect(env.SHIPSYNC_ENV, name).toBe('production');
-      const kind = name.startsWith('gateway') ? 'gateway' : name === 'codec-server' ? 'codec-server' : 'worker';
+      const kind = name.startsWith('gateway')
+        ? 'gateway'
+        : name === 'codec-server'
+          ? 'codec-server'
+          : 'worker';
       let refused: string[] = [];
       try {
         loadConfig(env, { process: kind });

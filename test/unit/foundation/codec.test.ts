@@ -58,7 +58,9 @@ describe('payload keyring', () => {
   const k1 = randomBytes(32).toString('base64');
   const k2 = randomBytes(32).toString('base64');
   const ring = (keys: string) =>
-    new AesGcmPayloadCodec(keyringFromConfig(loadConfig({ SHIPSYNC_ENV: 'sandbox', SHIPSYNC_PAYLOAD_KEYS: keys }))!);
+    new AesGcmPayloadCodec(
+      keyringFromConfig(loadConfig({ SHIPSYNC_ENV: 'sandbox', SHIPSYNC_PAYLOAD_KEYS: keys }))!,
+    );
 
   it('when the ring is k2 then k1 then new payloads name k2, and payloads written under k1 still decode', async () => {
     const [old] = await ring(`k1:${k1}`).encode([payload]);
@@ -81,7 +83,11 @@ describe('payload keyring', () => {
   });
 
   it('when SHIPSYNC_PAYLOAD_KEY and its id are set then they are a one-key ring, so existing deployments keep decoding', async () => {
-    const config = loadConfig({ SHIPSYNC_ENV: 'sandbox', SHIPSYNC_PAYLOAD_KEY: k1, SHIPSYNC_PAYLOAD_KEY_ID: 'legacy' });
+    const config = loadConfig({
+      SHIPSYNC_ENV: 'sandbox',
+      SHIPSYNC_PAYLOAD_KEY: k1,
+      SHIPSYNC_PAYLOAD_KEY_ID: 'legacy',
+    });
     const single = keyringFromConfig(config)!;
     expect(single.ids).toEqual(['legacy']);
     const [p] = await new AesGcmPayloadCodec(Buffer.from(k1, 'base64'), 'legacy').encode([payload]);
@@ -118,7 +124,9 @@ describe('payload keyring', () => {
     expect(keyringFromConfig(config)!.ids).toEqual(['k2', 'k1']);
     expect(() =>
       loadConfig({ SHIPSYNC_ENV: 'sandbox', SHIPSYNC_PAYLOAD_KEYS_FILE: file, SHIPSYNC_PAYLOAD_KEY: k1 }),
-    ).toThrow(/SHIPSYNC_PAYLOAD_KEYS_FILE: set one of SHIPSYNC_PAYLOAD_KEY, SHIPSYNC_PAYLOAD_KEYS, SHIPSYNC_PAYLOAD_KEYS_FILE/);
+    ).toThrow(
+      /SHIPSYNC_PAYLOAD_KEYS_FILE: set one of SHIPSYNC_PAYLOAD_KEY, SHIPSYNC_PAYLOAD_KEYS, SHIPSYNC_PAYLOAD_KEYS_FILE/,
+    );
     expect(() =>
       loadConfig({ SHIPSYNC_ENV: 'sandbox', SHIPSYNC_PAYLOAD_KEYS_FILE: join(dir, 'missing') }),
     ).toThrow(/SHIPSYNC_PAYLOAD_KEYS_FILE: cannot read .*missing: ENOENT/);

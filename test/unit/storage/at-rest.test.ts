@@ -76,20 +76,26 @@ describe.each(TARGETS)('personal data at rest on $name', ({ make }) => {
       headers: { 'content-type': 'application/json' },
       createdAt: T0,
     });
-    await store.telemetry.insertMany([{ driverId: 'drv-1', lat: 41.8781, lng: -87.6298, driftSeconds: 42, at: T0 }]);
+    await store.telemetry.insertMany([
+      { driverId: 'drv-1', lat: 41.8781, lng: -87.6298, driftSeconds: 42, at: T0 },
+    ]);
 
     const raw = JSON.stringify([
       (await sql`select payload, headers from inbox`.execute(store.db.kysely)).rows,
       (await sql`select payload, headers from dead_letters`.execute(store.db.kysely)).rows,
-      (await sql`select lat, lng, drift_seconds, sealed from telemetry_positions`.execute(store.db.kysely)).rows,
+      (await sql`select lat, lng, drift_seconds, sealed from telemetry_positions`.execute(store.db.kysely))
+        .rows,
     ]);
-    for (const secret of ['Dana', '555 0142', 'Wacker', '41.8781', 'x-request-id']) expect(raw).not.toContain(secret);
+    for (const secret of ['Dana', '555 0142', 'Wacker', '41.8781', 'x-request-id'])
+      expect(raw).not.toContain(secret);
     expect(raw).toContain('enc:v1:k1:');
 
     expect((await store.inbox.get('evt-1'))?.payload).toEqual(order);
     expect((await store.inbox.get('evt-1'))?.headers).toEqual({ 'x-request-id': 'r1' });
     expect(JSON.parse((await store.deadLetters.get(letter))!.payload)).toEqual(order);
-    expect(await store.telemetry.list()).toEqual([{ driverId: 'drv-1', lat: 41.8781, lng: -87.6298, driftSeconds: 42, at: T0 }]);
+    expect(await store.telemetry.list()).toEqual([
+      { driverId: 'drv-1', lat: 41.8781, lng: -87.6298, driftSeconds: 42, at: T0 },
+    ]);
     // One body is still kept once while its letter is open: the duplicate check sees through the encryption.
     expect(
       await store.deadLetters.add({
@@ -106,12 +112,31 @@ describe.each(TARGETS)('personal data at rest on $name', ({ make }) => {
 
   it('when the key rotates then rows under the old key still read, new rows take the new key, and a store without the old key names it', async () => {
     const before = await open(ring(k1));
-    await before.inbox.insert({ eventId: 'evt-old', source: 'dispatch', type: 't', payload: order, headers: {}, receivedAt: T0 });
+    await before.inbox.insert({
+      eventId: 'evt-old',
+      source: 'dispatch',
+      type: 't',
+      payload: order,
+      headers: {},
+      receivedAt: T0,
+    });
     const plain = await open();
     const rotated = await open(ring(k2, k1));
-    await rotated.inbox.insert({ eventId: 'evt-new', source: 'dispatch', type: 't', payload: order, headers: {}, receivedAt: T0 });
+    await rotated.inbox.insert({
+      eventId: 'evt-new',
+      source: 'dispatch',
+      type: 't',
+      payload: order,
+      headers: {},
+      receivedAt: T0,
+    });
     expect((await rotated.inbox.get('evt-old'))?.payload).toEqual(order);
-    const rows = (await sql<{ event_id: string; payload: string }>`select event_id, payload from inbox order by id`.execute(rotated.db.kysely)).rows;
+    const rows = (
+      await sql<{
+        event_id: string;
+        payload: string;
+      }>`select event_id, payload from inbox order by id`.execute(rotated.db.kysely)
+    ).rows;
     expect(rows.map((r) => r.payload.slice(0, 10))).toEqual(['enc:v1:k1:', 'enc:v1:k2:']);
     const newOnly = await open(ring(k2));
     await expect(newOnly.inbox.get('evt-old')).rejects.toThrow(PayloadKeyUnknownError);
@@ -120,7 +145,14 @@ describe.each(TARGETS)('personal data at rest on $name', ({ make }) => {
 
   it('when no keyring is set then rows stay as before, and a store opened later with a key still reads them', async () => {
     const plain = await open();
-    await plain.inbox.insert({ eventId: 'evt-p', source: 'dispatch', type: 't', payload: order, headers: {}, receivedAt: T0 });
+    await plain.inbox.insert({
+      eventId: 'evt-p',
+      source: 'dispatch',
+      type: 't',
+      payload: order,
+      headers: {},
+      receivedAt: T0,
+    });
     await plain.telemetry.insertMany([{ driverId: 'drv-1', lat: 1.5, lng: 2.5, at: T0 }]);
     const raw = (await sql<{ payload: string }>`select payload from inbox`.execute(plain.db.kysely)).rows[0]!;
     expect(raw.payload).toContain('Dana');
@@ -148,7 +180,12 @@ describe.each(TARGETS)('personal data at rest on $name', ({ make }) => {
         headers: {},
         createdAt: daysBefore(200),
       });
-    const [replayedOld, discardedOld, openOld, discardedNew] = [await letter(1), await letter(2), await letter(3), await letter(4)];
+    const [replayedOld, discardedOld, openOld, discardedNew] = [
+      await letter(1),
+      await letter(2),
+      await letter(3),
+      await letter(4),
+    ];
     await store.deadLetters.markReplayed(replayedOld, new Date(daysBefore(100)));
     await store.deadLetters.discard(discardedOld, new Date(daysBefore(95)));
     await store.deadLetters.discard(discardedNew, new Date(daysBefore(5)));
