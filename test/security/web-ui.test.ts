@@ -109,6 +109,14 @@ describe.skipIf(!chromiumPath)(
       expect(settings.Codec?.Endpoint ?? settings.codec?.endpoint).toBe(codecUrl);
       const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
       try {
+        // The Web UI's codec settings in this browser, as its Codec Server dialog stores them: the endpoint
+        //    the dev server announced, with cross-origin credentials (the cookie) included.
+        await context.addInitScript((endpoint: string) => {
+          localStorage.setItem('endpoint', JSON.stringify(endpoint));
+          localStorage.setItem('includeCredentials', 'true');
+          localStorage.setItem('overrideRemoteCodecConfiguration', 'true');
+        }, codecUrl);
+
         const page = await context.newPage();
         // 1. The operator signs in at the codec server: an HTTP-only cookie of the codec server's origin.
         await page.goto(`${codecUrl}/session`);
@@ -118,15 +126,7 @@ describe.skipIf(!chromiumPath)(
           .poll(() => page.getByRole('status').textContent())
           .toBe('Signed in as audit-eve (auditor)');
 
-        // 2. The Web UI's codec settings in this browser, as its Codec Server dialog stores them: the endpoint
-        //    the dev server announced, with cross-origin credentials (the cookie) included.
-        await context.addInitScript((endpoint: string) => {
-          localStorage.setItem('endpoint', JSON.stringify(endpoint));
-          localStorage.setItem('includeCredentials', 'true');
-          localStorage.setItem('overrideRemoteCodecConfiguration', 'true');
-        }, codecUrl);
-
-        // 3. The shipment in the Web UI: its input, encrypted in Temporal, shows in clear.
+        // 2. The shipment in the Web UI: its input, encrypted in Temporal, shows in clear.
         const decodes: number[] = [];
         page.on('response', (res) => {
           if (res.url().startsWith(`${codecUrl}/decode`) && res.request().method() === 'POST')

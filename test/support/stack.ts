@@ -103,9 +103,10 @@ export interface Stack {
   simNow(): number;
   /**
    * Stops the workers and the client and starts them again on the same task queues, sandboxes and clock,
-   * with another data converter (a new payload keyring): a deployment's rolling restart.
+   * with another data converter (a new payload keyring): a deployment's restart. `whileDown` runs once
+   * the old ones have stopped and before the new ones start.
    */
-  restart(dataConverter?: DataConverter): Promise<void>;
+  restart(dataConverter?: DataConverter, whileDown?: () => Promise<void>): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -216,9 +217,10 @@ export async function startStack(
         data,
       });
     },
-    async restart(dataConverter) {
+    async restart(dataConverter, whileDown) {
       await workers.shutdown();
       await connection.close();
+      await whileDown?.();
       ({ connection, client, workers } = await connect(dataConverter));
       stack.client = client;
       stack.workers = workers;
