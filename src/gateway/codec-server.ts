@@ -156,7 +156,7 @@ export async function createCodecServer(d: CodecServerDeps): Promise<FastifyInst
         .send({ code: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) });
     const status = (err as { statusCode?: number }).statusCode;
     if (status && status >= 400 && status < 500)
-      return reply.status(status).send({ code: 'VALIDATION_FAILED', message: err.message });
+      return reply.status(status).send({ code: 'VALIDATION_FAILED', message: (err as Error).message });
     req.log.error({ err: errorText(err), url: req.url.slice(0, 200) }, 'codec request failed');
     return reply.status(500).send({ code: 'INTERNAL_ERROR', message: 'the codec server failed' });
   });

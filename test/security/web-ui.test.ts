@@ -16,6 +16,22 @@ import { startStack, type Stack } from '../support/stack.js';
 import { quietLogger } from '../gateway/support.js';
 import { P, principalsJson, randomSecret, startEntryPoint } from './support.js';
 
+/**
+ * The Web UI's codec settings of one browser, as its codec server dialog keeps them in local storage: the
+ * endpoint, cross-origin credentials included, and the browser's setting over the server's.
+ */
+function codecSettings(endpoint: string) {
+  const set = (key: string, value: unknown) =>
+    `localStorage.setItem(${JSON.stringify(key)}, ${JSON.stringify(JSON.stringify(value))});`;
+  return {
+    content: [
+      set('endpoint', endpoint),
+      set('includeCredentials', true),
+      set('overrideRemoteCodecConfiguration', true),
+    ].join('\n'),
+  };
+}
+
 /** Where the screenshot goes: docs/security/ when SHIPSYNC_TEST_SCREENSHOTS=1 (to refresh the docs), else a temp dir. */
 const DOCS_SCREENSHOT = fileURLToPath(new URL('../../docs/security/web-ui-decoded.png', import.meta.url));
 
@@ -111,11 +127,7 @@ describe.skipIf(!chromiumPath)(
       try {
         // The Web UI's codec settings in this browser, as its Codec Server dialog stores them: the endpoint
         //    the dev server announced, with cross-origin credentials (the cookie) included.
-        await context.addInitScript((endpoint: string) => {
-          localStorage.setItem('endpoint', JSON.stringify(endpoint));
-          localStorage.setItem('includeCredentials', 'true');
-          localStorage.setItem('overrideRemoteCodecConfiguration', 'true');
-        }, codecUrl);
+        await context.addInitScript(codecSettings(codecUrl));
 
         const page = await context.newPage();
         // 1. The operator signs in at the codec server: an HTTP-only cookie of the codec server's origin.
@@ -157,11 +169,7 @@ describe.skipIf(!chromiumPath)(
       await stack.waitFor(workflowId, (s) => s.phase === 'published');
       const context = await browser.newContext();
       try {
-        await context.addInitScript((endpoint: string) => {
-          localStorage.setItem('endpoint', JSON.stringify(endpoint));
-          localStorage.setItem('includeCredentials', 'true');
-          localStorage.setItem('overrideRemoteCodecConfiguration', 'true');
-        }, codecUrl);
+        await context.addInitScript(codecSettings(codecUrl));
         const page = await context.newPage();
         const refused = page.waitForResponse(
           (res) => res.url().startsWith(`${codecUrl}/decode`) && res.request().method() === 'POST',

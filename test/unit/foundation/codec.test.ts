@@ -97,7 +97,7 @@ describe('payload keyring', () => {
   it('when the ring is malformed then the start stops naming the key and the entry, never the key material', () => {
     const cases: [string, RegExp][] = [
       [`k1:${k1},k1:${k2}`, /key id "k1" appears twice/],
-      [`k1:${k1},k2:${k1}`, /"k1" and "k2" are the same key/],
+      [`k1:${k1},k2:${k1}`, /keys "k1" and "k2" are the same key/],
       ['k1:c2hvcnQ=', /key "k1": expected base64 of 32 random bytes/],
       [`bad id:${k1}`, /entry 1: expected id:base64-key/],
       [' , ', /expected id:base64-key entries/],
