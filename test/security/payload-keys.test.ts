@@ -131,10 +131,10 @@ describe('encoded failures', () => {
         // Nothing of the chain (the workflow's failure, the activity failure, the vendor's) is readable.
         const chain = failures.flatMap((f) => [f, f.cause, f.cause?.cause].filter((x) => !!x));
         for (const f of chain) {
-          expect(f!.message ?? '').not.toContain(recipient);
-          expect(f!.stackTrace ?? '').not.toContain(recipient);
-          expect(f!.stackTrace ?? '').not.toContain('refusedDelivery');
-          if (f!.encodedAttributes) expect(payloadKeyId(f!.encodedAttributes)).toBe('k1');
+          expect(f.message ?? '').not.toContain(recipient);
+          expect(f.stackTrace ?? '').not.toContain(recipient);
+          expect(f.stackTrace ?? '').not.toContain('refusedDelivery');
+          if (f.encodedAttributes) expect(payloadKeyId(f.encodedAttributes)).toBe('k1');
         }
         const started = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
         expect(payloadKeyId(started!)).toBe('k1');
