@@ -2,6 +2,7 @@
 # One image for every shipsync role; the command chooses the role (docs/deploy.md):
 #   node dist/src/workers/main.js          worker (workflow + erp/dispatch/crm activity workers)
 #   node dist/src/gateway/main.js          gateway (the default command)
+#   node dist/src/gateway/codec-main.js    codec server of the Temporal Web UI
 #   node dist/sandbox/<erp|dispatch|crm>/main.js, node dist/sandbox/main.js   vendor sandboxes
 #   node bin/shipsync.mjs <command>        the operator CLI
 ARG NODE_VERSION=20.19

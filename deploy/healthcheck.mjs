@@ -2,6 +2,7 @@
 // The image's HEALTHCHECK: `node deploy/healthcheck.mjs [role]` exits 0 when the role this container runs
 // answers, 1 otherwise. Without a role it reads the container's command line (/proc/1/cmdline) to find it:
 //   gateway   GET /healthz on SHIPSYNC_GATEWAY_PORT (8080)
+//   codec-server  GET /healthz on SHIPSYNC_CODEC_PORT (8888)
 //   worker    GET /metrics on SHIPSYNC_WORKER_METRICS_PORT when set, else a TCP connect to Temporal
 //   sandbox   an HTTP answer from each sandbox's port (--port, else 4001/4002/4003)
 //   other     (the shipsync CLI, one-shot commands) healthy
@@ -30,6 +31,7 @@ export function roleOf(argv) {
   const portArg = portAt >= 0 ? argv[portAt + 1] : argv.find((a) => a.startsWith('--port='))?.slice(7);
   const port = portArg ? Number(portArg) : undefined;
   if (/gateway\/main\.js/.test(line)) return { role: 'gateway' };
+  if (/gateway\/codec-main\.js/.test(line)) return { role: 'codec-server' };
   if (/workers\/main\.js/.test(line)) return { role: 'worker' };
   const one = /sandbox\/(erp|dispatch|crm)\/main\.js/.exec(line);
   if (one) return { role: `sandbox-${one[1]}`, port };
@@ -79,6 +81,8 @@ async function check({ role, port }, env) {
   switch (role) {
     case 'gateway':
       return expectOk(`http://127.0.0.1:${env.SHIPSYNC_GATEWAY_PORT || 8080}/healthz`);
+    case 'codec-server':
+      return expectOk(`http://127.0.0.1:${env.SHIPSYNC_CODEC_PORT || 8888}/healthz`);
     case 'worker':
       return env.SHIPSYNC_WORKER_METRICS_PORT
         ? expectOk(`http://127.0.0.1:${env.SHIPSYNC_WORKER_METRICS_PORT}/metrics`)

@@ -1,6 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import { ConfigError, loadConfig } from '../platform/config.js';
-import { dataConverterFromConfig } from '../platform/codec.js';
+import { dataConverterFromConfig, keyringFromConfig } from '../platform/codec.js';
 import { createLogger } from '../platform/logger.js';
 import { openStore, storeTargetFromConfig } from '../storage/store.js';
 import { createGateway } from './app.js';
@@ -29,7 +29,8 @@ async function main() {
   process.on('unhandledRejection', (err) => logger.error({ err: errorText(err) }, 'unhandled rejection'));
 
   const target = storeTargetFromConfig(config);
-  const store = await openStore(target);
+  // Personal data in the inbox, dead letters and telemetry is sealed at rest with the payload keyring.
+  const store = await openStore(target, { keyring: keyringFromConfig(config) });
   // Lazy: the gateway starts and accepts webhooks into the inbox while Temporal is still down.
   const connection = Connection.lazy({
     address: config.SHIPSYNC_TEMPORAL_ADDRESS,
@@ -66,6 +67,7 @@ async function main() {
   );
 
   const auditRetentionDays = config.SHIPSYNC_AUDIT_RETENTION_DAYS;
+  const daysAgo = (days: number) => new Date(Date.now() - days * 24 * 3600_000);
   const housekeeping = setInterval(() => {
     const now = Date.now();
     void Promise.all([
@@ -74,6 +76,12 @@ async function main() {
       store.inbox.purgeDelivered(new Date(now - DELIVERED_TTL_MS)),
       auditRetentionDays > 0
         ? store.audit.purgeBefore(new Date(now - auditRetentionDays * 24 * 3600_000))
+        : Promise.resolve(0),
+      config.SHIPSYNC_TELEMETRY_RETENTION_DAYS > 0
+        ? store.telemetry.purgeBefore(daysAgo(config.SHIPSYNC_TELEMETRY_RETENTION_DAYS))
+        : Promise.resolve(0),
+      config.SHIPSYNC_DEAD_LETTER_RETENTION_DAYS > 0
+        ? store.deadLetters.purgeSettledBefore(daysAgo(config.SHIPSYNC_DEAD_LETTER_RETENTION_DAYS))
         : Promise.resolve(0),
     ]).catch((err) => logger.warn({ err: errorText(err) }, 'housekeeping failed'));
   }, 3600_000);

@@ -118,6 +118,8 @@ const SANDBOX_MIN_LENGTH: Record<SecretKey, number> = {
 const NEVER_EMPTY = new Set<string>([
   ...SECRET_KEYS,
   'SHIPSYNC_PAYLOAD_KEY',
+  'SHIPSYNC_PAYLOAD_KEYS',
+  'SHIPSYNC_PAYLOAD_KEYS_FILE',
   'SHIPSYNC_PRINCIPALS',
   'SHIPSYNC_PRINCIPALS_FILE',
   'SHIPSYNC_API_TOKEN',
@@ -126,6 +128,83 @@ const NEVER_EMPTY = new Set<string>([
 
 /** Published sample values production refuses besides the sandbox defaults (deploy/compose.env.example). */
 const SAMPLE_PAYLOAD_KEYS = new Set(['AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=']);
+
+/** One key of the payload keyring: its id (stored with every payload it encrypts) and its base64 key. */
+export interface PayloadKeyConfig {
+  id: string;
+  /** base64 of 32 random bytes. */
+  key: string;
+}
+
+/** Key ids: short and printable, since every payload's metadata carries one. */
+const PAYLOAD_KEY_ID = /^[A-Za-z0-9._-]{1,40}$/;
+const isPayloadKey = (v: string) =>
+  /^[A-Za-z0-9+/_-]{43}=?$/.test(v) && Buffer.from(v, 'base64').length === 32;
+
+/**
+ * Parses a keyring, `id:base64` entries separated by commas or new lines (blank lines and `#` comments are
+ * skipped in a file); the first entry is the current key, which encrypts, and every entry decrypts. The
+ * reason never repeats key material.
+ */
+export function parsePayloadKeys(text: string): { value?: PayloadKeyConfig[]; reason?: string } {
+  const entries = text
+    .split(/[,\n]/)
+    .map((e) => e.trim())
+    .filter((e) => e !== '' && !e.startsWith('#'));
+  if (entries.length === 0) return { reason: 'expected id:base64-key entries, the current key first' };
+  const keys: PayloadKeyConfig[] = [];
+  for (const [i, entry] of entries.entries()) {
+    const at = entry.indexOf(':');
+    const id = at > 0 ? entry.slice(0, at) : '';
+    const key = at > 0 ? entry.slice(at + 1).trim() : '';
+    if (!PAYLOAD_KEY_ID.test(id))
+      return {
+        reason: `entry ${i + 1}: expected id:base64-key with an id of 1 to 40 letters, digits, . _ -`,
+      };
+    if (!isPayloadKey(key))
+      return { reason: `key "${id}": expected base64 of 32 random bytes (openssl rand -base64 32)` };
+    if (keys.some((k) => k.id === id)) return { reason: `key id "${id}" appears twice` };
+    const dup = keys.find((k) => Buffer.from(k.key, 'base64').equals(Buffer.from(key, 'base64')));
+    if (dup) return { reason: `keys "${dup.id}" and "${id}" are the same key` };
+    keys.push({ id, key });
+  }
+  if (keys.length > 16) return { reason: 'at most 16 keys; drop keys no stored payload uses any more' };
+  return { value: keys };
+}
+
+const payloadKeysText = z.string().transform((raw, ctx): PayloadKeyConfig[] => {
+  const parsed = parsePayloadKeys(raw);
+  if (!parsed.value) {
+    ctx.addIssue({ code: 'custom', message: parsed.reason ?? 'invalid keyring' });
+    return z.NEVER;
+  }
+  return parsed.value;
+});
+
+/** Why a payload key is unfit for production (published sample, or one byte repeated), or undefined. */
+function unsafePayloadKey(base64: string): string | undefined {
+  if (SAMPLE_PAYLOAD_KEYS.has(base64)) return 'is the published sample key';
+  const bytes = Buffer.from(base64, 'base64');
+  if (bytes.every((b) => b === bytes[0])) return 'is one byte repeated, not random';
+  return undefined;
+}
+
+/** Comma-separated browser origins (scheme://host[:port]). */
+const originList = z
+  .string()
+  .transform((raw) =>
+    raw
+      .split(',')
+      .map((o) => o.trim())
+      .filter(Boolean),
+  )
+  .pipe(
+    z
+      .array(
+        z.string().regex(/^https?:\/\/[A-Za-z0-9.[\]:-]+$/, 'expected origins like http://localhost:8233'),
+      )
+      .max(20),
+  );
 
 const principalsJson = z.string().transform((raw, ctx): PrincipalConfig[] => {
   let json: unknown;
@@ -176,6 +255,26 @@ export const configSchema = z.object({
     )
     .optional(),
   SHIPSYNC_PAYLOAD_KEY_ID: z.string().min(1).max(40).default('k1'),
+  /**
+   * The payload keyring, `id:base64` entries (comma-separated), the current key first: the current key
+   * encrypts, every key decrypts. Instead of SHIPSYNC_PAYLOAD_KEY (a one-key ring), or of the file below.
+   */
+  SHIPSYNC_PAYLOAD_KEYS: payloadKeysText.optional(),
+  /** A file holding the keyring, one `id:base64` entry per line, the current key first. */
+  SHIPSYNC_PAYLOAD_KEYS_FILE: z.string().min(1).max(4096).optional(),
+  /** Address and port of the codec server for the Temporal Web UI (`npm run codec-server`). */
+  SHIPSYNC_CODEC_HOST: z
+    .string()
+    .regex(/^[A-Za-z0-9.:_[\]-]{1,255}$/, 'expected a host name or an IP address')
+    .default('127.0.0.1'),
+  SHIPSYNC_CODEC_PORT: port.default(8888),
+  /** Browser origins of the Web UIs allowed to call the codec server (CORS), comma-separated. */
+  SHIPSYNC_CODEC_CORS_ORIGINS: originList.default(['http://localhost:8233', 'http://127.0.0.1:8233']),
+  /** The codec server's URL as the operators' browsers reach it; `npm run temporal` points its Web UI there. */
+  SHIPSYNC_CODEC_URL: z
+    .string()
+    .regex(/^https?:\/\/[^\s]+[^/\s]$/, 'expected an http(s) URL without a trailing slash')
+    .optional(),
   SHIPSYNC_DATA_DIR: z.string().min(1).default('.shipsync'),
   SHIPSYNC_TIME_SCALE: z.coerce.number().positive().max(100_000).default(1),
   SHIPSYNC_CLOCK_ANCHOR_REAL_MS: z.coerce.number().int().nonnegative().optional(),
@@ -229,6 +328,20 @@ export const configSchema = z.object({
     .min(0)
     .max(100 * 366)
     .default(400),
+  /** Days the gateway keeps telemetry samples (checked hourly); 0 keeps them for ever. */
+  SHIPSYNC_TELEMETRY_RETENTION_DAYS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(100 * 366)
+    .default(30),
+  /** Days the gateway keeps replayed and discarded dead letters after they were settled; open ones stay. */
+  SHIPSYNC_DEAD_LETTER_RETENTION_DAYS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(100 * 366)
+    .default(90),
   /** Minutes after a region's planning cutoff before an unassigned shipment opens an escalation case. */
   SHIPSYNC_NO_ASSIGNMENT_GRACE_MINUTES: z.coerce
     .number()
@@ -259,9 +372,10 @@ export class ConfigError extends Error {
 /**
  * Which process loads the configuration decides which secrets production requires: the gateway checks
  * webhooks and API tokens, the worker calls the vendors, the CLI's operator commands talk to Temporal, and
- * the CLI's API commands (`dlq`, `audit`) only present a principal's token. `all` requires every one.
+ * the CLI's API commands (`dlq`, `audit`) only present a principal's token, the codec server decrypts for
+ * principals. `all` requires every one.
  */
-export type ProcessKind = 'gateway' | 'worker' | 'cli' | 'api-client' | 'all';
+export type ProcessKind = 'gateway' | 'worker' | 'cli' | 'api-client' | 'codec-server' | 'all';
 
 type Requirement = SecretKey | 'SHIPSYNC_PAYLOAD_KEY' | 'principals';
 const REQUIRED: Record<ProcessKind, readonly Requirement[]> = {
@@ -275,6 +389,7 @@ const REQUIRED: Record<ProcessKind, readonly Requirement[]> = {
   worker: ['SHIPSYNC_PAYLOAD_KEY', 'SHIPSYNC_DISPATCH_API_KEY'],
   cli: ['SHIPSYNC_PAYLOAD_KEY'],
   'api-client': [],
+  'codec-server': ['SHIPSYNC_PAYLOAD_KEY', 'principals'],
   all: ['SHIPSYNC_PAYLOAD_KEY', 'principals', ...SECRET_KEYS],
 };
 
@@ -311,6 +426,20 @@ function principalsFromFile(path: string): { value?: PrincipalConfig[]; reason?:
     : { reason: `${path}: ${parsed.error.issues[0]?.message ?? 'invalid principals'}` };
 }
 
+/** Reads SHIPSYNC_PAYLOAD_KEYS_FILE; an issue when it cannot. */
+function payloadKeysFromFile(path: string): { value?: PayloadKeyConfig[]; reason?: string } {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    return { reason: `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}` };
+  }
+  const parsed = parsePayloadKeys(text);
+  return parsed.value
+    ? { value: parsed.value }
+    : { reason: `${path}: ${parsed.reason ?? 'invalid keyring'}` };
+}
+
 /** The profile's rules after the schema: sandbox defaults, or production's refusals, one issue per key. */
 function applyProfile(
   config: Config,
@@ -337,6 +466,19 @@ function applyProfile(
     const loaded = principalsFromFile(config.SHIPSYNC_PRINCIPALS_FILE);
     if (loaded.reason) issues.push({ key: 'SHIPSYNC_PRINCIPALS_FILE', reason: loaded.reason });
     else config.SHIPSYNC_PRINCIPALS = loaded.value;
+  }
+  const keySources = (
+    ['SHIPSYNC_PAYLOAD_KEY', 'SHIPSYNC_PAYLOAD_KEYS', 'SHIPSYNC_PAYLOAD_KEYS_FILE'] as const
+  ).filter((k) => raw[k] !== undefined && raw[k] !== '');
+  if (keySources.length > 1) {
+    issues.push({
+      key: keySources[1]!,
+      reason: `set one of SHIPSYNC_PAYLOAD_KEY, SHIPSYNC_PAYLOAD_KEYS, SHIPSYNC_PAYLOAD_KEYS_FILE, not ${keySources.join(' and ')}`,
+    });
+  } else if (config.SHIPSYNC_PAYLOAD_KEYS_FILE !== undefined) {
+    const loaded = payloadKeysFromFile(config.SHIPSYNC_PAYLOAD_KEYS_FILE);
+    if (loaded.reason) issues.push({ key: 'SHIPSYNC_PAYLOAD_KEYS_FILE', reason: loaded.reason });
+    else config.SHIPSYNC_PAYLOAD_KEYS = loaded.value;
   }
   for (const key of NEVER_EMPTY) {
     if (raw[key] === '' && key !== 'SHIPSYNC_API_TOKENS')
@@ -373,14 +515,24 @@ function applyProfile(
     const reason = unsafeSecret(raw.SHIPSYNC_API_TOKEN);
     if (reason) issues.push({ key: 'SHIPSYNC_API_TOKEN', reason });
   }
-  if (raw.SHIPSYNC_PAYLOAD_KEY === undefined && required.has('SHIPSYNC_PAYLOAD_KEY')) {
+  const ringSet = raw.SHIPSYNC_PAYLOAD_KEYS !== undefined || raw.SHIPSYNC_PAYLOAD_KEYS_FILE !== undefined;
+  if (raw.SHIPSYNC_PAYLOAD_KEY === undefined && !ringSet && required.has('SHIPSYNC_PAYLOAD_KEY')) {
     issues.push({
       key: 'SHIPSYNC_PAYLOAD_KEY',
       reason: 'missing: production encrypts every Temporal payload (openssl rand -base64 32)',
     });
-  } else if (raw.SHIPSYNC_PAYLOAD_KEY && SAMPLE_PAYLOAD_KEYS.has(raw.SHIPSYNC_PAYLOAD_KEY)) {
-    issues.push({ key: 'SHIPSYNC_PAYLOAD_KEY', reason: 'is the published sample key' });
+  } else if (raw.SHIPSYNC_PAYLOAD_KEY) {
+    const reason = unsafePayloadKey(raw.SHIPSYNC_PAYLOAD_KEY);
+    if (reason) issues.push({ key: 'SHIPSYNC_PAYLOAD_KEY', reason });
   }
+  // Every key of the ring decrypts, so every one must be fit for production, not only the current one.
+  const ringKey =
+    config.SHIPSYNC_PAYLOAD_KEYS_FILE !== undefined ? 'SHIPSYNC_PAYLOAD_KEYS_FILE' : 'SHIPSYNC_PAYLOAD_KEYS';
+  const unsafeKeys = (config.SHIPSYNC_PAYLOAD_KEYS ?? []).flatMap((k) => {
+    const reason = unsafePayloadKey(k.key);
+    return reason ? [`key "${k.id}" ${reason}`] : [];
+  });
+  if (unsafeKeys.length > 0) issues.push({ key: ringKey, reason: unsafeKeys.join('; ') });
   const principals = config.SHIPSYNC_PRINCIPALS;
   const principalsKey =
     config.SHIPSYNC_PRINCIPALS_FILE !== undefined ? 'SHIPSYNC_PRINCIPALS_FILE' : 'SHIPSYNC_PRINCIPALS';

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { sql, type Selectable } from 'kysely';
+import { plainColumns, type AtRestCipher } from './at-rest.js';
 import { fromJsonColumn, toIso, toJsonColumn, type Db } from './db.js';
 import type { EventSource } from './inbox.js';
 import type { DeadLetterStage, DeadLetterStatus, DeadLetterTable } from './schema.js';
@@ -40,7 +41,7 @@ export interface DeadLetter {
   discardedAt: string | null;
 }
 
-function toDeadLetter(r: Selectable<DeadLetterTable>): DeadLetter {
+function toDeadLetter(r: Selectable<DeadLetterTable>, c: AtRestCipher): DeadLetter {
   return {
     id: Number(r.id),
     source: r.source as EventSource,
@@ -50,8 +51,10 @@ function toDeadLetter(r: Selectable<DeadLetterTable>): DeadLetter {
     shipmentId: r.shipment_id,
     reason: r.reason,
     code: r.code,
-    payload: r.payload,
-    headers: fromJsonColumn<Record<string, string>>(r.headers),
+    payload: c.open(r.payload, 'dead_letters.payload'),
+    headers: fromJsonColumn<Record<string, string>>(
+      typeof r.headers === 'string' ? c.open(r.headers, 'dead_letters.headers') : r.headers,
+    ),
     createdAt: toIso(r.created_at),
     status: r.status,
     replayedAt: toIso(r.replayed_at),
@@ -66,7 +69,11 @@ function storableText(text: string): string {
 
 /** Input the gateway could not accept or deliver, with everything needed to inspect and replay it. */
 export class DeadLetterRepository {
-  constructor(private readonly db: Db) {}
+  /** `cipher` seals the payload and headers columns (raw vendor bodies hold personal data); plain by default. */
+  constructor(
+    private readonly db: Db,
+    private readonly cipher: AtRestCipher = plainColumns(),
+  ) {}
 
   /**
    * Records a dead letter; returns its id. An intake or release letter whose body is already held by an open
@@ -86,9 +93,9 @@ export class DeadLetterRepository {
         shipment_id: d.shipmentId ?? null,
         reason: storableText(d.reason).slice(0, 2000),
         code: d.code,
-        payload,
+        payload: this.cipher.seal(payload, 'dead_letters.payload'),
         payload_hash: payloadHash,
-        headers: toJsonColumn(d.headers),
+        headers: this.cipher.seal(toJsonColumn(d.headers), 'dead_letters.headers'),
         created_at: d.createdAt,
       })
       .onConflict((oc) =>
@@ -125,7 +132,7 @@ export class DeadLetterRepository {
     if (opts.status) q = q.where('status', '=', opts.status);
     if (opts.source) q = q.where('source', '=', opts.source);
     if (opts.beforeId !== undefined) q = q.where('id', '<', opts.beforeId);
-    return (await q.execute()).map(toDeadLetter);
+    return (await q.execute()).map((r) => toDeadLetter(r, this.cipher));
   }
 
   /** One dead letter. */
@@ -135,7 +142,7 @@ export class DeadLetterRepository {
       .selectAll()
       .where('id', '=', id)
       .executeTakeFirst();
-    return r ? toDeadLetter(r) : undefined;
+    return r ? toDeadLetter(r, this.cipher) : undefined;
   }
 
   /** Marks an open dead letter replayed; false when it was not open (already replayed or discarded). */
@@ -158,6 +165,24 @@ export class DeadLetterRepository {
       .where('status', '=', 'open')
       .executeTakeFirst();
     return Number(res.numUpdatedRows) > 0;
+  }
+
+  /**
+   * Deletes replayed and discarded letters settled before the cut-off (the retention); open letters stay
+   * until an operator settles them. Returns how many went.
+   */
+  async purgeSettledBefore(before: Date): Promise<number> {
+    const cut = before.toISOString();
+    const res = await this.db.kysely
+      .deleteFrom('dead_letters')
+      .where((eb) =>
+        eb.or([
+          eb.and([eb('status', '=', 'replayed'), eb('replayed_at', '<', cut)]),
+          eb.and([eb('status', '=', 'discarded'), eb('discarded_at', '<', cut)]),
+        ]),
+      )
+      .executeTakeFirst();
+    return Number(res.numDeletedRows);
   }
 
   /** Count of dead letters in one status. */

@@ -1,5 +1,6 @@
 import type { Insertable, Kysely, Selectable } from 'kysely';
 import { fromJsonColumn, toIso, toJsonColumn, writeTransaction, type Db } from './db.js';
+import { plainColumns, type AtRestCipher } from './at-rest.js';
 import type { InboxOutcome, InboxStatus, InboxTable, StoreTables } from './schema.js';
 
 /** A system that sends events into the gateway. */
@@ -59,28 +60,28 @@ export interface DeadLetterCause {
   reason: string;
 }
 
-function rowOf(e: NewInboxEvent): Insertable<InboxTable> {
+function rowOf(e: NewInboxEvent, c: AtRestCipher): Insertable<InboxTable> {
   return {
     event_id: e.eventId,
     source: e.source,
     type: e.type,
     shipment_id: e.shipmentId ?? null,
-    payload: toJsonColumn(e.payload),
-    headers: toJsonColumn(e.headers),
+    payload: c.seal(toJsonColumn(e.payload), 'inbox.payload'),
+    headers: c.seal(toJsonColumn(e.headers), 'inbox.headers'),
     received_at: e.receivedAt,
     next_attempt_at: e.receivedAt,
   };
 }
 
-function toRow(r: Selectable<InboxTable>): InboxRow {
+function toRow(r: Selectable<InboxTable>, c: AtRestCipher): InboxRow {
   return {
     id: Number(r.id),
     eventId: r.event_id,
     source: r.source as EventSource,
     type: r.type,
     shipmentId: r.shipment_id,
-    payload: fromJsonColumn(r.payload),
-    headers: fromJsonColumn<Record<string, string>>(r.headers),
+    payload: fromJsonColumn(openColumn(c, r.payload, 'inbox.payload')),
+    headers: fromJsonColumn<Record<string, string>>(openColumn(c, r.headers, 'inbox.headers')),
     receivedAt: toIso(r.received_at),
     status: r.status,
     attempts: Number(r.attempts),
@@ -94,6 +95,11 @@ function toRow(r: Selectable<InboxTable>): InboxRow {
   };
 }
 
+/** A JSON column's stored value opened (text; a value already parsed is taken as is). */
+function openColumn(c: AtRestCipher, value: unknown, column: string): unknown {
+  return typeof value === 'string' ? c.open(value, column) : value;
+}
+
 /** Postgres rejects NUL characters in text; error messages from anywhere must still fit. */
 function safeText(text: string, max = 2000): string {
   return text.replaceAll('\u0000', '').slice(0, max);
@@ -105,13 +111,17 @@ function safeText(text: string, max = 2000): string {
  * PostgreSQL inbox: claims skip rows another gateway holds.
  */
 export class InboxRepository {
-  constructor(private readonly db: Db) {}
+  /** `cipher` seals the payload and headers columns (personal data at rest); plain by default. */
+  constructor(
+    private readonly db: Db,
+    private readonly cipher: AtRestCipher = plainColumns(),
+  ) {}
 
   /** Commits an event; a second event with the same id is a duplicate and changes nothing. */
   async insert(e: NewInboxEvent): Promise<'inserted' | 'duplicate'> {
     const res = await this.db.kysely
       .insertInto('inbox')
-      .values(rowOf(e))
+      .values(rowOf(e, this.cipher))
       .onConflict((oc) => oc.column('event_id').doNothing())
       .executeTakeFirst();
     return Number(res.numInsertedOrUpdatedRows ?? 0) > 0 ? 'inserted' : 'duplicate';
@@ -125,7 +135,7 @@ export class InboxRepository {
     if (events.length === 0) return [];
     const rows = await this.db.kysely
       .insertInto('inbox')
-      .values(events.map(rowOf))
+      .values(events.map((e) => rowOf(e, this.cipher)))
       .onConflict((oc) => oc.column('event_id').doNothing())
       .returning('event_id')
       .execute();
@@ -203,7 +213,7 @@ export class InboxRepository {
       if (released.size > 0) await this.releaseIn(trx, owner, [...released]);
       return claimed
         .filter((r) => !released.has(Number(r.id)))
-        .map(toRow)
+        .map((r) => toRow(r, this.cipher))
         .sort((a, b) => a.id - b.id);
     });
   }
@@ -320,7 +330,7 @@ export class InboxRepository {
         .returningAll()
         .executeTakeFirst();
       if (!row) return undefined;
-      const r = toRow(row);
+      const r = toRow(row, this.cipher);
       const inserted = await trx
         .insertInto('dead_letters')
         .values({
@@ -331,9 +341,9 @@ export class InboxRepository {
           shipment_id: r.shipmentId,
           reason: safeText(cause.reason),
           code: cause.code,
-          payload: JSON.stringify(r.payload),
+          payload: this.cipher.seal(JSON.stringify(r.payload), 'dead_letters.payload'),
           payload_hash: null,
-          headers: toJsonColumn(r.headers),
+          headers: this.cipher.seal(toJsonColumn(r.headers), 'dead_letters.headers'),
           created_at: now.toISOString(),
         })
         .returning('id')
@@ -420,7 +430,7 @@ export class InboxRepository {
       .selectAll()
       .where('event_id', '=', eventId)
       .executeTakeFirst();
-    return r ? toRow(r) : undefined;
+    return r ? toRow(r, this.cipher) : undefined;
   }
 
   /** Rows in id order, optionally of one status or shipment. */
@@ -432,7 +442,7 @@ export class InboxRepository {
       .limit(opts.limit ?? 1000);
     if (opts.status) q = q.where('status', '=', opts.status);
     if (opts.shipmentId) q = q.where('shipment_id', '=', opts.shipmentId);
-    return (await q.execute()).map(toRow);
+    return (await q.execute()).map((r) => toRow(r, this.cipher));
   }
 
   /** Deletes delivered rows older than the cut-off; returns how many went. */

@@ -192,6 +192,17 @@ export function migrationsFor(backend: Backend): Record<string, Migration> {
         for (const statement of auditTrail(backend)) await sql.raw(statement).execute(db);
       },
     },
+    '0004_sealed_telemetry_and_retention': {
+      async up(db) {
+        // Telemetry positions sealed with the payload keyring when a key is configured (lat/lng then null).
+        await addColumn(db, backend, 'telemetry_positions', 'sealed', 'text');
+        // The retention purges delete by time.
+        await sql`create index if not exists telemetry_at on telemetry_positions (at)`.execute(db);
+        await sql`create index if not exists dead_letters_settled on dead_letters (status, replayed_at, discarded_at)`.execute(
+          db,
+        );
+      },
+    },
     '0006_dead_letter_release_stage': {
       async up(db) {
         await widenStageCheck(db, backend);
@@ -217,6 +228,9 @@ export async function migrate(db: Db): Promise<string[]> {
     // A store in its own schema keeps its ledger there (where search_path already put it); named, kysely no
     // longer mistakes another schema's ledger in the same database for this one's.
     ...(db.schema ? { migrationTableSchema: db.schema } : {}),
+    // Numbers are handed out ahead of merges (0004 can land after 0006); every migration is idempotent, so
+    // one applied later than a higher-numbered one is safe.
+    allowUnorderedMigrations: true,
   });
   let { error, results } = await migrator.migrateToLatest();
   if (error && db.backend === 'sqlite') ({ error, results } = await migrator.migrateToLatest());

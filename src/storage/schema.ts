@@ -76,6 +76,8 @@ export interface TelemetryPositionTable {
   lat: number | null;
   lng: number | null;
   drift_seconds: number | null;
+  /** Position and drift sealed with the payload keyring (migration 0004); then lat, lng and drift are null. */
+  sealed: ColumnType<string | null, string | null | undefined, string | null>;
   at: TimestampColumn;
 }
 

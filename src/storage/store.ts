@@ -1,6 +1,8 @@
 import { join } from 'node:path';
 import { sql } from 'kysely';
+import type { PayloadKeyring } from '../platform/codec.js';
 import type { Config } from '../platform/config.js';
+import { plainColumns, sealedColumns } from './at-rest.js';
 import { openDb, type Backend, type DatabaseTarget, type Db } from './db.js';
 import { AuditRepository } from './audit.js';
 import { DeadLetterRepository } from './dead-letters.js';
@@ -28,8 +30,15 @@ export interface Store {
   close(): Promise<void>;
 }
 
-/** Opens a store and applies its migrations. */
-export async function openStore(target: DatabaseTarget): Promise<Store> {
+/**
+ * Opens a store and applies its migrations. With a keyring, the columns holding personal data (inbox and
+ * dead-letter bodies and headers, telemetry positions) are sealed on write with its current key; rows
+ * written before are read as they are.
+ */
+export async function openStore(
+  target: DatabaseTarget,
+  opts: { keyring?: PayloadKeyring } = {},
+): Promise<Store> {
   const db = await openDb(target);
   try {
     await migrate(db);
@@ -37,12 +46,13 @@ export async function openStore(target: DatabaseTarget): Promise<Store> {
     await db.close();
     throw err;
   }
-  const telemetry = new TelemetryRepository(db);
+  const cipher = opts.keyring ? sealedColumns(opts.keyring) : plainColumns();
+  const telemetry = new TelemetryRepository(db, cipher);
   return {
     backend: db.backend,
     db,
-    inbox: new InboxRepository(db),
-    deadLetters: new DeadLetterRepository(db),
+    inbox: new InboxRepository(db, cipher),
+    deadLetters: new DeadLetterRepository(db, cipher),
     telemetry,
     idempotency: new IdempotencyRepository(db),
     audit: new AuditRepository(db),

@@ -1,3 +1,4 @@
+import { plainColumns, type AtRestCipher } from './at-rest.js';
 import type { Db } from './db.js';
 import { toIso } from './db.js';
 
@@ -17,7 +18,14 @@ const ROWS_PER_STATEMENT = 500;
 
 /** The operational data store for driver telemetry: written in batches, never part of a workflow. */
 export class TelemetryRepository {
-  constructor(private readonly db: Db) {}
+  /**
+   * `cipher`, when active, keeps a sample's position and drift sealed in the `sealed` column instead of the
+   * plain `lat`, `lng` and `drift_seconds` (where a driver was is personal data); plain by default.
+   */
+  constructor(
+    private readonly db: Db,
+    private readonly cipher: AtRestCipher = plainColumns(),
+  ) {}
 
   /** Inserts many samples with as few statements as possible. */
   async insertMany(rows: readonly TelemetryPosition[]): Promise<void> {
@@ -26,15 +34,20 @@ export class TelemetryRepository {
       await this.db.kysely
         .insertInto('telemetry_positions')
         .values(
-          chunk.map((r) => ({
-            driver_id: r.driverId,
-            shipment_id: r.shipmentId ?? null,
-            task_id: r.taskId ?? null,
-            lat: r.lat ?? null,
-            lng: r.lng ?? null,
-            drift_seconds: r.driftSeconds ?? null,
-            at: r.at,
-          })),
+          chunk.map((r) => {
+            const point = { lat: r.lat ?? null, lng: r.lng ?? null, drift_seconds: r.driftSeconds ?? null };
+            const sealed = this.cipher.active
+              ? this.cipher.seal(JSON.stringify(point), 'telemetry_positions.sealed')
+              : null;
+            return {
+              driver_id: r.driverId,
+              shipment_id: r.shipmentId ?? null,
+              task_id: r.taskId ?? null,
+              ...(sealed ? { lat: null, lng: null, drift_seconds: null } : point),
+              sealed,
+              at: r.at,
+            };
+          }),
         )
         .execute();
     }
@@ -52,15 +65,36 @@ export class TelemetryRepository {
       .limit(opts.limit ?? 100);
     if (opts.driverId) q = q.where('driver_id', '=', opts.driverId);
     if (opts.shipmentId) q = q.where('shipment_id', '=', opts.shipmentId);
-    return (await q.execute()).map((r) => ({
-      driverId: r.driver_id,
-      ...(r.shipment_id !== null ? { shipmentId: r.shipment_id } : {}),
-      ...(r.task_id !== null ? { taskId: r.task_id } : {}),
-      ...(r.lat !== null ? { lat: Number(r.lat) } : {}),
-      ...(r.lng !== null ? { lng: Number(r.lng) } : {}),
-      ...(r.drift_seconds !== null ? { driftSeconds: Number(r.drift_seconds) } : {}),
-      at: toIso(r.at),
-    }));
+    return (await q.execute()).map((row) => {
+      const r = row.sealed
+        ? {
+            ...row,
+            ...(JSON.parse(this.cipher.open(row.sealed, 'telemetry_positions.sealed')) as {
+              lat: number | null;
+              lng: number | null;
+              drift_seconds: number | null;
+            }),
+          }
+        : row;
+      return {
+        driverId: r.driver_id,
+        ...(r.shipment_id !== null ? { shipmentId: r.shipment_id } : {}),
+        ...(r.task_id !== null ? { taskId: r.task_id } : {}),
+        ...(r.lat !== null ? { lat: Number(r.lat) } : {}),
+        ...(r.lng !== null ? { lng: Number(r.lng) } : {}),
+        ...(r.drift_seconds !== null ? { driftSeconds: Number(r.drift_seconds) } : {}),
+        at: toIso(r.at),
+      };
+    });
+  }
+
+  /** Deletes samples taken before the cut-off (the retention); returns how many went. */
+  async purgeBefore(before: Date): Promise<number> {
+    const res = await this.db.kysely
+      .deleteFrom('telemetry_positions')
+      .where('at', '<', before.toISOString())
+      .executeTakeFirst();
+    return Number(res.numDeletedRows);
   }
 
   /** Number of stored samples. */

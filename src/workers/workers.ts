@@ -19,6 +19,8 @@ const COMPILED = import.meta.url.endsWith('.js');
 export const PREBUILT_BUNDLE = fileURLToPath(
   new URL(COMPILED ? '../../workflow-bundle.js' : '../../dist/workflow-bundle.js', import.meta.url),
 );
+/** The prebuilt bundle of encrypting deployments: failure messages go through the failure converter. */
+export const PREBUILT_ENCODED_FAILURES_BUNDLE = PREBUILT_BUNDLE.replace(/\.js$/, '-encoded-failures.js');
 /** The workflows' entry module, compiled or source, that a bundle is built from. */
 export const WORKFLOWS_PATH = fileURLToPath(
   new URL(COMPILED ? '../workflows/index.js' : '../workflows/index.ts', import.meta.url),
@@ -75,17 +77,23 @@ function newestSourceMtime(): number {
 }
 
 /** True when a worker would take the prebuilt bundle: there is one, and it is newer than the sources (or compiled). */
-export function prebuiltBundleIsFresh(): boolean {
-  return existsSync(PREBUILT_BUNDLE) && (COMPILED || statSync(PREBUILT_BUNDLE).mtimeMs > newestSourceMtime());
+export function prebuiltBundleIsFresh(path = PREBUILT_BUNDLE): boolean {
+  return existsSync(path) && (COMPILED || statSync(path).mtimeMs > newestSourceMtime());
 }
 
 /**
  * The prebuilt bundle when there is one (compiled) or when it is newer than the workflow sources (run from
- * source), else a bundle made now from the workflows.
+ * source), else a bundle made now from the workflows. A data converter with a failure converter (an
+ * encrypting one) takes the bundle built with it, so failures the workflow code raises are encoded too.
  */
-export async function loadWorkflowBundle(): Promise<WorkflowBundleOption> {
-  if (prebuiltBundleIsFresh()) return { codePath: PREBUILT_BUNDLE };
-  return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH });
+export async function loadWorkflowBundle(dataConverter?: DataConverter): Promise<WorkflowBundleOption> {
+  const failureConverterPath = dataConverter?.failureConverterPath;
+  const prebuilt = failureConverterPath ? PREBUILT_ENCODED_FAILURES_BUNDLE : PREBUILT_BUNDLE;
+  if (prebuiltBundleIsFresh(prebuilt)) return { codePath: prebuilt };
+  return bundleWorkflowCode({
+    workflowsPath: WORKFLOWS_PATH,
+    ...(failureConverterPath ? { failureConverterPath } : {}),
+  });
 }
 
 /** Creates the workflow worker (`shipments`) and one activity worker per external system. */
@@ -98,7 +106,7 @@ export async function createWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     dataConverter: deps.dataConverter,
   });
   const q = taskQueues(deps.taskQueuePrefix);
-  const bundle = deps.bundle ?? (await loadWorkflowBundle());
+  const bundle = deps.bundle ?? (await loadWorkflowBundle(deps.dataConverter));
   const common = { connection, namespace: deps.namespace, dataConverter: deps.dataConverter };
   const workers = await Promise.all([
     Worker.create({

@@ -45,12 +45,20 @@ import { dispatchEventFor, sampleOrder } from './fixtures.js';
 // Worker lifecycle lines at INFO drown test output; warnings and errors still show.
 Runtime.install({ logger: new DefaultLogger('WARN') });
 
-let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
-/** The workflow bundle, made once per test file. */
-export function workflowBundle() {
-  bundle ??= bundleWorkflowCode({
-    workflowsPath: fileURLToPath(new URL('../../src/workflows/index.ts', import.meta.url)),
-  });
+const bundles = new Map<string, Promise<WorkflowBundleWithSourceMap>>();
+/**
+ * The workflow bundle, made once per test file; with a failure converter (an encrypting data converter's)
+ * the bundle built with it, as a worker of an encrypting deployment runs it.
+ */
+export function workflowBundle(failureConverterPath?: string) {
+  let bundle = bundles.get(failureConverterPath ?? '');
+  if (!bundle) {
+    bundle = bundleWorkflowCode({
+      workflowsPath: fileURLToPath(new URL('../../src/workflows/index.ts', import.meta.url)),
+      ...(failureConverterPath ? { failureConverterPath } : {}),
+    });
+    bundles.set(failureConverterPath ?? '', bundle);
+  }
   return bundle;
 }
 
@@ -93,6 +101,12 @@ export interface Stack {
   ): Promise<DispatchEvent>;
   /** Simulated now, epoch ms. */
   simNow(): number;
+  /**
+   * Stops the workers and the client and starts them again on the same task queues, sandboxes and clock,
+   * with another data converter (a new payload keyring): a deployment's restart. `whileDown` runs once
+   * the old ones have stopped and before the new ones start.
+   */
+  restart(dataConverter?: DataConverter, whileDown?: () => Promise<void>): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -121,24 +135,28 @@ export async function startStack(
     }),
     startCrmSandbox({ port: 0, seed: 1 }),
   ]);
-  const connection = await Connection.connect({ address });
-  const client = new Client({ connection, namespace: 'default', dataConverter: opts.dataConverter });
   const storeDir = mkdtempSync(join(tmpdir(), 'shipsync-stack-'));
   const store = await openStore({ backend: 'sqlite', file: join(storeDir, 'gateway.sqlite') });
-  const workers = await createWorkers({
-    address,
-    namespace: 'default',
-    taskQueuePrefix: prefix,
-    clock,
-    settings,
-    erp: createErpAdapter({ baseUrl: erp.url }),
-    dispatch: createDispatchAdapter({ baseUrl: dispatch.url, apiKey: dispatch.apiKey }),
-    crm: createCrmAdapter({ baseUrl: crm.url }),
-    geocoder: new ZipGeocoder(),
-    bundle: await workflowBundle(),
-    dataConverter: opts.dataConverter,
-    deadLetters: async () => store.deadLetters,
-  });
+  const connect = async (dataConverter: DataConverter | undefined) => {
+    const connection = await Connection.connect({ address });
+    const client = new Client({ connection, namespace: 'default', dataConverter });
+    const workers = await createWorkers({
+      address,
+      namespace: 'default',
+      taskQueuePrefix: prefix,
+      clock,
+      settings,
+      erp: createErpAdapter({ baseUrl: erp.url }),
+      dispatch: createDispatchAdapter({ baseUrl: dispatch.url, apiKey: dispatch.apiKey }),
+      crm: createCrmAdapter({ baseUrl: crm.url }),
+      geocoder: new ZipGeocoder(),
+      bundle: await workflowBundle(dataConverter?.failureConverterPath),
+      dataConverter,
+      deadLetters: async () => store.deadLetters,
+    });
+    return { connection, client, workers };
+  };
+  let { connection, client, workers } = await connect(opts.dataConverter);
   const simNow = () => SIM_START + (Date.now() - clock.anchorRealMs) * clock.scale;
   const sequences = new Map<string, number>();
   const started: string[] = [];
@@ -198,6 +216,14 @@ export async function startStack(
         source: 'test',
         data,
       });
+    },
+    async restart(dataConverter, whileDown) {
+      await workers.shutdown();
+      await connection.close();
+      await whileDown?.();
+      ({ connection, client, workers } = await connect(dataConverter));
+      stack.client = client;
+      stack.workers = workers;
     },
     async close() {
       if (process.env.SHIPSYNC_RECORD_HISTORIES === '1') await recordHistories(client, started);

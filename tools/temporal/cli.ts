@@ -100,6 +100,8 @@ export interface DevServerOptions {
   dbFile?: string;
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
   headless?: boolean;
+  /** The remote codec the Web UI decodes payloads with (`--ui-codec-endpoint`), e.g. the codec server's URL. */
+  uiCodecEndpoint?: string;
   /** Extra dynamic config values, e.g. `limit.historyCount.suggestContinueAsNew`. */
   dynamicConfig?: Record<string, string | number | boolean>;
 }
@@ -118,7 +120,10 @@ export function devServerArgs(o: DevServerOptions): string[] {
   args.push('--log-level', o.logLevel ?? 'error', '--log-format', 'json');
   if (o.namespace !== 'default') args.push('--namespace', o.namespace);
   if (o.headless) args.push('--headless');
-  else if (o.uiPort) args.push('--ui-port', String(o.uiPort));
+  else {
+    if (o.uiPort) args.push('--ui-port', String(o.uiPort));
+    if (o.uiCodecEndpoint) args.push('--ui-codec-endpoint', o.uiCodecEndpoint);
+  }
   if (o.dbFile) {
     args.push('--db-filename', o.dbFile);
     // WAL keeps readers (visibility) from blocking the history writer; synchronous=NORMAL is safe with WAL.

@@ -4,7 +4,10 @@ import { loadConfig } from '../../src/platform/config.js';
 import { provisionTemporalCli, startDevServer } from './cli.js';
 import { SEARCH_ATTRIBUTES } from '../../src/domain/search-attributes.js';
 
-/** `npm run temporal`: the dev server with a persistent SQLite store, shipsync's namespace and search attributes. */
+/**
+ * `npm run temporal`: the dev server with a persistent SQLite store, shipsync's namespace and search
+ * attributes, and its Web UI pointed at the codec server when SHIPSYNC_CODEC_URL is set.
+ */
 async function main() {
   sandboxEntryPoint('temporal');
   const config = loadConfig();
@@ -21,10 +24,16 @@ async function main() {
     namespace: config.SHIPSYNC_TEMPORAL_NAMESPACE,
     dbFile,
     logLevel: 'warn',
+    ...(config.SHIPSYNC_CODEC_URL ? { uiCodecEndpoint: config.SHIPSYNC_CODEC_URL } : {}),
   });
   say(`temporal dev server ready in ${Date.now() - started} ms`);
   say(`  gRPC address:      ${server.address}`);
   say(`  Web UI:            ${server.uiUrl ?? '(headless)'}`);
+  say(
+    config.SHIPSYNC_CODEC_URL
+      ? `  codec server:      ${config.SHIPSYNC_CODEC_URL} (npm run codec-server; sign in at ${config.SHIPSYNC_CODEC_URL}/session)`
+      : '  codec server:      none (set SHIPSYNC_CODEC_URL to show decrypted payloads in the Web UI)',
+  );
   say(`  namespace:         ${config.SHIPSYNC_TEMPORAL_NAMESPACE}`);
   say(`  store:             ${dbFile} (SQLite, WAL)`);
   say(`  search attributes: ${Object.keys(SEARCH_ATTRIBUTES).join(', ')}`);

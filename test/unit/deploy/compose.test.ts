@@ -47,9 +47,13 @@ const shipsync = entries.filter(([, s]) => s.build !== undefined);
 const isOneShot = (s: Service) => s.restart === 'no';
 const words = (v: string[] | string | undefined) => (Array.isArray(v) ? v : (v ?? '').split(/\s+/));
 
+/** Keys whose URLs are what operators' browsers use (CORS origins), not addresses between containers. */
+const BROWSER_FACING = new Set(['SHIPSYNC_CODEC_CORS_ORIGINS']);
+
 /** Every http(s) URL in a service's command and environment. */
 function urlsOf(s: Service): string[] {
-  const texts = [...words(s.command), ...Object.values(s.environment ?? {}).map(String)];
+  const env = Object.entries(s.environment ?? {}).filter(([k]) => !BROWSER_FACING.has(k));
+  const texts = [...words(s.command), ...env.map(([, v]) => String(v))];
   return texts.flatMap((t) => t.match(/https?:\/\/[^\s'"}]+/g) ?? []);
 }
 
@@ -72,6 +76,7 @@ describe('docker-compose.yml', () => {
         'temporal',
         'temporal-setup',
         'temporal-ui',
+        'codec-server',
         'worker-1',
         'worker-2',
         'gateway-1',
@@ -157,6 +162,23 @@ describe('docker-compose.yml', () => {
       'gateway-2',
     ]);
     expect(services.gateway?.volumes?.[0]).toContain('./deploy/nginx/gateway.conf');
+  });
+
+  it('points the Web UI at the codec server, which is published where the endpoint says and lets in only the Web UI origin', () => {
+    const ui = services['temporal-ui']?.environment ?? {};
+    const codec = services['codec-server'];
+    expect(String(ui.TEMPORAL_CODEC_ENDPOINT)).toBe('${CODEC_URL:-http://localhost:8888}');
+    expect(String(ui.TEMPORAL_CODEC_INCLUDE_CREDENTIALS)).toBe('true');
+    expect(codec?.ports).toEqual(['127.0.0.1:${CODEC_PORT:-8888}:8888']);
+    expect(String(codec?.environment?.SHIPSYNC_CODEC_PORT)).toBe('8888');
+    // The browser's origin is the Web UI's published address, which is also the UI's own CORS origin.
+    expect(codec?.environment?.SHIPSYNC_CODEC_CORS_ORIGINS).toBe(ui.TEMPORAL_CORS_ORIGINS);
+    expect(codec?.environment?.SHIPSYNC_DATABASE_URL).toBe(
+      services['gateway-1']?.environment?.SHIPSYNC_DATABASE_URL,
+    );
+    expect(codec?.environment?.SHIPSYNC_PRINCIPALS).toBe(
+      services['gateway-1']?.environment?.SHIPSYNC_PRINCIPALS,
+    );
   });
 
   it('gives every long-running service a healthcheck and a restart policy; one-shots have neither', () => {
@@ -274,6 +296,7 @@ describe.skipIf(!composeBinary)(`docker-compose config${composeBinary ? '' : ` (
         'SHIPSYNC_PRINCIPALS',
       ],
       worker: ['SHIPSYNC_DISPATCH_API_KEY', 'SHIPSYNC_PAYLOAD_KEY'],
+      'codec-server': ['SHIPSYNC_PAYLOAD_KEY', 'SHIPSYNC_PRINCIPALS'],
     };
     for (const [name] of shipsync) {
       const env = Object.fromEntries(
@@ -284,7 +307,11 @@ describe.skipIf(!composeBinary)(`docker-compose config${composeBinary ? '' : ` (
         continue;
       }
       expect(env.SHIPSYNC_ENV, name).toBe('production');
-      const kind = name.startsWith('gateway') ? 'gateway' : 'worker';
+      const kind = name.startsWith('gateway')
+        ? 'gateway'
+        : name === 'codec-server'
+          ? 'codec-server'
+          : 'worker';
       let refused: string[] = [];
       try {
         loadConfig(env, { process: kind });
