@@ -29,6 +29,7 @@ import {
 import { openStore, storeTargetFromConfig } from '../storage/store.js';
 import { registerAuditCommand } from './audit.js';
 import { registerDlqCommands } from './dlq.js';
+import { registerOdsCommands } from './ods.js';
 import { releaseNow, upsertReleaseSchedule } from '../platform/release.js';
 import { clockFromConfig, settingsFromConfig, startShipment } from '../platform/shipments.js';
 
@@ -396,6 +397,7 @@ export function buildCli(ctxFactory: (json: boolean) => Ctx = defaultCtx): Comma
   };
   registerDlqCommands(program, apiDeps);
   registerAuditCommand(program, apiDeps);
+  registerOdsCommands(program, apiDeps);
   registerPrincipalCommand(program);
   return program;
 }

@@ -217,11 +217,14 @@ export class OdsRepository {
         })
         .onConflict((oc) => oc.columns(['shipment_id', 'attempt']).doNothing())
         .execute();
+      // PostgreSQL: lock the stop so two gateways applying events of one stop do not lose an update
+      // (SQLite's BEGIN IMMEDIATE already serialises writers).
       const stop = await trx
         .selectFrom('ods_stops')
         .selectAll()
         .where('shipment_id', '=', change.shipmentId)
         .where('attempt', '=', change.attempt)
+        .$if(this.db.backend === 'postgres', (q) => q.forUpdate())
         .executeTakeFirstOrThrow();
       const arrived = stop.arrived_at ?? change.arrivedAt ?? (change.completedAt ? change.completedAt : null);
       await trx
