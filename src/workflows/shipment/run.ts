@@ -9,7 +9,7 @@ import { realDuration, simAt } from '../../domain/clock.js';
 import { regionTimeZone } from '../../domain/local-time.js';
 import { taskQueues } from '../task-queues.js';
 import type { ShipmentInput, ShipmentSettings } from './contract.js';
-import { fourEyesApproval, serializedHandlers } from './patches.js';
+import { fourEyesApproval, searchAttributesFollowState, serializedHandlers } from './patches.js';
 import { SA } from './search-attributes.js';
 import { SideEffectQueue } from './side-effects.js';
 import { initialState, openExceptions, type ShipmentState } from './state.js';
@@ -45,6 +45,8 @@ export class ShipmentRun {
   readonly serialized = serializedHandlers();
   /** Charges above the four-eyes threshold need two finance principals (decided once per run; see patches). */
   readonly fourEyes = fourEyesApproval();
+  /** Search attributes follow reschedules, billing and every open exception (decided once per run; see patches). */
+  readonly attributesFollowState = searchAttributesFollowState();
   /** The region's zone for service days and window moves (runs before the patch used UTC days). */
   readonly timeZone: string;
   private readonly lock = new Mutex();
@@ -118,6 +120,7 @@ export class ShipmentRun {
 
   /** Publishes the phase and the open exception as search attributes when they changed. */
   publishStatus() {
+    if (this.attributesFollowState) return this.publishState();
     const { s } = this;
     const exception = openExceptions(s)[0] ?? 'none';
     const fingerprint = `${s.phase}|${exception}|${s.phase === 'closed'}`;
@@ -127,6 +130,27 @@ export class ShipmentRun {
       { key: SA.ShipmentStatus, value: s.phase },
       { key: SA.OpenException, value: exception },
       { key: SA.InvoiceReady, value: s.phase === 'closed' && !!s.billingDocumentId },
+    ]);
+  }
+
+  /**
+   * The patched publication: the phase, every open exception kind, whether the shipment is ready to bill
+   * (delivered, not yet billed) and the delivery date of the current window, each when it changed.
+   */
+  private publishState() {
+    const { s } = this;
+    const open = openExceptions(s);
+    const invoiceReady = s.outcome === 'delivered' && !s.billingDocumentId;
+    const deliveryDate = this.planningDate();
+    const fingerprint = `${s.phase}|${open.join(',')}|${invoiceReady}|${deliveryDate}`;
+    if (fingerprint === this.published) return;
+    this.published = fingerprint;
+    upsertSearchAttributes([
+      { key: SA.ShipmentStatus, value: s.phase },
+      { key: SA.OpenException, value: open[0] ?? 'none' },
+      { key: SA.OpenExceptions, value: open.length > 0 ? open : ['none'] },
+      { key: SA.InvoiceReady, value: invoiceReady },
+      { key: SA.DeliveryDate, value: new Date(`${deliveryDate}T00:00:00Z`) },
     ]);
   }
 }
