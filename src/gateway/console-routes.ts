@@ -143,12 +143,7 @@ export function registerConsoleRoutes(root: FastifyInstance, d: ConsoleDeps) {
     async () => {
       const now = d.projector.now();
       const cases = await d.store.ods.cases({ open: true, limit: 2_000 });
-      const ids = [...new Set(cases.map((c) => c.shipmentId))];
-      const phases = new Map<string, string>();
-      for (const id of ids) {
-        const s = await d.store.ods.shipment(id);
-        if (s) phases.set(id, s.phase);
-      }
+      const phases = await d.store.ods.phasesOf([...new Set(cases.map((c) => c.shipmentId))]);
       return {
         now,
         slaMinutes: EXCEPTION_SLA_MINUTES,

@@ -420,6 +420,20 @@ export class OdsRepository {
     return (await q.execute()).map(toCase);
   }
 
+  /** The phase of each of some shipments (missing ids are left out). */
+  async phasesOf(ids: readonly string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (let i = 0; i < ids.length; i += 500) {
+      const rows = await this.db.kysely
+        .selectFrom('ods_shipments')
+        .select(['shipment_id', 'phase'])
+        .where('shipment_id', 'in', ids.slice(i, i + 500))
+        .execute();
+      for (const r of rows) out.set(r.shipment_id, r.phase);
+    }
+    return out;
+  }
+
   /** A shipment's timeline, oldest first. */
   async events(shipmentId: string, limit = 500): Promise<OdsEvent[]> {
     const rows = await this.db.kysely

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { once } from 'node:events';
-import { loadConfig } from '../../src/platform/config.js';
+import { loadConfig, sandboxToken } from '../../src/platform/config.js';
 import { operatorFor, playDay, progressLine, releaseDay } from '../day/play.js';
 import { reconcile } from '../reconcile.js';
 import { startFullStack } from '../stack.js';
@@ -25,6 +25,9 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     showChildOutput: !opts.json,
   });
   let workerRestarts = 0;
+  // The token rides in the URL's fragment, which the browser never sends; the console keeps it per tab.
+  const consoleUrl = `${stack.gatewayUrl}/ops/#token=${sandboxToken('admin')}`;
+  out(`ops console ${consoleUrl} (sign in as dev-finance to approve charges, dev-agent to see an agent's view)`);
   try {
     const { clock, erp, dispatch, crm } = stack;
     const orders = await releaseDay(
@@ -79,7 +82,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     else printSummary(summary);
     const ok = summary.closed === summary.shipments && reconciliation.mismatches.length === 0;
     if (opts.keepRunning) {
-      out(`stack left running; Web UI ${stack.uiUrl}; press Ctrl-C to stop`);
+      out(`stack left running; ops console ${consoleUrl}; Web UI ${stack.uiUrl}; press Ctrl-C to stop`);
       await once(process, 'SIGINT');
     }
     return ok ? 0 : 1;
