@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -195,5 +195,12 @@ describe.skipIf(!!browserSkipReason)('the ops console in a browser', () => {
     const text = await res.text();
     expect(text).toMatch(/shipsync_kpi_shipments\{region="CHI",day="2026-12-01",phase="[a-z_]+"\} \d+/);
     expect(text).toMatch(/shipsync_kpi_on_time_ratio\{region="CHI",day="2026-12-01"\} [\d.]+/);
+    if (SCREENSHOTS) {
+      const lines = text.split('\n').filter((l) => /^(# (HELP|TYPE) )?shipsync_(kpi_|inbox_backlog)/.test(l));
+      writeFileSync(
+        fileURLToPath(new URL('../../docs/console-metrics-example.txt', import.meta.url)),
+        `# GET /metrics after the console browser test (business KPIs only)\n${lines.join('\n')}\n`,
+      );
+    }
   });
 });
