@@ -295,13 +295,14 @@ export class OdsRepository {
       .insertInto('ods_shipments')
       .values(row)
       .onConflict((oc) =>
-        oc.column('shipment_id').doUpdateSet((eb) => {
+        oc.column('shipment_id').doUpdateSet(() => {
           const { shipment_id: _id, ...rest } = row;
           const set: Record<string, unknown> = { ...rest };
-          for (const c of firstSeen) set[c] = eb.fn.coalesce(`ods_shipments.${c}`, eb.ref(`excluded.${c}`));
+          const keep = (first: string, then: string) => sql`coalesce(${sql.ref(first)}, ${sql.ref(then)})`;
+          for (const c of firstSeen) set[c] = keep(`ods_shipments.${c}`, `excluded.${c}`);
           // A driver known from an assignment event stays when the status does not name one.
-          set.driver_id = eb.fn.coalesce(eb.ref('excluded.driver_id'), eb.ref('ods_shipments.driver_id'));
-          set.route_id = eb.fn.coalesce(eb.ref('excluded.route_id'), eb.ref('ods_shipments.route_id'));
+          set.driver_id = keep('excluded.driver_id', 'ods_shipments.driver_id');
+          set.route_id = keep('excluded.route_id', 'ods_shipments.route_id');
           return set as never;
         }),
       )
