@@ -5,6 +5,7 @@ import { operatorFor, playDay, progressLine, releaseDay } from '../day/play.js';
 import { reconcile } from '../reconcile.js';
 import { startFullStack } from '../stack.js';
 import type { DemoOptions } from './args.js';
+import { recountConsole, recountLines } from './recount.js';
 import { printSummary, summarise } from './report.js';
 
 /**
@@ -80,6 +81,21 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     summary.dispatch.webhooksSent = dispatch.sender.log.length;
     if (opts.json) console.log(JSON.stringify(summary, null, 2));
     else printSummary(summary);
+    try {
+      const recount = await recountConsole({
+        gatewayUrl: stack.gatewayUrl,
+        token: sandboxToken('admin'),
+        erpUrl: erp.url,
+        dispatchUrl: dispatch.url,
+        crmUrl: crm.url,
+        orders,
+      });
+      out('');
+      out('ops console tiles recounted from the sandboxes:');
+      for (const line of recountLines(recount)) out(`  ${line}`);
+    } catch (err) {
+      out(`ops console recount failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
     const ok = summary.closed === summary.shipments && reconciliation.mismatches.length === 0;
     if (opts.keepRunning) {
       out(`stack left running; ops console ${consoleUrl}; Web UI ${stack.uiUrl}; press Ctrl-C to stop`);
