@@ -63,6 +63,14 @@ export function registerConsoleRoutes(root: FastifyInstance, d: ConsoleDeps) {
   const read = d.principals.require(READ_ROLES, d.onUnknownToken);
   const tags = ['ops console'];
 
+  // A shipment an operator just changed through the API (reschedule, approval, ...) is projected again now.
+  root.addHook('onResponse', async (req, reply) => {
+    const url = req.routeOptions.url ?? '';
+    if (req.method !== 'POST' || reply.statusCode !== 200 || !url.startsWith('/v1/shipments/:id/')) return;
+    const id = normalizeShipmentId(String((req.params as { id?: unknown }).id ?? ''));
+    if (id) d.projector.schedule(id);
+  });
+
   root.get('/ops', { schema: { hide: true } }, (_req, reply) => reply.redirect('/ops/'));
   root.get('/ops/*', { schema: { hide: true } }, async (req, reply) => {
     const path = (req.params as { '*': string })['*'];

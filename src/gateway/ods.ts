@@ -10,6 +10,7 @@ import {
   statusQuery,
   type ShipmentStatus,
 } from '../workflows/shipment/contract.js';
+import { SA } from '../workflows/shipment/search-attributes.js';
 import { taskQueues } from '../workflows/task-queues.js';
 import { errorText } from './forwarder.js';
 import { normalizeShipmentId, withTemporalDeadline } from './temporal.js';
@@ -296,7 +297,11 @@ export class OdsProjector {
     ].join(' AND ');
   }
 
-  /** Projects every running shipment of this deployment, and the ones that were running at the last pass. */
+  /**
+   * Projects the shipments that changed: running ones that visibility shows in another phase than the ODS
+   * holds, with an open exception, or not yet in the ODS, and the ones the ODS still holds as running that
+   * visibility no longer lists (they closed). One visibility listing per pass, a status query only per change.
+   */
   async sweep(): Promise<number> {
     if (this.sweeping) {
       await this.sweeping;
@@ -305,10 +310,21 @@ export class OdsProjector {
     let n = 0;
     this.sweeping = (async () => {
       try {
-        const ids = new Map<string, string | undefined>();
-        for (const id of await this.d.store.ods.runningIds()) ids.set(id, undefined);
+        const listed = new Map<string, { phase?: string; exception?: string }>();
         for await (const wf of this.d.client.workflow.list({ query: this.listQuery(true) }))
-          ids.set(wf.workflowId, wf.status.name);
+          listed.set(wf.workflowId, {
+            phase: wf.typedSearchAttributes.get(SA.ShipmentStatus),
+            exception: wf.typedSearchAttributes.get(SA.OpenException),
+          });
+        const known = await this.d.store.ods.phasesOf([...listed.keys()]);
+        const ids = new Map<string, string | undefined>();
+        for (const id of await this.d.store.ods.runningIds()) if (!listed.has(id)) ids.set(id, undefined);
+        for (const [id, sa] of listed) {
+          const changed = !known.has(id) || sa.phase === undefined || sa.phase !== known.get(id);
+          // Open cases age and approvals accumulate without a phase change: those shipments are looked at each pass.
+          const watched = (sa.exception !== undefined && sa.exception !== 'none') || sa.phase === 'awaiting_approval';
+          if (changed || watched) ids.set(id, 'RUNNING');
+        }
         await Promise.all(
           [...ids].map(([id, workflowStatus]) =>
             this.queue.add(() => this.refresh(id, workflowStatus ? { workflowStatus } : undefined)),
