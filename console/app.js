@@ -19,6 +19,8 @@
 
   let me = null;
   let timer = null;
+  /** Bumped by every route change, so a poll of a view left behind stops instead of running on. */
+  let generation = 0;
   let charts = [];
 
   /** Creates an element: h('td', {class: 'num'}, 'text', child). */
@@ -118,6 +120,7 @@
   function route() {
     if (timer) clearTimeout(timer);
     timer = null;
+    const gen = ++generation;
     const [, view = 'today', arg] = (location.hash || '#/today').split('/');
     for (const a of document.querySelectorAll('nav a')) a.classList.toggle('active', a.dataset.view === view);
     const render = {
@@ -131,6 +134,7 @@
     if (!render) return setView(h('p', { class: 'error' }, `No view ${view}`));
     let first = true;
     const tick = async () => {
+      if (gen !== generation) return;
       try {
         await render(first);
         first = false;
@@ -138,7 +142,7 @@
         if (first) setView(h('p', { class: 'error', role: 'alert' }, String(err.message || err)));
       }
       // Only the live views poll; a detail view stays as it was loaded until refreshed.
-      if (['today', 'exceptions', 'health', 'invoices'].includes(view) && location.hash.split('/')[1] === view)
+      if (gen === generation && ['today', 'exceptions', 'health', 'invoices'].includes(view))
         timer = setTimeout(tick, POLL_MS);
     };
     void tick();

@@ -307,12 +307,12 @@ export class OdsRepository {
         }),
       )
       .execute();
-    // Stops recorded before the shipment's window was known get it now.
+    // Stops not reached yet follow a moved window; stops recorded before the window was known get it now.
     await this.db.kysely
       .updateTable('ods_stops')
       .set({ window_start: s.windowStart, window_end: s.windowEnd })
       .where('shipment_id', '=', s.shipmentId)
-      .where('arrived_at', 'is', null)
+      .where((eb) => eb.or([eb('arrived_at', 'is', null), eb('window_start', 'is', null)]))
       .execute();
   }
 
