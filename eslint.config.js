@@ -178,7 +178,7 @@ export default tseslint.config(
       globals: Object.fromEntries(
         [
           'window', 'document', 'location', 'history', 'sessionStorage', 'fetch', 'crypto', 'Node',
-          'setTimeout', 'clearTimeout', 'console',
+          'setTimeout', 'clearTimeout', 'console', 'AbortController', 'performance',
         ].map((g) => [g, 'readonly']),
       ),
     },

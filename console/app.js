@@ -21,6 +21,8 @@
   let timer = null;
   /** Bumped by every route change, so a poll of a view left behind stops instead of running on. */
   let generation = 0;
+  /** Aborts the requests of the view left behind, so a late answer never paints over the new view. */
+  let aborter = new AbortController();
   let charts = [];
 
   /** Creates an element: h('td', {class: 'num'}, 'text', child). */
@@ -49,6 +51,7 @@
   async function api(method, path, body, headers) {
     const res = await fetch(path, {
       method,
+      signal: aborter.signal,
       headers: {
         authorization: `Bearer ${token()}`,
         ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
@@ -121,6 +124,8 @@
     if (timer) clearTimeout(timer);
     timer = null;
     const gen = ++generation;
+    aborter.abort();
+    aborter = new AbortController();
     const [, view = 'today', arg] = (location.hash || '#/today').split('/');
     for (const a of document.querySelectorAll('nav a')) a.classList.toggle('active', a.dataset.view === view);
     const render = {
@@ -139,7 +144,8 @@
         await render(first);
         first = false;
       } catch (err) {
-        if (first) setView(h('p', { class: 'error', role: 'alert' }, String(err.message || err)));
+        if (first && gen === generation)
+          setView(h('p', { class: 'error', role: 'alert' }, String(err.message || err)));
       }
       // Only the live views poll; a detail view stays as it was loaded until refreshed.
       if (gen === generation && ['today', 'exceptions', 'health', 'invoices'].includes(view))
