@@ -249,7 +249,7 @@ export function registerConsoleRoutes(root: FastifyInstance, d: ConsoleDeps) {
           const byOutcome: Record<string, number> = {};
           for (const v of events.values)
             if (v.labels.source === source) {
-              const key = `${v.labels.outcome}${v.labels.code ? `:${v.labels.code}` : ''}`;
+              const key = [v.labels.outcome, v.labels.code].filter((x) => x !== undefined && x !== '').join(':');
               byOutcome[key] = (byOutcome[key] ?? 0) + v.value;
             }
           return {
