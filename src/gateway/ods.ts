@@ -135,7 +135,8 @@ export class OdsProjector {
     } catch (err) {
       this.d.logger.warn({ err: errorText(err), eventId: event.id, shipmentId }, 'ODS could not apply an event');
     }
-    this.schedule(shipmentId);
+    // The workflow just took the event, so it runs: one status query, no describe.
+    this.schedule(shipmentId, 'RUNNING');
   }
 
   /** Applies one canonical event to the read model; false when it was applied before. */
@@ -153,12 +154,12 @@ export class OdsProjector {
   }
 
   /** Queues a projection of one shipment (coalesced while one is waiting). */
-  schedule(shipmentId: string): void {
+  schedule(shipmentId: string, workflowStatus?: string): void {
     if (this.stopped || this.queued.has(shipmentId)) return;
     this.queued.add(shipmentId);
     void this.queue.add(async () => {
       this.queued.delete(shipmentId);
-      await this.refresh(shipmentId).catch(() => undefined);
+      await this.refresh(shipmentId, workflowStatus ? { workflowStatus } : undefined).catch(() => undefined);
     });
   }
 
