@@ -121,9 +121,10 @@ export class OdsProjector {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    await this.sweeping;
+    // Queued projections are dropped; the ones in flight end within their query deadline.
     this.queue.clear();
     await this.queue.onIdle();
+    await this.sweeping;
   }
 
   /** Called after the forwarder delivered an event: applies it and projects its shipment again. */
@@ -312,11 +313,17 @@ export class OdsProjector {
     this.sweeping = (async () => {
       try {
         const listed = new Map<string, { phase?: string; exception?: string }>();
-        for await (const wf of this.d.client.workflow.list({ query: this.listQuery(true) }))
-          listed.set(wf.workflowId, {
-            phase: wf.typedSearchAttributes.get(SA.ShipmentStatus),
-            exception: wf.typedSearchAttributes.get(SA.OpenException),
-          });
+        await withTemporalDeadline(
+          this.d.client,
+          async () => {
+            for await (const wf of this.d.client.workflow.list({ query: this.listQuery(true) }))
+              listed.set(wf.workflowId, {
+                phase: wf.typedSearchAttributes.get(SA.ShipmentStatus),
+                exception: wf.typedSearchAttributes.get(SA.OpenException),
+              });
+          },
+          30_000,
+        );
         const known = await this.d.store.ods.phasesOf([...listed.keys()]);
         const ids = new Map<string, string | undefined>();
         for (const id of await this.d.store.ods.runningIds()) if (!listed.has(id)) ids.set(id, undefined);
@@ -326,11 +333,11 @@ export class OdsProjector {
           const watched = (sa.exception !== undefined && sa.exception !== 'none') || sa.phase === 'awaiting_approval';
           if (changed || watched) ids.set(id, 'RUNNING');
         }
-        await Promise.all(
-          [...ids].map(([id, workflowStatus]) =>
-            this.queue.add(() => this.refresh(id, workflowStatus ? { workflowStatus } : undefined)),
-          ),
-        );
+        if (this.stopped) return;
+        for (const [id, workflowStatus] of ids)
+          void this.queue.add(() => this.refresh(id, workflowStatus ? { workflowStatus } : undefined));
+        // onIdle, not the tasks' own promises: a stop() clears the queue and those would never settle.
+        await this.queue.onIdle();
         n = ids.size;
         this.stats.sweeps++;
         this.stats.lastSweepAt = new Date().toISOString();
@@ -354,13 +361,11 @@ export class OdsProjector {
     for await (const wf of this.d.client.workflow.list({ query: this.listQuery(false) }))
       found.push({ id: wf.workflowId, status: wf.status.name });
     let projected = 0;
-    await Promise.all(
-      found.map((f) =>
-        this.queue.add(async () => {
-          if (await this.refresh(f.id, { workflowStatus: f.status })) projected++;
-        }),
-      ),
-    );
+    for (const f of found)
+      void this.queue.add(async () => {
+        if (await this.refresh(f.id, { workflowStatus: f.status })) projected++;
+      });
+    await this.queue.onIdle();
     let events = 0;
     for (const f of found) {
       for (const row of await this.d.store.inbox.list({ shipmentId: f.id, status: 'delivered', limit: 5_000 })) {
