@@ -170,6 +170,8 @@ const VIEWS = [
 
 /** Loads one view in a fresh document; returns first contentful paint and the time until its data shows. */
 async function loadView(page: Page, url: string, hash: string, ready: string) {
+  // Away first, so each load is a new document (a hash change alone would reuse the page).
+  await page.goto('about:blank');
   const started = Date.now();
   await page.goto(`${url}/ops/${hash}`);
   await page.waitForSelector(ready, { timeout: 30_000 });
