@@ -51,11 +51,15 @@ async function viaGateway(event: DispatchEvent) {
   gw.gateway.forwarder.notify();
 }
 
-async function play(workflowId: string, types: DispatchEventType[], data: Record<string, unknown> = {}) {
+async function play(
+  workflowId: string,
+  types: DispatchEventType[],
+  data: Partial<Record<DispatchEventType, Record<string, unknown>>> = {},
+) {
   for (const type of types) {
     // The driver arrives half an hour into the window (07:00-09:00 simulated), whatever the test's pace.
     const at = type === 'stop.arrived.v1' || type === 'delivery.completed.v1' ? SIM_START + 120 * 60_000 : undefined;
-    const event = await stack.event(workflowId, type, type === 'delivery.completed.v1' ? data : {}, at);
+    const event = await stack.event(workflowId, type, data[type] ?? {}, at);
     await viaGateway(event);
     await expect
       .poll(async () => (await gw.store.inbox.get(event.id))?.status, { timeout: 20_000 })
@@ -84,6 +88,7 @@ describe.skipIf(!!browserSkipReason)('the ops console in a browser', () => {
   });
 
   let delivered: string;
+  let delayed: string;
 
   it('when a dispatcher signs in and shipments play then the live counts change and the timeline shows the stop', async () => {
     const page = await signedIn(P.dispatcher);
@@ -95,6 +100,7 @@ describe.skipIf(!!browserSkipReason)('the ops console in a browser', () => {
     const b = await stack.start();
     await expect.poll(total, { timeout: 20_000 }).toBe(before + 2);
     delivered = a.workflowId;
+    delayed = b.workflowId;
 
     await stack.waitFor(a.workflowId, (s) => s.phase === 'published' && !!s.taskId);
     await play(a.workflowId, ['route.assigned.v1', 'stop.started.v1', 'stop.arrived.v1', 'delivery.completed.v1']);
@@ -115,7 +121,22 @@ describe.skipIf(!!browserSkipReason)('the ops console in a browser', () => {
     expect(await page.textContent('[data-testid=stops]')).toContain('yes');
     expect(await page.getAttribute('[data-testid=temporal-link]', 'href')).toContain(a.workflowId);
     await screenshot(page, 'shipment');
-    await stack.client.workflow.getHandle(b.workflowId).terminate('console test done');
+
+    // The other one runs three hours late: a delay case opens and the exceptions view lists it.
+    await stack.waitFor(b.workflowId, (s) => s.phase === 'published' && !!s.taskId);
+    await play(b.workflowId, ['route.assigned.v1', 'stop.started.v1', 'delivery.delayed.v1'], {
+      'delivery.delayed.v1': { delaySeconds: 3 * 3600 },
+    });
+    await stack.waitFor(b.workflowId, (s) => s.openCases.some((c) => c.kind === 'delay'));
+    await page.goto(`${gw.url}/ops/#/exceptions`);
+    await expect
+      .poll(async () => page.textContent('[data-testid=exceptions-table]'), { timeout: 20_000 })
+      .toContain(b.workflowId);
+    expect(await page.textContent('[data-testid=exceptions-table]')).toContain('delay');
+    await screenshot(page, 'exceptions');
+    await page.click(`[data-testid=exceptions-table] a[data-shipment="${b.workflowId}"]`);
+    await page.waitForSelector('[data-testid=timeline]');
+    expect(await page.textContent('[data-testid=timeline]')).toContain('case.opened');
     await page.close();
   });
 
@@ -180,14 +201,12 @@ describe.skipIf(!!browserSkipReason)('the ops console in a browser', () => {
     expect((await gw.store.deadLetters.get(id))?.status).toBe('replayed');
     expect(await gw.store.inbox.get(event.id)).toBeDefined();
 
-    await admin.goto(`${gw.url}/ops/#/exceptions`);
-    await admin.waitForSelector('[data-testid=exceptions-table]');
-    await screenshot(admin, 'exceptions');
     await admin.goto(`${gw.url}/ops/#/health`);
     await admin.waitForSelector('[data-testid=vendors]');
     expect(await admin.textContent('[data-testid=vendors]')).toContain('dispatch');
     await screenshot(admin, 'health');
     await admin.close();
+    await stack.client.workflow.getHandle(delayed).terminate('console test done');
   });
 
   it('when Prometheus scrapes /metrics then the business KPIs are there', async () => {
