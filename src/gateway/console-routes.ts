@@ -74,7 +74,7 @@ export function registerConsoleRoutes(root: FastifyInstance, d: ConsoleDeps) {
   root.get('/ops', { schema: { hide: true } }, (_req, reply) => reply.redirect('/ops/'));
   root.get('/ops/*', { schema: { hide: true } }, async (req, reply) => {
     const path = (req.params as { '*': string })['*'];
-    const asset = STATIC[path];
+    const asset = Object.hasOwn(STATIC, path) ? STATIC[path] : undefined;
     if (!asset) throw new GatewayError('ROUTE_NOT_FOUND', `no console file ${path.slice(0, 100)}`);
     const body = await readFile(asset.file);
     return reply
