@@ -30,8 +30,10 @@ describe('the ops console routes', () => {
     expect(chart.status).toBe(200);
     expect(await chart.text()).toContain('Chart');
     expect((await fetch(`${gw.url}/ops/app.js`)).status).toBe(200);
-    const missing = await call(gw.url, 'GET', '/ops/../package.json');
-    expect(missing.status).toBe(404);
+    for (const path of ['/ops/../package.json', '/ops/constructor', '/ops/index.html%00', '/ops/vendor/chart.js']) {
+      const missing = await call(gw.url, 'GET', path);
+      expect(missing.status, path).toBe(404);
+    }
   });
 
   it('when the data is asked for without a token then it is refused; every role may read it', async () => {
