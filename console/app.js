@@ -6,8 +6,19 @@
   const TOKEN_KEY = 'shipsync.token';
   const POLL_MS = 2000;
   const PHASES = [
-    'released', 'validating', 'on_hold', 'published', 'planned', 'in_transit', 'delivered',
-    'failed_attempt', 'returning', 'returned', 'billing', 'awaiting_approval', 'closed',
+    'released',
+    'validating',
+    'on_hold',
+    'published',
+    'planned',
+    'in_transit',
+    'delivered',
+    'failed_attempt',
+    'returning',
+    'returned',
+    'billing',
+    'awaiting_approval',
+    'closed',
   ];
   const VIEWS = [
     { id: 'today', label: 'Today', roles: null },
@@ -114,10 +125,12 @@
         h('a', { href: `#/${v.id}`, 'data-view': v.id }, v.label),
       ),
     );
-    document.getElementById('who').replaceChildren(
-      h('span', { 'data-testid': 'principal' }, `${me.principal} (${me.roles.join(', ')})`),
-      h('button', { class: 'secondary', onclick: () => signOut() }, 'Sign out'),
-    );
+    document
+      .getElementById('who')
+      .replaceChildren(
+        h('span', { 'data-testid': 'principal' }, `${me.principal} (${me.roles.join(', ')})`),
+        h('button', { class: 'secondary', onclick: () => signOut() }, 'Sign out'),
+      );
   }
 
   function route() {
@@ -154,10 +167,16 @@
     void tick();
   }
 
-  const shipmentLink = (id) => h('a', { href: `#/shipment/${encodeURIComponent(id)}`, 'data-shipment': id }, id);
+  const shipmentLink = (id) =>
+    h('a', { href: `#/shipment/${encodeURIComponent(id)}`, 'data-shipment': id }, id);
 
   function tile(label, value, testid) {
-    return h('div', { class: 'tile' }, h('div', { class: 'label' }, label), h('div', { class: 'value', 'data-testid': testid }, value));
+    return h(
+      'div',
+      { class: 'tile' },
+      h('div', { class: 'label' }, label),
+      h('div', { class: 'value', 'data-testid': testid }, value),
+    );
   }
 
   async function renderToday(first) {
@@ -165,14 +184,20 @@
     const k = t.kpis ? t.kpis.all : null;
     const regions = [...new Set(t.counts.map((c) => c.region))].sort();
     const count = (phase, region) =>
-      t.counts.filter((c) => c.phase === phase && (!region || c.region === region)).reduce((a, c) => a + c.n, 0);
+      t.counts
+        .filter((c) => c.phase === phase && (!region || c.region === region))
+        .reduce((a, c) => a + c.n, 0);
     const phases = PHASES.filter((p) => count(p) > 0);
     const tiles = h(
       'div',
       { class: 'tiles' },
       tile('Shipments today', t.total, 'total'),
       tile('On-time rate', pct(k && k.onTime.rate), 'kpi-on-time'),
-      tile('ETA error p50 / p90', k ? `${min(k.etaErrorMinutes.p50)} / ${min(k.etaErrorMinutes.p90)}` : '–', 'kpi-eta'),
+      tile(
+        'ETA error p50 / p90',
+        k ? `${min(k.etaErrorMinutes.p50)} / ${min(k.etaErrorMinutes.p90)}` : '–',
+        'kpi-eta',
+      ),
       tile('First-attempt rate', pct(k && k.firstAttempt.rate), 'kpi-first-attempt'),
       tile('Route acceptance p50', min(k && k.routeAcceptanceMinutes.p50), 'kpi-acceptance'),
       tile('Invoice cycle p50', min(k && k.invoiceCycleMinutes.p50), 'kpi-invoice-cycle'),
@@ -182,7 +207,17 @@
     const table = h(
       'table',
       { 'data-testid': 'phase-table' },
-      h('thead', {}, h('tr', {}, h('th', {}, 'phase'), ...regions.map((r) => h('th', { class: 'num' }, r)), h('th', { class: 'num' }, 'all'))),
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          h('th', {}, 'phase'),
+          ...regions.map((r) => h('th', { class: 'num' }, r)),
+          h('th', { class: 'num' }, 'all'),
+        ),
+      ),
       h(
         'tbody',
         {},
@@ -200,12 +235,38 @@
     const regionKpis = h(
       'table',
       {},
-      h('thead', {}, h('tr', {}, ...['region', 'shipments', 'on-time', 'ETA p50', 'ETA p90', 'first attempt', 'invoice cycle p50'].map((c) => h('th', {}, c)))),
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          ...[
+            'region',
+            'shipments',
+            'on-time',
+            'ETA p50',
+            'ETA p90',
+            'first attempt',
+            'invoice cycle p50',
+          ].map((c) => h('th', {}, c)),
+        ),
+      ),
       h(
         'tbody',
         {},
         (t.kpis ? t.kpis.regions : []).map((r) =>
-          h('tr', {}, h('td', {}, r.region), h('td', {}, r.shipments), h('td', {}, pct(r.onTime.rate)), h('td', {}, min(r.etaErrorMinutes.p50)), h('td', {}, min(r.etaErrorMinutes.p90)), h('td', {}, pct(r.firstAttempt.rate)), h('td', {}, min(r.invoiceCycleMinutes.p50))),
+          h(
+            'tr',
+            {},
+            h('td', {}, r.region),
+            h('td', {}, r.shipments),
+            h('td', {}, pct(r.onTime.rate)),
+            h('td', {}, min(r.etaErrorMinutes.p50)),
+            h('td', {}, min(r.etaErrorMinutes.p90)),
+            h('td', {}, pct(r.firstAttempt.rate)),
+            h('td', {}, min(r.invoiceCycleMinutes.p50)),
+          ),
         ),
       ),
     );
@@ -215,12 +276,22 @@
     setView(
       h('h2', {}, `Today ${t.day} `, h('span', { class: 'muted' }, `(simulated now ${time(t.now)})`)),
       tiles,
-      h('div', { class: 'grid2' }, h('div', { class: 'card' }, h('h3', {}, 'Shipments by phase and region'), table), h('div', { class: 'card' }, h('h3', {}, 'KPIs by region'), regionKpis)),
+      h(
+        'div',
+        { class: 'grid2' },
+        h('div', { class: 'card' }, h('h3', {}, 'Shipments by phase and region'), table),
+        h('div', { class: 'card' }, h('h3', {}, 'KPIs by region'), regionKpis),
+      ),
       h(
         'div',
         { class: 'grid2' },
         h('div', { class: 'card' }, h('h3', {}, 'On-time rate'), h('div', { class: 'chart' }, onTimeCanvas)),
-        h('div', { class: 'card' }, h('h3', {}, 'ETA error (minutes)'), h('div', { class: 'chart' }, etaCanvas)),
+        h(
+          'div',
+          { class: 'card' },
+          h('h3', {}, 'ETA error (minutes)'),
+          h('div', { class: 'chart' }, etaCanvas),
+        ),
       ),
       h('div', { class: 'card' }, h('h3', {}, 'Exceptions opened'), h('div', { class: 'chart' }, excCanvas)),
     );
@@ -228,9 +299,41 @@
       const labels = t.trend.map((d) => d.day.slice(5));
       const opts = { responsive: true, maintainAspectRatio: false, animation: first ? undefined : false };
       charts.push(
-        new window.Chart(onTimeCanvas, { type: 'line', data: { labels, datasets: [{ label: 'on-time %', data: t.trend.map((d) => (d.onTime === null ? null : d.onTime * 100)), borderColor: '#15803d' }] }, options: { ...opts, scales: { y: { min: 0, max: 100 } } } }),
-        new window.Chart(etaCanvas, { type: 'line', data: { labels, datasets: [{ label: 'p50', data: t.trend.map((d) => d.etaP50), borderColor: '#2563eb' }, { label: 'p90', data: t.trend.map((d) => d.etaP90), borderColor: '#b45309' }] }, options: opts }),
-        new window.Chart(excCanvas, { type: 'bar', data: { labels, datasets: [{ label: 'opened', data: t.trend.map((d) => d.exceptionsOpened), backgroundColor: '#b91c1c' }] }, options: opts }),
+        new window.Chart(onTimeCanvas, {
+          type: 'line',
+          data: {
+            labels,
+            datasets: [
+              {
+                label: 'on-time %',
+                data: t.trend.map((d) => (d.onTime === null ? null : d.onTime * 100)),
+                borderColor: '#15803d',
+              },
+            ],
+          },
+          options: { ...opts, scales: { y: { min: 0, max: 100 } } },
+        }),
+        new window.Chart(etaCanvas, {
+          type: 'line',
+          data: {
+            labels,
+            datasets: [
+              { label: 'p50', data: t.trend.map((d) => d.etaP50), borderColor: '#2563eb' },
+              { label: 'p90', data: t.trend.map((d) => d.etaP90), borderColor: '#b45309' },
+            ],
+          },
+          options: opts,
+        }),
+        new window.Chart(excCanvas, {
+          type: 'bar',
+          data: {
+            labels,
+            datasets: [
+              { label: 'opened', data: t.trend.map((d) => d.exceptionsOpened), backgroundColor: '#b91c1c' },
+            ],
+          },
+          options: opts,
+        }),
       );
     }
   }
@@ -241,19 +344,44 @@
     for (const c of r.cases) kinds[c.kind] = (kinds[c.kind] || 0) + 1;
     setView(
       h('h2', {}, 'Open exceptions ', h('span', { class: 'muted' }, `(${r.cases.length}, oldest first)`)),
-      h('div', { class: 'tiles' }, Object.entries(kinds).map(([k, n]) => tile(k, n, `kind-${k}`))),
+      h(
+        'div',
+        { class: 'tiles' },
+        Object.entries(kinds).map(([k, n]) => tile(k, n, `kind-${k}`)),
+      ),
       h(
         'div',
         { class: 'card' },
         h(
           'table',
           { 'data-testid': 'exceptions-table' },
-          h('thead', {}, h('tr', {}, ...['opened', 'age', 'SLA', 'kind', 'region', 'shipment', 'phase', 'case'].map((c) => h('th', {}, c)))),
+          h(
+            'thead',
+            {},
+            h(
+              'tr',
+              {},
+              ...['opened', 'age', 'SLA', 'kind', 'region', 'shipment', 'phase', 'case'].map((c) =>
+                h('th', {}, c),
+              ),
+            ),
+          ),
           h(
             'tbody',
             {},
             r.cases.map((c) =>
-              h('tr', {}, h('td', {}, time(c.openedAt)), h('td', {}, min(c.ageMinutes)), h('td', { class: `sla-${c.sla}` }, c.sla.replace('_', ' ')), h('td', {}, c.kind), h('td', {}, c.region), h('td', {}, shipmentLink(c.shipmentId)), h('td', {}, c.phase || '–'), h('td', {}, c.caseId || '–')),
+              h(
+                'tr',
+                {},
+                h('td', {}, time(c.openedAt)),
+                h('td', {}, min(c.ageMinutes)),
+                h('td', { class: `sla-${c.sla}` }, c.sla.replace('_', ' ')),
+                h('td', {}, c.kind),
+                h('td', {}, c.region),
+                h('td', {}, shipmentLink(c.shipmentId)),
+                h('td', {}, c.phase || '–'),
+                h('td', {}, c.caseId || '–'),
+              ),
             ),
           ),
         ),
@@ -264,10 +392,19 @@
   async function renderShipment(id) {
     const d = await api('GET', `/v1/ops/shipments/${encodeURIComponent(id)}`);
     const s = d.shipment;
-    const field = (label, value) => h('tr', {}, h('th', {}, label), h('td', {}, value === null || value === undefined ? '–' : value));
+    const field = (label, value) =>
+      h('tr', {}, h('th', {}, label), h('td', {}, value === null || value === undefined ? '–' : value));
     setView(
       h('h2', {}, `Shipment ${s.shipmentId} `, h('span', { class: 'pill', 'data-testid': 'phase' }, s.phase)),
-      h('p', {}, h('a', { href: d.temporalUrl, target: '_blank', rel: 'noopener', 'data-testid': 'temporal-link' }, 'Open the run in the Temporal Web UI')),
+      h(
+        'p',
+        {},
+        h(
+          'a',
+          { href: d.temporalUrl, target: '_blank', rel: 'noopener', 'data-testid': 'temporal-link' },
+          'Open the run in the Temporal Web UI',
+        ),
+      ),
       h(
         'div',
         { class: 'grid2' },
@@ -275,14 +412,44 @@
           'div',
           { class: 'card' },
           h('h3', {}, 'Summary'),
-          h('table', {}, h('tbody', {}, field('region', s.region), field('window', `${time(s.windowStart)} – ${time(s.windowEnd)}`), field('committed ETA', time(s.eta)), field('driver / route', `${s.driverId || '–'} / ${s.routeId || '–'}`), field('attempts', s.attempts), field('outcome', s.outcome), field('billing document', s.billingDocumentId), field('workflow', s.workflowStatus))),
+          h(
+            'table',
+            {},
+            h(
+              'tbody',
+              {},
+              field('region', s.region),
+              field('window', `${time(s.windowStart)} – ${time(s.windowEnd)}`),
+              field('committed ETA', time(s.eta)),
+              field('driver / route', `${s.driverId || '–'} / ${s.routeId || '–'}`),
+              field('attempts', s.attempts),
+              field('outcome', s.outcome),
+              field('billing document', s.billingDocumentId),
+              field('workflow', s.workflowStatus),
+            ),
+          ),
         ),
         h(
           'div',
           { class: 'card' },
           h('h3', {}, 'Charges'),
-          h('table', {}, h('tbody', {}, s.charges.map((c) => h('tr', {}, h('td', {}, c.code), h('td', { class: 'num' }, c.amount.toFixed(2)))), h('tr', {}, h('th', {}, 'total'), h('th', { class: 'num' }, s.chargesTotal.toFixed(2))))),
-          h('p', {}, s.awaitingApproval ? `Awaiting approval (${s.approvals.length}/${s.approvalsRequired || 1})` : ''),
+          h(
+            'table',
+            {},
+            h(
+              'tbody',
+              {},
+              s.charges.map((c) =>
+                h('tr', {}, h('td', {}, c.code), h('td', { class: 'num' }, c.amount.toFixed(2))),
+              ),
+              h('tr', {}, h('th', {}, 'total'), h('th', { class: 'num' }, s.chargesTotal.toFixed(2))),
+            ),
+          ),
+          h(
+            'p',
+            {},
+            s.awaitingApproval ? `Awaiting approval (${s.approvals.length}/${s.approvalsRequired || 1})` : '',
+          ),
         ),
       ),
       h(
@@ -292,24 +459,94 @@
         h(
           'table',
           { 'data-testid': 'stops' },
-          h('thead', {}, h('tr', {}, ...['attempt', 'task', 'window', 'first ETA', 'planned ETA', 'arrived', 'completed', 'failed', 'inside window'].map((c) => h('th', {}, c)))),
-          h('tbody', {}, d.stops.map((st) => {
-            const inside = st.arrivedAt && st.windowStart && st.windowEnd ? st.arrivedAt >= st.windowStart && st.arrivedAt <= st.windowEnd : null;
-            return h('tr', {}, h('td', {}, st.attempt), h('td', {}, st.taskId || '–'), h('td', {}, `${time(st.windowStart)} – ${time(st.windowEnd)}`), h('td', {}, time(st.firstEta)), h('td', {}, time(st.plannedEta)), h('td', {}, time(st.arrivedAt)), h('td', {}, time(st.completedAt)), h('td', {}, st.failedAt ? `${time(st.failedAt)} ${st.failureReason || ''}` : '–'), h('td', {}, inside === null ? '–' : inside ? 'yes' : 'no'));
-          })),
+          h(
+            'thead',
+            {},
+            h(
+              'tr',
+              {},
+              ...[
+                'attempt',
+                'task',
+                'window',
+                'first ETA',
+                'planned ETA',
+                'arrived',
+                'completed',
+                'failed',
+                'inside window',
+              ].map((c) => h('th', {}, c)),
+            ),
+          ),
+          h(
+            'tbody',
+            {},
+            d.stops.map((st) => {
+              const inside =
+                st.arrivedAt && st.windowStart && st.windowEnd
+                  ? st.arrivedAt >= st.windowStart && st.arrivedAt <= st.windowEnd
+                  : null;
+              return h(
+                'tr',
+                {},
+                h('td', {}, st.attempt),
+                h('td', {}, st.taskId || '–'),
+                h('td', {}, `${time(st.windowStart)} – ${time(st.windowEnd)}`),
+                h('td', {}, time(st.firstEta)),
+                h('td', {}, time(st.plannedEta)),
+                h('td', {}, time(st.arrivedAt)),
+                h('td', {}, time(st.completedAt)),
+                h('td', {}, st.failedAt ? `${time(st.failedAt)} ${st.failureReason || ''}` : '–'),
+                h('td', {}, inside === null ? '–' : inside ? 'yes' : 'no'),
+              );
+            }),
+          ),
         ),
       ),
       h(
         'div',
         { class: 'card' },
         h('h3', {}, 'Cases'),
-        h('table', {}, h('tbody', {}, d.cases.map((c) => h('tr', {}, h('td', {}, c.kind), h('td', {}, c.caseId || '–'), h('td', {}, `opened ${time(c.openedAt)}`), h('td', {}, c.resolvedAt ? `resolved ${time(c.resolvedAt)}` : 'open'))))),
+        h(
+          'table',
+          {},
+          h(
+            'tbody',
+            {},
+            d.cases.map((c) =>
+              h(
+                'tr',
+                {},
+                h('td', {}, c.kind),
+                h('td', {}, c.caseId || '–'),
+                h('td', {}, `opened ${time(c.openedAt)}`),
+                h('td', {}, c.resolvedAt ? `resolved ${time(c.resolvedAt)}` : 'open'),
+              ),
+            ),
+          ),
+        ),
       ),
       h(
         'div',
         { class: 'card' },
         h('h3', {}, 'Timeline'),
-        h('table', { class: 'timeline', 'data-testid': 'timeline' }, h('tbody', {}, d.events.map((e) => h('tr', {}, h('td', {}, time(e.at)), h('td', {}, e.type), h('td', {}, JSON.stringify(e.detail)))))),
+        h(
+          'table',
+          { class: 'timeline', 'data-testid': 'timeline' },
+          h(
+            'tbody',
+            {},
+            d.events.map((e) =>
+              h(
+                'tr',
+                {},
+                h('td', {}, time(e.at)),
+                h('td', {}, e.type),
+                h('td', {}, JSON.stringify(e.detail)),
+              ),
+            ),
+          ),
+        ),
       ),
     );
   }
@@ -318,7 +555,12 @@
     button.disabled = true;
     const out = document.getElementById(`approval-${id}`);
     try {
-      const r = await api('POST', `/v1/shipments/${encodeURIComponent(id)}/charges/approval`, { approve: decision }, { 'idempotency-key': idemKey() });
+      const r = await api(
+        'POST',
+        `/v1/shipments/${encodeURIComponent(id)}/charges/approval`,
+        { approve: decision },
+        { 'idempotency-key': idemKey() },
+      );
       out.textContent = `${r.status || 'approved'} by ${me.principal}`;
     } catch (err) {
       out.textContent = String(err.message || err);
@@ -332,7 +574,12 @@
     const r = await api('GET', '/v1/ops/invoice-ready');
     const finance = hasRole('finance');
     setView(
-      h('h2', {}, 'Invoice-ready ', h('span', { class: 'muted' }, `(${r.shipments.length} delivered, not yet billed)`)),
+      h(
+        'h2',
+        {},
+        'Invoice-ready ',
+        h('span', { class: 'muted' }, `(${r.shipments.length} delivered, not yet billed)`),
+      ),
       finance ? null : h('p', { class: 'muted' }, 'Approving charges is for finance.'),
       h(
         'div',
@@ -340,7 +587,17 @@
         h(
           'table',
           { 'data-testid': 'invoice-table' },
-          h('thead', {}, h('tr', {}, ...['shipment', 'region', 'delivered', 'total', 'charges', 'state', 'approvals', ''].map((c) => h('th', {}, c)))),
+          h(
+            'thead',
+            {},
+            h(
+              'tr',
+              {},
+              ...['shipment', 'region', 'delivered', 'total', 'charges', 'state', 'approvals', ''].map((c) =>
+                h('th', {}, c),
+              ),
+            ),
+          ),
           h(
             'tbody',
             {},
@@ -363,9 +620,24 @@
                   {},
                   finance && s.awaitingApproval
                     ? [
-                        h('button', { 'data-approve': s.shipmentId, onclick: (e) => approve(s.shipmentId, true, e.target) }, 'Approve'),
+                        h(
+                          'button',
+                          {
+                            'data-approve': s.shipmentId,
+                            onclick: (e) => approve(s.shipmentId, true, e.target),
+                          },
+                          'Approve',
+                        ),
                         ' ',
-                        h('button', { class: 'danger', 'data-reject': s.shipmentId, onclick: (e) => approve(s.shipmentId, false, e.target) }, 'Reject'),
+                        h(
+                          'button',
+                          {
+                            class: 'danger',
+                            'data-reject': s.shipmentId,
+                            onclick: (e) => approve(s.shipmentId, false, e.target),
+                          },
+                          'Reject',
+                        ),
                       ]
                     : null,
                   h('span', { id: `approval-${s.shipmentId}`, 'data-approval-result': s.shipmentId }),
@@ -384,7 +656,9 @@
     const act = async (id, action) => {
       const out = document.getElementById(`letter-${id}`);
       try {
-        const res = await api('POST', `/v1/dead-letters/${id}/${action}`, undefined, { 'idempotency-key': idemKey() });
+        const res = await api('POST', `/v1/dead-letters/${id}/${action}`, undefined, {
+          'idempotency-key': idemKey(),
+        });
         out.textContent = action === 'replay' ? `replayed: ${res.outcome}` : 'discarded';
       } catch (err) {
         out.textContent = String(err.message || err);
@@ -393,7 +667,11 @@
     const show = async (id) => {
       const l = await api('GET', `/v1/dead-letters/${id}`);
       detail.hidden = false;
-      detail.replaceChildren(h('h3', {}, `Dead letter ${l.id}: ${l.code}`), h('p', {}, l.reason), h('pre', { 'data-testid': 'letter-payload' }, l.payload));
+      detail.replaceChildren(
+        h('h3', {}, `Dead letter ${l.id}: ${l.code}`),
+        h('p', {}, l.reason),
+        h('pre', { 'data-testid': 'letter-payload' }, l.payload),
+      );
     };
     setView(
       h('h2', {}, 'Dead letters ', h('span', { class: 'muted' }, `(${r.deadLetters.length} open)`)),
@@ -403,7 +681,17 @@
         h(
           'table',
           { 'data-testid': 'dead-letters' },
-          h('thead', {}, h('tr', {}, ...['id', 'created', 'source', 'stage', 'code', 'reason', 'shipment', ''].map((c) => h('th', {}, c)))),
+          h(
+            'thead',
+            {},
+            h(
+              'tr',
+              {},
+              ...['id', 'created', 'source', 'stage', 'code', 'reason', 'shipment', ''].map((c) =>
+                h('th', {}, c),
+              ),
+            ),
+          ),
           h(
             'tbody',
             {},
@@ -425,7 +713,11 @@
                   ' ',
                   h('button', { 'data-replay': l.id, onclick: () => act(l.id, 'replay') }, 'Replay'),
                   ' ',
-                  h('button', { class: 'danger', 'data-discard': l.id, onclick: () => act(l.id, 'discard') }, 'Discard'),
+                  h(
+                    'button',
+                    { class: 'danger', 'data-discard': l.id, onclick: () => act(l.id, 'discard') },
+                    'Discard',
+                  ),
                   ' ',
                   h('span', { id: `letter-${l.id}`, 'data-letter-result': l.id }),
                 ),
@@ -442,19 +734,57 @@
     const r = await api('GET', '/v1/ops/health');
     setView(
       h('h2', {}, 'Vendor health and backlog'),
-      h('div', { class: 'tiles' }, tile('Inbox backlog', r.backlog, 'health-backlog'), tile('Shipments in the ODS', r.ods.shipments, 'ods-shipments'), tile('Projections (failed)', `${r.ods.projected} (${r.ods.failed})`, 'ods-projections')),
+      h(
+        'div',
+        { class: 'tiles' },
+        tile('Inbox backlog', r.backlog, 'health-backlog'),
+        tile('Shipments in the ODS', r.ods.shipments, 'ods-shipments'),
+        tile('Projections (failed)', `${r.ods.projected} (${r.ods.failed})`, 'ods-projections'),
+      ),
       h(
         'div',
         { class: 'card' },
         h(
           'table',
           { 'data-testid': 'vendors' },
-          h('thead', {}, h('tr', {}, ...['system', 'last webhook', 'pending', 'delivered', 'dead', 'open dead letters', 'webhooks since start'].map((c) => h('th', {}, c)))),
+          h(
+            'thead',
+            {},
+            h(
+              'tr',
+              {},
+              ...[
+                'system',
+                'last webhook',
+                'pending',
+                'delivered',
+                'dead',
+                'open dead letters',
+                'webhooks since start',
+              ].map((c) => h('th', {}, c)),
+            ),
+          ),
           h(
             'tbody',
             {},
             r.vendors.map((v) =>
-              h('tr', {}, h('td', {}, v.source), h('td', {}, time(v.lastReceivedAt)), h('td', { class: 'num' }, v.pending), h('td', { class: 'num' }, v.delivered), h('td', { class: 'num' }, v.dead), h('td', { class: 'num' }, v.deadLettersOpen), h('td', {}, Object.entries(v.webhooksSinceStart).map(([k, n]) => `${k} ${n}`).join(', ') || '–')),
+              h(
+                'tr',
+                {},
+                h('td', {}, v.source),
+                h('td', {}, time(v.lastReceivedAt)),
+                h('td', { class: 'num' }, v.pending),
+                h('td', { class: 'num' }, v.delivered),
+                h('td', { class: 'num' }, v.dead),
+                h('td', { class: 'num' }, v.deadLettersOpen),
+                h(
+                  'td',
+                  {},
+                  Object.entries(v.webhooksSinceStart)
+                    .map(([k, n]) => `${k} ${n}`)
+                    .join(', ') || '–',
+                ),
+              ),
             ),
           ),
         ),

@@ -19,7 +19,9 @@ import { normalizeShipmentId } from './temporal.js';
 /** True when this module runs compiled from `dist/src/`. */
 const COMPILED = import.meta.url.endsWith('.js');
 /** The console's static files (HTML, JS, CSS, no build step): `console/` at the repository root. */
-export const CONSOLE_DIR = fileURLToPath(new URL(COMPILED ? '../../../console/' : '../../console/', import.meta.url));
+export const CONSOLE_DIR = fileURLToPath(
+  new URL(COMPILED ? '../../../console/' : '../../console/', import.meta.url),
+);
 /** chart.js's UMD build, served from node_modules (no CDN). */
 const CHART_JS = join(dirname(createRequire(import.meta.url).resolve('chart.js')), 'chart.umd.min.js');
 
@@ -44,11 +46,17 @@ export interface ConsoleDeps {
 }
 
 const Day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'expected YYYY-MM-DD');
-const TodayQuery = z.object({ day: Day.optional(), trendDays: z.coerce.number().int().min(1).max(31).default(7) });
+const TodayQuery = z.object({
+  day: Day.optional(),
+  trendDays: z.coerce.number().int().min(1).max(31).default(7),
+});
 const ShipmentsQuery = z.object({
   day: Day.optional(),
   phase: ShipmentPhase.optional(),
-  region: z.string().regex(/^[A-Za-z0-9_-]{1,40}$/).optional(),
+  region: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,40}$/)
+    .optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(200),
 });
 const IdParams = z.object({ id: z.string().min(1).max(200) });
@@ -69,7 +77,8 @@ export function registerConsoleRoutes(root: FastifyInstance, d: ConsoleDeps) {
   root.addHook('onResponse', async (req, reply) => {
     const url = req.routeOptions.url ?? '';
     if (req.method !== 'POST' || reply.statusCode !== 200 || !url.startsWith('/v1/shipments/:id/')) return;
-    const id = normalizeShipmentId(String((req.params as { id?: unknown }).id ?? ''));
+    const raw = (req.params as { id?: unknown }).id;
+    const id = typeof raw === 'string' ? normalizeShipmentId(raw) : undefined;
     if (id) d.projector.schedule(id);
   });
 
@@ -92,7 +101,10 @@ export function registerConsoleRoutes(root: FastifyInstance, d: ConsoleDeps) {
 
   app.get(
     '/v1/ops/me',
-    { onRequest: read, schema: { summary: 'Who the token belongs to, and the console settings', tags, security } },
+    {
+      onRequest: read,
+      schema: { summary: 'Who the token belongs to, and the console settings', tags, security },
+    },
     async (req) => ({
       principal: req.principal?.id,
       kind: req.principal?.kind,
@@ -171,7 +183,12 @@ export function registerConsoleRoutes(root: FastifyInstance, d: ConsoleDeps) {
     '/v1/ops/shipments',
     {
       onRequest: read,
-      schema: { summary: 'Shipments of the ODS by day, phase and region', tags, security, querystring: ShipmentsQuery },
+      schema: {
+        summary: 'Shipments of the ODS by day, phase and region',
+        tags,
+        security,
+        querystring: ShipmentsQuery,
+      },
     },
     async (req) => ({
       shipments: await d.store.ods.shipments({
@@ -199,7 +216,8 @@ export function registerConsoleRoutes(root: FastifyInstance, d: ConsoleDeps) {
       const id = normalizeShipmentId(req.params.id);
       if (!id) throw new GatewayError('VALIDATION_FAILED', 'invalid shipment id', { field: 'params.id' });
       const shipment = await d.store.ods.shipment(id);
-      if (!shipment) throw new GatewayError('SHIPMENT_NOT_FOUND', `${id} is not in the operational data store`);
+      if (!shipment)
+        throw new GatewayError('SHIPMENT_NOT_FOUND', `${id} is not in the operational data store`);
       const [stops, cases, events] = await Promise.all([
         d.store.ods.stops({ shipmentId: id }),
         d.store.ods.cases({ shipmentId: id }),
@@ -220,7 +238,11 @@ export function registerConsoleRoutes(root: FastifyInstance, d: ConsoleDeps) {
     '/v1/ops/invoice-ready',
     {
       onRequest: read,
-      schema: { summary: 'Delivered shipments waiting for finance approval or the billing post', tags, security },
+      schema: {
+        summary: 'Delivered shipments waiting for finance approval or the billing post',
+        tags,
+        security,
+      },
     },
     async () => ({ shipments: await d.store.ods.invoiceReady() }),
   );
@@ -247,11 +269,18 @@ export function registerConsoleRoutes(root: FastifyInstance, d: ConsoleDeps) {
         backlog: d.backlog(),
         vendors: sources.map((source) => {
           const rows = inbox.filter((r) => r.source === source);
-          const last = rows.map((r) => r.lastReceivedAt).filter((v): v is string => !!v).sort().at(-1) ?? null;
+          const last =
+            rows
+              .map((r) => r.lastReceivedAt)
+              .filter((v): v is string => !!v)
+              .sort()
+              .at(-1) ?? null;
           const byOutcome: Record<string, number> = {};
           for (const v of events.values)
             if (v.labels.source === source) {
-              const key = [v.labels.outcome, v.labels.code].filter((x) => x !== undefined && x !== '').join(':');
+              const key = [v.labels.outcome, v.labels.code]
+                .filter((x) => x !== undefined && x !== '')
+                .join(':');
               byOutcome[key] = (byOutcome[key] ?? 0) + v.value;
             }
           return {
@@ -276,12 +305,13 @@ export function registerConsoleRoutes(root: FastifyInstance, d: ConsoleDeps) {
       config: {
         audit: {
           action: 'ods.rebuild',
-          detail: (_req, response) => (response && typeof response === 'object' ? (response as Record<string, unknown>) : {}),
+          detail: (_req, response) =>
+            response && typeof response === 'object' ? (response as Record<string, unknown>) : {},
         },
       },
       schema: {
         summary:
-          'Rebuild the operational data store from Temporal visibility, each shipment\'s status query and the inbox\'s delivered events',
+          "Rebuild the operational data store from Temporal visibility, each shipment's status query and the inbox's delivered events",
         tags,
         security,
         response: { 200: Answer, ...errorResponses(401, 403) },

@@ -73,7 +73,11 @@ export class KpiMetrics {
         ...rd,
         'phase',
       ]),
-      onTime: gauge('shipsync_kpi_on_time_ratio', 'Arrivals inside the delivery window over all arrivals', rd),
+      onTime: gauge(
+        'shipsync_kpi_on_time_ratio',
+        'Arrivals inside the delivery window over all arrivals',
+        rd,
+      ),
       arrivals: gauge('shipsync_kpi_arrivals', 'Arrivals with a known window (the on-time denominator)', rd),
       etaError: gauge(
         'shipsync_kpi_eta_error_minutes',

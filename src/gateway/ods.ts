@@ -66,7 +66,16 @@ export function stopChangeOf(event: CanonicalEvent, shipmentId: string): StopCha
 /** The timeline detail of a dispatch event: what an operator wants to read, never personal data. */
 function eventDetail(event: CanonicalEvent): Record<string, unknown> {
   const d = event.data as Record<string, unknown>;
-  const keep = ['attempt', 'taskId', 'driverId', 'routeId', 'eta', 'driftSeconds', 'delaySeconds', 'arrivedAt'];
+  const keep = [
+    'attempt',
+    'taskId',
+    'driverId',
+    'routeId',
+    'eta',
+    'driftSeconds',
+    'delaySeconds',
+    'arrivedAt',
+  ];
   const out: Record<string, unknown> = {};
   for (const k of keep) if (d[k] !== undefined) out[k] = d[k];
   if (event.type === 'delivery.failed.v1') out.reason = event.data.reason;
@@ -134,7 +143,10 @@ export class OdsProjector {
     try {
       await this.applyEvent(event, shipmentId);
     } catch (err) {
-      this.d.logger.warn({ err: errorText(err), eventId: event.id, shipmentId }, 'ODS could not apply an event');
+      this.d.logger.warn(
+        { err: errorText(err), eventId: event.id, shipmentId },
+        'ODS could not apply an event',
+      );
     }
     // The workflow just took the event, so it runs: one status query, no describe.
     this.schedule(shipmentId, 'RUNNING');
@@ -197,8 +209,7 @@ export class OdsProjector {
     const now = this.now();
     const previous = await ods.shipment(s.shipmentId);
     const milestone = (m: string) => s.milestones.filter((e) => e.milestone === m).at(-1)?.at;
-    const published =
-      s.taskId || !['released', 'validating', 'on_hold'].includes(s.phase) ? now : undefined;
+    const published = s.taskId || !['released', 'validating', 'on_hold'].includes(s.phase) ? now : undefined;
     const billed = milestone('billed') ?? (s.billingDocumentId ? now : undefined);
     const total = s.charges.reduce((sum, c) => sum + c.amount, 0);
     await ods.upsertShipment({
@@ -276,7 +287,10 @@ export class OdsProjector {
         shipmentId: s.shipmentId,
         type: 'case.opened',
         at: now,
-        detail: { case: key.slice(s.shipmentId.length + 1), kind: s.openCases.find((c) => key.endsWith(`:${c.caseId ?? c.kind}`))?.kind },
+        detail: {
+          case: key.slice(s.shipmentId.length + 1),
+          kind: s.openCases.find((c) => key.endsWith(`:${c.caseId ?? c.kind}`))?.kind,
+        },
       });
     for (const key of cases.resolved)
       timeline.push({
@@ -330,7 +344,8 @@ export class OdsProjector {
         for (const [id, sa] of listed) {
           const changed = !known.has(id) || sa.phase === undefined || sa.phase !== known.get(id);
           // Open cases age and approvals accumulate without a phase change: those shipments are looked at each pass.
-          const watched = (sa.exception !== undefined && sa.exception !== 'none') || sa.phase === 'awaiting_approval';
+          const watched =
+            (sa.exception !== undefined && sa.exception !== 'none') || sa.phase === 'awaiting_approval';
           if (changed || watched) ids.set(id, 'RUNNING');
         }
         if (this.stopped) return;
@@ -368,7 +383,11 @@ export class OdsProjector {
     await this.queue.onIdle();
     let events = 0;
     for (const f of found) {
-      for (const row of await this.d.store.inbox.list({ shipmentId: f.id, status: 'delivered', limit: 5_000 })) {
+      for (const row of await this.d.store.inbox.list({
+        shipmentId: f.id,
+        status: 'delivered',
+        limit: 5_000,
+      })) {
         if (row.outcome !== 'forwarded') continue;
         try {
           if (await this.applyEvent(row.payload as CanonicalEvent, f.id)) events++;

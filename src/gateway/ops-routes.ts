@@ -116,7 +116,9 @@ export function registerOpsRoutes(
     },
     async (_req, reply) => {
       await d.forwarder.refreshBacklog().catch(() => undefined);
-      await d.beforeScrape?.().catch((err: unknown) => _req.log.warn({ err: String(err) }, 'KPI gauges not refreshed'));
+      await d
+        .beforeScrape?.()
+        .catch((err: unknown) => _req.log.warn({ err: String(err) }, 'KPI gauges not refreshed'));
       return reply.type(d.metrics.registry.contentType).send(await d.metrics.registry.metrics());
     },
   );

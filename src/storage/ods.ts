@@ -160,9 +160,13 @@ export class OdsRepository {
     if (events.length === 0) return [];
     const ids = events.map((e) => e.eventId);
     const known = new Set(
-      (await this.db.kysely.selectFrom('ods_events').select('event_id').where('event_id', 'in', ids).execute()).map(
-        (r) => r.event_id,
-      ),
+      (
+        await this.db.kysely
+          .selectFrom('ods_events')
+          .select('event_id')
+          .where('event_id', 'in', ids)
+          .execute()
+      ).map((r) => r.event_id),
     );
     const fresh = events.filter((e, i) => !known.has(e.eventId) && ids.indexOf(e.eventId) === i);
     for (let i = 0; i < fresh.length; i += ROWS_PER_STATEMENT) {
@@ -303,7 +307,7 @@ export class OdsRepository {
           // A driver known from an assignment event stays when the status does not name one.
           set.driver_id = keep('excluded.driver_id', 'ods_shipments.driver_id');
           set.route_id = keep('excluded.route_id', 'ods_shipments.route_id');
-          return set as never;
+          return set;
         }),
       )
       .execute();
@@ -380,8 +384,7 @@ export class OdsRepository {
     if (opts.days?.length) q = q.where('day', 'in', opts.days);
     if (opts.phases?.length) q = q.where('phase', 'in', opts.phases);
     if (opts.region) q = q.where('region', '=', opts.region);
-    if (opts.running !== undefined)
-      q = q.where('workflow_status', opts.running ? '=' : '!=', 'RUNNING');
+    if (opts.running !== undefined) q = q.where('workflow_status', opts.running ? '=' : '!=', 'RUNNING');
     q = q.orderBy('window_start', 'desc').orderBy('shipment_id');
     if (opts.limit) q = q.limit(opts.limit);
     return (await q.execute()).map(toShipment);
@@ -398,7 +401,9 @@ export class OdsRepository {
   }
 
   /** Stops, optionally of one shipment or of shipments of some days. */
-  async stops(opts: { shipmentId?: string; days?: string[] } = {}): Promise<(OdsStop & { region: string; day: string })[]> {
+  async stops(
+    opts: { shipmentId?: string; days?: string[] } = {},
+  ): Promise<(OdsStop & { region: string; day: string })[]> {
     let q = this.db.kysely
       .selectFrom('ods_stops')
       .innerJoin('ods_shipments', 'ods_shipments.shipment_id', 'ods_stops.shipment_id')
@@ -411,7 +416,9 @@ export class OdsRepository {
   }
 
   /** Cases, optionally only open ones, of one shipment or opened on some days; oldest first. */
-  async cases(opts: { open?: boolean; shipmentId?: string; since?: string; limit?: number } = {}): Promise<OdsCase[]> {
+  async cases(
+    opts: { open?: boolean; shipmentId?: string; since?: string; limit?: number } = {},
+  ): Promise<OdsCase[]> {
     let q = this.db.kysely.selectFrom('ods_cases').selectAll();
     if (opts.open) q = q.where('resolved_at', 'is', null);
     if (opts.shipmentId) q = q.where('shipment_id', '=', opts.shipmentId);
@@ -462,7 +469,10 @@ export class OdsRepository {
       .where((eb) =>
         eb.or([
           eb('awaiting_approval', '=', 1),
-          eb.and([eb('phase', 'in', ['delivered', 'billing', 'awaiting_approval']), eb('billing_document_id', 'is', null)]),
+          eb.and([
+            eb('phase', 'in', ['delivered', 'billing', 'awaiting_approval']),
+            eb('billing_document_id', 'is', null),
+          ]),
         ]),
       )
       .orderBy('delivered_at')
@@ -494,7 +504,9 @@ export class OdsRepository {
   }
 
   /** Inbox rows by source and status, with each source's latest receipt: the vendors' webhook health. */
-  async inboxBySource(): Promise<{ source: string; status: string; n: number; lastReceivedAt: string | null }[]> {
+  async inboxBySource(): Promise<
+    { source: string; status: string; n: number; lastReceivedAt: string | null }[]
+  > {
     const rows = await this.db.kysely
       .selectFrom('inbox')
       .select([
@@ -509,7 +521,7 @@ export class OdsRepository {
       source: r.source,
       status: r.status,
       n: Number(r.n),
-      lastReceivedAt: r.last === null || r.last === undefined ? null : toIso(r.last as string | Date),
+      lastReceivedAt: r.last === null || r.last === undefined ? null : toIso(r.last),
     }));
   }
 

@@ -58,7 +58,8 @@ async function play(
 ) {
   for (const type of types) {
     // The driver arrives half an hour into the window (07:00-09:00 simulated), whatever the test's pace.
-    const at = type === 'stop.arrived.v1' || type === 'delivery.completed.v1' ? SIM_START + 120 * 60_000 : undefined;
+    const at =
+      type === 'stop.arrived.v1' || type === 'delivery.completed.v1' ? SIM_START + 120 * 60_000 : undefined;
     const event = await stack.event(workflowId, type, data[type] ?? {}, at);
     await viaGateway(event);
     await expect
@@ -103,13 +104,26 @@ describe.skipIf(!!browserSkipReason)('the ops console in a browser', () => {
     delayed = b.workflowId;
 
     await stack.waitFor(a.workflowId, (s) => s.phase === 'published' && !!s.taskId);
-    await play(a.workflowId, ['route.assigned.v1', 'stop.started.v1', 'stop.arrived.v1', 'delivery.completed.v1']);
+    await play(a.workflowId, [
+      'route.assigned.v1',
+      'stop.started.v1',
+      'stop.arrived.v1',
+      'delivery.completed.v1',
+    ]);
     await expect
-      .poll(async () => page.locator('[data-testid=count-delivered], [data-testid=count-closed], [data-testid=count-billing]').count(), {
-        timeout: 20_000,
-      })
+      .poll(
+        async () =>
+          page
+            .locator('[data-testid=count-delivered], [data-testid=count-closed], [data-testid=count-billing]')
+            .count(),
+        {
+          timeout: 20_000,
+        },
+      )
       .toBeGreaterThan(0);
-    await expect.poll(async () => page.textContent('[data-testid=kpi-on-time]'), { timeout: 20_000 }).toMatch(/%/);
+    await expect
+      .poll(async () => page.textContent('[data-testid=kpi-on-time]'), { timeout: 20_000 })
+      .toMatch(/%/);
     await screenshot(page, 'today');
 
     await page.goto(`${gw.url}/ops/#/shipment/${a.workflowId}`);
@@ -144,7 +158,8 @@ describe.skipIf(!!browserSkipReason)('the ops console in a browser', () => {
     const { workflowId, handle } = await stack.start();
     await stack.waitFor(workflowId, (s) => s.phase === 'published' && !!s.taskId);
     for (const type of ['route.assigned.v1', 'stop.started.v1', 'delivery.completed.v1'] as const) {
-      const data = type === 'delivery.completed.v1' ? { accessorials: { liftgate: true, waitingMinutes: 0 } } : {};
+      const data =
+        type === 'delivery.completed.v1' ? { accessorials: { liftgate: true, waitingMinutes: 0 } } : {};
       await handle.signal(dispatchEventSignal, await stack.event(workflowId, type, data));
     }
     await stack.waitFor(workflowId, (s) => s.awaitingApproval);

@@ -30,7 +30,12 @@ describe('the ops console routes', () => {
     expect(chart.status).toBe(200);
     expect(await chart.text()).toContain('Chart');
     expect((await fetch(`${gw.url}/ops/app.js`)).status).toBe(200);
-    for (const path of ['/ops/../package.json', '/ops/constructor', '/ops/index.html%00', '/ops/vendor/chart.js']) {
+    for (const path of [
+      '/ops/../package.json',
+      '/ops/constructor',
+      '/ops/index.html%00',
+      '/ops/vendor/chart.js',
+    ]) {
       const missing = await call(gw.url, 'GET', path);
       expect(missing.status, path).toBe(404);
     }
@@ -39,7 +44,9 @@ describe('the ops console routes', () => {
   it('when the data is asked for without a token then it is refused; every role may read it', async () => {
     expect((await call(gw.url, 'GET', '/v1/ops/today')).status).toBe(401);
     for (const p of [P.agent, P.dispatcher, P.financeA, P.admin, P.auditor]) {
-      const r = await call<{ total: number; kpis: unknown }>(gw.url, 'GET', '/v1/ops/today', { headers: as(p) });
+      const r = await call<{ total: number; kpis: unknown }>(gw.url, 'GET', '/v1/ops/today', {
+        headers: as(p),
+      });
       expect(r.status, p.id).toBe(200);
       expect(r.body.total).toBe(0);
     }

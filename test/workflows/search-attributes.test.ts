@@ -29,16 +29,16 @@ describe('search attributes that follow the shipment', () => {
     await sh.until((s) => s.phase === 'planned');
     const deliveryDate = async () =>
       (await sh.handle.describe()).searchAttributes.DeliveryDate?.[0] as Date | undefined;
-    await expect.poll(async () => (await deliveryDate())?.toISOString(), { timeout: 5_000 }).toBe(
-      '2026-12-01T00:00:00.000Z',
-    );
+    await expect
+      .poll(async () => (await deliveryDate())?.toISOString(), { timeout: 5_000 })
+      .toBe('2026-12-01T00:00:00.000Z');
     const window = { start: '2026-12-02T14:00:00.000Z', end: '2026-12-02T16:00:00.000Z' };
     await sh.handle.executeUpdate(rescheduleUpdate, {
       args: [{ window, reason: 'customer asked', requestedBy: 'agent' }],
     });
-    await expect.poll(async () => (await deliveryDate())?.toISOString(), { timeout: 5_000 }).toBe(
-      '2026-12-02T00:00:00.000Z',
-    );
+    await expect
+      .poll(async () => (await deliveryDate())?.toISOString(), { timeout: 5_000 })
+      .toBe('2026-12-02T00:00:00.000Z');
   });
 
   it('when charges wait for finance then InvoiceReady is true, and false once billed', async () => {
@@ -60,7 +60,10 @@ describe('search attributes that follow the shipment', () => {
   it('when a severe delay opens a case then OpenExceptions lists it, and none once it is resolved by delivery', async () => {
     const sh = await h.start();
     await sh.until(published);
-    await sh.send('route.assigned.v1', 'stop.started.v1', ['delivery.delayed.v1', { delaySeconds: 3 * 3600 }]);
+    await sh.send('route.assigned.v1', 'stop.started.v1', [
+      'delivery.delayed.v1',
+      { delaySeconds: 3 * 3600 },
+    ]);
     await sh.until((s) => s.openCases.some((c) => c.kind === 'delay'));
     const open = async () => (await sh.handle.describe()).searchAttributes.OpenExceptions;
     await expect.poll(open, { timeout: 5_000 }).toEqual(['delay']);

@@ -80,9 +80,18 @@ async function fill(store: Store, n: number): Promise<{ cases: number; events: n
       const attempts = phase === 'failed_attempt' || r() < 0.06 ? 2 : 1;
       const delivered = arrived ? iso(arrival + 10 * 60_000) : null;
       const billed = phase === 'closed' ? iso(arrival + (20 + r() * 120) * 60_000) : null;
-      const charges = [{ code: 'BASE', description: '', quantity: 1, unitPrice: 80, amount: 80, currency: 'USD' }];
+      const charges = [
+        { code: 'BASE', description: '', quantity: 1, unitPrice: 80, amount: 80, currency: 'USD' },
+      ];
       if (phase === 'awaiting_approval')
-        charges.push({ code: 'LIFTGATE', description: '', quantity: 1, unitPrice: 75, amount: 75, currency: 'USD' });
+        charges.push({
+          code: 'LIFTGATE',
+          description: '',
+          quantity: 1,
+          unitPrice: 75,
+          amount: 75,
+          currency: 'USD',
+        });
       const region = REGIONS[j % REGIONS.length]!;
       shipments.push({
         shipment_id: id,
@@ -139,7 +148,12 @@ async function fill(store: Store, n: number): Promise<{ cases: number; events: n
           resolved_at: open ? null : iso(opened + r() * 4 * 3600_000),
         });
       }
-      for (const [k, type] of ['route.assigned.v1', 'stop.started.v1', 'stop.arrived.v1', 'milestone.planned'].entries())
+      for (const [k, type] of [
+        'route.assigned.v1',
+        'stop.started.v1',
+        'stop.arrived.v1',
+        'milestone.planned',
+      ].entries())
         eventRows.push({
           event_id: `${id}:e${k}`,
           shipment_id: id,
@@ -206,7 +220,13 @@ async function run(o: Options): Promise<number> {
   const fillMs = Date.now() - filledAt;
   const connection = Connection.lazy({ address: '127.0.0.1:1', channelArgs: TEMPORAL_CHANNEL_ARGS });
   const client = new Client({ connection, namespace: config.SHIPSYNC_TEMPORAL_NAMESPACE });
-  const gateway = await createGateway({ config, client, store, logger: createLogger({ level: 'silent' }), defaultMetrics: false });
+  const gateway = await createGateway({
+    config,
+    client,
+    store,
+    logger: createLogger({ level: 'silent' }),
+    defaultMetrics: false,
+  });
   await gateway.listen({ host: '127.0.0.1', port: 0 });
   const url = `http://127.0.0.1:${(gateway.server.address() as AddressInfo).port}`;
 
@@ -219,7 +239,11 @@ async function run(o: Options): Promise<number> {
   // Signs in once: the token stays in this tab's sessionStorage for every later load.
   await page.goto(`${url}/ops/#token=${sandboxToken('admin')}`);
   await page.waitForSelector('[data-testid=principal]');
-  const views: { view: string; viewMs: { p50: number; max: number }; firstPaintMs: { p50: number | null; max: number | null } }[] = [];
+  const views: {
+    view: string;
+    viewMs: { p50: number; max: number };
+    firstPaintMs: { p50: number | null; max: number | null };
+  }[] = [];
   for (const v of VIEWS) {
     const samples = [];
     for (let i = 0; i < o.runs; i++) samples.push(await loadView(page, url, v.hash, v.ready));
@@ -255,7 +279,9 @@ async function run(o: Options): Promise<number> {
   };
   if (o.json) console.log(JSON.stringify(result, null, 2));
   else {
-    console.log(`${o.shipments} shipments, ${filled.cases} cases, ${filled.events} timeline rows (filled in ${fillMs} ms)`);
+    console.log(
+      `${o.shipments} shipments, ${filled.cases} cases, ${filled.events} timeline rows (filled in ${fillMs} ms)`,
+    );
     for (const v of views)
       console.log(
         `${v.view.padEnd(14)} first paint p50 ${v.firstPaintMs.p50 ?? '-'} ms (max ${v.firstPaintMs.max ?? '-'}), view ready p50 ${v.viewMs.p50} ms (max ${v.viewMs.max})`,

@@ -57,7 +57,10 @@ export async function recountConsole(input: {
       limit: '1000',
     });
     rows = r.shipments.filter((s) => ids.has(s.shipmentId));
-    if ((rows.length === ids.size && rows.every((s) => s.workflowStatus !== 'RUNNING')) || Date.now() > deadline)
+    if (
+      (rows.length === ids.size && rows.every((s) => s.workflowStatus !== 'RUNNING')) ||
+      Date.now() > deadline
+    )
       break;
     await sleep(1000);
   }
@@ -100,7 +103,9 @@ export async function recountConsole(input: {
       undefined,
       { shipmentId: id },
     );
-    const created = effects.filter((e) => e.kind === 'task.created' && e.key.startsWith(`${id}:task:`)).length;
+    const created = effects.filter(
+      (e) => e.kind === 'task.created' && e.key.startsWith(`${id}:task:`),
+    ).length;
     if (tasks.at(-1)?.completionDetails?.success === true) {
       delivered++;
       if (created === 1) firstAttempt++;
@@ -139,7 +144,9 @@ export async function recountConsole(input: {
     // The sandboxes keep no arrival times to recount this one from: shown, not compared.
     {
       tile: 'on-time rate (arrivals inside the window)',
-      console: sums.onTime[1] ? `${((100 * sums.onTime[0]!) / sums.onTime[1]).toFixed(1)} % of ${sums.onTime[1]}` : '-',
+      console: sums.onTime[1]
+        ? `${((100 * sums.onTime[0]!) / sums.onTime[1]).toFixed(1)} % of ${sums.onTime[1]}`
+        : '-',
       sandboxes: 'not recorded',
       match: true,
     },

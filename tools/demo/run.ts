@@ -28,7 +28,9 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   let workerRestarts = 0;
   // The token rides in the URL's fragment, which the browser never sends; the console keeps it per tab.
   const consoleUrl = `${stack.gatewayUrl}/ops/#token=${sandboxToken('admin')}`;
-  out(`ops console ${consoleUrl} (sign in as dev-finance to approve charges, dev-agent to see an agent's view)`);
+  out(
+    `ops console ${consoleUrl} (sign in as dev-finance to approve charges, dev-agent to see an agent's view)`,
+  );
   try {
     const { clock, erp, dispatch, crm } = stack;
     const orders = await releaseDay(

@@ -76,9 +76,15 @@ describe.each(BACKENDS)('the ODS read model on $name', ({ open }) => {
         driverId: 'drv-1',
         eta: '2026-12-01T09:30:00.000Z',
       }),
-      event('e2', 'stop.eta.v1', '2026-12-01T09:00:00.000Z', { eta: '2026-12-01T09:45:00.000Z', driftSeconds: 900 }),
+      event('e2', 'stop.eta.v1', '2026-12-01T09:00:00.000Z', {
+        eta: '2026-12-01T09:45:00.000Z',
+        driftSeconds: 900,
+      }),
       event('e3', 'stop.arrived.v1', '2026-12-01T09:50:00.000Z', { arrivedAt: '2026-12-01T09:50:00.000Z' }),
-      event('e4', 'stop.eta.v1', '2026-12-01T09:55:00.000Z', { eta: '2026-12-01T10:30:00.000Z', driftSeconds: 0 }),
+      event('e4', 'stop.eta.v1', '2026-12-01T09:55:00.000Z', {
+        eta: '2026-12-01T10:30:00.000Z',
+        driftSeconds: 0,
+      }),
     ];
     // The forwarder delivers one shipment's events in order; a redelivery repeats them.
     const first: boolean[] = [];
@@ -142,8 +148,22 @@ describe.each(BACKENDS)('the ODS read model on $name', ({ open }) => {
 
   it('when a shipment awaits approval then it is invoice-ready until it is billed', async () => {
     const charges = [
-      { code: 'BASE' as const, description: '', quantity: 1, unitPrice: 80, amount: 80, currency: 'USD' as const },
-      { code: 'LIFTGATE' as const, description: '', quantity: 1, unitPrice: 75, amount: 75, currency: 'USD' as const },
+      {
+        code: 'BASE' as const,
+        description: '',
+        quantity: 1,
+        unitPrice: 80,
+        amount: 80,
+        currency: 'USD' as const,
+      },
+      {
+        code: 'LIFTGATE' as const,
+        description: '',
+        quantity: 1,
+        unitPrice: 75,
+        amount: 75,
+        currency: 'USD' as const,
+      },
     ];
     await ods.project(status({ phase: 'awaiting_approval', awaitingApproval: true, charges }), 'RUNNING');
     expect((await t.store.ods.invoiceReady()).map((s) => s.shipmentId)).toEqual([ID]);
