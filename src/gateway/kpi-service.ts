@@ -1,6 +1,6 @@
 import { Gauge, type Registry } from 'prom-client';
 import { groupBy, kpiSet, type KpiSet } from '../domain/kpis.js';
-import type { OdsShipment, Store } from '../storage/store.js';
+import type { Store } from '../storage/store.js';
 
 /** KPIs of one day: the whole day and each region. */
 export interface DayKpis {
@@ -21,18 +21,10 @@ export function lastDays(to: string, n: number): string[] {
 
 /** Computes the KPIs of some days from the ODS, per day and per region and day. */
 export async function kpisOfDays(store: Store, days: string[]): Promise<DayKpis[]> {
-  const [shipments, stops, cases] = await Promise.all([
-    store.ods.shipments({ days }),
-    store.ods.stops({ days }),
-    store.ods.cases(),
-  ]);
-  const byId = new Map<string, OdsShipment>(shipments.map((s) => [s.shipmentId, s]));
-  const casesWithDay = cases
-    .map((c) => ({ ...c, day: byId.get(c.shipmentId)?.day ?? c.openedAt.slice(0, 10) }))
-    .filter((c) => days.includes(c.day));
+  const { shipments, stops, cases } = await store.ods.kpiInputs(days);
   const sByDay = groupBy(shipments, (s) => s.day);
   const stByDay = groupBy(stops, (s) => s.day);
-  const cByDay = groupBy(casesWithDay, (c) => c.day);
+  const cByDay = groupBy(cases, (c) => c.day);
   return days.map((day) => {
     const ds = sByDay.get(day) ?? [];
     const dst = stByDay.get(day) ?? [];

@@ -428,6 +428,60 @@ export class OdsRepository {
     return (await q.execute()).map(toCase);
   }
 
+  /**
+   * Only the columns the KPIs read, of the shipments, stops and cases of some delivery days: the today view
+   * and every scrape read a whole day, so no JSON column is read or parsed here.
+   */
+  async kpiInputs(days: readonly string[]) {
+    const [shipments, stops, cases] = await Promise.all([
+      this.db.kysely
+        .selectFrom('ods_shipments')
+        .select([
+          'region',
+          'day',
+          'attempts',
+          'outcome',
+          'phase',
+          'published_at as publishedAt',
+          'assigned_at as assignedAt',
+          'delivered_at as deliveredAt',
+          'billed_at as billedAt',
+        ])
+        .where('day', 'in', [...days])
+        .execute(),
+      this.db.kysely
+        .selectFrom('ods_stops')
+        .innerJoin('ods_shipments', 'ods_shipments.shipment_id', 'ods_stops.shipment_id')
+        .select([
+          'ods_shipments.region',
+          'ods_shipments.day',
+          'ods_stops.window_start as windowStart',
+          'ods_stops.window_end as windowEnd',
+          'ods_stops.planned_eta as plannedEta',
+          'ods_stops.arrived_at as arrivedAt',
+        ])
+        .where('ods_shipments.day', 'in', [...days])
+        .execute(),
+      this.db.kysely
+        .selectFrom('ods_cases')
+        .innerJoin('ods_shipments', 'ods_shipments.shipment_id', 'ods_cases.shipment_id')
+        .select([
+          'ods_cases.region',
+          'ods_shipments.day',
+          'ods_cases.kind',
+          'ods_cases.opened_at as openedAt',
+          'ods_cases.resolved_at as resolvedAt',
+        ])
+        .where('ods_shipments.day', 'in', [...days])
+        .execute(),
+    ]);
+    return {
+      shipments: shipments.map((s) => ({ ...s, attempts: Number(s.attempts) })),
+      stops,
+      cases,
+    };
+  }
+
   /** The phase of each of some shipments (missing ids are left out). */
   async phasesOf(ids: readonly string[]): Promise<Map<string, string>> {
     const out = new Map<string, string>();
