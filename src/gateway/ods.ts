@@ -99,6 +99,7 @@ export class OdsProjector {
   private readonly queued = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> | undefined;
+  private lastPassStartedAt: number | undefined;
   private stopped = false;
   /** Projections written and failed since start (for tests and the console's health view). */
   readonly stats = { projected: 0, failed: 0, sweeps: 0, lastSweepAt: null as string | null };
@@ -303,13 +304,19 @@ export class OdsProjector {
     await ods.recordEvents(timeline);
   }
 
-  /** The visibility query of this deployment's shipments. */
-  private listQuery(running: boolean): string {
+  /**
+   * The visibility query of this deployment's shipments: all of them, or the running ones and the ones that
+   * closed after `closedSince` (a shipment can start and close between two passes).
+   */
+  private listQuery(running: boolean, closedSince?: Date): string {
     const queue = taskQueues(this.d.taskQueuePrefix).shipments;
+    const live = closedSince
+      ? `(ExecutionStatus = 'Running' OR CloseTime > '${closedSince.toISOString()}')`
+      : `ExecutionStatus = 'Running'`;
     return [
       `WorkflowType = '${SHIPMENT_WORKFLOW_TYPE}'`,
       `TaskQueue = '${queue}'`,
-      ...(running ? [`ExecutionStatus = 'Running'`] : []),
+      ...(running ? [live] : []),
     ].join(' AND ');
   }
 
@@ -327,19 +334,30 @@ export class OdsProjector {
     this.sweeping = (async () => {
       try {
         const listed = new Map<string, { phase?: string; exception?: string }>();
+        const closed = new Map<string, string>();
+        // Closed since a minute before the last pass began (the first pass looks an hour back).
+        const since = new Date((this.lastPassStartedAt ?? Date.now() - 3_600_000) - 60_000);
+        this.lastPassStartedAt = Date.now();
         await withTemporalDeadline(
           this.d.client,
           async () => {
-            for await (const wf of this.d.client.workflow.list({ query: this.listQuery(true) }))
+            for await (const wf of this.d.client.workflow.list({ query: this.listQuery(true, since) })) {
+              if (wf.status.name !== 'RUNNING') {
+                closed.set(wf.workflowId, wf.status.name);
+                continue;
+              }
               listed.set(wf.workflowId, {
                 phase: wf.typedSearchAttributes.get(SA.ShipmentStatus),
                 exception: wf.typedSearchAttributes.get(SA.OpenException),
               });
+            }
           },
           30_000,
         );
-        const known = await this.d.store.ods.phasesOf([...listed.keys()]);
+        const known = await this.d.store.ods.phasesOf([...listed.keys(), ...closed.keys()]);
         const ids = new Map<string, string | undefined>();
+        // A shipment that closed since the last pass and that the ODS never saw closing.
+        for (const [id, status] of closed) if (known.get(id) !== 'closed') ids.set(id, status);
         for (const id of await this.d.store.ods.runningIds()) if (!listed.has(id)) ids.set(id, undefined);
         for (const [id, sa] of listed) {
           const changed = !known.has(id) || sa.phase === undefined || sa.phase !== known.get(id);
