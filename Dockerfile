@@ -32,6 +32,8 @@ COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY bin ./bin
+# The ops console's static files, served by the gateway at /ops (no build step).
+COPY console ./console
 COPY deploy/healthcheck.mjs ./deploy/healthcheck.mjs
 USER node
 VOLUME ["/var/lib/shipsync"]

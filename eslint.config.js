@@ -170,4 +170,28 @@ export default tseslint.config(
     files: ['**/*.js', '**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
   },
+  {
+    // The ops console runs in the browser as a classic script, without a build step.
+    files: ['console/**/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: Object.fromEntries(
+        [
+          'window',
+          'document',
+          'location',
+          'history',
+          'sessionStorage',
+          'fetch',
+          'crypto',
+          'Node',
+          'setTimeout',
+          'clearTimeout',
+          'console',
+          'AbortController',
+          'performance',
+        ].map((g) => [g, 'readonly']),
+      ),
+    },
+  },
 );

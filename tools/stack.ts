@@ -377,6 +377,8 @@ export async function startFullStack(o: FullStackOptions): Promise<FullStack> {
       SHIPSYNC_DATA_DIR: o.dataDir,
       SHIPSYNC_LOG_LEVEL: 'warn',
       SHIPSYNC_NO_ASSIGNMENT_GRACE_MINUTES: String(stackGraceMinutes(clock.scale)),
+      // The ops console links each shipment to its run in this stack's Web UI.
+      ...(temporal?.uiUrl ? { SHIPSYNC_TEMPORAL_UI_URL: temporal.uiUrl } : {}),
       ...(databaseUrl ? { SHIPSYNC_DATABASE_URL: databaseUrl } : {}),
       ...o.env,
     };

@@ -6,6 +6,8 @@ export const SEARCH_ATTRIBUTES = {
   CustomerId: 'Keyword',
   OpenException: 'Keyword',
   InvoiceReady: 'Bool',
+  /** Every open exception kind (runs with the search-attributes-follow-state patch). */
+  OpenExceptions: 'KeywordList',
 } as const;
 
 /** Name of one of shipsync's search attributes. */

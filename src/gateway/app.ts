@@ -9,12 +9,15 @@ import type { AppLogger } from '../platform/logger.js';
 import { InboxWriter, type Store, type TelemetryBatcher } from '../storage/store.js';
 import { registerApiRoutes } from './api-routes.js';
 import { registerAuditHook } from './audit.js';
+import { registerConsoleRoutes } from './console-routes.js';
 import { ANY_PRINCIPAL, Principals } from './auth.js';
 import { allDialects, type DialectOptions } from './dialects.js';
 import { toErrorResponse } from './errors.js';
 import { errorText, Forwarder, type ForwarderOptions } from './forwarder.js';
 import { Intake } from './intake.js';
+import { KpiMetrics } from './kpi-service.js';
 import { GatewayMetrics } from './metrics.js';
+import { OdsProjector } from './ods.js';
 import { registerOpsRoutes } from './ops-routes.js';
 import { TaskGuard, type TaskGuardOptions } from './task-guard.js';
 import { deliverEvent, normalizeShipmentId, type DeliveryContext } from './temporal.js';
@@ -45,6 +48,8 @@ export interface GatewayOptions extends DialectOptions {
   queryTimeoutMs?: number;
   /** Collect process metrics (default true; benchmarks and tests running many gateways turn it off). */
   defaultMetrics?: boolean;
+  /** ODS sweep interval in real ms (default SHIPSYNC_ODS_SWEEP_SECONDS); the sweep starts with `ods.start()`. */
+  odsSweepMs?: number;
 }
 
 /** The gateway: a fastify instance plus the parts tests and the entry point drive. */
@@ -53,6 +58,8 @@ export type Gateway = FastifyInstance & {
   telemetry: TelemetryBatcher;
   metrics: GatewayMetrics;
   intake: Intake;
+  /** The operational data store's feed; `ods.start()` starts its periodic sweep (main.ts does). */
+  ods: OdsProjector;
 };
 
 /** Default largest request body. */
@@ -82,9 +89,22 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     taskGuard: new TaskGuard(client, opts.taskGuard),
     forwardedBefore: (workflowId) => store.inbox.forwardedBefore(workflowId),
   };
+  const ods = new OdsProjector({
+    client,
+    store,
+    logger: logger.child({ component: 'ods' }),
+    clock: clockAtStart,
+    taskQueuePrefix: config.SHIPSYNC_TASK_QUEUE_PREFIX,
+    sweepMs: opts.odsSweepMs ?? config.SHIPSYNC_ODS_SWEEP_SECONDS * 1000,
+  });
   const forwarder = new Forwarder(
     store,
-    (event) => deliverEvent(delivery, event),
+    async (event) => {
+      const result = await deliverEvent(delivery, event);
+      // The read model follows what reached the workflow; its failures never fail a delivery.
+      if ((result?.outcome ?? 'forwarded') === 'forwarded') await ods.onDelivered(event);
+      return result;
+    },
     logger.child({ component: 'forwarder' }),
     metrics,
     {
@@ -230,11 +250,32 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     updateTimeoutMs: opts.updateTimeoutMs ?? 30_000,
     queryTimeoutMs: opts.queryTimeoutMs ?? 5_000,
   });
-  registerOpsRoutes(app, { client, store, metrics, forwarder, metricsAuth: operationsAuth });
+  const kpiMetrics = new KpiMetrics(metrics.registry, store, () => ods.now().slice(0, 10));
+  registerOpsRoutes(app, {
+    client,
+    store,
+    metrics,
+    forwarder,
+    metricsAuth: operationsAuth,
+    beforeScrape: () => kpiMetrics.refresh(),
+  });
+  registerConsoleRoutes(app, {
+    store,
+    principals,
+    onUnknownToken,
+    projector: ods,
+    metrics,
+    backlog: () => forwarder.backlog,
+    temporalUi: {
+      url: config.SHIPSYNC_TEMPORAL_UI_URL ?? `http://127.0.0.1:${config.SHIPSYNC_TEMPORAL_UI_PORT}`,
+      namespace: config.SHIPSYNC_TEMPORAL_NAMESPACE,
+    },
+  });
 
   app.addHook('onClose', async () => {
     await forwarder.stop();
+    await ods.stop();
     await telemetry.close();
   });
-  return Object.assign(app, { forwarder, telemetry, metrics, intake });
+  return Object.assign(app, { forwarder, telemetry, metrics, intake, ods });
 }

@@ -53,6 +53,7 @@ async function main() {
   }
   await gateway.forwarder.refreshBacklog();
   gateway.forwarder.start();
+  gateway.ods.start();
   logger.info(
     {
       host: config.SHIPSYNC_GATEWAY_HOST,

@@ -44,6 +44,8 @@ export function registerOpsRoutes(
     forwarder: Forwarder;
     /** In production: the hook that asks /metrics for a bearer token. */
     metricsAuth?: (req: FastifyRequest) => Promise<void>;
+    /** Recomputes gauges that are derived from the store (the business KPIs) before a scrape. */
+    beforeScrape?: () => Promise<void>;
   },
 ) {
   const app = root.withTypeProvider<ZodTypeProvider>();
@@ -114,6 +116,9 @@ export function registerOpsRoutes(
     },
     async (_req, reply) => {
       await d.forwarder.refreshBacklog().catch(() => undefined);
+      await d
+        .beforeScrape?.()
+        .catch((err: unknown) => _req.log.warn({ err: String(err) }, 'KPI gauges not refreshed'));
       return reply.type(d.metrics.registry.contentType).send(await d.metrics.registry.metrics());
     },
   );

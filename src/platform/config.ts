@@ -348,6 +348,13 @@ export const configSchema = z.object({
     .positive()
     .max(24 * 60)
     .default(60),
+  /** Real seconds between the gateway's sweeps that project running shipments into the ODS; 0 turns it off. */
+  SHIPSYNC_ODS_SWEEP_SECONDS: z.coerce.number().min(0).max(3600).default(5),
+  /** Base URL of the Temporal Web UI the ops console links shipments to; default http://127.0.0.1:<UI port>. */
+  SHIPSYNC_TEMPORAL_UI_URL: z
+    .string()
+    .regex(/^https?:\/\/[^\s]+$/, 'expected an http(s) URL')
+    .optional(),
   /** Where the dispatch optimiser's benchmark finds the Solomon VRPTW instances. */
   SHIPSYNC_VRPTW_DIR: z.string().min(1).optional(),
 });

@@ -116,6 +116,80 @@ function auditTrail(b: Backend): string[] {
   return [table, ...indexes, ...appendOnly];
 }
 
+/**
+ * The operational data store's read model: one row per shipment, per delivery attempt (stop) and per case,
+ * and the timeline of events applied (its primary key makes every feed idempotent by event id). Times are
+ * ISO-8601 UTC text on both backends: they are simulated-clock instants that sort and compare as text.
+ */
+function odsReadModel(): string[] {
+  return [
+    `create table if not exists ods_shipments (
+      shipment_id text primary key,
+      delivery_id text,
+      customer_id text,
+      region text not null default '',
+      day text not null default '',
+      phase text not null,
+      window_start text,
+      window_end text,
+      eta text,
+      task_id text,
+      driver_id text,
+      route_id text,
+      attempts integer not null default 0,
+      charges text not null default '[]',
+      charges_total real not null default 0,
+      awaiting_approval integer not null default 0,
+      approvals text not null default '[]',
+      approvals_required integer,
+      billing_document_id text,
+      outcome text,
+      workflow_status text not null default 'RUNNING',
+      published_at text,
+      assigned_at text,
+      delivered_at text,
+      billed_at text,
+      closed_at text,
+      updated_at text not null
+    )`,
+    `create index if not exists ods_shipments_day on ods_shipments (day, region)`,
+    `create index if not exists ods_shipments_phase on ods_shipments (phase)`,
+    `create table if not exists ods_stops (
+      shipment_id text not null,
+      attempt integer not null,
+      task_id text,
+      window_start text,
+      window_end text,
+      planned_eta text,
+      first_eta text,
+      arrived_at text,
+      completed_at text,
+      failed_at text,
+      failure_reason text,
+      primary key (shipment_id, attempt)
+    )`,
+    `create table if not exists ods_cases (
+      case_key text primary key,
+      shipment_id text not null,
+      case_id text,
+      kind text not null,
+      region text not null default '',
+      opened_at text not null,
+      resolved_at text
+    )`,
+    `create index if not exists ods_cases_open on ods_cases (resolved_at, opened_at)`,
+    `create index if not exists ods_cases_shipment on ods_cases (shipment_id)`,
+    `create table if not exists ods_events (
+      event_id text primary key,
+      shipment_id text not null,
+      type text not null,
+      at text not null,
+      detail text not null default '{}'
+    )`,
+    `create index if not exists ods_events_shipment on ods_events (shipment_id, at)`,
+  ];
+}
+
 /** Whether a table already has a column (SQLite has no `add column if not exists`). */
 async function hasColumn(db: Kysely<unknown>, table: string, column: string): Promise<boolean> {
   const cols = await sql<{ name: string }>`select name from pragma_table_info(${table})`.execute(db);
@@ -203,6 +277,11 @@ export function migrationsFor(backend: Backend): Record<string, Migration> {
         );
       },
     },
+    '0005_ods_read_model': {
+      async up(db) {
+        for (const statement of odsReadModel()) await sql.raw(statement).execute(db);
+      },
+    },
     '0006_dead_letter_release_stage': {
       async up(db) {
         await widenStageCheck(db, backend);
@@ -225,12 +304,11 @@ export async function migrate(db: Db): Promise<string[]> {
   const migrator = new Migrator({
     db: db.kysely,
     provider: { getMigrations: async () => migrationsFor(db.backend) },
+    // A store may have applied a higher number before a lower one (0006 before 0004); each is idempotent.
+    allowUnorderedMigrations: true,
     // A store in its own schema keeps its ledger there (where search_path already put it); named, kysely no
     // longer mistakes another schema's ledger in the same database for this one's.
     ...(db.schema ? { migrationTableSchema: db.schema } : {}),
-    // Numbers are handed out ahead of merges (0004 can land after 0006); every migration is idempotent, so
-    // one applied later than a higher-numbered one is safe.
-    allowUnorderedMigrations: true,
   });
   let { error, results } = await migrator.migrateToLatest();
   if (error && db.backend === 'sqlite') ({ error, results } = await migrator.migrateToLatest());

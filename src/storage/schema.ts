@@ -118,6 +118,75 @@ export interface AuditLogTable {
   detail: string | null;
 }
 
+/** The ODS read model of one shipment, projected from its workflow's status query and dispatch events. */
+export interface OdsShipmentTable {
+  shipment_id: string;
+  delivery_id: string | null;
+  customer_id: string | null;
+  region: string;
+  /** The delivery day (the window's start date, UTC) the KPIs group by. */
+  day: string;
+  phase: string;
+  window_start: string | null;
+  window_end: string | null;
+  /** The committed ETA (the latest the shipment reported). */
+  eta: string | null;
+  task_id: string | null;
+  driver_id: string | null;
+  route_id: string | null;
+  attempts: number;
+  charges: string;
+  charges_total: number;
+  awaiting_approval: number;
+  approvals: string;
+  approvals_required: number | null;
+  billing_document_id: string | null;
+  outcome: string | null;
+  workflow_status: string;
+  published_at: string | null;
+  assigned_at: string | null;
+  delivered_at: string | null;
+  billed_at: string | null;
+  closed_at: string | null;
+  updated_at: string;
+}
+
+/** One delivery attempt (a dispatch stop) of a shipment. */
+export interface OdsStopTable {
+  shipment_id: string;
+  attempt: number;
+  task_id: string | null;
+  window_start: string | null;
+  window_end: string | null;
+  /** The last ETA dispatch reported before the driver arrived. */
+  planned_eta: string | null;
+  first_eta: string | null;
+  arrived_at: string | null;
+  completed_at: string | null;
+  failed_at: string | null;
+  failure_reason: string | null;
+}
+
+/** A case opened for an exception, with the times it was seen open and resolved. */
+export interface OdsCaseTable {
+  case_key: string;
+  shipment_id: string;
+  case_id: string | null;
+  kind: string;
+  region: string;
+  opened_at: string;
+  resolved_at: string | null;
+}
+
+/** The timeline: every event applied to the read model, once per event id. */
+export interface OdsEventTable {
+  event_id: string;
+  shipment_id: string;
+  type: string;
+  at: string;
+  detail: string;
+}
+
 /** Every table of the store. */
 export interface StoreTables {
   inbox: InboxTable;
@@ -125,4 +194,8 @@ export interface StoreTables {
   telemetry_positions: TelemetryPositionTable;
   idempotency_keys: IdempotencyKeyTable;
   audit_log: AuditLogTable;
+  ods_shipments: OdsShipmentTable;
+  ods_stops: OdsStopTable;
+  ods_cases: OdsCaseTable;
+  ods_events: OdsEventTable;
 }

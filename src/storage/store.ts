@@ -9,6 +9,7 @@ import { DeadLetterRepository } from './dead-letters.js';
 import { IdempotencyRepository } from './idempotency.js';
 import { InboxRepository } from './inbox.js';
 import { migrate } from './migrations.js';
+import { OdsRepository } from './ods.js';
 import { TelemetryBatcher, TelemetryRepository, type TelemetryBatcherOptions } from './telemetry.js';
 
 /** The middleware's own tables behind one API, on SQLite or PostgreSQL. */
@@ -20,6 +21,8 @@ export interface Store {
   idempotency: IdempotencyRepository;
   /** The append-only audit trail. */
   audit: AuditRepository;
+  /** The operational data store's read model (shipments, stops, cases, timeline). */
+  ods: OdsRepository;
   /** The underlying database, for tests and maintenance. */
   db: Db;
   /** A batcher writing into this store's telemetry table. */
@@ -56,6 +59,7 @@ export async function openStore(
     telemetry,
     idempotency: new IdempotencyRepository(db),
     audit: new AuditRepository(db),
+    ods: new OdsRepository(db),
     telemetryBatcher: (opts) => new TelemetryBatcher(telemetry, opts),
     ping: async () => {
       await sql`select 1`.execute(db.kysely);
@@ -77,6 +81,7 @@ export function storeTargetFromConfig(config: Config): DatabaseTarget {
 export type { Backend, DatabaseTarget } from './db.js';
 export type { AuditEntry, AuditPrincipalKind, AuditQuery, NewAuditEntry } from './audit.js';
 export type { DeadLetter, NewDeadLetter } from './dead-letters.js';
+export type { OdsCase, OdsEvent, OdsShipment, OdsShipmentUpsert, OdsStop, StopChange } from './ods.js';
 export type { StoredResponse } from './idempotency.js';
 export { InboxWriter } from './inbox.js';
 export type { EventSource, InboxRow, NewInboxEvent } from './inbox.js';

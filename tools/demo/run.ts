@@ -1,10 +1,11 @@
 import { resolve } from 'node:path';
 import { once } from 'node:events';
-import { loadConfig } from '../../src/platform/config.js';
+import { loadConfig, sandboxToken } from '../../src/platform/config.js';
 import { operatorFor, playDay, progressLine, releaseDay } from '../day/play.js';
 import { reconcile } from '../reconcile.js';
 import { startFullStack } from '../stack.js';
 import type { DemoOptions } from './args.js';
+import { recountConsole, recountLines } from './recount.js';
 import { printSummary, summarise } from './report.js';
 
 /**
@@ -25,6 +26,11 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     showChildOutput: !opts.json,
   });
   let workerRestarts = 0;
+  // The token rides in the URL's fragment, which the browser never sends; the console keeps it per tab.
+  const consoleUrl = `${stack.gatewayUrl}/ops/#token=${sandboxToken('admin')}`;
+  out(
+    `ops console ${consoleUrl} (sign in as dev-finance to approve charges, dev-agent to see an agent's view)`,
+  );
   try {
     const { clock, erp, dispatch, crm } = stack;
     const orders = await releaseDay(
@@ -77,9 +83,24 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     summary.dispatch.webhooksSent = dispatch.sender.log.length;
     if (opts.json) console.log(JSON.stringify(summary, null, 2));
     else printSummary(summary);
+    try {
+      const recount = await recountConsole({
+        gatewayUrl: stack.gatewayUrl,
+        token: sandboxToken('admin'),
+        erpUrl: erp.url,
+        dispatchUrl: dispatch.url,
+        crmUrl: crm.url,
+        orders,
+      });
+      out('');
+      out('ops console tiles recounted from the sandboxes:');
+      for (const line of recountLines(recount)) out(`  ${line}`);
+    } catch (err) {
+      out(`ops console recount failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
     const ok = summary.closed === summary.shipments && reconciliation.mismatches.length === 0;
     if (opts.keepRunning) {
-      out(`stack left running; Web UI ${stack.uiUrl}; press Ctrl-C to stop`);
+      out(`stack left running; ops console ${consoleUrl}; Web UI ${stack.uiUrl}; press Ctrl-C to stop`);
       await once(process, 'SIGINT');
     }
     return ok ? 0 : 1;

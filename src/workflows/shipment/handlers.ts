@@ -163,6 +163,8 @@ async function reschedule(run: ShipmentRun, req: RescheduleRequest): Promise<Res
     queueMilestone(s, 'planned', run.nowIso(), { eta: s.eta, revision: s.plannedRevision });
   }
   queuePlanNotice(s, `rescheduled-${s.plannedRevision}`, 'moved to');
+  // The delivery date in visibility follows the moved window at once (runs with the patch).
+  if (run.attributesFollowState) run.publishStatus();
   return { shipmentId: run.shipmentId, window: s.window, eta: s.eta };
 }
 

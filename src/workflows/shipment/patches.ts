@@ -30,6 +30,13 @@ export const FOUR_EYES_PATCH = 'four-eyes-approval';
  */
 export const PARKED_OUTBOUND_PATCH = 'parked-outbound';
 
+/**
+ * The search attributes follow the state: DeliveryDate moves with reschedules and reattempts, InvoiceReady is
+ * true from delivery until the billing post (false once billed), and OpenExceptions lists every open kind
+ * (OpenException keeps the first, for queries written against it).
+ */
+export const SEARCH_ATTRIBUTES_PATCH = 'search-attributes-follow-state';
+
 /** Checked where the old code checked it: the lanes decide how queued side effects run. */
 export const lanes = () => patched(SIDE_EFFECT_LANES_PATCH);
 /** Checked where the old code checked it: visibility follows the phase before side effects run. */
@@ -42,3 +49,5 @@ export const taskMemo = () => patched(TASK_MEMO_PATCH);
 export const fourEyesApproval = () => patched(FOUR_EYES_PATCH);
 /** Decided once, at the start of a run, like the serialized handlers. */
 export const parkedOutbound = () => patched(PARKED_OUTBOUND_PATCH);
+/** Decided once, at the start of a run: a run publishes its search attributes one way throughout. */
+export const searchAttributesFollowState = () => patched(SEARCH_ATTRIBUTES_PATCH);

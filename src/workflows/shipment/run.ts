@@ -9,10 +9,15 @@ import { realDuration, simAt } from '../../domain/clock.js';
 import { regionTimeZone } from '../../domain/local-time.js';
 import { taskQueues } from '../task-queues.js';
 import type { ShipmentInput, ShipmentSettings } from './contract.js';
-import { fourEyesApproval, parkedOutbound, serializedHandlers } from './patches.js';
+import {
+  fourEyesApproval,
+  parkedOutbound,
+  searchAttributesFollowState,
+  serializedHandlers,
+} from './patches.js';
 import { SA } from './search-attributes.js';
 import { SideEffectQueue } from './side-effects.js';
-import { initialState, visibleException, type ShipmentState } from './state.js';
+import { exceptionKinds, initialState, visibleException, type ShipmentState } from './state.js';
 
 const retry = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' } as const;
 
@@ -49,6 +54,8 @@ export class ShipmentRun {
   readonly parking = parkedOutbound();
   /** Parked items being sent again right now (one operator action at a time per item). */
   readonly resending = new Set<string>();
+  /** Search attributes follow reschedules, billing and every open exception (decided once per run; see patches). */
+  readonly attributesFollowState = searchAttributesFollowState();
   /** The region's zone for service days and window moves (runs before the patch used UTC days). */
   readonly timeZone: string;
   private readonly lock = new Mutex();
@@ -122,6 +129,7 @@ export class ShipmentRun {
 
   /** Publishes the phase and the open exception (a parked side effect first) when they changed. */
   publishStatus() {
+    if (this.attributesFollowState) return this.publishState();
     const { s } = this;
     const exception = visibleException(s);
     const fingerprint = `${s.phase}|${exception}|${s.phase === 'closed'}`;
@@ -131,6 +139,27 @@ export class ShipmentRun {
       { key: SA.ShipmentStatus, value: s.phase },
       { key: SA.OpenException, value: exception },
       { key: SA.InvoiceReady, value: s.phase === 'closed' && !!s.billingDocumentId },
+    ]);
+  }
+
+  /**
+   * The patched publication: the phase, every open exception kind, whether the shipment is ready to bill
+   * (delivered, not yet billed) and the delivery date of the current window, each when it changed.
+   */
+  private publishState() {
+    const { s } = this;
+    const open = exceptionKinds(s);
+    const invoiceReady = s.outcome === 'delivered' && !s.billingDocumentId && !s.billingSkipped;
+    const deliveryDate = this.planningDate();
+    const fingerprint = `${s.phase}|${open.join(',')}|${invoiceReady}|${deliveryDate}`;
+    if (fingerprint === this.published) return;
+    this.published = fingerprint;
+    upsertSearchAttributes([
+      { key: SA.ShipmentStatus, value: s.phase },
+      { key: SA.OpenException, value: open[0] ?? 'none' },
+      { key: SA.OpenExceptions, value: open.length > 0 ? open : ['none'] },
+      { key: SA.InvoiceReady, value: invoiceReady },
+      { key: SA.DeliveryDate, value: new Date(`${deliveryDate}T00:00:00Z`) },
     ]);
   }
 }

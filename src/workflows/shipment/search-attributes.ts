@@ -8,4 +8,5 @@ export const SA = {
   CustomerId: defineSearchAttributeKey('CustomerId', SearchAttributeType.KEYWORD),
   OpenException: defineSearchAttributeKey('OpenException', SearchAttributeType.KEYWORD),
   InvoiceReady: defineSearchAttributeKey('InvoiceReady', SearchAttributeType.BOOL),
+  OpenExceptions: defineSearchAttributeKey('OpenExceptions', SearchAttributeType.KEYWORD_LIST),
 } as const;

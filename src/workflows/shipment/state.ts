@@ -382,10 +382,14 @@ export function openExceptions(s: ShipmentState): ExceptionKind[] {
   return [...new Set(s.cases.filter((c) => c.open).map((c) => c.kind))];
 }
 
+/** The open exceptions visibility shows: a parked side effect (`outbound_rejected`) first, then the open cases. */
+export function exceptionKinds(s: ShipmentState): string[] {
+  return [...(s.parked?.length ? ['outbound_rejected'] : []), ...openExceptions(s)];
+}
+
 /** What visibility shows as the open exception: a parked side effect first, else the first open case. */
 export function visibleException(s: ShipmentState): string {
-  if (s.parked?.length) return 'outbound_rejected';
-  return openExceptions(s)[0] ?? 'none';
+  return exceptionKinds(s)[0] ?? 'none';
 }
 
 /** Keeps the latest resolutions of parked items for the status query, at most this many. */

@@ -1,0 +1,174 @@
+import type { Client } from '@temporalio/client';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { REAL_CLOCK } from '../../../src/domain/clock.js';
+import type { CanonicalEvent } from '../../../src/domain/events.js';
+import { kpisOfDays } from '../../../src/gateway/kpi-service.js';
+import { OdsProjector } from '../../../src/gateway/ods.js';
+import type { ShipmentStatus } from '../../../src/workflows/shipment/contract.js';
+import { quietLogger } from '../../gateway/support.js';
+import { BACKENDS, type TestDatabase } from '../storage/backends.js';
+
+const ID = 'shipment-80000001';
+const W = { start: '2026-12-01T09:00:00.000Z', end: '2026-12-01T11:00:00.000Z' };
+
+function status(over: Partial<ShipmentStatus> = {}): ShipmentStatus {
+  return {
+    shipmentId: ID,
+    deliveryId: '80000001',
+    customerId: 'C1001',
+    region: 'CHI',
+    phase: 'planned',
+    window: W,
+    eta: '2026-12-01T09:40:00.000Z',
+    taskId: 'tsk-1',
+    driverId: 'drv-1',
+    routeId: 'route-1',
+    attempts: 1,
+    openCases: [],
+    closedCases: 0,
+    charges: [],
+    awaitingApproval: false,
+    milestones: [{ milestone: 'planned', attempt: 1, at: '2026-12-01T06:05:00.000Z' }],
+    eventsApplied: 1,
+    eventsIgnored: 0,
+    ignoredEvents: [],
+    ...over,
+  };
+}
+
+function event(id: string, type: string, time: string, data: Record<string, unknown>): CanonicalEvent {
+  return {
+    specversion: '1.0',
+    id,
+    source: 'test',
+    subject: ID,
+    type,
+    time,
+    datacontenttype: 'application/json',
+    correlationid: ID,
+    data: { taskId: 'tsk-1', attempt: 1, ...data },
+  } as CanonicalEvent;
+}
+
+describe.each(BACKENDS)('the ODS read model on $name', ({ open }) => {
+  let t: TestDatabase;
+  let ods: OdsProjector;
+  beforeEach(async () => {
+    t = await open();
+    ods = new OdsProjector({
+      client: {} as Client,
+      store: t.store,
+      logger: quietLogger,
+      clock: REAL_CLOCK,
+      taskQueuePrefix: '',
+      sweepMs: 0,
+    });
+  });
+  afterEach(async () => {
+    await ods.stop();
+    await t.dispose();
+  });
+
+  it('when the same dispatch events arrive twice then the stop holds each once, with the ETA before arrival', async () => {
+    await ods.project(status(), 'RUNNING');
+    const events = [
+      event('e1', 'route.assigned.v1', '2026-12-01T06:05:00.000Z', {
+        driverId: 'drv-1',
+        eta: '2026-12-01T09:30:00.000Z',
+      }),
+      event('e2', 'stop.eta.v1', '2026-12-01T09:00:00.000Z', {
+        eta: '2026-12-01T09:45:00.000Z',
+        driftSeconds: 900,
+      }),
+      event('e3', 'stop.arrived.v1', '2026-12-01T09:50:00.000Z', { arrivedAt: '2026-12-01T09:50:00.000Z' }),
+      event('e4', 'stop.eta.v1', '2026-12-01T09:55:00.000Z', {
+        eta: '2026-12-01T10:30:00.000Z',
+        driftSeconds: 0,
+      }),
+    ];
+    // The forwarder delivers one shipment's events in order; a redelivery repeats them.
+    const first: boolean[] = [];
+    for (const e of events) first.push(await ods.applyEvent(e, ID));
+    const again: boolean[] = [];
+    for (const e of events) again.push(await ods.applyEvent(e, ID));
+    expect(first).toEqual([true, true, true, true]);
+    expect(again).toEqual([false, false, false, false]);
+    const [stop] = await t.store.ods.stops({ shipmentId: ID });
+    expect(stop).toMatchObject({
+      attempt: 1,
+      firstEta: '2026-12-01T09:30:00.000Z',
+      plannedEta: '2026-12-01T09:45:00.000Z',
+      arrivedAt: '2026-12-01T09:50:00.000Z',
+      windowStart: W.start,
+      windowEnd: W.end,
+    });
+    const [kpis] = await kpisOfDays(t.store, ['2026-12-01']);
+    expect(kpis?.all.onTime).toEqual({ numerator: 1, denominator: 1, rate: 1 });
+    expect(kpis?.all.etaErrorMinutes.p50).toBe(5);
+  });
+
+  it('when a status is projected twice then milestones are on the timeline once and cases open and resolve', async () => {
+    await ods.project(status({ openCases: [{ caseId: '17', kind: 'delay' }] }), 'RUNNING');
+    await ods.project(status({ openCases: [{ caseId: '17', kind: 'delay' }] }), 'RUNNING');
+    expect(await t.store.ods.cases({ open: true })).toHaveLength(1);
+    await ods.project(
+      status({
+        phase: 'closed',
+        openCases: [],
+        billingDocumentId: '90000001',
+        outcome: 'delivered',
+        milestones: [
+          { milestone: 'planned', attempt: 1, at: '2026-12-01T06:05:00.000Z' },
+          { milestone: 'delivered', attempt: 1, at: '2026-12-01T09:55:00.000Z' },
+          { milestone: 'billed', attempt: 1, at: '2026-12-01T10:25:00.000Z' },
+        ],
+      }),
+      'COMPLETED',
+    );
+    const cases = await t.store.ods.cases({ shipmentId: ID });
+    expect(cases).toHaveLength(1);
+    expect(cases[0]?.resolvedAt).not.toBeNull();
+    const timeline = await t.store.ods.events(ID);
+    expect(timeline.filter((e) => e.type === 'milestone.planned')).toHaveLength(1);
+    expect(timeline.map((e) => e.type)).toEqual(
+      expect.arrayContaining(['milestone.delivered', 'milestone.billed', 'case.opened', 'case.resolved']),
+    );
+    const row = await t.store.ods.shipment(ID);
+    expect(row).toMatchObject({
+      phase: 'closed',
+      workflowStatus: 'COMPLETED',
+      deliveredAt: '2026-12-01T09:55:00.000Z',
+      billedAt: '2026-12-01T10:25:00.000Z',
+      day: '2026-12-01',
+    });
+    const [kpis] = await kpisOfDays(t.store, ['2026-12-01']);
+    expect(kpis?.all.invoiceCycleMinutes.p50).toBe(30);
+    expect(kpis?.all.firstAttempt.rate).toBe(1);
+  });
+
+  it('when a shipment awaits approval then it is invoice-ready until it is billed', async () => {
+    const charges = [
+      {
+        code: 'BASE' as const,
+        description: '',
+        quantity: 1,
+        unitPrice: 80,
+        amount: 80,
+        currency: 'USD' as const,
+      },
+      {
+        code: 'LIFTGATE' as const,
+        description: '',
+        quantity: 1,
+        unitPrice: 75,
+        amount: 75,
+        currency: 'USD' as const,
+      },
+    ];
+    await ods.project(status({ phase: 'awaiting_approval', awaitingApproval: true, charges }), 'RUNNING');
+    expect((await t.store.ods.invoiceReady()).map((s) => s.shipmentId)).toEqual([ID]);
+    expect((await t.store.ods.shipment(ID))?.chargesTotal).toBe(155);
+    await ods.project(status({ phase: 'closed', charges, billingDocumentId: '9001' }), 'COMPLETED');
+    expect(await t.store.ods.invoiceReady()).toEqual([]);
+  });
+});
