@@ -9,7 +9,7 @@ import { realDuration, simAt } from '../../domain/clock.js';
 import { regionTimeZone } from '../../domain/local-time.js';
 import { taskQueues } from '../task-queues.js';
 import type { ShipmentInput, ShipmentSettings } from './contract.js';
-import { fourEyesApproval, parkedOutbound, serializedHandlers } from './patches.js';
+import { fourEyesApproval, operatorActionsSla, parkedOutbound, serializedHandlers } from './patches.js';
 import { SA } from './search-attributes.js';
 import { SideEffectQueue } from './side-effects.js';
 import { initialState, visibleException, type ShipmentState } from './state.js';
@@ -47,6 +47,8 @@ export class ShipmentRun {
   readonly fourEyes = fourEyesApproval();
   /** Side effects rejected for good are parked for operators (decided once per run; see patches). */
   readonly parking = parkedOutbound();
+  /** Operator actions (manual POD, cancel, force-return) and SLA waits (decided once per run; see patches). */
+  readonly operatorActions = operatorActionsSla();
   /** Parked items being sent again right now (one operator action at a time per item). */
   readonly resending = new Set<string>();
   /** The region's zone for service days and window moves (runs before the patch used UTC days). */
