@@ -319,6 +319,8 @@ async function recordPod(run: ShipmentRun, pod: ManualPod): Promise<OperatorActi
   const at = run.nowIso();
   const note = `Proof of delivery recorded by hand by ${pod.by}: ${pod.evidence}`;
   await run.effects.closeCases('missing_pod', note);
+  // The driver's own outcome may have arrived while the case was being closed: it stands.
+  if (s.progress.outcome) return actionResult(s);
   s.pod = {
     deliveredAt: pod.deliveredAt ?? at,
     location: s.geo?.geo ?? { lat: 0, lng: 0 },
@@ -352,6 +354,11 @@ async function cancelTask(run: ShipmentRun) {
 async function cancelShipment(run: ShipmentRun, d: OperatorDecision): Promise<OperatorActionResult> {
   const { s } = run;
   await cancelTask(run);
+  if (s.progress.outcome)
+    reject(
+      'CANCEL_NOT_ALLOWED',
+      `the attempt ended (${s.progress.outcome}) while dispatch was cancelling it`,
+    );
   const at = run.nowIso();
   s.operatorAction = { action: 'cancel', by: d.by, reason: d.reason, at };
   s.outcome = 'cancelled';
@@ -370,6 +377,11 @@ async function cancelShipment(run: ShipmentRun, d: OperatorDecision): Promise<Op
 async function forceReturn(run: ShipmentRun, d: OperatorDecision): Promise<OperatorActionResult> {
   const { s } = run;
   await cancelTask(run);
+  if (s.progress.outcome)
+    reject(
+      'RETURN_NOT_ALLOWED',
+      `the attempt ended (${s.progress.outcome}) while dispatch was cancelling it`,
+    );
   const at = run.nowIso();
   s.operatorAction = { action: 'force_return', by: d.by, reason: d.reason, at };
   const attempt = Math.max(1, s.attempt);
