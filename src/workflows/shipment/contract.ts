@@ -53,12 +53,8 @@ export const ShipmentSettings = z.object({
   freeWaitingMinutes: z.number().nonnegative().default(15),
   /** How many recent event ids a shipment remembers to drop duplicates; its state stays bounded. */
   eventDedupWindow: z.number().int().min(4).max(5000).default(500),
-  /**
-   * SLAs of the waits that need a person (runs with the operator-actions-sla patch). Each wait escalates at
-   * its first limit (an urgent `sla_breached` case, `OpenException` `sla_breached`) and applies its default
-   * at the second, both counted from the start of the wait.
-   */
-  /** Charges waiting for finance: escalate after this long. */
+  // SLAs of the waits that need a person (operator-actions-sla runs): escalate at the first limit, default at the second.
+  /** Charges waiting for finance: escalate (urgent `sla_breached` case) this long after the wait began. */
   approvalSlaMinutes: z.number().positive().default(240),
   /** Charges still waiting: the accessorials are rejected and the base billed, decided by `sla-default`. */
   approvalDefaultMinutes: z.number().positive().default(1440),

@@ -165,8 +165,9 @@ export async function awaitOutcome(run: ShipmentRun) {
  */
 async function missingPodDefault(run: ShipmentRun) {
   const { s } = run;
-  await run.exclusive(async () => {
-    if (s.progress.outcome || !['planned', 'in_transit'].includes(s.phase)) return;
+  const applied = await run.exclusive(async () => {
+    // The driver's outcome (or an operator's action) came first: it stands, the wait ends as resolved.
+    if (s.progress.outcome || !['planned', 'in_transit'].includes(s.phase)) return false;
     const taskId = s.taskIds[s.attempt];
     if (taskId) {
       try {
@@ -179,7 +180,9 @@ async function missingPodDefault(run: ShipmentRun) {
     s.progress.outcome = 'failed';
     s.progress.failureReason = 'no_pod';
     s.phase = 'failed_attempt';
+    return true;
   });
+  if (!applied) return endSla(run, 'missing_pod', 'resolved', 'The attempt has an outcome.');
   const note = 'No proof of delivery within the SLA: the attempt counts as failed (sla-default).';
   await run.effects.closeCases('missing_pod', note);
   await endSla(run, 'missing_pod', 'default', note);
