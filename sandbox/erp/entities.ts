@@ -181,6 +181,7 @@ export const MILESTONE_CODES = [
   'FAILED_ATTEMPT',
   'RETURNED',
   'BILLED',
+  'CANCELLED',
 ] as const;
 
 /** Properties of `A_BillingDocumentRequest`. */

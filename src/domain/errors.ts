@@ -73,6 +73,22 @@ export const ERROR_CODES = {
     http: 422,
     meaning: 'the edits name fields this kind of side effect does not let an operator change',
   },
+  POD_NOT_EXPECTED: {
+    retryable: false,
+    http: 409,
+    meaning: 'the shipment has no attempt waiting for a proof of delivery',
+  },
+  CANCEL_NOT_ALLOWED: {
+    retryable: false,
+    http: 409,
+    meaning:
+      'the shipment has an outcome already (delivered, returned, billing or closed) and cannot be cancelled',
+  },
+  RETURN_NOT_ALLOWED: {
+    retryable: false,
+    http: 409,
+    meaning: 'the goods cannot be sent back now (no attempt under way, or the shipment has an outcome)',
+  },
   ADDRESS_NOT_FOUND: { retryable: false, http: 422, meaning: 'the address could not be located' },
   CHARGES_INVALID: { retryable: false, http: 422, meaning: 'computed charges failed validation' },
   ERP_DELIVERY_NOT_FOUND: { retryable: false, http: 404, meaning: 'the ERP has no such outbound delivery' },

@@ -150,6 +150,8 @@ export const ExceptionKind = z.enum([
   'address_mismatch',
   'missing_pod',
   'no_assignment',
+  /** A wait passed its SLA (approval, missing POD, parked work): an urgent case for the team. */
+  'sla_breached',
 ]);
 export type ExceptionKind = z.infer<typeof ExceptionKind>;
 
@@ -238,6 +240,8 @@ export const Milestone = z.enum([
   'failed_attempt',
   'returned',
   'billed',
+  /** The shipment was cancelled by an operator before an outcome; nothing is billed. */
+  'cancelled',
 ]);
 export type Milestone = z.infer<typeof Milestone>;
 

@@ -10,12 +10,16 @@ import type {
   ApprovalResult,
   ChargeApproval,
   ExceptionResolution,
+  OperatorActionResult,
   ParkedOutcome,
   RescheduleRequest,
 } from '../workflows/shipment/contract.js';
 import {
   approveChargesUpdate,
+  cancelShipmentUpdate,
   correctAddressUpdate,
+  forceReturnUpdate,
+  recordPodUpdate,
   deliveryIdOf,
   editAndRetryUpdate,
   resolveExceptionUpdate,
@@ -46,6 +50,9 @@ import {
   IdempotencyHeaders,
   ListQuery,
   ListResponse,
+  ManualPodBody,
+  OperatorActionResponse,
+  OperatorDecisionBody,
   ParkedEditBody,
   ParkedResponse,
   ParkedRetryBody,
@@ -350,6 +357,56 @@ export function registerApiRoutes(root: FastifyInstance, d: ApiDeps) {
         .getHandle(wf)
         .executeUpdate(skipParkedUpdate, { args: [{ ...body, by: principal.id }], updateId }),
     detail: (body, response) => ({ ...parkedDetail(body, response), reason: body?.reason }),
+  });
+
+  const actionDetail = (response: unknown) => {
+    const r = response as Partial<OperatorActionResult> | undefined;
+    return { ...(r?.phase ? { phase: r.phase } : {}), ...(r?.outcome ? { outcome: r.outcome } : {}) };
+  };
+  updateRoute({
+    path: '/v1/shipments/:id/pod',
+    summary:
+      'Record a proof of delivery by hand, with the evidence; a shipment waiting for one (missing POD) goes on to billing as delivered',
+    action: 'shipment.manual_pod',
+    roles: UPDATE_ROLES.recordPod,
+    body: ManualPodBody,
+    response: OperatorActionResponse,
+    rejections: [409, 422],
+    run: (wf, body, principal, updateId) =>
+      d.client.workflow
+        .getHandle(wf)
+        .executeUpdate(recordPodUpdate, { args: [{ ...body, by: principal.id }], updateId }),
+    detail: (body, response) => ({ evidence: body?.evidence, ...actionDetail(response) }),
+  });
+  updateRoute({
+    path: '/v1/shipments/:id/cancel',
+    summary:
+      'Cancel the shipment before an outcome: its dispatch task is cancelled, the ERP gets a cancelled milestone, its cases are closed, nothing is billed',
+    action: 'shipment.cancel',
+    roles: UPDATE_ROLES.cancelShipment,
+    body: OperatorDecisionBody,
+    response: OperatorActionResponse,
+    rejections: [409, 422],
+    run: (wf, body, principal, updateId) =>
+      d.client.workflow
+        .getHandle(wf)
+        .executeUpdate(cancelShipmentUpdate, { args: [{ ...body, by: principal.id }], updateId }),
+    detail: (body, response) => ({ reason: body?.reason, ...actionDetail(response) }),
+  });
+  updateRoute({
+    path: '/v1/shipments/:id/return',
+    summary:
+      'Send the goods back to the depot now: the dispatch task is cancelled, a returned milestone, and the shipment bills what was done',
+    action: 'shipment.force_return',
+    roles: UPDATE_ROLES.forceReturn,
+    body: OperatorDecisionBody,
+    response: OperatorActionResponse,
+    rejections: [409, 422],
+    run: (wf, body, principal, updateId) =>
+      d.client.workflow
+        .getHandle(wf)
+        .executeUpdate(forceReturnUpdate, { args: [{ ...body, by: principal.id }], updateId }),
+    detail: (body, response) => ({ reason: body?.reason, ...actionDetail(response) }),
   });
 
   app.get(

@@ -75,6 +75,28 @@ export const ResolutionBody = z
   .object({ kind: ExceptionKind, resolution: text(1000, 1) })
   .meta({ id: 'ExceptionResolution' });
 
+/** Body of the manual proof-of-delivery route; who recorded it is the token's principal. */
+export const ManualPodBody = z
+  .object({
+    evidence: text(2000, 1).describe(
+      'what shows the goods were delivered (a call, a signed paper, a photo ref)',
+    ),
+    deliveredAt: Instant.optional().describe('when delivered; now when absent'),
+  })
+  .meta({ id: 'ManualPod' });
+/** Body of the cancel and force-return routes. */
+export const OperatorDecisionBody = z
+  .object({ reason: text(500, 1).describe('why; kept on the shipment, its cases and in the audit trail') })
+  .meta({ id: 'OperatorDecision' });
+/** 200 of the manual POD, cancel and force-return routes: where the shipment stands now. */
+export const OperatorActionResponse = z
+  .object({
+    shipmentId: z.string(),
+    phase: ShipmentPhase,
+    outcome: z.enum(['delivered', 'returned', 'cancelled']).optional(),
+  })
+  .meta({ id: 'OperatorActionResult' });
+
 /** 200 of the reschedule route. */
 export const RescheduleResponse = z
   .object({ shipmentId: z.string(), window: TimeWindow, eta: z.string().optional() })
@@ -157,7 +179,7 @@ export const StatusResponse = z
     approvalsRequired: z.number().int().optional(),
     milestones: z.array(z.looseObject({ milestone: z.string(), attempt: z.number(), at: z.string() })),
     billingDocumentId: z.string().optional(),
-    outcome: z.enum(['delivered', 'returned']).optional(),
+    outcome: z.enum(['delivered', 'returned', 'cancelled']).optional(),
     parked: z
       .array(
         z.looseObject({

@@ -321,6 +321,13 @@ export const configSchema = z.object({
   SHIPSYNC_APPROVAL_THRESHOLD: threshold.default(150),
   /** Accessorial total in USD above which two different finance principals must approve (four-eyes). */
   SHIPSYNC_FOUR_EYES_THRESHOLD: threshold.default(500),
+  /** SLAs of the waits that need a person, in simulated minutes: escalate at the first, default at the second. */
+  SHIPSYNC_APPROVAL_SLA_MINUTES: z.coerce.number().positive().default(240),
+  SHIPSYNC_APPROVAL_DEFAULT_MINUTES: z.coerce.number().positive().default(1440),
+  SHIPSYNC_MISSING_POD_SLA_MINUTES: z.coerce.number().positive().default(240),
+  SHIPSYNC_MISSING_POD_DEFAULT_MINUTES: z.coerce.number().positive().default(1440),
+  SHIPSYNC_PARKED_SLA_MINUTES: z.coerce.number().positive().default(240),
+  SHIPSYNC_PARKED_REPEAT_MINUTES: z.coerce.number().positive().default(1440),
   /** Days the gateway keeps audit rows; 0 keeps them for ever. */
   SHIPSYNC_AUDIT_RETENTION_DAYS: z.coerce
     .number()

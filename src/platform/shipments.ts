@@ -21,6 +21,12 @@ export function settingsFromConfig(config: Config): ShipmentSettings {
     approvalThreshold: config.SHIPSYNC_APPROVAL_THRESHOLD,
     fourEyesThreshold: config.SHIPSYNC_FOUR_EYES_THRESHOLD,
     noAssignmentGraceMinutes: config.SHIPSYNC_NO_ASSIGNMENT_GRACE_MINUTES,
+    approvalSlaMinutes: config.SHIPSYNC_APPROVAL_SLA_MINUTES,
+    approvalDefaultMinutes: config.SHIPSYNC_APPROVAL_DEFAULT_MINUTES,
+    missingPodSlaMinutes: config.SHIPSYNC_MISSING_POD_SLA_MINUTES,
+    missingPodDefaultMinutes: config.SHIPSYNC_MISSING_POD_DEFAULT_MINUTES,
+    parkedSlaMinutes: config.SHIPSYNC_PARKED_SLA_MINUTES,
+    parkedRepeatMinutes: config.SHIPSYNC_PARKED_REPEAT_MINUTES,
   });
 }
 

@@ -29,6 +29,7 @@ import {
 import { openStore, storeTargetFromConfig } from '../storage/store.js';
 import { registerAuditCommand } from './audit.js';
 import { registerDlqCommands } from './dlq.js';
+import { registerOperatorCommands } from './operator.js';
 import { registerParkedCommands } from './parked.js';
 import { registerOdsCommands } from './ods.js';
 import { releaseNow, upsertReleaseSchedule } from '../platform/release.js';
@@ -398,6 +399,7 @@ export function buildCli(ctxFactory: (json: boolean) => Ctx = defaultCtx): Comma
   };
   registerDlqCommands(program, apiDeps);
   registerParkedCommands(program, apiDeps);
+  registerOperatorCommands(program, apiDeps);
   registerAuditCommand(program, apiDeps);
   registerOdsCommands(program, apiDeps);
   registerPrincipalCommand(program);

@@ -31,6 +31,9 @@ async function replay(bundle: WorkflowBundleWithSourceMap) {
   return failures;
 }
 
+/** A replay of the whole corpus, bundling included: the corpus grows by one era per patch. */
+const REPLAY_TIMEOUT_MS = 180_000;
+
 describe('replay of stored shipment histories', () => {
   let current: WorkflowBundleWithSourceMap;
   beforeAll(async () => {
@@ -43,23 +46,35 @@ describe('replay of stored shipment histories', () => {
     expect(histories.length).toBeGreaterThanOrEqual(8);
   });
 
-  it('when the current workflow code replays every stored history then none diverges', async () => {
-    expect(await replay(current)).toEqual([]);
-  });
+  it(
+    'when the current workflow code replays every stored history then none diverges',
+    async () => {
+      expect(await replay(current)).toEqual([]);
+    },
+    REPLAY_TIMEOUT_MS,
+  );
 
-  it('when a change is made without patched() then replay fails with a determinism violation', async () => {
-    const bundle = await bundleWorkflowCode({
-      workflowsPath: fileURLToPath(new URL('./fixtures/unpatched-change.ts', import.meta.url)),
-    });
-    const failures = await replay(bundle);
-    expect(failures.length).toBe(histories.length);
-    expect(failures.every((f) => f.error instanceof DeterminismViolationError)).toBe(true);
-  });
+  it(
+    'when a change is made without patched() then replay fails with a determinism violation',
+    async () => {
+      const bundle = await bundleWorkflowCode({
+        workflowsPath: fileURLToPath(new URL('./fixtures/unpatched-change.ts', import.meta.url)),
+      });
+      const failures = await replay(bundle);
+      expect(failures.length).toBe(histories.length);
+      expect(failures.every((f) => f.error instanceof DeterminismViolationError)).toBe(true);
+    },
+    REPLAY_TIMEOUT_MS,
+  );
 
-  it('when the same change is guarded by patched() then every history still replays', async () => {
-    const bundle = await bundleWorkflowCode({
-      workflowsPath: fileURLToPath(new URL('./fixtures/patched-change.ts', import.meta.url)),
-    });
-    expect(await replay(bundle)).toEqual([]);
-  });
+  it(
+    'when the same change is guarded by patched() then every history still replays',
+    async () => {
+      const bundle = await bundleWorkflowCode({
+        workflowsPath: fileURLToPath(new URL('./fixtures/patched-change.ts', import.meta.url)),
+      });
+      expect(await replay(bundle)).toEqual([]);
+    },
+    REPLAY_TIMEOUT_MS,
+  );
 });

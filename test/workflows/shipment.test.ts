@@ -3,7 +3,10 @@ import { ApplicationFailure } from '@temporalio/common';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   approveChargesUpdate,
+  cancelShipmentUpdate,
   correctAddressUpdate,
+  forceReturnUpdate,
+  recordPodUpdate,
   dispatchEventSignal,
   editAndRetryUpdate,
   rescheduleUpdate,
@@ -20,6 +23,7 @@ import {
   setErpRules,
 } from '../support/inspect.js';
 import { startStack, type Stack } from '../support/stack.js';
+import axios from 'axios';
 
 let stack: Stack | undefined;
 afterEach(async () => {
@@ -440,5 +444,192 @@ describe('ShipmentWorkflow on the real dev server with the sandboxes', () => {
     ]);
     expect(await duplicateEffects(stack.erp.url)).toEqual([]);
     expect(await duplicateEffects(stack.crm.url)).toEqual([]);
+  });
+});
+
+/** The dispatch sandbox's tasks of a shipment (a cancelled task is deleted there). */
+async function dispatchTasks(s: Stack, shipmentId: string): Promise<unknown[]> {
+  const res = await axios.get<{ tasks: unknown[] }>(`${s.dispatch.url}/__sandbox/tasks`, {
+    params: { shipmentId },
+  });
+  return res.data.tasks;
+}
+
+const openException = async (s: Stack, workflowId: string) =>
+  (await s.client.workflow.getHandle(workflowId).describe()).searchAttributes.OpenException;
+
+describe('operator actions and SLA escalations on the real dev server with the sandboxes', () => {
+  it('when finance records a proof of delivery by hand on a missing-POD shipment then its case closes and it is billed as delivered', async () => {
+    stack = await startStack({ scale: 3600, settings: { missingPodMinutes: 30 } });
+    const { order, workflowId, handle } = await stack.start();
+    await stack.waitFor(workflowId, published);
+    expect(
+      await rejection(
+        handle.executeUpdate(recordPodUpdate, { args: [{ by: 'fin-ana', evidence: 'too early' }] }),
+      ),
+    ).toBe('POD_NOT_EXPECTED');
+    await drive(stack, workflowId, ['route.assigned.v1', 'stop.started.v1']);
+    await stack.waitFor(workflowId, (st) => st.openCases.some((c) => c.kind === 'missing_pod'), 20_000);
+    const answer = await handle.executeUpdate(recordPodUpdate, {
+      args: [{ by: 'fin-ana', evidence: 'signed delivery note scanned by the depot' }],
+    });
+    expect(answer.outcome).toBe('delivered');
+    const result = await handle.result();
+    expect(result.outcome).toBe('delivered');
+    expect(await erpMilestones(stack.erp.url, order.deliveryId)).toEqual([
+      'PLANNED#1',
+      'DISPATCHED#1',
+      'DELIVERED#1',
+      'BILLED#1',
+    ]);
+    expect(await erpBilling(stack.erp.url, order.deliveryId)).toHaveLength(1);
+    const cases = await crmCases(stack.crm.url, workflowId);
+    expect(cases.map((c) => [c.kind, c.status])).toEqual([['missing_pod', 'solved']]);
+    const closed = await stack.waitFor(workflowId, () => true);
+    expect(closed.manualPod).toMatchObject({
+      by: 'fin-ana',
+      evidence: 'signed delivery note scanned by the depot',
+    });
+  });
+
+  it('when a dispatcher cancels a planned shipment then the dispatch task is cancelled, ERP gets a cancelled milestone, its cases close and nothing is billed', async () => {
+    stack = await startStack();
+    const { order, workflowId, handle } = await stack.start();
+    await stack.waitFor(workflowId, published);
+    await drive(stack, workflowId, ['route.assigned.v1', 'stop.started.v1']);
+    await drive(stack, workflowId, ['delivery.delayed.v1'], {
+      'delivery.delayed.v1': { delaySeconds: 3 * 3600 },
+    });
+    await stack.waitFor(workflowId, (x) => x.openCases.some((c) => c.kind === 'delay'));
+    expect(await dispatchTasks(stack, workflowId)).toHaveLength(1);
+    expect(
+      await rejection(handle.executeUpdate(cancelShipmentUpdate, { args: [{ by: 'disp-1', reason: '' }] })),
+    ).toBe('VALIDATION_FAILED');
+    await handle.executeUpdate(cancelShipmentUpdate, {
+      args: [{ by: 'disp-1', reason: 'customer closed the site' }],
+    });
+    const result = await handle.result();
+    expect(result).toMatchObject({ outcome: 'cancelled', billingDocumentId: '' });
+    expect(await dispatchTasks(stack, workflowId)).toEqual([]);
+    const milestones = await erpMilestones(stack.erp.url, order.deliveryId);
+    expect(milestones).toContain('CANCELLED#1');
+    expect(milestones).not.toContain('BILLED#1');
+    expect(await erpBilling(stack.erp.url, order.deliveryId)).toEqual([]);
+    const cases = await crmCases(stack.crm.url, workflowId);
+    expect(cases.length).toBeGreaterThan(0);
+    expect(cases.every((c) => c.status === 'solved')).toBe(true);
+    expect((await crmNotices(stack.crm.url, workflowId)).some((n) => /cancelled/.test(n.body))).toBe(true);
+    const closed = await stack.waitFor(workflowId, () => true);
+    expect(closed.operatorAction).toMatchObject({ action: 'cancel', by: 'disp-1' });
+    expect(await duplicateEffects(stack.erp.url)).toEqual([]);
+  });
+
+  it('when a dispatcher forces the goods back then the task is cancelled, ERP gets a returned milestone and the return is billed', async () => {
+    stack = await startStack();
+    const { order, workflowId, handle } = await stack.start();
+    await stack.waitFor(workflowId, published);
+    await drive(stack, workflowId, ['route.assigned.v1']);
+    await stack.waitFor(workflowId, (st) => st.phase === 'planned');
+    const answer = await handle.executeUpdate(forceReturnUpdate, {
+      args: [{ by: 'disp-1', reason: 'truck broke down, goods back to the depot' }],
+    });
+    expect(answer).toMatchObject({ phase: 'returned', outcome: 'returned' });
+    const result = await handle.result();
+    expect(result.outcome).toBe('returned');
+    expect(await dispatchTasks(stack, workflowId)).toEqual([]);
+    const milestones = await erpMilestones(stack.erp.url, order.deliveryId);
+    expect(milestones).toEqual(expect.arrayContaining(['PLANNED#1', 'RETURNED#1', 'BILLED#1']));
+    expect(await erpBilling(stack.erp.url, order.deliveryId)).toHaveLength(1);
+  });
+
+  it('when finance leaves charges waiting past the approval SLA then it escalates, and past the second limit the base is billed as decided by sla-default', async () => {
+    stack = await startStack({
+      scale: 3600,
+      settings: { approvalThreshold: 50, approvalSlaMinutes: 60, approvalDefaultMinutes: 360 },
+    });
+    const { order, workflowId, handle } = await stack.start();
+    await stack.waitFor(workflowId, published);
+    await drive(stack, workflowId, ['route.assigned.v1', 'stop.started.v1', 'delivery.completed.v1'], {
+      'delivery.completed.v1': { accessorials: { liftgate: true, waitingMinutes: 45 } },
+    });
+    const breached = await stack.waitFor(workflowId, (st) => !!st.slaBreaches?.some((b) => b.open));
+    expect(breached).toMatchObject({ phase: 'awaiting_approval' });
+    expect(breached.slaBreaches).toEqual([
+      expect.objectContaining({ kind: 'approval', round: 1, open: true }),
+    ]);
+    await expect.poll(() => openException(stack!, workflowId)).toEqual(['sla_breached']);
+    await expect
+      .poll(async () => (await crmCases(stack!.crm.url, workflowId)).map((c) => c.kind))
+      .toEqual(['sla_breached']);
+    const result = await handle.result();
+    expect(result.charges.map((c) => c.code).sort()).toEqual(
+      result.charges
+        .filter((c) => c.code === 'BASE' || c.code === 'MILEAGE')
+        .map((c) => c.code)
+        .sort(),
+    );
+    expect((await erpBilling(stack.erp.url, order.deliveryId))[0]?.approvedBy).toBe('sla-default');
+    const closed = await stack.waitFor(workflowId, () => true);
+    expect(closed.slaBreaches).toEqual([
+      expect.objectContaining({ kind: 'approval', open: false, ended: 'default' }),
+    ]);
+    expect((await crmCases(stack.crm.url, workflowId)).every((c) => c.status === 'solved')).toBe(true);
+  });
+
+  it('when no proof of delivery comes past the missing-POD SLA then it escalates, and past the second limit the attempt counts as failed and the playbook returns the goods', async () => {
+    stack = await startStack({
+      scale: 3600,
+      settings: {
+        maxAttempts: 1,
+        missingPodMinutes: 30,
+        missingPodSlaMinutes: 60,
+        missingPodDefaultMinutes: 360,
+      },
+    });
+    const { order, workflowId, handle } = await stack.start();
+    await stack.waitFor(workflowId, published);
+    await drive(stack, workflowId, ['route.assigned.v1', 'stop.started.v1']);
+    const breached = await stack.waitFor(
+      workflowId,
+      (st) => !!st.slaBreaches?.some((b) => b.kind === 'missing_pod' && b.open),
+      20_000,
+    );
+    expect(breached.phase).toBe('in_transit');
+    await expect.poll(() => openException(stack!, workflowId)).toEqual(['sla_breached']);
+    const result = await handle.result();
+    expect(result.outcome).toBe('returned');
+    expect(await erpMilestones(stack.erp.url, order.deliveryId)).toEqual(
+      expect.arrayContaining(['FAILED_ATTEMPT#1', 'RETURNED#1', 'BILLED#1']),
+    );
+    expect(await dispatchTasks(stack, workflowId)).toEqual([]);
+    const cases = await crmCases(stack.crm.url, workflowId);
+    expect(cases.map((c) => c.kind).sort()).toEqual(['failed_attempt', 'missing_pod', 'sla_breached']);
+    expect(cases.every((c) => c.status === 'solved')).toBe(true);
+  });
+
+  it('when parked work keeps a shipment open past the parked SLA then it escalates, again after the repeat interval, and stays parked until an operator acts', async () => {
+    stack = await startStack({ scale: 3600, settings: { parkedSlaMinutes: 60, parkedRepeatMinutes: 120 } });
+    await setErpRules(stack.erp.url, { rejectMilestoneCodes: ['DISPATCHED'] });
+    const { workflowId, handle } = await stack.start();
+    await stack.waitFor(workflowId, published);
+    await drive(stack, workflowId, ['route.assigned.v1', 'stop.started.v1', 'delivery.completed.v1']);
+    const twice = await stack.waitFor(
+      workflowId,
+      (st) => (st.slaBreaches ?? []).filter((b) => b.kind === 'parked').length >= 2,
+      20_000,
+    );
+    expect(twice.phase).toBe('billing');
+    expect(twice.parked).toHaveLength(1);
+    await expect.poll(() => openException(stack!, workflowId)).toEqual(['sla_breached']);
+    await expect
+      .poll(
+        async () =>
+          (await crmCases(stack!.crm.url, workflowId)).filter((c) => c.kind === 'sla_breached').length,
+      )
+      .toBeGreaterThanOrEqual(2);
+    await setErpRules(stack.erp.url, { rejectMilestoneCodes: [] });
+    await handle.executeUpdate(retryParkedUpdate, { args: [{ parkedId: 'p1', by: 'disp-1' }] });
+    expect((await handle.result()).outcome).toBe('delivered');
+    expect((await crmCases(stack.crm.url, workflowId)).every((c) => c.status === 'solved')).toBe(true);
   });
 });

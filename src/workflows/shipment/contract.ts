@@ -53,6 +53,19 @@ export const ShipmentSettings = z.object({
   freeWaitingMinutes: z.number().nonnegative().default(15),
   /** How many recent event ids a shipment remembers to drop duplicates; its state stays bounded. */
   eventDedupWindow: z.number().int().min(4).max(5000).default(500),
+  // SLAs of the waits that need a person (operator-actions-sla runs): escalate at the first limit, default at the second.
+  /** Charges waiting for finance: escalate (urgent `sla_breached` case) this long after the wait began. */
+  approvalSlaMinutes: z.number().positive().default(240),
+  /** Charges still waiting: the accessorials are rejected and the base billed, decided by `sla-default`. */
+  approvalDefaultMinutes: z.number().positive().default(1440),
+  /** A missing-POD case unanswered: escalate after this long (from the case). */
+  missingPodSlaMinutes: z.number().positive().default(240),
+  /** Still no proof of delivery: the attempt counts as failed (`no_pod`) and the playbook decides. */
+  missingPodDefaultMinutes: z.number().positive().default(1440),
+  /** A shipment kept open by parked side effects: escalate after this long. */
+  parkedSlaMinutes: z.number().positive().default(240),
+  /** Still parked: escalate again every this many minutes after the first (the items stay parked). */
+  parkedRepeatMinutes: z.number().positive().default(1440),
 });
 export type ShipmentSettings = z.infer<typeof ShipmentSettings>;
 
@@ -167,6 +180,43 @@ export interface ParkedOutcome {
   stillParked: number;
 }
 
+/** A proof of delivery recorded by hand (finance or dispatcher), with the evidence they saw. */
+export const ManualPod = z.object({
+  by: z.string().min(1).max(100),
+  evidence: z.string().min(1).max(2000),
+  /** When the goods were delivered (simulated time); now when absent. */
+  deliveredAt: Instant.optional(),
+});
+export type ManualPod = z.infer<typeof ManualPod>;
+
+/** Cancelling a shipment, or sending its goods back to the depot, with who and why. */
+export const OperatorDecision = z.object({
+  by: z.string().min(1).max(100),
+  reason: z.string().min(1).max(500),
+});
+export type OperatorDecision = z.infer<typeof OperatorDecision>;
+
+/** What an operator action on a shipment (manual POD, cancel, force-return) answers. */
+export interface OperatorActionResult {
+  shipmentId: string;
+  phase: ShipmentPhase;
+  outcome?: ShipmentOutcome;
+}
+
+/** An SLA a waiting shipment passed, as the status query shows it. */
+export interface SlaBreach {
+  /** approval, missing_pod or parked. */
+  kind: string;
+  /** Simulated time of the escalation. */
+  at: string;
+  /** 1 for the first escalation, 2 and on for repeated ones (parked work). */
+  round: number;
+  /** Open until the wait ends: decided by a person, or by the default. */
+  open: boolean;
+  /** How it ended: `resolved` by a person, `default` applied. */
+  ended?: 'resolved' | 'default';
+}
+
 /** A parked side effect as the status query shows it. */
 export interface ParkedView {
   id: string;
@@ -227,10 +277,16 @@ export interface ShipmentStatus {
   }[];
   /** Why the billing post was skipped, when an operator skipped it. */
   billingSkipped?: string;
+  /** SLAs the shipment's waits passed (runs with the operator-actions-sla patch). */
+  slaBreaches?: SlaBreach[];
+  /** The proof of delivery an operator recorded by hand. */
+  manualPod?: { by: string; evidence: string; at: string };
+  /** Who cancelled the shipment or sent its goods back, and why. */
+  operatorAction?: { action: 'cancel' | 'force_return'; by: string; reason: string; at: string };
 }
 
 /** How a shipment ended. */
-export type ShipmentOutcome = 'delivered' | 'returned';
+export type ShipmentOutcome = 'delivered' | 'returned' | 'cancelled';
 
 /** Result of ShipmentWorkflow. */
 export interface ShipmentResult {
@@ -269,6 +325,12 @@ export const retryParkedUpdate = defineUpdate<ParkedOutcome, [ParkedRef]>('retry
 export const skipParkedUpdate = defineUpdate<ParkedOutcome, [ParkedSkip]>('skipParked');
 /** Changes a parked side effect's editable fields and sends it again. */
 export const editAndRetryUpdate = defineUpdate<ParkedOutcome, [ParkedEdit]>('editAndRetry');
+/** Records a proof of delivery by hand; a shipment waiting for one (missing POD) goes on to billing. */
+export const recordPodUpdate = defineUpdate<OperatorActionResult, [ManualPod]>('recordPod');
+/** Cancels the shipment: the dispatch task cancelled, a cancelled milestone, cases closed, nothing billed. */
+export const cancelShipmentUpdate = defineUpdate<OperatorActionResult, [OperatorDecision]>('cancelShipment');
+/** Sends the goods back to the depot now; the shipment bills what was done. */
+export const forceReturnUpdate = defineUpdate<OperatorActionResult, [OperatorDecision]>('forceReturn');
 /** The shipment's status. */
 export const statusQuery = defineQuery<ShipmentStatus>('status');
 
@@ -296,4 +358,7 @@ export const UPDATE_ROLES = {
   retryParked: ['dispatcher', 'finance', 'admin'],
   skipParked: ['dispatcher', 'finance', 'admin'],
   editAndRetry: ['dispatcher', 'finance', 'admin'],
+  recordPod: ['finance', 'dispatcher'],
+  cancelShipment: ['dispatcher', 'admin'],
+  forceReturn: ['dispatcher', 'admin'],
 } as const;

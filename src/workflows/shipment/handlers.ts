@@ -5,12 +5,17 @@ import {
   AddressCorrection,
   ChargeApproval,
   ExceptionResolution,
+  ManualPod,
+  OperatorDecision,
   ParkedEdit,
   ParkedRef,
   ParkedSkip,
   RescheduleRequest,
   approveChargesUpdate,
+  cancelShipmentUpdate,
   correctAddressUpdate,
+  forceReturnUpdate,
+  recordPodUpdate,
   dispatchEventSignal,
   editAndRetryUpdate,
   rescheduleUpdate,
@@ -19,6 +24,7 @@ import {
   skipParkedUpdate,
   statusQuery,
   type ApprovalResult,
+  type OperatorActionResult,
   type ParkedEdits,
   type ParkedOutcome,
   type RescheduleResult,
@@ -27,6 +33,7 @@ import type { ShipmentRun } from './run.js';
 import { failureCode } from './side-effects.js';
 import { followUp, postBilling } from './steps.js';
 import {
+  actionResult,
   applyDispatchEvent,
   ignore,
   queueMilestone,
@@ -50,10 +57,14 @@ async function typed<T>(call: Promise<T>, fallback: ErrorCode): Promise<T> {
   try {
     return await call;
   } catch (err) {
-    if (!(err instanceof ActivityFailure)) throw err;
-    const message = err.cause instanceof ApplicationFailure ? err.cause.message : err.message;
-    throw ApplicationFailure.create({ type: failureCode(err) ?? fallback, message, nonRetryable: true });
+    throw asTyped(err, fallback);
   }
+}
+
+function asTyped(err: unknown, fallback: ErrorCode): unknown {
+  if (!(err instanceof ActivityFailure)) return err;
+  const message = err.cause instanceof ApplicationFailure ? err.cause.message : err.message;
+  return ApplicationFailure.create({ type: failureCode(err) ?? fallback, message, nonRetryable: true });
 }
 
 /** Whether the window can still move: before out-for-delivery, or while the next attempt is being set up. */
@@ -269,6 +280,146 @@ function registerParkedHandlers(run: ShipmentRun) {
   );
 }
 
+/** Phases in which an attempt is with a driver and a proof of delivery can be recorded by hand. */
+const WITH_DRIVER = ['planned', 'in_transit'] as const;
+/** Phases from which an operator may cancel the shipment: before any outcome. */
+const CANCELLABLE = ['released', 'validating', 'on_hold', 'published', 'planned', 'in_transit'] as const;
+/** Phases from which an operator may send the goods back to the depot. */
+const RETURNABLE = ['on_hold', 'published', 'planned', 'in_transit'] as const;
+
+const inPhase = (run: ShipmentRun, phases: readonly string[]) =>
+  phases.includes(run.s.phase) && !run.s.progress.outcome && !run.s.operatorAction;
+
+function checkPod(run: ShipmentRun, raw: unknown): ManualPod {
+  const parsed = ManualPod.safeParse(raw);
+  if (!parsed.success) reject('VALIDATION_FAILED', parsed.error.issues[0]?.message ?? 'invalid proof');
+  if (!inPhase(run, WITH_DRIVER))
+    reject('POD_NOT_EXPECTED', `shipment is ${run.s.phase}; no attempt is waiting for a proof of delivery`);
+  return parsed.data;
+}
+
+function checkDecision(run: ShipmentRun, raw: unknown, action: 'cancel' | 'force_return'): OperatorDecision {
+  const parsed = OperatorDecision.safeParse(raw);
+  if (!parsed.success) reject('VALIDATION_FAILED', parsed.error.issues[0]?.message ?? 'a reason is required');
+  const { s } = run;
+  if (action === 'cancel' && !inPhase(run, CANCELLABLE))
+    reject(
+      'CANCEL_NOT_ALLOWED',
+      `shipment is ${s.phase}${s.outcome ? ` (${s.outcome})` : ''}; it can no longer be cancelled`,
+    );
+  if (action === 'force_return' && !inPhase(run, RETURNABLE))
+    reject('RETURN_NOT_ALLOWED', `shipment is ${s.phase}; its goods cannot be sent back now`);
+  return parsed.data;
+}
+
+/**
+ * A proof of delivery recorded by hand: the missing-POD case is closed with the evidence, then the attempt
+ * counts as delivered and the shipment goes on to billing.
+ */
+async function recordPod(run: ShipmentRun, pod: ManualPod): Promise<OperatorActionResult> {
+  const { s } = run;
+  const at = run.nowIso();
+  const note = `Proof of delivery recorded by hand by ${pod.by}: ${pod.evidence}`;
+  await run.effects.closeCases('missing_pod', note);
+  // The driver's own outcome may have arrived while the case was being closed: it stands.
+  if (s.progress.outcome) return actionResult(s);
+  s.pod = {
+    deliveredAt: pod.deliveredAt ?? at,
+    location: s.geo?.geo ?? { lat: 0, lng: 0 },
+    photoIds: [],
+    notes: note.slice(0, 1000),
+  };
+  s.manualPod = { by: pod.by, evidence: pod.evidence, at };
+  s.progress.outcome = 'completed';
+  s.progress.rank = 4;
+  s.phase = 'delivered';
+  followUp(run);
+  return actionResult(s);
+}
+
+/** Cancels the attempt's dispatch task; a task dispatch no longer knows needs no cancelling. */
+async function cancelTask(run: ShipmentRun) {
+  const taskId = run.s.taskIds[run.s.attempt];
+  if (!taskId || run.s.progress.outcome) return;
+  try {
+    await run.acts.dispatch.dispatchCancelTask({ taskId });
+  } catch (err) {
+    if (failureCode(err) === 'DISPATCH_TASK_NOT_FOUND') return;
+    throw asTyped(err, 'DISPATCH_UNAVAILABLE');
+  }
+}
+
+/**
+ * Cancels the shipment. Dispatch first (the task is cancelled before anything changes here); then the ERP
+ * gets a cancelled milestone and the customer a notice, and the main loop closes the cases without billing.
+ */
+async function cancelShipment(run: ShipmentRun, d: OperatorDecision): Promise<OperatorActionResult> {
+  const { s } = run;
+  await cancelTask(run);
+  if (s.progress.outcome)
+    reject(
+      'CANCEL_NOT_ALLOWED',
+      `the attempt ended (${s.progress.outcome}) while dispatch was cancelling it`,
+    );
+  const at = run.nowIso();
+  s.operatorAction = { action: 'cancel', by: d.by, reason: d.reason, at };
+  s.outcome = 'cancelled';
+  queueMilestone(s, 'cancelled', at, { attempt: Math.max(1, s.attempt) });
+  s.todo.push({
+    kind: 'notify',
+    topic: 'cancelled',
+    attempt: Math.max(1, s.attempt),
+    message: `Your delivery ${s.order.deliveryId} was cancelled; our team will contact you.`,
+  });
+  run.publishStatus();
+  return actionResult(s);
+}
+
+/** Sends the goods back to the depot: the task is cancelled, a returned milestone, then billing as returned. */
+async function forceReturn(run: ShipmentRun, d: OperatorDecision): Promise<OperatorActionResult> {
+  const { s } = run;
+  await cancelTask(run);
+  if (s.progress.outcome)
+    reject(
+      'RETURN_NOT_ALLOWED',
+      `the attempt ended (${s.progress.outcome}) while dispatch was cancelling it`,
+    );
+  const at = run.nowIso();
+  s.operatorAction = { action: 'force_return', by: d.by, reason: d.reason, at };
+  const attempt = Math.max(1, s.attempt);
+  queueMilestone(s, 'returned', at, { attempt });
+  s.todo.push({
+    kind: 'notify',
+    topic: 'returning',
+    attempt,
+    message: 'Your goods are returning to our depot; our team will contact you.',
+  });
+  s.phase = 'returned';
+  s.outcome = 'returned';
+  run.publishStatus();
+  return actionResult(s);
+}
+
+/**
+ * The operator actions on a whole shipment (runs with the operator-actions-sla patch). Each takes its turn
+ * with the dispatch writes and checks its precondition again once it is its turn.
+ */
+function registerOperatorHandlers(run: ShipmentRun) {
+  setHandler(recordPodUpdate, (raw) => run.exclusive(() => recordPod(run, checkPod(run, raw))), {
+    validator: (raw) => void checkPod(run, raw),
+  });
+  setHandler(
+    cancelShipmentUpdate,
+    (raw) => run.exclusive(() => cancelShipment(run, checkDecision(run, raw, 'cancel'))),
+    { validator: (raw) => void checkDecision(run, raw, 'cancel') },
+  );
+  setHandler(
+    forceReturnUpdate,
+    (raw) => run.exclusive(() => forceReturn(run, checkDecision(run, raw, 'force_return'))),
+    { validator: (raw) => void checkDecision(run, raw, 'force_return') },
+  );
+}
+
 /**
  * The shipment's signal, query and updates. Updates that write to dispatch take turns with each other and
  * with the main loop's dispatch writes, and check their preconditions again once it is their turn.
@@ -276,6 +427,7 @@ function registerParkedHandlers(run: ShipmentRun) {
 export function registerHandlers(run: ShipmentRun) {
   const { s } = run;
   if (run.parking) registerParkedHandlers(run);
+  if (run.operatorActions) registerOperatorHandlers(run);
   setHandler(dispatchEventSignal, (event) => {
     try {
       applyDispatchEvent(s, event, run.settings, { checkTask: run.serialized });

@@ -37,6 +37,13 @@ export const PARKED_OUTBOUND_PATCH = 'parked-outbound';
  */
 export const SEARCH_ATTRIBUTES_PATCH = 'search-attributes-follow-state';
 
+/**
+ * Operator actions on a shipment (manual POD, cancel with compensation, force-return) and SLAs on the waits
+ * that need a person (approval, missing POD, parked work): escalation at a first limit, a default at a
+ * second, so no business wait is unbounded.
+ */
+export const OPERATOR_ACTIONS_SLA_PATCH = 'operator-actions-sla';
+
 /** Checked where the old code checked it: the lanes decide how queued side effects run. */
 export const lanes = () => patched(SIDE_EFFECT_LANES_PATCH);
 /** Checked where the old code checked it: visibility follows the phase before side effects run. */
@@ -51,3 +58,5 @@ export const fourEyesApproval = () => patched(FOUR_EYES_PATCH);
 export const parkedOutbound = () => patched(PARKED_OUTBOUND_PATCH);
 /** Decided once, at the start of a run: a run publishes its search attributes one way throughout. */
 export const searchAttributesFollowState = () => patched(SEARCH_ATTRIBUTES_PATCH);
+/** Decided once, at the start of a run, like the serialized handlers. */
+export const operatorActionsSla = () => patched(OPERATOR_ACTIONS_SLA_PATCH);

@@ -169,3 +169,24 @@ export function failedAttempt(
   actions.push(notify(s, 'returning', message), returned(s, at));
   return { actions, next: 'return' };
 }
+
+/** What each SLA wait is waiting for, for the escalation case. */
+const SLA_WAITS: Record<string, string> = {
+  approval: 'charges waiting for finance approval',
+  missing_pod: 'no proof of delivery after the missing-POD case',
+  parked: 'side effects a vendor rejected, waiting for an operator',
+};
+
+/** A wait passed its SLA: an urgent case for the team, one per escalation round. */
+export function slaEscalation(s: ShipmentState, kind: string, round: number, since: string): Play {
+  const what = SLA_WAITS[kind] ?? kind;
+  const again = round > 1 ? ` (escalation ${round})` : '';
+  const action = openCase(
+    s,
+    'sla_breached',
+    'urgent',
+    `SLA passed on delivery ${s.order.deliveryId}: ${what}${again}`,
+    `Waiting since ${since}: ${what}.`,
+  );
+  return { actions: [{ ...action, ref: `${kind}-${round}` } as Action] };
+}

@@ -11,6 +11,7 @@ import { taskQueues } from '../task-queues.js';
 import type { ShipmentInput, ShipmentSettings } from './contract.js';
 import {
   fourEyesApproval,
+  operatorActionsSla,
   parkedOutbound,
   searchAttributesFollowState,
   serializedHandlers,
@@ -52,6 +53,8 @@ export class ShipmentRun {
   readonly fourEyes = fourEyesApproval();
   /** Side effects rejected for good are parked for operators (decided once per run; see patches). */
   readonly parking = parkedOutbound();
+  /** Operator actions (manual POD, cancel, force-return) and SLA waits (decided once per run; see patches). */
+  readonly operatorActions = operatorActionsSla();
   /** Parked items being sent again right now (one operator action at a time per item). */
   readonly resending = new Set<string>();
   /** Search attributes follow reschedules, billing and every open exception (decided once per run; see patches). */

@@ -2,7 +2,14 @@ import { ActivityFailure, ApplicationFailure, condition, log } from '@temporalio
 import type { ExceptionKind } from '../../domain/model.js';
 import { lanes } from './patches.js';
 import type { ShipmentRun } from './run.js';
-import { laneOf, resolveParked, type Action, type BillingAction, type ParkedItem } from './state.js';
+import {
+  laneOf,
+  resolveParked,
+  type Action,
+  type BillingAction,
+  type CaseEntry,
+  type ParkedItem,
+} from './state.js';
 
 type Lane = 'erp' | 'crm';
 
@@ -147,16 +154,23 @@ export class SideEffectQueue {
         return;
       }
       case 'openCase': {
-        if (s.cases.some((c) => c.open && c.kind === a.exception && c.attempt === a.attempt)) return;
+        const same = (c: CaseEntry) => c.kind === a.exception && c.attempt === a.attempt && c.ref === a.ref;
+        if (s.cases.some((c) => c.open && same(c))) return;
         const { caseId } = await acts.crm.crmOpenCase({
           ...base,
           kind: a.exception,
           subject: a.subject,
           description: a.description,
           priority: a.priority,
-          idempotencyKey: key('case', a.exception, a.attempt),
+          idempotencyKey: key('case', a.exception, a.attempt) + (a.ref ? `:${a.ref}` : ''),
         });
-        s.cases.push({ caseId, kind: a.exception, attempt: a.attempt, open: true });
+        s.cases.push({
+          caseId,
+          kind: a.exception,
+          attempt: a.attempt,
+          open: true,
+          ...(a.ref ? { ref: a.ref } : {}),
+        });
         return;
       }
     }
@@ -164,8 +178,13 @@ export class SideEffectQueue {
 
   /** Closes the shipment's open cases (of one kind, or all) with a resolution. */
   async closeCases(kind: ExceptionKind | undefined, resolution: string) {
+    await this.closeCasesWhere((c) => !kind || c.kind === kind, resolution);
+  }
+
+  /** Closes the shipment's open cases that `which` picks, with a resolution. */
+  async closeCasesWhere(which: (c: CaseEntry) => boolean, resolution: string) {
     const { s, acts } = this.run;
-    for (const c of s.cases.filter((x) => x.open && (!kind || x.kind === kind))) {
+    for (const c of s.cases.filter((x) => x.open && which(x))) {
       const idempotencyKey = this.run.key('case-close', c.caseId);
       await acts.crm.crmCloseCase({ caseId: c.caseId, resolution, idempotencyKey });
       c.open = false;

@@ -12,6 +12,8 @@ import type {
 import type {
   ApprovalRecord,
   MilestoneEntry,
+  OperatorActionResult,
+  SlaBreach,
   ShipmentOutcome,
   ShipmentSettings,
   ShipmentStatus,
@@ -43,6 +45,8 @@ export type Action =
       subject: string;
       description: string;
       priority: 'low' | 'normal' | 'high' | 'urgent';
+      /** Tells apart cases of one kind and attempt (an SLA's escalation rounds); absent on the others. */
+      ref?: string;
     };
 
 /** The billing post, when it is the side effect a vendor refused. */
@@ -88,6 +92,20 @@ export interface CaseEntry {
   kind: ExceptionKind;
   attempt: number;
   open: boolean;
+  /** The `ref` of the action that opened it (SLA escalations). */
+  ref?: string;
+}
+
+/** The waits that have an SLA (runs with the operator-actions-sla patch). */
+export type SlaKind = 'approval' | 'missing_pod' | 'parked';
+
+/** The clock of one SLA: when its wait began and how many times it escalated; carried across continue-as-new. */
+export interface SlaClock {
+  /** Simulated start of the wait. */
+  since: string;
+  rounds: number;
+  /** The attempt a missing-POD clock belongs to. */
+  attempt?: number;
 }
 
 /** Progress of the current delivery attempt, so late or duplicate events never move it backwards. */
@@ -162,6 +180,24 @@ export interface ShipmentState {
   billedQueued?: boolean;
   /** Set when an operator skipped the billing post: the shipment closes without a billing document. */
   billingSkipped?: string;
+  /** The clocks of the SLA waits under way (runs with the operator-actions-sla patch). */
+  sla?: Partial<Record<SlaKind, SlaClock>>;
+  /** SLAs passed, latest last (bounded). */
+  slaBreaches?: SlaBreach[];
+  /** A proof of delivery an operator recorded by hand. */
+  manualPod?: { by: string; evidence: string; at: string };
+  /** An operator cancelled the shipment or sent its goods back. */
+  operatorAction?: { action: 'cancel' | 'force_return'; by: string; reason: string; at: string };
+}
+
+/** Whether an operator cancelled the shipment: the main loop compensates and closes it. */
+export function isCancelled(s: ShipmentState): boolean {
+  return s.operatorAction?.action === 'cancel';
+}
+
+/** What an operator action answers: where the shipment stands now. */
+export function actionResult(s: ShipmentState): OperatorActionResult {
+  return { shipmentId: s.shipmentId, phase: s.phase, ...(s.outcome ? { outcome: s.outcome } : {}) };
 }
 
 /** Queues an ERP milestone of the current attempt (or the given one). */
@@ -275,7 +311,7 @@ export function applyDispatchEvent(
   const p = s.progress;
   if (e.data.attempt !== s.attempt) return ignore(s, e, 'other_attempt');
   if (options.checkTask && e.data.taskId !== s.taskIds[s.attempt]) return ignore(s, e, 'foreign_task');
-  if (p.outcome || !LIVE_PHASES.includes(s.phase)) return ignore(s, e, 'attempt_closed');
+  if (p.outcome || !LIVE_PHASES.includes(s.phase) || isCancelled(s)) return ignore(s, e, 'attempt_closed');
   const sequence = e.sequence ?? Date.parse(e.time);
   const rank = Object.hasOwn(RANK, e.type) ? RANK[e.type] : 0;
   if (rank > 0 && rank <= p.rank) return ignore(s, e, 'stale');
@@ -382,12 +418,19 @@ export function openExceptions(s: ShipmentState): ExceptionKind[] {
   return [...new Set(s.cases.filter((c) => c.open).map((c) => c.kind))];
 }
 
-/** The open exceptions visibility shows: a parked side effect (`outbound_rejected`) first, then the open cases. */
+/**
+ * The open exceptions visibility shows, most urgent first: a passed SLA (it needs someone now), a parked side
+ * effect (`outbound_rejected`), then the open cases.
+ */
 export function exceptionKinds(s: ShipmentState): string[] {
-  return [...(s.parked?.length ? ['outbound_rejected'] : []), ...openExceptions(s)];
+  return [
+    ...(s.slaBreaches?.some((b) => b.open) ? ['sla_breached'] : []),
+    ...(s.parked?.length ? ['outbound_rejected'] : []),
+    ...openExceptions(s).filter((k) => k !== 'sla_breached'),
+  ];
 }
 
-/** What visibility shows as the open exception: a parked side effect first, else the first open case. */
+/** What visibility shows as the open exception: the most urgent of `exceptionKinds`. */
 export function visibleException(s: ShipmentState): string {
   return exceptionKinds(s)[0] ?? 'none';
 }
@@ -431,5 +474,8 @@ export function statusOf(s: ShipmentState): ShipmentStatus {
     ...(s.parked ? { parked: s.parked } : {}),
     ...(s.parkedResolved ? { parkedResolved: s.parkedResolved } : {}),
     ...(s.billingSkipped ? { billingSkipped: s.billingSkipped } : {}),
+    ...(s.slaBreaches ? { slaBreaches: s.slaBreaches } : {}),
+    ...(s.manualPod ? { manualPod: s.manualPod } : {}),
+    ...(s.operatorAction ? { operatorAction: s.operatorAction } : {}),
   };
 }

@@ -6,7 +6,15 @@ import { lanes, statusFirst, taskMemo } from './patches.js';
 import * as playbook from './playbooks.js';
 import type { ShipmentRun } from './run.js';
 import { failureCode } from './side-effects.js';
-import { applyPlay, freshProgress, queueMilestone, releaseHeldEvents } from './state.js';
+import { endSla, waitWithSla } from './sla.js';
+import {
+  applyPlay,
+  freshProgress,
+  isCancelled,
+  queueMilestone,
+  releaseHeldEvents,
+  resolveParked,
+} from './state.js';
 
 /** The steps of a shipment's life, one per phase; each returns when the phase may have changed. */
 
@@ -14,6 +22,8 @@ import { applyPlay, freshProgress, queueMilestone, releaseHeldEvents } from './s
 export async function validateAddress(run: ShipmentRun) {
   await run.exclusive(async () => {
     const { s } = run;
+    // Cancelled while waiting for its turn: nothing is published.
+    if (run.operatorActions && isCancelled(s)) return;
     s.phase = 'validating';
     try {
       s.geo = await run.acts.dispatch.geocodeAddress(s.order.address);
@@ -39,8 +49,10 @@ function holdForAddress(run: ShipmentRun, reason: string) {
 export async function awaitAddress(run: ShipmentRun) {
   const { s } = run;
   const timeout = s.holdUntil ? run.until(s.holdUntil) : run.realMs(run.settings.addressHoldMinutes);
-  const woken = await run.wait(() => s.addressCorrected, timeout);
-  if (woken === 'continue') return;
+  // An operator's cancel or force-return ends the hold too (runs with the operator-actions patch).
+  const overruled = () => run.operatorActions && (isCancelled(s) || s.phase !== 'on_hold');
+  const woken = await run.wait(() => s.addressCorrected || overruled(), timeout);
+  if (woken === 'continue' || overruled()) return;
   if (woken === 'ready') {
     s.holdUntil = undefined;
     await run.effects.closeCases('address_mismatch', 'Address corrected.');
@@ -132,13 +144,48 @@ export async function awaitOutcome(run: ShipmentRun) {
   const phase = s.phase;
   const changed = () => s.phase !== phase || s.todo.length > 0;
   if (s.progress.missingPodCase) {
-    await run.wait(changed);
+    if (!run.operatorActions) {
+      await run.wait(changed);
+      return;
+    }
+    const woken = await waitWithSla(run, 'missing_pod', changed);
+    if (woken === 'default') return missingPodDefault(run);
+    if (s.phase !== phase) await endSla(run, 'missing_pod', 'resolved', 'The attempt has an outcome.');
     return;
   }
   const podDeadline = new Date(Date.parse(s.window.end) + settings.missingPodMinutes * 60_000).toISOString();
   if ((await run.wait(changed, run.until(podDeadline))) === 'timeout') {
     applyPlay(s, playbook.missingPod(s, settings));
   }
+}
+
+/**
+ * Still no proof of delivery at the missing-POD SLA's second limit: the dispatch task is cancelled, the
+ * attempt counts as failed (`no_pod`) and the failed-attempt playbook decides (another attempt or return).
+ */
+async function missingPodDefault(run: ShipmentRun) {
+  const { s } = run;
+  const applied = await run.exclusive(async () => {
+    // The driver's outcome (or an operator's action) came first: it stands, the wait ends as resolved.
+    if (s.progress.outcome || !['planned', 'in_transit'].includes(s.phase)) return false;
+    const taskId = s.taskIds[s.attempt];
+    if (taskId) {
+      try {
+        await run.acts.dispatch.dispatchCancelTask({ taskId });
+      } catch (err) {
+        log.warn('could not cancel the task without proof of delivery', { taskId, code: failureCode(err) });
+      }
+    }
+    s.failures.push({ attempt: s.attempt, reason: 'no_pod' });
+    s.progress.outcome = 'failed';
+    s.progress.failureReason = 'no_pod';
+    s.phase = 'failed_attempt';
+    return true;
+  });
+  if (!applied) return endSla(run, 'missing_pod', 'resolved', 'The attempt has an outcome.');
+  const note = 'No proof of delivery within the SLA: the attempt counts as failed (sla-default).';
+  await run.effects.closeCases('missing_pod', note);
+  await endSla(run, 'missing_pod', 'default', note);
 }
 
 /** A failed attempt: the playbook decides between another attempt and returning the goods. */
@@ -150,7 +197,9 @@ export async function afterFailure(run: ShipmentRun) {
     s.window = play.window;
     s.reattemptPending = run.serialized;
     await run.effects.flush();
-    await run.exclusive(() => publishAttempt(run));
+    await run.exclusive(async () => {
+      if (!(run.operatorActions && isCancelled(s))) await publishAttempt(run);
+    });
     return;
   }
   beginReturn(run);
@@ -211,7 +260,19 @@ export async function bill(run: ShipmentRun) {
     s.awaitingApproval = true;
     if (run.fourEyes) s.approvalsRequired = run.approvalsNeeded();
     run.publishStatus();
-    if ((await run.wait(() => s.approvedBy !== undefined)) === 'continue') return;
+    if (!run.operatorActions) {
+      if ((await run.wait(() => s.approvedBy !== undefined)) === 'continue') return;
+    } else {
+      const woken = await waitWithSla(run, 'approval', () => s.approvedBy !== undefined);
+      if (woken === 'continue') return;
+      if (woken === 'default') approvalDefault(run);
+      await endSla(
+        run,
+        'approval',
+        woken === 'default' ? 'default' : 'resolved',
+        `Charges decided by ${s.approvedBy ?? 'finance'}.`,
+      );
+    }
   }
   s.phase = 'billing';
   if (!s.billingDocumentId && !s.billingSkipped) {
@@ -225,7 +286,7 @@ export async function bill(run: ShipmentRun) {
   await run.effects.flush();
   // Nothing closes over a parked side effect: once closed, no operator could act on it.
   if (run.parking && s.parked?.length) {
-    if ((await run.wait(() => !s.parked?.length)) === 'continue') return;
+    if ((await waitParked(run, () => !s.parked?.length)) === 'continue') return;
   }
   const billed = s.billingDocumentId
     ? `billed as ${s.billingDocumentId}`
@@ -252,7 +313,45 @@ async function postOrParkBilling(run: ShipmentRun): Promise<boolean> {
     }
   }
   const settled = () => !!s.billingDocumentId || !!s.billingSkipped;
-  return (await run.wait(settled)) !== 'continue';
+  return (await waitParked(run, settled)) !== 'continue';
+}
+
+/** Waits for operators to resolve parked work; with the SLA patch it escalates, again and again, meanwhile. */
+async function waitParked(run: ShipmentRun, ready: () => boolean) {
+  if (!run.operatorActions) return run.wait(ready);
+  const woken = await waitWithSla(run, 'parked', ready);
+  if (woken === 'ready') await endSla(run, 'parked', 'resolved', 'Parked side effects resolved.');
+  return woken;
+}
+
+/** Charges still undecided at the approval SLA's second limit: the accessorials go, the base is billed. */
+function approvalDefault(run: ShipmentRun) {
+  const { s } = run;
+  s.charges = s.charges.filter((c) => c.code === 'BASE' || c.code === 'MILEAGE');
+  s.approvals = [...(s.approvals ?? []), { principal: SLA_DEFAULT, decision: 'rejected', at: run.nowIso() }];
+  s.approvedBy = SLA_DEFAULT;
+}
+
+/** The principal recorded for decisions an SLA's default made. */
+export const SLA_DEFAULT = 'sla-default';
+
+/**
+ * Closes a shipment an operator cancelled: its cancelled milestone and notice go out, parked work is
+ * dropped (there is nothing left to do it for), SLAs end, every case is closed, nothing is billed.
+ */
+export async function closeCancelled(run: ShipmentRun) {
+  const { s } = run;
+  const { by = 'operator', reason = '' } = s.operatorAction ?? {};
+  await run.effects.flush();
+  for (const item of [...(s.parked ?? [])]) {
+    resolveParked(s, item, { outcome: 'skipped', by, reason: 'shipment cancelled', at: run.nowIso() });
+  }
+  const note = `Shipment cancelled by ${by}: ${reason}. Nothing is billed.`;
+  for (const kind of ['approval', 'missing_pod', 'parked'] as const)
+    await endSla(run, kind, 'resolved', note);
+  await run.effects.closeCases(undefined, note);
+  s.awaitingApproval = false;
+  s.phase = 'closed';
 }
 
 /** The ERP billing post, naming both approvers of a four-eyes approval, else the one who decided. */

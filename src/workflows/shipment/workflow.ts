@@ -2,12 +2,14 @@ import { allHandlersFinished, condition, continueAsNew, workflowInfo } from '@te
 import type { ShipmentInput, ShipmentResult } from './contract.js';
 import { registerHandlers } from './handlers.js';
 import { ShipmentRun } from './run.js';
+import { isCancelled } from './state.js';
 import {
   afterFailure,
   awaitAddress,
   awaitAssignment,
   awaitOutcome,
   bill,
+  closeCancelled,
   followUp,
   recordDelivered,
   validateAddress,
@@ -15,6 +17,8 @@ import {
 
 export {
   FOUR_EYES_PATCH,
+  OPERATOR_ACTIONS_SLA_PATCH,
+  PARKED_OUTBOUND_PATCH,
   SERIALIZED_HANDLERS_PATCH,
   SIDE_EFFECT_LANES_PATCH,
   STATUS_FIRST_PATCH,
@@ -48,6 +52,7 @@ export async function ShipmentWorkflow(input: ShipmentInput): Promise<ShipmentRe
 
 /** One step of the story: release → validate → publish → plan → execute → exceptions → bill → close. */
 async function next(run: ShipmentRun): Promise<void> {
+  if (run.operatorActions && isCancelled(run.s)) return closeCancelled(run);
   switch (run.s.phase) {
     case 'released':
     case 'validating':
