@@ -6,6 +6,7 @@ import { ZipGeocoder } from '../integrations/geo/geocoder.js';
 import { dataConverterFromConfig } from '../platform/codec.js';
 import { ConfigError, loadConfig, secret } from '../platform/config.js';
 import { createLogger, temporalLogger } from '../platform/logger.js';
+import { describeTemporalConnection, temporalConnectionOptions } from '../platform/temporal-client.js';
 import { clockFromConfig, settingsFromConfig } from '../platform/shipments.js';
 import { taskQueues } from '../workflows/task-queues.js';
 import { createWorkers } from './workers.js';
@@ -31,8 +32,9 @@ async function main() {
       ? { metrics: { prometheus: { bindAddress: `127.0.0.1:${config.SHIPSYNC_WORKER_METRICS_PORT}` } } }
       : undefined,
   });
+  const temporal = temporalConnectionOptions(config);
   const running = await createWorkers({
-    address: config.SHIPSYNC_TEMPORAL_ADDRESS,
+    ...temporal,
     namespace: config.SHIPSYNC_TEMPORAL_NAMESPACE,
     taskQueuePrefix: config.SHIPSYNC_TASK_QUEUE_PREFIX,
     clock: clockFromConfig(config),
@@ -52,7 +54,11 @@ async function main() {
     dataConverter: dataConverterFromConfig(config),
   });
   logger.info(
-    { taskQueues: taskQueues(config.SHIPSYNC_TASK_QUEUE_PREFIX), temporal: config.SHIPSYNC_TEMPORAL_ADDRESS },
+    {
+      taskQueues: taskQueues(config.SHIPSYNC_TASK_QUEUE_PREFIX),
+      temporal: config.SHIPSYNC_TEMPORAL_ADDRESS,
+      transport: describeTemporalConnection(temporal),
+    },
     'workers running',
   );
   // The SDK's runtime shuts the workers down gracefully on SIGINT/SIGTERM; run resolves once they drained.

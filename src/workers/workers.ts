@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleOption } from '@temporalio/worker';
 import { Client, Connection } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
+import type { TLSConfig } from '@temporalio/client';
 import type { ClockSettings } from '../domain/clock.js';
 import type { CrmPort, DispatchPort, ErpPort, GeocoderPort } from '../integrations/ports.js';
 import { createCrmActivities } from '../activities/crm.js';
@@ -37,6 +38,10 @@ export const QUEUE_LIMITS = {
 /** Everything a worker process needs. */
 export interface WorkerDeps {
   address: string;
+  /** TLS to the frontend (server CA, client certificate, server name); see temporalConnectionOptions. */
+  tls?: TLSConfig;
+  /** A Temporal Cloud API key (needs TLS). */
+  apiKey?: string;
   namespace: string;
   taskQueuePrefix: string;
   clock: ClockSettings;
@@ -88,8 +93,16 @@ export async function loadWorkflowBundle(): Promise<WorkflowBundleOption> {
 
 /** Creates the workflow worker (`shipments`) and one activity worker per external system. */
 export async function createWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
-  const connection = await NativeConnection.connect({ address: deps.address });
-  const clientConnection = await Connection.connect({ address: deps.address });
+  const target = {
+    address: deps.address,
+    ...(deps.tls ? { tls: deps.tls } : {}),
+    ...(deps.apiKey ? { apiKey: deps.apiKey } : {}),
+  };
+  const connection = await NativeConnection.connect(target);
+  const clientConnection = await Connection.connect(target).catch(async (err: unknown) => {
+    await connection.close();
+    throw err;
+  });
   const client = new Client({
     connection: clientConnection,
     namespace: deps.namespace,
