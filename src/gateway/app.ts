@@ -5,6 +5,11 @@ import type { Client } from '@temporalio/client';
 import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { jsonSchemaTransform, jsonSchemaTransformObject, validatorCompiler } from 'fastify-type-provider-zod';
 import { clockFromConfig, settingsFromConfig } from '../platform/shipments.js';
+import {
+  checkVendorAuth,
+  vendorCredentialsFromConfig,
+  type VendorAuthResult,
+} from '../integrations/auth-check.js';
 import { ConfigError, type Config } from '../platform/config.js';
 import type { AppLogger } from '../platform/logger.js';
 import { InboxWriter, type Store, type TelemetryBatcher } from '../storage/store.js';
@@ -49,6 +54,8 @@ export interface GatewayOptions extends DialectOptions {
   defaultMetrics?: boolean;
   /** Rate limits; by default those of the configuration (SHIPSYNC_RATE_LIMIT_*). */
   rateLimits?: RateLimits;
+  /** How /readyz checks the vendor credentials; by default those of the configuration, on each vendor. */
+  vendorAuth?: () => Promise<VendorAuthResult[]>;
 }
 
 /** The certificate and key the gateway serves HTTPS with, read from the configured files; none for HTTP. */
@@ -251,7 +258,15 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     updateTimeoutMs: opts.updateTimeoutMs ?? 30_000,
     queryTimeoutMs: opts.queryTimeoutMs ?? 5_000,
   });
-  registerOpsRoutes(app, { client, store, metrics, forwarder, metricsAuth: operationsAuth });
+  const vendors = vendorCredentialsFromConfig(config);
+  registerOpsRoutes(app, {
+    client,
+    store,
+    metrics,
+    forwarder,
+    metricsAuth: operationsAuth,
+    vendorAuth: opts.vendorAuth ?? (() => checkVendorAuth(vendors, { timeoutMs: 2_500 })),
+  });
 
   app.addHook('onClose', async () => {
     await forwarder.stop();

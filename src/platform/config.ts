@@ -123,7 +123,17 @@ const NEVER_EMPTY = new Set<string>([
   'SHIPSYNC_API_TOKEN',
   'SHIPSYNC_API_TOKENS',
   'SHIPSYNC_TEMPORAL_API_KEY',
+  'SHIPSYNC_ERP_PASSWORD',
+  'SHIPSYNC_ERP_OAUTH_CLIENT_SECRET',
+  'SHIPSYNC_CRM_API_TOKEN',
 ]);
+
+/** Vendor credentials that come together: each group all or nothing. */
+const CREDENTIAL_GROUPS = [
+  ['SHIPSYNC_ERP_USERNAME', 'SHIPSYNC_ERP_PASSWORD'],
+  ['SHIPSYNC_ERP_OAUTH_TOKEN_URL', 'SHIPSYNC_ERP_OAUTH_CLIENT_ID', 'SHIPSYNC_ERP_OAUTH_CLIENT_SECRET'],
+  ['SHIPSYNC_CRM_EMAIL', 'SHIPSYNC_CRM_API_TOKEN'],
+] as const;
 
 /** Keys naming files (certificates, keys, CA bundles): each must be readable when set. */
 const FILE_KEYS = [
@@ -275,6 +285,18 @@ export const configSchema = z.object({
   SHIPSYNC_ERP_URL: url.default('http://127.0.0.1:4001'),
   SHIPSYNC_DISPATCH_URL: url.default('http://127.0.0.1:4002'),
   SHIPSYNC_CRM_URL: url.default('http://127.0.0.1:4003'),
+  /** SAP communication user for basic authentication (with SHIPSYNC_ERP_PASSWORD). */
+  SHIPSYNC_ERP_USERNAME: z.string().min(1).max(256).optional(),
+  SHIPSYNC_ERP_PASSWORD: z.string().max(512).optional(),
+  /** SAP OAuth 2.0 client credentials instead of basic authentication: token endpoint, client, secret. */
+  SHIPSYNC_ERP_OAUTH_TOKEN_URL: url.optional(),
+  SHIPSYNC_ERP_OAUTH_CLIENT_ID: z.string().min(1).max(256).optional(),
+  SHIPSYNC_ERP_OAUTH_CLIENT_SECRET: z.string().max(512).optional(),
+  /** Space-separated OAuth scopes to ask for; the token endpoint's default when unset. */
+  SHIPSYNC_ERP_OAUTH_SCOPE: z.string().min(1).max(1024).optional(),
+  /** Zendesk API token authentication: the agent's email and the API token (`{email}/token:{token}`). */
+  SHIPSYNC_CRM_EMAIL: z.email().max(254).optional(),
+  SHIPSYNC_CRM_API_TOKEN: z.string().max(512).optional(),
   /** Zendesk API requests per minute this worker process sends at most (its share of the plan's limit). */
   SHIPSYNC_CRM_REQUESTS_PER_MINUTE: z.coerce.number().int().min(10).max(100_000).default(700),
   /** Secrets: no default in the schema; the sandbox profile fills them, production requires safe ones. */
@@ -405,6 +427,25 @@ function transportIssues(config: Config): { key: string; reason: string }[] {
     else if (config[key] !== undefined && config[cert] === undefined)
       issues.push({ key: cert, reason: `missing: ${key} is set, and a private key needs its certificate` });
   }
+  for (const group of CREDENTIAL_GROUPS) {
+    const set = group.filter((k) => config[k] !== undefined);
+    if (set.length === 0 || set.length === group.length) continue;
+    for (const k of group.filter((g) => config[g] === undefined))
+      issues.push({
+        key: k,
+        reason: `missing: ${set.join(' and ')} ${set.length > 1 ? 'need' : 'needs'} it`,
+      });
+  }
+  if (config.SHIPSYNC_ERP_USERNAME !== undefined && config.SHIPSYNC_ERP_OAUTH_CLIENT_ID !== undefined)
+    issues.push({
+      key: 'SHIPSYNC_ERP_OAUTH_CLIENT_ID',
+      reason: 'set basic authentication (SHIPSYNC_ERP_USERNAME) or OAuth client credentials, not both',
+    });
+  if (config.SHIPSYNC_ERP_OAUTH_SCOPE !== undefined && config.SHIPSYNC_ERP_OAUTH_CLIENT_ID === undefined)
+    issues.push({
+      key: 'SHIPSYNC_ERP_OAUTH_SCOPE',
+      reason: 'needs the SHIPSYNC_ERP_OAUTH_* client credentials',
+    });
   const temporalTlsKeys = [
     'SHIPSYNC_TEMPORAL_TLS_CA',
     'SHIPSYNC_TEMPORAL_TLS_CERT',
@@ -505,6 +546,13 @@ function applyProfile(
   for (const key of SECRET_KEYS) {
     if (raw[key] === '') continue;
     if (raw[key] === undefined && !required.has(key)) continue;
+    const reason = unsafeSecret(raw[key]);
+    if (reason) issues.push({ key, reason });
+  }
+  // Vendor secrets are optional (a deployment may reach a vendor another way), but when set they must be
+  // real: the OAuth client secret and the Zendesk API token like any secret; the SAP password not empty.
+  for (const key of ['SHIPSYNC_ERP_OAUTH_CLIENT_SECRET', 'SHIPSYNC_CRM_API_TOKEN'] as const) {
+    if (raw[key] === undefined || raw[key] === '') continue;
     const reason = unsafeSecret(raw[key]);
     if (reason) issues.push({ key, reason });
   }
