@@ -13,6 +13,7 @@ import { createErpActivities } from '../activities/erp.js';
 import { createOrchestrationActivities } from '../activities/orchestration.js';
 import type { ShipmentSettings } from '../workflows/shipment/contract.js';
 import { taskQueues } from '../workflows/task-queues.js';
+import { describeTemporalConnection, type TemporalConnectionOptions } from '../platform/temporal-client.js';
 
 /** True when this module runs compiled from `dist/src/` (`npm run build`), false when run from source. */
 const COMPILED = import.meta.url.endsWith('.js');
@@ -91,6 +92,23 @@ export async function loadWorkflowBundle(): Promise<WorkflowBundleOption> {
   return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH });
 }
 
+/**
+ * The one-line error of a failed connection to Temporal: where, how (plain, TLS, mTLS, API key) and the
+ * transport's reason, with a hint when TLS went without a client certificate (a frontend that requires
+ * one closes the handshake).
+ */
+export function temporalConnectError(target: TemporalConnectionOptions, err: unknown): Error {
+  const reason = (err instanceof Error ? err.message : String(err)).replace(/\s+/g, ' ').slice(0, 500);
+  const hint =
+    target.tls && !target.tls.clientCertPair
+      ? '; a frontend that requires client certificates refuses this: set SHIPSYNC_TEMPORAL_TLS_CERT and SHIPSYNC_TEMPORAL_TLS_KEY'
+      : '';
+  return new Error(
+    `cannot connect to Temporal at ${target.address} (${describeTemporalConnection(target)}): ${reason}${hint}`,
+    { cause: err },
+  );
+}
+
 /** Creates the workflow worker (`shipments`) and one activity worker per external system. */
 export async function createWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   const target = {
@@ -98,7 +116,9 @@ export async function createWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     ...(deps.tls ? { tls: deps.tls } : {}),
     ...(deps.apiKey ? { apiKey: deps.apiKey } : {}),
   };
-  const connection = await NativeConnection.connect(target);
+  const connection = await NativeConnection.connect(target).catch((err: unknown) => {
+    throw temporalConnectError(target, err);
+  });
   const clientConnection = await Connection.connect(target).catch(async (err: unknown) => {
     await connection.close();
     throw err;
