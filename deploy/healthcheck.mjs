@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 // The image's HEALTHCHECK: `node deploy/healthcheck.mjs [role]` exits 0 when the role this container runs
 // answers, 1 otherwise. Without a role it reads the container's command line (/proc/1/cmdline) to find it:
-//   gateway   GET /healthz on SHIPSYNC_GATEWAY_PORT (8080)
+//   gateway   GET /healthz on SHIPSYNC_GATEWAY_PORT (8080), over HTTPS when SHIPSYNC_GATEWAY_TLS_CERT is set
 //   codec-server  GET /healthz on SHIPSYNC_CODEC_PORT (8888)
 //   worker    GET /metrics on SHIPSYNC_WORKER_METRICS_PORT when set, else a TCP connect to Temporal
 //   sandbox   an HTTP answer from each sandbox's port (--port, else 4001/4002/4003)
 //   other     (the shipsync CLI, one-shot commands) healthy
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
 import process from 'node:process';
 import { pathToFileURL } from 'node:url';
@@ -42,7 +43,10 @@ export function roleOf(argv) {
 /** Resolves with the HTTP status of GET url (any answer counts as up; the caller judges the status). */
 function httpStatus(url) {
   return new Promise((resolve, reject) => {
-    const req = request(url, { timeout: TIMEOUT_MS }, (res) => {
+    // Over HTTPS on loopback the certificate names the public host, not 127.0.0.1: liveness only, no check.
+    const send = url.startsWith('https:') ? httpsRequest : request;
+    const tls = url.startsWith('https:') ? { rejectUnauthorized: false } : {};
+    const req = send(url, { timeout: TIMEOUT_MS, ...tls }, (res) => {
       res.resume();
       resolve(res.statusCode ?? 0);
     });
@@ -80,7 +84,9 @@ async function expectAnswer(port) {
 async function check({ role, port }, env) {
   switch (role) {
     case 'gateway':
-      return expectOk(`http://127.0.0.1:${env.SHIPSYNC_GATEWAY_PORT || 8080}/healthz`);
+      return expectOk(
+        `${env.SHIPSYNC_GATEWAY_TLS_CERT ? 'https' : 'http'}://127.0.0.1:${env.SHIPSYNC_GATEWAY_PORT || 8080}/healthz`,
+      );
     case 'codec-server':
       return expectOk(`http://127.0.0.1:${env.SHIPSYNC_CODEC_PORT || 8888}/healthz`);
     case 'worker':

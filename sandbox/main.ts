@@ -5,6 +5,7 @@ import { listenAddress, serveUntilSignal } from './common/serve.js';
 import { startCrmSandbox } from './crm/index.js';
 import { SHIPMENT_WEBHOOK_TRIGGERS, startDispatchSandbox } from './dispatch/index.js';
 import { startErpSandbox } from './erp/index.js';
+import { sandboxCredentialsFromConfig } from './common/credentials.js';
 
 /**
  * `npm run sandbox`: the ERP, dispatch and CRM sandboxes where SHIPSYNC_ERP_URL, SHIPSYNC_DISPATCH_URL and
@@ -40,6 +41,7 @@ const program = newCommand('sandbox')
     }) => {
       useSandboxProfile('sandbox');
       const config = loadConfig();
+      const vendorAuth = sandboxCredentialsFromConfig(config);
       const gateway = `http://127.0.0.1:${config.SHIPSYNC_GATEWAY_PORT}`;
       const [erp, dispatch, crm] = await Promise.all([
         startErpSandbox({
@@ -47,6 +49,7 @@ const program = newCommand('sandbox')
           seed: opts.seed,
           releasePushUrl: opts.webhooks ? `${gateway}/webhooks/erp/releases` : undefined,
           releasePushToken: secret(config, 'SHIPSYNC_ERP_WEBHOOK_TOKEN'),
+          ...(vendorAuth.erp ? { auth: vendorAuth.erp } : {}),
         }),
         startDispatchSandbox({
           ...listenAddress(config.SHIPSYNC_DISPATCH_URL),
@@ -64,6 +67,7 @@ const program = newCommand('sandbox')
           seed: opts.seed,
           webhookUrl: opts.webhooks ? `${gateway}/webhooks/crm` : undefined,
           webhookSecret: secret(config, 'SHIPSYNC_CRM_WEBHOOK_SECRET'),
+          ...(vendorAuth.crm ? { credentials: vendorAuth.crm } : {}),
           customers: {
             rescheduleRate: opts.rescheduleRate,
             mode: 'api',

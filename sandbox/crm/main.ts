@@ -3,6 +3,7 @@ import { numberIn, runMain } from '../../src/platform/command.js';
 import { clientToken, loadConfig, useSandboxProfile } from '../../src/platform/config.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { sandboxCommand, serveUntilSignal } from '../common/serve.js';
+import { sandboxCredentialsFromConfig } from '../common/credentials.js';
 import { startCrmSandbox } from './server.js';
 
 /**
@@ -64,6 +65,7 @@ function command() {
         apiToken?: string;
       }) => {
         const logger = createLogger({ level: config.SHIPSYNC_LOG_LEVEL, name: 'crm-sandbox' });
+        const credentials = sandboxCredentialsFromConfig(config).crm;
         const sandbox = await startCrmSandbox({
           port: o.port,
           host: o.host,
@@ -71,6 +73,7 @@ function command() {
           rateLimitPerMinute: o.rateLimit,
           webhookUrl: o.webhookUrl,
           webhookSecret: config.SHIPSYNC_CRM_WEBHOOK_SECRET,
+          ...(credentials ? { credentials } : {}),
           customers:
             o.rescheduleRate > 0
               ? {

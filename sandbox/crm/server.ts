@@ -1,4 +1,4 @@
-import { createHash, createHmac, randomUUID } from 'node:crypto';
+import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import Fastify, {
   type FastifyBaseLogger,
@@ -108,6 +108,11 @@ export interface CrmSandboxOptions {
   clock?: () => number;
   /** A logger for request logs; silent when absent. */
   logger?: FastifyBaseLogger;
+  /**
+   * The agent email and API token the API accepts (`{email}/token:{token}`); any credential when absent, as
+   * before. A wrong one gets Zendesk's 401 `Couldn't authenticate you`.
+   */
+  credentials?: { email: string; token: string };
 }
 
 /** A customer notice recorded by the sandbox: a public comment on a ticket. */
@@ -157,6 +162,18 @@ function canonical(value: unknown): string {
 }
 
 /** Any non-empty Basic (`email/token:apitoken`) or Bearer credentials pass; nothing is checked further. */
+/** True when the header is Basic `{email}/token:{token}` of exactly these credentials. */
+export function matchesCredentials(
+  header: string | undefined,
+  credentials: { email: string; token: string },
+): boolean {
+  const m = header ? /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header) : null;
+  if (!m?.[1]) return false;
+  const given = createHash('sha256').update(Buffer.from(m[1], 'base64').toString('utf8')).digest();
+  const expected = createHash('sha256').update(`${credentials.email}/token:${credentials.token}`).digest();
+  return timingSafeEqual(given, expected);
+}
+
 export function hasCredentials(header: string | undefined): boolean {
   if (!header) return false;
   const match = /^(Basic|Bearer)\s+(\S+)\s*$/i.exec(header);
@@ -165,6 +182,11 @@ export function hasCredentials(header: string | undefined): boolean {
   const decoded = Buffer.from(match[2], 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
   return colon > 0 && colon < decoded.length - 1;
+}
+
+/** The agent `users/me` shows. */
+function sandboxAgent(email = 'shipsync@sandbox.zendesk.test') {
+  return { id: 900001, name: 'shipsync integration', email, role: 'agent', active: true, verified: true };
 }
 
 function ticketIdOf(raw: string): number | undefined {
@@ -227,7 +249,12 @@ export async function startCrmSandbox(options: CrmSandboxOptions = {}): Promise<
   faults.install(app, zendeskFaultResponder, isApi);
   app.addHook('onRequest', async (req, reply) => {
     if (!isApi(req.url)) return;
-    if (!hasCredentials(req.headers.authorization)) {
+    const authorization = req.headers.authorization;
+    if (
+      options.credentials
+        ? !matchesCredentials(authorization, options.credentials)
+        : !hasCredentials(authorization)
+    ) {
       return sendError(reply.header('www-authenticate', 'Basic realm="Web Password"'), 401, {
         error: "Couldn't authenticate you",
       });
@@ -409,6 +436,9 @@ export async function startCrmSandbox(options: CrmSandboxOptions = {}): Promise<
     app.get(`/api/v2/search${suffix}`, search);
     app.get(`/api/v2/tickets/:id/comments${suffix}`, listComments);
   }
+  // The authenticated agent: Zendesk's cheapest call that proves a credential.
+  app.get('/api/v2/users/me.json', async () => ({ user: sandboxAgent(options.credentials?.email) }));
+  app.get('/api/v2/users/me', async () => ({ user: sandboxAgent(options.credentials?.email) }));
   app.get('/api/v2/tickets/:id', showTicket);
   app.put('/api/v2/tickets/:id', updateTicket);
 

@@ -2,6 +2,7 @@ import { numberIn, runMain } from '../../src/platform/command.js';
 import { loadConfig, useSandboxProfile } from '../../src/platform/config.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { sandboxCommand, serveUntilSignal } from '../common/serve.js';
+import { sandboxCredentialsFromConfig } from '../common/credentials.js';
 import { startErpSandbox } from './server.js';
 
 /**
@@ -40,6 +41,7 @@ function command() {
         releasePushUrl?: string;
       }) => {
         const logger = createLogger({ level: config.SHIPSYNC_LOG_LEVEL, name: 'erp-sandbox' });
+        const auth = sandboxCredentialsFromConfig(config).erp;
         const sandbox = await startErpSandbox({
           port: o.port,
           host: o.host,
@@ -47,6 +49,7 @@ function command() {
           dbFile: o.db,
           releasePushUrl: o.releasePushUrl,
           releasePushToken: config.SHIPSYNC_ERP_WEBHOOK_TOKEN,
+          ...(auth ? { auth } : {}),
         });
         if (o.deliveries > 0) sandbox.seed(o.deliveries);
         logger.info({ url: sandbox.url, seeded: o.deliveries }, 'ERP sandbox (SAP OData V2) listening');

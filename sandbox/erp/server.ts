@@ -14,6 +14,7 @@ import {
   parseResourcePath,
   sendODataError,
 } from './odata.js';
+import { ErpLogon, type ErpSandboxAuth } from './auth.js';
 import { CsrfSessions, readRepeatability, requestFingerprint } from './protocol.js';
 import { deliveryRecordFromOrder } from './records.js';
 import { REGIONS } from './regions.js';
@@ -48,6 +49,8 @@ export interface ErpSandboxOptions {
   dbFile?: string;
   /** Fastify request logging (off by default). */
   logger?: boolean;
+  /** Credentials the OData services require (basic and/or OAuth client credentials); none by default. */
+  auth?: ErpSandboxAuth;
 }
 
 /** A delivery to create as is, optionally with raw field overrides to imitate bad ERP data. */
@@ -74,6 +77,8 @@ export interface ErpSandbox {
   releasePushes: WebhookSender | undefined;
   effects: EffectLog;
   faults: FaultInjector;
+  /** The logon checks (tokens issued, logons refused). */
+  logon: ErpLogon;
   app: FastifyInstance;
   close(): Promise<void>;
 }
@@ -171,6 +176,7 @@ export async function startErpSandbox(opts: ErpSandboxOptions = {}): Promise<Erp
     : undefined;
   const services = new ErpServices(store, effects);
   const csrf = new CsrfSessions();
+  const logon = new ErpLogon(opts.auth);
   let ownUrl = '';
 
   const app = Fastify({
@@ -236,6 +242,8 @@ export async function startErpSandbox(opts: ErpSandboxOptions = {}): Promise<Erp
     ),
   );
 
+  // Logon first, as SAP's ICF checks it before any service runs.
+  logon.install(app, ODATA_ROOT);
   faults.install(app, odataFaultResponder, (url) => url.startsWith('/sap/'));
   effects.install(app);
 
@@ -534,6 +542,7 @@ export async function startErpSandbox(opts: ErpSandboxOptions = {}): Promise<Erp
     releasePushes: webhooks,
     effects,
     faults,
+    logon,
     app,
     close: async () => {
       await app.close();

@@ -203,7 +203,10 @@ export function registerApiRoutes(root: FastifyInstance, d: ApiDeps) {
           params: ShipmentParams,
           headers: IdempotencyHeaders,
           body: opts.body,
-          response: { 200: opts.response, ...errorResponses(400, 401, 403, 404, ...opts.rejections, 503) },
+          response: {
+            200: opts.response,
+            ...errorResponses(400, 401, 403, 404, ...opts.rejections, 429, 503),
+          },
         },
       },
       async (req: FastifyRequest, reply: FastifyReply) => {
@@ -418,7 +421,7 @@ export function registerApiRoutes(root: FastifyInstance, d: ApiDeps) {
         tags: ['shipments'],
         security,
         params: ShipmentParams,
-        response: { 200: StatusResponse, ...errorResponses(400, 401, 404, 503) },
+        response: { 200: StatusResponse, ...errorResponses(400, 401, 404, 429, 503) },
       },
     },
     async (req, reply) => {
@@ -451,7 +454,7 @@ export function registerApiRoutes(root: FastifyInstance, d: ApiDeps) {
         tags: ['shipments'],
         security,
         querystring: ListQuery,
-        response: { 200: ListResponse, ...errorResponses(400, 401, 503) },
+        response: { 200: ListResponse, ...errorResponses(400, 401, 429, 503) },
       },
     },
     async (req, reply) => {
@@ -500,7 +503,7 @@ export function registerApiRoutes(root: FastifyInstance, d: ApiDeps) {
         tags: ['dead letters'],
         security,
         querystring: DeadLetterListQuery,
-        response: { 200: DeadLetterList, ...errorResponses(400, 401, 403) },
+        response: { 200: DeadLetterList, ...errorResponses(400, 401, 403, 429) },
       },
     },
     async (req, reply) => {
@@ -535,7 +538,7 @@ export function registerApiRoutes(root: FastifyInstance, d: ApiDeps) {
         tags: ['dead letters'],
         security,
         params: DeadLetterParams,
-        response: { 200: DeadLetterView, ...errorResponses(400, 401, 403, 404) },
+        response: { 200: DeadLetterView, ...errorResponses(400, 401, 403, 404, 429) },
       },
     },
     async (req, reply) => reply.send(summaryOf(await letterOr404(req.params.id), true)),
@@ -561,7 +564,7 @@ export function registerApiRoutes(root: FastifyInstance, d: ApiDeps) {
         security,
         params: DeadLetterParams,
         headers: IdempotencyHeaders,
-        response: { 200: ReplayResponse, ...errorResponses(400, 401, 403, 404, 409) },
+        response: { 200: ReplayResponse, ...errorResponses(400, 401, 403, 404, 409, 429) },
       },
     },
     async (req, reply) => {
@@ -618,7 +621,7 @@ export function registerApiRoutes(root: FastifyInstance, d: ApiDeps) {
         security,
         params: DeadLetterParams,
         headers: IdempotencyHeaders,
-        response: { 200: DeadLetterView, ...errorResponses(400, 401, 403, 404, 409) },
+        response: { 200: DeadLetterView, ...errorResponses(400, 401, 403, 404, 409, 429) },
       },
     },
     async (req, reply) => {
@@ -659,7 +662,7 @@ export function registerApiRoutes(root: FastifyInstance, d: ApiDeps) {
         tags: ['audit'],
         security,
         querystring: AuditListQuery,
-        response: { 200: AuditList, ...errorResponses(400, 401, 403) },
+        response: { 200: AuditList, ...errorResponses(400, 401, 403, 429) },
       },
     },
     async (req, reply) => {

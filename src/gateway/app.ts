@@ -1,9 +1,15 @@
+import { readFileSync } from 'node:fs';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Client } from '@temporalio/client';
 import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { jsonSchemaTransform, jsonSchemaTransformObject, validatorCompiler } from 'fastify-type-provider-zod';
 import { clockFromConfig, settingsFromConfig } from '../platform/shipments.js';
+import {
+  checkVendorAuth,
+  vendorCredentialsFromConfig,
+  type VendorAuthResult,
+} from '../integrations/auth-check.js';
 import { ConfigError, type Config } from '../platform/config.js';
 import type { AppLogger } from '../platform/logger.js';
 import { InboxWriter, type Store, type TelemetryBatcher } from '../storage/store.js';
@@ -19,6 +25,7 @@ import { KpiMetrics } from './kpi-service.js';
 import { GatewayMetrics } from './metrics.js';
 import { OdsProjector } from './ods.js';
 import { registerOpsRoutes } from './ops-routes.js';
+import { rateLimitsFromConfig, registerRateLimits, type RateLimits } from './rate-limit.js';
 import { TaskGuard, type TaskGuardOptions } from './task-guard.js';
 import { deliverEvent, normalizeShipmentId, type DeliveryContext } from './temporal.js';
 import { registerWebhookRoutes, type RawBodyRequest } from './webhook-routes.js';
@@ -50,6 +57,19 @@ export interface GatewayOptions extends DialectOptions {
   defaultMetrics?: boolean;
   /** ODS sweep interval in real ms (default SHIPSYNC_ODS_SWEEP_SECONDS); the sweep starts with `ods.start()`. */
   odsSweepMs?: number;
+  /** Rate limits; by default those of the configuration (SHIPSYNC_RATE_LIMIT_*). */
+  rateLimits?: RateLimits;
+  /** How /readyz checks the vendor credentials; by default those of the configuration, on each vendor. */
+  vendorAuth?: () => Promise<VendorAuthResult[]>;
+}
+
+/** The certificate and key the gateway serves HTTPS with, read from the configured files; none for HTTP. */
+export function gatewayTls(
+  config: Pick<Config, 'SHIPSYNC_GATEWAY_TLS_CERT' | 'SHIPSYNC_GATEWAY_TLS_KEY'>,
+): { cert: Buffer; key: Buffer } | undefined {
+  const { SHIPSYNC_GATEWAY_TLS_CERT: cert, SHIPSYNC_GATEWAY_TLS_KEY: key } = config;
+  if (cert === undefined || key === undefined) return undefined;
+  return { cert: readFileSync(cert), key: readFileSync(key) };
 }
 
 /** The gateway: a fastify instance plus the parts tests and the entry point drive. */
@@ -133,7 +153,11 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   const operationsAuth =
     config.SHIPSYNC_ENV === 'production' ? principals.require(ANY_PRINCIPAL, onUnknownToken) : undefined;
 
+  const https = gatewayTls(config);
   const app: FastifyInstance = Fastify({
+    // Behind a proxy the client address is the one the proxy appended to X-Forwarded-For: the proxy, the
+    // direct peer, is the only hop trusted.
+    ...(config.SHIPSYNC_GATEWAY_BEHIND_PROXY ? { trustProxy: (_addr: string, hop: number) => hop < 1 } : {}),
     loggerInstance: logger.child({ component: 'gateway' }),
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit,
@@ -148,6 +172,8 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
         `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
       );
     },
+    // HTTPS when a certificate is configured (the http and https overloads differ only in the server type).
+    ...((https ? { https: { ...https, minVersion: 'TLSv1.2' } } : {}) as object),
   }) as unknown as FastifyInstance;
 
   app.setValidatorCompiler(validatorCompiler);
@@ -161,6 +187,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   app.decorateRequest('jsonInvalid', false);
   app.decorateRequest('principal', undefined);
   app.decorateRequest('actingRole', undefined);
+  app.decorateRequest('rateLimited', undefined);
   app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit }, (req, body, done) => {
     const r = req as RawBodyRequest;
     const raw = body as Buffer;
@@ -237,6 +264,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
       : {}),
   });
   registerAuditHook(app, { store, metrics, now });
+  await registerRateLimits(app, { limits: opts.rateLimits ?? rateLimitsFromConfig(config), metrics });
 
   registerWebhookRoutes(app, intake, dialects);
   registerApiRoutes(app, {
@@ -251,6 +279,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     queryTimeoutMs: opts.queryTimeoutMs ?? 5_000,
   });
   const kpiMetrics = new KpiMetrics(metrics.registry, store, () => ods.now().slice(0, 10));
+  const vendors = vendorCredentialsFromConfig(config);
   registerOpsRoutes(app, {
     client,
     store,
@@ -258,6 +287,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     forwarder,
     metricsAuth: operationsAuth,
     beforeScrape: () => kpiMetrics.refresh(),
+    vendorAuth: opts.vendorAuth ?? (() => checkVendorAuth(vendors, { timeoutMs: 2_500 })),
   });
   registerConsoleRoutes(app, {
     store,

@@ -27,7 +27,8 @@ function headerValue(v: string | string[] | undefined): string | undefined {
  * Writes one audit row per call of an audited route by an authenticated principal, whatever the answer:
  * principal, role, time, route, shipment, Idempotency-Key and outcome (status and error code). The row is
  * written before the answer leaves; a failure to write it is logged and counted, and the answer still goes
- * out (the action it describes has already happened). Calls without a known token are only counted.
+ * out (the action it describes has already happened). Calls without a known token, and calls refused by a
+ * rate limit, are only counted.
  */
 export function registerAuditHook(
   app: FastifyInstance,
@@ -36,7 +37,9 @@ export function registerAuditHook(
   app.addHook('onSend', async (req, reply, payload) => {
     const spec = req.routeOptions.config?.audit;
     const principal = req.principal;
-    if (!spec || !principal) return payload;
+    // Calls refused by a rate limit are counted (shipsync_gateway_rate_limited_total), not written, so a
+    // principal flooding the API cannot flood the audit trail too.
+    if (!spec || !principal || req.rateLimited) return payload;
     let body: unknown;
     if (typeof payload === 'string') {
       try {

@@ -9,6 +9,12 @@ export const GATEWAY_ERROR_CODES = {
     http: 503,
     meaning: "Temporal answers but no worker serves the shipment's task queue right now; retry later",
   },
+  RATE_LIMITED: {
+    retryable: true,
+    http: 429,
+    meaning:
+      'too many requests from this client address, principal or webhook source in the window; retry after Retry-After seconds',
+  },
 } as const satisfies Record<string, { retryable: boolean; http: number; meaning: string }>;
 
 /** Any code the gateway may put in an error body. */

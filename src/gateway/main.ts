@@ -2,8 +2,9 @@ import { Client, Connection } from '@temporalio/client';
 import { ConfigError, loadConfig } from '../platform/config.js';
 import { dataConverterFromConfig, keyringFromConfig } from '../platform/codec.js';
 import { createLogger } from '../platform/logger.js';
+import { describeTemporalConnection, temporalConnectionOptions } from '../platform/temporal-client.js';
 import { openStore, storeTargetFromConfig } from '../storage/store.js';
-import { createGateway } from './app.js';
+import { createGateway, gatewayTls } from './app.js';
 import { errorText } from './forwarder.js';
 import { TEMPORAL_CHANNEL_ARGS } from './temporal.js';
 
@@ -32,10 +33,8 @@ async function main() {
   // Personal data in the inbox, dead letters and telemetry is sealed at rest with the payload keyring.
   const store = await openStore(target, { keyring: keyringFromConfig(config) });
   // Lazy: the gateway starts and accepts webhooks into the inbox while Temporal is still down.
-  const connection = Connection.lazy({
-    address: config.SHIPSYNC_TEMPORAL_ADDRESS,
-    channelArgs: TEMPORAL_CHANNEL_ARGS,
-  });
+  const temporal = temporalConnectionOptions(config);
+  const connection = Connection.lazy({ ...temporal, channelArgs: TEMPORAL_CHANNEL_ARGS });
   const client = new Client({
     connection,
     namespace: config.SHIPSYNC_TEMPORAL_NAMESPACE,
@@ -58,8 +57,11 @@ async function main() {
     {
       host: config.SHIPSYNC_GATEWAY_HOST,
       port: config.SHIPSYNC_GATEWAY_PORT,
+      scheme: gatewayTls(config) ? 'https' : 'http',
+      ...(config.SHIPSYNC_GATEWAY_BEHIND_PROXY ? { behindProxy: true } : {}),
       store: target.backend,
       temporal: config.SHIPSYNC_TEMPORAL_ADDRESS,
+      temporalTransport: describeTemporalConnection(temporal),
       backlog: gateway.forwarder.backlog,
       profile: config.SHIPSYNC_ENV,
       principals: config.SHIPSYNC_PRINCIPALS?.length ?? 0,

@@ -62,6 +62,12 @@ export class GatewayMetrics {
     help: 'API requests refused for a missing or unknown bearer token (not written to the audit trail)',
     registers: [this.registry],
   });
+  readonly rateLimited = new Counter({
+    name: 'shipsync_gateway_rate_limited_total',
+    help: 'Requests refused with 429 RATE_LIMITED, by limit (ip, principal, source) and source (api, dispatch, erp, crm)',
+    labelNames: ['scope', 'source'] as const,
+    registers: [this.registry],
+  });
   readonly auditWriteFailures = new Counter({
     name: 'shipsync_gateway_audit_write_failures_total',
     help: 'Audit rows that could not be written (the request was answered; see the gateway log)',

@@ -2,6 +2,7 @@ import type { Client } from '@temporalio/client';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import type { VendorAuthResult } from '../integrations/auth-check.js';
 import type { Store } from '../storage/store.js';
 import type { Forwarder } from './forwarder.js';
 import type { GatewayMetrics } from './metrics.js';
@@ -9,6 +10,16 @@ import { withTemporalDeadline } from './temporal.js';
 
 /** How long a readiness answer about Temporal is reused, so probes do not hammer the frontend. */
 const TEMPORAL_PROBE_CACHE_MS = 2_000;
+/** How long the vendors' answers about our credentials are reused: their auth endpoints are metered too. */
+const VENDOR_PROBE_CACHE_MS = 60_000;
+/** Longest a readiness probe waits for the vendors' answers; slower ones are reported by the next probe. */
+const VENDOR_PROBE_WAIT_MS = 3_000;
+
+const VendorAuth = z
+  .enum(['ok', 'failed', 'unreachable', 'unconfigured', 'checking'])
+  .describe(
+    "the vendor's answer to our credential on its cheap auth endpoint (Onfleet GET /auth/test, Zendesk GET /users/me, SAP CSRF token fetch); unconfigured when this gateway holds no credential for it",
+  );
 
 async function within<T>(ms: number, p: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -32,6 +43,10 @@ const Readiness = z.object({
     .describe('reported only: the gateway keeps accepting webhooks while Temporal is down'),
   backlog: z.number().int(),
   forwarder: z.enum(['running', 'stopped']),
+  vendors: z
+    .object({ erp: VendorAuth, dispatch: VendorAuth, crm: VendorAuth })
+    .optional()
+    .describe('reported only, cached for a minute: readiness does not depend on the vendors'),
 });
 
 /** Registers /healthz (process up), /readyz (store reachable; Temporal reported) and /metrics. */
@@ -46,10 +61,40 @@ export function registerOpsRoutes(
     metricsAuth?: (req: FastifyRequest) => Promise<void>;
     /** Recomputes gauges that are derived from the store (the business KPIs) before a scrape. */
     beforeScrape?: () => Promise<void>;
+    /** Checks the vendor credentials this gateway holds (reported by /readyz). */
+    vendorAuth?: () => Promise<VendorAuthResult[]>;
   },
 ) {
   const app = root.withTypeProvider<ZodTypeProvider>();
   let temporalProbe: { at: number; ok: boolean } | undefined;
+  type VendorStates = Record<VendorAuthResult['vendor'], z.infer<typeof VendorAuth>>;
+  let vendorProbe: { at: number; states: VendorStates } | undefined;
+  let vendorCheck: Promise<VendorStates> | undefined;
+
+  /** The vendors' last answers; a new check when they are older than the cache time (one at a time). */
+  async function vendorStates(): Promise<VendorStates | undefined> {
+    const check = d.vendorAuth;
+    if (!check) return undefined;
+    if (!vendorProbe || Date.now() - vendorProbe.at >= VENDOR_PROBE_CACHE_MS) {
+      vendorCheck ??= check()
+        .then((results) => {
+          const states = {
+            erp: 'unconfigured',
+            dispatch: 'unconfigured',
+            crm: 'unconfigured',
+          } as VendorStates;
+          for (const r of results) states[r.vendor] = r.status;
+          vendorProbe = { at: Date.now(), states };
+          return states;
+        })
+        .finally(() => {
+          vendorCheck = undefined;
+        });
+      const waited = await within(VENDOR_PROBE_WAIT_MS, vendorCheck).catch(() => undefined);
+      if (waited) return waited;
+    }
+    return vendorProbe?.states ?? { erp: 'checking', dispatch: 'checking', crm: 'checking' };
+  }
 
   async function temporalReachable(): Promise<boolean> {
     if (temporalProbe && Date.now() - temporalProbe.at < TEMPORAL_PROBE_CACHE_MS) return temporalProbe.ok;
@@ -81,18 +126,19 @@ export function registerOpsRoutes(
     {
       schema: {
         summary:
-          'Readiness: 200 while the inbox database answers (Temporal reachability is reported, not required)',
+          "Readiness: 200 while the inbox database answers (Temporal reachability and the vendors' answers to our credentials are reported, not required)",
         tags: ['operations'],
         response: { 200: Readiness, 503: Readiness },
       },
     },
     async (_req, reply) => {
-      const [storeOk, temporalOk] = await Promise.all([
+      const [storeOk, temporalOk, vendors] = await Promise.all([
         within(2_000, d.store.ping()).then(
           () => true,
           () => false,
         ),
         temporalReachable(),
+        vendorStates(),
       ]);
       return reply.status(storeOk ? 200 : 503).send({
         ready: storeOk,
@@ -100,6 +146,7 @@ export function registerOpsRoutes(
         temporal: temporalOk ? 'ok' : 'unreachable',
         backlog: d.forwarder.backlog,
         forwarder: d.forwarder.started ? 'running' : 'stopped',
+        ...(vendors ? { vendors } : {}),
       });
     },
   );

@@ -57,7 +57,7 @@ export function registerWebhookRoutes(
     app.post(
       hook.path,
       {
-        config: { rawBodyOnly: true },
+        config: { rawBodyOnly: true, webhookSource: hook.source },
         schema: {
           summary: hook.summary,
           description: `${hook.description} An accepted event is committed to the durable inbox before the 2xx; a redelivered event gets the same 2xx with duplicate: true.`,
@@ -76,6 +76,7 @@ export function registerWebhookRoutes(
   app.get(
     '/webhooks/dispatch',
     {
+      config: { webhookSource: 'dispatch' },
       schema: {
         summary: 'Onfleet webhook validation: answers the value of `check` as plain text',
         tags: ['webhooks'],

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { accessSync, constants as fsConstants, readFileSync } from 'node:fs';
 import { z } from 'zod';
 
 const port = z.coerce.number().int().min(0).max(65535);
@@ -124,7 +124,40 @@ const NEVER_EMPTY = new Set<string>([
   'SHIPSYNC_PRINCIPALS_FILE',
   'SHIPSYNC_API_TOKEN',
   'SHIPSYNC_API_TOKENS',
+  'SHIPSYNC_TEMPORAL_API_KEY',
+  'SHIPSYNC_ERP_PASSWORD',
+  'SHIPSYNC_ERP_OAUTH_CLIENT_SECRET',
+  'SHIPSYNC_CRM_API_TOKEN',
 ]);
+
+/** Vendor credentials that come together: each group all or nothing. */
+const CREDENTIAL_GROUPS = [
+  ['SHIPSYNC_ERP_USERNAME', 'SHIPSYNC_ERP_PASSWORD'],
+  ['SHIPSYNC_ERP_OAUTH_TOKEN_URL', 'SHIPSYNC_ERP_OAUTH_CLIENT_ID', 'SHIPSYNC_ERP_OAUTH_CLIENT_SECRET'],
+  ['SHIPSYNC_CRM_EMAIL', 'SHIPSYNC_CRM_API_TOKEN'],
+] as const;
+
+/** Keys naming files (certificates, keys, CA bundles): each must be readable when set. */
+const FILE_KEYS = [
+  'SHIPSYNC_GATEWAY_TLS_CERT',
+  'SHIPSYNC_GATEWAY_TLS_KEY',
+  'SHIPSYNC_TEMPORAL_TLS_CA',
+  'SHIPSYNC_TEMPORAL_TLS_CERT',
+  'SHIPSYNC_TEMPORAL_TLS_KEY',
+  'SHIPSYNC_DATABASE_SSL_CA',
+  'SHIPSYNC_DATABASE_SSL_CERT',
+  'SHIPSYNC_DATABASE_SSL_KEY',
+] as const;
+
+/** Certificate and key pairs: one without the other is refused. */
+const FILE_PAIRS = [
+  ['SHIPSYNC_GATEWAY_TLS_CERT', 'SHIPSYNC_GATEWAY_TLS_KEY'],
+  ['SHIPSYNC_TEMPORAL_TLS_CERT', 'SHIPSYNC_TEMPORAL_TLS_KEY'],
+  ['SHIPSYNC_DATABASE_SSL_CERT', 'SHIPSYNC_DATABASE_SSL_KEY'],
+] as const;
+
+/** Processes that serve the gateway, so production asks them for HTTPS or a TLS-terminating proxy. */
+const SERVES_GATEWAY = new Set<string>(['gateway', 'all']);
 
 /** Published sample values production refuses besides the sandbox defaults (deploy/compose.env.example). */
 const SAMPLE_PAYLOAD_KEYS = new Set(['AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=']);
@@ -228,6 +261,15 @@ const principalsJson = z.string().transform((raw, ctx): PrincipalConfig[] => {
 
 const threshold = z.coerce.number().nonnegative().max(1_000_000);
 
+/** `true` or `false` exactly (z.coerce.boolean would read "false" as true). */
+const flag = z.enum(['true', 'false'], { error: 'expected true or false' }).transform((v) => v === 'true');
+
+/** A file path (a certificate, a key, a CA bundle); whether it can be read is checked after the schema. */
+const filePath = z.string().min(1).max(4096);
+
+/** Requests per rate-limit window; 0 turns that limit off. */
+const rateLimit = z.coerce.number().int().min(0).max(100_000_000);
+
 /** Every environment key shipsync reads, with its default; `.env.example` documents each one. */
 export const configSchema = z.object({
   SHIPSYNC_ENV: z.enum(PROFILES, {
@@ -291,13 +333,69 @@ export const configSchema = z.object({
     .string()
     .regex(/^https?:\/\/[^\s]+$/, 'expected an http(s) URL')
     .optional(),
+  /** PEM certificate (chain) and private key of the gateway: set both and the gateway serves HTTPS. */
+  SHIPSYNC_GATEWAY_TLS_CERT: filePath.optional(),
+  SHIPSYNC_GATEWAY_TLS_KEY: filePath.optional(),
+  /**
+   * A reverse proxy in front terminates TLS: production may then serve plain HTTP, and the gateway takes the
+   * client address from the proxy's X-Forwarded-For (one hop) for the per-IP rate limit.
+   */
+  SHIPSYNC_GATEWAY_BEHIND_PROXY: flag.default(false),
+  /** Length of a rate-limit window in seconds; the limits below count requests per window. */
+  SHIPSYNC_RATE_LIMIT_WINDOW_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+  /** /v1 requests per window from one client address, before the token is checked (0: no limit). */
+  SHIPSYNC_RATE_LIMIT_API_PER_IP: rateLimit.default(12_000),
+  /** /v1 requests per window of one authenticated principal, whatever its address (0: no limit). */
+  SHIPSYNC_RATE_LIMIT_API_PER_PRINCIPAL: rateLimit.default(6_000),
+  /** Webhook requests per window of one source (dispatch, erp, crm), before the signature is checked. */
+  SHIPSYNC_RATE_LIMIT_WEBHOOKS_PER_SOURCE: rateLimit.default(120_000),
+  /** TLS to the Temporal frontend with the system's CAs (implied by any other SHIPSYNC_TEMPORAL_TLS_* key). */
+  SHIPSYNC_TEMPORAL_TLS: flag.optional(),
+  /** PEM CA bundle that signed the Temporal frontend's certificate (default: the system's CAs). */
+  SHIPSYNC_TEMPORAL_TLS_CA: filePath.optional(),
+  /** PEM client certificate and key presented to Temporal (mTLS); both or neither. */
+  SHIPSYNC_TEMPORAL_TLS_CERT: filePath.optional(),
+  SHIPSYNC_TEMPORAL_TLS_KEY: filePath.optional(),
+  /** Name checked against the frontend's certificate, when it differs from the address's host. */
+  SHIPSYNC_TEMPORAL_TLS_SERVER_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9.-]{1,253}$/, 'expected a DNS name')
+    .optional(),
+  /** A Temporal Cloud API key: sent as a bearer token over TLS (TLS is turned on with it). */
+  SHIPSYNC_TEMPORAL_API_KEY: z
+    .string()
+    .regex(/^[\x21-\x7e]{1,8192}$/, 'expected printable ASCII without spaces')
+    .optional(),
   SHIPSYNC_DATABASE_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL')
     .optional(),
+  /**
+   * TLS to the gateway's PostgreSQL: `disable`, `require` (encrypted, certificate not checked) or
+   * `verify-full` (certificate and host name checked against SHIPSYNC_DATABASE_SSL_CA or the system's CAs).
+   * Unset leaves it to the URL's own `sslmode`.
+   */
+  SHIPSYNC_DATABASE_SSL: z.enum(['disable', 'require', 'verify-full']).optional(),
+  /** PEM CA bundle for SHIPSYNC_DATABASE_SSL=verify-full. */
+  SHIPSYNC_DATABASE_SSL_CA: filePath.optional(),
+  /** PEM client certificate and key for PostgreSQL certificate authentication; both or neither. */
+  SHIPSYNC_DATABASE_SSL_CERT: filePath.optional(),
+  SHIPSYNC_DATABASE_SSL_KEY: filePath.optional(),
   SHIPSYNC_ERP_URL: url.default('http://127.0.0.1:4001'),
   SHIPSYNC_DISPATCH_URL: url.default('http://127.0.0.1:4002'),
   SHIPSYNC_CRM_URL: url.default('http://127.0.0.1:4003'),
+  /** SAP communication user for basic authentication (with SHIPSYNC_ERP_PASSWORD). */
+  SHIPSYNC_ERP_USERNAME: z.string().min(1).max(256).optional(),
+  SHIPSYNC_ERP_PASSWORD: z.string().max(512).optional(),
+  /** SAP OAuth 2.0 client credentials instead of basic authentication: token endpoint, client, secret. */
+  SHIPSYNC_ERP_OAUTH_TOKEN_URL: url.optional(),
+  SHIPSYNC_ERP_OAUTH_CLIENT_ID: z.string().min(1).max(256).optional(),
+  SHIPSYNC_ERP_OAUTH_CLIENT_SECRET: z.string().max(512).optional(),
+  /** Space-separated OAuth scopes to ask for; the token endpoint's default when unset. */
+  SHIPSYNC_ERP_OAUTH_SCOPE: z.string().min(1).max(1024).optional(),
+  /** Zendesk API token authentication: the agent's email and the API token (`{email}/token:{token}`). */
+  SHIPSYNC_CRM_EMAIL: z.email().max(254).optional(),
+  SHIPSYNC_CRM_API_TOKEN: z.string().max(512).optional(),
   /** Zendesk API requests per minute this worker process sends at most (its share of the plan's limit). */
   SHIPSYNC_CRM_REQUESTS_PER_MINUTE: z.coerce.number().int().min(10).max(100_000).default(700),
   /** Secrets: no default in the schema; the sandbox profile fills them, production requires safe ones. */
@@ -454,6 +552,75 @@ function payloadKeysFromFile(path: string): { value?: PayloadKeyConfig[]; reason
     : { reason: `${path}: ${parsed.reason ?? 'invalid keyring'}` };
 }
 
+/** Both profiles: certificate and key paths readable, and given in pairs. */
+function transportIssues(config: Config): { key: string; reason: string }[] {
+  const issues: { key: string; reason: string }[] = [];
+  for (const key of FILE_KEYS) {
+    const path = config[key];
+    if (path === undefined) continue;
+    try {
+      accessSync(path, fsConstants.R_OK);
+    } catch (err) {
+      issues.push({ key, reason: `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}` });
+    }
+  }
+  for (const [cert, key] of FILE_PAIRS) {
+    if (config[cert] !== undefined && config[key] === undefined)
+      issues.push({ key, reason: `missing: ${cert} is set, and a certificate needs its private key` });
+    else if (config[key] !== undefined && config[cert] === undefined)
+      issues.push({ key: cert, reason: `missing: ${key} is set, and a private key needs its certificate` });
+  }
+  for (const group of CREDENTIAL_GROUPS) {
+    const set = group.filter((k) => config[k] !== undefined);
+    if (set.length === 0 || set.length === group.length) continue;
+    for (const k of group.filter((g) => config[g] === undefined))
+      issues.push({
+        key: k,
+        reason: `missing: ${set.join(' and ')} ${set.length > 1 ? 'need' : 'needs'} it`,
+      });
+  }
+  if (config.SHIPSYNC_ERP_USERNAME !== undefined && config.SHIPSYNC_ERP_OAUTH_CLIENT_ID !== undefined)
+    issues.push({
+      key: 'SHIPSYNC_ERP_OAUTH_CLIENT_ID',
+      reason: 'set basic authentication (SHIPSYNC_ERP_USERNAME) or OAuth client credentials, not both',
+    });
+  if (config.SHIPSYNC_ERP_OAUTH_SCOPE !== undefined && config.SHIPSYNC_ERP_OAUTH_CLIENT_ID === undefined)
+    issues.push({
+      key: 'SHIPSYNC_ERP_OAUTH_SCOPE',
+      reason: 'needs the SHIPSYNC_ERP_OAUTH_* client credentials',
+    });
+  const temporalTlsKeys = [
+    'SHIPSYNC_TEMPORAL_TLS_CA',
+    'SHIPSYNC_TEMPORAL_TLS_CERT',
+    'SHIPSYNC_TEMPORAL_TLS_KEY',
+    'SHIPSYNC_TEMPORAL_TLS_SERVER_NAME',
+    'SHIPSYNC_TEMPORAL_API_KEY',
+  ] as const;
+  const tlsImplied = temporalTlsKeys.filter((k) => config[k] !== undefined);
+  if (config.SHIPSYNC_TEMPORAL_TLS === false && tlsImplied.length > 0)
+    issues.push({
+      key: 'SHIPSYNC_TEMPORAL_TLS',
+      reason: `false, but ${tlsImplied.join(', ')} ${tlsImplied.length > 1 ? 'need' : 'needs'} TLS: unset it`,
+    });
+  const dbSsl = config.SHIPSYNC_DATABASE_SSL;
+  if (config.SHIPSYNC_DATABASE_SSL_CA !== undefined && dbSsl !== 'verify-full')
+    issues.push({
+      key: 'SHIPSYNC_DATABASE_SSL',
+      reason: 'set it to verify-full: SHIPSYNC_DATABASE_SSL_CA is only used to verify the server',
+    });
+  else if (config.SHIPSYNC_DATABASE_SSL_CERT !== undefined && (dbSsl === undefined || dbSsl === 'disable'))
+    issues.push({
+      key: 'SHIPSYNC_DATABASE_SSL',
+      reason: 'set it to require or verify-full: a client certificate is sent only over TLS',
+    });
+  else if (dbSsl !== undefined && /[?&]sslmode=/.test(config.SHIPSYNC_DATABASE_URL ?? ''))
+    issues.push({
+      key: 'SHIPSYNC_DATABASE_SSL',
+      reason: 'SHIPSYNC_DATABASE_URL has its own sslmode, which would win: set one of them',
+    });
+  return issues;
+}
+
 /** The profile's rules after the schema: sandbox defaults, or production's refusals, one issue per key. */
 function applyProfile(
   config: Config,
@@ -498,6 +665,7 @@ function applyProfile(
     if (raw[key] === '' && key !== 'SHIPSYNC_API_TOKENS')
       issues.push({ key, reason: 'empty: unset it or give it a value' });
   }
+  issues.push(...transportIssues(config));
 
   if (config.SHIPSYNC_ENV === 'sandbox') {
     for (const key of SECRET_KEYS) {
@@ -518,10 +686,29 @@ function applyProfile(
     return issues;
   }
 
+  if (
+    SERVES_GATEWAY.has(kind) &&
+    config.SHIPSYNC_GATEWAY_TLS_CERT === undefined &&
+    config.SHIPSYNC_GATEWAY_TLS_KEY === undefined &&
+    !config.SHIPSYNC_GATEWAY_BEHIND_PROXY
+  ) {
+    issues.push({
+      key: 'SHIPSYNC_GATEWAY_TLS_CERT',
+      reason:
+        'missing: production serves HTTPS (set it and SHIPSYNC_GATEWAY_TLS_KEY), or set SHIPSYNC_GATEWAY_BEHIND_PROXY=true when a proxy in front terminates TLS',
+    });
+  }
   const required = new Set(REQUIRED[kind]);
   for (const key of SECRET_KEYS) {
     if (raw[key] === '') continue;
     if (raw[key] === undefined && !required.has(key)) continue;
+    const reason = unsafeSecret(raw[key]);
+    if (reason) issues.push({ key, reason });
+  }
+  // Vendor secrets are optional (a deployment may reach a vendor another way), but when set they must be
+  // real: the OAuth client secret and the Zendesk API token like any secret; the SAP password not empty.
+  for (const key of ['SHIPSYNC_ERP_OAUTH_CLIENT_SECRET', 'SHIPSYNC_CRM_API_TOKEN'] as const) {
+    if (raw[key] === undefined || raw[key] === '') continue;
     const reason = unsafeSecret(raw[key]);
     if (reason) issues.push({ key, reason });
   }

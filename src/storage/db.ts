@@ -1,8 +1,10 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import Database from 'better-sqlite3';
 import { Kysely, PostgresDialect, sql, SqliteDialect, type Transaction } from 'kysely';
 import pg from 'pg';
+import type { Config } from '../platform/config.js';
 import type { StoreTables } from './schema.js';
 
 /** Which backend a store runs on. */
@@ -10,7 +12,14 @@ export type Backend = 'sqlite' | 'postgres';
 
 /** Where the store lives: a PostgreSQL URL (optionally inside one schema) or a SQLite file. */
 export type DatabaseTarget =
-  | { backend: 'postgres'; url: string; schema?: string; poolSize?: number }
+  | {
+      backend: 'postgres';
+      url: string;
+      schema?: string;
+      poolSize?: number;
+      /** TLS to the server (false: none); unset leaves it to the URL's `sslmode`. */
+      ssl?: false | TlsOptions;
+    }
   | { backend: 'sqlite'; file: string; synchronous?: 'FULL' | 'NORMAL' };
 
 /** An open database handle with its backend. */
@@ -20,6 +29,36 @@ export interface Db {
   schema?: string;
   kysely: Kysely<StoreTables>;
   close(): Promise<void>;
+}
+
+/**
+ * The TLS options of the PostgreSQL connection (SHIPSYNC_DATABASE_SSL*): `disable` none, `require`
+ * encrypted without checking the certificate, `verify-full` certificate and host name checked (against
+ * SHIPSYNC_DATABASE_SSL_CA or the system's CAs); a client certificate and key when configured. Undefined
+ * when unset: the URL's `sslmode` decides.
+ */
+export function postgresTls(
+  config: Pick<
+    Config,
+    | 'SHIPSYNC_DATABASE_SSL'
+    | 'SHIPSYNC_DATABASE_SSL_CA'
+    | 'SHIPSYNC_DATABASE_SSL_CERT'
+    | 'SHIPSYNC_DATABASE_SSL_KEY'
+  >,
+): false | TlsOptions | undefined {
+  const mode = config.SHIPSYNC_DATABASE_SSL;
+  if (mode === undefined) return undefined;
+  if (mode === 'disable') return false;
+  const {
+    SHIPSYNC_DATABASE_SSL_CA: ca,
+    SHIPSYNC_DATABASE_SSL_CERT: cert,
+    SHIPSYNC_DATABASE_SSL_KEY: key,
+  } = config;
+  return {
+    rejectUnauthorized: mode === 'verify-full',
+    ...(mode === 'verify-full' && ca ? { ca: readFileSync(ca, 'utf8') } : {}),
+    ...(cert && key ? { cert: readFileSync(cert, 'utf8'), key: readFileSync(key, 'utf8') } : {}),
+  };
 }
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -51,7 +90,10 @@ export async function openDb(target: DatabaseTarget): Promise<Db> {
   const schema = target.schema;
   if (schema !== undefined && !SCHEMA_NAME.test(schema)) throw new Error(`invalid schema name "${schema}"`);
   if (schema) {
-    const admin = new pg.Client({ connectionString: target.url });
+    const admin = new pg.Client({
+      connectionString: target.url,
+      ...(target.ssl !== undefined ? { ssl: target.ssl } : {}),
+    });
     await admin.connect();
     try {
       await admin.query(`create schema if not exists "${schema}"`);
@@ -63,6 +105,7 @@ export async function openDb(target: DatabaseTarget): Promise<Db> {
     connectionString: target.url,
     max: target.poolSize ?? 10,
     types: pgTypes,
+    ...(target.ssl !== undefined ? { ssl: target.ssl } : {}),
     ...(schema ? { options: `-c search_path="${schema}"` } : {}),
   });
   // An idle client that loses its server must not crash the process; the next query reports the error.

@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import type { PayloadKeyring } from '../platform/codec.js';
 import type { Config } from '../platform/config.js';
 import { plainColumns, sealedColumns } from './at-rest.js';
-import { openDb, type Backend, type DatabaseTarget, type Db } from './db.js';
+import { openDb, postgresTls, type Backend, type DatabaseTarget, type Db } from './db.js';
 import { AuditRepository } from './audit.js';
 import { DeadLetterRepository } from './dead-letters.js';
 import { IdempotencyRepository } from './idempotency.js';
@@ -73,9 +73,14 @@ export const SQLITE_FILE_NAME = 'gateway.sqlite';
 
 /** Where the configuration puts the store: PostgreSQL when a URL is set, else a SQLite file in the data dir. */
 export function storeTargetFromConfig(config: Config): DatabaseTarget {
-  return config.SHIPSYNC_DATABASE_URL
-    ? { backend: 'postgres', url: config.SHIPSYNC_DATABASE_URL }
-    : { backend: 'sqlite', file: join(config.SHIPSYNC_DATA_DIR, SQLITE_FILE_NAME) };
+  if (!config.SHIPSYNC_DATABASE_URL)
+    return { backend: 'sqlite', file: join(config.SHIPSYNC_DATA_DIR, SQLITE_FILE_NAME) };
+  const ssl = postgresTls(config);
+  return {
+    backend: 'postgres',
+    url: config.SHIPSYNC_DATABASE_URL,
+    ...(ssl !== undefined ? { ssl } : {}),
+  };
 }
 
 export type { Backend, DatabaseTarget } from './db.js';

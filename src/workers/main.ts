@@ -5,7 +5,9 @@ import { createErpAdapter } from '../integrations/erp/adapter.js';
 import { ZipGeocoder } from '../integrations/geo/geocoder.js';
 import { dataConverterFromConfig } from '../platform/codec.js';
 import { ConfigError, loadConfig, secret, type Config } from '../platform/config.js';
+import { checkVendorAuth, vendorCredentialsFromConfig } from '../integrations/auth-check.js';
 import { createLogger, temporalLogger } from '../platform/logger.js';
+import { describeTemporalConnection, temporalConnectionOptions } from '../platform/temporal-client.js';
 import { clockFromConfig, settingsFromConfig } from '../platform/shipments.js';
 import { taskQueues } from '../workflows/task-queues.js';
 import { createWorkers } from './workers.js';
@@ -48,19 +50,47 @@ async function main() {
       ? { metrics: { prometheus: { bindAddress: `127.0.0.1:${config.SHIPSYNC_WORKER_METRICS_PORT}` } } }
       : undefined,
   });
+  const temporal = temporalConnectionOptions(config);
+  const vendors = vendorCredentialsFromConfig(config);
+  // One line per vendor that refuses our credential, at start, so a wrong key is seen before a shipment
+  // needs it; the worker still starts (the vendor may be fixed while it runs, activities retry).
+  void checkVendorAuth(vendors).then((results) => {
+    for (const r of results) {
+      if (r.status === 'failed')
+        logger.error(
+          { vendor: r.vendor, detail: r.detail },
+          `${r.vendor} refused shipsync's credential: check its SHIPSYNC_* keys (.env.example)`,
+        );
+      else if (r.status === 'unreachable')
+        logger.warn(
+          { vendor: r.vendor, detail: r.detail },
+          `${r.vendor} credential not checked: vendor unreachable`,
+        );
+    }
+  });
   const running = await createWorkers({
-    address: config.SHIPSYNC_TEMPORAL_ADDRESS,
+    ...temporal,
     namespace: config.SHIPSYNC_TEMPORAL_NAMESPACE,
     taskQueuePrefix: config.SHIPSYNC_TASK_QUEUE_PREFIX,
     clock: clockFromConfig(config),
     settings: settingsFromConfig(config),
-    erp: createErpAdapter({ baseUrl: config.SHIPSYNC_ERP_URL, logger: logger.child({ system: 'erp' }) }),
+    erp: createErpAdapter({
+      baseUrl: config.SHIPSYNC_ERP_URL,
+      logger: logger.child({ system: 'erp' }),
+      ...(vendors.erp.basic
+        ? { username: vendors.erp.basic.username, password: vendors.erp.basic.password }
+        : {}),
+      ...(vendors.erp.oauth ? { oauth: vendors.erp.oauth } : {}),
+    }),
     dispatch: createDispatchAdapter({
       baseUrl: config.SHIPSYNC_DISPATCH_URL,
       apiKey: secret(config, 'SHIPSYNC_DISPATCH_API_KEY'),
     }),
     crm: createCrmAdapter({
       baseUrl: config.SHIPSYNC_CRM_URL,
+      ...(vendors.crm.email && vendors.crm.token
+        ? { email: vendors.crm.email, token: vendors.crm.token }
+        : {}),
       requestsPerMinute: config.SHIPSYNC_CRM_REQUESTS_PER_MINUTE,
     }),
     geocoder: new ZipGeocoder(),
@@ -70,7 +100,11 @@ async function main() {
     deadLetters: lazyDeadLetters(config),
   });
   logger.info(
-    { taskQueues: taskQueues(config.SHIPSYNC_TASK_QUEUE_PREFIX), temporal: config.SHIPSYNC_TEMPORAL_ADDRESS },
+    {
+      taskQueues: taskQueues(config.SHIPSYNC_TASK_QUEUE_PREFIX),
+      temporal: config.SHIPSYNC_TEMPORAL_ADDRESS,
+      transport: describeTemporalConnection(temporal),
+    },
     'workers running',
   );
   // The SDK's runtime shuts the workers down gracefully on SIGINT/SIGTERM; run resolves once they drained.

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleOption } from '@temporalio/worker';
 import { Client, Connection } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
+import type { TLSConfig } from '@temporalio/client';
 import type { ClockSettings } from '../domain/clock.js';
 import type { CrmPort, DispatchPort, ErpPort, GeocoderPort } from '../integrations/ports.js';
 import { createCrmActivities } from '../activities/crm.js';
@@ -12,6 +13,7 @@ import { createErpActivities } from '../activities/erp.js';
 import { createOrchestrationActivities, type RejectedReleaseSink } from '../activities/orchestration.js';
 import type { ShipmentSettings } from '../workflows/shipment/contract.js';
 import { taskQueues } from '../workflows/task-queues.js';
+import { describeTemporalConnection, type TemporalConnectionOptions } from '../platform/temporal-client.js';
 
 /** True when this module runs compiled from `dist/src/` (`npm run build`), false when run from source. */
 const COMPILED = import.meta.url.endsWith('.js');
@@ -39,6 +41,10 @@ export const QUEUE_LIMITS = {
 /** Everything a worker process needs. */
 export interface WorkerDeps {
   address: string;
+  /** TLS to the frontend (server CA, client certificate, server name); see temporalConnectionOptions. */
+  tls?: TLSConfig;
+  /** A Temporal Cloud API key (needs TLS). */
+  apiKey?: string;
   namespace: string;
   taskQueuePrefix: string;
   clock: ClockSettings;
@@ -96,10 +102,37 @@ export async function loadWorkflowBundle(dataConverter?: DataConverter): Promise
   });
 }
 
+/**
+ * The one-line error of a failed connection to Temporal: where, how (plain, TLS, mTLS, API key) and the
+ * transport's reason, with a hint when TLS went without a client certificate (a frontend that requires
+ * one closes the handshake).
+ */
+export function temporalConnectError(target: TemporalConnectionOptions, err: unknown): Error {
+  const reason = (err instanceof Error ? err.message : String(err)).replace(/\s+/g, ' ').slice(0, 500);
+  const hint =
+    target.tls && !target.tls.clientCertPair
+      ? '; a frontend that requires client certificates refuses this: set SHIPSYNC_TEMPORAL_TLS_CERT and SHIPSYNC_TEMPORAL_TLS_KEY'
+      : '';
+  return new Error(
+    `cannot connect to Temporal at ${target.address} (${describeTemporalConnection(target)}): ${reason}${hint}`,
+    { cause: err },
+  );
+}
+
 /** Creates the workflow worker (`shipments`) and one activity worker per external system. */
 export async function createWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
-  const connection = await NativeConnection.connect({ address: deps.address });
-  const clientConnection = await Connection.connect({ address: deps.address });
+  const target = {
+    address: deps.address,
+    ...(deps.tls ? { tls: deps.tls } : {}),
+    ...(deps.apiKey ? { apiKey: deps.apiKey } : {}),
+  };
+  const connection = await NativeConnection.connect(target).catch((err: unknown) => {
+    throw temporalConnectError(target, err);
+  });
+  const clientConnection = await Connection.connect(target).catch(async (err: unknown) => {
+    await connection.close();
+    throw err;
+  });
   const client = new Client({
     connection: clientConnection,
     namespace: deps.namespace,

@@ -22,6 +22,8 @@ function keyLines(stderr: string, process: string): string[] {
 function productionGatewayEnv(): Record<string, string> {
   return {
     SHIPSYNC_ENV: 'production',
+    // A proxy in front terminates TLS (test/security/transport.test.ts starts one serving HTTPS itself).
+    SHIPSYNC_GATEWAY_BEHIND_PROXY: 'true',
     SHIPSYNC_DATA_DIR: dir,
     SHIPSYNC_PAYLOAD_KEY: randomSecret(),
     SHIPSYNC_PRINCIPALS: principalsJson([P.admin, P.auditor]),
@@ -36,13 +38,14 @@ describe('production profile', () => {
     const res = await runEntryPoint('src/gateway/main.ts', { SHIPSYNC_ENV: 'production' });
     expect(res.code).toBe(2);
     expect(keyLines(res.stderr, 'gateway')).toEqual([
+      expect.stringMatching(/^gateway: SHIPSYNC_GATEWAY_TLS_CERT: missing: production serves HTTPS/),
       'gateway: SHIPSYNC_DISPATCH_WEBHOOK_SECRET: missing',
       'gateway: SHIPSYNC_CRM_WEBHOOK_SECRET: missing',
       'gateway: SHIPSYNC_ERP_WEBHOOK_TOKEN: missing',
       expect.stringMatching(/^gateway: SHIPSYNC_PAYLOAD_KEY: missing/),
       expect.stringMatching(/^gateway: SHIPSYNC_PRINCIPALS: missing/),
     ]);
-    expect(res.stderr).toMatch(/refusing to start \(5 configuration problem/);
+    expect(res.stderr).toMatch(/refusing to start \(6 configuration problem/);
   });
 
   it('when the worker starts in production with no other key then it exits 2 naming the dispatch key and the payload key', async () => {

@@ -8,7 +8,7 @@ import {
   setupPostgresSchemas,
   type PostgresTarget,
 } from './postgres/schema.js';
-import { freeServerPorts, startPostgresServer } from './postgres/server.js';
+import { freeServerPorts, startPostgresServer, type ServerTls } from './postgres/server.js';
 
 /** A Temporal server for a test run, whichever kind, and how to stop it. */
 export interface TestTemporal {
@@ -28,8 +28,11 @@ export async function startTemporalForTests(
   kind: 'devserver' | 'postgres',
   say: (line: string) => void = () => {},
   db: Pick<PostgresTarget, 'host' | 'port' | 'user' | 'password'> = DEFAULT_POSTGRES_TARGET,
+  /** PostgreSQL server only: require TLS with client certificates on the frontend. */
+  tls?: ServerTls,
 ): Promise<TestTemporal> {
   const cliBin = await provisionTemporalCli(say);
+  if (kind === 'devserver' && tls) throw new Error('tls needs the PostgreSQL-backed server');
   if (kind === 'devserver') {
     const dev = await startDevServer({
       cliPath: cliBin.path,
@@ -56,6 +59,7 @@ export async function startTemporalForTests(
       db: target,
       setupSchemas: false,
       historyShards: 2,
+      ...(tls ? { tls } : {}),
       say,
     });
     say(

@@ -3,17 +3,20 @@ import { InvalidArgumentError } from 'commander';
 import { newCommand, runCommand, sandboxEntryPoint } from '../../src/platform/command.js';
 import { SEARCH_ATTRIBUTES } from '../../src/domain/search-attributes.js';
 import { loadConfig } from '../../src/platform/config.js';
+import { devCertificatesIn, makeDevCertificates } from '../tls.js';
 import { provisionTemporalCli } from './cli.js';
 import {
   DEFAULT_POSTGRES_TARGET,
   CONFIG_TEMPLATE,
   DYNAMIC_CONFIG_FILE,
+  cliTlsArgs,
   conventionalPorts,
   provisionTemporalServer,
   renderServerConfig,
   setupPostgresSchemas,
   startPostgresServer,
   type PostgresTarget,
+  type ServerTls,
 } from './postgres.js';
 
 function portNumber(value: string): number {
@@ -61,6 +64,14 @@ async function main() {
       'Prometheus metrics port (default: frontend port + 767, i.e. 8000)',
       portNumber,
     )
+    .option(
+      '--tls',
+      'require TLS with client certificates on the frontend (mutual TLS between the services too); development certificates are made with openssl into <data dir>/temporal-postgres/tls unless --tls-dir is given',
+    )
+    .option(
+      '--tls-dir <dir>',
+      'with --tls: use ca.pem, server.pem, server-key.pem, client.pem, client-key.pem from this directory',
+    )
     .option('--print-config', 'print the rendered server config and exit')
     .option('--log-level <level>', 'server log level: debug, info, warn, error', 'warn')
     .allowExcessArguments(false);
@@ -83,8 +94,14 @@ async function main() {
     shards: number;
     metricsPort?: number;
     printConfig?: boolean;
+    tls?: boolean;
+    tlsDir?: string;
     logLevel: 'debug' | 'info' | 'warn' | 'error';
   }>();
+  if (opts.tlsDir && !opts.tls) {
+    console.error('--tls-dir needs --tls');
+    process.exit(2);
+  }
   const say = (line: string) => console.log(line);
   const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
   const t0 = Date.now();
@@ -102,6 +119,17 @@ async function main() {
     ...(opts.metricsPort ? { metrics: opts.metricsPort } : {}),
   };
   const runDir = resolve(config.SHIPSYNC_DATA_DIR, 'temporal-postgres');
+  const certs = devCertificatesIn(resolve(opts.tlsDir ?? resolve(runDir, 'tls')));
+  const tls: ServerTls | undefined = opts.tls
+    ? {
+        caFile: certs.ca,
+        certFile: certs.serverCert,
+        keyFile: certs.serverKey,
+        clientCertFile: certs.clientCert,
+        clientKeyFile: certs.clientKey,
+        serverName: 'localhost',
+      }
+    : undefined;
   const serverOptions = {
     ip: opts.ip,
     ports,
@@ -110,6 +138,7 @@ async function main() {
     historyShards: opts.shards,
     logLevel: opts.logLevel,
     runDir,
+    ...(tls ? { tls } : {}),
     onLog: (line: string) => console.error(line),
   };
   if (opts.printConfig) {
@@ -119,6 +148,10 @@ async function main() {
     return;
   }
 
+  if (tls && !opts.tlsDir) {
+    await makeDevCertificates(certs.dir, { clientName: 'shipsync' });
+    say(`development certificates (CA, server for localhost/127.0.0.1, client) in ${certs.dir}`);
+  }
   say('1/4 provisioning binaries');
   const cli = await provisionTemporalCli(say);
   const server = await provisionTemporalServer(say);
@@ -140,7 +173,14 @@ async function main() {
     `4/4 namespace ready after ${seconds(t.namespaceMs)}, search attributes after ${seconds(t.searchAttributesMs)}`,
   );
   say(`temporal server (postgresql) ready in ${seconds(Date.now() - t0)} total`);
-  say(`  gRPC address:      ${running.address}`);
+  say(`  gRPC address:      ${running.address}${tls ? ' (TLS, client certificate required)' : ''}`);
+  if (tls) {
+    say(`  shipsync processes: SHIPSYNC_TEMPORAL_TLS_CA=${tls.caFile}`);
+    say(`                      SHIPSYNC_TEMPORAL_TLS_CERT=${tls.clientCertFile}`);
+    say(`                      SHIPSYNC_TEMPORAL_TLS_KEY=${tls.clientKeyFile}`);
+    say(`                      SHIPSYNC_TEMPORAL_TLS_SERVER_NAME=${tls.serverName ?? 'localhost'}`);
+    say(`  temporal CLI:      ${cliTlsArgs(tls).join(' ')}`);
+  }
   say(`  Web UI:            none (use \`npm run temporal\` for the dev server with its UI)`);
   say(`  namespace:         ${running.namespace}`);
   say(`  search attributes: ${Object.keys(SEARCH_ATTRIBUTES).join(', ')}`);

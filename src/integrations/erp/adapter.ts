@@ -1,6 +1,7 @@
 import axios, { type AxiosInstance, type AxiosResponse, isAxiosError } from 'axios';
 import { ShipsyncError } from '../../domain/errors.js';
 import type { BillingDocument, Order } from '../../domain/model.js';
+import { OAuthTokenSource, type OAuthClientCredentials } from './oauth.js';
 import { createLogger, type AppLogger } from '../../platform/logger.js';
 import type { ErpPort, MilestoneReport, RejectedDelivery, ReleasedPage } from '../ports.js';
 
@@ -45,6 +46,8 @@ export interface SapErpAdapterOptions {
   /** Basic authentication of the communication user, when the gateway requires it. */
   username?: string;
   password?: string;
+  /** OAuth 2.0 client credentials instead: a bearer token, cached until shortly before it expires. */
+  oauth?: OAuthClientCredentials;
 }
 
 const DELIVERY_ID = /^[0-9A-Z-]{1,10}$/;
@@ -119,9 +122,17 @@ export class SapErpAdapter implements ErpPort {
   private readonly cookies = new Map<string, string>();
   private csrfToken: string | undefined;
   private csrfFetch: Promise<string> | undefined;
+  /** The OAuth access tokens, when the adapter authenticates with client credentials. */
+  readonly oauth: OAuthTokenSource | undefined;
 
   constructor(opts: SapErpAdapterOptions) {
     this.logger = opts.logger ?? createLogger({ level: 'warn', name: 'erp-adapter' });
+    if (opts.oauth && opts.username)
+      throw new ShipsyncError(
+        'CONFIG_INVALID',
+        'the ERP adapter takes basic authentication or OAuth, not both',
+      );
+    this.oauth = opts.oauth ? new OAuthTokenSource(opts.oauth, Date.now, opts.timeoutMs) : undefined;
     this.http = axios.create({
       baseURL: opts.baseUrl.replace(/\/+$/, ''),
       timeout: opts.timeoutMs ?? 10_000,
@@ -275,12 +286,24 @@ export class SapErpAdapter implements ErpPort {
     const cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
     let res: AxiosResponse;
     try {
-      res = await this.http.request({
-        method,
-        url,
-        data: opts.data,
-        headers: { ...(cookie ? { cookie } : {}), ...opts.headers },
-      });
+      const bearer = this.oauth ? await this.oauth.token() : undefined;
+      const request = (token: string | undefined) =>
+        this.http.request({
+          method,
+          url,
+          data: opts.data,
+          headers: {
+            ...(cookie ? { cookie } : {}),
+            ...(token ? { authorization: `Bearer ${token}` } : {}),
+            ...opts.headers,
+          },
+        });
+      res = await request(bearer);
+      // A token the server no longer honours (revoked, server restarted) is replaced once.
+      if (res.status === 401 && this.oauth && bearer) {
+        this.oauth.invalidate(bearer);
+        res = await request(await this.oauth.token());
+      }
     } catch (err) {
       if (isAxiosError(err)) {
         throw new ShipsyncError(

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import {
   DEFAULT_POSTGRES_TARGET,
   MAX_MEMBERSHIP_PORT,
+  cliTlsArgs,
   conventionalPorts,
   freeServerPorts,
   renderServerConfig,
@@ -36,6 +38,43 @@ describe('server config template', () => {
   it('when the password has quotes and a colon then it is rendered as one quoted YAML scalar', () => {
     const yaml = renderServerConfig(options({ db: { ...options().db, password: 'p"w: #1' } }));
     expect(yaml).toContain('password: "p\\"w: #1"');
+  });
+
+  it('when TLS is asked for then the frontend and internode sections require client certificates from the CA and the CLI gets its TLS flags', () => {
+    const tls = {
+      caFile: '/pki/ca.pem',
+      certFile: '/pki/server.pem',
+      keyFile: '/pki/server-key.pem',
+      clientCertFile: '/pki/client.pem',
+      clientKeyFile: '/pki/client-key.pem',
+    };
+    const config = parse(renderServerConfig(options({ tls }))) as {
+      global: { tls: Record<string, unknown>; membership: unknown };
+    };
+    const group = {
+      server: {
+        certFile: '/pki/server.pem',
+        keyFile: '/pki/server-key.pem',
+        requireClientAuth: true,
+        clientCaFiles: ['/pki/ca.pem'],
+      },
+      client: { serverName: 'localhost', rootCaFiles: ['/pki/ca.pem'] },
+    };
+    expect(config.global.tls).toEqual({ internode: group, frontend: group });
+    expect(config.global.membership).toBeDefined();
+    expect(cliTlsArgs(tls)).toEqual([
+      '--tls-ca-path',
+      '/pki/ca.pem',
+      '--tls-cert-path',
+      '/pki/client.pem',
+      '--tls-key-path',
+      '/pki/client-key.pem',
+      '--tls-server-name',
+      'localhost',
+    ]);
+    expect(
+      (parse(renderServerConfig(options())) as { global: { tls?: unknown } }).global.tls,
+    ).toBeUndefined();
   });
 
   it('when the template names a value that does not exist then rendering fails instead of leaving it empty', () => {

@@ -75,6 +75,24 @@ export async function freeServerPorts(ip = '127.0.0.1', frontend?: number): Prom
   };
 }
 
+/**
+ * TLS of the server (PEM file paths): its frontend requires a client certificate signed by `caFile`, and
+ * its own services talk to each other over mutual TLS with the server certificate. The CLI calls made here
+ * (health, namespace, search attributes) present `clientCertFile`/`clientKeyFile`.
+ */
+export interface ServerTls {
+  /** The CA that signed the server certificate and the client certificates the frontend accepts. */
+  caFile: string;
+  /** Server certificate (SAN covering `serverName`; also used as the services' client certificate) and key. */
+  certFile: string;
+  keyFile: string;
+  /** Client certificate and key for the CLI calls. */
+  clientCertFile: string;
+  clientKeyFile: string;
+  /** Name every client checks the server certificate against (default `localhost`). */
+  serverName?: string;
+}
+
 /** Options for a PostgreSQL-backed server process. */
 export interface PostgresServerOptions {
   /** `temporal-server` binary; provisioned (cache or `go install`) when omitted. */
@@ -98,6 +116,8 @@ export interface PostgresServerOptions {
   runDir?: string;
   /** Dynamic config file; the checked-in `deploy/temporal/dynamicconfig.yaml` by default. */
   dynamicConfigFile?: string;
+  /** Require TLS with client certificates on the frontend (and mutual TLS between the services). */
+  tls?: ServerTls;
   /** Server log lines (JSON) as they arrive. */
   onLog?: (line: string) => void;
   say?: (line: string) => void;
@@ -111,6 +131,8 @@ export interface PostgresServer {
   /** Directory with the rendered `config/shipsync.yaml`. */
   runDir: string;
   process: ChildProcess;
+  /** The TLS files when started with `tls`. */
+  tls?: ServerTls;
   timings: {
     schemaMs: number;
     listeningMs: number;
@@ -124,7 +146,7 @@ export interface PostgresServer {
 /** What the config template needs to know. */
 export type ServerConfigInput = Pick<
   PostgresServerOptions,
-  'ip' | 'historyShards' | 'logLevel' | 'dynamicConfigFile'
+  'ip' | 'historyShards' | 'logLevel' | 'dynamicConfigFile' | 'tls'
 > & { ports: ServerPorts; db: PostgresTarget };
 
 /** Values for the template's placeholders, each already a YAML scalar (strings JSON-quoted, numbers bare). */
@@ -169,10 +191,49 @@ export function renderServerConfig(
       return typeof value === 'number' ? String(value) : JSON.stringify(value);
     });
   // Comment lines stay as written, so the template can describe its own placeholders.
-  return template
+  const rendered = template
     .split('\n')
     .map((line) => (line.trimStart().startsWith('#') ? line : fill(line)))
     .join('\n');
+  if (!o.tls) return rendered;
+  if (!/^global:$/m.test(rendered)) throw new Error(`${CONFIG_TEMPLATE} has no top-level global: section`);
+  return rendered.replace(/^global:$/m, `global:\n${tlsSection(o.tls)}`);
+}
+
+/**
+ * The `global.tls` section: the frontend requires client certificates from the CA; internode traffic is
+ * mutual TLS with the server certificate; the system worker reaches the frontend with the internode
+ * certificate (the server's implicit system-worker setup), checking the server name against the same CA.
+ */
+export function tlsSection(tls: ServerTls): string {
+  const q = (v: string) => JSON.stringify(v);
+  const serverName = tls.serverName ?? 'localhost';
+  const group = [
+    `      server:`,
+    `        certFile: ${q(tls.certFile)}`,
+    `        keyFile: ${q(tls.keyFile)}`,
+    `        requireClientAuth: true`,
+    `        clientCaFiles: [${q(tls.caFile)}]`,
+    `      client:`,
+    `        serverName: ${q(serverName)}`,
+    `        rootCaFiles: [${q(tls.caFile)}]`,
+  ];
+  return ['  tls:', '    internode:', ...group, '    frontend:', ...group].join('\n');
+}
+
+/** The Temporal CLI's flags for a server started with `tls`; none without. */
+export function cliTlsArgs(tls: ServerTls | undefined): string[] {
+  if (!tls) return [];
+  return [
+    '--tls-ca-path',
+    tls.caFile,
+    '--tls-cert-path',
+    tls.clientCertFile,
+    '--tls-key-path',
+    tls.clientKeyFile,
+    '--tls-server-name',
+    tls.serverName ?? 'localhost',
+  ];
 }
 
 /** Arguments for `temporal-server start` on a run directory holding `config/shipsync.yaml`. */
@@ -202,8 +263,12 @@ function isAlreadyExists(err: unknown): boolean {
   return /already (exists|registered)/i.test(errorText(err));
 }
 
-async function cli(cliPath: string, address: string, args: string[]): Promise<string> {
-  const { stdout } = await execFileAsync(cliPath, [...args, '--address', address], {
+/** Where the CLI connects: an address, or an address with TLS flags (cliTlsArgs). */
+export type CliTarget = string | { address: string; tlsArgs: string[] };
+
+async function cli(cliPath: string, target: CliTarget, args: string[]): Promise<string> {
+  const { address, tlsArgs } = typeof target === 'string' ? { address: target, tlsArgs: [] } : target;
+  const { stdout } = await execFileAsync(cliPath, [...args, '--address', address, ...tlsArgs], {
     maxBuffer: 8 * 1024 * 1024,
   });
   return stdout;
@@ -212,7 +277,7 @@ async function cli(cliPath: string, address: string, args: string[]): Promise<st
 /** Creates the namespace if missing (already-exists is fine) and waits until the frontend serves it. */
 export async function ensureNamespace(
   cliPath: string,
-  address: string,
+  address: CliTarget,
   namespace: string,
   retention = '72h',
 ): Promise<void> {
@@ -237,7 +302,7 @@ export async function ensureNamespace(
 /** Registers every shipsync search attribute missing from the namespace and waits until all are listed. */
 export async function ensureSearchAttributes(
   cliPath: string,
-  address: string,
+  address: CliTarget,
   namespace: string,
 ): Promise<void> {
   const listed = async () => {
@@ -319,16 +384,17 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
       clearTimeout(timer);
     }
   };
+  const target: CliTarget = o.tls ? { address, tlsArgs: cliTlsArgs(o.tls) } : address;
   const ready = (async () => {
     await waitForPort(ip, o.ports.frontend, 60_000);
     timings.listeningMs = Date.now() - spawned;
     await retryUntil('frontend health check', 60_000, () =>
-      cli(o.cliPath, address, ['operator', 'cluster', 'health']),
+      cli(o.cliPath, target, ['operator', 'cluster', 'health']),
     );
     timings.healthyMs = Date.now() - spawned;
-    await ensureNamespace(o.cliPath, address, namespace, o.retention);
+    await ensureNamespace(o.cliPath, target, namespace, o.retention);
     timings.namespaceMs = Date.now() - spawned;
-    await ensureSearchAttributes(o.cliPath, address, namespace);
+    await ensureSearchAttributes(o.cliPath, target, namespace);
     timings.searchAttributesMs = Date.now() - spawned;
   })();
   let outcome: 'ready' | 'exited';
@@ -342,5 +408,14 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
     ready.catch(() => {});
     throw new Error(`temporal server exited during start (code ${child.exitCode}): ${tail.trim()}`);
   }
-  return { address, ports: o.ports, namespace, runDir, process: child, timings, stop };
+  return {
+    address,
+    ports: o.ports,
+    namespace,
+    runDir,
+    process: child,
+    ...(o.tls ? { tls: o.tls } : {}),
+    timings,
+    stop,
+  };
 }
