@@ -12,8 +12,6 @@ import { withTemporalDeadline } from './temporal.js';
 const TEMPORAL_PROBE_CACHE_MS = 2_000;
 /** How long the vendors' answers about our credentials are reused: their auth endpoints are metered too. */
 const VENDOR_PROBE_CACHE_MS = 60_000;
-/** Longest a readiness probe waits for the vendors' answers; slower ones are reported by the next probe. */
-const VENDOR_PROBE_WAIT_MS = 3_000;
 
 const VendorAuth = z
   .enum(['ok', 'failed', 'unreachable', 'unconfigured', 'checking'])
@@ -46,7 +44,9 @@ const Readiness = z.object({
   vendors: z
     .object({ erp: VendorAuth, dispatch: VendorAuth, crm: VendorAuth })
     .optional()
-    .describe('reported only, cached for a minute: readiness does not depend on the vendors'),
+    .describe(
+      'reported only, checked in the background at most once a minute (checking until the first check ends): readiness does not depend on the vendors',
+    ),
 });
 
 /** Registers /healthz (process up), /readyz (store reachable; Temporal reported) and /metrics. */
@@ -69,29 +69,26 @@ export function registerOpsRoutes(
   let temporalProbe: { at: number; ok: boolean } | undefined;
   type VendorStates = Record<VendorAuthResult['vendor'], z.infer<typeof VendorAuth>>;
   let vendorProbe: { at: number; states: VendorStates } | undefined;
-  let vendorCheck: Promise<VendorStates> | undefined;
+  let vendorCheck: Promise<void> | undefined;
 
-  /** The vendors' last answers; a new check when they are older than the cache time (one at a time). */
-  async function vendorStates(): Promise<VendorStates | undefined> {
+  /**
+   * The vendors' last answers, never waited for (a readiness probe must answer at once): a check starts in
+   * the background when they are older than the cache time (one at a time); `checking` until the first ends.
+   */
+  function vendorStates(): VendorStates | undefined {
     const check = d.vendorAuth;
     if (!check) return undefined;
-    if (!vendorProbe || Date.now() - vendorProbe.at >= VENDOR_PROBE_CACHE_MS) {
-      vendorCheck ??= check()
+    if (!vendorCheck && (!vendorProbe || Date.now() - vendorProbe.at >= VENDOR_PROBE_CACHE_MS)) {
+      vendorCheck = check()
         .then((results) => {
-          const states = {
-            erp: 'unconfigured',
-            dispatch: 'unconfigured',
-            crm: 'unconfigured',
-          } as VendorStates;
+          const states: VendorStates = { erp: 'unconfigured', dispatch: 'unconfigured', crm: 'unconfigured' };
           for (const r of results) states[r.vendor] = r.status;
           vendorProbe = { at: Date.now(), states };
-          return states;
         })
+        .catch(() => undefined)
         .finally(() => {
           vendorCheck = undefined;
         });
-      const waited = await within(VENDOR_PROBE_WAIT_MS, vendorCheck).catch(() => undefined);
-      if (waited) return waited;
     }
     return vendorProbe?.states ?? { erp: 'checking', dispatch: 'checking', crm: 'checking' };
   }
@@ -132,13 +129,13 @@ export function registerOpsRoutes(
       },
     },
     async (_req, reply) => {
-      const [storeOk, temporalOk, vendors] = await Promise.all([
+      const vendors = vendorStates();
+      const [storeOk, temporalOk] = await Promise.all([
         within(2_000, d.store.ping()).then(
           () => true,
           () => false,
         ),
         temporalReachable(),
-        vendorStates(),
       ]);
       return reply.status(storeOk ? 200 : 503).send({
         ready: storeOk,

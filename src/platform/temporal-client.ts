@@ -67,6 +67,23 @@ export function describeTemporalConnection(o: TemporalConnectionOptions): string
 }
 
 /**
+ * The one-line error of a failed connection to Temporal: where, how (plain, TLS, mTLS, API key) and the
+ * transport's reason, with a hint when TLS went without a client certificate (a frontend that requires
+ * one closes the handshake).
+ */
+export function temporalConnectError(target: TemporalConnectionOptions, err: unknown): Error {
+  const reason = (err instanceof Error ? err.message : String(err)).replace(/\s+/g, ' ').slice(0, 500);
+  const hint =
+    target.tls && !target.tls.clientCertPair
+      ? '; a frontend that requires client certificates refuses this: set SHIPSYNC_TEMPORAL_TLS_CERT and SHIPSYNC_TEMPORAL_TLS_KEY'
+      : '';
+  return new Error(
+    `cannot connect to Temporal at ${target.address} (${describeTemporalConnection(target)}): ${reason}${hint}`,
+    { cause: err },
+  );
+}
+
+/**
  * A Temporal client for the configured address and namespace (encrypting payloads when a key is
  * configured), and how to close its connection.
  */

@@ -19,7 +19,11 @@ import {
   type Config,
   type Role,
 } from '../platform/config.js';
-import { connectTemporal } from '../platform/temporal-client.js';
+import {
+  connectTemporal,
+  temporalConnectError,
+  temporalConnectionOptions,
+} from '../platform/temporal-client.js';
 import {
   dispatchEventSignal,
   rescheduleUpdate,
@@ -506,7 +510,9 @@ function defaultCtx(json: boolean): Ctx {
       let conn;
       try {
         conn = await connectTemporal(config);
-      } catch {
+      } catch (err) {
+        const target = temporalConnectionOptions(config);
+        if (target.tls) throw temporalConnectError(target, err);
         throw new Error(
           `cannot reach Temporal at ${config.SHIPSYNC_TEMPORAL_ADDRESS} (start it with npm run temporal)`,
         );

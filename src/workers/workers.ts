@@ -13,7 +13,7 @@ import { createErpActivities } from '../activities/erp.js';
 import { createOrchestrationActivities, type RejectedReleaseSink } from '../activities/orchestration.js';
 import type { ShipmentSettings } from '../workflows/shipment/contract.js';
 import { taskQueues } from '../workflows/task-queues.js';
-import { describeTemporalConnection, type TemporalConnectionOptions } from '../platform/temporal-client.js';
+import { temporalConnectError } from '../platform/temporal-client.js';
 
 /** True when this module runs compiled from `dist/src/` (`npm run build`), false when run from source. */
 const COMPILED = import.meta.url.endsWith('.js');
@@ -100,23 +100,6 @@ export async function loadWorkflowBundle(dataConverter?: DataConverter): Promise
     workflowsPath: WORKFLOWS_PATH,
     ...(failureConverterPath ? { failureConverterPath } : {}),
   });
-}
-
-/**
- * The one-line error of a failed connection to Temporal: where, how (plain, TLS, mTLS, API key) and the
- * transport's reason, with a hint when TLS went without a client certificate (a frontend that requires
- * one closes the handshake).
- */
-export function temporalConnectError(target: TemporalConnectionOptions, err: unknown): Error {
-  const reason = (err instanceof Error ? err.message : String(err)).replace(/\s+/g, ' ').slice(0, 500);
-  const hint =
-    target.tls && !target.tls.clientCertPair
-      ? '; a frontend that requires client certificates refuses this: set SHIPSYNC_TEMPORAL_TLS_CERT and SHIPSYNC_TEMPORAL_TLS_KEY'
-      : '';
-  return new Error(
-    `cannot connect to Temporal at ${target.address} (${describeTemporalConnection(target)}): ${reason}${hint}`,
-    { cause: err },
-  );
 }
 
 /** Creates the workflow worker (`shipments`) and one activity worker per external system. */

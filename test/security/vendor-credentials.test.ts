@@ -202,8 +202,13 @@ describe('reporting', () => {
       SHIPSYNC_CRM_API_TOKEN: 'a-wrong-zendesk-token',
     });
     try {
-      const ready = (await (await fetch(`${gw.url}/readyz`)).json()) as { vendors?: Record<string, string> };
-      expect(ready.vendors).toEqual({ erp: 'ok', dispatch: 'ok', crm: 'failed' });
+      const vendors = async () =>
+        ((await (await fetch(`${gw.url}/readyz`)).json()) as { vendors?: Record<string, string> }).vendors;
+      // The first probe starts the check without waiting for it: a readiness probe answers at once.
+      expect(await vendors()).toEqual({ erp: 'checking', dispatch: 'checking', crm: 'checking' });
+      await expect
+        .poll(vendors, { timeout: 10_000, interval: 100 })
+        .toEqual({ erp: 'ok', dispatch: 'ok', crm: 'failed' });
     } finally {
       await gw.close();
       await connection.close();
