@@ -1,4 +1,4 @@
-import type { Client } from '@temporalio/client';
+import type { Client, UpdateDefinition } from '@temporalio/client';
 import { QueryNotRegisteredError } from '@temporalio/client';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
@@ -169,6 +169,14 @@ export function registerApiRoutes(root: FastifyInstance, d: ApiDeps) {
   const app = root.withTypeProvider<ZodTypeProvider>();
   const security = [{ bearer: [] }];
 
+  /** The run of an operator update whose argument is the body plus `by`, the authenticated principal. */
+  function byPrincipal<A extends { by: string }, R>(update: UpdateDefinition<R, [A]>) {
+    return (wf: string, body: Omit<A, 'by'>, principal: Principal, updateId: string) => {
+      const args: [A] = [{ ...body, by: principal.id } as A];
+      return d.client.workflow.getHandle(wf).executeUpdate(update, { args, updateId });
+    };
+  }
+
   /** Registers one POST that runs a shipment update under an Idempotency-Key, as the request's principal. */
   function updateRoute<B, R>(opts: {
     path: string;
@@ -324,10 +332,7 @@ export function registerApiRoutes(root: FastifyInstance, d: ApiDeps) {
     body: ParkedRetryBody,
     response: ParkedResponse,
     rejections: [409, 422],
-    run: (wf, body, principal, updateId) =>
-      d.client.workflow
-        .getHandle(wf)
-        .executeUpdate(retryParkedUpdate, { args: [{ ...body, by: principal.id }], updateId }),
+    run: byPrincipal(retryParkedUpdate),
     detail: parkedDetail,
   });
   updateRoute({
@@ -338,10 +343,7 @@ export function registerApiRoutes(root: FastifyInstance, d: ApiDeps) {
     body: ParkedEditBody,
     response: ParkedResponse,
     rejections: [409, 422],
-    run: (wf, body, principal, updateId) =>
-      d.client.workflow
-        .getHandle(wf)
-        .executeUpdate(editAndRetryUpdate, { args: [{ ...body, by: principal.id }], updateId }),
+    run: byPrincipal(editAndRetryUpdate),
     detail: (body, response) => ({
       ...parkedDetail(body, response),
       fields: Object.keys(body?.edits ?? {}),
@@ -355,10 +357,7 @@ export function registerApiRoutes(root: FastifyInstance, d: ApiDeps) {
     body: ParkedSkipBody,
     response: ParkedResponse,
     rejections: [409, 422],
-    run: (wf, body, principal, updateId) =>
-      d.client.workflow
-        .getHandle(wf)
-        .executeUpdate(skipParkedUpdate, { args: [{ ...body, by: principal.id }], updateId }),
+    run: byPrincipal(skipParkedUpdate),
     detail: (body, response) => ({ ...parkedDetail(body, response), reason: body?.reason }),
   });
 
@@ -375,10 +374,7 @@ export function registerApiRoutes(root: FastifyInstance, d: ApiDeps) {
     body: ManualPodBody,
     response: OperatorActionResponse,
     rejections: [409, 422],
-    run: (wf, body, principal, updateId) =>
-      d.client.workflow
-        .getHandle(wf)
-        .executeUpdate(recordPodUpdate, { args: [{ ...body, by: principal.id }], updateId }),
+    run: byPrincipal(recordPodUpdate),
     detail: (body, response) => ({ evidence: body?.evidence, ...actionDetail(response) }),
   });
   updateRoute({
@@ -390,10 +386,7 @@ export function registerApiRoutes(root: FastifyInstance, d: ApiDeps) {
     body: OperatorDecisionBody,
     response: OperatorActionResponse,
     rejections: [409, 422],
-    run: (wf, body, principal, updateId) =>
-      d.client.workflow
-        .getHandle(wf)
-        .executeUpdate(cancelShipmentUpdate, { args: [{ ...body, by: principal.id }], updateId }),
+    run: byPrincipal(cancelShipmentUpdate),
     detail: (body, response) => ({ reason: body?.reason, ...actionDetail(response) }),
   });
   updateRoute({
@@ -405,10 +398,7 @@ export function registerApiRoutes(root: FastifyInstance, d: ApiDeps) {
     body: OperatorDecisionBody,
     response: OperatorActionResponse,
     rejections: [409, 422],
-    run: (wf, body, principal, updateId) =>
-      d.client.workflow
-        .getHandle(wf)
-        .executeUpdate(forceReturnUpdate, { args: [{ ...body, by: principal.id }], updateId }),
+    run: byPrincipal(forceReturnUpdate),
     detail: (body, response) => ({ reason: body?.reason, ...actionDetail(response) }),
   });
 
