@@ -4,7 +4,7 @@ import type { PrincipalConfig, Role } from '../platform/config.js';
 import { GatewayError } from './errors.js';
 
 /** Roles allowed on read-only shipment routes: every role. */
-export const READ_ROLES: readonly Role[] = ['dispatcher', 'agent', 'finance', 'admin', 'auditor'];
+export const READ_ROLES: readonly Role[] = ['dispatcher', 'agent', 'finance', 'admin', 'auditor', 'ops'];
 /** Roles allowed on dead-letter routes. */
 export const ADMIN_ROLES: readonly Role[] = ['admin'];
 /** Roles allowed to read the audit trail. */

@@ -21,9 +21,10 @@ import { errorText } from './forwarder.js';
 
 /**
  * Roles that may use the codec server: reading decrypted payloads is reading the personal data of every
- * shipment, as an audit does, so `auditor`, and `admin`, who already reads dead letters' raw bodies.
+ * shipment, so `ops` (the staff who inspect runs in the Web UI), `auditor`, and `admin`, who already reads
+ * dead letters' raw bodies. Every call is an audit row.
  */
-export const CODEC_ROLES: readonly Role[] = ['auditor', 'admin'];
+export const CODEC_ROLES: readonly Role[] = ['ops', 'auditor', 'admin'];
 /** The cookie a browser session carries the token in when the Web UI cannot send an Authorization header. */
 export const CODEC_SESSION_COOKIE = 'shipsync_codec';
 /** How long a browser session's cookie lives. */
@@ -101,7 +102,7 @@ export interface CodecServerDeps {
 /**
  * The remote codec server of the Temporal Web UI and CLI (Temporal's codec protocol: `POST …/encode` and
  * `POST …/decode` with `{payloads}` as protobuf JSON, the `X-Namespace` header). A caller is a principal
- * with the auditor or admin role, by `Authorization: Bearer <token>` or, for a browser whose Web UI sends no
+ * with the ops, auditor or admin role, by `Authorization: Bearer <token>` or, for a browser whose Web UI sends no
  * token, by the session cookie `POST /session` sets. Every call is written to the audit trail before the
  * answer leaves, with the principal, the number of payloads and the namespace; a decode whose row cannot be
  * written is refused, since the row is the only trace of who read the plain text. Browsers are let in from
@@ -370,7 +371,7 @@ const SIGN_IN_PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>shipsync codec server: sign in</title>
 <style>body{font:15px system-ui;margin:3em auto;max-width:36em}input{width:100%;padding:.4em}</style></head>
 <body><h1>shipsync codec server</h1>
-<p>Paste the API token of a principal with the auditor or admin role. The browser keeps it in an
+<p>Paste the API token of a principal with the ops, auditor or admin role. The browser keeps it in an
 HTTP-only cookie of this server for eight hours; the Temporal Web UI then decodes payloads through this
 server when its codec settings include cross-origin credentials.</p>
 <form id="f"><input id="t" type="password" autocomplete="off" placeholder="token" aria-label="token">

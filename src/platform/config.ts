@@ -13,8 +13,11 @@ export const PROFILES = ['sandbox', 'production'] as const;
 /** A configuration profile. */
 export type Profile = (typeof PROFILES)[number];
 
-/** Roles a principal can hold on the gateway's API. */
-export const ROLES = ['dispatcher', 'agent', 'finance', 'admin', 'auditor'] as const;
+/**
+ * Roles a principal can hold on the gateway's API. `ops` is the operations staff who watch runs in the Temporal
+ * Web UI: they read shipments and decrypted payloads, and change nothing.
+ */
+export const ROLES = ['dispatcher', 'agent', 'finance', 'admin', 'auditor', 'ops'] as const;
 /** A gateway API role. */
 export type Role = (typeof ROLES)[number];
 
@@ -92,6 +95,7 @@ export const SANDBOX_PRINCIPALS: readonly { id: string; role: Role; token: strin
   { id: 'dev-finance-2', role: 'finance', token: 'dev-finance-2' },
   { id: 'dev-admin', role: 'admin', token: 'dev-admin' },
   { id: 'dev-auditor', role: 'auditor', token: 'dev-auditor' },
+  { id: 'dev-ops', role: 'ops', token: 'dev-ops' },
 ];
 
 /** The sandbox profile's secrets, which production refuses. */

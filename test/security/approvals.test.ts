@@ -59,11 +59,13 @@ describe('who approves charges', () => {
     expect(billing?.secondApprovedBy ?? '').toBe('');
   });
 
-  it('when an admin approves charges then it is 403: admin does not imply finance', async () => {
+  it('when an admin or an ops watcher approves charges then it is 403: admin does not imply finance, ops only reads', async () => {
     const { workflowId, handle } = await awaitingApproval(0);
-    const res = await post(gw.url, approvalPath(workflowId), P.admin, { approve: true });
-    expect(res.status).toBe(403);
-    expect(res.body).toMatchObject({ code: 'FORBIDDEN' });
+    for (const who of [P.admin, P.ops]) {
+      const res = await post(gw.url, approvalPath(workflowId), who, { approve: true });
+      expect(res.status, who.id).toBe(403);
+      expect(res.body).toMatchObject({ code: 'FORBIDDEN' });
+    }
     const st = await stack.waitFor(workflowId, () => true);
     expect(st).toMatchObject({ phase: 'awaiting_approval', awaitingApproval: true });
     expect(st.approvals ?? []).toEqual([]);

@@ -88,9 +88,9 @@ async function lastAudit(principalId: string): Promise<AuditEntry | undefined> {
 }
 
 describe('codec server', () => {
-  it('when an ops admin or an auditor posts payloads of both keys to /decode then each gets them in clear, and the audit trail records who, how many and the namespace', async () => {
+  it('when an ops watcher, an admin or an auditor posts payloads of both keys to /decode then each gets them in clear, and the audit trail records who, how many and the namespace', async () => {
     const payloads = [...(await stored(`k1:${k1}`)), ...(await stored(`k2:${k2}`))];
-    for (const who of [P.admin, P.auditor]) {
+    for (const who of [P.ops, P.admin, P.auditor]) {
       const res = await decode(who, payloads);
       expect(res.status, who.id).toBe(200);
       expect(res.body.payloads?.map((p) => defaultPayloadConverter.fromPayload(fromJson(p)))).toEqual([
@@ -119,12 +119,12 @@ describe('codec server', () => {
     expect(unknown.status).toBe(401);
   });
 
-  it('when a principal without the auditor or admin role calls /decode then it answers 403 and the refusal is audited', async () => {
+  it('when a principal without the ops, auditor or admin role calls /decode then it answers 403 and the refusal is audited', async () => {
     for (const who of [P.agent, P.financeA, P.dispatcher]) {
       const res = await decode(who, await stored(`k1:${k1}`));
       expect(res.status, who.id).toBe(403);
       expect(res.body).toMatchObject({ code: 'FORBIDDEN' });
-      expect(res.body.message).toMatch(/allowed: auditor, admin/);
+      expect(res.body.message).toMatch(/allowed: ops, auditor, admin/);
       expect(await lastAudit(who.id)).toMatchObject({
         action: 'codec.decode',
         statusCode: 403,

@@ -21,7 +21,10 @@ export interface TestPrincipal {
 
 const token = () => randomBytes(32).toString('base64url');
 
-/** The principals every security test uses: two finance people, an admin, an agent, a dispatcher, an auditor. */
+/**
+ * The principals every security test uses: two finance people, an admin, an agent, a dispatcher, an auditor and
+ * an operations watcher.
+ */
 export const P = {
   financeA: { id: 'fin-ana', kind: 'person', roles: ['finance'], token: token() },
   financeB: { id: 'fin-bo', kind: 'person', roles: ['finance'], token: token() },
@@ -29,6 +32,7 @@ export const P = {
   agent: { id: 'desk-agent', kind: 'person', roles: ['agent'], token: token() },
   dispatcher: { id: 'route-bot', kind: 'service', roles: ['dispatcher'], token: token() },
   auditor: { id: 'audit-eve', kind: 'person', roles: ['auditor'], token: token() },
+  ops: { id: 'ops-omar', kind: 'person', roles: ['ops'], token: token() },
 } satisfies Record<string, TestPrincipal>;
 
 /** The SHIPSYNC_PRINCIPALS value of a set of principals: hashes only. */

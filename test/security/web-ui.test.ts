@@ -114,7 +114,7 @@ describe.skipIf(!chromiumPath)(
       rmSync(dir, { recursive: true, force: true });
     });
 
-    it('when an auditor signs in at the codec server and opens an encrypted shipment in the Web UI then its input shows decoded, and the decode is in the audit trail', async () => {
+    it('when an ops watcher signs in at the codec server and opens an encrypted shipment in the Web UI then its input shows decoded, and the decode is in the audit trail', async () => {
       const { order, workflowId } = await stack.start();
       await stack.waitFor(workflowId, (s) => s.phase === 'published');
       // The dev server's Web UI announces the codec endpoint it was started with (--ui-codec-endpoint).
@@ -132,11 +132,9 @@ describe.skipIf(!chromiumPath)(
         const page = await context.newPage();
         // 1. The operator signs in at the codec server: an HTTP-only cookie of the codec server's origin.
         await page.goto(`${codecUrl}/session`);
-        await page.getByLabel('token').fill(P.auditor.token);
+        await page.getByLabel('token').fill(P.ops.token);
         await page.getByRole('button', { name: 'Sign in' }).click();
-        await expect
-          .poll(() => page.getByRole('status').textContent())
-          .toBe('Signed in as audit-eve (auditor)');
+        await expect.poll(() => page.getByRole('status').textContent()).toBe('Signed in as ops-omar (ops)');
 
         // 2. The shipment in the Web UI: its input, encrypted in Temporal, shows in clear.
         const decodes: number[] = [];
@@ -156,7 +154,7 @@ describe.skipIf(!chromiumPath)(
         await page.getByText(order.recipient.name).first().scrollIntoViewIfNeeded();
         await page.screenshot({ path });
 
-        const rows = await store.audit.list({ principalId: P.auditor.id });
+        const rows = await store.audit.list({ principalId: P.ops.id });
         expect(rows.some((r) => r.action === 'codec.decode' && r.outcome === 'ok')).toBe(true);
         expect(rows.find((r) => r.action === 'codec.decode')?.detail).toMatchObject({ namespace: 'default' });
       } finally {
