@@ -1,27 +1,15 @@
 import { keyringFromConfig } from '../platform/codec.js';
-import { ConfigError, loadConfig } from '../platform/config.js';
+import { exitOnSignals, loadConfigOrExit } from '../platform/entry.js';
 import { createLogger } from '../platform/logger.js';
 import { openStore, storeTargetFromConfig } from '../storage/store.js';
 import { createCodecServer } from './codec-server.js';
-import { errorText } from './forwarder.js';
 
 /**
  * `npm run codec-server`: the remote codec of the Temporal Web UI and CLI, a process of its own beside the
  * gateway (same principals, same store for the audit trail, same payload keyring).
  */
 async function main() {
-  let config;
-  try {
-    config = loadConfig(process.env, { process: 'codec-server' });
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      for (const line of err.lines()) console.error(`codec-server: ${line}`);
-      console.error(
-        `codec-server: refusing to start (${err.issues.length} configuration problem(s); see .env.example)`,
-      );
-    } else console.error(`codec-server: ${errorText(err)}`);
-    process.exit(2);
-  }
+  const config = loadConfigOrExit('codec-server');
   const keyring = keyringFromConfig(config);
   if (!keyring) {
     console.error(
@@ -47,22 +35,10 @@ async function main() {
     'codec server listening',
   );
 
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) process.exit(1);
-    stopping = true;
-    logger.info({ signal }, 'codec server shutting down');
-    try {
-      await app.close();
-      await store.close();
-    } catch (err) {
-      logger.error({ err: errorText(err) }, 'error during shutdown');
-      process.exit(1);
-    }
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  exitOnSignals(logger, 'codec server shutting down', async () => {
+    await app.close();
+    await store.close();
+  });
 }
 
 await main();

@@ -1,5 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
-import { ConfigError, loadConfig } from '../platform/config.js';
+import { exitOnSignals, loadConfigOrExit } from '../platform/entry.js';
 import { dataConverterFromConfig, keyringFromConfig } from '../platform/codec.js';
 import { createLogger } from '../platform/logger.js';
 import { describeTemporalConnection, temporalConnectionOptions } from '../platform/temporal-client.js';
@@ -14,18 +14,7 @@ const IDEMPOTENCY_TTL_MS = 24 * 3600_000;
 const DELIVERED_TTL_MS = 7 * 24 * 3600_000;
 
 async function main() {
-  let config;
-  try {
-    config = loadConfig(process.env, { process: 'gateway' });
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      for (const line of err.lines()) console.error(`gateway: ${line}`);
-      console.error(
-        `gateway: refusing to start (${err.issues.length} configuration problem(s); see .env.example)`,
-      );
-    } else console.error(`gateway: ${errorText(err)}`);
-    process.exit(2);
-  }
+  const config = loadConfigOrExit('gateway');
   const logger = createLogger({ level: config.SHIPSYNC_LOG_LEVEL, name: 'gateway' });
   process.on('unhandledRejection', (err) => logger.error({ err: errorText(err) }, 'unhandled rejection'));
 
@@ -90,27 +79,12 @@ async function main() {
   }, 3600_000);
   housekeeping.unref();
 
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) {
-      logger.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
-    }
-    stopping = true;
-    logger.info({ signal }, 'shutting down: finishing requests in flight and the forwarder pass');
+  exitOnSignals(logger, 'shutting down: finishing requests in flight and the forwarder pass', async () => {
     clearInterval(housekeeping);
-    try {
-      await gateway.close();
-      await store.close();
-      await connection.close();
-    } catch (err) {
-      logger.error({ err: errorText(err) }, 'error during shutdown');
-      process.exit(1);
-    }
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+    await gateway.close();
+    await store.close();
+    await connection.close();
+  });
 }
 
 await main();

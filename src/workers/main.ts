@@ -4,7 +4,8 @@ import { createDispatchAdapter } from '../integrations/dispatch/adapter.js';
 import { createErpAdapter } from '../integrations/erp/adapter.js';
 import { ZipGeocoder } from '../integrations/geo/geocoder.js';
 import { dataConverterFromConfig } from '../platform/codec.js';
-import { ConfigError, loadConfig, secret, type Config } from '../platform/config.js';
+import { secret, type Config } from '../platform/config.js';
+import { loadConfigOrExit } from '../platform/entry.js';
 import { checkVendorAuth, vendorCredentialsFromConfig } from '../integrations/auth-check.js';
 import { createLogger, temporalLogger } from '../platform/logger.js';
 import { describeTemporalConnection, temporalConnectionOptions } from '../platform/temporal-client.js';
@@ -31,17 +32,7 @@ function lazyDeadLetters(config: Config): () => Promise<DeadLetterRepository> {
 
 /** `npm run worker`: the workflow worker and the erp, dispatch and crm activity workers in one process. */
 async function main() {
-  let config;
-  try {
-    config = loadConfig(process.env, { process: 'worker' });
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    for (const line of err.lines()) console.error(`worker: ${line}`);
-    console.error(
-      `worker: refusing to start (${err.issues.length} configuration problem(s); see .env.example)`,
-    );
-    process.exit(2);
-  }
+  const config = loadConfigOrExit('worker');
   const logger = createLogger({ level: config.SHIPSYNC_LOG_LEVEL, name: 'worker' });
   // The SDK's own lines (worker, workflow `log`, activity `log`) go through the same pino logger and redaction.
   Runtime.install({
