@@ -222,3 +222,42 @@ describe('update handlers against the main loop and their own activities', () =>
     );
   });
 });
+
+describe('the driver against the shipment giving up on an attempt', () => {
+  it('when the driver delivers while the unassigned task is being cancelled at the window end then the delivery stands: one outcome in the ERP, no second attempt', async () => {
+    // Escalation right after the cutoff, so the next wait is the window's end.
+    const sh = await h.start({ scale: 3600, settings: { noAssignmentGraceMinutes: 1 } });
+    await sh.until((s) => s.phase === 'published' && !!s.taskId);
+    const cancelling = h.systems.hold('dispatchCancelTask');
+    await cancelling.reached;
+    // Dispatch assigned the task late and the driver finished it before the cancel took effect.
+    await sh.send('route.assigned.v1', 'stop.started.v1', 'delivery.completed.v1');
+    await sh.until((s) => s.phase === 'billing' || s.phase === 'delivered');
+    cancelling.open();
+
+    expect((await sh.handle.result()).outcome).toBe('delivered');
+    expect(h.systems.milestoneCodes()).toEqual(['PLANNED#1', 'DISPATCHED#1', 'DELIVERED#1', 'BILLED#1']);
+    expect((await sh.status()).attempts).toBe(1);
+  });
+
+  it('when the proof of delivery arrives while the task is being cancelled past the missing-POD SLA then the delivery stands: no failed attempt, no second attempt', async () => {
+    const sh = await h.start({
+      scale: 3600,
+      settings: { missingPodMinutes: 30, missingPodSlaMinutes: 60, missingPodDefaultMinutes: 120 },
+    });
+    await sh.until((s) => s.phase === 'published' && !!s.taskId);
+    await sh.send('route.assigned.v1', 'stop.started.v1');
+    const cancelling = h.systems.hold('dispatchCancelTask');
+    await cancelling.reached;
+    await sh.send('delivery.completed.v1');
+    await sh.until((s) => s.phase === 'billing' || s.phase === 'delivered');
+    cancelling.open();
+
+    expect((await sh.handle.result()).outcome).toBe('delivered');
+    const codes = h.systems.milestoneCodes();
+    expect(codes).not.toContain('FAILED_ATTEMPT#1');
+    expect(codes.filter((c) => /^(DELIVERED|RETURNED)#/.test(c))).toEqual(['DELIVERED#1']);
+    expect(codes.at(-1)).toBe('BILLED#1');
+    expect((await sh.status()).attempts).toBe(1);
+  });
+});

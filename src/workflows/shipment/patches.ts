@@ -44,6 +44,13 @@ export const SEARCH_ATTRIBUTES_PATCH = 'search-attributes-follow-state';
  */
 export const OPERATOR_ACTIONS_SLA_PATCH = 'operator-actions-sla';
 
+/**
+ * The driver's outcome that arrives while the shipment is cancelling an attempt's task (no driver by the
+ * window's end, no proof of delivery past its SLA) stands: the attempt is not also counted as failed, so the
+ * ERP never gets a second outcome and no reattempt follows a delivery.
+ */
+export const OUTCOME_STANDS_PATCH = 'outcome-stands-over-cancel';
+
 /** Checked where the old code checked it: the lanes decide how queued side effects run. */
 export const lanes = () => patched(SIDE_EFFECT_LANES_PATCH);
 /** Checked where the old code checked it: visibility follows the phase before side effects run. */
@@ -60,3 +67,5 @@ export const parkedOutbound = () => patched(PARKED_OUTBOUND_PATCH);
 export const searchAttributesFollowState = () => patched(SEARCH_ATTRIBUTES_PATCH);
 /** Decided once, at the start of a run, like the serialized handlers. */
 export const operatorActionsSla = () => patched(OPERATOR_ACTIONS_SLA_PATCH);
+/** Checked only when an outcome arrived during the cancel: histories without that race never record it. */
+export const outcomeStands = () => patched(OUTCOME_STANDS_PATCH);

@@ -2,7 +2,7 @@ import { ActivityFailure, ApplicationFailure, log, upsertMemo } from '@temporali
 import { accessorialTotal, buildBillingDocument, computeCharges } from '../../domain/billing.js';
 import type { Job } from '../../domain/model.js';
 import { DISPATCH_TASK_MEMO, type DispatchTaskMemo } from './contract.js';
-import { lanes, statusFirst, taskMemo } from './patches.js';
+import { lanes, outcomeStands, statusFirst, taskMemo } from './patches.js';
 import * as playbook from './playbooks.js';
 import type { ShipmentRun } from './run.js';
 import { failureCode } from './side-effects.js';
@@ -131,6 +131,8 @@ export async function awaitAssignment(run: ShipmentRun) {
         log.warn('could not cancel the unassigned task', { taskId, code: failureCode(err) });
       }
     }
+    // A driver took the task and finished it while dispatch was cancelling it: that outcome stands.
+    if (s.progress.outcome && outcomeStands()) return;
     s.failures.push({ attempt: s.attempt, reason: 'not_assigned' });
     s.progress.outcome = 'failed';
     s.progress.failureReason = 'not_assigned';
@@ -176,6 +178,8 @@ async function missingPodDefault(run: ShipmentRun) {
         log.warn('could not cancel the task without proof of delivery', { taskId, code: failureCode(err) });
       }
     }
+    // The proof of delivery came while dispatch was cancelling the task: the delivery stands.
+    if (s.progress.outcome && outcomeStands()) return false;
     s.failures.push({ attempt: s.attempt, reason: 'no_pod' });
     s.progress.outcome = 'failed';
     s.progress.failureReason = 'no_pod';
