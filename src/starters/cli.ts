@@ -36,6 +36,7 @@ import { registerDlqCommands } from './dlq.js';
 import { registerOperatorCommands } from './operator.js';
 import { registerParkedCommands } from './parked.js';
 import { registerOdsCommands } from './ods.js';
+import { registerReconcileCommand } from './reconcile.js';
 import { releaseNow, upsertReleaseSchedule } from '../platform/release.js';
 import { clockFromConfig, settingsFromConfig, startShipment } from '../platform/shipments.js';
 
@@ -160,6 +161,8 @@ export function buildCli(ctxFactory: (json: boolean) => Ctx = defaultCtx): Comma
         );
       });
     });
+
+  registerReconcileCommand(program, ctx);
 
   program
     .command('start <deliveryId>')

@@ -80,7 +80,7 @@ export interface Stack {
   clock: ClockSettings;
   settings: ShipmentSettings;
   workers: RunningWorkers;
-  /** The gateway store the workers keep release dead letters in (SQLite in a temp folder). */
+  /** The gateway store the workers keep release dead letters and reconciliation reports in (SQLite in a temp folder). */
   store: Store;
   /** Creates the delivery in the ERP and starts its shipment. */
   start(
@@ -153,6 +153,7 @@ export async function startStack(
       bundle: await workflowBundle(dataConverter?.failureConverterPath),
       dataConverter,
       deadLetters: async () => store.deadLetters,
+      reconciliationReports: async () => store.reconciliation,
     });
     return { connection, client, workers };
   };
