@@ -82,6 +82,8 @@ export interface Stack {
   workers: RunningWorkers;
   /** The gateway store the workers keep release dead letters and reconciliation reports in (SQLite in a temp folder). */
   store: Store;
+  /** The folder of that store: a CLI or gateway with SHIPSYNC_DATA_DIR here shares it. */
+  dataDir: string;
   /** Creates the delivery in the ERP and starts its shipment. */
   start(
     overrides?: Partial<Order>,
@@ -166,6 +168,7 @@ export async function startStack(
     dispatch,
     crm,
     store,
+    dataDir: storeDir,
     client,
     prefix,
     clock,
