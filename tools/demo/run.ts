@@ -64,6 +64,8 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     await crm.drain();
     const results = operator.results;
     const reconciliation = await reconcile({
+      client: stack.client,
+      say: out,
       erpUrl: erp.url,
       dispatchUrl: dispatch.url,
       crmUrl: crm.url,
