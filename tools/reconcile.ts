@@ -3,6 +3,7 @@ import axios from 'axios';
 import type { Order } from '../src/domain/model.js';
 import type { Config } from '../src/platform/config.js';
 import { awaitReconciliation, startReconciliation } from '../src/platform/reconciliation.js';
+import type { ReconciliationResult } from '../src/workflows/reconciliation/contract.js';
 import { shipmentWorkflowId, type ShipmentResult } from '../src/workflows/shipment/contract.js';
 
 /** What reconciliation across ERP, dispatch and CRM found. */
@@ -57,6 +58,21 @@ export function reconciliationDates(orders: Order[]): string[] {
       dates.add(new Date(start + d * 86_400_000).toISOString().slice(0, 10));
   }
   return [...dates].sort();
+}
+
+/** Runs the product's ReconciliationWorkflow for each day, one after the other, and returns the reports. */
+export async function reconcileDays(
+  client: Client,
+  dates: string[],
+  opts: { taskQueuePrefix?: string; repair?: boolean } = {},
+): Promise<ReconciliationResult[]> {
+  const config = { SHIPSYNC_TASK_QUEUE_PREFIX: opts.taskQueuePrefix ?? '' } as Config;
+  const reports: ReconciliationResult[] = [];
+  for (const date of dates) {
+    const handle = await startReconciliation(client, config, { date, repair: opts.repair === true });
+    reports.push(await awaitReconciliation(handle, () => undefined));
+  }
+  return reports;
 }
 
 /**
@@ -126,23 +142,19 @@ export async function reconcile(input: {
   }
 
   // The cross-system comparison is the product's own job, one run per day the shipments may have ended on.
-  for (const date of reconciliationDates(input.orders)) {
-    const handle = await startReconciliation(
-      input.client,
-      { SHIPSYNC_TASK_QUEUE_PREFIX: input.taskQueuePrefix ?? '' } as Config,
-      { date, repair: false },
-    );
-    const report = await awaitReconciliation(handle, () => undefined);
+  for (const report of await reconcileDays(input.client, reconciliationDates(input.orders), {
+    taskQueuePrefix: input.taskQueuePrefix,
+  })) {
     r.reports.push(report.reportId);
     r.checked += report.checked;
     if (report.checked > 0)
       input.say?.(
         `reconciliation ${report.reportId}: ${report.checked} shipments, ${report.counts.total} mismatches`,
       );
-    if (report.inFlight > 0) mismatches.push(`${date}: ${report.inFlight} shipment(s) still running`);
+    if (report.inFlight > 0) mismatches.push(`${report.date}: ${report.inFlight} shipment(s) still running`);
     for (const m of report.mismatches) mismatches.push(`${m.shipmentId}: ${m.kind}: ${m.detail}`);
     const hidden = report.counts.total - report.mismatches.length;
-    if (hidden > 0) mismatches.push(`${date}: ${hidden} more mismatches in report ${report.reportId}`);
+    if (hidden > 0) mismatches.push(`${report.date}: ${hidden} more mismatches in report ${report.reportId}`);
   }
   if (r.checked !== input.orders.length)
     mismatches.push(`reconciliation checked ${r.checked} shipments of ${input.orders.length}`);
