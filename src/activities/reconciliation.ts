@@ -1,4 +1,6 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Context } from '@temporalio/activity';
+import { ShipsyncError } from '../domain/errors.js';
 import type { Client } from '@temporalio/client';
 import {
   compareShipment,
@@ -40,6 +42,28 @@ const TASK_WINDOW_DAYS_BEFORE = 7;
 const TASK_WINDOW_DAYS_AFTER = 8;
 /** Shipments whose results, queries and CRM tickets are read at once. */
 const READS_IN_FLIGHT = 5;
+
+/** Dispatch listings (one per running report) a worker keeps at once. */
+const MAX_CACHED_LISTINGS = 4;
+/** Waits on a vendor's rate limit one read may take before the page fails (and Temporal retries it). */
+const RATE_LIMIT_WAITS = 30;
+
+/**
+ * Runs a vendor read, waiting out its rate limit (the vendor's Retry-After) instead of failing the whole
+ * page: reconciliation shares the vendor's budget with the shipments, which go first.
+ */
+async function patiently<T>(read: () => Promise<T>): Promise<T> {
+  for (let waits = 0; ; waits++) {
+    try {
+      return await read();
+    } catch (err) {
+      if (!(err instanceof ShipsyncError) || !err.code.endsWith('_RATE_LIMITED') || waits >= RATE_LIMIT_WAITS)
+        throw err;
+      heartbeat({ stage: 'rate-limited', code: err.code });
+      await sleep(Math.min(60_000, err.details.retryAfterMs ?? 1000));
+    }
+  }
+}
 
 /** Temporal's execution statuses, as visibility lists them. */
 const STATUS = { running: 1, completed: 2, continuedAsNew: 6 } as const;
@@ -129,8 +153,12 @@ export function createReconciliationActivities(deps: {
     return { state: 'ended', status: STATUS_NAMES[status] ?? `status ${status}` };
   };
 
-  /** Every dispatch task in the day's window whose shipment is one of these, walking `lastId` pages. */
-  const dispatchTasks = async (date: string, shipmentIds: Set<string>) => {
+  /**
+   * Every dispatch task of the day's window that carries a shipment id, by shipment, walking `lastId` pages.
+   * Listed once per report and worker process (the pages of one run share it), at most a few runs kept.
+   */
+  const taskListings = new Map<string, Promise<Map<string, DispatchTaskView[]>>>();
+  const listDispatchTasks = async (date: string) => {
     const day = Date.parse(`${date}T00:00:00Z`);
     const from = new Date(day - TASK_WINDOW_DAYS_BEFORE * 86_400_000).toISOString();
     const to = new Date(day + TASK_WINDOW_DAYS_AFTER * 86_400_000).toISOString();
@@ -138,15 +166,27 @@ export function createReconciliationActivities(deps: {
     let cursor: string | undefined;
     let pages = 0;
     do {
-      const page = await deps.dispatch.listTasks({ from, to, ...(cursor ? { cursor } : {}) });
+      const page = await patiently(() =>
+        deps.dispatch.listTasks({ from, to, ...(cursor ? { cursor } : {}) }),
+      );
       for (const t of page.tasks) {
-        if (!t.shipmentId || !shipmentIds.has(t.shipmentId)) continue;
+        if (!t.shipmentId) continue;
         byShipment.set(t.shipmentId, [...(byShipment.get(t.shipmentId) ?? []), t]);
       }
       cursor = page.nextCursor;
       if (++pages % 20 === 0) heartbeat({ stage: 'dispatch', pages });
     } while (cursor);
     return byShipment;
+  };
+  const dispatchTasks = (reportId: string, date: string) => {
+    let listing = taskListings.get(reportId);
+    if (!listing) {
+      listing = listDispatchTasks(date);
+      listing.catch(() => taskListings.delete(reportId));
+      taskListings.set(reportId, listing);
+      while (taskListings.size > MAX_CACHED_LISTINGS) taskListings.delete(taskListings.keys().next().value!);
+    }
+    return listing;
   };
 
   return classified({
@@ -215,17 +255,17 @@ export function createReconciliationActivities(deps: {
       const closedDeliveries = closed.map((e) => e.deliveryId);
       const [milestones, billing] = closedDeliveries.length
         ? await Promise.all([
-            deps.erp.listMilestones(closedDeliveries),
-            deps.erp.listBillingRequests(closedDeliveries),
+            patiently(() => deps.erp.listMilestones(closedDeliveries)),
+            patiently(() => deps.erp.listBillingRequests(closedDeliveries)),
           ])
         : [[], []];
       heartbeat({ stage: 'erp', milestones: milestones.length });
       const tasks = closed.length
-        ? await dispatchTasks(input.date, new Set(closed.map((e) => e.workflowId)))
+        ? await dispatchTasks(input.reportId, input.date)
         : new Map<string, DispatchTaskView[]>();
       const cases = new Map<string, CaseView[]>();
       await eachLimited(closed, READS_IN_FLIGHT, async (e) => {
-        cases.set(e.workflowId, await deps.crm.listCases(e.workflowId));
+        cases.set(e.workflowId, await patiently(() => deps.crm.listCases(e.workflowId)));
       });
       heartbeat({ stage: 'crm', shipments: closed.length });
 
@@ -245,6 +285,7 @@ export function createReconciliationActivities(deps: {
         }
       }
       if (found.length) await (await reports()).addMismatches(input.reportId, found);
+      if (!page.nextPageToken?.length) taskListings.delete(input.reportId);
       const token = page.nextPageToken?.length
         ? Buffer.from(page.nextPageToken).toString('base64')
         : undefined;
