@@ -6,9 +6,11 @@ import type { Mismatch } from '../../src/domain/reconciliation.js';
 import { createGateway, type Gateway } from '../../src/gateway/app.js';
 import { loadConfig } from '../../src/platform/config.js';
 import type { ReconciliationResult } from '../../src/workflows/reconciliation/contract.js';
-import { dispatchEventSignal } from '../../src/workflows/shipment/contract.js';
+import { dispatchEventSignal, retryParkedUpdate } from '../../src/workflows/shipment/contract.js';
+import type { Config } from '../../src/platform/config.js';
+import { awaitReconciliation, startReconciliation } from '../../src/platform/reconciliation.js';
 import { quietLogger } from '../gateway/support.js';
-import { erpMilestones } from '../support/inspect.js';
+import { erpMilestones, setErpRules } from '../support/inspect.js';
 import { startStack, type Stack } from '../support/stack.js';
 import { temporalAddress } from '../support/temporal.js';
 
@@ -190,5 +192,48 @@ describe('shipsync reconcile against the running sandboxes', () => {
       .describe();
     expect(described.spec.calendars?.[0]).toMatchObject({ hour: [{ start: 4, end: 4, step: 1 }] });
     await stack.client.schedule.getHandle(`${stack.prefix}reconciliation-nightly`).delete();
+  });
+});
+
+describe('reconciliation and parked work', () => {
+  let own: Stack | undefined;
+  afterAll(async () => {
+    await own?.close();
+  });
+
+  it('when the ERP refuses a milestone for good then every run reports the parked item until an operator retries it', async () => {
+    own = await startStack();
+    await setErpRules(own.erp.url, { rejectMilestoneCodes: ['DISPATCHED'] });
+    const { workflowId, handle } = await own.start({ plannedDate: DAY });
+    await own.waitFor(workflowId, (s) => s.phase === 'published' && !!s.taskId);
+    for (const type of ['route.assigned.v1', 'stop.started.v1', 'delivery.completed.v1'] as const)
+      await handle.signal(dispatchEventSignal, await own.event(workflowId, type));
+    await own.waitFor(workflowId, (s) => !!s.billingDocumentId && !!s.parked?.length);
+
+    const config = { SHIPSYNC_TASK_QUEUE_PREFIX: own.prefix } as Config;
+    const run = async (repair = false) =>
+      awaitReconciliation(
+        await startReconciliation(own!.client, config, { date: DAY, repair }),
+        () => undefined,
+      );
+    const before = await run(true);
+    expect(before).toMatchObject({ checked: 1, inFlight: 1, counts: { total: 1, operator: 1 } });
+    expect(before.mismatches).toEqual([
+      expect.objectContaining<Partial<Mismatch>>({
+        kind: 'parked_side_effect',
+        shipmentId: workflowId,
+        systems: ['erp', 'shipsync'],
+        status: 'operator',
+        detail: expect.stringContaining('ERP_BUSINESS_REJECTED'),
+        suggestedRepair: expect.stringContaining(`shipsync parked retry ${workflowId} p1`),
+      }),
+    ]);
+
+    await setErpRules(own.erp.url, { rejectMilestoneCodes: [] });
+    await handle.executeUpdate(retryParkedUpdate, { args: [{ parkedId: 'p1', by: 'disp-1' }] });
+    expect((await handle.result()).outcome).toBe('delivered');
+    const after = await run();
+    expect(after.inFlight).toBe(0);
+    expect(after.mismatches.map((m) => m.kind)).not.toContain('parked_side_effect');
   });
 });

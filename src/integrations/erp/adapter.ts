@@ -315,11 +315,8 @@ export class SapErpAdapter implements ErpPort {
       const chunk = deliveryIds.slice(i, i + FILTER_CHUNK);
       let url: string | undefined =
         set +
-        query({
-          $filter: deliveriesFilter(property, chunk),
-          $top: MAX_PAGE_SIZE,
-          $format: 'json',
-        });
+        // No $top: the gateway pages on its own and links the next page (`__next` with `$skiptoken`).
+        query({ $filter: deliveriesFilter(property, chunk), $format: 'json' });
       for (let page = 0; url !== undefined && page < MAX_READ_PAGES; page++) {
         const res = await this.send('GET', url, {}, what);
         if (res.status !== 200) throw classifyResponse(res, what);
