@@ -37,6 +37,7 @@ import { registerOperatorCommands } from './operator.js';
 import { registerParkedCommands } from './parked.js';
 import { registerOdsCommands } from './ods.js';
 import { registerReconcileCommand } from './reconcile.js';
+import { registerReconciliationReportCommands } from './reconciliation-reports.js';
 import { releaseNow, upsertReleaseSchedule } from '../platform/release.js';
 import { clockFromConfig, settingsFromConfig, startShipment } from '../platform/shipments.js';
 
@@ -408,6 +409,7 @@ export function buildCli(ctxFactory: (json: boolean) => Ctx = defaultCtx): Comma
   registerParkedCommands(program, apiDeps);
   registerOperatorCommands(program, apiDeps);
   registerAuditCommand(program, apiDeps);
+  registerReconciliationReportCommands(program, apiDeps);
   registerOdsCommands(program, apiDeps);
   registerPrincipalCommand(program);
   return program;

@@ -159,6 +159,35 @@ describe('shipsync reconcile against the running sandboxes', () => {
     );
     const missing = await get('/v1/reconciliation/reports/reconcile-nope', 'dev-admin');
     expect(missing).toMatchObject({ status: 404, body: { code: 'RECONCILIATION_REPORT_NOT_FOUND' } });
+
+    // The same reports from the CLI, through the gateway with an auditor's token.
+    const listed = await shipsync(
+      '--json',
+      'reconciliation',
+      'list',
+      '--date',
+      DAY,
+      '--url',
+      gatewayUrl,
+      '--token',
+      'dev-auditor',
+    );
+    expect(listed.code).toBe(0);
+    expect((JSON.parse(listed.stdout) as { reports: { id: string }[] }).reports.map((r) => r.id)).toEqual(
+      expect.arrayContaining([found.result.reportId, repaired.result.reportId, after.result.reportId]),
+    );
+    const shown = await shipsync(
+      'reconciliation',
+      'show',
+      repaired.result.reportId,
+      '--url',
+      gatewayUrl,
+      '--token',
+      'dev-auditor',
+    );
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toContain(`${delivered.workflowId}  erp_milestone_missing [erp, shipsync]`);
+    expect(shown.stdout).toMatch(/repaired: post the milestone again/);
   });
 
   it.each([
