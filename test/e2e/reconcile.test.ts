@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Mismatch } from '../../src/domain/reconciliation.js';
+import { createCrmAdapter } from '../../src/integrations/crm/adapter.js';
 import { createGateway, type Gateway } from '../../src/gateway/app.js';
 import { loadConfig } from '../../src/platform/config.js';
 import type { ReconciliationResult } from '../../src/workflows/reconciliation/contract.js';
@@ -230,7 +231,7 @@ describe('reconciliation and parked work', () => {
     await own?.close();
   });
 
-  it('when the ERP refuses a milestone for good then every run reports the parked item until an operator retries it', async () => {
+  it('when the ERP refuses a milestone for good then every run reports the parked item until an operator retries it; a case left open after closing is solved by --repair', async () => {
     own = await startStack();
     await setErpRules(own.erp.url, { rejectMilestoneCodes: ['DISPATCHED'] });
     const { workflowId, handle } = await own.start({ plannedDate: DAY });
@@ -264,5 +265,29 @@ describe('reconciliation and parked work', () => {
     const after = await run();
     expect(after.inFlight).toBe(0);
     expect(after.mismatches.map((m) => m.kind)).not.toContain('parked_side_effect');
+
+    // An agent opens a case on the closed shipment by hand and leaves it open: --repair solves it.
+    const crm = createCrmAdapter({ baseUrl: own.crm.url });
+    const { caseId } = await crm.openCase({
+      shipmentId: workflowId,
+      deliveryId: workflowId.replace('shipment-', ''),
+      customerId: '10100001',
+      kind: 'delay',
+      subject: 'Customer called about the delivery',
+      description: 'Asked where the parcel is',
+      priority: 'normal',
+      idempotencyKey: `${workflowId}:agent-case`,
+    });
+    const repaired = await run(true);
+    expect(repaired.mismatches).toContainEqual(
+      expect.objectContaining<Partial<Mismatch>>({
+        kind: 'crm_case_open',
+        systems: ['crm', 'shipsync'],
+        status: 'repaired',
+        repair: { kind: 'close_case', caseId },
+      }),
+    );
+    expect((await crm.listCases(workflowId)).find((c) => c.caseId === caseId)?.status).toBe('solved');
+    expect((await run()).mismatches.map((m) => m.kind)).not.toContain('crm_case_open');
   });
 });
