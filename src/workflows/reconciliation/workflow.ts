@@ -40,6 +40,11 @@ const repairRetry = {
 const RESULT_MISMATCHES = 500;
 /** Repairs in flight at once. */
 const REPAIRS_IN_FLIGHT = 10;
+/**
+ * Repairs one run carries out, so its history stays well under Temporal's size guidance; the rest stay
+ * `suggested` in the report and the next run with repairs takes them.
+ */
+const MAX_REPAIRS_PER_RUN = 1000;
 
 /**
  * Reconciles one day: pages through the day's shipments comparing each with what the ERP, dispatch and the
@@ -146,7 +151,9 @@ async function repairAll(
   acts: { erp: ErpActivities; crm: CrmActivities },
   progress: ReconciliationProgress,
 ): Promise<{ seq: number; status: RepairStatus; error?: string }[]> {
-  const todo = found.filter((f) => f.mismatch.status === 'suggested' && f.mismatch.repair);
+  const todo = found
+    .filter((f) => f.mismatch.status === 'suggested' && f.mismatch.repair)
+    .slice(0, MAX_REPAIRS_PER_RUN);
   const updates: { seq: number; status: RepairStatus; error?: string }[] = [];
   let next = 0;
   const lane = async () => {
