@@ -1,5 +1,9 @@
+import type { Client } from '@temporalio/client';
 import axios from 'axios';
 import type { Order } from '../src/domain/model.js';
+import type { Config } from '../src/platform/config.js';
+import { awaitReconciliation, startReconciliation } from '../src/platform/reconciliation.js';
+import type { ReconciliationResult } from '../src/workflows/reconciliation/contract.js';
 import { shipmentWorkflowId, type ShipmentResult } from '../src/workflows/shipment/contract.js';
 
 /** What reconciliation across ERP, dispatch and CRM found. */
@@ -15,16 +19,18 @@ export interface Reconciliation {
   casesByKind: Record<string, number>;
   notices: number;
   dispatchTasks: number;
+  /** The ReconciliationWorkflow reports that made the comparison (in the gateway's store). */
+  reports: string[];
 }
 
 interface Effect {
   kind: string;
   key: string;
   count: number;
+  detail?: Record<string, unknown>;
 }
 
-const get = async <T>(url: string, params?: Record<string, string>) =>
-  (await axios.get<T>(url, { params, timeout: 30_000 })).data;
+const get = async <T>(url: string) => (await axios.get<T>(url, { timeout: 30_000 })).data;
 
 /** Milestone codes in a valid order: business milestones end with billed, after a delivery or a return. */
 export function milestoneSequenceProblem(codes: string[]): string | undefined {
@@ -40,27 +46,57 @@ export function milestoneSequenceProblem(codes: string[]): string | undefined {
   return undefined;
 }
 
+/** Days after a planned date on which a shipment's delivery date may land (reattempts skip weekends). */
+const REATTEMPT_DAYS = 4;
+
+/** The delivery dates a set of orders can end on: each planned date and the days a reattempt may move it to. */
+export function reconciliationDates(orders: Order[]): string[] {
+  const dates = new Set<string>();
+  for (const o of orders) {
+    const start = Date.parse(`${o.plannedDate}T00:00:00Z`);
+    for (let d = 0; d <= REATTEMPT_DAYS; d++)
+      dates.add(new Date(start + d * 86_400_000).toISOString().slice(0, 10));
+  }
+  return [...dates].sort();
+}
+
+/** Runs the product's ReconciliationWorkflow for each day, one after the other, and returns the reports. */
+export async function reconcileDays(
+  client: Client,
+  dates: string[],
+  opts: { taskQueuePrefix?: string; repair?: boolean } = {},
+): Promise<ReconciliationResult[]> {
+  const config = { SHIPSYNC_TASK_QUEUE_PREFIX: opts.taskQueuePrefix ?? '' } as Config;
+  const reports: ReconciliationResult[] = [];
+  for (const date of dates) {
+    const handle = await startReconciliation(client, config, { date, repair: opts.repair === true });
+    reports.push(await awaitReconciliation(handle, () => undefined));
+  }
+  return reports;
+}
+
 /**
- * Compares each shipment's outcome in Temporal with what the ERP, dispatch and the CRM recorded: ERP
- * milestones and one billing document per shipment with the same total, dispatch tasks per attempt and
- * their final state, a CRM case for every failed attempt and no case left open; no duplicate effect
- * anywhere.
+ * The final check of the demo, the bench, chaos and the stack: the product's ReconciliationWorkflow compares
+ * every day the shipments ran on (ERP milestones and billing through OData, dispatch tasks, CRM cases, all
+ * through the vendors' public APIs) and keeps its reports in the gateway's store. The sandboxes' inspection
+ * endpoints are read for what only they can tell: how many times each effect happened (exactly once).
  */
 export async function reconcile(input: {
+  client: Client;
+  taskQueuePrefix?: string;
   erpUrl: string;
   dispatchUrl: string;
   crmUrl: string;
   orders: Order[];
   results: Map<string, ShipmentResult>;
+  /** Progress lines (one per reconciled day). */
+  say?: (line: string) => void;
 }): Promise<Reconciliation> {
   const mismatches: string[] = [];
-  const [erpEffects, crmEffects, dispatchEffects, billing] = await Promise.all([
+  const [erpEffects, crmEffects, dispatchEffects] = await Promise.all([
     get<{ effects: Effect[] }>(`${input.erpUrl}/__sandbox/effects`),
     get<{ effects: Effect[] }>(`${input.crmUrl}/__sandbox/effects`),
     get<{ effects: Effect[] }>(`${input.dispatchUrl}/__sandbox/effects`),
-    get<{ billingRequests: { deliveryId: string; total: string | number }[] }>(
-      `${input.erpUrl}/__sandbox/billing`,
-    ),
   ]);
   const duplicates = (effects: Effect[], system: string) => {
     const dup = effects.filter((e) => e.count > 1);
@@ -68,9 +104,9 @@ export async function reconcile(input: {
     return dup.length;
   };
   const r: Reconciliation = {
-    checked: input.orders.length,
+    checked: 0,
     mismatches,
-    billingDocuments: billing.billingRequests.length,
+    billingDocuments: erpEffects.effects.filter((e) => e.kind === 'billing_request').length,
     duplicateErpEffects: duplicates(erpEffects.effects, 'ERP'),
     duplicateCrmEffects: duplicates(crmEffects.effects, 'CRM'),
     duplicateDispatchEffects: duplicates(dispatchEffects.effects, 'dispatch'),
@@ -78,6 +114,7 @@ export async function reconcile(input: {
     casesByKind: {},
     notices: crmEffects.effects.filter((e) => e.kind === 'notification').length,
     dispatchTasks: 0,
+    reports: [],
   };
   for (const order of input.orders) {
     const id = shipmentWorkflowId(order.deliveryId);
@@ -86,53 +123,40 @@ export async function reconcile(input: {
       mismatches.push(`${id}: not closed`);
       continue;
     }
-    const erp = await get<{ milestones: { milestone: string; attempt: number }[] }>(
-      `${input.erpUrl}/__sandbox/deliveries/${order.deliveryId}/milestones`,
-    );
-    const erpCodes = erp.milestones.map((m) => `${m.milestone}#${Number(m.attempt)}`);
-    const ours = result.milestones.map((m) => `${m.milestone.toUpperCase()}#${m.attempt}`);
-    if (erpCodes.join() !== ours.join())
-      mismatches.push(`${id}: ERP milestones ${erpCodes.join(' ')} but workflow reported ${ours.join(' ')}`);
-    const problem = milestoneSequenceProblem(erpCodes);
-    if (problem) mismatches.push(`${id}: ERP milestone sequence ${problem}`);
-    const docs = billing.billingRequests.filter((b) => b.deliveryId === order.deliveryId);
-    if (docs.length !== 1) mismatches.push(`${id}: ${docs.length} ERP billing documents`);
-    else if (Math.round(Number(docs[0]?.total) * 100) !== Math.round(result.total * 100)) {
-      mismatches.push(`${id}: ERP billed ${String(docs[0]?.total)} but workflow computed ${result.total}`);
-    }
-
-    const { tasks } = await get<{
-      tasks: { state: number; completionDetails?: { success?: boolean } | null }[];
-    }>(`${input.dispatchUrl}/__sandbox/tasks`, { shipmentId: id });
-    // Tasks cancelled after a missed window are deleted in dispatch, so count creations, not survivors.
+    // One task per attempt: counted from creations, since tasks cancelled after a missed window are deleted.
     const created = dispatchEffects.effects.filter(
       (e) => e.kind === 'task.created' && e.key.startsWith(`${id}:task:`),
     ).length;
     r.dispatchTasks += created;
     if (created !== result.attempts)
       mismatches.push(`${id}: ${created} dispatch tasks created for ${result.attempts} attempts`);
-    const last = tasks.at(-1);
-    if (result.outcome === 'delivered' && last?.completionDetails?.success !== true) {
-      mismatches.push(`${id}: delivered in the workflow but the last dispatch task did not succeed`);
-    }
-
-    const { cases } = await get<{ cases: { kind: string | null; status: string }[] }>(
-      `${input.crmUrl}/__sandbox/cases`,
-      {
-        external_id: id,
-      },
-    );
-    const open = cases.filter((c) => c.status !== 'solved' && c.status !== 'closed');
-    r.casesSolved += cases.length - open.length;
-    for (const c of cases) {
-      const kind = c.kind ?? 'none';
+  }
+  // Case figures for the summary from the CRM's ticket effects (a case is a ticket tagged as one).
+  for (const e of crmEffects.effects) {
+    if (e.detail?.case !== true) continue;
+    if (e.kind === 'ticket_solved') r.casesSolved++;
+    if (e.kind === 'ticket_created') {
+      const kind = typeof e.detail.kind === 'string' ? e.detail.kind : 'none';
       r.casesByKind[kind] = (r.casesByKind[kind] ?? 0) + 1;
     }
-    if (open.length > 0) mismatches.push(`${id}: ${open.length} CRM case(s) still open`);
-    const failures = ours.filter((c) => c.startsWith('FAILED_ATTEMPT')).length;
-    const failureCases = cases.filter((c) => c.kind === 'failed_attempt' || c.kind === 'damage').length;
-    if (failureCases < failures)
-      mismatches.push(`${id}: ${failures} failed attempts but ${failureCases} failure cases`);
   }
+
+  // The cross-system comparison is the product's own job, one run per day the shipments may have ended on.
+  for (const report of await reconcileDays(input.client, reconciliationDates(input.orders), {
+    taskQueuePrefix: input.taskQueuePrefix,
+  })) {
+    r.reports.push(report.reportId);
+    r.checked += report.checked;
+    if (report.checked > 0)
+      input.say?.(
+        `reconciliation ${report.reportId}: ${report.checked} shipments, ${report.counts.total} mismatches`,
+      );
+    if (report.inFlight > 0) mismatches.push(`${report.date}: ${report.inFlight} shipment(s) still running`);
+    for (const m of report.mismatches) mismatches.push(`${m.shipmentId}: ${m.kind}: ${m.detail}`);
+    const hidden = report.counts.total - report.mismatches.length;
+    if (hidden > 0) mismatches.push(`${report.date}: ${hidden} more mismatches in report ${report.reportId}`);
+  }
+  if (r.checked !== input.orders.length)
+    mismatches.push(`reconciliation checked ${r.checked} shipments of ${input.orders.length}`);
   return r;
 }

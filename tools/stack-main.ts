@@ -29,6 +29,8 @@ async function playOn(
   });
   await stack.crm.drain();
   const found = await reconcile({
+    client: stack.client,
+    say: say,
     erpUrl: stack.erp.url,
     dispatchUrl: stack.dispatch.url,
     crmUrl: stack.crm.url,

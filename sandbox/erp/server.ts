@@ -451,6 +451,31 @@ export async function startErpSandbox(opts: ErpSandboxOptions = {}): Promise<Erp
     return { deliveryId: id, milestones };
   });
 
+  // Deletes milestone records of a delivery behind shipsync's back (a key user's correction), so reconciliation
+  // has a drift to find: every record of the code, or only the given attempt's.
+  app.delete<{ Params: { id: string } }>('/__sandbox/deliveries/:id/milestones', async (req) => {
+    const id = stripAlpha(req.params.id);
+    if (!store.deliveries.has(id))
+      throw new ODataError(404, MESSAGES.notFound, `Delivery ${id.slice(0, 20)} does not exist`);
+    const parsed = z
+      .object({
+        milestone: z.enum(MILESTONE_CODES),
+        attempt: z.coerce.number().int().min(1).max(99).optional(),
+      })
+      .strict()
+      .safeParse(req.query ?? {});
+    if (!parsed.success) throw bodyIssue(parsed.error);
+    const { milestone, attempt } = parsed.data;
+    const doomed = store.milestones.filter(
+      (m) =>
+        m.wire.DeliveryDocument === id &&
+        m.wire.MilestoneCode === milestone &&
+        (attempt === undefined || Number(m.wire.AttemptNumber) === attempt),
+    );
+    for (const m of doomed) store.removeMilestone(m.seq);
+    return { deliveryId: id, milestone, attempt: attempt ?? null, deleted: doomed.length };
+  });
+
   app.get('/__sandbox/billing', async () => ({
     billingRequests: [...store.billing.values()].map((b) => ({
       billingDocumentRequest: b.header.BillingDocumentRequest,

@@ -115,6 +115,20 @@ export class ErpStore {
     this.write('milestone', String(rec.seq).padStart(12, '0'), rec);
   }
 
+  /**
+   * Removes a milestone record, as a key user deleting it in the ERP would: its exactly-once memory (the
+   * stored repeatable response, the effect count) stays, so a replay of the same request still has no effect.
+   */
+  removeMilestone(seq: number): boolean {
+    const index = this.milestones.findIndex((m) => m.seq === seq);
+    if (index < 0) return false;
+    this.milestones.splice(index, 1);
+    this.db
+      ?.prepare('DELETE FROM erp_state WHERE coll = ? AND k = ?')
+      .run('milestone', String(seq).padStart(12, '0'));
+    return true;
+  }
+
   /** Stores a billing document request. */
   saveBilling(rec: BillingRecord) {
     const id = String(rec.header.BillingDocumentRequest);

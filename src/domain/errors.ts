@@ -128,6 +128,11 @@ export const ERROR_CODES = {
   },
   ROUTE_NOT_FOUND: { retryable: false, http: 404, meaning: 'no such route or method' },
   DEAD_LETTER_NOT_FOUND: { retryable: false, http: 404, meaning: 'no dead letter with that id' },
+  RECONCILIATION_REPORT_NOT_FOUND: {
+    retryable: false,
+    http: 404,
+    meaning: 'no reconciliation report with that id',
+  },
   DEAD_LETTER_NOT_OPEN: {
     retryable: false,
     http: 409,

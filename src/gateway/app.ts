@@ -25,6 +25,7 @@ import { KpiMetrics } from './kpi-service.js';
 import { GatewayMetrics } from './metrics.js';
 import { OdsProjector } from './ods.js';
 import { registerOpsRoutes } from './ops-routes.js';
+import { registerReconciliationRoutes } from './reconciliation-routes.js';
 import { rateLimitsFromConfig, registerRateLimits, type RateLimits } from './rate-limit.js';
 import { TaskGuard, type TaskGuardOptions } from './task-guard.js';
 import { deliverEvent, normalizeShipmentId, type DeliveryContext } from './temporal.js';
@@ -278,6 +279,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     updateTimeoutMs: opts.updateTimeoutMs ?? 30_000,
     queryTimeoutMs: opts.queryTimeoutMs ?? 5_000,
   });
+  registerReconciliationRoutes(app, { store, principals, onUnknownToken });
   const kpiMetrics = new KpiMetrics(metrics.registry, store, () => ods.now().slice(0, 10));
   const vendors = vendorCredentialsFromConfig(config);
   registerOpsRoutes(app, {

@@ -46,6 +46,23 @@ export interface MilestoneReport {
   idempotencyKey: string;
 }
 
+/** A milestone as the ERP holds it, read back for reconciliation. */
+export interface ErpMilestoneRecord {
+  deliveryId: string;
+  /** Canonical milestone (`delivered`, `failed_attempt`, ...). */
+  milestone: string;
+  attempt: number;
+  occurredAt: string;
+}
+
+/** A billing document request as the ERP holds it, read back for reconciliation. */
+export interface ErpBillingRecord {
+  deliveryId: string;
+  billingDocumentId: string;
+  total: number;
+  currency: string;
+}
+
 /** The ERP, system of record for orders, commit dates and financial posting. */
 export interface ErpPort {
   /** Released, not yet picked-up outbound deliveries, oldest first, a page at a time. */
@@ -58,6 +75,10 @@ export interface ErpPort {
   postGoodsIssue(deliveryId: string, idempotencyKey: string): Promise<void>;
   /** Requests an external billing document; returns the ERP's document id (the same on a replay). */
   postBilling(doc: BillingDocument, idempotencyKey: string): Promise<{ billingDocumentId: string }>;
+  /** Every milestone the ERP holds for these deliveries (all pages). */
+  listMilestones(deliveryIds: string[]): Promise<ErpMilestoneRecord[]>;
+  /** Every billing document request the ERP holds for these deliveries (all pages). */
+  listBillingRequests(deliveryIds: string[]): Promise<ErpBillingRecord[]>;
 }
 
 /** A task created in dispatch for one delivery attempt. */
@@ -72,6 +93,25 @@ export interface PlanResult {
   unassigned: { taskId: string; reason: string }[];
 }
 
+/** A dispatch task as dispatch lists it, read back for reconciliation. */
+export interface DispatchTaskView {
+  taskId: string;
+  /** The shipment and attempt shipsync put in the task's metadata; absent on tasks it did not create. */
+  shipmentId?: string;
+  attempt?: number;
+  /** unassigned, assigned, active or completed. */
+  state: 'unassigned' | 'assigned' | 'active' | 'completed';
+  /** For a completed task: whether the driver succeeded. */
+  success?: boolean;
+}
+
+/** One page of a dispatch task listing and the cursor to the next one. */
+export interface DispatchTaskPage {
+  tasks: DispatchTaskView[];
+  /** Undefined on the last page. */
+  nextCursor?: string;
+}
+
 /** The dispatch platform, system of execution for routes, ETAs and proof of delivery. */
 export interface DispatchPort {
   /** Creates (or finds, on a replay) the task for a job attempt. */
@@ -84,11 +124,24 @@ export interface DispatchPort {
   cancelTask(taskId: string): Promise<void>;
   /** Optimises the routes of one region and date; assignments arrive as webhooks. */
   planRegion(region: string, date: string): Promise<PlanResult>;
+  /** Tasks created (or completed) between two instants, a page at a time. */
+  listTasks(opts: { from: string; to: string; cursor?: string }): Promise<DispatchTaskPage>;
 }
 
 /** A customer-service case reference. */
 export interface CaseRef {
   caseId: string;
+}
+
+/** A CRM ticket of a shipment (case or notice thread), read back for reconciliation. */
+export interface CaseView {
+  caseId: string;
+  /** The exception kind of a case; undefined for the customer-notice thread. */
+  kind?: string;
+  /** Zendesk-style status: new, open, pending, hold, solved, closed. */
+  status: string;
+  /** True for the thread of customer notices (not a case). */
+  noticeThread: boolean;
 }
 
 /** The customer-service platform, system of engagement for cases and customer interactions. */
@@ -121,6 +174,8 @@ export interface CrmPort {
   }): Promise<void>;
   /** Solves a case with a closing comment. */
   closeCase(caseId: string, resolution: string, idempotencyKey: string): Promise<void>;
+  /** Every ticket the CRM holds for the shipment (external id = shipment id). */
+  listCases(shipmentId: string): Promise<CaseView[]>;
 }
 
 /** Offline address validation and geocoding. */

@@ -419,6 +419,15 @@ export const configSchema = z.object({
     .regex(/^[\x21-\x7e]{1,512}$/, 'expected printable ASCII without spaces')
     .optional(),
   SHIPSYNC_RELEASE_INTERVAL_MINUTES: z.coerce.number().positive().default(15),
+  /** Cron expression (UTC) of the nightly reconciliation Schedule; each run reconciles the day before. */
+  SHIPSYNC_RECONCILE_CRON: z
+    .string()
+    .trim()
+    .regex(
+      /^(\S+\s+){4}\S+$/,
+      'expected a cron expression of five fields (minute hour day-of-month month day-of-week), e.g. 30 2 * * *',
+    )
+    .default('30 2 * * *'),
   SHIPSYNC_MAX_DELIVERY_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(2),
   SHIPSYNC_APPROVAL_THRESHOLD: threshold.default(150),
   /** Accessorial total in USD above which two different finance principals must approve (four-eyes). */

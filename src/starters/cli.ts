@@ -36,6 +36,8 @@ import { registerDlqCommands } from './dlq.js';
 import { registerOperatorCommands } from './operator.js';
 import { registerParkedCommands } from './parked.js';
 import { registerOdsCommands } from './ods.js';
+import { registerReconcileCommand } from './reconcile.js';
+import { registerReconciliationReportCommands } from './reconciliation-reports.js';
 import { releaseNow, upsertReleaseSchedule } from '../platform/release.js';
 import { clockFromConfig, settingsFromConfig, startShipment } from '../platform/shipments.js';
 
@@ -160,6 +162,8 @@ export function buildCli(ctxFactory: (json: boolean) => Ctx = defaultCtx): Comma
         );
       });
     });
+
+  registerReconcileCommand(program, ctx);
 
   program
     .command('start <deliveryId>')
@@ -405,6 +409,7 @@ export function buildCli(ctxFactory: (json: boolean) => Ctx = defaultCtx): Comma
   registerParkedCommands(program, apiDeps);
   registerOperatorCommands(program, apiDeps);
   registerAuditCommand(program, apiDeps);
+  registerReconciliationReportCommands(program, apiDeps);
   registerOdsCommands(program, apiDeps);
   registerPrincipalCommand(program);
   return program;

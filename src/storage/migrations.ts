@@ -291,6 +291,37 @@ export function migrationsFor(backend: Backend): Record<string, Migration> {
         );
       },
     },
+    '0007_reconciliation_reports': {
+      async up(db) {
+        // Reports of ReconciliationWorkflow runs: one header row each, one row per mismatch found.
+        await sql`create table if not exists reconciliation_reports (
+          id text primary key,
+          date text not null,
+          region text,
+          repair integer not null default 0,
+          status text not null check (status in ('running', 'completed')),
+          started_at text not null,
+          finished_at text,
+          checked integer not null default 0,
+          in_flight integer not null default 0
+        )`.execute(db);
+        await sql`create index if not exists reconciliation_reports_date on reconciliation_reports (date, started_at)`.execute(
+          db,
+        );
+        await sql`create table if not exists reconciliation_mismatches (
+          report_id text not null,
+          seq integer not null,
+          shipment_id text not null,
+          kind text not null,
+          status text not null,
+          body text not null,
+          primary key (report_id, seq)
+        )`.execute(db);
+        await sql`create index if not exists reconciliation_mismatches_shipment on reconciliation_mismatches (shipment_id)`.execute(
+          db,
+        );
+      },
+    },
   };
 }
 

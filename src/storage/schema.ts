@@ -188,6 +188,29 @@ export interface OdsEventTable {
 }
 
 /** Every table of the store. */
+/** One reconciliation run's report header (migration 0007). */
+export interface ReconciliationReportTable {
+  id: string;
+  date: string;
+  region: string | null;
+  repair: number;
+  status: 'running' | 'completed';
+  started_at: string;
+  finished_at: string | null;
+  checked: number;
+  in_flight: number;
+}
+
+/** One mismatch of a reconciliation report, the mismatch as JSON (migration 0007). */
+export interface ReconciliationMismatchTable {
+  report_id: string;
+  seq: number;
+  shipment_id: string;
+  kind: string;
+  status: string;
+  body: string;
+}
+
 export interface StoreTables {
   inbox: InboxTable;
   dead_letters: DeadLetterTable;
@@ -198,4 +221,6 @@ export interface StoreTables {
   ods_stops: OdsStopTable;
   ods_cases: OdsCaseTable;
   ods_events: OdsEventTable;
+  reconciliation_reports: ReconciliationReportTable;
+  reconciliation_mismatches: ReconciliationMismatchTable;
 }

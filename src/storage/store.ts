@@ -10,6 +10,7 @@ import { IdempotencyRepository } from './idempotency.js';
 import { InboxRepository } from './inbox.js';
 import { migrate } from './migrations.js';
 import { OdsRepository } from './ods.js';
+import { ReconciliationRepository } from './reconciliation.js';
 import { TelemetryBatcher, TelemetryRepository, type TelemetryBatcherOptions } from './telemetry.js';
 
 /** The middleware's own tables behind one API, on SQLite or PostgreSQL. */
@@ -23,6 +24,8 @@ export interface Store {
   audit: AuditRepository;
   /** The operational data store's read model (shipments, stops, cases, timeline). */
   ods: OdsRepository;
+  /** Reconciliation reports (ReconciliationWorkflow). */
+  reconciliation: ReconciliationRepository;
   /** The underlying database, for tests and maintenance. */
   db: Db;
   /** A batcher writing into this store's telemetry table. */
@@ -60,6 +63,7 @@ export async function openStore(
     idempotency: new IdempotencyRepository(db),
     audit: new AuditRepository(db),
     ods: new OdsRepository(db),
+    reconciliation: new ReconciliationRepository(db),
     telemetryBatcher: (opts) => new TelemetryBatcher(telemetry, opts),
     ping: async () => {
       await sql`select 1`.execute(db.kysely);
@@ -88,6 +92,7 @@ export type { AuditEntry, AuditPrincipalKind, AuditQuery, NewAuditEntry } from '
 export type { DeadLetter, NewDeadLetter } from './dead-letters.js';
 export type { OdsCase, OdsEvent, OdsShipment, OdsShipmentUpsert, OdsStop, StopChange } from './ods.js';
 export type { StoredResponse } from './idempotency.js';
+export type { ReconciliationReportSummary } from './reconciliation.js';
 export { InboxWriter } from './inbox.js';
 export type { EventSource, InboxRow, NewInboxEvent } from './inbox.js';
 export type { TelemetryBatcher, TelemetryPosition } from './telemetry.js';

@@ -12,21 +12,21 @@ import { describeTemporalConnection, temporalConnectionOptions } from '../platfo
 import { clockFromConfig, settingsFromConfig } from '../platform/shipments.js';
 import { taskQueues } from '../workflows/task-queues.js';
 import { createWorkers } from './workers.js';
-import type { DeadLetterRepository } from '../storage/dead-letters.js';
 import { openStore, storeTargetFromConfig, type Store } from '../storage/store.js';
 
 /**
- * The gateway's store, opened once when a release pass first needs it (SHIPSYNC_DATABASE_URL, else the SQLite
- * file in SHIPSYNC_DATA_DIR); a failed open is tried again on the next call.
+ * The gateway's store, opened once when a release pass or a reconciliation first needs it
+ * (SHIPSYNC_DATABASE_URL, else the SQLite file in SHIPSYNC_DATA_DIR); a failed open is tried again on the
+ * next call.
  */
-function lazyDeadLetters(config: Config): () => Promise<DeadLetterRepository> {
+function lazyStore(config: Config): () => Promise<Store> {
   let opening: Promise<Store> | undefined;
   return async () => {
     opening ??= openStore(storeTargetFromConfig(config)).catch((err: unknown) => {
       opening = undefined;
       throw err;
     });
-    return (await opening).deadLetters;
+    return opening;
   };
 }
 
@@ -59,6 +59,7 @@ async function main() {
         );
     }
   });
+  const store = lazyStore(config);
   const running = await createWorkers({
     ...temporal,
     namespace: config.SHIPSYNC_TEMPORAL_NAMESPACE,
@@ -88,7 +89,8 @@ async function main() {
     cacheSize: config.SHIPSYNC_WORKER_CACHE_SIZE,
     workflowSlots: config.SHIPSYNC_WORKER_WORKFLOW_SLOTS,
     dataConverter: dataConverterFromConfig(config),
-    deadLetters: lazyDeadLetters(config),
+    deadLetters: async () => (await store()).deadLetters,
+    reconciliationReports: async () => (await store()).reconciliation,
   });
   logger.info(
     {

@@ -11,6 +11,10 @@ import { createCrmActivities } from '../activities/crm.js';
 import { createDispatchActivities } from '../activities/dispatch.js';
 import { createErpActivities } from '../activities/erp.js';
 import { createOrchestrationActivities, type RejectedReleaseSink } from '../activities/orchestration.js';
+import {
+  createReconciliationActivities,
+  type ReconciliationReportSink,
+} from '../activities/reconciliation.js';
 import type { ShipmentSettings } from '../workflows/shipment/contract.js';
 import { taskQueues } from '../workflows/task-queues.js';
 import { temporalConnectError } from '../platform/temporal-client.js';
@@ -61,6 +65,8 @@ export interface WorkerDeps {
   bundle?: WorkflowBundleOption;
   /** The gateway's dead letters, for released deliveries the ERP adapter refuses (opened on first use). */
   deadLetters?: () => Promise<RejectedReleaseSink>;
+  /** The gateway's reconciliation reports (opened on first use). */
+  reconciliationReports?: () => Promise<ReconciliationReportSink>;
 }
 
 /** The running workers and how to stop them. */
@@ -102,7 +108,10 @@ export async function loadWorkflowBundle(dataConverter?: DataConverter): Promise
   });
 }
 
-/** Creates the workflow worker (`shipments`) and one activity worker per external system. */
+/**
+ * Creates the workflow worker (`shipments`, which also runs the orchestration and reconciliation activities)
+ * and one activity worker per external system.
+ */
 export async function createWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   const target = {
     address: deps.address,
@@ -129,13 +138,22 @@ export async function createWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
       ...common,
       taskQueue: q.shipments,
       workflowBundle: bundle,
-      activities: createOrchestrationActivities({
-        client,
-        clock: deps.clock,
-        settings: deps.settings,
-        taskQueuePrefix: deps.taskQueuePrefix,
-        deadLetters: deps.deadLetters,
-      }),
+      activities: {
+        ...createOrchestrationActivities({
+          client,
+          clock: deps.clock,
+          settings: deps.settings,
+          taskQueuePrefix: deps.taskQueuePrefix,
+          deadLetters: deps.deadLetters,
+        }),
+        ...createReconciliationActivities({
+          client,
+          erp: deps.erp,
+          dispatch: deps.dispatch,
+          crm: deps.crm,
+          reports: deps.reconciliationReports,
+        }),
+      },
       maxCachedWorkflows: deps.cacheSize ?? 2000,
       maxConcurrentWorkflowTaskExecutions: deps.workflowSlots ?? 40,
       maxConcurrentActivityTaskExecutions: 20,

@@ -128,6 +128,8 @@ describe('end to end through the gateway', () => {
     expect(duplicatesSent).toBeGreaterThan(3 * starts.length);
 
     const reconciliation = await reconcile({
+      client: stack.client,
+      taskQueuePrefix: stack.prefix,
       erpUrl: stack.erp.url,
       dispatchUrl: dispatch.url,
       crmUrl: crm.url,

@@ -80,8 +80,10 @@ export interface Stack {
   clock: ClockSettings;
   settings: ShipmentSettings;
   workers: RunningWorkers;
-  /** The gateway store the workers keep release dead letters in (SQLite in a temp folder). */
+  /** The gateway store the workers keep release dead letters and reconciliation reports in (SQLite in a temp folder). */
   store: Store;
+  /** The folder of that store: a CLI or gateway with SHIPSYNC_DATA_DIR here shares it. */
+  dataDir: string;
   /** Creates the delivery in the ERP and starts its shipment. */
   start(
     overrides?: Partial<Order>,
@@ -153,6 +155,7 @@ export async function startStack(
       bundle: await workflowBundle(dataConverter?.failureConverterPath),
       dataConverter,
       deadLetters: async () => store.deadLetters,
+      reconciliationReports: async () => store.reconciliation,
     });
     return { connection, client, workers };
   };
@@ -165,6 +168,7 @@ export async function startStack(
     dispatch,
     crm,
     store,
+    dataDir: storeDir,
     client,
     prefix,
     clock,

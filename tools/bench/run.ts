@@ -268,6 +268,7 @@ export async function runFull(o: BenchOptions, say: (l: string) => void): Promis
     });
     await crm.drain();
     const reconciliation = await reconcile({
+      client: client,
       erpUrl: erp.url,
       dispatchUrl: dispatch.url,
       crmUrl: crm.url,

@@ -58,6 +58,7 @@ export async function observe(
   const get = async <T>(url: string, params?: Record<string, string>) =>
     (await axios.get<T>(url, { params, timeout: 30_000 })).data;
   const reconciliation = await reconcile({
+    client: stack.client,
     erpUrl: stack.erp.url,
     dispatchUrl: stack.dispatch.url,
     crmUrl: stack.crm.url,

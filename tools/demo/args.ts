@@ -12,6 +12,11 @@ export interface DemoOptions {
   killWorkerAfterSeconds?: number;
   /** Give up waiting for shipments to close after this many real seconds. */
   timeoutSeconds: number;
+  /**
+   * Make the ERP refuse this milestone code for good; once the day has played, the reconciliation job reports
+   * the parked items and the operator lifts the rule and retries them.
+   */
+  rejectMilestone?: string;
 }
 
 /** The demo's command line; `run` gets the parsed options and returns the exit code. */
@@ -34,6 +39,12 @@ export function demoCommand(run: (opts: DemoOptions) => Promise<number>) {
       numberIn('--timeout', 1, 86_400),
       600,
     )
+    .addOption(
+      new Option(
+        '--reject-milestone <code>',
+        'make the ERP refuse this milestone for good (e.g. DISPATCHED); the operator clears it after the day',
+      ).choices(['PLANNED', 'DISPATCHED', 'DELAYED', 'FAILED_ATTEMPT', 'DELIVERED', 'RETURNED']),
+    )
     .option('--json', 'print the summary as JSON on standard output (progress goes to standard error)')
     .allowExcessArguments(false)
     .action(
@@ -45,6 +56,7 @@ export function demoCommand(run: (opts: DemoOptions) => Promise<number>) {
         killWorkerAfter?: number;
         timeout: number;
         json?: boolean;
+        rejectMilestone?: string;
       }) => {
         process.exitCode = await run({
           shipments: o.shipments,
@@ -54,6 +66,7 @@ export function demoCommand(run: (opts: DemoOptions) => Promise<number>) {
           json: o.json === true,
           killWorkerAfterSeconds: o.killWorkerAfter,
           timeoutSeconds: o.timeout,
+          ...(o.rejectMilestone ? { rejectMilestone: o.rejectMilestone } : {}),
         });
       },
     );

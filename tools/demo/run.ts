@@ -2,7 +2,9 @@ import { resolve } from 'node:path';
 import { once } from 'node:events';
 import { loadConfig, sandboxToken } from '../../src/platform/config.js';
 import { operatorFor, playDay, progressLine, releaseDay } from '../day/play.js';
+import axios from 'axios';
 import { reconcile } from '../reconcile.js';
+import { clearParked, parkedWaiting, rejectMilestone, type ParkedRound } from './parked.js';
 import { startFullStack } from '../stack.js';
 import type { DemoOptions } from './args.js';
 import { recountConsole, recountLines } from './recount.js';
@@ -33,16 +35,31 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   );
   try {
     const { clock, erp, dispatch, crm } = stack;
+    if (opts.rejectMilestone) {
+      await rejectMilestone(erp.url, opts.rejectMilestone);
+      out(`ERP rule: milestone ${opts.rejectMilestone} refused for good until an operator lifts it`);
+    }
     const orders = await releaseDay(
       stack,
       { shipments: opts.shipments, seed: opts.seed, mismatchRate: 0.05 },
       out,
     );
     const operator = operatorFor(stack, orders, 'demo');
+    const ids = new Set(operator.ids);
+    let waiting: string[] = [];
     let lastLine = '';
+    const deadlineMs = Date.now() + opts.timeoutSeconds * 1000;
     await playDay(operator, {
-      deadlineMs: Date.now() + opts.timeoutSeconds * 1000,
+      deadlineMs,
       everyMs: 1000,
+      // With a refused milestone the day ends when every shipment closed or waits only on parked work.
+      ...(opts.rejectMilestone
+        ? {
+            done: () =>
+              operator.results.size + operator.closedWithoutResult.size + waiting.length >=
+              operator.ids.length,
+          }
+        : {}),
       beforePass: async () => {
         if (
           opts.killWorkerAfterSeconds !== undefined &&
@@ -54,16 +71,40 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
           workerRestarts++;
         }
       },
-      afterPass: (phases) => {
+      afterPass: async (phases) => {
+        if (opts.rejectMilestone) waiting = await parkedWaiting(stack.client, ids);
         const line = progressLine(clock, operator, phases);
         if (line !== lastLine) out(line);
         lastLine = line;
       },
     });
+    let parkedRound: ParkedRound | undefined;
+    if (opts.rejectMilestone) {
+      parkedRound = await clearParked({
+        client: stack.client,
+        erpUrl: erp.url,
+        api: axios.create({ baseURL: stack.gatewayUrl, validateStatus: () => true, timeout: 30_000 }),
+        dispatcherToken: sandboxToken('dispatcher'),
+        orders,
+        waiting,
+        say: out,
+      });
+      await playDay(operator, {
+        deadlineMs,
+        everyMs: 1000,
+        afterPass: (phases) => {
+          const line = progressLine(clock, operator, phases);
+          if (line !== lastLine) out(line);
+          lastLine = line;
+        },
+      });
+    }
 
     await crm.drain();
     const results = operator.results;
     const reconciliation = await reconcile({
+      client: stack.client,
+      say: out,
       erpUrl: erp.url,
       dispatchUrl: dispatch.url,
       crmUrl: crm.url,
@@ -98,7 +139,13 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     } catch (err) {
       out(`ops console recount failed: ${err instanceof Error ? err.message : String(err)}`);
     }
-    const ok = summary.closed === summary.shipments && reconciliation.mismatches.length === 0;
+    if (parkedRound)
+      out(
+        `refused milestones: ${parkedRound.waiting} shipment(s) waited on parked work, reconciliation reported ${parkedRound.reported} parked item(s), the operator retried ${parkedRound.retried}`,
+      );
+    // With a refused milestone the job must have reported the parked work before the operator cleared it.
+    const parkedSeen = !parkedRound || parkedRound.reported >= parkedRound.waiting;
+    const ok = summary.closed === summary.shipments && reconciliation.mismatches.length === 0 && parkedSeen;
     if (opts.keepRunning) {
       out(`stack left running; ops console ${consoleUrl}; Web UI ${stack.uiUrl}; press Ctrl-C to stop`);
       await once(process, 'SIGINT');

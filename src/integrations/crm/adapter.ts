@@ -3,7 +3,7 @@ import axios, { isAxiosError, type AxiosInstance } from 'axios';
 import PQueue from 'p-queue';
 import { z } from 'zod';
 import { ShipsyncError } from '../../domain/errors.js';
-import type { CaseRef, CrmPort } from '../ports.js';
+import type { CaseRef, CaseView, CrmPort } from '../ports.js';
 import { classifyZendeskFailure } from './errors.js';
 import {
   DEFAULT_FIELD_IDS,
@@ -142,6 +142,20 @@ export class ZendeskCrmAdapter implements CrmPort {
     await this.call(context, () =>
       this.http.put(`/api/v2/tickets/${id}.json`, closeCaseUpdate(resolution, idempotencyKey)),
     );
+  }
+
+  /** The shipment's tickets (cases and the notice thread) by external id, every cursor page. */
+  async listCases(shipmentId: string): Promise<CaseView[]> {
+    const tickets = await this.ticketsFor(shipmentId, `list cases of ${shipmentId}`);
+    return tickets.map((t) => {
+      const kind = fieldValue(t, this.ids.caseKind);
+      return {
+        caseId: String(t.id),
+        ...(typeof kind === 'string' && kind ? { kind } : {}),
+        status: t.status,
+        noticeThread: t.tags.includes(NOTIFICATION_TAG),
+      };
+    });
   }
 
   private ticketId(caseId: string, context: string): number {

@@ -1,7 +1,13 @@
 import axios, { type AxiosInstance } from 'axios';
 import { ShipsyncError } from '../../domain/errors.js';
 import type { Address, GeoPoint, Job, TimeWindow } from '../../domain/model.js';
-import type { DispatchPort, DispatchTaskRef, PlanResult } from '../ports.js';
+import type {
+  DispatchPort,
+  DispatchTaskPage,
+  DispatchTaskRef,
+  DispatchTaskView,
+  PlanResult,
+} from '../ports.js';
 import { destinationToOnfleet, jobToOnfleetTask } from './mappers.js';
 import { REGION_TIMEZONES, localMidnightMs } from '../../domain/local-time.js';
 
@@ -164,6 +170,24 @@ export class OnfleetDispatchAdapter implements DispatchPort {
     };
   }
 
+  /** One page of `GET /tasks/all?from=&to=&lastId=` (Onfleet pages by the last task id it returned). */
+  async listTasks(opts: { from: string; to: string; cursor?: string }): Promise<DispatchTaskPage> {
+    const from = Date.parse(opts.from);
+    const to = Date.parse(opts.to);
+    if (!Number.isFinite(from) || !Number.isFinite(to) || to < from) {
+      throw new ShipsyncError('VALIDATION_FAILED', 'list tasks: from and to must be instants, from first', {
+        field: 'from',
+      });
+    }
+    const res = await this.call('list tasks', () =>
+      this.http.get<{ tasks?: OnfleetListedTask[]; lastId?: string }>('/tasks/all', {
+        params: { from, to, ...(opts.cursor ? { lastId: opts.cursor } : {}) },
+      }),
+    );
+    const tasks = (res.tasks ?? []).map(taskViewOf);
+    return res.lastId ? { tasks, nextCursor: res.lastId } : { tasks };
+  }
+
   /** The Onfleet team of a region: the team whose name is the region code. */
   private async teamFor(region: string): Promise<string> {
     const cached = this.teamIds.get(region);
@@ -187,6 +211,32 @@ export class OnfleetDispatchAdapter implements DispatchPort {
       throw classifyOnfleetError(err, operation);
     }
   }
+}
+
+/** The fields of a listed Onfleet task that reconciliation reads. */
+interface OnfleetListedTask {
+  id: string;
+  state: number;
+  completionDetails?: { success?: boolean | null } | null;
+  metadata?: { name: string; value: unknown }[];
+}
+
+const TASK_STATES = ['unassigned', 'assigned', 'active', 'completed'] as const;
+
+/** A listed task in port terms: state name, success, and the shipment metadata shipsync put on it. */
+export function taskViewOf(t: OnfleetListedTask): DispatchTaskView {
+  const meta = (name: string) => t.metadata?.find((m) => m.name === name)?.value;
+  const shipmentId = meta('shipmentId');
+  const attempt = meta('attempt');
+  const state = TASK_STATES[t.state] ?? 'unassigned';
+  const success = t.completionDetails?.success;
+  return {
+    taskId: t.id,
+    state,
+    ...(typeof shipmentId === 'string' ? { shipmentId } : {}),
+    ...(typeof attempt === 'number' ? { attempt } : {}),
+    ...(state === 'completed' && typeof success === 'boolean' ? { success } : {}),
+  };
 }
 
 function nextDate(date: string): string {

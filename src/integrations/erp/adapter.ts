@@ -3,13 +3,23 @@ import { ShipsyncError } from '../../domain/errors.js';
 import type { BillingDocument, Order } from '../../domain/model.js';
 import { OAuthTokenSource, type OAuthClientCredentials } from './oauth.js';
 import { createLogger, type AppLogger } from '../../platform/logger.js';
-import type { ErpPort, MilestoneReport, RejectedDelivery, ReleasedPage } from '../ports.js';
+import type {
+  ErpBillingRecord,
+  ErpMilestoneRecord,
+  ErpPort,
+  MilestoneReport,
+  RejectedDelivery,
+  ReleasedPage,
+} from '../ports.js';
 
 export type { RejectedDelivery } from '../ports.js';
 import {
   DELIVERY_EXPAND,
   alphaOut,
   billingDocumentIdFrom,
+  billingFromOData,
+  deliveriesFilter,
+  milestoneFromOData,
   billingToOData,
   commitDateToOData,
   milestoneToOData,
@@ -28,6 +38,12 @@ export const ERP_PATHS = {
 
 /** Largest page the adapter asks for (the gateway pages larger reads on its own). */
 export const MAX_PAGE_SIZE = 1000;
+
+/** Deliveries named in one `$filter` (an `or` of equalities keeps the URL well under gateway limits). */
+export const FILTER_CHUNK = 40;
+
+/** Pages one filtered read follows at most (a safety net against a gateway that links to itself). */
+const MAX_READ_PAGES = 1000;
 
 /** A released delivery the ERP returned in a shape shipsync cannot accept, with the offending field. */
 
@@ -259,6 +275,69 @@ export class SapErpAdapter implements ErpPort {
       what: `post billing for ${doc.deliveryId}`,
     });
     return { billingDocumentId: billingDocumentIdFrom(res.data) };
+  }
+
+  /** Milestones of these deliveries: `$filter` on DeliveryDocument, 40 deliveries a request, every page. */
+  async listMilestones(deliveryIds: string[]): Promise<ErpMilestoneRecord[]> {
+    const rows = await this.readByDeliveries(
+      `${ERP_PATHS.milestone}/YY1_ShipmentMilestone`,
+      'DeliveryDocument',
+      deliveryIds,
+      'list milestones',
+    );
+    return rows.map(milestoneFromOData);
+  }
+
+  /** Billing document requests of these deliveries: `$filter` on ReferenceDocument, every page. */
+  async listBillingRequests(deliveryIds: string[]): Promise<ErpBillingRecord[]> {
+    const rows = await this.readByDeliveries(
+      `${ERP_PATHS.billing}/A_BillingDocumentRequest`,
+      'ReferenceDocument',
+      deliveryIds,
+      'list billing requests',
+    );
+    return rows.map(billingFromOData);
+  }
+
+  /**
+   * Reads an entity set filtered to some deliveries, in chunks (a gateway limits the URL length) and pages:
+   * the server's `__next` link (`$skiptoken`) is followed until there is none.
+   */
+  private async readByDeliveries(
+    set: string,
+    property: string,
+    deliveryIds: string[],
+    what: string,
+  ): Promise<unknown[]> {
+    for (const id of deliveryIds) this.checkId(id);
+    const out: unknown[] = [];
+    for (let i = 0; i < deliveryIds.length; i += FILTER_CHUNK) {
+      const chunk = deliveryIds.slice(i, i + FILTER_CHUNK);
+      let url: string | undefined =
+        set +
+        // No $top: the gateway pages on its own and links the next page (`__next` with `$skiptoken`).
+        query({ $filter: deliveriesFilter(property, chunk), $format: 'json' });
+      for (let page = 0; url !== undefined && page < MAX_READ_PAGES; page++) {
+        const res = await this.send('GET', url, {}, what);
+        if (res.status !== 200) throw classifyResponse(res, what);
+        const d = (res.data as { d?: { results?: unknown; __next?: unknown } } | null)?.d;
+        if (!d || !Array.isArray(d.results)) {
+          throw new ShipsyncError('VALIDATION_FAILED', `${what}: the ERP answer has no d.results array`, {
+            field: 'd.results',
+          });
+        }
+        out.push(...(d.results as unknown[]));
+        url = typeof d.__next === 'string' ? this.relative(d.__next) : undefined;
+      }
+    }
+    return out;
+  }
+
+  /** A `__next` link made relative to the adapter's base URL (the gateway may name itself by another host). */
+  private relative(link: string): string {
+    if (!/^https?:\/\//i.test(link)) return link;
+    const u = new URL(link);
+    return `${u.pathname}${u.search}`;
   }
 
   private headerPath(deliveryId: string): string {

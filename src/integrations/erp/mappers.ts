@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { ShipsyncError, issuePath } from '../../domain/errors.js';
 import { BillingDocument, Milestone, Order, type ChargeCode } from '../../domain/model.js';
-import type { MilestoneReport } from '../ports.js';
+import type { ErpBillingRecord, ErpMilestoneRecord, MilestoneReport } from '../ports.js';
 
 /**
  * Pure mappings between SAP S/4HANA OData V2 (API_OUTBOUND_DELIVERY_SRV, the YY1_ShipmentMilestone custom
@@ -469,4 +469,46 @@ export function odataErrorOf(body: unknown): { code?: string; message?: string; 
   const message = typeof e.message === 'string' ? e.message : e.message?.value;
   const target = e.innererror?.errordetails?.find((d) => d.target)?.target;
   return { code: e.code, message, target };
+}
+
+/** A `$filter` that selects rows of these deliveries: `DeliveryDocument eq '1' or DeliveryDocument eq '2'`. */
+export function deliveriesFilter(property: string, deliveryIds: string[]): string {
+  return deliveryIds.map((id) => `${property} eq '${id.replace(/'/g, "''")}'`).join(' or ');
+}
+
+const MilestoneRow = z.object({
+  DeliveryDocument: z.string(),
+  MilestoneCode: z.string(),
+  AttemptNumber: z.coerce.number().int(),
+  OccurredAt: z.string(),
+});
+
+/** A YY1_ShipmentMilestone row read back: canonical milestone (`FAILED_ATTEMPT` -> `failed_attempt`). */
+export function milestoneFromOData(row: unknown): ErpMilestoneRecord {
+  const r = MilestoneRow.parse(row);
+  const ms = r.OccurredAt.startsWith('/Date(') ? dateMs(r.OccurredAt) : Date.parse(r.OccurredAt);
+  return {
+    deliveryId: alphaOut(r.DeliveryDocument),
+    milestone: r.MilestoneCode.toLowerCase(),
+    attempt: r.AttemptNumber,
+    occurredAt: Number.isFinite(ms) ? isoInstant(ms) : r.OccurredAt,
+  };
+}
+
+const BillingRow = z.object({
+  BillingDocumentRequest: z.string(),
+  ReferenceDocument: z.string(),
+  TotalNetAmount: z.coerce.number(),
+  TransactionCurrency: z.string().default(''),
+});
+
+/** An A_BillingDocumentRequest row read back. */
+export function billingFromOData(row: unknown): ErpBillingRecord {
+  const r = BillingRow.parse(row);
+  return {
+    deliveryId: alphaOut(r.ReferenceDocument),
+    billingDocumentId: alphaOut(r.BillingDocumentRequest),
+    total: r.TotalNetAmount,
+    currency: r.TransactionCurrency,
+  };
 }

@@ -47,6 +47,7 @@ function cleanReconciliation(checked: number): Reconciliation {
     casesByKind: {},
     notices: 0,
     dispatchTasks: checked,
+    reports: [],
   };
 }
 

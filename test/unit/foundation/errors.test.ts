@@ -53,6 +53,7 @@ const expected: Record<ErrorCode, boolean> = {
   UPDATE_FAILED: true,
   ROUTE_NOT_FOUND: false,
   DEAD_LETTER_NOT_FOUND: false,
+  RECONCILIATION_REPORT_NOT_FOUND: false,
   DEAD_LETTER_NOT_OPEN: false,
   STORE_UNAVAILABLE: true,
   INTERNAL_ERROR: true,
