@@ -1,3 +1,4 @@
+import type { PriceList } from '../domain/billing.js';
 import type {
   Address,
   BillingDocument,
@@ -58,6 +59,8 @@ export interface ErpPort {
   postGoodsIssue(deliveryId: string, idempotencyKey: string): Promise<void>;
   /** Requests an external billing document; returns the ERP's document id (the same on a replay). */
   postBilling(doc: BillingDocument, idempotencyKey: string): Promise<{ billingDocumentId: string }>;
+  /** The prices valid on a date (ISO instant), with their version; the ERP owns them, the worker caches them. */
+  priceList(at: string): Promise<PriceList>;
 }
 
 /** A task created in dispatch for one delivery attempt. */
