@@ -203,6 +203,7 @@ export const BILLING_PROPS: PropSpec[] = [
   str('OverallBillingDocReqStatus', 1, 'Overall Status'),
   str('YY1_ApprovedBy_BDR', 40, 'Approved By', { extension: true }),
   str('YY1_SecondApprovedBy_BDR', 40, 'Second Approver', { extension: true }),
+  str('YY1_PricingVersion_BDR', 40, 'Pricing Version', { extension: true }),
 ];
 
 /** Properties of `A_BillingDocumentRequestItem`. */
@@ -217,6 +218,40 @@ export const BILLING_ITEM_PROPS: PropSpec[] = [
   str('TransactionCurrency', 5, 'Doc. Currency'),
   dec('YY1_UnitPrice_BDI', 15, 2, 'Unit Price', { extension: true }),
 ];
+
+/** Properties of `A_SlsPrcgConditionRecord` (API_SLSPRICINGCONDITIONRECORD_SRV), a representative subset. */
+export const CONDITION_PROPS: PropSpec[] = [
+  str('ConditionRecord', 10, 'Condition record no.', { alpha: true }),
+  str('ConditionSequentialNumber', 2, 'Sequential No.'),
+  str('ConditionTable', 3, 'Condition table'),
+  str('ConditionApplication', 2, 'Application'),
+  str('ConditionType', 4, 'Condition Type'),
+  date('ConditionValidityStartDate', 'Valid From'),
+  date('ConditionValidityEndDate', 'Valid To'),
+  str('CreatedByUser', 12, 'Created By'),
+  date('CreationDate', 'Created On', { nullable: true }),
+  str('ConditionTextID', 32, 'Text ID'),
+  str('ConditionCalculationType', 3, 'Calculation Type'),
+  dec('ConditionRateValue', 24, 9, 'Amount'),
+  str('ConditionRateValueUnit', 5, 'Condition Currency'),
+  dec('ConditionQuantity', 5, 0, 'Pricing Unit'),
+  str('ConditionQuantityUnit', 3, 'Unit of Measure'),
+  p('ConditionIsDeleted', 'Edm.Boolean', 'Deletion Indicator'),
+  str('ConditionReleaseStatus', 1, 'Release Status'),
+  p('LastChangeDateTime', 'Edm.DateTimeOffset', 'Last Changed'),
+];
+
+/** One condition record: its wire form and a change counter that moves its ETag. */
+export interface ConditionRecord {
+  wire: Wire;
+  version: number;
+}
+
+/** The ETag of a condition record, from its last change. */
+export function conditionEtag(rec: ConditionRecord): string {
+  const ms = Number(/-?\d+/.exec(String(rec.wire.LastChangeDateTime))?.[0] ?? 0);
+  return `W/"'${sapTimestamp(ms, rec.version % 10_000)}'"`;
+}
 
 /** A wire-form entity: OData property name to JSON value. */
 export type Wire = Record<string, unknown>;

@@ -90,7 +90,11 @@ export function errorBody(serviceId: string, code: string, message: string, targ
       message: { lang: 'en', value: message },
       innererror: {
         application: {
-          component_id: serviceId.startsWith('API_BILLING') ? 'SD-BIL-API' : 'LE-SHP-API',
+          component_id: serviceId.startsWith('API_BILLING')
+            ? 'SD-BIL-API'
+            : serviceId.startsWith('API_SLSPRICING')
+              ? 'SD-MD-CM'
+              : 'LE-SHP-API',
           service_namespace: '/SAP/',
           service_id: serviceId,
           service_version: '0002',

@@ -19,6 +19,12 @@ import { CsrfSessions, readRepeatability, requestFingerprint } from './protocol.
 import { deliveryRecordFromOrder } from './records.js';
 import { REGIONS } from './regions.js';
 import { generateOrders, nextWeekday, type SeedOptions } from './seed.js';
+import {
+  FREIGHT_CONDITIONS,
+  changeCondition,
+  seedConditionRecords,
+  type ConditionChange,
+} from './services/pricing.js';
 import { ErpServices, SERVICE_IDS, stripAlpha, type ServiceDef } from './service.js';
 import { ErpStore } from './state.js';
 
@@ -28,6 +34,8 @@ export const ODATA_ROOT = '/sap/opu/odata/sap/';
 export const DELIVERY_SERVICE_PATH = `${ODATA_ROOT}${SERVICE_IDS.delivery};v=0002/`;
 /** Base path of the billing document request service. */
 export const BILLING_SERVICE_PATH = `${ODATA_ROOT}${SERVICE_IDS.billing}/`;
+/** Base path of the pricing condition record service. */
+export const PRICING_SERVICE_PATH = `${ODATA_ROOT}${SERVICE_IDS.pricing}/`;
 /** Base path of the shipment milestone custom business object service. */
 export const MILESTONE_SERVICE_PATH = `${ODATA_ROOT}${SERVICE_IDS.milestone}/`;
 
@@ -69,6 +77,11 @@ export interface ErpSandbox {
   addDelivery(input: DeliveryInput): void;
   /** Ends all CSRF sessions now, as a session timeout would, and again before each of the next writes. */
   expireSessions(alsoOnNextWrites?: number): void;
+  /**
+   * Changes the current condition record of a condition type (`ZFKM`, ...) as a key user would: a new rate,
+   * a deletion flag or another unit; its last-changed stamp moves, so the price list gets a new version.
+   */
+  changeCondition(conditionType: string, change: ConditionChange): void;
   /** Makes the next `count` conditional writes on a delivery meet a concurrent change (412). */
   concurrentEdits(deliveryId: string, count: number): void;
   /** Waits until queued release pushes were delivered or gave up. */
@@ -175,6 +188,12 @@ export async function startErpSandbox(opts: ErpSandboxOptions = {}): Promise<Erp
     ? new WebhookSender(faults, { maxAttempts: 40, baseDelayMs: 100, maxDelayMs: 5000 })
     : undefined;
   const services = new ErpServices(store, effects);
+  // A new ERP starts with the freight tariff as condition records; a restarted one keeps what it holds.
+  if (store.conditions.size === 0) {
+    store.batch(() => {
+      for (const rec of seedConditionRecords(Date.now())) store.saveCondition(rec);
+    });
+  }
   const csrf = new CsrfSessions();
   const logon = new ErpLogon(opts.auth);
   let ownUrl = '';
@@ -486,6 +505,7 @@ export async function startErpSandbox(opts: ErpSandboxOptions = {}): Promise<Erp
       currency: b.header.TransactionCurrency,
       approvedBy: b.header.YY1_ApprovedBy_BDR,
       secondApprovedBy: b.header.YY1_SecondApprovedBy_BDR,
+      pricingVersion: b.header.YY1_PricingVersion_BDR,
       items: b.items.map((i) => ({
         chargeCode: i.Material,
         description: i.BillingDocumentRequestItemText,
@@ -551,6 +571,23 @@ export async function startErpSandbox(opts: ErpSandboxOptions = {}): Promise<Erp
     return { deliveryId: req.params.id, pendingConcurrentEdits: parsed.data.count };
   });
 
+  const conditionTypes = FREIGHT_CONDITIONS.map((c) => c.conditionType) as [string, ...string[]];
+  app.post<{ Params: { type: string } }>('/__sandbox/pricing/conditions/:type', async (req) => {
+    const type = z.enum(conditionTypes).safeParse(req.params.type);
+    if (!type.success)
+      throw new ODataError(404, MESSAGES.notFound, `Unknown condition type ${req.params.type.slice(0, 4)}`);
+    const parsed = z
+      .object({
+        rate: z.number().nonnegative().max(1_000_000).optional(),
+        deleted: z.boolean().optional(),
+        quantityUnit: z.string().min(1).max(3).optional(),
+      })
+      .strict()
+      .safeParse(req.body ?? {});
+    if (!parsed.success) throw bodyIssue(parsed.error);
+    return changeCondition(services.context, type.data, parsed.data, Date.now()).wire;
+  });
+
   await app.listen({ port: opts.port ?? 0, host: opts.host ?? '127.0.0.1' });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : opts.port;
@@ -563,6 +600,8 @@ export async function startErpSandbox(opts: ErpSandboxOptions = {}): Promise<Erp
     addDelivery,
     expireSessions: (alsoOnNextWrites = 0) => csrf.expireAll(alsoOnNextWrites),
     concurrentEdits,
+    changeCondition: (conditionType, change) =>
+      void changeCondition(services.context, conditionType, change, Date.now()),
     drainReleasePushes: async () => webhooks?.drain(),
     releasePushes: webhooks,
     effects,

@@ -6,6 +6,7 @@ import type { ServiceContext } from './services/context.js';
 import { deliveryJson, deliveryService } from './services/delivery.js';
 import { ODataEngine, type ServiceDef, type WriteContext, type WriteResult } from './services/engine.js';
 import { milestoneService } from './services/milestone.js';
+import { pricingService } from './services/pricing.js';
 import type { ErpStore } from './state.js';
 
 export {
@@ -18,12 +19,14 @@ export {
 } from './services/engine.js';
 
 /**
- * The ERP's three OData services (outbound deliveries, billing document requests, shipment milestones),
+ * The ERP's OData services (outbound deliveries, billing document requests, shipment milestones, pricing
+ * condition records),
  * one file each under services/, over the generic OData engine; their writes go to the effect log.
  */
 export class ErpServices {
   readonly services: Map<string, ServiceDef>;
   private readonly engine: ODataEngine;
+  private readonly ctx: ServiceContext;
 
   constructor(
     private readonly store: ErpStore,
@@ -35,9 +38,20 @@ export class ErpServices {
       recordEffect: (kind, key, entityId, detail) => this.recordEffect(kind, key, entityId, detail),
       onDeliveryChanged,
     };
-    const defs = [deliveryService(context), billingService(context), milestoneService(context)];
+    const defs = [
+      deliveryService(context),
+      billingService(context),
+      milestoneService(context),
+      pricingService(context),
+    ];
+    this.ctx = context;
     this.services = new Map(defs.map((d) => [d.id, d]));
     this.engine = new ODataEngine(this.services);
+  }
+
+  /** What the services share (the store, the effect log), for sandbox controls that act as an ERP user. */
+  get context(): ServiceContext {
+    return this.ctx;
   }
 
   /** Records an effect and persists its count. */

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import type { Effect } from '../common/effects.js';
-import type { BillingRecord, DeliveryRecord, MilestoneRecord } from './entities.js';
+import type { BillingRecord, ConditionRecord, DeliveryRecord, MilestoneRecord } from './entities.js';
 
 /** A stored response to a repeatable request, replayed verbatim when the same request id comes again. */
 export interface StoredResponse {
@@ -21,7 +21,7 @@ export interface Counters {
   milestoneSeq: number;
 }
 
-type Collection = 'delivery' | 'milestone' | 'billing' | 'repeat' | 'effect' | 'counters';
+type Collection = 'delivery' | 'milestone' | 'billing' | 'repeat' | 'effect' | 'counters' | 'condition';
 
 /**
  * The ERP sandbox's state: deliveries, milestones, billing requests, repeatable-request responses and
@@ -38,6 +38,8 @@ export class ErpStore {
   readonly deliveries = new Map<string, DeliveryRecord>();
   readonly milestones: MilestoneRecord[] = [];
   readonly billing = new Map<string, BillingRecord>();
+  /** Pricing condition records by record number. */
+  readonly conditions = new Map<string, ConditionRecord>();
   readonly repeats = new Map<string, StoredResponse>();
   readonly persistedEffects: Effect[] = [];
   /**
@@ -95,6 +97,9 @@ export class ErpStore {
       case 'counters':
         this.counters = value as Counters;
         break;
+      case 'condition':
+        this.conditions.set(key, value as ConditionRecord);
+        break;
     }
   }
 
@@ -134,6 +139,13 @@ export class ErpStore {
     const id = String(rec.header.BillingDocumentRequest);
     this.billing.set(id, rec);
     this.write('billing', id, rec);
+  }
+
+  /** Stores a pricing condition record (new or changed). */
+  saveCondition(rec: ConditionRecord) {
+    const id = String(rec.wire.ConditionRecord);
+    this.conditions.set(id, rec);
+    this.write('condition', id, rec);
   }
 
   /** Remembers the response to a repeatable request. */

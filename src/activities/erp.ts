@@ -1,8 +1,15 @@
-import type { BillingDocument } from '../domain/model.js';
+import { priceQuantities, type BillableQuantities } from '../domain/billing.js';
+import type { BillingDocument, Charge } from '../domain/model.js';
 import type { ErpPort, MilestoneReport, ReleasedPage } from '../integrations/ports.js';
 import { classified } from './failures.js';
 
-/** ERP activities (task queue `erp`): milestones, goods issue, billing, release paging. */
+/** Charges priced from the ERP's condition records, and the version of the prices used. */
+export interface PricedCharges {
+  charges: Charge[];
+  pricingVersion: string;
+}
+
+/** ERP activities (task queue `erp`): milestones, goods issue, pricing, billing, release paging. */
 export function createErpActivities({ erp }: { erp: ErpPort }) {
   return classified({
     /** Reports a business milestone once per idempotency key. */
@@ -19,6 +26,17 @@ export function createErpActivities({ erp }: { erp: ErpPort }) {
       idempotencyKey: string;
     }): Promise<{ billingDocumentId: string }> {
       return erp.postBilling(input.doc, input.idempotencyKey);
+    },
+    /**
+     * Prices the quantities a shipment counted with the ERP's prices valid on the pricing date (cached in the
+     * worker); a condition type the ERP has no valid record of fails for good, naming it.
+     */
+    async erpPriceCharges(input: {
+      quantities: BillableQuantities;
+      pricingDate: string;
+    }): Promise<PricedCharges> {
+      const list = await erp.priceList(input.pricingDate);
+      return { charges: priceQuantities(input.quantities, list.prices), pricingVersion: list.version };
     },
     /** One page of released deliveries. */
     async erpListReleased(input: { cursor?: string; pageSize: number }): Promise<ReleasedPage> {

@@ -106,6 +106,11 @@ export const ERROR_CODES = {
   ERP_CSRF_REJECTED: { retryable: true, http: 503, meaning: 'the CSRF token expired; fetch a new one' },
   ERP_RATE_LIMITED: { retryable: true, http: 503, meaning: 'the ERP asked us to slow down' },
   ERP_UNAVAILABLE: { retryable: true, http: 503, meaning: 'the ERP answered 5xx or timed out' },
+  ERP_PRICING_INCOMPLETE: {
+    retryable: false,
+    http: 422,
+    meaning: 'the ERP holds no valid condition record for a condition type shipsync prices charges with',
+  },
   DISPATCH_TASK_NOT_FOUND: { retryable: false, http: 404, meaning: 'dispatch has no such task' },
   DISPATCH_REJECTED: { retryable: false, http: 422, meaning: 'dispatch rejected the request as invalid' },
   DISPATCH_RATE_LIMITED: { retryable: true, http: 503, meaning: 'dispatch answered 429' },

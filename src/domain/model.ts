@@ -202,6 +202,8 @@ export const BillingDocument = z
     approvedBy: z.string().optional(),
     /** The second finance principal of a four-eyes approval (charges above the four-eyes threshold). */
     secondApprovedBy: z.string().optional(),
+    /** The version of the ERP prices (condition records) the charges were priced with. */
+    pricingVersion: z.string().min(1).max(40).optional(),
   })
   .refine((b) => cents(b.total) === b.charges.reduce((sum, c) => sum + cents(c.amount), 0), {
     message: 'total must equal the sum of the charges',

@@ -179,6 +179,10 @@ export const StatusResponse = z
     approvalsRequired: z.number().int().optional(),
     milestones: z.array(z.looseObject({ milestone: z.string(), attempt: z.number(), at: z.string() })),
     billingDocumentId: z.string().optional(),
+    pricingVersion: z
+      .string()
+      .optional()
+      .describe('the version of the ERP prices (condition records) the charges were priced with'),
     outcome: z.enum(['delivered', 'returned', 'cancelled']).optional(),
     parked: z
       .array(

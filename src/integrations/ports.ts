@@ -1,3 +1,4 @@
+import type { PriceList } from '../domain/billing.js';
 import type {
   Address,
   BillingDocument,
@@ -79,6 +80,8 @@ export interface ErpPort {
   listMilestones(deliveryIds: string[]): Promise<ErpMilestoneRecord[]>;
   /** Every billing document request the ERP holds for these deliveries (all pages). */
   listBillingRequests(deliveryIds: string[]): Promise<ErpBillingRecord[]>;
+  /** The prices valid on a date (ISO instant), with their version; the ERP owns them, the worker caches them. */
+  priceList(at: string): Promise<PriceList>;
 }
 
 /** A task created in dispatch for one delivery attempt. */

@@ -397,6 +397,11 @@ export const configSchema = z.object({
   SHIPSYNC_ERP_OAUTH_CLIENT_SECRET: z.string().max(512).optional(),
   /** Space-separated OAuth scopes to ask for; the token endpoint's default when unset. */
   SHIPSYNC_ERP_OAUTH_SCOPE: z.string().min(1).max(1024).optional(),
+  /**
+   * Seconds a worker prices with the ERP's condition records it read before reading them again; a price
+   * changed in the ERP reaches new billing within this time. 0 reads them for every pricing.
+   */
+  SHIPSYNC_ERP_PRICE_LIST_TTL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(300),
   /** Zendesk API token authentication: the agent's email and the API token (`{email}/token:{token}`). */
   SHIPSYNC_CRM_EMAIL: z.email().max(254).optional(),
   SHIPSYNC_CRM_API_TOKEN: z.string().max(512).optional(),

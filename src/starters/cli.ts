@@ -209,7 +209,7 @@ export function buildCli(ctxFactory: (json: boolean) => Ctx = defaultCtx): Comma
           `attempts ${s.attempts}${s.driverId ? `  driver ${s.driverId}` : ''}${s.taskId ? `  task ${s.taskId}` : ''}`,
           `open cases: ${s.openCases.map((x) => `${x.kind} ${x.caseId}`).join(', ') || 'none'}`,
           `milestones: ${s.milestones.map((m) => `${m.milestone}#${m.attempt}`).join(' → ') || 'none'}`,
-          `charges: ${s.charges.map((ch) => `${ch.code} ${ch.amount.toFixed(2)}`).join(', ') || 'not computed yet'}${s.awaitingApproval ? '  (awaiting finance approval)' : ''}`,
+          `charges: ${s.charges.map((ch) => `${ch.code} ${ch.amount.toFixed(2)}`).join(', ') || 'not computed yet'}${s.pricingVersion ? `  (ERP prices ${s.pricingVersion})` : ''}${s.awaitingApproval ? '  (awaiting finance approval)' : ''}`,
         ];
         c.print(lines.join('\n'), s);
       });

@@ -73,6 +73,7 @@ async function main() {
         ? { username: vendors.erp.basic.username, password: vendors.erp.basic.password }
         : {}),
       ...(vendors.erp.oauth ? { oauth: vendors.erp.oauth } : {}),
+      priceListTtlMs: config.SHIPSYNC_ERP_PRICE_LIST_TTL_SECONDS * 1000,
     }),
     dispatch: createDispatchAdapter({
       baseUrl: config.SHIPSYNC_DISPATCH_URL,

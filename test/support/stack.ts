@@ -120,6 +120,8 @@ export async function startStack(
     simulator?: SimulatorSettingsInput;
     address?: string;
     dataConverter?: DataConverter;
+    /** How long the workers keep the ERP's condition records (the adapter's default when absent). */
+    priceListTtlMs?: number;
   } = {},
 ): Promise<Stack> {
   const address = opts.address ?? temporalAddress();
@@ -148,7 +150,10 @@ export async function startStack(
       taskQueuePrefix: prefix,
       clock,
       settings,
-      erp: createErpAdapter({ baseUrl: erp.url }),
+      erp: createErpAdapter({
+        baseUrl: erp.url,
+        ...(opts.priceListTtlMs === undefined ? {} : { priceListTtlMs: opts.priceListTtlMs }),
+      }),
       dispatch: createDispatchAdapter({ baseUrl: dispatch.url, apiKey: dispatch.apiKey }),
       crm: createCrmAdapter({ baseUrl: crm.url }),
       geocoder: new ZipGeocoder(),

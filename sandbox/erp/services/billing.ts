@@ -166,6 +166,7 @@ function createBilling(
       OverallBillingDocReqStatus: 'A',
       YY1_ApprovedBy_BDR: input.YY1_ApprovedBy_BDR ?? '',
       YY1_SecondApprovedBy_BDR: input.YY1_SecondApprovedBy_BDR ?? '',
+      YY1_PricingVersion_BDR: input.YY1_PricingVersion_BDR ?? '',
     },
     items: items.map((item, i) => ({
       BillingDocumentRequest: number,
@@ -222,6 +223,7 @@ const BillingInput = z
     TotalNetAmount: decimalString,
     YY1_ApprovedBy_BDR: z.string().max(40).optional(),
     YY1_SecondApprovedBy_BDR: z.string().max(40).optional(),
+    YY1_PricingVersion_BDR: z.string().max(40).optional(),
     to_Item: z.union([
       z.object({ results: z.array(BillingItemInput).min(1).max(50) }),
       z.array(BillingItemInput).min(1).max(50),

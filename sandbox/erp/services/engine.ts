@@ -18,6 +18,7 @@ export const SERVICE_IDS = {
   delivery: 'API_OUTBOUND_DELIVERY_SRV',
   billing: 'API_BILLING_DOCUMENT_REQUEST_SRV',
   milestone: 'YY1_SHIPMENTMILESTONE_CDS',
+  pricing: 'API_SLSPRICINGCONDITIONRECORD_SRV',
 } as const;
 
 /** Largest page the sandbox serves before it pages on the server side with `__next`. */

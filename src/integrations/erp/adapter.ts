@@ -1,5 +1,6 @@
 import axios, { type AxiosInstance, type AxiosResponse, isAxiosError } from 'axios';
 import { ShipsyncError } from '../../domain/errors.js';
+import type { PriceList } from '../../domain/billing.js';
 import type { BillingDocument, Order } from '../../domain/model.js';
 import { OAuthTokenSource, type OAuthClientCredentials } from './oauth.js';
 import { createLogger, type AppLogger } from '../../platform/logger.js';
@@ -28,13 +29,28 @@ import {
   releasedFilter,
   repeatabilityRequestId,
 } from './mappers.js';
+import {
+  CONDITION_SELECT,
+  ConditionRecordCache,
+  conditionRecordsFilter,
+  conditionRowsFrom,
+  priceListAt,
+  type ConditionRow,
+} from './pricing.js';
 
 /** Service roots on the SAP Gateway, relative to the base URL. */
 export const ERP_PATHS = {
   delivery: '/sap/opu/odata/sap/API_OUTBOUND_DELIVERY_SRV;v=0002',
   milestone: '/sap/opu/odata/sap/YY1_SHIPMENTMILESTONE_CDS',
   billing: '/sap/opu/odata/sap/API_BILLING_DOCUMENT_REQUEST_SRV',
+  pricing: '/sap/opu/odata/sap/API_SLSPRICINGCONDITIONRECORD_SRV',
 } as const;
+
+/** How long a worker prices with the condition records it read before reading them again, by default. */
+export const DEFAULT_PRICE_LIST_TTL_MS = 5 * 60_000;
+
+/** Most pages of condition records one read follows. */
+const MAX_CONDITION_PAGES = 20;
 
 /** Largest page the adapter asks for (the gateway pages larger reads on its own). */
 export const MAX_PAGE_SIZE = 1000;
@@ -64,6 +80,10 @@ export interface SapErpAdapterOptions {
   password?: string;
   /** OAuth 2.0 client credentials instead: a bearer token, cached until shortly before it expires. */
   oauth?: OAuthClientCredentials;
+  /** How long the condition records read for pricing are kept (0 reads them for every pricing). */
+  priceListTtlMs?: number;
+  /** The clock of the price list cache (tests move it). */
+  now?: () => number;
 }
 
 const DELIVERY_ID = /^[0-9A-Z-]{1,10}$/;
@@ -140,6 +160,8 @@ export class SapErpAdapter implements ErpPort {
   private csrfFetch: Promise<string> | undefined;
   /** The OAuth access tokens, when the adapter authenticates with client credentials. */
   readonly oauth: OAuthTokenSource | undefined;
+  /** The condition records pricing reads, kept for the configured TTL. */
+  readonly conditions: ConditionRecordCache;
 
   constructor(opts: SapErpAdapterOptions) {
     this.logger = opts.logger ?? createLogger({ level: 'warn', name: 'erp-adapter' });
@@ -149,6 +171,11 @@ export class SapErpAdapter implements ErpPort {
         'the ERP adapter takes basic authentication or OAuth, not both',
       );
     this.oauth = opts.oauth ? new OAuthTokenSource(opts.oauth, Date.now, opts.timeoutMs) : undefined;
+    this.conditions = new ConditionRecordCache(
+      () => this.readConditionRecords(),
+      opts.priceListTtlMs ?? DEFAULT_PRICE_LIST_TTL_MS,
+      opts.now,
+    );
     this.http = axios.create({
       baseURL: opts.baseUrl.replace(/\/+$/, ''),
       timeout: opts.timeoutMs ?? 10_000,
@@ -338,6 +365,37 @@ export class SapErpAdapter implements ErpPort {
     if (!/^https?:\/\//i.test(link)) return link;
     const u = new URL(link);
     return `${u.pathname}${u.search}`;
+  }
+
+  /** The ERP's prices valid on a date, from the cached condition records (read again after the TTL). */
+  async priceList(at: string): Promise<PriceList> {
+    const atMs = Date.parse(at);
+    if (!Number.isFinite(atMs))
+      throw new ShipsyncError('VALIDATION_FAILED', 'pricing date must be an ISO instant', { field: 'at' });
+    return priceListAt(await this.conditions.rows(), atMs);
+  }
+
+  /** Reads every freight condition record not flagged deleted, following the pages. */
+  private async readConditionRecords(): Promise<ConditionRow[]> {
+    const rows: ConditionRow[] = [];
+    for (let page = 0; page < MAX_CONDITION_PAGES; page++) {
+      const url =
+        `${ERP_PATHS.pricing}/A_SlsPrcgConditionRecord` +
+        query({
+          $filter: conditionRecordsFilter(),
+          $select: CONDITION_SELECT,
+          $orderby: 'ConditionRecord asc',
+          $top: MAX_PAGE_SIZE,
+          $skip: page * MAX_PAGE_SIZE || undefined,
+          $format: 'json',
+        });
+      const res = await this.send('GET', url, {}, 'read pricing condition records');
+      if (res.status !== 200) throw classifyResponse(res, 'read pricing condition records');
+      const { rows: more } = conditionRowsFrom(res.data);
+      rows.push(...more);
+      if (more.length < MAX_PAGE_SIZE) return rows;
+    }
+    return rows;
   }
 
   private headerPath(deliveryId: string): string {

@@ -4,6 +4,7 @@ export {
   classifyResponse,
   retryAfterMs,
   ERP_PATHS,
+  DEFAULT_PRICE_LIST_TTL_MS,
   type SapErpAdapterOptions,
   type RejectedDelivery,
   type ReleasedPageWithRejects,
@@ -18,3 +19,11 @@ export {
   releasedFilter,
   repeatabilityRequestId,
 } from './mappers.js';
+export {
+  CONDITION_TYPES,
+  ConditionRecordCache,
+  conditionRecordsFilter,
+  conditionRowsFrom,
+  priceListAt,
+  type ConditionRow,
+} from './pricing.js';

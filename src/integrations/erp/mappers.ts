@@ -403,6 +403,7 @@ export function billingToOData(doc: BillingDocument): Record<string, unknown> {
     TotalNetAmount: d.total.toFixed(2),
     ...(d.approvedBy ? { YY1_ApprovedBy_BDR: d.approvedBy.slice(0, 40) } : {}),
     ...(d.secondApprovedBy ? { YY1_SecondApprovedBy_BDR: d.secondApprovedBy.slice(0, 40) } : {}),
+    ...(d.pricingVersion ? { YY1_PricingVersion_BDR: d.pricingVersion } : {}),
     to_Item: {
       results: d.charges.map((c, i) => ({
         BillingDocumentRequestItem: String((i + 1) * 10).padStart(6, '0'),

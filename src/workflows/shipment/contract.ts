@@ -220,7 +220,7 @@ export interface SlaBreach {
 /** A parked side effect as the status query shows it. */
 export interface ParkedView {
   id: string;
-  /** milestone, goodsIssue, notify, openCase or billing. */
+  /** milestone, goodsIssue, notify, openCase, pricing or billing. */
   action: { kind: string } & Record<string, unknown>;
   code: string;
   message: string;
@@ -252,6 +252,8 @@ export interface ShipmentStatus {
   openCases: { caseId: string; kind: ExceptionKind }[];
   closedCases: number;
   charges: Charge[];
+  /** The version of the ERP prices the charges were priced with (absent: the built-in tariff). */
+  pricingVersion?: string;
   awaitingApproval: boolean;
   /** Finance decisions recorded so far, the pending first one of a four-eyes approval included. */
   approvals?: ApprovalRecord[];
@@ -296,6 +298,8 @@ export interface ShipmentResult {
   billingDocumentId: string;
   total: number;
   charges: Charge[];
+  /** The version of the ERP prices the charges were priced with (absent: the built-in tariff). */
+  pricingVersion?: string;
   casesOpened: number;
   milestones: MilestoneEntry[];
 }

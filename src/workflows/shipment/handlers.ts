@@ -31,7 +31,7 @@ import {
 } from './contract.js';
 import type { ShipmentRun } from './run.js';
 import { failureCode } from './side-effects.js';
-import { followUp, postBilling } from './steps.js';
+import { followUp, postBilling, priceCharges } from './steps.js';
 import {
   actionResult,
   applyDispatchEvent,
@@ -40,8 +40,7 @@ import {
   queuePlanNotice,
   resolveParked,
   statusOf,
-  type Action,
-  type BillingAction,
+  type ParkableAction,
   type ParkedItem,
 } from './state.js';
 
@@ -204,6 +203,7 @@ const EDITABLE: Record<string, readonly (keyof ParkedEdits)[]> = {
   openCase: ['subject', 'description', 'priority'],
   goodsIssue: [],
   billing: [],
+  pricing: [],
 };
 
 /** The parked item an operator names, checked against what the shipment holds. */
@@ -234,7 +234,8 @@ function checkEdit(run: ShipmentRun, raw: unknown): { item: ParkedItem; edit: Pa
 
 /** Sends a parked side effect (maybe edited) again through the path that first sent it. */
 async function resendParked(run: ShipmentRun, item: ParkedItem, by: string): Promise<ParkedOutcome> {
-  const post = (a: Action | BillingAction) => (a.kind === 'billing' ? postBilling(run) : run.effects.send(a));
+  const post = (a: ParkableAction) =>
+    a.kind === 'billing' ? postBilling(run) : a.kind === 'pricing' ? priceCharges(run) : run.effects.send(a);
   run.resending.add(item.id);
   try {
     await run.effects.resend(item, post, by);
@@ -271,7 +272,8 @@ function registerParkedHandlers(run: ShipmentRun) {
     (raw) => {
       const item = findParked(run, ParkedSkip, raw);
       const { by, reason } = ParkedSkip.parse(raw);
-      if (item.action.kind === 'billing') run.s.billingSkipped = reason;
+      // Without prices nothing can be billed: a skipped pricing closes the shipment unbilled too.
+      if (item.action.kind === 'billing' || item.action.kind === 'pricing') run.s.billingSkipped = reason;
       resolveParked(run.s, item, { outcome: 'skipped', by, reason, at: run.nowIso() });
       run.publishStatus();
       return outcome(run, item, 'skipped');

@@ -51,6 +51,13 @@ export const OPERATOR_ACTIONS_SLA_PATCH = 'operator-actions-sla';
  */
 export const OUTCOME_STANDS_PATCH = 'outcome-stands-over-cancel';
 
+/**
+ * Charges are priced by the ERP: the workflow counts the quantities (pallets, km, liftgate, waiting minutes,
+ * redeliveries, return), an ERP activity prices them from the condition records and returns the pricing
+ * version, which the billing document carries. Runs recorded before price with the built-in tariff.
+ */
+export const ERP_PRICING_PATCH = 'erp-pricing';
+
 /** Checked where the old code checked it: the lanes decide how queued side effects run. */
 export const lanes = () => patched(SIDE_EFFECT_LANES_PATCH);
 /** Checked where the old code checked it: visibility follows the phase before side effects run. */
@@ -69,3 +76,5 @@ export const searchAttributesFollowState = () => patched(SEARCH_ATTRIBUTES_PATCH
 export const operatorActionsSla = () => patched(OPERATOR_ACTIONS_SLA_PATCH);
 /** Checked only when an outcome arrived during the cancel: histories without that race never record it. */
 export const outcomeStands = () => patched(OUTCOME_STANDS_PATCH);
+/** Decided once, at the start of a run: a run prices one way throughout. */
+export const erpPricing = () => patched(ERP_PRICING_PATCH);

@@ -10,6 +10,7 @@ import { regionTimeZone } from '../../domain/local-time.js';
 import { taskQueues } from '../task-queues.js';
 import type { ShipmentInput, ShipmentSettings } from './contract.js';
 import {
+  erpPricing,
   fourEyesApproval,
   operatorActionsSla,
   parkedOutbound,
@@ -55,6 +56,8 @@ export class ShipmentRun {
   readonly parking = parkedOutbound();
   /** Operator actions (manual POD, cancel, force-return) and SLA waits (decided once per run; see patches). */
   readonly operatorActions = operatorActionsSla();
+  /** Charges are priced from the ERP's condition records (decided once per run; see patches). */
+  readonly pricedByErp = erpPricing();
   /** Parked items being sent again right now (one operator action at a time per item). */
   readonly resending = new Set<string>();
   /** Search attributes follow reschedules, billing and every open exception (decided once per run; see patches). */

@@ -6,8 +6,8 @@ import {
   laneOf,
   resolveParked,
   type Action,
-  type BillingAction,
   type CaseEntry,
+  type ParkableAction,
   type ParkedItem,
 } from './state.js';
 
@@ -87,7 +87,7 @@ export class SideEffectQueue {
   }
 
   /** Keeps a side effect the vendor rejected for good, with its error, for an operator to retry or skip. */
-  park(action: Action | BillingAction, err: ActivityFailure) {
+  park(action: ParkableAction, err: ActivityFailure) {
     const { s } = this.run;
     s.parkedSeq = (s.parkedSeq ?? 0) + 1;
     const item: ParkedItem = {
@@ -107,7 +107,7 @@ export class SideEffectQueue {
    * Sends a parked side effect again. Posted: it leaves the parked list. Rejected again: it stays parked with
    * the new error, which the caller gets as a typed failure.
    */
-  async resend(item: ParkedItem, post: (a: Action | BillingAction) => Promise<unknown>, by: string) {
+  async resend(item: ParkedItem, post: (a: ParkableAction) => Promise<unknown>, by: string) {
     try {
       await post(item.action);
     } catch (err) {

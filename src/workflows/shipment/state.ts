@@ -52,11 +52,17 @@ export type Action =
 /** The billing post, when it is the side effect a vendor refused. */
 export type BillingAction = { kind: 'billing' };
 
+/** Pricing the charges, when the ERP's prices could not price them (a condition type without a record). */
+export type PricingAction = { kind: 'pricing' };
+
+/** What can be parked: a queued side effect, the billing post or the pricing. */
+export type ParkableAction = Action | BillingAction | PricingAction;
+
 /** A side effect a vendor rejected for good, kept with its error until an operator retries or skips it. */
 export interface ParkedItem {
   /** `p1`, `p2`, ... in the order they were parked. */
   id: string;
-  action: Action | BillingAction;
+  action: ParkableAction;
   /** The vendor's error code and message of the latest rejection. */
   code: string;
   message: string;
@@ -159,6 +165,8 @@ export interface ShipmentState {
   cases: CaseEntry[];
   todo: Action[];
   charges: Charge[];
+  /** The version of the ERP prices the charges were priced with (runs with the erp-pricing patch). */
+  pricingVersion?: string;
   awaitingApproval: boolean;
   /** Set once the charges are decided: the approving principal, or both joined with " & " (four-eyes). */
   approvedBy?: string;
@@ -462,6 +470,7 @@ export function statusOf(s: ShipmentState): ShipmentStatus {
     openCases: s.cases.filter((c) => c.open).map((c) => ({ caseId: c.caseId, kind: c.kind })),
     closedCases: s.cases.filter((c) => !c.open).length,
     charges: s.charges,
+    ...(s.pricingVersion ? { pricingVersion: s.pricingVersion } : {}),
     awaitingApproval: s.awaitingApproval,
     ...(s.approvals ? { approvals: s.approvals } : {}),
     ...(s.approvalsRequired ? { approvalsRequired: s.approvalsRequired } : {}),

@@ -1,5 +1,11 @@
 import { ActivityFailure, ApplicationFailure, log, upsertMemo } from '@temporalio/workflow';
-import { accessorialTotal, buildBillingDocument, computeCharges } from '../../domain/billing.js';
+import {
+  accessorialTotal,
+  billableQuantities,
+  buildBillingDocument,
+  computeCharges,
+  type BillableFacts,
+} from '../../domain/billing.js';
 import type { Job } from '../../domain/model.js';
 import { DISPATCH_TASK_MEMO, type DispatchTaskMemo } from './contract.js';
 import { lanes, outcomeStands, statusFirst, taskMemo } from './patches.js';
@@ -248,16 +254,9 @@ export function followUp(run: ShipmentRun) {
 /** Bills once: charges (finance approves those over the threshold), the ERP billing post, cases closed. */
 export async function bill(run: ShipmentRun) {
   const { s, settings } = run;
-  if (s.charges.length === 0) {
-    s.charges = computeCharges({
-      order: s.order,
-      attempts: s.attempt,
-      delivered: s.outcome === 'delivered',
-      mileageKm: s.mileageKm,
-      liftgateUsed: s.liftgateUsed,
-      waitingMinutes: s.waitingMinutes,
-      freeWaitingMinutes: settings.freeWaitingMinutes,
-    });
+  if (s.charges.length === 0 && !s.billingSkipped) {
+    if (!run.pricedByErp) s.charges = computeCharges(billableFacts(run));
+    else if (!(await priceOrParkCharges(run))) return;
   }
   if (accessorialTotal(s.charges) > settings.approvalThreshold && !s.approvedBy) {
     s.phase = 'awaiting_approval';
@@ -297,6 +296,54 @@ export async function bill(run: ShipmentRun) {
     : `not billed (${s.billingSkipped ?? 'skipped'})`;
   await run.effects.closeCases(undefined, `Shipment closed: ${s.outcome ?? 'unknown'}, ${billed}.`);
   s.phase = 'closed';
+}
+
+/** What happened on the road, as billing counts it. */
+function billableFacts(run: ShipmentRun): BillableFacts {
+  const { s, settings } = run;
+  return {
+    order: s.order,
+    attempts: s.attempt,
+    delivered: s.outcome === 'delivered',
+    mileageKm: s.mileageKm,
+    liftgateUsed: s.liftgateUsed,
+    waitingMinutes: s.waitingMinutes,
+    freeWaitingMinutes: settings.freeWaitingMinutes,
+  };
+}
+
+/**
+ * The ERP prices the quantities the shipment counted (its condition records valid today, in simulated time)
+ * and names the version of the prices used.
+ */
+export async function priceCharges(run: ShipmentRun) {
+  const { s } = run;
+  const priced = await run.acts.erp.erpPriceCharges({
+    quantities: billableQuantities(billableFacts(run)),
+    pricingDate: run.nowIso(),
+  });
+  s.charges = priced.charges;
+  s.pricingVersion = priced.pricingVersion;
+}
+
+/**
+ * Prices the charges through the ERP. Prices the ERP cannot give (a condition type without a valid record,
+ * a record in another unit) park the pricing for an operator, who retries once the ERP is fixed or skips
+ * billing with a reason. False when the run should continue as new first.
+ */
+async function priceOrParkCharges(run: ShipmentRun): Promise<boolean> {
+  const { s } = run;
+  if (!s.parked?.some((p) => p.action.kind === 'pricing')) {
+    try {
+      await priceCharges(run);
+      return true;
+    } catch (err) {
+      if (!run.parking || !(err instanceof ActivityFailure)) throw err;
+      run.effects.park({ kind: 'pricing' }, err);
+    }
+  }
+  const settled = () => s.charges.length > 0 || !!s.billingSkipped;
+  return (await waitParked(run, settled)) !== 'continue';
 }
 
 /**
@@ -369,6 +416,7 @@ export async function postBilling(run: ShipmentRun) {
     charges: s.charges,
     approvedBy: twoApprovers ? approvers[0] : s.approvedBy,
     ...(twoApprovers ? { secondApprovedBy: approvers[1] } : {}),
+    ...(s.pricingVersion ? { pricingVersion: s.pricingVersion } : {}),
   });
   const { billingDocumentId } = await run.acts.erp.erpPostBilling({
     doc,

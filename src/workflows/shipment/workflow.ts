@@ -85,6 +85,7 @@ function resultOf({ s, shipmentId }: ShipmentRun): ShipmentResult {
     billingDocumentId: s.billingDocumentId ?? '',
     total: Math.round(s.charges.reduce((sum, c) => sum + c.amount, 0) * 100) / 100,
     charges: s.charges,
+    ...(s.pricingVersion ? { pricingVersion: s.pricingVersion } : {}),
     casesOpened: s.cases.length,
     milestones: s.milestones,
   };

@@ -38,6 +38,7 @@ const expected: Record<ErrorCode, boolean> = {
   ERP_PRECONDITION_REQUIRED: false,
   ERP_PRECONDITION_FAILED: true,
   ERP_CSRF_REJECTED: true,
+  ERP_PRICING_INCOMPLETE: false,
   ERP_RATE_LIMITED: true,
   ERP_UNAVAILABLE: true,
   DISPATCH_TASK_NOT_FOUND: false,

@@ -15,6 +15,7 @@ import type { CrmActivities } from '../../../src/activities/crm.js';
 import type { DispatchActivities } from '../../../src/activities/dispatch.js';
 import type { ErpActivities } from '../../../src/activities/erp.js';
 import type { OrchestrationActivities } from '../../../src/activities/orchestration.js';
+import { TARIFF, priceQuantities } from '../../../src/domain/billing.js';
 import { simAt, type ClockSettings } from '../../../src/domain/clock.js';
 import type { DispatchEvent, DispatchEventType } from '../../../src/domain/events.js';
 import type {
@@ -80,10 +81,13 @@ export function simMinute(minutes: number): string {
   return new Date(SIM_START + minutes * 60_000).toISOString();
 }
 
+/** The pricing version the stand-in ERP prices with. */
+export const STUB_PRICING_VERSION = '20000101000000-00000000';
+
 /** The activities the shipment workflow calls, each stood in for by the harness. */
 export type StubbedActivities = Pick<
   ErpActivities,
-  'erpPostMilestone' | 'erpPostGoodsIssue' | 'erpPostBilling'
+  'erpPostMilestone' | 'erpPostGoodsIssue' | 'erpPostBilling' | 'erpPriceCharges'
 > &
   Pick<
     DispatchActivities,
@@ -103,6 +107,7 @@ const QUEUE_OF: Record<StubName, 'erp' | 'dispatch' | 'crm' | 'shipments'> = {
   erpPostMilestone: 'erp',
   erpPostGoodsIssue: 'erp',
   erpPostBilling: 'erp',
+  erpPriceCharges: 'erp',
   geocodeAddress: 'dispatch',
   dispatchCreateTask: 'dispatch',
   dispatchRescheduleTask: 'dispatch',
@@ -198,6 +203,11 @@ export class StubSystems {
         this.billing.push({ doc, billingDocumentId });
         return { billingDocumentId };
       }),
+    // The ERP's prices are the built-in tariff here, so amounts match what the playbooks always billed.
+    erpPriceCharges: async ({ quantities }) => ({
+      charges: priceQuantities(quantities, TARIFF),
+      pricingVersion: STUB_PRICING_VERSION,
+    }),
     geocodeAddress: async (address) => ({ ...address, geo: stubLocation(address), quality: 'rooftop' }),
     dispatchCreateTask: async ({ job, idempotencyKey }) =>
       this.once(idempotencyKey, () => {
