@@ -1,5 +1,6 @@
 import { sql, type Selectable } from 'kysely';
 import { toIso, writeTransaction, type Db } from './db.js';
+import { refreshDerived } from './ods-kpis.js';
 import type { OdsCaseTable, OdsShipmentTable, OdsStopTable } from './schema.js';
 
 /** A shipment as the ODS holds it. */
@@ -259,6 +260,7 @@ export class OdsRepository {
           .where('shipment_id', '=', change.shipmentId)
           .execute();
       }
+      await refreshDerived(trx, this.db.backend, change.shipmentId);
       return true;
     });
   }
@@ -318,6 +320,7 @@ export class OdsRepository {
       .where('shipment_id', '=', s.shipmentId)
       .where((eb) => eb.or([eb('arrived_at', 'is', null), eb('window_start', 'is', null)]))
       .execute();
+    await refreshDerived(this.db.kysely, this.db.backend, s.shipmentId);
   }
 
   /**
@@ -363,6 +366,8 @@ export class OdsRepository {
         .where('case_key', 'in', resolved)
         .where('resolved_at', 'is', null)
         .execute();
+    if (opened.length > 0 || resolved.length > 0)
+      await refreshDerived(this.db.kysely, this.db.backend, shipmentId);
     return { opened, resolved };
   }
 
@@ -428,58 +433,9 @@ export class OdsRepository {
     return (await q.execute()).map(toCase);
   }
 
-  /**
-   * Only the columns the KPIs read, of the shipments, stops and cases of some delivery days: the today view
-   * and every scrape read a whole day, so no JSON column is read or parsed here.
-   */
-  async kpiInputs(days: readonly string[]) {
-    const [shipments, stops, cases] = await Promise.all([
-      this.db.kysely
-        .selectFrom('ods_shipments')
-        .select([
-          'region',
-          'day',
-          'attempts',
-          'outcome',
-          'phase',
-          'published_at as publishedAt',
-          'assigned_at as assignedAt',
-          'delivered_at as deliveredAt',
-          'billed_at as billedAt',
-        ])
-        .where('day', 'in', [...days])
-        .execute(),
-      this.db.kysely
-        .selectFrom('ods_stops')
-        .innerJoin('ods_shipments', 'ods_shipments.shipment_id', 'ods_stops.shipment_id')
-        .select([
-          'ods_shipments.region',
-          'ods_shipments.day',
-          'ods_stops.window_start as windowStart',
-          'ods_stops.window_end as windowEnd',
-          'ods_stops.planned_eta as plannedEta',
-          'ods_stops.arrived_at as arrivedAt',
-        ])
-        .where('ods_shipments.day', 'in', [...days])
-        .execute(),
-      this.db.kysely
-        .selectFrom('ods_cases')
-        .innerJoin('ods_shipments', 'ods_shipments.shipment_id', 'ods_cases.shipment_id')
-        .select([
-          'ods_cases.region',
-          'ods_shipments.day',
-          'ods_cases.kind',
-          'ods_cases.opened_at as openedAt',
-          'ods_cases.resolved_at as resolvedAt',
-        ])
-        .where('ods_shipments.day', 'in', [...days])
-        .execute(),
-    ]);
-    return {
-      shipments: shipments.map((s) => ({ ...s, attempts: Number(s.attempts) })),
-      stops,
-      cases,
-    };
+  /** Recomputes the derived KPI columns of every row (after rows were written by other means than this class). */
+  async refreshKpiColumns(): Promise<void> {
+    await refreshDerived(this.db.kysely, this.db.backend);
   }
 
   /** The phase of each of some shipments (missing ids are left out). */
@@ -513,6 +469,98 @@ export class OdsRepository {
       at: r.at,
       detail: JSON.parse(r.detail) as Record<string, unknown>,
     }));
+  }
+
+  /**
+   * Open cases by kind, and how many of each opened before that kind's SLA cutoff (breached). Counted by the
+   * database over the open cases only (index `ods_cases_open_kind`), never by reading them.
+   */
+  async openCaseCounts(
+    breachedBefore: Record<string, string>,
+    defaultCutoff: string,
+  ): Promise<{ kind: string; open: number; breached: number }[]> {
+    const kinds = Object.entries(breachedBefore);
+    const cutoff =
+      kinds.length === 0
+        ? sql`${defaultCutoff}`
+        : sql`case ${sql.join(
+            kinds.map(([kind, at]) => sql`when kind = ${kind} then ${at}`),
+            sql` `,
+          )} else ${defaultCutoff} end`;
+    const rows = await sql<{ kind: string; open: number | string; breached: number | string }>`
+      select kind, count(*) as open, sum(case when opened_at < ${cutoff} then 1 else 0 end) as breached
+      from ods_cases where resolved_at is null group by kind order by kind
+    `.execute(this.db.kysely);
+    return rows.rows.map((r) => ({ kind: r.kind, open: Number(r.open), breached: Number(r.breached ?? 0) }));
+  }
+
+  /**
+   * One page of open cases, oldest first, each with its shipment's phase; `after` is the last case of the
+   * previous page (keyset paging on the open-case index, so a page costs the same at any depth).
+   */
+  async openCasesPage(opts: {
+    limit: number;
+    after?: { openedAt: string; caseKey: string };
+  }): Promise<(OdsCase & { phase: string | null })[]> {
+    let q = this.db.kysely
+      .selectFrom('ods_cases')
+      .leftJoin('ods_shipments', 'ods_shipments.shipment_id', 'ods_cases.shipment_id')
+      .selectAll('ods_cases')
+      .select('ods_shipments.phase')
+      .where('ods_cases.resolved_at', 'is', null);
+    if (opts.after) {
+      const { openedAt, caseKey } = opts.after;
+      q = q.where((eb) =>
+        eb.or([
+          eb('ods_cases.opened_at', '>', openedAt),
+          eb.and([eb('ods_cases.opened_at', '=', openedAt), eb('ods_cases.case_key', '>', caseKey)]),
+        ]),
+      );
+    }
+    const rows = await q
+      .orderBy('ods_cases.opened_at')
+      .orderBy('ods_cases.case_key')
+      .limit(opts.limit)
+      .execute();
+    return rows.map((r) => ({ ...toCase(r), phase: r.phase ?? null }));
+  }
+
+  /** The condition of an invoice-ready shipment: delivered, not yet billed. */
+  private invoiceReadyWhere() {
+    return sql<boolean>`(awaiting_approval = 1 or (phase in ('delivered', 'billing', 'awaiting_approval') and billing_document_id is null))`;
+  }
+
+  /**
+   * One page of invoice-ready shipments, oldest delivery first (then by id); `after` is the last row of the
+   * previous page. Shipments not yet delivered sort first (an empty delivery time).
+   */
+  async invoiceReadyPage(opts: {
+    limit: number;
+    after?: { deliveredAt: string; shipmentId: string };
+  }): Promise<OdsShipment[]> {
+    const key = sql<string>`coalesce(delivered_at, '')`;
+    let q = this.db.kysely.selectFrom('ods_shipments').selectAll().where(this.invoiceReadyWhere());
+    if (opts.after) {
+      const { deliveredAt, shipmentId } = opts.after;
+      q = q.where(
+        sql<boolean>`(${key} > ${deliveredAt} or (${key} = ${deliveredAt} and shipment_id > ${shipmentId}))`,
+      );
+    }
+    const rows = await q.orderBy(key).orderBy('shipment_id').limit(opts.limit).execute();
+    return rows.map(toShipment);
+  }
+
+  /** How many shipments are invoice-ready, and how many of them await finance's approval. */
+  async invoiceReadyCounts(): Promise<{ total: number; awaitingApproval: number }> {
+    const r = await this.db.kysely
+      .selectFrom('ods_shipments')
+      .select([
+        (eb) => eb.fn.countAll<number>().as('n'),
+        sql<number>`sum(case when awaiting_approval = 1 then 1 else 0 end)`.as('approval'),
+      ])
+      .where(this.invoiceReadyWhere())
+      .executeTakeFirstOrThrow();
+    return { total: Number(r.n), awaitingApproval: Number(r.approval ?? 0) };
   }
 
   /** Delivered shipments not yet billed: waiting for finance's approval or for the billing post. */
