@@ -143,7 +143,10 @@ export type OdsShipmentUpsert = Omit<
   OdsShipment,
   'publishedAt' | 'assignedAt' | 'deliveredAt' | 'billedAt' | 'closedAt'
 > &
-  Partial<Pick<OdsShipment, 'publishedAt' | 'assignedAt' | 'deliveredAt' | 'billedAt' | 'closedAt'>>;
+  Partial<Pick<OdsShipment, 'publishedAt' | 'assignedAt' | 'deliveredAt' | 'billedAt' | 'closedAt'>> & {
+    /** A publication time a vendor recorded: replaces the first-seen one. */
+    vendorPublishedAt?: string;
+  };
 
 /** Rows per INSERT statement; keeps PostgreSQL under its bind-parameter limit. */
 const ROWS_PER_STATEMENT = 200;
@@ -289,7 +292,7 @@ export class OdsRepository {
       billing_document_id: s.billingDocumentId,
       outcome: s.outcome,
       workflow_status: s.workflowStatus,
-      published_at: s.publishedAt ?? null,
+      published_at: s.vendorPublishedAt ?? s.publishedAt ?? null,
       assigned_at: s.assignedAt ?? null,
       delivered_at: s.deliveredAt ?? null,
       billed_at: s.billedAt ?? null,
@@ -306,6 +309,7 @@ export class OdsRepository {
           const set: Record<string, unknown> = { ...rest };
           const keep = (first: string, then: string) => sql`coalesce(${sql.ref(first)}, ${sql.ref(then)})`;
           for (const c of firstSeen) set[c] = keep(`ods_shipments.${c}`, `excluded.${c}`);
+          if (s.vendorPublishedAt) set.published_at = sql.ref('excluded.published_at');
           // A driver known from an assignment event stays when the status does not name one.
           set.driver_id = keep('excluded.driver_id', 'ods_shipments.driver_id');
           set.route_id = keep('excluded.route_id', 'ods_shipments.route_id');
@@ -369,6 +373,62 @@ export class OdsRepository {
     if (opened.length > 0 || resolved.length > 0)
       await refreshDerived(this.db.kysely, this.db.backend, shipmentId);
     return { opened, resolved };
+  }
+
+  /**
+   * Cases as the CRM records them (times on the simulated clock): missing ones are inserted, and every one
+   * takes the CRM's open and resolve times (a case opened and closed between two projections is counted, with
+   * its real times). Returns the cases inserted and those newly resolved, for the timeline.
+   */
+  async upsertVendorCases(
+    shipmentId: string,
+    region: string,
+    cases: readonly { caseId: string; kind: string; openedAt: string; resolvedAt?: string }[],
+  ): Promise<{ opened: OdsCase[]; resolved: OdsCase[] }> {
+    const opened: OdsCase[] = [];
+    const resolved: OdsCase[] = [];
+    if (cases.length === 0) return { opened, resolved };
+    await writeTransaction(this.db, async (trx) => {
+      for (const c of cases) {
+        const key = `${shipmentId}:${c.caseId}`;
+        const before = await trx
+          .selectFrom('ods_cases')
+          .select(['resolved_at'])
+          .where('case_key', '=', key)
+          .executeTakeFirst();
+        const row = {
+          case_key: key,
+          shipment_id: shipmentId,
+          case_id: c.caseId,
+          kind: c.kind,
+          region,
+          opened_at: c.openedAt,
+          resolved_at: c.resolvedAt ?? null,
+        };
+        if (!before) await trx.insertInto('ods_cases').values(row).execute();
+        else
+          await trx
+            .updateTable('ods_cases')
+            .set({ opened_at: row.opened_at, resolved_at: row.resolved_at, kind: row.kind })
+            .where('case_key', '=', key)
+            .execute();
+        const ods = toCase({ ...row, day: null, resolution_ms: null });
+        if (!before) opened.push(ods);
+        if (c.resolvedAt && (!before || before.resolved_at === null)) resolved.push(ods);
+      }
+      await refreshDerived(trx, this.db.backend, shipmentId);
+    });
+    return { opened, resolved };
+  }
+
+  /** Sets the publication time a vendor recorded (dispatch's task creation), replacing the first-seen one. */
+  async setPublishedAt(shipmentId: string, at: string): Promise<void> {
+    await this.db.kysely
+      .updateTable('ods_shipments')
+      .set({ published_at: at })
+      .where('shipment_id', '=', shipmentId)
+      .execute();
+    await refreshDerived(this.db.kysely, this.db.backend, shipmentId);
   }
 
   /** One shipment, or undefined. */
