@@ -226,13 +226,13 @@ export class OdsProjector {
     const ods = this.d.store.ods;
     const now = this.now();
     const previous = await ods.shipment(s.shipmentId);
-    // The first projection that sees the shipment closed reads the vendors' records of it first (cases
-    // opened and solved between two projections, task times), so a closed row already holds them.
     const closing = s.phase === 'closed' || workflowStatus !== 'RUNNING';
+    // The first projection that sees the run ended (every side effect done: cases solved in the CRM, tasks
+    // completed) reads the vendors' records of it first, so a row that says the run ended already holds
+    // them: cases opened and solved between two projections, the CRM's and dispatch's own times.
+    const ended = workflowStatus !== 'RUNNING' && (!previous || previous.workflowStatus === 'RUNNING');
     const fromVendors =
-      closing && !previous?.closedAt && opts.vendors !== false
-        ? await this.fromVendors(s.shipmentId, s.region)
-        : undefined;
+      ended && opts.vendors !== false ? await this.fromVendors(s.shipmentId, s.region) : undefined;
     const milestone = (m: string) => s.milestones.filter((e) => e.milestone === m).at(-1)?.at;
     const published = s.taskId || !['released', 'validating', 'on_hold'].includes(s.phase) ? now : undefined;
     const billed = milestone('billed') ?? (s.billingDocumentId ? now : undefined);
@@ -366,6 +366,8 @@ export class OdsProjector {
             shipmentId,
             attempt: t.attempt,
             taskId: t.taskId,
+            // The window this attempt was dispatched with: the one its arrival is judged against.
+            ...(t.windowStart && t.windowEnd ? { window: { start: t.windowStart, end: t.windowEnd } } : {}),
             ...(t.eta ? { eta: t.eta } : {}),
             ...(t.arrivedAt ? { arrivedAt: t.arrivedAt } : {}),
             ...(t.completedAt ? { completedAt: t.completedAt } : {}),

@@ -82,6 +82,8 @@ export interface StopChange {
   failureReason?: string;
   /** Assignment: driver and route of the shipment, and when it was assigned. */
   assigned?: { at: string; driverId: string; routeId?: string };
+  /** The window dispatch holds for this attempt (from its task): replaces the one copied from the shipment. */
+  window?: { start: string; end: string };
 }
 
 const toShipment = (r: Selectable<OdsShipmentTable>): OdsShipment => ({
@@ -246,8 +248,8 @@ export class OdsRepository {
           completed_at: stop.completed_at ?? change.completedAt ?? null,
           failed_at: stop.failed_at ?? change.failedAt ?? null,
           failure_reason: stop.failure_reason ?? change.failureReason ?? null,
-          window_start: stop.window_start ?? shipment?.window_start ?? null,
-          window_end: stop.window_end ?? shipment?.window_end ?? null,
+          window_start: change.window?.start ?? stop.window_start ?? shipment?.window_start ?? null,
+          window_end: change.window?.end ?? stop.window_end ?? shipment?.window_end ?? null,
         })
         .where('shipment_id', '=', change.shipmentId)
         .where('attempt', '=', change.attempt)

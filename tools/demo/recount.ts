@@ -51,7 +51,7 @@ export async function recountConsole(input: {
   const ids = new Set(input.orders.map((o) => shipmentWorkflowId(o.deliveryId)));
   type Row = { shipmentId: string; day: string; workflowStatus: string };
   let rows: Row[] = [];
-  const deadline = Date.now() + (input.waitMs ?? 30_000);
+  const deadline = Date.now() + (input.waitMs ?? 60_000);
   for (;;) {
     const r = await get<{ shipments: Row[] }>(`${input.gatewayUrl}/v1/ops/shipments`, input.token, {
       limit: '1000',
@@ -146,6 +146,12 @@ export async function recountConsole(input: {
   });
   const kinds = [...new Set([...Object.keys(opened), ...Object.keys(casesByKind)])].sort();
   return [
+    // The console's figures are final once it saw every run end; a wait that ran out shows here.
+    row(
+      'shipments whose run ended (Temporal)',
+      rows.filter((r) => r.workflowStatus !== 'RUNNING').length,
+      input.orders.length,
+    ),
     row('shipments (ERP deliveries released)', sums.total, input.orders.length),
     row('delivered (dispatch: last task succeeded)', sums.firstAttempt[1]!, delivered),
     row('delivered on the first attempt (dispatch: one task)', sums.firstAttempt[0]!, firstAttempt),
