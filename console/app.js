@@ -4,6 +4,8 @@
 
 (function () {
   const TOKEN_KEY = 'shipsync.token';
+  /** Who the token belongs to (principal and roles, nothing secret), kept for the tab's next page load. */
+  const ME_KEY = 'shipsync.me';
   const POLL_MS = 2000;
   const PHASES = [
     'released',
@@ -121,8 +123,33 @@
     return chartLib;
   }
 
+  function remember(principal) {
+    me = principal;
+    sessionStorage.setItem(ME_KEY, JSON.stringify(principal));
+  }
+
+  function remembered() {
+    try {
+      const m = JSON.parse(sessionStorage.getItem(ME_KEY) || 'null');
+      return m && typeof m.principal === 'string' && Array.isArray(m.roles) ? m : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Asks who the token belongs to, outside any view (a route change does not abort it). */
+  async function fetchMe() {
+    const res = await fetch('/v1/ops/me', { headers: { authorization: `Bearer ${token()}` } });
+    if (res.status === 401) {
+      signOut('Your token was refused; sign in again.');
+      return null;
+    }
+    return res.ok ? res.json() : null;
+  }
+
   function signOut(message) {
     sessionStorage.removeItem(TOKEN_KEY);
+    sessionStorage.removeItem(ME_KEY);
     if (message) sessionStorage.setItem('shipsync.signin-message', message);
     me = null;
     location.hash = '';
@@ -132,7 +159,7 @@
   async function signIn(value) {
     sessionStorage.setItem(TOKEN_KEY, value);
     try {
-      me = await api('GET', '/v1/ops/me');
+      remember(await api('GET', '/v1/ops/me'));
     } catch (err) {
       sessionStorage.removeItem(TOKEN_KEY);
       throw err;
@@ -922,6 +949,7 @@
     const m = /[#&]token=([^&]+)/.exec(location.hash);
     if (m) {
       sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(m[1]));
+      sessionStorage.removeItem(ME_KEY);
       history.replaceState(null, '', '/ops/#/today');
     }
     form.addEventListener('submit', async (e) => {
@@ -935,9 +963,27 @@
         document.getElementById('signin-error').textContent = String(err.message || err);
       }
     });
-    if (token()) {
+    const known = token() ? remembered() : null;
+    if (known) {
+      // A tab that signed in before shows its view at once; who the token belongs to is asked again
+      // alongside (the server checks the token and role of every request in any case).
+      me = known;
+      renderChrome();
+      route();
+      fetchMe()
+        .then((fresh) => {
+          if (!fresh) return;
+          const changed = fresh.principal !== me.principal || fresh.roles.join() !== me.roles.join();
+          remember(fresh);
+          if (changed) {
+            renderChrome();
+            route();
+          }
+        })
+        .catch(() => undefined);
+    } else if (token()) {
       try {
-        me = await api('GET', '/v1/ops/me');
+        remember(await api('GET', '/v1/ops/me'));
         renderChrome();
         route();
       } catch {
