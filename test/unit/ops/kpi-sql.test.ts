@@ -170,4 +170,46 @@ describe.each(BACKENDS)('KPIs aggregated by the database on $name', ({ open }) =
       regions: [],
     });
   });
+
+  it('when hundreds of cases are open then pages of them come oldest first, each once, with counts by kind', async () => {
+    const db = t.store.db.kysely;
+    const base = Date.parse('2026-12-01T08:00:00.000Z');
+    // 250 open cases, several opened at the same instant, and 50 resolved ones that no page shows.
+    const rows = Array.from({ length: 300 }, (_, i) => ({
+      case_key: `shipment-P${String(i).padStart(4, '0')}:${i}`,
+      shipment_id: `shipment-P${String(i).padStart(4, '0')}`,
+      case_id: String(i),
+      kind: KINDS[i % KINDS.length]!,
+      region: 'CHI',
+      opened_at: iso(base + Math.floor(i / 3) * 60_000),
+      resolved_at: i % 6 === 5 ? iso(base + 9 * 3_600_000) : null,
+    }));
+    await db.insertInto('ods_cases').values(rows).execute();
+    const open = rows.filter((r) => r.resolved_at === null);
+    const seen: string[] = [];
+    let after: { openedAt: string; caseKey: string } | undefined;
+    for (;;) {
+      const page = await t.store.ods.openCasesPage({ limit: 100, ...(after ? { after } : {}) });
+      seen.push(...page.map((c) => c.caseKey));
+      if (page.length < 100) break;
+      after = { openedAt: page.at(-1)!.openedAt, caseKey: page.at(-1)!.caseKey };
+    }
+    const expected = [...open]
+      .sort((a, b) => a.opened_at.localeCompare(b.opened_at) || a.case_key.localeCompare(b.case_key))
+      .map((r) => r.case_key);
+    expect(seen).toEqual(expected);
+    // Breached: opened before its kind's cutoff (here one hour after the first case for every kind).
+    const cutoff = iso(base + 3_600_000);
+    const counts = await t.store.ods.openCaseCounts(
+      Object.fromEntries(KINDS.map((k) => [k, cutoff])),
+      cutoff,
+    );
+    expect(counts).toEqual(
+      [...KINDS].sort().map((kind) => ({
+        kind,
+        open: open.filter((r) => r.kind === kind).length,
+        breached: open.filter((r) => r.kind === kind && r.opened_at < cutoff).length,
+      })),
+    );
+  });
 });
