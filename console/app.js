@@ -4,6 +4,8 @@
 
 (function () {
   const TOKEN_KEY = 'shipsync.token';
+  /** Who the token belongs to (principal and roles, nothing secret), kept for the tab's next page load. */
+  const ME_KEY = 'shipsync.me';
   const POLL_MS = 2000;
   const PHASES = [
     'released',
@@ -35,6 +37,11 @@
   /** Aborts the requests of the view left behind, so a late answer never paints over the new view. */
   let aborter = new AbortController();
   let charts = [];
+  /** The trend last drawn, so a poll that brings the same trend leaves the charts alone. */
+  let drawnTrend = '';
+  /** chart.js, loaded once and only by the view that draws charts (after its figures are on the page). */
+  let chartLib = null;
+  const PAGE_SIZE = 100;
 
   /** Creates an element: h('td', {class: 'num'}, 'text', child). */
   function h(tag, attrs, ...children) {
@@ -96,11 +103,53 @@
   function setView(...nodes) {
     for (const c of charts) c.destroy();
     charts = [];
+    drawnTrend = '';
+    delete main().dataset.paged;
     main().replaceChildren(...nodes);
+  }
+
+  function loadChartLib() {
+    if (window.Chart) return Promise.resolve(window.Chart);
+    if (!chartLib)
+      chartLib = new Promise((resolve, reject) => {
+        const script = h('script', { src: '/ops/vendor/chart.umd.min.js' });
+        script.addEventListener('load', () => resolve(window.Chart));
+        script.addEventListener('error', () => {
+          chartLib = null;
+          reject(new Error('chart.js did not load'));
+        });
+        document.head.append(script);
+      });
+    return chartLib;
+  }
+
+  function remember(principal) {
+    me = principal;
+    sessionStorage.setItem(ME_KEY, JSON.stringify(principal));
+  }
+
+  function remembered() {
+    try {
+      const m = JSON.parse(sessionStorage.getItem(ME_KEY) || 'null');
+      return m && typeof m.principal === 'string' && Array.isArray(m.roles) ? m : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Asks who the token belongs to, outside any view (a route change does not abort it). */
+  async function fetchMe() {
+    const res = await fetch('/v1/ops/me', { headers: { authorization: `Bearer ${token()}` } });
+    if (res.status === 401) {
+      signOut('Your token was refused; sign in again.');
+      return null;
+    }
+    return res.ok ? res.json() : null;
   }
 
   function signOut(message) {
     sessionStorage.removeItem(TOKEN_KEY);
+    sessionStorage.removeItem(ME_KEY);
     if (message) sessionStorage.setItem('shipsync.signin-message', message);
     me = null;
     location.hash = '';
@@ -110,7 +159,7 @@
   async function signIn(value) {
     sessionStorage.setItem(TOKEN_KEY, value);
     try {
-      me = await api('GET', '/v1/ops/me');
+      remember(await api('GET', '/v1/ops/me'));
     } catch (err) {
       sessionStorage.removeItem(TOKEN_KEY);
       throw err;
@@ -270,84 +319,180 @@
         ),
       ),
     );
-    const onTimeCanvas = h('canvas', { id: 'chart-on-time' });
-    const etaCanvas = h('canvas', { id: 'chart-eta' });
-    const excCanvas = h('canvas', { id: 'chart-exceptions' });
-    setView(
-      h('h2', {}, `Today ${t.day} `, h('span', { class: 'muted' }, `(simulated now ${time(t.now)})`)),
-      tiles,
-      h(
-        'div',
-        { class: 'grid2' },
-        h('div', { class: 'card' }, h('h3', {}, 'Shipments by phase and region'), table),
-        h('div', { class: 'card' }, h('h3', {}, 'KPIs by region'), regionKpis),
-      ),
-      h(
-        'div',
-        { class: 'grid2' },
-        h('div', { class: 'card' }, h('h3', {}, 'On-time rate'), h('div', { class: 'chart' }, onTimeCanvas)),
+    const today = document.getElementById('today-view');
+    if (first || !today) {
+      const onTimeCanvas = h('canvas', { id: 'chart-on-time' });
+      const etaCanvas = h('canvas', { id: 'chart-eta' });
+      const excCanvas = h('canvas', { id: 'chart-exceptions' });
+      setView(
         h(
           'div',
-          { class: 'card' },
-          h('h3', {}, 'ETA error (minutes)'),
-          h('div', { class: 'chart' }, etaCanvas),
+          { id: 'today-view' },
+          h('h2', { id: 'today-title' }),
+          h('div', { id: 'today-tiles' }),
+          h(
+            'div',
+            { class: 'grid2' },
+            h(
+              'div',
+              { class: 'card' },
+              h('h3', {}, 'Shipments by phase and region'),
+              h('div', { id: 'today-phases' }),
+            ),
+            h('div', { class: 'card' }, h('h3', {}, 'KPIs by region'), h('div', { id: 'today-regions' })),
+          ),
+          h(
+            'div',
+            { class: 'grid2' },
+            h(
+              'div',
+              { class: 'card' },
+              h('h3', {}, 'On-time rate'),
+              h('div', { class: 'chart' }, onTimeCanvas),
+            ),
+            h(
+              'div',
+              { class: 'card' },
+              h('h3', {}, 'ETA error (minutes)'),
+              h('div', { class: 'chart' }, etaCanvas),
+            ),
+          ),
+          h(
+            'div',
+            { class: 'card' },
+            h('h3', {}, 'Exceptions opened'),
+            h('div', { class: 'chart' }, excCanvas),
+          ),
         ),
-      ),
-      h('div', { class: 'card' }, h('h3', {}, 'Exceptions opened'), h('div', { class: 'chart' }, excCanvas)),
-    );
-    if (window.Chart) {
-      const labels = t.trend.map((d) => d.day.slice(5));
-      const opts = { responsive: true, maintainAspectRatio: false, animation: first ? undefined : false };
-      charts.push(
-        new window.Chart(onTimeCanvas, {
-          type: 'line',
-          data: {
-            labels,
-            datasets: [
-              {
-                label: 'on-time %',
-                data: t.trend.map((d) => (d.onTime === null ? null : d.onTime * 100)),
-                borderColor: '#15803d',
-              },
-            ],
-          },
-          options: { ...opts, scales: { y: { min: 0, max: 100 } } },
-        }),
-        new window.Chart(etaCanvas, {
-          type: 'line',
-          data: {
-            labels,
-            datasets: [
-              { label: 'p50', data: t.trend.map((d) => d.etaP50), borderColor: '#2563eb' },
-              { label: 'p90', data: t.trend.map((d) => d.etaP90), borderColor: '#b45309' },
-            ],
-          },
-          options: opts,
-        }),
-        new window.Chart(excCanvas, {
-          type: 'bar',
-          data: {
-            labels,
-            datasets: [
-              { label: 'opened', data: t.trend.map((d) => d.exceptionsOpened), backgroundColor: '#b91c1c' },
-            ],
-          },
-          options: opts,
-        }),
       );
     }
+    // Only what changes is replaced: the charts stay and get new data when the trend moved.
+    document
+      .getElementById('today-title')
+      .replaceChildren(`Today ${t.day} `, h('span', { class: 'muted' }, `(simulated now ${time(t.now)})`));
+    document.getElementById('today-tiles').replaceChildren(tiles);
+    document.getElementById('today-phases').replaceChildren(table);
+    document.getElementById('today-regions').replaceChildren(regionKpis);
+    const trend = JSON.stringify(t.trend);
+    if (trend === drawnTrend) return;
+    drawnTrend = trend;
+    const gen = generation;
+    // The figures are on the page; the charts follow once chart.js is there (loaded once per tab).
+    loadChartLib()
+      .then((Chart) => {
+        if (gen === generation && drawnTrend === trend) drawTrend(Chart, t.trend);
+      })
+      .catch(() => undefined);
   }
 
-  async function renderExceptions() {
-    const r = await api('GET', '/v1/ops/exceptions');
-    const kinds = {};
-    for (const c of r.cases) kinds[c.kind] = (kinds[c.kind] || 0) + 1;
+  function drawTrend(Chart, trend) {
+    const canvases = ['chart-on-time', 'chart-eta', 'chart-exceptions'].map((id) =>
+      document.getElementById(id),
+    );
+    if (canvases.some((c) => !c)) return;
+    const labels = trend.map((d) => d.day.slice(5));
+    const series = [
+      [trend.map((d) => (d.onTime === null ? null : d.onTime * 100))],
+      [trend.map((d) => d.etaP50), trend.map((d) => d.etaP90)],
+      [trend.map((d) => d.exceptionsOpened)],
+    ];
+    if (charts.length === 3 && charts.every((c, i) => c.canvas === canvases[i])) {
+      charts.forEach((c, i) => {
+        c.data.labels = labels;
+        c.data.datasets.forEach((ds, j) => (ds.data = series[i][j]));
+        c.update('none');
+      });
+      return;
+    }
+    for (const c of charts) c.destroy();
+    const opts = { responsive: true, maintainAspectRatio: false, animation: false };
+    charts = [
+      new Chart(canvases[0], {
+        type: 'line',
+        data: { labels, datasets: [{ label: 'on-time %', data: series[0][0], borderColor: '#15803d' }] },
+        options: { ...opts, scales: { y: { min: 0, max: 100 } } },
+      }),
+      new Chart(canvases[1], {
+        type: 'line',
+        data: {
+          labels,
+          datasets: [
+            { label: 'p50', data: series[1][0], borderColor: '#2563eb' },
+            { label: 'p90', data: series[1][1], borderColor: '#b45309' },
+          ],
+        },
+        options: opts,
+      }),
+      new Chart(canvases[2], {
+        type: 'bar',
+        data: { labels, datasets: [{ label: 'opened', data: series[2][0], backgroundColor: '#b91c1c' }] },
+        options: opts,
+      }),
+    ];
+  }
+
+  /** A "show more" button that loads the next page and appends its rows; gone on the last page. */
+  function moreButton(next, load, testid) {
+    if (!next) return null;
+    return h(
+      'button',
+      {
+        class: 'secondary',
+        'data-testid': testid,
+        onclick: async (e) => {
+          const button = e.target;
+          button.disabled = true;
+          try {
+            const more = await load(next);
+            // The view holds more than its first page now: polling leaves it as the user extended it.
+            main().dataset.paged = 'true';
+            button.replaceWith(...[moreButton(more, load, testid)].filter(Boolean));
+          } catch (err) {
+            button.disabled = false;
+            button.textContent = String(err.message || err);
+          }
+        },
+      },
+      `Show the next ${PAGE_SIZE}`,
+    );
+  }
+
+  function exceptionRow(c) {
+    return h(
+      'tr',
+      {},
+      h('td', {}, time(c.openedAt)),
+      h('td', {}, min(c.ageMinutes)),
+      h('td', { class: `sla-${c.sla}` }, c.sla.replace('_', ' ')),
+      h('td', {}, c.kind),
+      h('td', {}, c.region),
+      h('td', {}, shipmentLink(c.shipmentId)),
+      h('td', {}, c.phase || '–'),
+      h('td', {}, c.caseId || '–'),
+    );
+  }
+
+  async function renderExceptions(first) {
+    // Polling refreshes the first page only while the user has not loaded older ones.
+    if (!first && main().dataset.paged) return;
+    const r = await api('GET', `/v1/ops/exceptions?limit=${PAGE_SIZE}`);
+    const body = h('tbody', {}, r.cases.map(exceptionRow));
+    const load = async (after) => {
+      const p = await api('GET', `/v1/ops/exceptions?limit=${PAGE_SIZE}&after=${encodeURIComponent(after)}`);
+      body.append(...p.cases.map(exceptionRow));
+      return p.next;
+    };
     setView(
-      h('h2', {}, 'Open exceptions ', h('span', { class: 'muted' }, `(${r.cases.length}, oldest first)`)),
+      h(
+        'h2',
+        {},
+        'Open exceptions ',
+        h('span', { class: 'muted' }, `(${r.total}, ${r.breached} past SLA, oldest first)`),
+      ),
       h(
         'div',
         { class: 'tiles' },
-        Object.entries(kinds).map(([k, n]) => tile(k, n, `kind-${k}`)),
+        Object.entries(r.byKind).map(([k, n]) => tile(k, n, `kind-${k}`)),
       ),
       h(
         'div',
@@ -366,25 +511,9 @@
               ),
             ),
           ),
-          h(
-            'tbody',
-            {},
-            r.cases.map((c) =>
-              h(
-                'tr',
-                {},
-                h('td', {}, time(c.openedAt)),
-                h('td', {}, min(c.ageMinutes)),
-                h('td', { class: `sla-${c.sla}` }, c.sla.replace('_', ' ')),
-                h('td', {}, c.kind),
-                h('td', {}, c.region),
-                h('td', {}, shipmentLink(c.shipmentId)),
-                h('td', {}, c.phase || '–'),
-                h('td', {}, c.caseId || '–'),
-              ),
-            ),
-          ),
+          body,
         ),
+        moreButton(r.next, load, 'exceptions-more'),
       ),
     );
   }
@@ -568,17 +697,79 @@
     }
   }
 
+  function invoiceRow(s, finance) {
+    const reason = s.awaitingApproval
+      ? `accessorials over the approval threshold; ${s.approvals.length} of ${s.approvalsRequired || 1} approvals`
+      : 'waiting for the billing post';
+    return h(
+      'tr',
+      { 'data-row': s.shipmentId },
+      h('td', {}, shipmentLink(s.shipmentId)),
+      h('td', {}, s.region),
+      h('td', {}, time(s.deliveredAt)),
+      h('td', { class: 'num' }, s.chargesTotal.toFixed(2)),
+      h('td', {}, s.charges.map((c) => c.code).join(', ')),
+      h('td', {}, reason),
+      h('td', {}, s.approvals.map((a) => `${a.principal}: ${a.decision}`).join('; ') || '–'),
+      h(
+        'td',
+        {},
+        finance && s.awaitingApproval
+          ? [
+              h(
+                'button',
+                {
+                  'data-approve': s.shipmentId,
+                  onclick: (e) => approve(s.shipmentId, true, e.target),
+                },
+                'Approve',
+              ),
+              ' ',
+              h(
+                'button',
+                {
+                  class: 'danger',
+                  'data-reject': s.shipmentId,
+                  onclick: (e) => approve(s.shipmentId, false, e.target),
+                },
+                'Reject',
+              ),
+            ]
+          : null,
+        h('span', { id: `approval-${s.shipmentId}`, 'data-approval-result': s.shipmentId }),
+      ),
+    );
+  }
+
   async function renderInvoices(first) {
-    // Polling must not wipe a result the finance user has just produced.
-    if (!first && document.querySelector('[data-approval-result]:not(:empty)')) return;
-    const r = await api('GET', '/v1/ops/invoice-ready');
+    // Polling must not wipe a result the finance user has just produced, nor the pages the user loaded.
+    if (!first && (main().dataset.paged || document.querySelector('[data-approval-result]:not(:empty)')))
+      return;
+    const r = await api('GET', `/v1/ops/invoice-ready?limit=${PAGE_SIZE}`);
     const finance = hasRole('finance');
+    const body = h(
+      'tbody',
+      {},
+      r.shipments.map((s) => invoiceRow(s, finance)),
+    );
+    const load = async (after) => {
+      const p = await api(
+        'GET',
+        `/v1/ops/invoice-ready?limit=${PAGE_SIZE}&after=${encodeURIComponent(after)}`,
+      );
+      body.append(...p.shipments.map((s) => invoiceRow(s, finance)));
+      return p.next;
+    };
     setView(
       h(
         'h2',
         {},
         'Invoice-ready ',
-        h('span', { class: 'muted' }, `(${r.shipments.length} delivered, not yet billed)`),
+        h(
+          'span',
+          { class: 'muted' },
+          `(${r.total} delivered, not yet billed; ${r.awaitingApproval} awaiting approval; oldest first)`,
+        ),
       ),
       finance ? null : h('p', { class: 'muted' }, 'Approving charges is for finance.'),
       h(
@@ -598,54 +789,9 @@
               ),
             ),
           ),
-          h(
-            'tbody',
-            {},
-            r.shipments.map((s) => {
-              const reason = s.awaitingApproval
-                ? `accessorials over the approval threshold; ${s.approvals.length} of ${s.approvalsRequired || 1} approvals`
-                : 'waiting for the billing post';
-              return h(
-                'tr',
-                { 'data-row': s.shipmentId },
-                h('td', {}, shipmentLink(s.shipmentId)),
-                h('td', {}, s.region),
-                h('td', {}, time(s.deliveredAt)),
-                h('td', { class: 'num' }, s.chargesTotal.toFixed(2)),
-                h('td', {}, s.charges.map((c) => c.code).join(', ')),
-                h('td', {}, reason),
-                h('td', {}, s.approvals.map((a) => `${a.principal}: ${a.decision}`).join('; ') || '–'),
-                h(
-                  'td',
-                  {},
-                  finance && s.awaitingApproval
-                    ? [
-                        h(
-                          'button',
-                          {
-                            'data-approve': s.shipmentId,
-                            onclick: (e) => approve(s.shipmentId, true, e.target),
-                          },
-                          'Approve',
-                        ),
-                        ' ',
-                        h(
-                          'button',
-                          {
-                            class: 'danger',
-                            'data-reject': s.shipmentId,
-                            onclick: (e) => approve(s.shipmentId, false, e.target),
-                          },
-                          'Reject',
-                        ),
-                      ]
-                    : null,
-                  h('span', { id: `approval-${s.shipmentId}`, 'data-approval-result': s.shipmentId }),
-                ),
-              );
-            }),
-          ),
+          body,
         ),
+        moreButton(r.next, load, 'invoices-more'),
       ),
     );
   }
@@ -803,6 +949,7 @@
     const m = /[#&]token=([^&]+)/.exec(location.hash);
     if (m) {
       sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(m[1]));
+      sessionStorage.removeItem(ME_KEY);
       history.replaceState(null, '', '/ops/#/today');
     }
     form.addEventListener('submit', async (e) => {
@@ -816,9 +963,27 @@
         document.getElementById('signin-error').textContent = String(err.message || err);
       }
     });
-    if (token()) {
+    const known = token() ? remembered() : null;
+    if (known) {
+      // A tab that signed in before shows its view at once; who the token belongs to is asked again
+      // alongside (the server checks the token and role of every request in any case).
+      me = known;
+      renderChrome();
+      route();
+      fetchMe()
+        .then((fresh) => {
+          if (!fresh) return;
+          const changed = fresh.principal !== me.principal || fresh.roles.join() !== me.roles.join();
+          remember(fresh);
+          if (changed) {
+            renderChrome();
+            route();
+          }
+        })
+        .catch(() => undefined);
+    } else if (token()) {
       try {
-        me = await api('GET', '/v1/ops/me');
+        remember(await api('GET', '/v1/ops/me'));
         renderChrome();
         route();
       } catch {

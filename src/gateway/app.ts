@@ -10,6 +10,8 @@ import {
   vendorCredentialsFromConfig,
   type VendorAuthResult,
 } from '../integrations/auth-check.js';
+import { createCrmAdapter } from '../integrations/crm/adapter.js';
+import { createDispatchAdapter } from '../integrations/dispatch/adapter.js';
 import { ConfigError, type Config } from '../platform/config.js';
 import type { AppLogger } from '../platform/logger.js';
 import { InboxWriter, type Store, type TelemetryBatcher } from '../storage/store.js';
@@ -23,7 +25,7 @@ import { errorText, Forwarder, type ForwarderOptions } from './forwarder.js';
 import { Intake } from './intake.js';
 import { KpiMetrics } from './kpi-service.js';
 import { GatewayMetrics } from './metrics.js';
-import { OdsProjector } from './ods.js';
+import { OdsProjector, type OdsVendorReader } from './ods.js';
 import { registerOpsRoutes } from './ops-routes.js';
 import { registerReconciliationRoutes } from './reconciliation-routes.js';
 import { rateLimitsFromConfig, registerRateLimits, type RateLimits } from './rate-limit.js';
@@ -58,6 +60,11 @@ export interface GatewayOptions extends DialectOptions {
   defaultMetrics?: boolean;
   /** ODS sweep interval in real ms (default SHIPSYNC_ODS_SWEEP_SECONDS); the sweep starts with `ods.start()`. */
   odsSweepMs?: number;
+  /**
+   * How the ODS reads a shipment's vendor records (dispatch tasks, CRM case tickets) at its close and on a
+   * rebuild; by default the dispatch and CRM adapters on the configured URLs and credentials, `false` for none.
+   */
+  odsVendors?: OdsVendorReader | false;
   /** Rate limits; by default those of the configuration (SHIPSYNC_RATE_LIMIT_*). */
   rateLimits?: RateLimits;
   /** How /readyz checks the vendor credentials; by default those of the configuration, on each vendor. */
@@ -117,6 +124,9 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     clock: clockAtStart,
     taskQueuePrefix: config.SHIPSYNC_TASK_QUEUE_PREFIX,
     sweepMs: opts.odsSweepMs ?? config.SHIPSYNC_ODS_SWEEP_SECONDS * 1000,
+    ...odsVendorsOption(
+      opts.odsVendors === false ? undefined : (opts.odsVendors ?? odsVendorsFromConfig(config)),
+    ),
   });
   const forwarder = new Forwarder(
     store,
@@ -311,3 +321,27 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   });
   return Object.assign(app, { forwarder, telemetry, metrics, intake, ods });
 }
+
+/**
+ * The ODS's reader of vendor records: the dispatch and CRM adapters on the configured URLs and credentials;
+ * undefined when this gateway has no dispatch API key (the ODS then knows what the workflow and webhooks say).
+ */
+export function odsVendorsFromConfig(config: Config): OdsVendorReader | undefined {
+  if (!config.SHIPSYNC_DISPATCH_API_KEY) return undefined;
+  const crm = vendorCredentialsFromConfig(config).crm;
+  const dispatch = createDispatchAdapter({
+    baseUrl: config.SHIPSYNC_DISPATCH_URL,
+    apiKey: config.SHIPSYNC_DISPATCH_API_KEY,
+  });
+  const tickets = createCrmAdapter({
+    baseUrl: config.SHIPSYNC_CRM_URL,
+    ...(crm.email && crm.token ? { email: crm.email, token: crm.token } : {}),
+    requestsPerMinute: config.SHIPSYNC_CRM_REQUESTS_PER_MINUTE,
+  });
+  return {
+    tasksOfShipment: (id) => dispatch.tasksOfShipment(id),
+    caseTicketsOf: (id) => tickets.caseTicketsOf(id),
+  };
+}
+
+const odsVendorsOption = (vendors: OdsVendorReader | undefined) => (vendors ? { vendors } : {});

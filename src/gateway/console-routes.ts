@@ -60,6 +60,36 @@ const ShipmentsQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(200),
 });
 const IdParams = z.object({ id: z.string().min(1).max(200) });
+const PageQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  after: z.string().max(600).optional(),
+});
+
+/** A keyset cursor: the sort key and id of the last row of a page, opaque to the client. */
+function cursorOf(key: string, id: string): string {
+  return Buffer.from(JSON.stringify([key, id])).toString('base64url');
+}
+
+function fromCursor(cursor: string | undefined): [string, string] | undefined {
+  if (cursor === undefined) return undefined;
+  try {
+    const v: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && typeof v[1] === 'string')
+      return [v[0], v[1]];
+  } catch {
+    /* reported below */
+  }
+  throw new GatewayError('VALIDATION_FAILED', 'invalid cursor', { field: 'query.after' });
+}
+
+/** Each exception kind's SLA cutoff at `now`: a case still open that opened before it breached its SLA. */
+function slaCutoffs(now: string): { byKind: Record<string, string>; fallback: string } {
+  const before = (minutes: number) => new Date(Date.parse(now) - minutes * 60_000).toISOString();
+  return {
+    byKind: Object.fromEntries(Object.entries(EXCEPTION_SLA_MINUTES).map(([k, m]) => [k, before(m)])),
+    fallback: before(240),
+  };
+}
 /** The console's answers are documented in docs/console.md; here only their error shapes are typed. */
 const Answer = z.record(z.string(), z.unknown());
 
@@ -130,10 +160,11 @@ export function registerConsoleRoutes(root: FastifyInstance, d: ConsoleDeps) {
       const now = d.projector.now();
       const day = req.query.day ?? now.slice(0, 10);
       const trendDays = lastDays(day, req.query.trendDays);
+      const sla = slaCutoffs(now);
       const [counts, kpis, openCases] = await Promise.all([
         d.store.ods.phaseCounts([day]),
         kpisOfDays(d.store, trendDays),
-        d.store.ods.cases({ open: true }),
+        d.store.ods.openCaseCounts(sla.byKind, sla.fallback),
       ]);
       const today = kpis.at(-1);
       return {
@@ -141,8 +172,8 @@ export function registerConsoleRoutes(root: FastifyInstance, d: ConsoleDeps) {
         now,
         counts: counts.map(({ region, phase, n }) => ({ region, phase, n })),
         total: counts.reduce((a, c) => a + c.n, 0),
-        openExceptions: openCases.length,
-        breached: openCases.filter((c) => slaState(c, now) === 'breached').length,
+        openExceptions: openCases.reduce((a, c) => a + c.open, 0),
+        breached: openCases.reduce((a, c) => a + c.breached, 0),
         backlog: d.backlog(),
         kpis: today,
         trend: kpis.map((k) => ({
@@ -160,21 +191,37 @@ export function registerConsoleRoutes(root: FastifyInstance, d: ConsoleDeps) {
     '/v1/ops/exceptions',
     {
       onRequest: read,
-      schema: { summary: 'Open cases, oldest first, with age and SLA state', tags, security },
+      schema: {
+        summary: 'Open cases, oldest first, with age and SLA state: one page, and the counts by kind',
+        tags,
+        security,
+        querystring: PageQuery,
+      },
     },
-    async () => {
+    async (req) => {
       const now = d.projector.now();
-      const cases = await d.store.ods.cases({ open: true, limit: 2_000 });
-      const phases = await d.store.ods.phasesOf([...new Set(cases.map((c) => c.shipmentId))]);
+      const after = fromCursor(req.query.after);
+      const sla = slaCutoffs(now);
+      const [counts, page] = await Promise.all([
+        d.store.ods.openCaseCounts(sla.byKind, sla.fallback),
+        d.store.ods.openCasesPage({
+          limit: req.query.limit,
+          ...(after ? { after: { openedAt: after[0], caseKey: after[1] } } : {}),
+        }),
+      ]);
+      const last = page.at(-1);
       return {
         now,
         slaMinutes: EXCEPTION_SLA_MINUTES,
-        cases: cases.map((c) => ({
+        total: counts.reduce((a, c) => a + c.open, 0),
+        breached: counts.reduce((a, c) => a + c.breached, 0),
+        byKind: Object.fromEntries(counts.map((c) => [c.kind, c.open])),
+        cases: page.map((c) => ({
           ...c,
           ageMinutes: Math.round(caseAgeMinutes(c, now)),
           sla: slaState(c, now),
-          phase: phases.get(c.shipmentId) ?? null,
         })),
+        next: last && page.length === req.query.limit ? cursorOf(last.openedAt, last.caseKey) : null,
       };
     },
   );
@@ -239,12 +286,32 @@ export function registerConsoleRoutes(root: FastifyInstance, d: ConsoleDeps) {
     {
       onRequest: read,
       schema: {
-        summary: 'Delivered shipments waiting for finance approval or the billing post',
+        summary:
+          'Delivered shipments waiting for finance approval or the billing post: one page, oldest first',
         tags,
         security,
+        querystring: PageQuery,
       },
     },
-    async () => ({ shipments: await d.store.ods.invoiceReady() }),
+    async (req) => {
+      const after = fromCursor(req.query.after);
+      const [counts, shipments] = await Promise.all([
+        d.store.ods.invoiceReadyCounts(),
+        d.store.ods.invoiceReadyPage({
+          limit: req.query.limit,
+          ...(after ? { after: { deliveredAt: after[0], shipmentId: after[1] } } : {}),
+        }),
+      ]);
+      const last = shipments.at(-1);
+      return {
+        ...counts,
+        shipments,
+        next:
+          last && shipments.length === req.query.limit
+            ? cursorOf(last.deliveredAt ?? '', last.shipmentId)
+            : null,
+      };
+    },
   );
 
   app.get(

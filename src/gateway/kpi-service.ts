@@ -1,5 +1,6 @@
 import { Gauge, type Registry } from 'prom-client';
-import { groupBy, kpiSet, type KpiSet } from '../domain/kpis.js';
+import { kpiSet, type Distribution, type KpiSet, type Rate } from '../domain/kpis.js';
+import { ALL_REGIONS, kpiAggregates, type KpiAggregate, type MsDistribution } from '../storage/ods-kpis.js';
 import type { Store } from '../storage/store.js';
 
 /** KPIs of one day: the whole day and each region. */
@@ -19,28 +20,52 @@ export function lastDays(to: string, n: number): string[] {
   return Array.from({ length: n }, (_, i) => dayOf(`${to}T00:00:00Z`, i - n + 1));
 }
 
-/** Computes the KPIs of some days from the ODS, per day and per region and day. */
+const minutes = (ms: number | null) => (ms === null ? null : ms / 60_000);
+
+function distributionOf(d: MsDistribution): Distribution {
+  return { count: d.count, p50: minutes(d.p50Ms), p90: minutes(d.p90Ms), mean: minutes(d.meanMs) };
+}
+
+function rateOf(r: { numerator: number; denominator: number }): Rate {
+  return { ...r, rate: r.denominator ? r.numerator / r.denominator : null };
+}
+
+function kpiSetOf(a: KpiAggregate | undefined): KpiSet {
+  if (!a) return kpiSet({ shipments: [], stops: [], cases: [] });
+  return {
+    shipments: a.shipments,
+    onTime: rateOf(a.onTime),
+    etaErrorMinutes: distributionOf(a.etaError),
+    routeAcceptanceMinutes: distributionOf(a.routeAcceptance),
+    firstAttempt: rateOf(a.firstAttempt),
+    invoiceCycleMinutes: distributionOf(a.invoiceCycle),
+    exceptions: a.exceptions.map((e) => ({
+      kind: e.kind,
+      opened: e.opened,
+      open: e.open,
+      resolution: distributionOf(e.resolution),
+    })),
+  };
+}
+
+/**
+ * Computes the KPIs of some days from the ODS, per day and per region and day. The database aggregates
+ * (counts, sums and percentiles per day and region, see `src/storage/ods-kpis.ts`): a request reads a few
+ * rows per region and day whatever the number of shipments. The figures equal `kpiSet` over the same rows.
+ */
 export async function kpisOfDays(store: Store, days: string[]): Promise<DayKpis[]> {
-  const { shipments, stops, cases } = await store.ods.kpiInputs(days);
-  const sByDay = groupBy(shipments, (s) => s.day);
-  const stByDay = groupBy(stops, (s) => s.day);
-  const cByDay = groupBy(cases, (c) => c.day);
+  const rows = await kpiAggregates(store.db, days);
+  const byKey = new Map(rows.map((r) => [`${r.day}|${r.region}`, r]));
   return days.map((day) => {
-    const ds = sByDay.get(day) ?? [];
-    const dst = stByDay.get(day) ?? [];
-    const dc = cByDay.get(day) ?? [];
-    const regions = [...new Set(ds.map((s) => s.region))].sort();
+    // The regions of the day are those with shipments that day, as in the read model's rows.
+    const regions = rows
+      .filter((r) => r.day === day && r.region !== ALL_REGIONS && r.shipments > 0)
+      .map((r) => r.region)
+      .sort();
     return {
       day,
-      all: kpiSet({ shipments: ds, stops: dst, cases: dc }),
-      regions: regions.map((region) => ({
-        region,
-        ...kpiSet({
-          shipments: ds.filter((s) => s.region === region),
-          stops: dst.filter((s) => s.region === region),
-          cases: dc.filter((c) => c.region === region),
-        }),
-      })),
+      all: kpiSetOf(byKey.get(`${day}|${ALL_REGIONS}`)),
+      regions: regions.map((region) => ({ region, ...kpiSetOf(byKey.get(`${day}|${region}`)) })),
     };
   });
 }

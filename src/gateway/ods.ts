@@ -12,6 +12,8 @@ import {
 } from '../workflows/shipment/contract.js';
 import { SA } from '../workflows/shipment/search-attributes.js';
 import { taskQueues } from '../workflows/task-queues.js';
+import type { CrmCaseRecord } from '../integrations/crm/adapter.js';
+import type { DispatchTaskRecord } from '../integrations/dispatch/adapter.js';
 import { errorText } from './forwarder.js';
 import { normalizeShipmentId, withTemporalDeadline } from './temporal.js';
 
@@ -30,6 +32,18 @@ export interface OdsProjectorDeps {
   concurrency?: number;
   /** Deadline of one status query. */
   queryTimeoutMs?: number;
+  /**
+   * The vendors' own records of a shipment (dispatch tasks, CRM case tickets), read through their public
+   * APIs when a shipment closes and by the rebuild. Without it the ODS knows only what the workflow and the
+   * webhooks told it.
+   */
+  vendors?: OdsVendorReader;
+}
+
+/** What the ODS reads of a shipment from the vendors' public APIs (the dispatch and CRM adapters). */
+export interface OdsVendorReader {
+  tasksOfShipment(shipmentId: string): Promise<DispatchTaskRecord[]>;
+  caseTicketsOf(shipmentId: string): Promise<CrmCaseRecord[]>;
 }
 
 /** A dispatch event's change to its stop, or undefined for one that changes none. */
@@ -186,7 +200,10 @@ export class OdsProjector {
    * Projects one shipment from its workflow: describe (status of the run) and the status query. Returns
    * false when the workflow could not be read (not found, no worker to answer the query).
    */
-  async refresh(shipmentId: string, known?: { workflowStatus?: string }): Promise<boolean> {
+  async refresh(
+    shipmentId: string,
+    known?: { workflowStatus?: string; vendors?: boolean },
+  ): Promise<boolean> {
     const timeout = this.d.queryTimeoutMs ?? 5_000;
     try {
       const handle = this.d.client.workflow.getHandle(shipmentId);
@@ -194,7 +211,7 @@ export class OdsProjector {
         known?.workflowStatus ??
         (await withTemporalDeadline(this.d.client, () => handle.describe(), timeout)).status.name;
       const status = await withTemporalDeadline(this.d.client, () => handle.query(statusQuery), timeout);
-      await this.project(status, workflowStatus);
+      await this.project(status, workflowStatus, known?.vendors === false ? { vendors: false } : {});
       this.stats.projected++;
       return true;
     } catch (err) {
@@ -205,10 +222,17 @@ export class OdsProjector {
   }
 
   /** Writes a status into the read model: the shipment row, its cases, milestones and revisions on the timeline. */
-  async project(s: ShipmentStatus, workflowStatus: string): Promise<void> {
+  async project(s: ShipmentStatus, workflowStatus: string, opts: { vendors?: boolean } = {}): Promise<void> {
     const ods = this.d.store.ods;
     const now = this.now();
     const previous = await ods.shipment(s.shipmentId);
+    const closing = s.phase === 'closed' || workflowStatus !== 'RUNNING';
+    // The first projection that sees the run ended (every side effect done: cases solved in the CRM, tasks
+    // completed) reads the vendors' records of it first, so a row that says the run ended already holds
+    // them: cases opened and solved between two projections, the CRM's and dispatch's own times.
+    const ended = workflowStatus !== 'RUNNING' && (!previous || previous.workflowStatus === 'RUNNING');
+    const fromVendors =
+      ended && opts.vendors !== false ? await this.fromVendors(s.shipmentId, s.region) : undefined;
     const milestone = (m: string) => s.milestones.filter((e) => e.milestone === m).at(-1)?.at;
     const published = s.taskId || !['released', 'validating', 'on_hold'].includes(s.phase) ? now : undefined;
     const billed = milestone('billed') ?? (s.billingDocumentId ? now : undefined);
@@ -236,10 +260,11 @@ export class OdsProjector {
       outcome: s.outcome ?? null,
       workflowStatus,
       ...(published ? { publishedAt: published } : {}),
+      ...(fromVendors?.publishedAt ? { vendorPublishedAt: fromVendors.publishedAt } : {}),
       ...(milestone('planned') ? { assignedAt: milestone('planned') } : {}),
       ...(milestone('delivered') ? { deliveredAt: milestone('delivered') } : {}),
       ...(billed ? { billedAt: billed } : {}),
-      ...(s.phase === 'closed' || workflowStatus !== 'RUNNING' ? { closedAt: now } : {}),
+      ...(closing ? { closedAt: now } : {}),
       updatedAt: new Date().toISOString(),
     });
     const timeline: OdsEvent[] = s.milestones.map((m) => ({
@@ -302,6 +327,91 @@ export class OdsProjector {
         detail: { case: key.slice(s.shipmentId.length + 1) },
       });
     await ods.recordEvents(timeline);
+  }
+
+  /**
+   * Reads a shipment's tasks and case tickets through the vendors' public APIs and writes them: each task's
+   * arrival, completion or failure onto its stop, each case with the CRM's open and resolve times (the CRM
+   * keeps real time; it is converted to the simulated clock). Returns when dispatch says it was published
+   * (its first task's creation) and what it wrote; undefined (logged) when a vendor could not be read.
+   */
+  async fromVendors(
+    shipmentId: string,
+    region: string,
+  ): Promise<{ publishedAt?: string; tasks: number; cases: number } | undefined> {
+    const vendors = this.d.vendors;
+    if (!vendors) return undefined;
+    try {
+      const [tasks, tickets] = await Promise.all([
+        vendors.tasksOfShipment(shipmentId),
+        vendors.caseTicketsOf(shipmentId),
+      ]);
+      for (const t of tasks) {
+        const state = t.completedAt ?? t.failedAt ?? t.arrivedAt ?? 'open';
+        await this.d.store.ods.applyStopEvent(
+          {
+            eventId: `${shipmentId}:dispatch-task:${t.taskId}:${state}`,
+            shipmentId,
+            type: 'dispatch.task',
+            at: t.completedAt ?? t.failedAt ?? t.arrivedAt ?? t.createdAt,
+            detail: {
+              attempt: t.attempt,
+              taskId: t.taskId,
+              ...(t.arrivedAt ? { arrivedAt: t.arrivedAt } : {}),
+              ...(t.completedAt ? { completedAt: t.completedAt } : {}),
+              ...(t.failedAt ? { failedAt: t.failedAt, reason: t.failureReason } : {}),
+            },
+          },
+          {
+            shipmentId,
+            attempt: t.attempt,
+            taskId: t.taskId,
+            // The window this attempt was dispatched with: the one its arrival is judged against.
+            ...(t.windowStart && t.windowEnd ? { window: { start: t.windowStart, end: t.windowEnd } } : {}),
+            ...(t.eta ? { eta: t.eta } : {}),
+            ...(t.arrivedAt ? { arrivedAt: t.arrivedAt } : {}),
+            ...(t.completedAt ? { completedAt: t.completedAt } : {}),
+            ...(t.failedAt ? { failedAt: t.failedAt } : {}),
+            ...(t.failureReason ? { failureReason: t.failureReason } : {}),
+          },
+        );
+      }
+      const sim = (iso: string) => new Date(simAt(this.d.clock, Date.parse(iso))).toISOString();
+      const cases = await this.d.store.ods.upsertVendorCases(
+        shipmentId,
+        region,
+        tickets.map((c) => ({
+          caseId: c.caseId,
+          kind: c.kind,
+          openedAt: sim(c.openedAt),
+          ...(c.resolvedAt ? { resolvedAt: sim(c.resolvedAt) } : {}),
+        })),
+      );
+      await this.d.store.ods.recordEvents([
+        ...cases.opened.map((c) => ({
+          eventId: `${c.caseKey}:opened`,
+          shipmentId,
+          type: 'case.opened',
+          at: c.openedAt,
+          detail: { case: c.caseId, kind: c.kind },
+        })),
+        ...cases.resolved.map((c) => ({
+          eventId: `${c.caseKey}:resolved`,
+          shipmentId,
+          type: 'case.resolved',
+          at: c.resolvedAt!,
+          detail: { case: c.caseId },
+        })),
+      ]);
+      const publishedAt = tasks.map((t) => t.createdAt).sort()[0];
+      return { ...(publishedAt ? { publishedAt } : {}), tasks: tasks.length, cases: tickets.length };
+    } catch (err) {
+      this.d.logger.warn(
+        { err: errorText(err), shipmentId },
+        "ODS could not read a shipment's vendor records",
+      );
+      return undefined;
+    }
   }
 
   /**
@@ -385,10 +495,19 @@ export class OdsProjector {
 
   /**
    * Rebuilds the read model from scratch: every shipment of this deployment that Temporal's visibility
-   * lists (running and closed) is projected from its status query, and the dispatch events the gateway's
-   * inbox still holds are applied again to their stops.
+   * lists (running and closed) is projected from its status query, the dispatch events the gateway's inbox
+   * still holds are applied again to their stops, and then each shipment's records at the vendors are read
+   * through their public APIs: dispatch's tasks (publication, arrival, completion or failure of each attempt,
+   * for stops whose inbox rows were purged) and the CRM's case tickets (every case with its open and resolve
+   * times, including those that opened and closed between two projections).
    */
-  async rebuild(): Promise<{ shipments: number; projected: number; events: number }> {
+  async rebuild(): Promise<{
+    shipments: number;
+    projected: number;
+    events: number;
+    tasks: number;
+    cases: number;
+  }> {
     await this.d.store.ods.clear();
     const found: { id: string; status: string }[] = [];
     for await (const wf of this.d.client.workflow.list({ query: this.listQuery(false) }))
@@ -396,7 +515,7 @@ export class OdsProjector {
     let projected = 0;
     for (const f of found)
       void this.queue.add(async () => {
-        if (await this.refresh(f.id, { workflowStatus: f.status })) projected++;
+        if (await this.refresh(f.id, { workflowStatus: f.status, vendors: false })) projected++;
       });
     await this.queue.onIdle();
     let events = 0;
@@ -414,6 +533,19 @@ export class OdsProjector {
         }
       }
     }
-    return { shipments: found.length, projected, events };
+    let tasks = 0;
+    let cases = 0;
+    for (const f of found)
+      void this.queue.add(async () => {
+        const row = await this.d.store.ods.shipment(f.id);
+        if (!row) return;
+        const v = await this.fromVendors(f.id, row.region);
+        if (!v) return;
+        if (v.publishedAt) await this.d.store.ods.setPublishedAt(f.id, v.publishedAt);
+        tasks += v.tasks;
+        cases += v.cases;
+      });
+    await this.queue.onIdle();
+    return { shipments: found.length, projected, events, tasks, cases };
   }
 }

@@ -6,12 +6,16 @@ export interface OdsRebuildView {
   shipments: number;
   projected: number;
   events: number;
+  /** Dispatch tasks and CRM case tickets read through the vendors' APIs. */
+  tasks?: number;
+  cases?: number;
 }
 
 /**
  * Adds `ods rebuild` to a commander program: the gateway empties its operational data store and fills it
- * again from Temporal visibility, each shipment's status query and the dispatch events its inbox still
- * holds (POST /v1/ops/ods/rebuild with an admin's token; written to the audit trail).
+ * again from Temporal visibility, each shipment's status query, the dispatch events its inbox still holds
+ * and the vendors' records (dispatch tasks, CRM case tickets) read through their APIs (POST
+ * /v1/ops/ods/rebuild with an admin's token; written to the audit trail).
  */
 export function registerOdsCommands(program: Command, deps: GatewayApiDeps = {}): Command {
   const { call, print } = gatewayApi(deps, 'admin');
@@ -20,7 +24,7 @@ export function registerOdsCommands(program: Command, deps: GatewayApiDeps = {})
     ods
       .command('rebuild')
       .description(
-        'rebuild the read model from Temporal visibility, status queries and the inbox (admin token)',
+        "rebuild the read model from Temporal visibility, status queries, the inbox and the vendors' APIs (admin token)",
       )
       .option('--json', 'print machine-readable JSON'),
     'admin',
@@ -30,7 +34,8 @@ export function registerOdsCommands(program: Command, deps: GatewayApiDeps = {})
     print(
       res.json,
       r,
-      `rebuilt: ${r.shipments} shipments listed, ${r.projected} projected, ${r.events} dispatch events applied`,
+      `rebuilt: ${r.shipments} shipments listed, ${r.projected} projected, ${r.events} dispatch events applied, ` +
+        `${r.tasks ?? 0} dispatch tasks and ${r.cases ?? 0} CRM cases read`,
     );
   });
   return ods;

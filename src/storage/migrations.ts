@@ -1,5 +1,6 @@
 import { Migrator, sql, type Kysely, type Migration } from 'kysely';
 import type { Backend, Db } from './db.js';
+import { refreshDerived } from './ods-kpis.js';
 
 /** Column types that differ between the backends; JSON is TEXT on both because JSONB rejects \u0000 in strings. */
 const T = {
@@ -320,6 +321,41 @@ export function migrationsFor(backend: Backend): Record<string, Migration> {
         await sql`create index if not exists reconciliation_mismatches_shipment on reconciliation_mismatches (shipment_id)`.execute(
           db,
         );
+      },
+    },
+    '0008_ods_kpi_columns_and_console_indexes': {
+      async up(db) {
+        // Derived KPI columns (maintained by every ODS write, see ods-kpis.ts): the KPI queries read integers
+        // from one table, grouped and ranked in the order of these indexes, instead of parsing every time.
+        await addColumn(db, backend, 'ods_shipments', 'acceptance_ms', 'bigint');
+        await addColumn(db, backend, 'ods_shipments', 'invoice_cycle_ms', 'bigint');
+        for (const [column, type] of [
+          ['day', 'text'],
+          ['region', 'text'],
+          ['eta_error_ms', 'bigint'],
+          ['on_time', 'integer'],
+        ] as const)
+          await addColumn(db, backend, 'ods_stops', column, type);
+        await addColumn(db, backend, 'ods_cases', 'day', 'text');
+        await addColumn(db, backend, 'ods_cases', 'resolution_ms', 'bigint');
+        for (const statement of [
+          // The live view's counts by day, region and phase read this index only.
+          `create index if not exists ods_shipments_phases on ods_shipments (day, region, phase)`,
+          `create index if not exists ods_stops_eta on ods_stops (day, region, eta_error_ms)`,
+          `create index if not exists ods_stops_eta_day on ods_stops (day, eta_error_ms)`,
+          `create index if not exists ods_stops_on_time on ods_stops (day, region, on_time)`,
+          `create index if not exists ods_shipments_acceptance on ods_shipments (day, region, acceptance_ms)`,
+          `create index if not exists ods_shipments_acceptance_day on ods_shipments (day, acceptance_ms)`,
+          `create index if not exists ods_shipments_invoice_cycle on ods_shipments (day, region, invoice_cycle_ms)`,
+          `create index if not exists ods_shipments_invoice_cycle_day on ods_shipments (day, invoice_cycle_ms)`,
+          `create index if not exists ods_cases_day on ods_cases (day, region, kind, resolution_ms)`,
+          `create index if not exists ods_cases_day_kind on ods_cases (day, kind, resolution_ms)`,
+          // The console pages invoice-ready shipments oldest delivery first: the condition and order of its
+          // query (open cases page and count on ods_cases_open already).
+          `create index if not exists ods_shipments_invoice_ready on ods_shipments ((coalesce(delivered_at, '')), shipment_id) where (awaiting_approval = 1 or (phase in ('delivered', 'billing', 'awaiting_approval') and billing_document_id is null))`,
+        ])
+          await sql.raw(statement).execute(db);
+        await refreshDerived(db, backend);
       },
     },
   };

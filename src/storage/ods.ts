@@ -1,5 +1,6 @@
 import { sql, type Selectable } from 'kysely';
 import { toIso, writeTransaction, type Db } from './db.js';
+import { refreshDerived } from './ods-kpis.js';
 import type { OdsCaseTable, OdsShipmentTable, OdsStopTable } from './schema.js';
 
 /** A shipment as the ODS holds it. */
@@ -81,6 +82,8 @@ export interface StopChange {
   failureReason?: string;
   /** Assignment: driver and route of the shipment, and when it was assigned. */
   assigned?: { at: string; driverId: string; routeId?: string };
+  /** The window dispatch holds for this attempt (from its task): replaces the one copied from the shipment. */
+  window?: { start: string; end: string };
 }
 
 const toShipment = (r: Selectable<OdsShipmentTable>): OdsShipment => ({
@@ -142,7 +145,10 @@ export type OdsShipmentUpsert = Omit<
   OdsShipment,
   'publishedAt' | 'assignedAt' | 'deliveredAt' | 'billedAt' | 'closedAt'
 > &
-  Partial<Pick<OdsShipment, 'publishedAt' | 'assignedAt' | 'deliveredAt' | 'billedAt' | 'closedAt'>>;
+  Partial<Pick<OdsShipment, 'publishedAt' | 'assignedAt' | 'deliveredAt' | 'billedAt' | 'closedAt'>> & {
+    /** A publication time a vendor recorded: replaces the first-seen one. */
+    vendorPublishedAt?: string;
+  };
 
 /** Rows per INSERT statement; keeps PostgreSQL under its bind-parameter limit. */
 const ROWS_PER_STATEMENT = 200;
@@ -242,8 +248,8 @@ export class OdsRepository {
           completed_at: stop.completed_at ?? change.completedAt ?? null,
           failed_at: stop.failed_at ?? change.failedAt ?? null,
           failure_reason: stop.failure_reason ?? change.failureReason ?? null,
-          window_start: stop.window_start ?? shipment?.window_start ?? null,
-          window_end: stop.window_end ?? shipment?.window_end ?? null,
+          window_start: change.window?.start ?? stop.window_start ?? shipment?.window_start ?? null,
+          window_end: change.window?.end ?? stop.window_end ?? shipment?.window_end ?? null,
         })
         .where('shipment_id', '=', change.shipmentId)
         .where('attempt', '=', change.attempt)
@@ -259,6 +265,7 @@ export class OdsRepository {
           .where('shipment_id', '=', change.shipmentId)
           .execute();
       }
+      await refreshDerived(trx, this.db.backend, change.shipmentId);
       return true;
     });
   }
@@ -287,7 +294,7 @@ export class OdsRepository {
       billing_document_id: s.billingDocumentId,
       outcome: s.outcome,
       workflow_status: s.workflowStatus,
-      published_at: s.publishedAt ?? null,
+      published_at: s.vendorPublishedAt ?? s.publishedAt ?? null,
       assigned_at: s.assignedAt ?? null,
       delivered_at: s.deliveredAt ?? null,
       billed_at: s.billedAt ?? null,
@@ -304,6 +311,7 @@ export class OdsRepository {
           const set: Record<string, unknown> = { ...rest };
           const keep = (first: string, then: string) => sql`coalesce(${sql.ref(first)}, ${sql.ref(then)})`;
           for (const c of firstSeen) set[c] = keep(`ods_shipments.${c}`, `excluded.${c}`);
+          if (s.vendorPublishedAt) set.published_at = sql.ref('excluded.published_at');
           // A driver known from an assignment event stays when the status does not name one.
           set.driver_id = keep('excluded.driver_id', 'ods_shipments.driver_id');
           set.route_id = keep('excluded.route_id', 'ods_shipments.route_id');
@@ -318,6 +326,7 @@ export class OdsRepository {
       .where('shipment_id', '=', s.shipmentId)
       .where((eb) => eb.or([eb('arrived_at', 'is', null), eb('window_start', 'is', null)]))
       .execute();
+    await refreshDerived(this.db.kysely, this.db.backend, s.shipmentId);
   }
 
   /**
@@ -363,7 +372,65 @@ export class OdsRepository {
         .where('case_key', 'in', resolved)
         .where('resolved_at', 'is', null)
         .execute();
+    if (opened.length > 0 || resolved.length > 0)
+      await refreshDerived(this.db.kysely, this.db.backend, shipmentId);
     return { opened, resolved };
+  }
+
+  /**
+   * Cases as the CRM records them (times on the simulated clock): missing ones are inserted, and every one
+   * takes the CRM's open and resolve times (a case opened and closed between two projections is counted, with
+   * its real times). Returns the cases inserted and those newly resolved, for the timeline.
+   */
+  async upsertVendorCases(
+    shipmentId: string,
+    region: string,
+    cases: readonly { caseId: string; kind: string; openedAt: string; resolvedAt?: string }[],
+  ): Promise<{ opened: OdsCase[]; resolved: OdsCase[] }> {
+    const opened: OdsCase[] = [];
+    const resolved: OdsCase[] = [];
+    if (cases.length === 0) return { opened, resolved };
+    await writeTransaction(this.db, async (trx) => {
+      for (const c of cases) {
+        const key = `${shipmentId}:${c.caseId}`;
+        const before = await trx
+          .selectFrom('ods_cases')
+          .select(['resolved_at'])
+          .where('case_key', '=', key)
+          .executeTakeFirst();
+        const row = {
+          case_key: key,
+          shipment_id: shipmentId,
+          case_id: c.caseId,
+          kind: c.kind,
+          region,
+          opened_at: c.openedAt,
+          resolved_at: c.resolvedAt ?? null,
+        };
+        if (!before) await trx.insertInto('ods_cases').values(row).execute();
+        else
+          await trx
+            .updateTable('ods_cases')
+            .set({ opened_at: row.opened_at, resolved_at: row.resolved_at, kind: row.kind })
+            .where('case_key', '=', key)
+            .execute();
+        const ods = toCase({ ...row, day: null, resolution_ms: null });
+        if (!before) opened.push(ods);
+        if (c.resolvedAt && (!before || before.resolved_at === null)) resolved.push(ods);
+      }
+      await refreshDerived(trx, this.db.backend, shipmentId);
+    });
+    return { opened, resolved };
+  }
+
+  /** Sets the publication time a vendor recorded (dispatch's task creation), replacing the first-seen one. */
+  async setPublishedAt(shipmentId: string, at: string): Promise<void> {
+    await this.db.kysely
+      .updateTable('ods_shipments')
+      .set({ published_at: at })
+      .where('shipment_id', '=', shipmentId)
+      .execute();
+    await refreshDerived(this.db.kysely, this.db.backend, shipmentId);
   }
 
   /** One shipment, or undefined. */
@@ -428,58 +495,9 @@ export class OdsRepository {
     return (await q.execute()).map(toCase);
   }
 
-  /**
-   * Only the columns the KPIs read, of the shipments, stops and cases of some delivery days: the today view
-   * and every scrape read a whole day, so no JSON column is read or parsed here.
-   */
-  async kpiInputs(days: readonly string[]) {
-    const [shipments, stops, cases] = await Promise.all([
-      this.db.kysely
-        .selectFrom('ods_shipments')
-        .select([
-          'region',
-          'day',
-          'attempts',
-          'outcome',
-          'phase',
-          'published_at as publishedAt',
-          'assigned_at as assignedAt',
-          'delivered_at as deliveredAt',
-          'billed_at as billedAt',
-        ])
-        .where('day', 'in', [...days])
-        .execute(),
-      this.db.kysely
-        .selectFrom('ods_stops')
-        .innerJoin('ods_shipments', 'ods_shipments.shipment_id', 'ods_stops.shipment_id')
-        .select([
-          'ods_shipments.region',
-          'ods_shipments.day',
-          'ods_stops.window_start as windowStart',
-          'ods_stops.window_end as windowEnd',
-          'ods_stops.planned_eta as plannedEta',
-          'ods_stops.arrived_at as arrivedAt',
-        ])
-        .where('ods_shipments.day', 'in', [...days])
-        .execute(),
-      this.db.kysely
-        .selectFrom('ods_cases')
-        .innerJoin('ods_shipments', 'ods_shipments.shipment_id', 'ods_cases.shipment_id')
-        .select([
-          'ods_cases.region',
-          'ods_shipments.day',
-          'ods_cases.kind',
-          'ods_cases.opened_at as openedAt',
-          'ods_cases.resolved_at as resolvedAt',
-        ])
-        .where('ods_shipments.day', 'in', [...days])
-        .execute(),
-    ]);
-    return {
-      shipments: shipments.map((s) => ({ ...s, attempts: Number(s.attempts) })),
-      stops,
-      cases,
-    };
+  /** Recomputes the derived KPI columns of every row (after rows were written by other means than this class). */
+  async refreshKpiColumns(): Promise<void> {
+    await refreshDerived(this.db.kysely, this.db.backend);
   }
 
   /** The phase of each of some shipments (missing ids are left out). */
@@ -513,6 +531,98 @@ export class OdsRepository {
       at: r.at,
       detail: JSON.parse(r.detail) as Record<string, unknown>,
     }));
+  }
+
+  /**
+   * Open cases by kind, and how many of each opened before that kind's SLA cutoff (breached). Counted by the
+   * database over the open cases only (index `ods_cases_open_kind`), never by reading them.
+   */
+  async openCaseCounts(
+    breachedBefore: Record<string, string>,
+    defaultCutoff: string,
+  ): Promise<{ kind: string; open: number; breached: number }[]> {
+    const kinds = Object.entries(breachedBefore);
+    const cutoff =
+      kinds.length === 0
+        ? sql`${defaultCutoff}`
+        : sql`case ${sql.join(
+            kinds.map(([kind, at]) => sql`when kind = ${kind} then ${at}`),
+            sql` `,
+          )} else ${defaultCutoff} end`;
+    const rows = await sql<{ kind: string; open: number | string; breached: number | string }>`
+      select kind, count(*) as open, sum(case when opened_at < ${cutoff} then 1 else 0 end) as breached
+      from ods_cases where resolved_at is null group by kind order by kind
+    `.execute(this.db.kysely);
+    return rows.rows.map((r) => ({ kind: r.kind, open: Number(r.open), breached: Number(r.breached ?? 0) }));
+  }
+
+  /**
+   * One page of open cases, oldest first, each with its shipment's phase; `after` is the last case of the
+   * previous page (keyset paging on the open-case index, so a page costs the same at any depth).
+   */
+  async openCasesPage(opts: {
+    limit: number;
+    after?: { openedAt: string; caseKey: string };
+  }): Promise<(OdsCase & { phase: string | null })[]> {
+    let q = this.db.kysely
+      .selectFrom('ods_cases')
+      .leftJoin('ods_shipments', 'ods_shipments.shipment_id', 'ods_cases.shipment_id')
+      .selectAll('ods_cases')
+      .select('ods_shipments.phase')
+      .where('ods_cases.resolved_at', 'is', null);
+    if (opts.after) {
+      const { openedAt, caseKey } = opts.after;
+      q = q.where((eb) =>
+        eb.or([
+          eb('ods_cases.opened_at', '>', openedAt),
+          eb.and([eb('ods_cases.opened_at', '=', openedAt), eb('ods_cases.case_key', '>', caseKey)]),
+        ]),
+      );
+    }
+    const rows = await q
+      .orderBy('ods_cases.opened_at')
+      .orderBy('ods_cases.case_key')
+      .limit(opts.limit)
+      .execute();
+    return rows.map((r) => ({ ...toCase(r), phase: r.phase ?? null }));
+  }
+
+  /** The condition of an invoice-ready shipment: delivered, not yet billed. */
+  private invoiceReadyWhere() {
+    return sql<boolean>`(awaiting_approval = 1 or (phase in ('delivered', 'billing', 'awaiting_approval') and billing_document_id is null))`;
+  }
+
+  /**
+   * One page of invoice-ready shipments, oldest delivery first (then by id); `after` is the last row of the
+   * previous page. Shipments not yet delivered sort first (an empty delivery time).
+   */
+  async invoiceReadyPage(opts: {
+    limit: number;
+    after?: { deliveredAt: string; shipmentId: string };
+  }): Promise<OdsShipment[]> {
+    const key = sql<string>`coalesce(delivered_at, '')`;
+    let q = this.db.kysely.selectFrom('ods_shipments').selectAll().where(this.invoiceReadyWhere());
+    if (opts.after) {
+      const { deliveredAt, shipmentId } = opts.after;
+      q = q.where(
+        sql<boolean>`(${key} > ${deliveredAt} or (${key} = ${deliveredAt} and shipment_id > ${shipmentId}))`,
+      );
+    }
+    const rows = await q.orderBy(key).orderBy('shipment_id').limit(opts.limit).execute();
+    return rows.map(toShipment);
+  }
+
+  /** How many shipments are invoice-ready, and how many of them await finance's approval. */
+  async invoiceReadyCounts(): Promise<{ total: number; awaitingApproval: number }> {
+    const r = await this.db.kysely
+      .selectFrom('ods_shipments')
+      .select([
+        (eb) => eb.fn.countAll<number>().as('n'),
+        sql<number>`sum(case when awaiting_approval = 1 then 1 else 0 end)`.as('approval'),
+      ])
+      .where(this.invoiceReadyWhere())
+      .executeTakeFirstOrThrow();
+    return { total: Number(r.n), awaitingApproval: Number(r.approval ?? 0) };
   }
 
   /** Delivered shipments not yet billed: waiting for finance's approval or for the billing post. */

@@ -149,6 +149,9 @@ export interface OdsShipmentTable {
   billed_at: string | null;
   closed_at: string | null;
   updated_at: string;
+  /** Derived (see ods-kpis.ts): milliseconds from publication to assignment, and from delivery to billing. */
+  acceptance_ms: Generated<number | null>;
+  invoice_cycle_ms: Generated<number | null>;
 }
 
 /** One delivery attempt (a dispatch stop) of a shipment. */
@@ -165,6 +168,11 @@ export interface OdsStopTable {
   completed_at: string | null;
   failed_at: string | null;
   failure_reason: string | null;
+  /** Derived (see ods-kpis.ts): the shipment's day and region, the ETA error and whether the arrival was on time. */
+  day: Generated<string | null>;
+  region: Generated<string | null>;
+  eta_error_ms: Generated<number | null>;
+  on_time: Generated<number | null>;
 }
 
 /** A case opened for an exception, with the times it was seen open and resolved. */
@@ -176,6 +184,9 @@ export interface OdsCaseTable {
   region: string;
   opened_at: string;
   resolved_at: string | null;
+  /** Derived (see ods-kpis.ts): the shipment's day and the resolution time. */
+  day: Generated<string | null>;
+  resolution_ms: Generated<number | null>;
 }
 
 /** The timeline: every event applied to the read model, once per event id. */

@@ -237,4 +237,37 @@ describe.skipIf(!!browserSkipReason)('the ops console in a browser', () => {
       );
     }
   });
+
+  it('when more cases are open than a page holds then the exceptions view shows the oldest and pages on', async () => {
+    // A backlog the ODS holds from an earlier day: 150 open cases of shipments that are no longer running.
+    const opened = Date.parse('2026-11-20T08:00:00.000Z');
+    await gw.store.db.kysely
+      .insertInto('ods_cases')
+      .values(
+        Array.from({ length: 150 }, (_, i) => ({
+          case_key: `shipment-backlog${i}:${i}`,
+          shipment_id: `shipment-backlog${i}`,
+          case_id: String(90_000 + i),
+          kind: 'address_mismatch',
+          region: 'CHI',
+          opened_at: new Date(opened + i * 60_000).toISOString(),
+        })),
+      )
+      .execute();
+    const page = await signedIn(P.agent);
+    await page.goto(`${gw.url}/ops/#/exceptions`);
+    const rows = page.locator('[data-testid=exceptions-table] tbody tr');
+    await expect.poll(async () => rows.count(), { timeout: 20_000 }).toBe(100);
+    // Oldest first: the first row is the backlog's first case; the tile counts every open case of its kind.
+    expect(await rows.first().textContent()).toContain('90000');
+    expect(Number(await page.textContent('[data-testid=kind-address_mismatch]'))).toBeGreaterThanOrEqual(150);
+    await page.click('[data-testid=exceptions-more]');
+    await expect
+      .poll(async () => page.textContent('[data-testid=exceptions-table]'), { timeout: 20_000 })
+      .toContain('90149');
+    // Both pages are on the screen now, and the last page has no button for more.
+    await expect.poll(async () => rows.count(), { timeout: 20_000 }).toBeGreaterThanOrEqual(150);
+    expect(await page.locator('[data-testid=exceptions-more]').count()).toBe(0);
+    await page.close();
+  });
 });

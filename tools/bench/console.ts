@@ -169,6 +169,8 @@ async function fill(store: Store, n: number): Promise<{ cases: number; events: n
     cases += caseRows.length;
     events += eventRows.length;
   }
+  // The rows were written directly: their derived KPI columns are computed once, as the ODS's writes do.
+  await store.ods.refreshKpiColumns();
   return { cases, events };
 }
 

@@ -3,6 +3,7 @@ import axios, { isAxiosError, type AxiosInstance } from 'axios';
 import PQueue from 'p-queue';
 import { z } from 'zod';
 import { ShipsyncError } from '../../domain/errors.js';
+import type { ExceptionKind } from '../../domain/model.js';
 import type { CaseRef, CaseView, CrmPort } from '../ports.js';
 import { classifyZendeskFailure } from './errors.js';
 import {
@@ -16,10 +17,20 @@ import {
   fieldValue,
   noticeCommentUpdate,
   noticeThreadCreate,
+  ticketToCase,
   type NotifyCustomerInput,
   type OpenCaseInput,
   type ZendeskFieldIds,
 } from './mappers.js';
+
+/** A case ticket as the CRM records it, in ISO-8601 instants of the CRM's clock. */
+export interface CrmCaseRecord {
+  caseId: string;
+  kind: ExceptionKind;
+  status: string;
+  openedAt: string;
+  resolvedAt?: string;
+}
 
 /** Options of the Zendesk CRM adapter. */
 export interface CrmAdapterOptions {
@@ -203,6 +214,28 @@ export class ZendeskCrmAdapter implements CrmPort {
       out.push(...page.tickets);
       if (!page.meta?.has_more || !page.meta.after_cursor) break;
       after = page.meta.after_cursor;
+    }
+    return out;
+  }
+
+  /**
+   * The case tickets of a shipment with their times, as the CRM records them: opened at the ticket's
+   * creation, resolved at its last update once solved or closed. A read for the read model (its rebuild and
+   * the reconciliation at a shipment's close); no side effect.
+   */
+  async caseTicketsOf(shipmentId: string): Promise<CrmCaseRecord[]> {
+    const out: CrmCaseRecord[] = [];
+    for (const ticket of await this.ticketsFor(shipmentId, 'list case tickets')) {
+      const c = ticketToCase(ticket, this.ids);
+      if (!c || c.shipmentId !== shipmentId || !ticket.created_at) continue;
+      const resolved = c.status === 'solved' || c.status === 'closed';
+      out.push({
+        caseId: String(ticket.id),
+        kind: c.kind,
+        status: c.status,
+        openedAt: new Date(ticket.created_at).toISOString(),
+        ...(resolved && ticket.updated_at ? { resolvedAt: new Date(ticket.updated_at).toISOString() } : {}),
+      });
     }
     return out;
   }

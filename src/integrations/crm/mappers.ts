@@ -161,6 +161,8 @@ export const ZendeskTicket = z.object({
   priority: z.enum(['low', 'normal', 'high', 'urgent']).nullable().optional(),
   tags: z.array(z.string()).default([]),
   custom_fields: z.array(z.object({ id: z.number(), value: z.unknown() })).default([]),
+  created_at: z.string().optional(),
+  updated_at: z.string().optional(),
 });
 /** A Zendesk ticket, as much of it as shipsync reads. */
 export type ZendeskTicket = z.infer<typeof ZendeskTicket>;

@@ -1,5 +1,7 @@
 import axios, { type AxiosInstance } from 'axios';
+import { z } from 'zod';
 import { ShipsyncError } from '../../domain/errors.js';
+import type { FailureReason } from '../../domain/events.js';
 import type { Address, GeoPoint, Job, TimeWindow } from '../../domain/model.js';
 import type {
   DispatchPort,
@@ -8,7 +10,7 @@ import type {
   DispatchTaskView,
   PlanResult,
 } from '../ports.js';
-import { destinationToOnfleet, jobToOnfleetTask } from './mappers.js';
+import { destinationToOnfleet, failureReasonFromOnfleet, jobToOnfleetTask } from './mappers.js';
 import { REGION_TIMEZONES, localMidnightMs } from '../../domain/local-time.js';
 
 export { REGION_TIMEZONES };
@@ -28,6 +30,72 @@ export interface DispatchAdapterOptions {
 interface TaskResponse {
   id: string;
   estimatedArrivalTime?: number | null;
+}
+
+/** A shipment's delivery attempt as dispatch records it, in ISO-8601 instants. */
+export interface DispatchTaskRecord {
+  taskId: string;
+  attempt: number;
+  createdAt: string;
+  windowStart?: string;
+  windowEnd?: string;
+  /** The task's last ETA (before arrival, as dispatch last estimated it). */
+  eta?: string;
+  arrivedAt?: string;
+  completedAt?: string;
+  failedAt?: string;
+  failureReason?: FailureReason;
+}
+
+const epoch = z.number().int().nonnegative();
+/** The parts of an Onfleet task (GET /tasks, POST /tasks/metadata) a task record reads. */
+const TaskRecordResponse = z
+  .object({
+    id: z.string().min(1),
+    timeCreated: epoch,
+    state: z.number().int(),
+    completeAfter: epoch.nullable().optional(),
+    completeBefore: epoch.nullable().optional(),
+    estimatedArrivalTime: epoch.nullable().optional(),
+    metadata: z.array(z.object({ name: z.string(), value: z.unknown() }).loose()).default([]),
+    completionDetails: z
+      .object({
+        success: z.boolean().optional(),
+        time: epoch.nullable().optional(),
+        failureReason: z.string().optional(),
+        events: z.array(z.object({ name: z.string(), time: epoch }).loose()).default([]),
+      })
+      .loose()
+      .optional(),
+  })
+  .loose();
+
+/** A task as a record of its attempt; undefined for a task without shipsync's attempt metadata. */
+function taskRecordOf(t: z.infer<typeof TaskRecordResponse>): DispatchTaskRecord | undefined {
+  const attempt = t.metadata.find((m) => m.name === 'attempt')?.value;
+  if (typeof attempt !== 'number' || !Number.isInteger(attempt) || attempt < 1) return undefined;
+  const iso = (ms: number | null | undefined) =>
+    typeof ms === 'number' ? new Date(ms).toISOString() : undefined;
+  const cd = t.completionDetails;
+  const arrival = cd?.events.find((e) => e.name === 'arrival')?.time;
+  // State 3 is completed: succeeded (delivered) or failed, at completionDetails.time.
+  const done = t.state === 3 ? cd?.time : undefined;
+  const record: DispatchTaskRecord = { taskId: t.id, attempt, createdAt: iso(t.timeCreated)! };
+  const set = <K extends keyof DispatchTaskRecord>(k: K, v: DispatchTaskRecord[K] | undefined) => {
+    if (v !== undefined) record[k] = v;
+  };
+  set('windowStart', iso(t.completeAfter));
+  set('windowEnd', iso(t.completeBefore));
+  set('eta', iso(t.estimatedArrivalTime));
+  set('arrivedAt', iso(arrival));
+  if (done !== undefined && done !== null) {
+    if (cd?.success) set('completedAt', iso(done));
+    else {
+      set('failedAt', iso(done));
+      set('failureReason', failureReasonFromOnfleet(cd?.failureReason));
+    }
+  }
+  return record;
 }
 
 /** The error body Onfleet sends. */
@@ -202,6 +270,23 @@ export class OnfleetDispatchAdapter implements DispatchPort {
         field: 'region',
       });
     return id;
+  }
+
+  /**
+   * Every task of a shipment as dispatch records it (Onfleet's metadata query on `shipmentId`), oldest first:
+   * attempt, window, last ETA, arrival, completion or failure, all in dispatch's own times. A read for the
+   * read model (its rebuild and the reconciliation at a shipment's close); no side effect.
+   */
+  async tasksOfShipment(shipmentId: string): Promise<DispatchTaskRecord[]> {
+    const tasks = await this.call('list tasks of a shipment', () =>
+      this.http.post<unknown>('/tasks/metadata', [{ name: 'shipmentId', type: 'string', value: shipmentId }]),
+    );
+    return z
+      .array(TaskRecordResponse)
+      .parse(tasks)
+      .map(taskRecordOf)
+      .filter((t): t is DispatchTaskRecord => t !== undefined)
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.attempt - b.attempt);
   }
 
   private async call<T>(operation: string, fn: () => Promise<{ data: T }>): Promise<T> {
