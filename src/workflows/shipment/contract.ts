@@ -28,6 +28,31 @@ export function deliveryIdOf(workflowId: string): string | undefined {
   return workflowId.startsWith('shipment-') ? workflowId.slice('shipment-'.length) : undefined;
 }
 
+/** Exception kinds whose open cases have a resolution SLA (missing POD has the SLA of its wait instead). */
+export const CASE_SLA_KINDS = [
+  'failed_attempt',
+  'delay',
+  'damage',
+  'address_mismatch',
+  'no_assignment',
+] as const satisfies readonly ExceptionKind[];
+export type CaseSlaKind = (typeof CASE_SLA_KINDS)[number];
+
+/** The two limits of a case's resolution SLA, in simulated minutes from the case's opening. */
+export const CaseSlaLimits = z
+  .object({ escalate: z.number().positive(), default: z.number().positive() })
+  .refine((l) => l.default > l.escalate, 'the default limit must come after the escalation limit');
+export type CaseSlaLimits = z.infer<typeof CaseSlaLimits>;
+
+/** Resolution SLAs of open cases when the settings name none for a kind. */
+export const DEFAULT_CASE_SLAS: Record<CaseSlaKind, CaseSlaLimits> = {
+  failed_attempt: { escalate: 240, default: 1440 },
+  delay: { escalate: 120, default: 720 },
+  damage: { escalate: 120, default: 1440 },
+  address_mismatch: { escalate: 120, default: 480 },
+  no_assignment: { escalate: 60, default: 240 },
+};
+
 /** Playbook settings, all durations in simulated minutes (the compressed clock turns them into real time). */
 export const ShipmentSettings = z.object({
   maxAttempts: z.number().int().min(1).max(10).default(2),
@@ -66,6 +91,16 @@ export const ShipmentSettings = z.object({
   parkedSlaMinutes: z.number().positive().default(240),
   /** Still parked: escalate again every this many minutes after the first (the items stay parked). */
   parkedRepeatMinutes: z.number().positive().default(1440),
+  /**
+   * An ETA that moves more than this from the announced plan (or past the window end) posts a revised planned
+   * milestone to the ERP and notifies the customer, once per crossing (eta-drift-replies runs).
+   */
+  etaDriftMinutes: z.number().positive().default(30),
+  /**
+   * Resolution SLAs of open cases per kind (case-sla runs): escalate this long after the case opened, close
+   * it with the kind's default at the second limit. Kinds left out keep `DEFAULT_CASE_SLAS`.
+   */
+  caseSlaMinutes: z.partialRecord(z.enum(CASE_SLA_KINDS), CaseSlaLimits).default({}),
 });
 export type ShipmentSettings = z.infer<typeof ShipmentSettings>;
 

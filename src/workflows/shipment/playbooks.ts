@@ -15,6 +15,8 @@ export interface Play {
   /** After the play: publish another attempt with `window`, or return the goods to the depot. */
   next?: 'reattempt' | 'return';
   window?: TimeWindow;
+  /** The plan revision the play's revised planned milestone carries (the shipment's count moves to it). */
+  plannedRevision?: number;
 }
 
 type Priority = Extract<Action, { kind: 'openCase' }>['priority'];
@@ -79,6 +81,77 @@ export function delay(s: ShipmentState, delayMinutes: number, at: string, settin
     });
   }
   return play;
+}
+
+/** Revised plans one attempt's ETA drift posts at most, so an ETA that keeps swinging cannot flood anyone. */
+export const MAX_ETA_REVISIONS = 10;
+
+/**
+ * The ETA moved: once it crosses the drift threshold from the announced plan, or the window end, the ERP gets
+ * a revised planned milestone (its commit date follows) and the customer a notice, once per crossing; going
+ * back under re-arms the crossing. With `announce` false (a delay notice just went out) it only notes where
+ * the ETA stands.
+ */
+export function etaDrift(s: ShipmentState, at: string, settings: ShipmentSettings, announce: boolean): Play {
+  const p = s.progress;
+  if (!s.eta || p.rank < 1) return { actions: [] };
+  if (!p.planEta) return { actions: [], progress: { planEta: s.eta } };
+  const eta = Date.parse(s.eta);
+  const drifted = Math.abs(eta - Date.parse(p.planEta)) > settings.etaDriftMinutes * 60_000;
+  const pastWindow = eta > Date.parse(s.window.end);
+  const crossed = (drifted && !p.etaDrifted) || (pastWindow && !p.etaPastWindow);
+  const progress: Partial<AttemptProgress> = { etaDrifted: drifted, etaPastWindow: pastWindow };
+  const revisions = p.etaRevisions ?? 0;
+  if (!crossed || !announce || revisions >= MAX_ETA_REVISIONS) return { actions: [], progress };
+  const revision = s.plannedRevision + 1;
+  const { start, end } = s.window;
+  const message = pastWindow
+    ? `Your delivery is running late: estimated arrival ${s.eta}, after your window ${start} to ${end}.`
+    : `The estimated arrival of your delivery moved to ${s.eta} (window ${start} to ${end}).`;
+  return {
+    actions: [
+      { kind: 'milestone', milestone: 'planned', attempt: s.attempt, occurredAt: at, eta: s.eta, revision },
+      {
+        kind: 'notify',
+        topic: `eta-r${revision}`,
+        attempt: s.attempt,
+        message,
+        plan: { eta: s.eta, window: s.window },
+      },
+    ],
+    progress: { ...progress, etaRevisions: revisions + 1 },
+    plannedRevision: revision,
+  };
+}
+
+/** What a customer reads for each reason a reschedule is refused; other reasons are quoted as they are. */
+const REFUSALS: Record<string, string> = {
+  RESCHEDULE_TOO_LATE: 'your delivery is already on its way or done, so its window can no longer change',
+  RESCHEDULE_WINDOW_IN_PAST: 'the window you asked for has already begun',
+  RESCHEDULE_NOT_SERVICE_DAY: 'we do not deliver to your address on that day',
+  RESCHEDULE_WINDOW_INVALID: 'a delivery window must end after it starts and span at most 12 hours',
+};
+
+/**
+ * A reschedule the customer asked for on their ticket was refused: a public reply on that ticket with the
+ * reason, in words and as its code.
+ */
+export function refusedReschedule(
+  s: ShipmentState,
+  request: { ticketId: string; window: TimeWindow },
+  refusal: { code: string; message: string },
+  ref: string,
+): Action {
+  const reason = REFUSALS[refusal.code] ?? refusal.message;
+  const { start, end } = request.window;
+  return {
+    kind: 'reply',
+    ticketId: request.ticketId,
+    ref,
+    message:
+      `We could not move delivery ${s.order.deliveryId} to ${start} – ${end}: ${reason}. ` +
+      `Your delivery keeps its window ${s.window.start} – ${s.window.end}. (Reason code ${refusal.code}.)`,
+  };
 }
 
 /** The address could not be confirmed: hold the shipment, open a case, tell the customer. */

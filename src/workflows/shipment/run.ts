@@ -10,6 +10,8 @@ import { regionTimeZone } from '../../domain/local-time.js';
 import { taskQueues } from '../task-queues.js';
 import type { ShipmentInput, ShipmentSettings } from './contract.js';
 import {
+  caseSla,
+  etaDriftReplies,
   fourEyesApproval,
   operatorActionsSla,
   parkedOutbound,
@@ -18,7 +20,13 @@ import {
 } from './patches.js';
 import { SA } from './search-attributes.js';
 import { SideEffectQueue } from './side-effects.js';
-import { exceptionKinds, initialState, visibleException, type ShipmentState } from './state.js';
+import {
+  exceptionKinds,
+  initialState,
+  visibleException,
+  type ReducerOptions,
+  type ShipmentState,
+} from './state.js';
 
 const retry = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' } as const;
 
@@ -55,6 +63,13 @@ export class ShipmentRun {
   readonly parking = parkedOutbound();
   /** Operator actions (manual POD, cancel, force-return) and SLA waits (decided once per run; see patches). */
   readonly operatorActions = operatorActionsSla();
+  /**
+   * ETA drift posts revised plans, and refused CRM reschedules are answered on their ticket (decided once per
+   * run; see patches).
+   */
+  readonly etaDrift = etaDriftReplies();
+  /** Open cases have resolution SLAs (decided once per run; see patches). */
+  readonly caseSlas = caseSla();
   /** Parked items being sent again right now (one operator action at a time per item). */
   readonly resending = new Set<string>();
   /** Search attributes follow reschedules, billing and every open exception (decided once per run; see patches). */
@@ -77,6 +92,11 @@ export class ShipmentRun {
   approvalsNeeded(): number {
     const limit = this.settings.fourEyesThreshold;
     return this.fourEyes && limit !== undefined && accessorialTotal(this.s.charges) > limit ? 2 : 1;
+  }
+
+  /** How this run's reducer treats dispatch events (the checks and plays its patches decided). */
+  reducerOptions(): ReducerOptions {
+    return { checkTask: this.serialized, etaDrift: this.etaDrift };
   }
 
   /** Simulated now, in epoch milliseconds. */
