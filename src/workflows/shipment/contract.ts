@@ -4,7 +4,9 @@ import { ClockSettings } from '../../domain/clock.js';
 import type { DispatchEvent } from '../../domain/events.js';
 import {
   Address,
+  CASE_SLA_KINDS,
   ExceptionKind,
+  type CaseSlaKind,
   Instant,
   Order,
   TimeWindow,
@@ -28,15 +30,7 @@ export function deliveryIdOf(workflowId: string): string | undefined {
   return workflowId.startsWith('shipment-') ? workflowId.slice('shipment-'.length) : undefined;
 }
 
-/** Exception kinds whose open cases have a resolution SLA (missing POD has the SLA of its wait instead). */
-export const CASE_SLA_KINDS = [
-  'failed_attempt',
-  'delay',
-  'damage',
-  'address_mismatch',
-  'no_assignment',
-] as const satisfies readonly ExceptionKind[];
-export type CaseSlaKind = (typeof CASE_SLA_KINDS)[number];
+export { CASE_SLA_KINDS, type CaseSlaKind };
 
 /** The two limits of a case's resolution SLA, in simulated minutes from the case's opening. */
 export const CaseSlaLimits = z
@@ -240,8 +234,10 @@ export interface OperatorActionResult {
 
 /** An SLA a waiting shipment passed, as the status query shows it. */
 export interface SlaBreach {
-  /** approval, missing_pod or parked. */
+  /** approval, missing_pod or parked; for a case's resolution SLA, the case's kind (failed_attempt, ...). */
   kind: string;
+  /** The case whose resolution SLA passed (case SLAs only). */
+  caseId?: string;
   /** Simulated time of the escalation. */
   at: string;
   /** 1 for the first escalation, 2 and on for repeated ones (parked work). */

@@ -263,3 +263,43 @@ export function slaEscalation(s: ShipmentState, kind: string, round: number, sin
   );
   return { actions: [{ ...action, ref: `${kind}-${round}` } as Action] };
 }
+
+/** What happens to an open case of each kind at the second limit of its resolution SLA. */
+export const CASE_SLA_DEFAULTS: Record<string, string> = {
+  failed_attempt: "the playbook's decision (another attempt or the return) stands",
+  delay: "the delivery's outcome settles the delay",
+  damage: "the goods return to the depot; the damage stays on the shipment's record",
+  address_mismatch: 'the address hold runs to its own deadline, then the goods return',
+  no_assignment: 'an attempt still unassigned at its window end is lost and the playbook decides',
+};
+
+/**
+ * An open case passed the first limit of its resolution SLA: its priority is raised to urgent and the team
+ * gets an urgent `sla_breached` case naming it.
+ */
+export function caseSlaEscalation(
+  s: ShipmentState,
+  c: { caseId: string; kind: ExceptionKind; openedAt?: string },
+  minutes: number,
+): Play {
+  const what = `${c.kind.replace(/_/g, ' ')} case ${c.caseId}`;
+  const escalation = openCase(
+    s,
+    'sla_breached',
+    'urgent',
+    `SLA passed on delivery ${s.order.deliveryId}: ${what} unresolved`,
+    `The ${what} has been open since ${c.openedAt ?? 'its opening'}, past its ${minutes}-minute resolution SLA. ` +
+      `If it stays open, ${CASE_SLA_DEFAULTS[c.kind] ?? 'it is closed'}.`,
+  );
+  return {
+    actions: [
+      {
+        kind: 'raisePriority',
+        caseId: c.caseId,
+        priority: 'urgent',
+        note: `Open past its ${minutes}-minute resolution SLA: priority raised to urgent.`,
+      },
+      { ...escalation, ref: `case-${c.caseId}-1` } as Action,
+    ],
+  };
+}

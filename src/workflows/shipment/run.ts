@@ -20,6 +20,7 @@ import {
 } from './patches.js';
 import { SA } from './search-attributes.js';
 import { SideEffectQueue } from './side-effects.js';
+import { breachResolved, nextCaseDue } from './sla.js';
 import {
   exceptionKinds,
   initialState,
@@ -141,13 +142,19 @@ export class ShipmentRun {
 
   /**
    * Waits until `ready` holds or `timeoutMs` passes; runs recorded with the patch also wake when the server
-   * suggests continue-as-new, so a long wait never holds a growing history.
+   * suggests continue-as-new, so a long wait never holds a growing history, and (case-sla runs) when an open
+   * case's SLA falls due: then it answers 'continue' and the caller returns to the main loop, which applies it.
    */
   async wait(ready: () => boolean, timeoutMs?: number): Promise<Woken> {
     const suggested = () => this.serialized && workflowInfo().continueAsNewSuggested;
-    await condition(() => ready() || suggested(), timeoutMs as number);
+    // An open case's SLA falling due first ends the wait early, so the main loop applies it (case-sla runs).
+    const caseDue = this.caseSlas ? nextCaseDue(this) : undefined;
+    const early = caseDue !== undefined && (timeoutMs === undefined || caseDue < timeoutMs);
+    // So does a breached case someone resolved meanwhile: its breach ends at once.
+    const resolved = () => this.caseSlas && breachResolved(this.s);
+    await condition(() => ready() || suggested() || resolved(), (early ? caseDue : timeoutMs) as number);
     if (ready()) return 'ready';
-    return suggested() ? 'continue' : 'timeout';
+    return suggested() || resolved() || early ? 'continue' : 'timeout';
   }
 
   /** Publishes the phase and the open exception (a parked side effect first) when they changed. */

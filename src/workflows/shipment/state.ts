@@ -113,6 +113,8 @@ export interface CaseEntry {
   openedAt?: string;
   /** Its resolution SLA passed the first limit: the priority was raised and the team told. */
   escalated?: boolean;
+  /** Its resolution SLA is over (its default was applied). */
+  slaEnded?: boolean;
 }
 
 /** The waits that have an SLA (runs with the operator-actions-sla patch). */
