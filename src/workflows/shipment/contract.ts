@@ -40,7 +40,7 @@ export type CaseSlaLimits = z.infer<typeof CaseSlaLimits>;
 
 /** Resolution SLAs of open cases when the settings name none for a kind. */
 export const DEFAULT_CASE_SLAS: Record<CaseSlaKind, CaseSlaLimits> = {
-  failed_attempt: { escalate: 240, default: 1440 },
+  failed_attempt: { escalate: 480, default: 2880 },
   delay: { escalate: 120, default: 720 },
   damage: { escalate: 120, default: 1440 },
   address_mismatch: { escalate: 120, default: 480 },
