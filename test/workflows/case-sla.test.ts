@@ -1,7 +1,11 @@
 import axios from 'axios';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CASE_SLA_KINDS } from '../../src/domain/model.js';
-import { dispatchEventSignal, type ShipmentStatus } from '../../src/workflows/shipment/contract.js';
+import {
+  dispatchEventSignal,
+  resolveExceptionUpdate,
+  type ShipmentStatus,
+} from '../../src/workflows/shipment/contract.js';
 import { startStack, type Stack } from '../support/stack.js';
 
 let stack: Stack | undefined;
@@ -52,13 +56,19 @@ describe('resolution SLAs of open cases', () => {
     const late = (await s.start()).workflowId;
     const damaged = (await s.start()).workflowId;
     const unassigned = (await s.start()).workflowId;
-    for (const id of [failed, late, damaged]) await s.waitFor(id, published);
+    const answered = (await s.start()).workflowId;
+    for (const id of [failed, late, damaged, answered]) await s.waitFor(id, published);
     await drive(s, failed, [
       ['route.assigned.v1'],
       ['stop.started.v1'],
       ['delivery.failed.v1', { reason: 'recipient_absent' }],
     ]);
     await drive(s, late, [
+      ['route.assigned.v1'],
+      ['stop.started.v1'],
+      ['delivery.delayed.v1', { delaySeconds: 3 * 3600 }],
+    ]);
+    await drive(s, answered, [
       ['route.assigned.v1'],
       ['stop.started.v1'],
       ['delivery.delayed.v1', { delaySeconds: 3 * 3600 }],
@@ -79,6 +89,24 @@ describe('resolution SLAs of open cases', () => {
       )
       .toEqual(['sla_breached']);
 
+    // An agent resolves an escalated case before its default: the breach ends as resolved.
+    await s.waitFor(answered, (st) => breach(st, 'delay')?.open === true);
+    await s.client.workflow
+      .getHandle(answered)
+      .executeUpdate(resolveExceptionUpdate, { args: [{ kind: 'delay', resolution: 'Customer called.' }] });
+    const resolved = await s.waitFor(answered, (st) => breach(st, 'delay')?.open === false);
+    expect(breach(resolved, 'delay')).toMatchObject({ ended: 'resolved' });
+    await expect
+      .poll(async () =>
+        (await cases(s.crm.url, answered))
+          .filter((c) => c.kind === 'delay' || c.kind === 'sla_breached')
+          .map((c) => [c.kind, c.status]),
+      )
+      .toEqual([
+        ['delay', 'solved'],
+        ['sla_breached', 'solved'],
+      ]);
+
     const shipments: [string, string][] = [
       [mismatch, 'address_mismatch'],
       [failed, 'failed_attempt'],
@@ -89,14 +117,17 @@ describe('resolution SLAs of open cases', () => {
     for (const [workflowId, kind] of shipments) {
       const st = await s.waitFor(workflowId, (x) => breach(x, kind)?.ended === 'default', 60_000);
       expect(breach(st, kind)).toMatchObject({ round: 1, open: false, ended: 'default' });
-      const crm = await cases(s.crm.url, workflowId);
-      const own = crm.find((c) => c.kind === kind);
-      // Escalated (priority raised), then closed by the default.
-      expect(own, kind).toMatchObject({ status: 'solved', priority: 'urgent' });
-      const team = crm.filter(
-        (c) => c.kind === 'sla_breached' && c.subject.includes(`case ${own?.ticketId}`),
-      );
-      expect(team, kind).toEqual([expect.objectContaining({ status: 'solved', priority: 'urgent' })]);
+      // The team's escalation case closes right after the breach ends: wait for the CRM to show it.
+      await vi.waitFor(async () => {
+        const crm = await cases(s.crm.url, workflowId);
+        const own = crm.find((c) => c.kind === kind);
+        // Escalated (priority raised), then closed by the default.
+        expect(own, kind).toMatchObject({ status: 'solved', priority: 'urgent' });
+        const team = crm.filter(
+          (c) => c.kind === 'sla_breached' && c.subject.includes(`case ${own?.ticketId}`),
+        );
+        expect(team, kind).toEqual([expect.objectContaining({ status: 'solved', priority: 'urgent' })]);
+      });
       expect(st.openCases.some((c) => c.kind === kind)).toBe(false);
     }
   }, 120_000);
