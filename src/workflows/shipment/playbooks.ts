@@ -89,34 +89,37 @@ export const MAX_ETA_REVISIONS = 10;
 /**
  * The ETA moved: once it crosses the drift threshold from the announced plan, or the window end, the ERP gets
  * a revised planned milestone (its commit date follows) and the customer a notice, once per crossing; going
- * back under re-arms the crossing. With `announce` false (a delay notice just went out) it only notes where
- * the ETA stands.
+ * back under re-arms the crossing. An ETA before the window opens counts as the window start. With `announce`
+ * false (a delay notice just went out) it only notes where the ETA stands.
  */
 export function etaDrift(s: ShipmentState, at: string, settings: ShipmentSettings, announce: boolean): Play {
   const p = s.progress;
   if (!s.eta || p.rank < 1) return { actions: [] };
   if (!p.planEta) return { actions: [], progress: { planEta: s.eta } };
-  const eta = Date.parse(s.eta);
-  const drifted = Math.abs(eta - Date.parse(p.planEta)) > settings.etaDriftMinutes * 60_000;
+  // A driver early for the window waits for it to open: the customer is served at the window start at the soonest.
+  const opens = Date.parse(s.window.start);
+  const eta = Math.max(Date.parse(s.eta), opens);
+  const drifted = Math.abs(eta - Math.max(Date.parse(p.planEta), opens)) > settings.etaDriftMinutes * 60_000;
   const pastWindow = eta > Date.parse(s.window.end);
   const crossed = (drifted && !p.etaDrifted) || (pastWindow && !p.etaPastWindow);
   const progress: Partial<AttemptProgress> = { etaDrifted: drifted, etaPastWindow: pastWindow };
   const revisions = p.etaRevisions ?? 0;
   if (!crossed || !announce || revisions >= MAX_ETA_REVISIONS) return { actions: [], progress };
   const revision = s.plannedRevision + 1;
+  const arrival = new Date(eta).toISOString();
   const { start, end } = s.window;
   const message = pastWindow
-    ? `Your delivery is running late: estimated arrival ${s.eta}, after your window ${start} to ${end}.`
-    : `The estimated arrival of your delivery moved to ${s.eta} (window ${start} to ${end}).`;
+    ? `Your delivery is running late: estimated arrival ${arrival}, after your window ${start} to ${end}.`
+    : `The estimated arrival of your delivery moved to ${arrival} (window ${start} to ${end}).`;
   return {
     actions: [
-      { kind: 'milestone', milestone: 'planned', attempt: s.attempt, occurredAt: at, eta: s.eta, revision },
+      { kind: 'milestone', milestone: 'planned', attempt: s.attempt, occurredAt: at, eta: arrival, revision },
       {
         kind: 'notify',
         topic: `eta-r${revision}`,
         attempt: s.attempt,
         message,
-        plan: { eta: s.eta, window: s.window },
+        plan: { eta: arrival, window: s.window },
       },
     ],
     progress: { ...progress, etaRevisions: revisions + 1 },

@@ -257,6 +257,11 @@ describe('ETA drift in the reducer', () => {
     expect(s.plannedRevision).toBe(3);
   });
 
+  it('when the driver would arrive before the window opens then the ETA counts as the window start', () => {
+    // Plan t(30); an ETA 90 minutes before the window is served at t(0): 30 minutes, not past the threshold.
+    expect(planned(run(true, [[2, -90]]))).toEqual([[t(30), 0]]);
+  });
+
   it('when a run predates the patch then drifting ETAs change the state only', () => {
     const s = run(false, etas);
     expect(planned(s)).toEqual([[t(30), 0]]);
