@@ -10,7 +10,7 @@ function isFirstTry(): boolean {
   return Context.current().info.attempt === 1;
 }
 
-/** CRM activities (task queue `crm`): cases and customer notices. */
+/** CRM activities (task queue `crm`): cases, customer notices and replies on customers' tickets. */
 export function createCrmActivities({ crm }: { crm: CrmPort }) {
   return classified({
     /** Opens a case for an exception. */
@@ -20,6 +20,14 @@ export function createCrmActivities({ crm }: { crm: CrmPort }) {
     /** Sends the customer a notice on the shipment's ticket. */
     async crmNotifyCustomer(input: Parameters<CrmPort['notifyCustomer']>[0]): Promise<void> {
       await crm.notifyCustomer({ ...input, firstTry: isFirstTry() });
+    },
+    /** Answers the customer with a public comment on their own ticket. */
+    async crmReplyOnTicket(input: Parameters<CrmPort['replyOnTicket']>[0]): Promise<void> {
+      await crm.replyOnTicket({ ...input, firstTry: isFirstTry() });
+    },
+    /** Raises a case's priority (a passed resolution SLA). */
+    async crmRaiseCasePriority(input: Parameters<CrmPort['raiseCasePriority']>[0]): Promise<void> {
+      await crm.raiseCasePriority(input);
     },
     /** Solves a case. */
     async crmCloseCase(input: { caseId: string; resolution: string; idempotencyKey: string }): Promise<void> {

@@ -350,12 +350,25 @@ async function transientOf(ctx: DeliveryContext, err: unknown, workflowId?: stri
 }
 
 /**
+ * The reason of a reschedule refusal the shipment answered on the customer's ticket (its failure names the
+ * ticket), as the inbox keeps it; undefined for any other failure.
+ */
+function answeredRefusal(err: unknown): string | undefined {
+  if (!(err instanceof WorkflowUpdateFailedError) || !(err.cause instanceof ApplicationFailure)) return;
+  const detail = err.cause.details?.[0] as { answeredOnTicket?: unknown } | undefined;
+  if (typeof detail?.answeredOnTicket !== 'string') return;
+  const { type, message } = err.cause;
+  return `refused (${type ?? 'REJECTED'}: ${message}); answered on ticket ${detail.answeredOnTicket}`;
+}
+
+/**
  * Delivers one canonical event to Temporal: a dispatch event becomes the shipment's dispatch-event signal,
  * an order release starts (or attaches to) the shipment, a CRM reschedule request becomes the reschedule
  * update. Returns `late` when the shipment has closed, `ignored` when the event is about a dispatch task the
- * shipment did not create. Throws PermanentDeliveryError when the event can never be delivered (no such
- * shipment, a business rejection, a request Temporal refuses as malformed) and TransientDeliveryError for
- * everything else, so nothing valid is lost while Temporal or the workers are down.
+ * shipment did not create, or is a reschedule the shipment refused and answered on the customer's ticket.
+ * Throws PermanentDeliveryError when the event can never be delivered (no such shipment, a business rejection,
+ * a request Temporal refuses as malformed) and TransientDeliveryError for everything else, so nothing valid
+ * is lost while Temporal or the workers are down.
  */
 export async function deliverEvent(ctx: DeliveryContext, event: CanonicalEvent): Promise<DeliveryResult> {
   const { client } = ctx;
@@ -391,11 +404,18 @@ export async function deliverEvent(ctx: DeliveryContext, event: CanonicalEvent):
         requestedBy: event.data.requestedBy,
         ticketId: event.data.ticketId,
       });
-      await withTemporalDeadline(client, () =>
-        client.workflow
-          .getHandle(workflowId)
-          .executeUpdate(rescheduleUpdate, { args: [request], updateId: `inbox:${event.id}` }),
-      );
+      try {
+        await withTemporalDeadline(client, () =>
+          client.workflow
+            .getHandle(workflowId)
+            .executeUpdate(rescheduleUpdate, { args: [request], updateId: `inbox:${event.id}` }),
+        );
+      } catch (err) {
+        // A refusal the shipment already answered on the customer's ticket is settled, not a dead letter.
+        const answered = answeredRefusal(err);
+        if (answered) return { outcome: 'ignored', reason: answered };
+        throw err;
+      }
       return { outcome: 'forwarded' };
     }
   } catch (err) {

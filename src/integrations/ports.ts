@@ -179,6 +179,24 @@ export interface CrmPort {
   closeCase(caseId: string, resolution: string, idempotencyKey: string): Promise<void>;
   /** Every ticket the CRM holds for the shipment (external id = shipment id). */
   listCases(shipmentId: string): Promise<CaseView[]>;
+  /**
+   * Answers a customer on a ticket of their own (not a shipsync case) with a public comment, once per
+   * idempotency key: e.g. why a reschedule they asked for was refused.
+   */
+  replyOnTicket(input: {
+    ticketId: string;
+    message: string;
+    idempotencyKey: string;
+    /** No earlier try of this write can exist (the activity's first attempt): skip the lookup for it. */
+    firstTry?: boolean;
+  }): Promise<void>;
+  /** Raises a case's priority with an internal note saying why (a passed resolution SLA), once per key. */
+  raiseCasePriority(input: {
+    caseId: string;
+    priority: 'low' | 'normal' | 'high' | 'urgent';
+    note: string;
+    idempotencyKey: string;
+  }): Promise<void>;
 }
 
 /** Offline address validation and geocoding. */

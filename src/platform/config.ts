@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { accessSync, constants as fsConstants, readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { CASE_SLA_KINDS, type CaseSlaKind } from '../domain/model.js';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const url = z.url();
@@ -266,6 +267,39 @@ const principalsJson = z.string().transform((raw, ctx): PrincipalConfig[] => {
 const threshold = z.coerce.number().nonnegative().max(1_000_000);
 
 /** `true` or `false` exactly (z.coerce.boolean would read "false" as true). */
+/**
+ * Resolution SLAs of open cases per kind, `kind=escalate/default` in simulated minutes, comma-separated
+ * (`failed_attempt=240/1440,delay=120/720`); kinds left out keep their defaults.
+ */
+const caseSlaText = z.string().transform((raw, ctx) => {
+  const out: Partial<Record<CaseSlaKind, { escalate: number; default: number }>> = {};
+  for (const part of raw
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
+    const m = /^([a-z_]+)=(\d+(?:\.\d+)?)\/(\d+(?:\.\d+)?)$/.exec(part);
+    const kind = m?.[1] as CaseSlaKind | undefined;
+    if (!m || !kind || !(CASE_SLA_KINDS as readonly string[]).includes(kind)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `"${part.slice(0, 60)}": expected kind=escalate/default with kind one of ${CASE_SLA_KINDS.join(', ')}`,
+      });
+      return z.NEVER;
+    }
+    const escalate = Number(m[2]);
+    const fallback = Number(m[3]);
+    if (!(escalate > 0) || !(fallback > escalate)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `${kind}: the default limit must come after the escalation limit`,
+      });
+      return z.NEVER;
+    }
+    out[kind] = { escalate, default: fallback };
+  }
+  return out;
+});
+
 const flag = z.enum(['true', 'false'], { error: 'expected true or false' }).transform((v) => v === 'true');
 
 /** A file path (a certificate, a key, a CA bundle); whether it can be read is checked after the schema. */
@@ -444,6 +478,10 @@ export const configSchema = z.object({
   SHIPSYNC_MISSING_POD_DEFAULT_MINUTES: z.coerce.number().positive().default(1440),
   SHIPSYNC_PARKED_SLA_MINUTES: z.coerce.number().positive().default(240),
   SHIPSYNC_PARKED_REPEAT_MINUTES: z.coerce.number().positive().default(1440),
+  /** Resolution SLAs of open cases per kind, `kind=escalate/default` in simulated minutes, comma-separated. */
+  SHIPSYNC_CASE_SLA_MINUTES: caseSlaText.default({}),
+  /** An ETA moving more than this many simulated minutes from the announced plan posts a revised plan. */
+  SHIPSYNC_ETA_DRIFT_MINUTES: z.coerce.number().positive().default(30),
   /** Days the gateway keeps audit rows; 0 keeps them for ever. */
   SHIPSYNC_AUDIT_RETENTION_DAYS: z.coerce
     .number()

@@ -27,6 +27,8 @@ export function settingsFromConfig(config: Config): ShipmentSettings {
     missingPodDefaultMinutes: config.SHIPSYNC_MISSING_POD_DEFAULT_MINUTES,
     parkedSlaMinutes: config.SHIPSYNC_PARKED_SLA_MINUTES,
     parkedRepeatMinutes: config.SHIPSYNC_PARKED_REPEAT_MINUTES,
+    caseSlaMinutes: config.SHIPSYNC_CASE_SLA_MINUTES,
+    etaDriftMinutes: config.SHIPSYNC_ETA_DRIFT_MINUTES,
   });
 }
 

@@ -128,10 +128,14 @@ describe('gateway with the real ShipmentWorkflow and the sandboxes', () => {
     const late = await reschedule({ window: { start: '2026-12-03T14:00:00Z', end: '2026-12-03T16:00:00Z' } });
     expect([late.statusCode, late.json<{ code: string }>().code]).toEqual([409, 'RESCHEDULE_TOO_LATE']);
 
-    const crm = signedCrm(
-      config,
-      zendeskRescheduleBody(shipmentId, { start: '2026-12-03T14:00:00Z', end: '2026-12-03T16:00:00Z' }),
-    );
+    // The customer asks on the ticket that carries the shipment's notices; too late, and told so there.
+    const ticketId = stack.crm.notices.find((n) => n.externalId === shipmentId)?.ticketId;
+    expect(ticketId).toBeDefined();
+    const body = zendeskRescheduleBody(shipmentId, {
+      start: '2026-12-03T14:00:00Z',
+      end: '2026-12-03T16:00:00Z',
+    });
+    const crm = signedCrm(config, { ...body, detail: { id: String(ticketId), external_id: shipmentId } });
     const crmRes = await gw.inject({
       method: 'POST',
       url: '/webhooks/crm',
@@ -139,9 +143,21 @@ describe('gateway with the real ShipmentWorkflow and the sandboxes', () => {
       headers: crm.headers,
     });
     await gw.forwarder.drain();
-    const [letter] = (await store.deadLetters.list({ source: 'crm' })).filter(
-      (l) => l.eventId === crmRes.json<{ eventId: string }>().eventId,
+    const eventId = crmRes.json<{ eventId: string }>().eventId;
+    expect((await store.deadLetters.list({ source: 'crm' })).filter((l) => l.eventId === eventId)).toEqual(
+      [],
     );
-    expect(letter).toMatchObject({ stage: 'delivery', code: 'RESCHEDULE_TOO_LATE', shipmentId });
+    expect(await store.inbox.get(eventId)).toMatchObject({
+      outcome: 'ignored',
+      outcomeReason: expect.stringMatching(
+        new RegExp(`^refused \\(RESCHEDULE_TOO_LATE: .*\\); answered on ticket ${ticketId}$`),
+      ),
+    });
+    const reply = stack.crm.notices.filter(
+      (n) => n.ticketId === ticketId && n.body.includes('We could not move delivery'),
+    );
+    expect(reply).toEqual([
+      expect.objectContaining({ body: expect.stringContaining('RESCHEDULE_TOO_LATE') }),
+    ]);
   });
 });

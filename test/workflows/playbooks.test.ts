@@ -359,7 +359,13 @@ describe('ShipmentWorkflow playbooks with stub activities', () => {
   it('when no driver is assigned by the window end then the task is cancelled and the attempt fails as not assigned', async () => {
     const sh = await h.start({
       scale: 3600,
-      settings: { maxAttempts: 1, noAssignmentGraceMinutes: 10, planningCutoffHourUtc: 6 },
+      settings: {
+        maxAttempts: 1,
+        noAssignmentGraceMinutes: 10,
+        planningCutoffHourUtc: 6,
+        // The unanswered case's own resolution SLA (case-sla.test.ts) stays out of this story.
+        caseSlaMinutes: { no_assignment: { escalate: 600, default: 1200 } },
+      },
       order: { requestedWindow: { start: simMinute(15), end: simMinute(75) } },
     });
     // The attempt is lost within about a second of real time: read its task from dispatch, not from a poll.

@@ -18,6 +18,8 @@ import {
   noticeCommentUpdate,
   noticeThreadCreate,
   ticketToCase,
+  priorityUpdate,
+  replyCommentUpdate,
   type NotifyCustomerInput,
   type OpenCaseInput,
   type ZendeskFieldIds,
@@ -167,6 +169,32 @@ export class ZendeskCrmAdapter implements CrmPort {
         noticeThread: t.tags.includes(NOTIFICATION_TAG),
       };
     });
+  }
+
+  /** Answers the customer on their own ticket with a public comment, once per idempotency key. */
+  async replyOnTicket(input: Parameters<CrmPort['replyOnTicket']>[0]): Promise<void> {
+    const context = `reply on ticket ${input.ticketId}`;
+    const id = this.ticketId(input.ticketId, context);
+    if (!input.firstTry && (await this.hasCommentWithKey(id, input.idempotencyKey, context))) return;
+    await this.call(context, () =>
+      this.http.put(`/api/v2/tickets/${id}.json`, replyCommentUpdate(input.message, input.idempotencyKey)),
+    );
+  }
+
+  /** Raises a case's priority with an internal note; a case already solved, or already that urgent, is left. */
+  async raiseCasePriority(input: Parameters<CrmPort['raiseCasePriority']>[0]): Promise<void> {
+    const context = `raise priority of case ${input.caseId}`;
+    const id = this.ticketId(input.caseId, context);
+    const res = await this.call(context, () => this.http.get(`/api/v2/tickets/${id}.json`));
+    const ticket = parse(TicketEnvelope, res.data, context).ticket;
+    if (ticket.status === 'solved' || ticket.status === 'closed') return;
+    if (ticket.priority === input.priority) return;
+    await this.call(context, () =>
+      this.http.put(
+        `/api/v2/tickets/${id}.json`,
+        priorityUpdate(input.priority, input.note, input.idempotencyKey),
+      ),
+    );
   }
 
   private ticketId(caseId: string, context: string): number {

@@ -140,6 +140,27 @@ export function noticeCommentUpdate(input: NotifyCustomerInput) {
   };
 }
 
+/** The Zendesk update body of a public reply to the customer on their ticket, its key in the audit metadata. */
+export function replyCommentUpdate(message: string, idempotencyKey: string) {
+  return {
+    ticket: {
+      comment: { body: message.trim() || message, public: true },
+      metadata: { [KEY_METADATA_KEY]: idempotencyKey },
+    },
+  };
+}
+
+/** The Zendesk update body that raises a case's priority with an internal note saying why. */
+export function priorityUpdate(priority: string, note: string, idempotencyKey: string) {
+  return {
+    ticket: {
+      priority,
+      comment: { body: note.trim() || `Priority raised to ${priority}.`, public: false },
+      metadata: { [KEY_METADATA_KEY]: idempotencyKey },
+    },
+  };
+}
+
 /** The Zendesk update body that solves a case with an internal closing comment. */
 export function closeCaseUpdate(resolution: string, idempotencyKey: string) {
   return {

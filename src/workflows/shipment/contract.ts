@@ -4,7 +4,9 @@ import { ClockSettings } from '../../domain/clock.js';
 import type { DispatchEvent } from '../../domain/events.js';
 import {
   Address,
+  CASE_SLA_KINDS,
   ExceptionKind,
+  type CaseSlaKind,
   Instant,
   Order,
   TimeWindow,
@@ -27,6 +29,23 @@ export function shipmentWorkflowId(deliveryId: string): string {
 export function deliveryIdOf(workflowId: string): string | undefined {
   return workflowId.startsWith('shipment-') ? workflowId.slice('shipment-'.length) : undefined;
 }
+
+export { CASE_SLA_KINDS, type CaseSlaKind };
+
+/** The two limits of a case's resolution SLA, in simulated minutes from the case's opening. */
+export const CaseSlaLimits = z
+  .object({ escalate: z.number().positive(), default: z.number().positive() })
+  .refine((l) => l.default > l.escalate, 'the default limit must come after the escalation limit');
+export type CaseSlaLimits = z.infer<typeof CaseSlaLimits>;
+
+/** Resolution SLAs of open cases when the settings name none for a kind. */
+export const DEFAULT_CASE_SLAS: Record<CaseSlaKind, CaseSlaLimits> = {
+  failed_attempt: { escalate: 480, default: 2880 },
+  delay: { escalate: 120, default: 720 },
+  damage: { escalate: 120, default: 1440 },
+  address_mismatch: { escalate: 120, default: 480 },
+  no_assignment: { escalate: 60, default: 240 },
+};
 
 /** Playbook settings, all durations in simulated minutes (the compressed clock turns them into real time). */
 export const ShipmentSettings = z.object({
@@ -66,6 +85,16 @@ export const ShipmentSettings = z.object({
   parkedSlaMinutes: z.number().positive().default(240),
   /** Still parked: escalate again every this many minutes after the first (the items stay parked). */
   parkedRepeatMinutes: z.number().positive().default(1440),
+  /**
+   * An ETA that moves more than this from the announced plan (or past the window end) posts a revised planned
+   * milestone to the ERP and notifies the customer, once per crossing (eta-drift-replies runs).
+   */
+  etaDriftMinutes: z.number().positive().default(30),
+  /**
+   * Resolution SLAs of open cases per kind (case-sla runs): escalate this long after the case opened, close
+   * it with the kind's default at the second limit. Kinds left out keep `DEFAULT_CASE_SLAS`.
+   */
+  caseSlaMinutes: z.partialRecord(z.enum(CASE_SLA_KINDS), CaseSlaLimits).default({}),
 });
 export type ShipmentSettings = z.infer<typeof ShipmentSettings>;
 
@@ -205,8 +234,10 @@ export interface OperatorActionResult {
 
 /** An SLA a waiting shipment passed, as the status query shows it. */
 export interface SlaBreach {
-  /** approval, missing_pod or parked. */
+  /** approval, missing_pod or parked; for a case's resolution SLA, the case's kind (failed_attempt, ...). */
   kind: string;
+  /** The case whose resolution SLA passed (case SLAs only). */
+  caseId?: string;
   /** Simulated time of the escalation. */
   at: string;
   /** 1 for the first escalation, 2 and on for repeated ones (parked work). */

@@ -1,6 +1,12 @@
-import { ActivityFailure, ApplicationFailure, log, setHandler } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  currentUpdateInfo,
+  log,
+  setHandler,
+} from '@temporalio/workflow';
 import { isoWeekday } from '../../domain/billing.js';
-import type { ErrorCode } from '../../domain/errors.js';
+import { ERROR_CODES, type ErrorCode } from '../../domain/errors.js';
 import {
   AddressCorrection,
   ChargeApproval,
@@ -29,11 +35,13 @@ import {
   type ParkedOutcome,
   type RescheduleResult,
 } from './contract.js';
+import { refusedReschedule } from './playbooks.js';
 import type { ShipmentRun } from './run.js';
 import { failureCode } from './side-effects.js';
 import { followUp, postBilling, priceCharges } from './steps.js';
 import {
   actionResult,
+  announcedPlan,
   applyDispatchEvent,
   ignore,
   queueMilestone,
@@ -171,11 +179,56 @@ async function reschedule(run: ShipmentRun, req: RescheduleRequest): Promise<Res
   } else if (run.serialized) move();
   if (s.progress.rank >= 1) {
     queueMilestone(s, 'planned', run.nowIso(), { eta: s.eta, revision: s.plannedRevision });
+    // The moved plan is the one ETA drift is measured from now (runs with the patch).
+    if (run.etaDrift) announcedPlan(s);
   }
   queuePlanNotice(s, `rescheduled-${s.plannedRevision}`, 'moved to');
   // The delivery date in visibility follows the moved window at once (runs with the patch).
   if (run.attributesFollowState) run.publishStatus();
   return { shipmentId: run.shipmentId, window: s.window, eta: s.eta };
+}
+
+/** The ticket a reschedule request came from, when it came from a customer's CRM ticket. */
+function ticketOf(raw: unknown): { ticketId: string; request: RescheduleRequest } | undefined {
+  const parsed = RescheduleRequest.safeParse(raw);
+  const ticketId = parsed.success ? parsed.data.ticketId : undefined;
+  return ticketId && parsed.data ? { ticketId, request: parsed.data } : undefined;
+}
+
+/** The typed business refusal in a failure, when retrying cannot change it (a vendor outage can). */
+function refusalOf(err: unknown): { code: string; message: string } | undefined {
+  if (!(err instanceof ApplicationFailure) || !err.type) return undefined;
+  const known = (ERROR_CODES as Record<string, { retryable: boolean }>)[err.type];
+  if (known?.retryable) return undefined;
+  return { code: err.type, message: err.message };
+}
+
+/**
+ * A reschedule asked for on a customer's CRM ticket (runs with the eta-drift-replies patch). Its checks run
+ * in the handler rather than the validator, so that a refusal is recorded and answered: the customer gets a
+ * public reply on the ticket with the reason, then the request fails with its code as before.
+ */
+async function rescheduleFromTicket(
+  run: ShipmentRun,
+  raw: unknown,
+  from: { ticketId: string; request: RescheduleRequest },
+): Promise<RescheduleResult> {
+  try {
+    return await run.exclusive(() => reschedule(run, checkReschedule(run, raw)));
+  } catch (err) {
+    const refusal = refusalOf(err);
+    if (!refusal) throw err;
+    const ref = currentUpdateInfo()?.id ?? `${from.request.window.start}`;
+    const request = { ticketId: from.ticketId, window: from.request.window };
+    await run.effects.sendNow(refusedReschedule(run.s, request, refusal, ref));
+    run.publishStatus();
+    throw ApplicationFailure.create({
+      type: refusal.code,
+      message: refusal.message,
+      nonRetryable: true,
+      details: [{ answeredOnTicket: from.ticketId }],
+    });
+  }
 }
 
 /** Takes a corrected address: a published task gets it with its new location; a held shipment resumes. */
@@ -204,6 +257,8 @@ const EDITABLE: Record<string, readonly (keyof ParkedEdits)[]> = {
   goodsIssue: [],
   billing: [],
   pricing: [],
+  reply: ['message'],
+  raisePriority: [],
 };
 
 /** The parked item an operator names, checked against what the shipment holds. */
@@ -432,7 +487,7 @@ export function registerHandlers(run: ShipmentRun) {
   if (run.operatorActions) registerOperatorHandlers(run);
   setHandler(dispatchEventSignal, (event) => {
     try {
-      applyDispatchEvent(s, event, run.settings, { checkTask: run.serialized });
+      applyDispatchEvent(s, event, run.settings, run.reducerOptions());
     } catch (err) {
       ignore(s, { id: String(event?.id), type: String(event?.type) }, 'unreadable');
       log.warn('dispatch event could not be applied', { eventId: event?.id, error: String(err) });
@@ -441,13 +496,18 @@ export function registerHandlers(run: ShipmentRun) {
     followUp(run);
   });
   setHandler(statusQuery, () => statusOf(s));
+  // A request from a customer's ticket is checked in the handler, so that a refusal can be answered there.
+  const answerable = (raw: unknown) => (run.etaDrift ? ticketOf(raw) : undefined);
   setHandler(
     rescheduleUpdate,
-    (raw) =>
-      run.exclusive(() =>
+    (raw) => {
+      const from = answerable(raw);
+      if (from) return rescheduleFromTicket(run, raw, from);
+      return run.exclusive(() =>
         reschedule(run, run.serialized ? checkReschedule(run, raw) : RescheduleRequest.parse(raw)),
-      ),
-    { validator: (raw) => void checkReschedule(run, raw) },
+      );
+    },
+    { validator: (raw) => void (answerable(raw) ?? checkReschedule(run, raw)) },
   );
   setHandler(
     correctAddressUpdate,

@@ -58,6 +58,20 @@ export const OUTCOME_STANDS_PATCH = 'outcome-stands-over-cancel';
  */
 export const ERP_PRICING_PATCH = 'erp-pricing';
 
+/**
+ * An ETA that drifts past the threshold from the announced plan (or past the window end) posts a revised
+ * planned milestone (the ERP commit date moves) and tells the customer, once per crossing; a reschedule
+ * asked for on a CRM ticket that the shipment refuses is answered on that ticket with the reason.
+ */
+export const ETA_DRIFT_PATCH = 'eta-drift-replies';
+
+/**
+ * Every open exception case (failed attempt, delay, damage, address mismatch, no assignment) has a
+ * resolution SLA: at the first limit the case's priority is raised and the team gets an urgent
+ * `sla_breached` case; at the second the case is closed with its kind's documented default.
+ */
+export const CASE_SLA_PATCH = 'case-sla';
+
 /** Checked where the old code checked it: the lanes decide how queued side effects run. */
 export const lanes = () => patched(SIDE_EFFECT_LANES_PATCH);
 /** Checked where the old code checked it: visibility follows the phase before side effects run. */
@@ -78,3 +92,7 @@ export const operatorActionsSla = () => patched(OPERATOR_ACTIONS_SLA_PATCH);
 export const outcomeStands = () => patched(OUTCOME_STANDS_PATCH);
 /** Decided once, at the start of a run: a run prices one way throughout. */
 export const erpPricing = () => patched(ERP_PRICING_PATCH);
+/** Decided once, at the start of a run, like the serialized handlers. */
+export const etaDriftReplies = () => patched(ETA_DRIFT_PATCH);
+/** Decided once, at the start of a run, like the serialized handlers. */
+export const caseSla = () => patched(CASE_SLA_PATCH);

@@ -15,6 +15,8 @@ export interface Play {
   /** After the play: publish another attempt with `window`, or return the goods to the depot. */
   next?: 'reattempt' | 'return';
   window?: TimeWindow;
+  /** The plan revision the play's revised planned milestone carries (the shipment's count moves to it). */
+  plannedRevision?: number;
 }
 
 type Priority = Extract<Action, { kind: 'openCase' }>['priority'];
@@ -79,6 +81,80 @@ export function delay(s: ShipmentState, delayMinutes: number, at: string, settin
     });
   }
   return play;
+}
+
+/** Revised plans one attempt's ETA drift posts at most, so an ETA that keeps swinging cannot flood anyone. */
+export const MAX_ETA_REVISIONS = 10;
+
+/**
+ * The ETA moved: once it crosses the drift threshold from the announced plan, or the window end, the ERP gets
+ * a revised planned milestone (its commit date follows) and the customer a notice, once per crossing; going
+ * back under re-arms the crossing. An ETA before the window opens counts as the window start. With `announce`
+ * false (a delay notice just went out) it only notes where the ETA stands.
+ */
+export function etaDrift(s: ShipmentState, at: string, settings: ShipmentSettings, announce: boolean): Play {
+  const p = s.progress;
+  if (!s.eta || p.rank < 1) return { actions: [] };
+  if (!p.planEta) return { actions: [], progress: { planEta: s.eta } };
+  // A driver early for the window waits for it to open: the customer is served at the window start at the soonest.
+  const opens = Date.parse(s.window.start);
+  const eta = Math.max(Date.parse(s.eta), opens);
+  const drifted = Math.abs(eta - Math.max(Date.parse(p.planEta), opens)) > settings.etaDriftMinutes * 60_000;
+  const pastWindow = eta > Date.parse(s.window.end);
+  const crossed = (drifted && !p.etaDrifted) || (pastWindow && !p.etaPastWindow);
+  const progress: Partial<AttemptProgress> = { etaDrifted: drifted, etaPastWindow: pastWindow };
+  const revisions = p.etaRevisions ?? 0;
+  if (!crossed || !announce || revisions >= MAX_ETA_REVISIONS) return { actions: [], progress };
+  const revision = s.plannedRevision + 1;
+  const arrival = new Date(eta).toISOString();
+  const { start, end } = s.window;
+  const message = pastWindow
+    ? `Your delivery is running late: estimated arrival ${arrival}, after your window ${start} to ${end}.`
+    : `The estimated arrival of your delivery moved to ${arrival} (window ${start} to ${end}).`;
+  return {
+    actions: [
+      { kind: 'milestone', milestone: 'planned', attempt: s.attempt, occurredAt: at, eta: arrival, revision },
+      {
+        kind: 'notify',
+        topic: `eta-r${revision}`,
+        attempt: s.attempt,
+        message,
+        plan: { eta: arrival, window: s.window },
+      },
+    ],
+    progress: { ...progress, etaRevisions: revisions + 1 },
+    plannedRevision: revision,
+  };
+}
+
+/** What a customer reads for each reason a reschedule is refused; other reasons are quoted as they are. */
+const REFUSALS: Record<string, string> = {
+  RESCHEDULE_TOO_LATE: 'your delivery is already on its way or done, so its window can no longer change',
+  RESCHEDULE_WINDOW_IN_PAST: 'the window you asked for has already begun',
+  RESCHEDULE_NOT_SERVICE_DAY: 'we do not deliver to your address on that day',
+  RESCHEDULE_WINDOW_INVALID: 'a delivery window must end after it starts and span at most 12 hours',
+};
+
+/**
+ * A reschedule the customer asked for on their ticket was refused: a public reply on that ticket with the
+ * reason, in words and as its code.
+ */
+export function refusedReschedule(
+  s: ShipmentState,
+  request: { ticketId: string; window: TimeWindow },
+  refusal: { code: string; message: string },
+  ref: string,
+): Action {
+  const reason = REFUSALS[refusal.code] ?? refusal.message;
+  const { start, end } = request.window;
+  return {
+    kind: 'reply',
+    ticketId: request.ticketId,
+    ref,
+    message:
+      `We could not move delivery ${s.order.deliveryId} to ${start} – ${end}: ${reason}. ` +
+      `Your delivery keeps its window ${s.window.start} – ${s.window.end}. (Reason code ${refusal.code}.)`,
+  };
 }
 
 /** The address could not be confirmed: hold the shipment, open a case, tell the customer. */
@@ -189,4 +265,44 @@ export function slaEscalation(s: ShipmentState, kind: string, round: number, sin
     `Waiting since ${since}: ${what}.`,
   );
   return { actions: [{ ...action, ref: `${kind}-${round}` } as Action] };
+}
+
+/** What happens to an open case of each kind at the second limit of its resolution SLA. */
+export const CASE_SLA_DEFAULTS: Record<string, string> = {
+  failed_attempt: "the playbook's decision (another attempt or the return) stands",
+  delay: "the delivery's outcome settles the delay",
+  damage: "the goods return to the depot; the damage stays on the shipment's record",
+  address_mismatch: 'the address hold runs to its own deadline, then the goods return',
+  no_assignment: 'an attempt still unassigned at its window end is lost and the playbook decides',
+};
+
+/**
+ * An open case passed the first limit of its resolution SLA: its priority is raised to urgent and the team
+ * gets an urgent `sla_breached` case naming it.
+ */
+export function caseSlaEscalation(
+  s: ShipmentState,
+  c: { caseId: string; kind: ExceptionKind; openedAt?: string },
+  minutes: number,
+): Play {
+  const what = `${c.kind.replace(/_/g, ' ')} case ${c.caseId}`;
+  const escalation = openCase(
+    s,
+    'sla_breached',
+    'urgent',
+    `SLA passed on delivery ${s.order.deliveryId}: ${what} unresolved`,
+    `The ${what} has been open since ${c.openedAt ?? 'its opening'}, past its ${minutes}-minute resolution SLA. ` +
+      `If it stays open, ${CASE_SLA_DEFAULTS[c.kind] ?? 'it is closed'}.`,
+  );
+  return {
+    actions: [
+      {
+        kind: 'raisePriority',
+        caseId: c.caseId,
+        priority: 'urgent',
+        note: `Open past its ${minutes}-minute resolution SLA: priority raised to urgent.`,
+      },
+      { ...escalation, ref: `case-${c.caseId}-1` } as Action,
+    ],
+  };
 }

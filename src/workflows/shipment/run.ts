@@ -11,6 +11,8 @@ import { taskQueues } from '../task-queues.js';
 import type { ShipmentInput, ShipmentSettings } from './contract.js';
 import {
   erpPricing,
+  caseSla,
+  etaDriftReplies,
   fourEyesApproval,
   operatorActionsSla,
   parkedOutbound,
@@ -19,7 +21,14 @@ import {
 } from './patches.js';
 import { SA } from './search-attributes.js';
 import { SideEffectQueue } from './side-effects.js';
-import { exceptionKinds, initialState, visibleException, type ShipmentState } from './state.js';
+import { breachResolved, nextCaseDue } from './sla.js';
+import {
+  exceptionKinds,
+  initialState,
+  visibleException,
+  type ReducerOptions,
+  type ShipmentState,
+} from './state.js';
 
 const retry = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' } as const;
 
@@ -58,6 +67,13 @@ export class ShipmentRun {
   readonly operatorActions = operatorActionsSla();
   /** Charges are priced from the ERP's condition records (decided once per run; see patches). */
   readonly pricedByErp = erpPricing();
+  /**
+   * ETA drift posts revised plans, and refused CRM reschedules are answered on their ticket (decided once per
+   * run; see patches).
+   */
+  readonly etaDrift = etaDriftReplies();
+  /** Open cases have resolution SLAs (decided once per run; see patches). */
+  readonly caseSlas = caseSla();
   /** Parked items being sent again right now (one operator action at a time per item). */
   readonly resending = new Set<string>();
   /** Search attributes follow reschedules, billing and every open exception (decided once per run; see patches). */
@@ -80,6 +96,11 @@ export class ShipmentRun {
   approvalsNeeded(): number {
     const limit = this.settings.fourEyesThreshold;
     return this.fourEyes && limit !== undefined && accessorialTotal(this.s.charges) > limit ? 2 : 1;
+  }
+
+  /** How this run's reducer treats dispatch events (the checks and plays its patches decided). */
+  reducerOptions(): ReducerOptions {
+    return { checkTask: this.serialized, etaDrift: this.etaDrift };
   }
 
   /** Simulated now, in epoch milliseconds. */
@@ -124,13 +145,19 @@ export class ShipmentRun {
 
   /**
    * Waits until `ready` holds or `timeoutMs` passes; runs recorded with the patch also wake when the server
-   * suggests continue-as-new, so a long wait never holds a growing history.
+   * suggests continue-as-new, so a long wait never holds a growing history, and (case-sla runs) when an open
+   * case's SLA falls due: then it answers 'continue' and the caller returns to the main loop, which applies it.
    */
   async wait(ready: () => boolean, timeoutMs?: number): Promise<Woken> {
     const suggested = () => this.serialized && workflowInfo().continueAsNewSuggested;
-    await condition(() => ready() || suggested(), timeoutMs as number);
+    // An open case's SLA falling due first ends the wait early, so the main loop applies it (case-sla runs).
+    const caseDue = this.caseSlas ? nextCaseDue(this) : undefined;
+    const early = caseDue !== undefined && (timeoutMs === undefined || caseDue < timeoutMs);
+    // So does a breached case someone resolved meanwhile: its breach ends at once.
+    const resolved = () => this.caseSlas && breachResolved(this.s);
+    await condition(() => ready() || suggested() || resolved(), (early ? caseDue : timeoutMs) as number);
     if (ready()) return 'ready';
-    return suggested() ? 'continue' : 'timeout';
+    return suggested() || resolved() || early ? 'continue' : 'timeout';
   }
 
   /** Publishes the phase and the open exception (a parked side effect first) when they changed. */

@@ -170,10 +170,34 @@ export class SideEffectQueue {
           attempt: a.attempt,
           open: true,
           ...(a.ref ? { ref: a.ref } : {}),
+          ...(this.run.caseSlas ? { openedAt: this.run.nowIso() } : {}),
         });
         return;
       }
+      case 'reply':
+        await acts.crm.crmReplyOnTicket({
+          ticketId: a.ticketId,
+          message: a.message,
+          idempotencyKey: key('reply', a.ticketId, a.ref),
+        });
+        return;
+      case 'raisePriority':
+        await acts.crm.crmRaiseCasePriority({
+          caseId: a.caseId,
+          priority: a.priority,
+          note: a.note,
+          idempotencyKey: key('case-priority', a.caseId, a.priority),
+        });
+        return;
     }
+  }
+
+  /**
+   * Sends one side effect now, outside the queue (an update handler's answer that must not wait for the main
+   * loop); a vendor's rejection for good parks it like a queued one.
+   */
+  async sendNow(a: Action) {
+    await this.perform(a);
   }
 
   /** Closes the shipment's open cases (of one kind, or all) with a resolution. */

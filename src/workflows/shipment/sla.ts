@@ -1,6 +1,9 @@
+import { ActivityFailure, log } from '@temporalio/workflow';
+import { CASE_SLA_KINDS, DEFAULT_CASE_SLAS, type CaseSlaKind, type CaseSlaLimits } from './contract.js';
 import type { ShipmentRun, Woken } from './run.js';
 import * as playbook from './playbooks.js';
-import { applyPlay, type SlaKind } from './state.js';
+import { failureCode } from './side-effects.js';
+import { applyPlay, type CaseEntry, type ShipmentState, type SlaKind } from './state.js';
 
 /** Escalations a breach of the parked SLA repeats at most; later rounds still wake but open nothing. */
 const MAX_ROUNDS = 5;
@@ -80,4 +83,93 @@ export async function endSla(run: ShipmentRun, kind: SlaKind, ended: 'resolved' 
   const refs = new Set(s.cases.filter((c) => c.open && c.ref?.startsWith(`${kind}-`)).map((c) => c.caseId));
   if (refs.size > 0) await run.effects.closeCasesWhere((c) => refs.has(c.caseId), note);
   run.publishStatus();
+}
+
+/** The resolution SLA of an open case (case-sla runs), or undefined for kinds without one. */
+function caseLimits(run: ShipmentRun, c: CaseEntry): CaseSlaLimits | undefined {
+  if (!c.open || !c.openedAt || c.slaEnded) return undefined;
+  if (!(CASE_SLA_KINDS as readonly string[]).includes(c.kind)) return undefined;
+  const kind = c.kind as CaseSlaKind;
+  return run.settings.caseSlaMinutes?.[kind] ?? DEFAULT_CASE_SLAS[kind];
+}
+
+/** When an open case's SLA next falls due (simulated epoch ms): its escalation, then its default. */
+function caseDueAt(run: ShipmentRun, c: CaseEntry): number | undefined {
+  const limits = caseLimits(run, c);
+  if (!limits || !c.openedAt) return undefined;
+  return Date.parse(c.openedAt) + (c.escalated ? limits.default : limits.escalate) * 60_000;
+}
+
+/** Real milliseconds until the next open case's SLA falls due (at least 1), or undefined when none runs. */
+export function nextCaseDue(run: ShipmentRun): number | undefined {
+  const due = run.s.cases.map((c) => caseDueAt(run, c)).filter((t): t is number => t !== undefined);
+  if (due.length === 0) return undefined;
+  return run.until(new Date(Math.min(...due)).toISOString());
+}
+
+/** Whether a case whose SLA was breached has been closed while its breach is still open. */
+export function breachResolved(s: ShipmentState): boolean {
+  return (s.slaBreaches ?? []).some(
+    (b) => b.open && b.caseId && !s.cases.some((c) => c.caseId === b.caseId && c.open),
+  );
+}
+
+/**
+ * Applies the resolution SLAs of the open cases (case-sla runs): a case past its first limit gets urgent
+ * priority and the team an urgent `sla_breached` case; past the second it is closed with its kind's default.
+ * A breached case closed meanwhile (by an agent, or by the shipment) ends its breach as resolved.
+ */
+export async function reviewCases(run: ShipmentRun) {
+  const { s } = run;
+  let changed = false;
+  for (const breach of [...(s.slaBreaches ?? [])]) {
+    if (!breach.open || !breach.caseId) continue;
+    if (s.cases.some((x) => x.caseId === breach.caseId && x.open)) continue;
+    const what = breach.kind.replace(/_/g, ' ');
+    await endCaseBreach(run, breach.caseId, 'resolved', `The ${what} case was resolved.`);
+    changed = true;
+  }
+  const now = run.simNow();
+  for (const c of [...s.cases]) {
+    const due = caseDueAt(run, c);
+    const limits = caseLimits(run, c);
+    if (due === undefined || !limits || due > now) continue;
+    changed = true;
+    if (!c.escalated) {
+      c.escalated = true;
+      applyPlay(s, playbook.caseSlaEscalation(s, c, limits.escalate));
+      s.slaBreaches = [
+        ...(s.slaBreaches ?? []),
+        { kind: c.kind, caseId: c.caseId, at: run.nowIso(), round: 1, open: true },
+      ].slice(-MAX_BREACHES_KEPT);
+      continue;
+    }
+    c.slaEnded = true;
+    const note = `Closed by sla-default after ${limits.default} minutes open: ${playbook.CASE_SLA_DEFAULTS[c.kind] ?? 'no one resolved it'}.`;
+    await closeQuietly(run, (x) => x.caseId === c.caseId, note);
+    await endCaseBreach(run, c.caseId, 'default', note);
+  }
+  if (!changed) return;
+  run.publishStatus();
+  await run.effects.flush();
+}
+
+/** Ends the breach of one case's SLA and closes the team's escalation case for it. */
+async function endCaseBreach(run: ShipmentRun, caseId: string, ended: 'resolved' | 'default', note: string) {
+  const { s } = run;
+  s.slaBreaches = s.slaBreaches?.map((b) =>
+    b.caseId === caseId && b.open ? { ...b, open: false, ended } : b,
+  );
+  const ref = `case-${caseId}-`;
+  await closeQuietly(run, (x) => !!x.ref?.startsWith(ref), note);
+}
+
+/** Closes cases; one the CRM refuses to close stays as it is (its SLA is over either way). */
+async function closeQuietly(run: ShipmentRun, which: (c: CaseEntry) => boolean, note: string) {
+  try {
+    await run.effects.closeCasesWhere(which, note);
+  } catch (err) {
+    if (!(err instanceof ActivityFailure)) throw err;
+    log.warn('case could not be closed by its SLA', { code: failureCode(err), error: err.message });
+  }
 }

@@ -18,7 +18,7 @@ import type {
   ShipmentSettings,
   ShipmentStatus,
 } from './contract.js';
-import { delay, planNotice, type Play } from './playbooks.js';
+import { delay, etaDrift, planNotice, type Play } from './playbooks.js';
 
 /** A side effect the workflow owes an external system, queued by the event reducer and run by the main loop. */
 export type Action =
@@ -47,6 +47,21 @@ export type Action =
       priority: 'low' | 'normal' | 'high' | 'urgent';
       /** Tells apart cases of one kind and attempt (an SLA's escalation rounds); absent on the others. */
       ref?: string;
+    }
+  | {
+      /** A public reply on a customer's own CRM ticket (a refused reschedule request, with the reason). */
+      kind: 'reply';
+      ticketId: string;
+      message: string;
+      /** Names the request answered, for the idempotency key. */
+      ref: string;
+    }
+  | {
+      /** A case passed its resolution SLA: its priority is raised, with an internal note why. */
+      kind: 'raisePriority';
+      caseId: string;
+      priority: 'low' | 'normal' | 'high' | 'urgent';
+      note: string;
     };
 
 /** The billing post, when it is the side effect a vendor refused. */
@@ -100,6 +115,12 @@ export interface CaseEntry {
   open: boolean;
   /** The `ref` of the action that opened it (SLA escalations). */
   ref?: string;
+  /** Simulated time it was opened (case-sla runs): its resolution SLA counts from here. */
+  openedAt?: string;
+  /** Its resolution SLA passed the first limit: the priority was raised and the team told. */
+  escalated?: boolean;
+  /** Its resolution SLA is over (its default was applied). */
+  slaEnded?: boolean;
 }
 
 /** The waits that have an SLA (runs with the operator-actions-sla patch). */
@@ -128,6 +149,14 @@ export interface AttemptProgress {
   missingPodCase: boolean;
   /** The attempt's delivered or failed-attempt milestone is queued already (lanes: ahead of the playbook). */
   outcomeQueued?: boolean;
+  /** The ETA of the plan last announced (assignment, reschedule): ETA drift is measured from it. */
+  planEta?: string;
+  /** The ETA is beyond the drift threshold from `planEta`; a revised plan went out when it crossed. */
+  etaDrifted?: boolean;
+  /** The ETA is past the window end; a revised plan went out when it crossed. */
+  etaPastWindow?: boolean;
+  /** Revised plans this attempt's ETA drift posted (bounded). */
+  etaRevisions?: number;
 }
 
 /** Everything a shipment remembers; carried whole across continue-as-new. */
@@ -291,6 +320,8 @@ const MAX_PENDING_EVENTS = 100;
 export interface ReducerOptions {
   /** Events for a task id the shipment did not create are ignored. */
   checkTask: boolean;
+  /** An ETA drifting past the threshold or the window end posts a revised plan (eta-drift-replies runs). */
+  etaDrift?: boolean;
 }
 
 /**
@@ -344,15 +375,22 @@ export function applyDispatchEvent(
       break;
     case 'stop.started.v1':
       s.driverId = e.data.driverId;
-      if (e.data.eta) acceptEta(s, e.data.eta, sequence);
+      if (e.data.eta && acceptEta(s, e.data.eta, sequence) && options.etaDrift)
+        applyPlay(s, etaDrift(s, e.time, settings, true));
       break;
     case 'stop.eta.v1':
-      acceptEta(s, e.data.eta, sequence);
+      if (acceptEta(s, e.data.eta, sequence) && options.etaDrift)
+        applyPlay(s, etaDrift(s, e.time, settings, true));
       return 'applied';
-    case 'delivery.delayed.v1':
-      acceptEta(s, e.data.eta, sequence);
-      applyPlay(s, delay(s, e.data.delaySeconds / 60, e.time, settings));
+    case 'delivery.delayed.v1': {
+      const accepted = acceptEta(s, e.data.eta, sequence);
+      const play = delay(s, e.data.delaySeconds / 60, e.time, settings);
+      applyPlay(s, play);
+      // A delay notice already told the ERP and the customer: the drift is only noted, not announced again.
+      const told = play.actions.some((a) => a.kind === 'notify');
+      if (accepted && options.etaDrift) applyPlay(s, etaDrift(s, e.time, settings, !told));
       return 'applied';
+    }
     case 'stop.arrived.v1':
       break;
     case 'delivery.completed.v1':
@@ -381,10 +419,12 @@ export function releaseHeldEvents(s: ShipmentState, settings: ShipmentSettings, 
   for (const e of ready) applyDispatchEvent(s, e, settings, options);
 }
 
-function acceptEta(s: ShipmentState, eta: string, sequence: number) {
-  if (sequence <= s.progress.etaSequence) return;
+/** Takes a newer ETA; false when the event is older than the ETA the shipment holds. */
+function acceptEta(s: ShipmentState, eta: string, sequence: number): boolean {
+  if (sequence <= s.progress.etaSequence) return false;
   s.progress.etaSequence = sequence;
   s.eta = eta;
+  return true;
 }
 
 /** Queues the milestones implied by moving the current attempt to `rank`, and sets the phase. */
@@ -393,6 +433,7 @@ function advanceTo(s: ShipmentState, rank: number, at: string) {
   const from = p.rank;
   p.rank = rank;
   if (from < 1 && rank >= 1) {
+    announcedPlan(s);
     queueMilestone(s, 'planned', at, { eta: s.eta, revision: s.plannedRevision });
     queuePlanNotice(s, s.plannedRevision ? `planned-r${s.plannedRevision}` : 'planned', 'is planned for');
   }
@@ -403,6 +444,14 @@ function advanceTo(s: ShipmentState, rank: number, at: string) {
   if (rank === 1) s.phase = 'planned';
   if (rank === 2 || rank === 3) s.phase = 'in_transit';
   if (rank === 4) s.phase = p.outcome === 'completed' ? 'delivered' : 'failed_attempt';
+}
+
+/** The plan just announced (assignment, reschedule) is the one ETA drift is measured from. */
+export function announcedPlan(s: ShipmentState) {
+  const p = s.progress;
+  p.planEta = s.eta;
+  p.etaDrifted = false;
+  p.etaPastWindow = !!s.eta && Date.parse(s.eta) > Date.parse(s.window.end);
 }
 
 /** The system a queued side effect goes to: ERP and CRM effects are ordered within their own lane only. */
@@ -419,6 +468,7 @@ export function queuePlanNotice(s: ShipmentState, topic: string, verb: 'is plann
 export function applyPlay(s: ShipmentState, play: Play) {
   s.todo.push(...play.actions);
   Object.assign(s.progress, play.progress);
+  if (play.plannedRevision !== undefined) s.plannedRevision = play.plannedRevision;
 }
 
 /** Kinds of the cases still open. */

@@ -107,7 +107,7 @@ async function publishAttempt(run: ShipmentRun) {
   s.noAssignmentEscalated = false;
   s.reattemptPending = undefined;
   s.phase = 'published';
-  releaseHeldEvents(s, settings, { checkTask: run.serialized });
+  releaseHeldEvents(s, settings, run.reducerOptions());
   await run.acts.orchestration.ensureRegionPlanning({ region: order.region, date: run.planningDate() });
 }
 

@@ -2,6 +2,7 @@ import { allHandlersFinished, condition, continueAsNew, workflowInfo } from '@te
 import type { ShipmentInput, ShipmentResult } from './contract.js';
 import { registerHandlers } from './handlers.js';
 import { ShipmentRun } from './run.js';
+import { reviewCases } from './sla.js';
 import { isCancelled } from './state.js';
 import {
   afterFailure,
@@ -16,6 +17,8 @@ import {
 } from './steps.js';
 
 export {
+  CASE_SLA_PATCH,
+  ETA_DRIFT_PATCH,
   FOUR_EYES_PATCH,
   OPERATOR_ACTIONS_SLA_PATCH,
   PARKED_OUTBOUND_PATCH,
@@ -37,6 +40,7 @@ export async function ShipmentWorkflow(input: ShipmentInput): Promise<ShipmentRe
   while (s.phase !== 'closed') {
     followUp(run);
     await run.effects.flush();
+    if (run.caseSlas) await reviewCases(run);
     run.publishStatus();
     if (workflowInfo().continueAsNewSuggested) {
       await condition(allHandlersFinished);
@@ -45,6 +49,8 @@ export async function ShipmentWorkflow(input: ShipmentInput): Promise<ShipmentRe
     }
     await next(run);
   }
+  // Breaches of cases the closing shipment solved end as resolved.
+  if (run.caseSlas) await reviewCases(run);
   run.publishStatus();
   await condition(allHandlersFinished);
   return resultOf(run);

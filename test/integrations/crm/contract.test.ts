@@ -344,6 +344,51 @@ describe('CRM adapter against the Zendesk sandbox', () => {
     );
   });
 
+  describe('replyOnTicket and raiseCasePriority', () => {
+    it('when a customer is answered twice with one key then the ticket holds one public reply, keyed in its metadata', async () => {
+      const { caseId } = await crm.openCase(caseInput('shipment-R100'));
+      const reply = {
+        ticketId: caseId,
+        message: 'We could not move delivery R100: it is already on its way.',
+        idempotencyKey: 'shipment-R100:reply:1',
+      };
+      await crm.replyOnTicket({ ...reply, firstTry: true });
+      await crm.replyOnTicket(reply);
+      const comments = await api(sandbox.url, 'GET', `/api/v2/tickets/${caseId}/comments.json`);
+      const replies = (comments.body.comments as Json[]).filter((c) => c.body === reply.message);
+      expect(replies.map((c) => [c.public, c.metadata.custom[KEY_METADATA_KEY]])).toEqual([
+        [true, 'shipment-R100:reply:1'],
+      ]);
+      await expectCode(
+        crm.replyOnTicket({ ...reply, ticketId: '999999', idempotencyKey: 'shipment-R100:reply:2' }),
+        'CRM_TICKET_NOT_FOUND',
+      );
+    });
+
+    it('when a case passes its SLA then its priority is raised once with an internal note; a solved case is left alone', async () => {
+      const { caseId } = await crm.openCase(caseInput('shipment-R200'));
+      const raise = {
+        caseId,
+        priority: 'urgent' as const,
+        note: 'Open past its 240-minute resolution SLA.',
+        idempotencyKey: 'shipment-R200:case-priority:urgent',
+      };
+      await crm.raiseCasePriority(raise);
+      await crm.raiseCasePriority(raise);
+      const ticket = await api(sandbox.url, 'GET', `/api/v2/tickets/${caseId}.json`);
+      expect(ticket.body.ticket.priority).toBe('urgent');
+      const comments = await api(sandbox.url, 'GET', `/api/v2/tickets/${caseId}/comments.json`);
+      expect(
+        (comments.body.comments as Json[]).filter((c) => c.body === raise.note).map((c) => c.public),
+      ).toEqual([false]);
+      const solved = await crm.openCase(caseInput('shipment-R201', { priority: 'normal' }));
+      await crm.closeCase(solved.caseId, 'Done.', 'shipment-R201:close');
+      await crm.raiseCasePriority({ ...raise, caseId: solved.caseId });
+      const after = await api(sandbox.url, 'GET', `/api/v2/tickets/${solved.caseId}.json`);
+      expect([after.body.ticket.status, after.body.ticket.priority]).toEqual(['solved', 'normal']);
+    });
+  });
+
   describe('failures', () => {
     it('when Zendesk is in a 429 storm then the adapter raises CRM_RATE_LIMITED with the Retry-After wait', async () => {
       await api(sandbox.url, 'POST', '/__sandbox/faults', { rateLimitStormUntilMs: Date.now() + 20_000 });

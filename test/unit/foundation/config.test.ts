@@ -95,6 +95,20 @@ describe('configuration', () => {
     expect(error.issues.find((i) => i.key === key)?.reason).toMatch(reason);
   });
 
+  it('when case SLAs are configured per kind then they parse into minutes, and a wrong kind or order is named', () => {
+    expect(sandbox().SHIPSYNC_CASE_SLA_MINUTES).toEqual({});
+    expect(
+      sandbox({ SHIPSYNC_CASE_SLA_MINUTES: 'failed_attempt=480/2880, delay=60/120' })
+        .SHIPSYNC_CASE_SLA_MINUTES,
+    ).toEqual({ failed_attempt: { escalate: 480, default: 2880 }, delay: { escalate: 60, default: 120 } });
+    expect(issuesOf(() => sandbox({ SHIPSYNC_CASE_SLA_MINUTES: 'lost=1/2' }))).toEqual([
+      { key: 'SHIPSYNC_CASE_SLA_MINUTES', reason: expect.stringMatching(/kind one of failed_attempt/) },
+    ]);
+    expect(issuesOf(() => sandbox({ SHIPSYNC_CASE_SLA_MINUTES: 'delay=120/60' }))).toEqual([
+      { key: 'SHIPSYNC_CASE_SLA_MINUTES', reason: expect.stringMatching(/default limit must come after/) },
+    ]);
+  });
+
   it('when several keys are wrong then each is named', () => {
     expect(() => sandbox({ SHIPSYNC_TIME_SCALE: 'x', SHIPSYNC_GATEWAY_PORT: 'y' })).toThrow(
       /SHIPSYNC_TIME_SCALE.*SHIPSYNC_GATEWAY_PORT|SHIPSYNC_GATEWAY_PORT.*SHIPSYNC_TIME_SCALE/,

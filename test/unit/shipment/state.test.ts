@@ -220,3 +220,61 @@ describe('dispatch event reducer', () => {
     expect(s.phase).toBe('planned');
   });
 });
+
+describe('ETA drift in the reducer', () => {
+  const run = (drift: boolean, etas: [number, number][]) => {
+    const s = published();
+    const options = { checkTask: true, etaDrift: drift };
+    applyDispatchEvent(s, ev('route.assigned.v1', 0), settings, options);
+    applyDispatchEvent(s, ev('stop.started.v1', 1), settings, options);
+    for (const [minute, eta] of etas)
+      applyDispatchEvent(s, ev('stop.eta.v1', minute, { eta: t(eta) }), settings, options);
+    return s;
+  };
+  const planned = (s: ShipmentState) =>
+    s.todo.flatMap((a) => (a.kind === 'milestone' && a.milestone === 'planned' ? [[a.eta, a.revision]] : []));
+  const notices = (s: ShipmentState) => s.todo.flatMap((a) => (a.kind === 'notify' ? [a.topic] : []));
+  // The window is 14:00-18:00 (t(0)-t(240)); the assignment announces t(30); the threshold is 30 minutes.
+  const etas: [number, number][] = [
+    [2, 70],
+    [3, 75],
+    [4, 80],
+    [5, 40],
+    [6, 65],
+    [7, 250],
+    [8, 260],
+  ];
+
+  it('when ETAs cross the threshold or the window end then one revised plan and notice per crossing, re-armed under it', () => {
+    const s = run(true, etas);
+    expect(planned(s)).toEqual([
+      [t(30), 0],
+      [t(70), 1],
+      [t(65), 2],
+      [t(250), 3],
+    ]);
+    expect(notices(s)).toEqual(['planned', 'eta-r1', 'eta-r2', 'eta-r3']);
+    expect(s.plannedRevision).toBe(3);
+  });
+
+  it('when the driver would arrive before the window opens then the ETA counts as the window start', () => {
+    // Plan t(30); an ETA 90 minutes before the window is served at t(0): 30 minutes, not past the threshold.
+    expect(planned(run(true, [[2, -90]]))).toEqual([[t(30), 0]]);
+  });
+
+  it('when a run predates the patch then drifting ETAs change the state only', () => {
+    const s = run(false, etas);
+    expect(planned(s)).toEqual([[t(30), 0]]);
+    expect(s.eta).toBe(t(260));
+  });
+
+  it('when a delay notice already told the customer then the drift it carries is not announced again', () => {
+    const s = published();
+    const options = { checkTask: true, etaDrift: true };
+    applyDispatchEvent(s, ev('route.assigned.v1', 0), settings, options);
+    applyDispatchEvent(s, ev('delivery.delayed.v1', 2), settings, options);
+    applyDispatchEvent(s, ev('stop.eta.v1', 3, { eta: t(210) }), settings, options);
+    expect(notices(s)).toEqual(['planned', 'delayed']);
+    expect(planned(s)).toEqual([[t(30), 0]]);
+  });
+});

@@ -97,7 +97,10 @@ export type StubbedActivities = Pick<
     | 'dispatchUpdateDestination'
     | 'dispatchCancelTask'
   > &
-  Pick<CrmActivities, 'crmOpenCase' | 'crmNotifyCustomer' | 'crmCloseCase'> &
+  Pick<
+    CrmActivities,
+    'crmOpenCase' | 'crmNotifyCustomer' | 'crmCloseCase' | 'crmReplyOnTicket' | 'crmRaiseCasePriority'
+  > &
   Pick<OrchestrationActivities, 'ensureRegionPlanning'>;
 export type StubName = keyof StubbedActivities;
 type Input<N extends StubName> = Parameters<StubbedActivities[N]>[0];
@@ -116,6 +119,8 @@ const QUEUE_OF: Record<StubName, 'erp' | 'dispatch' | 'crm' | 'shipments'> = {
   crmOpenCase: 'crm',
   crmNotifyCustomer: 'crm',
   crmCloseCase: 'crm',
+  crmReplyOnTicket: 'crm',
+  crmRaiseCasePriority: 'crm',
   ensureRegionPlanning: 'shipments',
 };
 
@@ -263,6 +268,16 @@ export class StubSystems {
       if (!c) throw ApplicationFailure.create({ type: 'CRM_TICKET_NOT_FOUND', nonRetryable: true });
       c.open = false;
       c.resolution = resolution;
+    },
+    crmReplyOnTicket: async (input) => {
+      this.once(input.idempotencyKey, () =>
+        this.notices.push({ message: input.message, idempotencyKey: input.idempotencyKey }),
+      );
+    },
+    crmRaiseCasePriority: async ({ caseId, priority }) => {
+      const c = this.cases.find((x) => x.caseId === caseId);
+      if (!c) throw ApplicationFailure.create({ type: 'CRM_TICKET_NOT_FOUND', nonRetryable: true });
+      if (c.open) c.priority = priority;
     },
     ensureRegionPlanning: async () => ({ started: true }),
   };
