@@ -1,5 +1,6 @@
-import { ScheduleNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { Config } from './config.js';
+import { upsertSchedule } from './schedules.js';
 import {
   RECONCILIATION_SCHEDULE_ID,
   RECONCILIATION_WORKFLOW_TYPE,
@@ -24,23 +25,15 @@ export async function upsertReconciliationSchedule(
   const prefix = config.SHIPSYNC_TASK_QUEUE_PREFIX;
   const scheduleId = `${prefix}${RECONCILIATION_SCHEDULE_ID}`;
   const input: Partial<ReconciliationInput> = { repair: false, taskQueuePrefix: prefix };
-  const action = {
-    type: 'startWorkflow' as const,
+  // A slow night never runs two reconciliations of the same day side by side (overlap SKIP).
+  return upsertSchedule(client, {
+    scheduleId,
     workflowType: RECONCILIATION_WORKFLOW_TYPE,
     workflowId: `${prefix}reconcile-nightly`,
-    taskQueue: taskQueues(prefix).shipments,
+    taskQueuePrefix: prefix,
     args: [input],
-  };
-  const spec = { cronExpressions: [cron] };
-  const handle = client.schedule.getHandle(scheduleId);
-  try {
-    await handle.update((prev) => ({ ...prev, spec, action }));
-  } catch (err) {
-    if (!(err instanceof ScheduleNotFoundError)) throw err;
-    // Overlap SKIP: a slow night never runs two reconciliations of the same day side by side.
-    await client.schedule.create({ scheduleId, spec, action, policies: { overlap: 'SKIP' } });
-  }
-  return scheduleId;
+    spec: { cronExpressions: [cron] },
+  });
 }
 
 /** Starts a reconciliation of one day now; its id names the day, the region and the moment it was asked for. */

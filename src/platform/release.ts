@@ -1,5 +1,6 @@
-import { ScheduleNotFoundError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { Config } from './config.js';
+import { upsertSchedule } from './schedules.js';
 import {
   ORDER_RELEASE_SCHEDULE_ID,
   ORDER_RELEASE_WORKFLOW_TYPE,
@@ -14,24 +15,15 @@ export async function upsertReleaseSchedule(
   config: Config,
   everyMinutes: number,
 ): Promise<string> {
-  const scheduleId = `${config.SHIPSYNC_TASK_QUEUE_PREFIX}${ORDER_RELEASE_SCHEDULE_ID}`;
   const input: OrderReleaseInput = { pageSize: 100, taskQueuePrefix: config.SHIPSYNC_TASK_QUEUE_PREFIX };
-  const action = {
-    type: 'startWorkflow' as const,
+  // A slow ERP never piles up concurrent release passes (overlap SKIP).
+  return upsertSchedule(client, {
+    scheduleId: `${config.SHIPSYNC_TASK_QUEUE_PREFIX}${ORDER_RELEASE_SCHEDULE_ID}`,
     workflowType: ORDER_RELEASE_WORKFLOW_TYPE,
-    taskQueue: taskQueues(config.SHIPSYNC_TASK_QUEUE_PREFIX).shipments,
+    taskQueuePrefix: config.SHIPSYNC_TASK_QUEUE_PREFIX,
     args: [input],
-  };
-  const spec = { intervals: [{ every: `${everyMinutes}m` as const }] };
-  const handle = client.schedule.getHandle(scheduleId);
-  try {
-    await handle.update((prev) => ({ ...prev, spec, action }));
-  } catch (err) {
-    if (!(err instanceof ScheduleNotFoundError)) throw err;
-    // Overlap SKIP: a slow ERP never piles up concurrent release passes.
-    await client.schedule.create({ scheduleId, spec, action, policies: { overlap: 'SKIP' } });
-  }
-  return scheduleId;
+    spec: { intervals: [{ every: `${everyMinutes}m` }] },
+  });
 }
 
 /** Runs one release pass now and waits for its result. */
