@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '../../src/storage/store.js';
 import { freePort } from '../support/ports.js';
 import { connectClient, temporalAddress, uniqueTaskQueue } from '../support/temporal.js';
+import { SeededRandom } from '../../sandbox/common/rng.js';
 import {
   asRole,
   finishAll,
@@ -54,17 +55,6 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-/** A small seeded generator, so a failing order can be replayed. */
-function mulberry32(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = seed;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 interface Webhook {
   payload: unknown;
   malformed: boolean;
@@ -95,7 +85,9 @@ describe('duplicated, shuffled webhooks with a gateway kill -9 mid-stream', () =
     annotate,
   }) => {
     const seed = Number(process.env.SHIPSYNC_TEST_SEED ?? Date.now() % 100_000);
-    const random = mulberry32(seed);
+    // Seeded, so a failing order can be replayed.
+    const seeded = new SeededRandom(seed);
+    const random = () => seeded.next();
     const shipments: string[] = [];
     for (let i = 0; i < SHIPMENTS; i++) {
       shipments.push(await startTestShipment(client, taskQueue, testOrder(), 'ClosingShipmentWorkflow'));

@@ -11,6 +11,7 @@ import { loadConfig, sandboxToken } from '../../src/platform/config.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { openStore, type Store } from '../../src/storage/store.js';
 import { percentile } from '../../src/domain/kpis.js';
+import { SeededRandom } from '../../sandbox/common/rng.js';
 
 /**
  * `npm run bench:console -- [--shipments N] [--runs R] [--json]`
@@ -41,23 +42,13 @@ const PHASES = [
 ] as const;
 const KINDS = ['failed_attempt', 'delay', 'damage', 'address_mismatch', 'missing_pod', 'no_assignment'];
 
-/** A deterministic pseudo-random generator (mulberry32), so every run fills the same day. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /** Writes N synthetic shipments of one day into the store's ODS tables, in batches. */
 async function fill(store: Store, n: number): Promise<{ cases: number; events: number }> {
-  const r = rng(42);
+  // Seeded, so every run fills the same day.
+  const seeded = new SeededRandom(42);
+  const r = () => seeded.next();
   const db = store.db.kysely;
   const dayStart = Date.parse(`${DAY}T00:00:00Z`);
   let cases = 0;

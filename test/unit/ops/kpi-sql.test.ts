@@ -2,22 +2,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { kpiSet, type KpiCase, type KpiShipment, type KpiStop } from '../../../src/domain/kpis.js';
 import { kpisOfDays } from '../../../src/gateway/kpi-service.js';
 import { BACKENDS, type TestDatabase } from '../storage/backends.js';
+import { SeededRandom } from '../../../sandbox/common/rng.js';
 
 const DAYS = ['2026-12-01', '2026-12-02'];
 const REGIONS = ['CHI', 'NYC', 'DAL'];
 const KINDS = ['failed_attempt', 'delay', 'missing_pod'];
-
-/** A deterministic pseudo-random generator (mulberry32). */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -27,7 +16,8 @@ const rounded = (v: unknown): unknown =>
 
 /** Rows of a few hundred shipments over two days, with every optional time sometimes missing. */
 function rows(seed: number) {
-  const r = rng(seed);
+  const seeded = new SeededRandom(seed);
+  const r = () => seeded.next();
   const shipments: (KpiShipment & { id: string; day: string; region: string })[] = [];
   const stops: (KpiStop & { id: string; attempt: number })[] = [];
   const cases: (KpiCase & { id: string; key: string; region: string })[] = [];
