@@ -94,14 +94,21 @@ describe('ShipmentWorkflow playbooks with stub activities', () => {
       [2, nextWindow],
     ]);
     expect(second.taskId).toBe([...h.systems.tasks.keys()][1]);
-    // Dispatch plans the reattempt on its own day.
-    expect(h.systems.inputs('ensureRegionPlanning').at(-1)).toEqual({ region: 'CHI', date: '2026-12-02' });
+    // Dispatch plans the reattempt on its own day (asked right after the attempt shows as published).
+    await vi.waitFor(
+      () =>
+        expect(h.systems.inputs('ensureRegionPlanning').at(-1)).toEqual({
+          region: 'CHI',
+          date: '2026-12-02',
+        }),
+      { timeout: 10_000 },
+    );
     await vi.waitFor(() => {
       expect(h.systems.cases.map((c) => c.kind)).toEqual(['failed_attempt']);
       expect(h.systems.notices.map((n) => n.message)).toContainEqual(
         expect.stringContaining(`We will try again on ${nextWindow.start} to ${nextWindow.end}`),
       );
-    });
+    }, 10_000);
 
     await sh.send('route.assigned.v1', 'stop.started.v1', 'delivery.completed.v1');
     const result = await sh.handle.result();
