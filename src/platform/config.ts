@@ -441,6 +441,13 @@ export const configSchema = z.object({
   SHIPSYNC_CRM_API_TOKEN: z.string().max(512).optional(),
   /** Zendesk API requests per minute this worker process sends at most (its share of the plan's limit). */
   SHIPSYNC_CRM_REQUESTS_PER_MINUTE: z.coerce.number().int().min(10).max(100_000).default(700),
+  /**
+   * Vendor bulk calls (SAP `$batch`, Zendesk `create_many`/`update_many`, Onfleet `tasks/batch`): how long
+   * the first of a worker's concurrent calls of one operation waits for others (ms; 0: only those of the
+   * same tick), and the most items one bulk request carries (each vendor's own limit caps it).
+   */
+  SHIPSYNC_BULK_WINDOW_MS: z.coerce.number().int().min(0).max(1_000).default(5),
+  SHIPSYNC_BULK_MAX_ITEMS: z.coerce.number().int().min(1).max(100).default(50),
   /** Secrets: no default in the schema; the sandbox profile fills them, production requires safe ones. */
   SHIPSYNC_DISPATCH_API_KEY: z.string().max(512).optional(),
   SHIPSYNC_DISPATCH_WEBHOOK_SECRET: z.string().max(512).optional(),

@@ -28,8 +28,18 @@ export interface Db {
   /** The PostgreSQL schema the store lives in, when one was named. */
   schema?: string;
   kysely: Kysely<StoreTables>;
+  /**
+   * Answers when the database does. On PostgreSQL it uses a connection of its own, so a readiness probe
+   * tells an unreachable server from a pool that is busy with work.
+   */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** How long taking a connection from the pool may wait before the query fails (pg's default waits forever). */
+const POOL_CONNECT_TIMEOUT_MS = 10_000;
+/** How long the readiness ping may wait for its own connection. */
+const PING_CONNECT_TIMEOUT_MS = 2_000;
 
 /**
  * The TLS options of the PostgreSQL connection (SHIPSYNC_DATABASE_SSL*): `disable` none, `require`
@@ -85,7 +95,10 @@ export async function openDb(target: DatabaseTarget): Promise<Db> {
     database.pragma(`synchronous = ${target.synchronous ?? 'FULL'}`);
     database.pragma('foreign_keys = ON');
     const kysely = new Kysely<StoreTables>({ dialect: new SqliteDialect({ database }) });
-    return { backend: 'sqlite', kysely, close: () => kysely.destroy() };
+    const ping = async () => {
+      await sql`select 1`.execute(kysely);
+    };
+    return { backend: 'sqlite', kysely, ping, close: () => kysely.destroy() };
   }
   const schema = target.schema;
   if (schema !== undefined && !SCHEMA_NAME.test(schema)) throw new Error(`invalid schema name "${schema}"`);
@@ -101,17 +114,39 @@ export async function openDb(target: DatabaseTarget): Promise<Db> {
       await admin.end();
     }
   }
-  const pool = new pg.Pool({
+  const connection = {
     connectionString: target.url,
-    max: target.poolSize ?? 10,
     types: pgTypes,
+    keepAlive: true,
     ...(target.ssl !== undefined ? { ssl: target.ssl } : {}),
     ...(schema ? { options: `-c search_path="${schema}"` } : {}),
+  };
+  const pool = new pg.Pool({
+    ...connection,
+    max: target.poolSize ?? 10,
+    connectionTimeoutMillis: POOL_CONNECT_TIMEOUT_MS,
+  });
+  const pingPool = new pg.Pool({
+    ...connection,
+    max: 1,
+    connectionTimeoutMillis: PING_CONNECT_TIMEOUT_MS,
+    idleTimeoutMillis: 60_000,
   });
   // An idle client that loses its server must not crash the process; the next query reports the error.
   pool.on('error', () => {});
+  pingPool.on('error', () => {});
   const kysely = new Kysely<StoreTables>({ dialect: new PostgresDialect({ pool }) });
-  return { backend: 'postgres', kysely, ...(schema ? { schema } : {}), close: () => kysely.destroy() };
+  return {
+    backend: 'postgres',
+    kysely,
+    ...(schema ? { schema } : {}),
+    ping: async () => {
+      await pingPool.query('select 1');
+    },
+    close: async () => {
+      await Promise.all([kysely.destroy(), pingPool.end()]);
+    },
+  };
 }
 
 /**

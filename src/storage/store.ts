@@ -1,5 +1,4 @@
 import { join } from 'node:path';
-import { sql } from 'kysely';
 import type { PayloadKeyring } from '../platform/codec.js';
 import type { Config } from '../platform/config.js';
 import { plainColumns, sealedColumns } from './at-rest.js';
@@ -65,9 +64,7 @@ export async function openStore(
     ods: new OdsRepository(db),
     reconciliation: new ReconciliationRepository(db),
     telemetryBatcher: (opts) => new TelemetryBatcher(telemetry, opts),
-    ping: async () => {
-      await sql`select 1`.execute(db.kysely);
-    },
+    ping: () => db.ping(),
     close: () => db.close(),
   };
 }

@@ -60,6 +60,7 @@ async function main() {
     }
   });
   const store = lazyStore(config);
+  const bulk = { maxItems: config.SHIPSYNC_BULK_MAX_ITEMS, windowMs: config.SHIPSYNC_BULK_WINDOW_MS };
   const running = await createWorkers({
     ...temporal,
     namespace: config.SHIPSYNC_TEMPORAL_NAMESPACE,
@@ -74,10 +75,12 @@ async function main() {
         : {}),
       ...(vendors.erp.oauth ? { oauth: vendors.erp.oauth } : {}),
       priceListTtlMs: config.SHIPSYNC_ERP_PRICE_LIST_TTL_SECONDS * 1000,
+      bulk,
     }),
     dispatch: createDispatchAdapter({
       baseUrl: config.SHIPSYNC_DISPATCH_URL,
       apiKey: secret(config, 'SHIPSYNC_DISPATCH_API_KEY'),
+      bulk,
     }),
     crm: createCrmAdapter({
       baseUrl: config.SHIPSYNC_CRM_URL,
@@ -85,6 +88,7 @@ async function main() {
         ? { email: vendors.crm.email, token: vendors.crm.token }
         : {}),
       requestsPerMinute: config.SHIPSYNC_CRM_REQUESTS_PER_MINUTE,
+      bulk,
     }),
     geocoder: new ZipGeocoder(),
     cacheSize: config.SHIPSYNC_WORKER_CACHE_SIZE,

@@ -24,6 +24,7 @@ import {
   type OpenCaseInput,
   type ZendeskFieldIds,
 } from './mappers.js';
+import type { BulkOptions } from '../bulk.js';
 
 /** A case ticket as the CRM records it, in ISO-8601 instants of the CRM's clock. */
 export interface CrmCaseRecord {
@@ -51,6 +52,8 @@ export interface CrmAdapterOptions {
    * beyond it wait their turn instead of drawing 429s; each worker process needs its share of the plan's limit.
    */
   requestsPerMinute?: number;
+  /** How concurrent calls are coalesced into the vendor's bulk requests (DEFAULT_BULK when unset). */
+  bulk?: BulkOptions;
 }
 
 const PAGE_SIZE = 100;

@@ -12,6 +12,7 @@ import type {
 } from '../ports.js';
 import { destinationToOnfleet, failureReasonFromOnfleet, jobToOnfleetTask } from './mappers.js';
 import { REGION_TIMEZONES, localMidnightMs } from '../../domain/local-time.js';
+import type { BulkOptions } from '../bulk.js';
 
 export { REGION_TIMEZONES };
 
@@ -24,6 +25,8 @@ export interface DispatchAdapterOptions {
   timeoutMs?: number;
   /** Region time zones beyond (or instead of) REGION_TIMEZONES. */
   regionTimezones?: Record<string, string>;
+  /** How concurrent calls are coalesced into the vendor's bulk requests (DEFAULT_BULK when unset). */
+  bulk?: BulkOptions;
 }
 
 /** The subset of an Onfleet task the adapter reads. */

@@ -37,6 +37,7 @@ import {
   priceListAt,
   type ConditionRow,
 } from './pricing.js';
+import type { BulkOptions } from '../bulk.js';
 
 /** Service roots on the SAP Gateway, relative to the base URL. */
 export const ERP_PATHS = {
@@ -84,6 +85,8 @@ export interface SapErpAdapterOptions {
   priceListTtlMs?: number;
   /** The clock of the price list cache (tests move it). */
   now?: () => number;
+  /** How concurrent calls are coalesced into the vendor's bulk requests (DEFAULT_BULK when unset). */
+  bulk?: BulkOptions;
 }
 
 const DELIVERY_ID = /^[0-9A-Z-]{1,10}$/;
