@@ -39,6 +39,11 @@ export interface ForwarderOptions {
    * worker never expires: a valid event is not dead-lettered because the workers are down.
    */
   maxRetryAgeMs?: number;
+  /**
+   * Deliveries in flight at once straight after an inbox commit (`forwardNow`); past it a new event waits
+   * for the next pass. 0 turns commit-time forwarding off.
+   */
+  immediateConcurrency?: number;
   /** The clock (tests move it). */
   now?: () => Date;
 }
@@ -98,6 +103,10 @@ export class Forwarder {
   private passCount = 0;
   /** Set by notify(); a notification that arrives during a pass must not be lost while no one sleeps. */
   private notified = false;
+  /** Commit-time deliveries in flight. */
+  private immediate = new Set<Promise<void>>();
+  /** Commit-time deliveries left to a pass (the row waited behind an older one, or a pass had it). */
+  private deferred = 0;
 
   constructor(
     private readonly store: Store,
@@ -116,6 +125,7 @@ export class Forwarder {
       maxBackoffMs: opts.maxBackoffMs ?? 15_000,
       jitter: opts.jitter ?? 0.2,
       maxRetryAgeMs: opts.maxRetryAgeMs ?? 24 * 3600_000,
+      immediateConcurrency: opts.immediateConcurrency ?? 32,
       now: opts.now ?? (() => new Date()),
     };
   }
@@ -134,10 +144,64 @@ export class Forwarder {
 
   /** Tells the loop a new row is waiting, so it delivers without waiting out its idle pause. */
   notify() {
+    this.countArrival();
+    this.wakeLoop();
+  }
+
+  private countArrival() {
     this.backlogValue++;
     this.metrics?.backlog.set(this.backlogValue);
+  }
+
+  private wakeLoop() {
     this.notified = true;
     this.wake?.();
+  }
+
+  /**
+   * Delivers a just-committed event at once instead of waiting for the next pass: the row is leased (only
+   * when no older row of its shipment is pending, so receipt order holds) and settled as a pass would. Past
+   * `immediateConcurrency` deliveries in flight, or when the row cannot be taken, the loop is woken and
+   * the next pass delivers it. Never throws: a failed delivery is scheduled for retry like any other.
+   */
+  forwardNow(eventId: string) {
+    if (!this.running || this.immediate.size >= this.o.immediateConcurrency) {
+      this.notify();
+      return;
+    }
+    this.countArrival();
+    const done: Promise<void> = this.deliverNow(eventId)
+      .catch((err: unknown) => {
+        this.logger.warn(
+          { err: errorText(err), eventId },
+          'commit-time delivery failed; the next pass retries it',
+        );
+        this.wakeLoop();
+      })
+      .finally(() => this.immediate.delete(done));
+    this.immediate.add(done);
+  }
+
+  private async deliverNow(eventId: string) {
+    const deferredBefore = this.deferred;
+    const row = await this.store.inbox.claimEvent(eventId, this.owner, this.o.leaseMs, this.o.now());
+    if (!row) {
+      // Behind an older row of its shipment, or taken by a pass already: the loop delivers it in order.
+      this.deferred++;
+      this.wakeLoop();
+      return;
+    }
+    const result: PassResult = { claimed: 1, delivered: 0, retried: 0, dead: 0 };
+    const lease = this.holdLeases([row]);
+    try {
+      await this.settleGroup([row], result, lease);
+    } finally {
+      await lease.stop();
+    }
+    this.backlogValue = Math.max(0, this.backlogValue - result.delivered - result.dead);
+    this.metrics?.backlog.set(this.backlogValue);
+    // A row deferred meanwhile may wait behind this one (same shipment): a pass takes it now.
+    if (this.deferred !== deferredBefore) this.wakeLoop();
   }
 
   /** Passes run so far. */
@@ -161,7 +225,7 @@ export class Forwarder {
   async stop() {
     this.running = false;
     this.wake?.();
-    await this.loop;
+    await Promise.all([this.loop, ...this.immediate]);
     this.loop = undefined;
   }
 

@@ -278,7 +278,7 @@ export class Intake {
       headers,
       receivedAt,
     });
-    if (outcome === 'inserted') this.d.forwarder.notify();
+    if (outcome === 'inserted') this.d.forwarder.forwardNow(event.id);
     return outcome;
   }
 

@@ -218,6 +218,44 @@ export class InboxRepository {
     });
   }
 
+  /**
+   * Leases the one row of `eventId` to `owner` right after its commit, so the gateway can signal it at once.
+   * Receipt order per shipment: the row is taken only while no older row of its shipment is pending at all
+   * (waiting, retrying or leased); otherwise it stays for the forwarder's claim, which keeps the order.
+   * Undefined when the row is not due, is leased already, or waits behind an older one.
+   */
+  async claimEvent(
+    eventId: string,
+    owner: string,
+    leaseMs: number,
+    now = new Date(),
+  ): Promise<InboxRow | undefined> {
+    const nowIso = now.toISOString();
+    const until = new Date(now.getTime() + leaseMs).toISOString();
+    const row = await this.db.kysely
+      .updateTable('inbox as i')
+      .set((eb) => ({ lease_owner: owner, lease_until: until, attempts: eb('i.attempts', '+', 1) }))
+      .where('i.event_id', '=', eventId)
+      .where('i.status', '=', 'pending')
+      .where('i.next_attempt_at', '<=', nowIso)
+      .where((eb) => eb.or([eb('i.lease_until', 'is', null), eb('i.lease_until', '<', nowIso)]))
+      .where((eb) =>
+        eb.not(
+          eb.exists(
+            eb
+              .selectFrom('inbox as o')
+              .select('o.id')
+              .whereRef('o.shipment_id', '=', 'i.shipment_id')
+              .whereRef('o.id', '<', 'i.id')
+              .where('o.status', '=', 'pending'),
+          ),
+        ),
+      )
+      .returningAll()
+      .executeTakeFirst();
+    return row ? toRow(row, this.cipher) : undefined;
+  }
+
   /** Extends the leases `owner` still holds among `ids`; returns the ids it still holds. */
   async renewLeases(
     owner: string,

@@ -181,6 +181,50 @@ describe('forwarder', () => {
     expect(fwd.started).toBe(false);
   });
 
+  it('when an event is forwarded at commit then it is delivered with no pass, and a newer event of a shipment with an older one pending waits for the pass, in order', async () => {
+    const delivered: string[] = [];
+    let holdFirst: (() => void) | undefined;
+    const fwd = forwarder(
+      async (e) => {
+        if (e.id === 'evt-1') await new Promise<void>((r) => (holdFirst = r));
+        delivered.push(e.id);
+      },
+      { idleMs: 3_600_000, now: () => new Date() },
+    );
+    fwd.start();
+    while (fwd.passes === 0) await new Promise((r) => setTimeout(r, 5));
+    const passesAtStart = fwd.passes;
+    const commit = async (n: number, shipment: string) => {
+      await store.inbox.insert({
+        eventId: `evt-${n}`,
+        source: 'dispatch',
+        type: 'stop.arrived.v1',
+        shipmentId: shipment,
+        payload: { ...arrived(n, shipment), id: `evt-${n}` },
+        headers: {},
+        receivedAt: new Date().toISOString(),
+      });
+      fwd.forwardNow(`evt-${n}`);
+    };
+    const until = async (cond: () => boolean) => {
+      const deadline = Date.now() + 5_000;
+      while (!cond() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    };
+    // evt-1 is taken at commit and held in delivery; evt-2 of the same shipment must not overtake it.
+    await commit(1, 'shipment-A');
+    await until(() => holdFirst !== undefined);
+    expect(fwd.passes).toBe(passesAtStart);
+    await commit(2, 'shipment-A');
+    await commit(3, 'shipment-B');
+    await until(() => delivered.includes('evt-3'));
+    expect(delivered).toEqual(['evt-3']);
+    holdFirst!();
+    await until(() => delivered.length === 3);
+    await fwd.stop();
+    expect(delivered).toEqual(['evt-3', 'evt-1', 'evt-2']);
+    expect((await store.inbox.get('evt-2'))?.status).toBe('delivered');
+  });
+
   it('when no worker answers then that shipment waits behind its event, other shipments are delivered, and nothing is dead-lettered however long it takes', async () => {
     await accept(arrived(1, 'shipment-1'));
     await accept(arrived(2, 'shipment-1'));

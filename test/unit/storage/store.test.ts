@@ -139,6 +139,29 @@ describe.each(BACKENDS)('store on $name', ({ open }) => {
       ]);
     });
 
+    it('when a just-committed event is taken for delivery at once then it is leased only while nothing older of its shipment is pending', async () => {
+      await t.store.inbox.insert(event(1, { shipmentId: 'shipment-A' }));
+      const taken = await t.store.inbox.claimEvent('evt-1', 'gw-1', 6_000, T0);
+      expect([taken?.eventId, taken?.leaseOwner, taken?.attempts]).toEqual(['evt-1', 'gw-1', 1]);
+      // Leased: neither a second commit-time claim nor a pass takes it.
+      expect(await t.store.inbox.claimEvent('evt-1', 'gw-2', 6_000, at(100))).toBeUndefined();
+      expect(await t.store.inbox.claimBatch('gw-2', 10, 6_000, at(100))).toEqual([]);
+      // A newer event of the same shipment waits behind it, leased or retrying; another shipment's goes.
+      await t.store.inbox.insert(event(2, { shipmentId: 'shipment-A' }));
+      await t.store.inbox.insert(event(3, { shipmentId: 'shipment-B' }));
+      expect(await t.store.inbox.claimEvent('evt-2', 'gw-1', 6_000, at(200))).toBeUndefined();
+      expect((await t.store.inbox.claimEvent('evt-3', 'gw-1', 6_000, at(200)))?.eventId).toBe('evt-3');
+      await t.store.inbox.markRetry(taken!.id, 'gw-1', at(2_000), 'no worker answered');
+      expect(await t.store.inbox.claimEvent('evt-2', 'gw-1', 6_000, at(300))).toBeUndefined();
+      // Once the older one is settled the newer one can be taken; a settled row never again.
+      const [retried] = await t.store.inbox.claimBatch('gw-1', 1, 6_000, at(2_000));
+      expect(retried?.eventId).toBe('evt-1');
+      await t.store.inbox.markDelivered(retried!.id, 'gw-1', at(2_100));
+      expect((await t.store.inbox.claimEvent('evt-2', 'gw-1', 6_000, at(2_200)))?.eventId).toBe('evt-2');
+      expect(await t.store.inbox.claimEvent('evt-1', 'gw-1', 6_000, at(9_000))).toBeUndefined();
+      expect(await t.store.inbox.claimEvent('evt-unknown', 'gw-1', 6_000, at(9_000))).toBeUndefined();
+    });
+
     it('when a holder renews its leases then nobody takes them over, and a released row is claimable again without an attempt counted', async () => {
       await t.store.inbox.insert(event(1));
       await t.store.inbox.insert(event(2));
