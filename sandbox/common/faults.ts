@@ -28,9 +28,20 @@ export interface FaultResponder {
   rateLimited(reply: FastifyReply, retryAfterSeconds: number): FastifyReply;
 }
 
+/**
+ * The API requests a sandbox received, as the vendor meters them: one per HTTP request, a bulk call
+ * included, by route template (`POST /api/v2/tickets/create_many.json`).
+ */
+export interface RequestCounts {
+  total: number;
+  byRoute: Record<string, number>;
+}
+
 /** Holds a sandbox's faults and decides, with a seeded generator, which requests they hit. */
 export class FaultInjector {
   settings: FaultSettings;
+  /** API requests received since the start (read by `GET /__sandbox/requests`). */
+  readonly requests: RequestCounts = { total: 0, byRoute: {} };
   private readonly rng: SeededRandom;
   constructor(initial: Partial<FaultSettings> = {}, seed = 1) {
     this.settings = FaultSettings.parse(initial);
@@ -53,6 +64,9 @@ export class FaultInjector {
   install(app: FastifyInstance, responder: FaultResponder, isApiRoute: (url: string) => boolean) {
     app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
       if (!isApiRoute(req.url)) return;
+      const route = `${req.method} ${req.routeOptions.url ?? req.url.split('?')[0]}`;
+      this.requests.total++;
+      this.requests.byRoute[route] = (this.requests.byRoute[route] ?? 0) + 1;
       const s = this.settings;
       if (s.latencyMs > 0) await sleep(s.latencyMs);
       const now = Date.now();
@@ -63,6 +77,7 @@ export class FaultInjector {
       if (s.errorRate > 0 && this.rng.chance(s.errorRate)) return responder.unavailable(reply);
     });
     app.get('/__sandbox/faults', async () => this.settings);
+    app.get('/__sandbox/requests', async () => this.requests);
     app.post('/__sandbox/faults', async (req, reply) => {
       const parsed = FaultSettings.partial()
         .strict()

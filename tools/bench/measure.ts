@@ -10,6 +10,7 @@ import {
   linesWithLabel,
   percentile,
 } from './stats.js';
+import type { RequestCounts } from '../../sandbox/common/faults.js';
 
 /*
  * Measurements of processes (Linux /proc), of the machine and of Prometheus endpoints.
@@ -163,4 +164,42 @@ export async function mapLimit<T, R>(
 ): Promise<R[]> {
   const queue = new PQueue({ concurrency: limit });
   return Promise.all(items.map((item, i) => queue.add(() => fn(item, i))));
+}
+
+/** Each vendor's own rate budget, as its plan meters it (requests per second). */
+export const VENDOR_BUDGETS = {
+  /** SAP: the worker's ERP queue cap (the communication arrangement has no fixed limit). */
+  erp: { perSecond: 50, label: '50 requests/s' },
+  /** Onfleet: 20 requests a second per API key. */
+  dispatch: { perSecond: 20, label: '20 requests/s' },
+  /** Zendesk Enterprise: 700 requests a minute per account. */
+  crm: { perSecond: 700 / 60, label: '700 requests/min' },
+} as const;
+
+/** What one vendor received during a run: requests, per shipment, and the share of its budget used. */
+export function vendorRequestFigures(
+  vendor: keyof typeof VENDOR_BUDGETS,
+  before: RequestCounts,
+  after: RequestCounts,
+  shipments: number,
+  seconds: number,
+) {
+  const requests = after.total - before.total;
+  const byRoute = Object.entries(after.byRoute)
+    .map(([route, n]) => [route, n - (before.byRoute[route] ?? 0)] as const)
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => b[1] - a[1]);
+  const budget = VENDOR_BUDGETS[vendor];
+  return {
+    requests,
+    perShipment: round(requests / Math.max(1, shipments), 2),
+    budget: budget.label,
+    budgetShare: round(requests / Math.max(1e-9, budget.perSecond * seconds), 3),
+    byRoute: Object.fromEntries(byRoute.slice(0, 8)),
+  };
+}
+
+/** A copy of a sandbox's request counts, to subtract from later. */
+export function requestSnapshot(counts: RequestCounts): RequestCounts {
+  return { total: counts.total, byRoute: { ...counts.byRoute } };
 }

@@ -10,6 +10,10 @@ export function printReport(r: {
   gatewayForwardMs: ReturnType<typeof p50p99>;
   rescheduleRoundTripMs: ReturnType<typeof p50p99>;
   peakRssMiB: { worker?: number; gateway?: number };
+  vendorRequests?: Record<
+    'erp' | 'dispatch' | 'crm',
+    { requests: number; perShipment?: number; budget: string; budgetShare?: number }
+  >;
   temporal: { stateTransitionsPerSecond?: number };
   inboxBacklogAtEnd?: number;
   cpuSeconds: Record<string, number>;
@@ -34,6 +38,13 @@ export function printReport(r: {
     ['event → ERP milestone', pp(r.eventToErpMilestoneMs.all)],
     ['— of which gateway inbox → signal', pp(r.gatewayForwardMs)],
     ['reschedule round trip', pp(r.rescheduleRoundTripMs)],
+    ...(['erp', 'dispatch', 'crm'] as const).map((v): [string, string] => {
+      const f = r.vendorRequests?.[v];
+      return [
+        `${v} requests`,
+        f ? `${f.requests} (${f.perShipment} per shipment, ${f.budgetShare} of ${f.budget})` : '-',
+      ];
+    }),
     ['peak RSS worker / gateway', `${r.peakRssMiB.worker} / ${r.peakRssMiB.gateway} MiB`],
     ['state transitions/s', String(r.temporal.stateTransitionsPerSecond)],
     ['inbox backlog at end', String(r.inboxBacklogAtEnd)],

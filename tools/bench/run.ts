@@ -31,7 +31,9 @@ import {
   mib,
   p50p99,
   procStatus,
+  requestSnapshot,
   round,
+  vendorRequestFigures,
   scheduleToStart,
   scrape,
   temporalCpu,
@@ -113,6 +115,11 @@ export async function runFull(o: BenchOptions, say: (l: string) => void): Promis
       'temporal dev server': stack.server?.process.pid,
     });
     const cpu0 = cpuSnapshot(pids());
+    const requests0 = {
+      erp: requestSnapshot(erp.faults.requests),
+      dispatch: requestSnapshot(dispatch.faults.requests),
+      crm: requestSnapshot(crm.faults.requests),
+    };
     const api = axios.create({ baseURL: stack.gatewayUrl, validateStatus: () => true, timeout: 30_000 });
     const orders: Order[] = [];
     const indexOf = new Map<string, number>();
@@ -234,6 +241,19 @@ export async function runFull(o: BenchOptions, say: (l: string) => void): Promis
 
     // Measure before anything stops: peak RSS, CPU, metrics, backlog.
     const cpu1 = cpuSnapshot(pids());
+    const vendorSeconds = (Date.now() - startedAt) / 1000;
+    const vendorRequests = {
+      erp: vendorRequestFigures('erp', requests0.erp, erp.faults.requests, orders.length, vendorSeconds),
+      dispatch: vendorRequestFigures(
+        'dispatch',
+        requests0.dispatch,
+        dispatch.faults.requests,
+        orders.length,
+        vendorSeconds,
+      ),
+      crm: vendorRequestFigures('crm', requests0.crm, crm.faults.requests, orders.length, vendorSeconds),
+      note: 'API requests each sandbox received from release to the last close (a bulk call counts once), per shipment released, and their share of the vendor budget over that time',
+    };
     const workerStatus = procStatus(stack.worker().pid);
     const gatewayStatus = procStatus(stack.gateway().pid);
     const workerMetrics = await scrape(`http://127.0.0.1:${metricsPort}/metrics`);
@@ -391,6 +411,7 @@ export async function runFull(o: BenchOptions, say: (l: string) => void): Promis
       gatewayForwardMs: { ...p50p99(forwardMs), byType: forwardByType },
       planningDayAssignments: assignments,
       rescheduleRoundTripMs: { ...p50p99(rescheduleMs), statuses: rescheduleStatuses },
+      vendorRequests,
       peakRssMiB: { worker: mib(peakRssBytes(workerStatus)), gateway: mib(peakRssBytes(gatewayStatus)) },
       cpuSeconds: cpu,
       cpuSecondsPerShipment: {
