@@ -173,6 +173,9 @@ const DeliveryBody = z
   })
   .strict();
 
+/** Resource names that start with `$` and are not Content-ID references. */
+const SYSTEM_RESOURCES = new Set(['metadata', 'batch', 'count', 'links', 'value']);
+
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'MERGE', 'DELETE']);
 
 function serviceIdOf(url: string): string {
@@ -497,10 +500,16 @@ export async function startErpSandbox(opts: ErpSandboxOptions = {}): Promise<Erp
   }
 
   /** A batch part's target relative to the service root: relative, or an absolute path or URL into it. */
-  function partTarget(svc: ServiceDef, url: string, locations: Map<string, string>, baseUrl: string): string {
+  function partTarget(
+    svc: ServiceDef,
+    url: string,
+    locations: Map<string, string> | undefined,
+    baseUrl: string,
+  ): string {
     let target = url;
-    const ref = /^\$([^/?]+)(.*)$/.exec(target);
-    if (ref) {
+    // `$<Content-ID>` names an entity an earlier change of the same change set created.
+    const ref = locations ? /^\$([^/?]+)(.*)$/.exec(target) : null;
+    if (ref && locations && !SYSTEM_RESOURCES.has(ref[1] as string)) {
       const location = locations.get(ref[1] as string);
       if (location === undefined)
         throw new ODataError(
@@ -571,7 +580,7 @@ export async function startErpSandbox(opts: ErpSandboxOptions = {}): Promise<Erp
       if (item.kind === 'retrieve') {
         const r = item.request;
         try {
-          const target = partTarget(svc, r.url, new Map(), baseUrl);
+          const target = partTarget(svc, r.url, undefined, baseUrl);
           const { resource, rawQuery } = splitTarget(target);
           const answer = readAnswer(svc, resource, rawQuery, baseUrl, `${baseUrl}${target}`);
           return { kind: 'single', response: batchResponse(answer, r.contentId) };
