@@ -180,7 +180,8 @@ function query(params: Record<string, string | number | undefined>): string {
  * ErpPort over SAP S/4HANA OData V2: CSRF token with its session cookie (refreshed once on
  * `X-CSRF-Token: Required`), ETag read before every If-Match write (refetched and retried once on 412),
  * `Repeatability-Request-ID` derived from the idempotency key, and every failure classified into a
- * ShipsyncError with a stable code.
+ * ShipsyncError with a stable code. Writes made concurrently go out together as OData `$batch` requests,
+ * one change set per call, so each call still succeeds or fails on its own (docs/sandbox-erp.md, $batch).
  */
 export class SapErpAdapter implements ErpPort {
   private readonly http: AxiosInstance;
