@@ -34,6 +34,19 @@ export class EffectLog {
     return effect;
   }
 
+  /** A copy of one effect as it stands now, or undefined when it never happened. */
+  snapshot(kind: string, key: string): Effect | undefined {
+    const existing = this.effects.get(`${kind}\u0000${key}`);
+    return existing ? { ...existing, detail: { ...existing.detail } } : undefined;
+  }
+
+  /** Puts an effect back as a snapshot had it (forgets it when the snapshot is undefined): an undone write. */
+  restore(kind: string, key: string, snapshot: Effect | undefined) {
+    const id = `${kind}\u0000${key}`;
+    if (snapshot) this.effects.set(id, snapshot);
+    else this.effects.delete(id);
+  }
+
   /** Effects filtered by kind and/or entity. */
   list(filter: { kind?: string; entityId?: string } = {}): Effect[] {
     return [...this.effects.values()].filter(

@@ -16,6 +16,14 @@ import {
 } from './odata.js';
 import { ErpLogon, type ErpSandboxAuth } from './auth.js';
 import { CsrfSessions, readRepeatability, requestFingerprint } from './protocol.js';
+import {
+  newBoundary,
+  parseBatchRequest,
+  writeBatchResponse,
+  type BatchAnswer,
+  type BatchRequest,
+  type BatchResponse,
+} from './batch.js';
 import { deliveryRecordFromOrder } from './records.js';
 import { REGIONS } from './regions.js';
 import { generateOrders, nextWeekday, type SeedOptions } from './seed.js';
@@ -88,12 +96,25 @@ export interface ErpSandbox {
   drainReleasePushes(): Promise<void>;
   /** The sender of the release pushes, when a push URL is set (its log tells what was delivered). */
   releasePushes: WebhookSender | undefined;
+  /** The OData requests received so far (a `$batch` is one request, whatever it carries). */
+  requests(): RequestCounts;
   effects: EffectLog;
   faults: FaultInjector;
   /** The logon checks (tokens issued, logons refused). */
   logon: ErpLogon;
   app: FastifyInstance;
   close(): Promise<void>;
+}
+
+/** OData requests the sandbox received, as an SAP system's communication monitor counts them. */
+export interface RequestCounts {
+  /** HTTP requests to the OData services (`/sap/...`), refused ones included. */
+  total: number;
+  /** The same by HTTP method. */
+  byMethod: Record<string, number>;
+  /** `$batch` requests among them, and the operations (retrieve requests and changes) they carried. */
+  batches: number;
+  batchOperations: number;
 }
 
 /** OData-shaped bodies for the injected 503 and 429 faults. */
@@ -151,6 +172,9 @@ const DeliveryBody = z
       .optional(),
   })
   .strict();
+
+/** Resource names that start with `$` and are not Content-ID references. */
+const SYSTEM_RESOURCES = new Set(['metadata', 'batch', 'count', 'links', 'value']);
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'MERGE', 'DELETE']);
 
@@ -261,6 +285,15 @@ export async function startErpSandbox(opts: ErpSandboxOptions = {}): Promise<Erp
     ),
   );
 
+  const counts: RequestCounts = { total: 0, byMethod: {}, batches: 0, batchOperations: 0 };
+  app.addHook('onRequest', async (req) => {
+    if (!req.url.startsWith('/sap/')) return;
+    counts.total += 1;
+    counts.byMethod[req.method] = (counts.byMethod[req.method] ?? 0) + 1;
+  });
+  const requestCounts = (): RequestCounts => structuredClone(counts);
+  app.get('/__sandbox/requests', async () => requestCounts());
+
   // Logon first, as SAP's ICF checks it before any service runs.
   logon.install(app, ODATA_ROOT);
   faults.install(app, odataFaultResponder, (url) => url.startsWith('/sap/'));
@@ -340,72 +373,81 @@ export async function startErpSandbox(opts: ErpSandboxOptions = {}): Promise<Erp
     handler: async (req, reply) => handleOData(req, reply),
   });
 
-  function handleOData(req: FastifyRequest, reply: FastifyReply) {
-    const rawUrl = req.raw.url ?? req.url;
-    const q = rawUrl.indexOf('?');
-    const rawPath = q < 0 ? rawUrl : rawUrl.slice(0, q);
-    const rawQuery = q < 0 ? '' : rawUrl.slice(q + 1);
-    let path: string;
+  /** What one OData request (direct, or a part of a `$batch`) answers. */
+  interface Answer {
+    status: number;
+    headers: Record<string, string>;
+    /** JSON (object), text or XML (string), or nothing. */
+    body?: unknown;
+    contentType?: string;
+  }
+
+  const jsonAnswer = (status: number, headers: Record<string, string>, body: unknown): Answer =>
+    body === undefined
+      ? { status, headers }
+      : { status, headers, body, contentType: 'application/json; charset=utf-8' };
+
+  const errorAnswer = (svc: ServiceDef, err: ODataError): Answer => ({
+    status: err.status,
+    headers: { ...err.headers, dataserviceversion: '1.0' },
+    body: errorBody(svc.id, err.code, err.message, err.target),
+    contentType: 'application/json; charset=utf-8',
+  });
+
+  /** A target split into its service-relative resource path and query, as the route or a batch part names it. */
+  function splitTarget(rawTarget: string): { resource: string; rawQuery: string } {
+    const q = rawTarget.indexOf('?');
+    const rawPath = q < 0 ? rawTarget : rawTarget.slice(0, q);
     try {
-      path = decodeURIComponent(rawPath.slice(ODATA_ROOT.length));
+      return { resource: decodeURIComponent(rawPath), rawQuery: q < 0 ? '' : rawTarget.slice(q + 1) };
     } catch {
       throw new ODataError(400, MESSAGES.badRequest, 'Malformed percent-encoding in the resource path');
     }
-    const slash = path.indexOf('/');
-    const svcSpec = slash < 0 ? path : path.slice(0, slash);
-    const resource = slash < 0 ? '' : path.slice(slash + 1);
-    const svc: ServiceDef | undefined = services.services.get((svcSpec.split(';')[0] ?? '').toUpperCase());
-    if (!svc)
-      throw new ODataError(
-        404,
-        MESSAGES.notFound,
-        `No service found for namespace '/SAP/', name '${svcSpec.slice(0, 60)}'`,
-      );
-    const host =
-      typeof req.headers.host === 'string' && /^[A-Za-z0-9.[\]:-]{1,100}$/.test(req.headers.host)
-        ? `http://${req.headers.host}`
-        : ownUrl;
-    const baseUrl = `${host}${ODATA_ROOT}${svcSpec}/`;
-    const params = parseQueryString(rawQuery);
+  }
+
+  /** A GET: `$metadata`, the service document, a collection, an entity, a navigation or a `$count`. */
+  function readAnswer(
+    svc: ServiceDef,
+    resource: string,
+    rawQuery: string,
+    baseUrl: string,
+    requestUrl: string,
+  ): Answer {
     const segments = parseResourcePath(resource);
-    reply.header('dataserviceversion', '2.0');
-
-    let method = req.method.toUpperCase();
-    const tunnelled = req.headers['x-http-method'];
-    if (
-      method === 'POST' &&
-      typeof tunnelled === 'string' &&
-      ['MERGE', 'PATCH', 'PUT', 'DELETE'].includes(tunnelled.toUpperCase())
-    ) {
-      method = tunnelled.toUpperCase();
-    }
-    if (method === 'MERGE') method = 'PATCH';
-
-    if (!WRITE_METHODS.has(method)) {
-      const fetchHeader = req.headers['x-csrf-token'];
-      if (typeof fetchHeader === 'string' && fetchHeader.toLowerCase() === 'fetch') {
-        const { token, setCookies } = csrf.fetch(req.headers.cookie);
-        reply.header('x-csrf-token', token);
-        if (setCookies.length) reply.header('set-cookie', setCookies);
-      }
-      if (segments[0]?.name === '$metadata' && segments.length === 1) {
-        return reply.header('content-type', 'application/xml').send(services.metadata(svc));
-      }
-      if (segments[0]?.name === '$batch')
-        throw new ODataError(400, MESSAGES.notSupported, '$batch is not supported by this sandbox');
-      const opts = parseQueryOptions(params);
-      const result = services.read(svc, segments, opts, baseUrl, `${host}${rawUrl}`);
-      if (result.etag) reply.header('etag', result.etag);
-      if (result.text !== undefined) return reply.header('content-type', 'text/plain').send(result.text);
-      return reply.header('content-type', 'application/json; charset=utf-8').send(result.body);
-    }
-
-    const token = req.headers['x-csrf-token'];
-    csrf.check(req.headers.cookie, typeof token === 'string' ? token : undefined);
+    if (segments[0]?.name === '$metadata' && segments.length === 1)
+      return { status: 200, headers: {}, body: services.metadata(svc), contentType: 'application/xml' };
     if (segments[0]?.name === '$batch')
-      throw new ODataError(400, MESSAGES.notSupported, '$batch is not supported by this sandbox');
-    const repeat = readRepeatability(req.headers);
-    const fingerprint = requestFingerprint(method, `${svc.id}/${resource}`, rawQuery, req.body);
+      throw new ODataError(405, MESSAGES.methodNotAllowed, '$batch must be called with POST');
+    const result = services.read(
+      svc,
+      segments,
+      parseQueryOptions(parseQueryString(rawQuery)),
+      baseUrl,
+      requestUrl,
+    );
+    const headers: Record<string, string> = result.etag ? { etag: result.etag } : {};
+    if (result.text !== undefined)
+      return { status: 200, headers, body: result.text, contentType: 'text/plain' };
+    return jsonAnswer(200, headers, result.body);
+  }
+
+  /**
+   * A modifying request: `Repeatability-Request-ID` (a replay answers as the original did, a reuse for
+   * another request is a 422), then the service's handler with `If-Match`.
+   */
+  function writeAnswer(
+    svc: ServiceDef,
+    method: string,
+    resource: string,
+    rawQuery: string,
+    headers: Record<string, string | string[] | undefined>,
+    body: unknown,
+    baseUrl: string,
+  ): Answer {
+    const segments = parseResourcePath(resource);
+    const params = parseQueryString(rawQuery);
+    const repeat = readRepeatability(headers);
+    const fingerprint = requestFingerprint(method, `${svc.id}/${resource}`, rawQuery, body);
     if (repeat) {
       const stored = store.repeats.get(repeat.key);
       if (stored && stored.fingerprint !== fingerprint) {
@@ -417,37 +459,224 @@ export async function startErpSandbox(opts: ErpSandboxOptions = {}): Promise<Erp
           { 'repeatability-result': 'rejected' },
         );
       }
-      if (stored) {
-        for (const [k, v] of Object.entries(stored.headers)) reply.header(k, v);
-        reply.header('repeatability-result', 'accepted').code(stored.status);
-        return stored.body === undefined
-          ? reply.send()
-          : reply.header('content-type', 'application/json; charset=utf-8').send(stored.body);
-      }
+      if (stored)
+        return jsonAnswer(
+          stored.status,
+          { ...stored.headers, 'repeatability-result': 'accepted' },
+          stored.body,
+        );
     }
-    const ifMatch = req.headers['if-match'];
-    const result = services.write(svc, method, segments, params, req.body, {
+    const ifMatch = headers['if-match'];
+    const result = services.write(svc, method, segments, params, body, {
       ifMatch: typeof ifMatch === 'string' ? ifMatch : undefined,
       effectKey: repeat?.id ?? `content:${fingerprint}`,
       repeatabilityRequestId: repeat?.id,
       baseUrl,
       now: Date.now(),
     });
-    if (repeat) {
-      store.saveRepeat(repeat.key, {
-        fingerprint,
-        status: result.status,
-        headers: result.headers,
-        body: result.body,
-        at: new Date().toISOString(),
-      });
-      reply.header('repeatability-result', 'accepted');
+    if (!repeat) return jsonAnswer(result.status, result.headers, result.body);
+    store.saveRepeat(repeat.key, {
+      fingerprint,
+      status: result.status,
+      headers: result.headers,
+      body: result.body,
+      at: new Date().toISOString(),
+    });
+    return jsonAnswer(result.status, { ...result.headers, 'repeatability-result': 'accepted' }, result.body);
+  }
+
+  /** POST, PUT, PATCH, MERGE and DELETE, after `X-HTTP-Method` tunnelling; MERGE is handled as PATCH. */
+  function effectiveMethod(method: string, headers: Record<string, string | string[] | undefined>): string {
+    let m = method.toUpperCase();
+    const tunnelled = headers['x-http-method'];
+    if (
+      m === 'POST' &&
+      typeof tunnelled === 'string' &&
+      ['MERGE', 'PATCH', 'PUT', 'DELETE'].includes(tunnelled.toUpperCase())
+    ) {
+      m = tunnelled.toUpperCase();
     }
-    for (const [k, v] of Object.entries(result.headers)) reply.header(k, v);
-    reply.code(result.status);
-    return result.body === undefined
-      ? reply.send()
-      : reply.header('content-type', 'application/json; charset=utf-8').send(result.body);
+    return m === 'MERGE' ? 'PATCH' : m;
+  }
+
+  /** A batch part's target relative to the service root: relative, or an absolute path or URL into it. */
+  function partTarget(
+    svc: ServiceDef,
+    url: string,
+    locations: Map<string, string> | undefined,
+    baseUrl: string,
+  ): string {
+    let target = url;
+    // `$<Content-ID>` names an entity an earlier change of the same change set created.
+    const ref = locations ? /^\$([^/?]+)(.*)$/.exec(target) : null;
+    if (ref && locations && !SYSTEM_RESOURCES.has(ref[1] as string)) {
+      const location = locations.get(ref[1] as string);
+      if (location === undefined)
+        throw new ODataError(
+          404,
+          MESSAGES.notFound,
+          `Content-ID reference $${(ref[1] as string).slice(0, 40)} names no earlier change of this change set`,
+        );
+      target = `${location.startsWith(baseUrl) ? location.slice(baseUrl.length) : location}${ref[2] ?? ''}`;
+    }
+    if (/^https?:\/\//i.test(target)) {
+      const u = new URL(target);
+      target = `${u.pathname}${u.search}`;
+    }
+    if (!target.startsWith('/')) return target;
+    if (target.startsWith(ODATA_ROOT)) {
+      const rest = target.slice(ODATA_ROOT.length);
+      const slash = rest.indexOf('/');
+      const name = (slash < 0 ? rest : rest.slice(0, slash)).split(/[;?]/)[0]?.toUpperCase();
+      if (name === svc.id) return slash < 0 ? '' : rest.slice(slash + 1);
+    }
+    throw new ODataError(
+      400,
+      MESSAGES.badRequest,
+      `A $batch of service ${svc.id} can only address that service; ${target.slice(0, 80)} is outside it`,
+    );
+  }
+
+  /** A part's body as the direct route would parse it: JSON for application/json, else the text. */
+  function partBody(headers: Record<string, string>, body: string): unknown {
+    if (body.trim() === '') return undefined;
+    if ((headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() !== 'application/json')
+      return body;
+    try {
+      return JSON.parse(body, (k: string, v: unknown) =>
+        k === '__proto__' || k === 'constructor' ? undefined : v,
+      );
+    } catch {
+      throw new ODataError(400, MESSAGES.badRequest, 'The request body is not valid JSON');
+    }
+  }
+
+  const batchResponse = (a: Answer, contentId?: string): BatchResponse => ({
+    status: a.status,
+    headers: {
+      ...(a.contentType ? { 'content-type': a.contentType } : {}),
+      dataserviceversion: '2.0',
+      ...a.headers,
+    },
+    ...(a.body === undefined ? {} : { body: typeof a.body === 'string' ? a.body : JSON.stringify(a.body) }),
+    ...(contentId ? { contentId } : {}),
+  });
+
+  /**
+   * `POST <service>/$batch`: retrieve requests answer one by one; each change set runs as a unit (all its
+   * changes or none: a failing change rolls back the change set's earlier ones, and the change set answers
+   * with that one error), while the other change sets commit.
+   */
+  function batchAnswer(
+    svc: ServiceDef,
+    contentType: string | undefined,
+    body: unknown,
+    baseUrl: string,
+  ): Answer {
+    const items = parseBatchRequest(contentType, body);
+    counts.batches += 1;
+    for (const item of items) counts.batchOperations += item.kind === 'retrieve' ? 1 : item.requests.length;
+    const answers: BatchAnswer[] = items.map((item): BatchAnswer => {
+      if (item.kind === 'retrieve') {
+        const r = item.request;
+        try {
+          const target = partTarget(svc, r.url, undefined, baseUrl);
+          const { resource, rawQuery } = splitTarget(target);
+          const answer = readAnswer(svc, resource, rawQuery, baseUrl, `${baseUrl}${target}`);
+          return { kind: 'single', response: batchResponse(answer, r.contentId) };
+        } catch (err) {
+          if (!(err instanceof ODataError)) throw err;
+          return { kind: 'single', response: batchResponse(errorAnswer(svc, err), r.contentId) };
+        }
+      }
+      let failed: BatchRequest | undefined;
+      try {
+        const responses = store.changeset(() => {
+          const locations = new Map<string, string>();
+          return item.requests.map((r) => {
+            failed = r;
+            const { resource, rawQuery } = splitTarget(partTarget(svc, r.url, locations, baseUrl));
+            const answer = writeAnswer(
+              svc,
+              effectiveMethod(r.method, r.headers),
+              resource,
+              rawQuery,
+              r.headers,
+              partBody(r.headers, r.body),
+              baseUrl,
+            );
+            const location = answer.headers.location;
+            if (r.contentId && location) locations.set(r.contentId, location);
+            return batchResponse(answer, r.contentId);
+          });
+        });
+        return { kind: 'changeset', responses };
+      } catch (err) {
+        if (!(err instanceof ODataError)) throw err;
+        return { kind: 'single', response: batchResponse(errorAnswer(svc, err), failed?.contentId) };
+      }
+    });
+    const boundary = newBoundary('batch');
+    return {
+      status: 202,
+      headers: {},
+      body: writeBatchResponse(answers, boundary),
+      contentType: `multipart/mixed; boundary=${boundary}`,
+    };
+  }
+
+  function handleOData(req: FastifyRequest, reply: FastifyReply) {
+    const rawUrl = req.raw.url ?? req.url;
+    const { resource: path } = splitTarget(rawUrl.slice(ODATA_ROOT.length));
+    const q = rawUrl.indexOf('?');
+    const slash = path.indexOf('/');
+    const svcSpec = slash < 0 ? path : path.slice(0, slash);
+    const svc: ServiceDef | undefined = services.services.get((svcSpec.split(';')[0] ?? '').toUpperCase());
+    if (!svc)
+      throw new ODataError(
+        404,
+        MESSAGES.notFound,
+        `No service found for namespace '/SAP/', name '${svcSpec.slice(0, 60)}'`,
+      );
+    const resource = slash < 0 ? '' : path.slice(slash + 1);
+    const rawQuery = q < 0 ? '' : rawUrl.slice(q + 1);
+    const host =
+      typeof req.headers.host === 'string' && /^[A-Za-z0-9.[\]:-]{1,100}$/.test(req.headers.host)
+        ? `http://${req.headers.host}`
+        : ownUrl;
+    const baseUrl = `${host}${ODATA_ROOT}${svcSpec}/`;
+    reply.header('dataserviceversion', '2.0');
+
+    const method = effectiveMethod(req.method, req.headers);
+    let answer: Answer;
+    if (!WRITE_METHODS.has(method)) {
+      const fetchHeader = req.headers['x-csrf-token'];
+      if (typeof fetchHeader === 'string' && fetchHeader.toLowerCase() === 'fetch') {
+        const { token, setCookies } = csrf.fetch(req.headers.cookie);
+        reply.header('x-csrf-token', token);
+        if (setCookies.length) reply.header('set-cookie', setCookies);
+      }
+      answer = readAnswer(svc, resource, rawQuery, baseUrl, `${host}${rawUrl}`);
+    } else {
+      const token = req.headers['x-csrf-token'];
+      csrf.check(req.headers.cookie, typeof token === 'string' ? token : undefined);
+      const batch = parseResourcePath(resource)[0]?.name === '$batch';
+      if (batch && method !== 'POST')
+        throw new ODataError(
+          405,
+          MESSAGES.methodNotAllowed,
+          `$batch must be called with POST, not ${method}`,
+        );
+      answer = batch
+        ? batchAnswer(svc, req.headers['content-type'], req.body, baseUrl)
+        : writeAnswer(svc, method, resource, rawQuery, req.headers, req.body, baseUrl);
+    }
+    for (const [k, v] of Object.entries(answer.headers)) reply.header(k, v);
+    reply.code(answer.status);
+    if (answer.body === undefined) return reply.send();
+    return reply
+      .header('content-type', answer.contentType ?? 'application/json; charset=utf-8')
+      .send(answer.body);
   }
 
   app.get<{ Params: { id: string } }>('/__sandbox/deliveries/:id/milestones', async (req) => {
@@ -604,6 +833,7 @@ export async function startErpSandbox(opts: ErpSandboxOptions = {}): Promise<Erp
       void changeCondition(services.context, conditionType, change, Date.now()),
     drainReleasePushes: async () => webhooks?.drain(),
     releasePushes: webhooks,
+    requests: requestCounts,
     effects,
     faults,
     logon,

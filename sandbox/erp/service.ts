@@ -56,6 +56,12 @@ export class ErpServices {
 
   /** Records an effect and persists its count. */
   recordEffect(kind: string, key: string, entityId: string, detail: Record<string, unknown>) {
+    const before = this.effects.snapshot(kind, key);
+    this.store.onRollback(() => {
+      this.effects.restore(kind, key, before);
+      if (before) this.store.saveEffect(before);
+      else this.store.forgetEffect(kind, key);
+    });
     const effect = this.effects.record(kind, key, entityId, detail);
     this.store.saveEffect(effect);
   }

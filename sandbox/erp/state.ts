@@ -23,6 +23,65 @@ export interface Counters {
 
 type Collection = 'delivery' | 'milestone' | 'billing' | 'repeat' | 'effect' | 'counters' | 'condition';
 
+/** What a running change set changed, to undo it all when one of its changes fails. */
+interface Journal {
+  /** Undo steps, run in reverse order on rollback. */
+  undo: (() => void)[];
+  /** Before-images of the map entries the change set read or wrote, by collection and key. */
+  before: Map<string, unknown>;
+}
+
+/**
+ * A map whose entries are remembered as they were before a change set first touched them (read or written),
+ * so a change set that fails can be undone: records are changed in place after a `get`, so the before-image
+ * is taken on `get` too.
+ */
+export class JournaledMap<V> extends Map<string, V> {
+  constructor(
+    private readonly coll: Collection,
+    private readonly journal: () => Journal | undefined,
+    private readonly persist: (coll: Collection, key: string, value: V | undefined) => void,
+  ) {
+    super();
+  }
+
+  private remember(key: string) {
+    const j = this.journal();
+    const id = `${this.coll}\u0000${key}`;
+    if (!j || j.before.has(id)) return;
+    const prev = super.get(key);
+    const image = prev === undefined ? undefined : structuredClone(prev);
+    j.before.set(id, image);
+    j.undo.push(() => {
+      const restored = j.before.get(id) as V | undefined;
+      if (restored === undefined) super.delete(key);
+      else super.set(key, restored);
+      this.persist(this.coll, key, restored);
+    });
+  }
+
+  /** The before-image a running change set keeps of an entry, to change it too (a change that must survive). */
+  beforeImage(key: string): V | undefined {
+    return this.journal()?.before.get(`${this.coll}\u0000${key}`) as V | undefined;
+  }
+
+  override get(key: string): V | undefined {
+    this.remember(key);
+    return super.get(key);
+  }
+
+  override set(key: string, value: V): this {
+    // Map's constructor calls set before the fields exist.
+    if (this.coll) this.remember(key);
+    return super.set(key, value);
+  }
+
+  override delete(key: string): boolean {
+    this.remember(key);
+    return super.delete(key);
+  }
+}
+
 /**
  * The ERP sandbox's state: deliveries, milestones, billing requests, repeatable-request responses and
  * effects. Held in memory; with a file it is also written through to SQLite (one key-value table) and
@@ -35,12 +94,18 @@ export interface BusinessRules {
 }
 
 export class ErpStore {
-  readonly deliveries = new Map<string, DeliveryRecord>();
+  private journal: Journal | undefined;
+  private readonly persistEntry = (coll: Collection, key: string, value: unknown) => {
+    if (value === undefined)
+      this.db?.prepare('DELETE FROM erp_state WHERE coll = ? AND k = ?').run(coll, key);
+    else this.write(coll, key, value);
+  };
+  readonly deliveries = new JournaledMap<DeliveryRecord>('delivery', () => this.journal, this.persistEntry);
   readonly milestones: MilestoneRecord[] = [];
-  readonly billing = new Map<string, BillingRecord>();
+  readonly billing = new JournaledMap<BillingRecord>('billing', () => this.journal, this.persistEntry);
   /** Pricing condition records by record number. */
-  readonly conditions = new Map<string, ConditionRecord>();
-  readonly repeats = new Map<string, StoredResponse>();
+  readonly conditions = new JournaledMap<ConditionRecord>('condition', () => this.journal, this.persistEntry);
+  readonly repeats = new JournaledMap<StoredResponse>('repeat', () => this.journal, this.persistEntry);
   readonly persistedEffects: Effect[] = [];
   /**
    * Business rules a key user set in the ERP (not persisted): milestone codes the custom object's
@@ -116,6 +181,11 @@ export class ErpStore {
 
   /** Appends a milestone in arrival order. */
   addMilestone(rec: MilestoneRecord) {
+    this.onRollback(() => {
+      const index = this.milestones.indexOf(rec);
+      if (index >= 0) this.milestones.splice(index, 1);
+      this.persistEntry('milestone', String(rec.seq).padStart(12, '0'), undefined);
+    });
     this.milestones.push(rec);
     this.write('milestone', String(rec.seq).padStart(12, '0'), rec);
   }
@@ -159,6 +229,11 @@ export class ErpStore {
     this.write('effect', `${effect.kind}\u0000${effect.key}`, effect);
   }
 
+  /** Removes an effect from the file (an undone write that had never happened before). */
+  forgetEffect(kind: string, key: string) {
+    this.persistEntry('effect', `${kind}\u0000${key}`, undefined);
+  }
+
   /** Persists the number ranges. */
   saveCounters() {
     this.write('counters', 'all', this.counters);
@@ -168,6 +243,53 @@ export class ErpStore {
   batch(fn: () => void) {
     if (this.db) this.db.transaction(fn)();
     else fn();
+  }
+
+  /** True while a change set runs (its changes are undone if one of them fails). */
+  get inChangeset(): boolean {
+    return this.journal !== undefined;
+  }
+
+  /** Registers a step that undoes a change when the running change set fails (nothing outside one). */
+  onRollback(undo: () => void) {
+    this.journal?.undo.push(undo);
+  }
+
+  /**
+   * Runs the changes of one OData change set as a unit: when `fn` throws, every change it made (records,
+   * number ranges, stored repeatable answers, effects registered with `onRollback`) is undone, in memory and
+   * in the SQLite file, and the error is thrown on.
+   */
+  changeset<T>(fn: () => T): T {
+    if (this.journal) throw new Error('change sets do not nest');
+    const journal: Journal = { undo: [], before: new Map() };
+    const counters = structuredClone(this.counters);
+    journal.undo.push(() => {
+      this.counters = counters;
+      this.saveCounters();
+    });
+    this.journal = journal;
+    try {
+      return this.db ? this.db.transaction(fn)() : fn();
+    } catch (err) {
+      this.journal = undefined;
+      // The SQLite transaction is rolled back already; the undo steps restore memory and write it back.
+      for (const undo of journal.undo.reverse()) undo();
+      throw err;
+    } finally {
+      this.journal = undefined;
+    }
+  }
+
+  /**
+   * Changes a delivery in a way that stays even if the running change set fails (another user's change):
+   * applied to the record and to the change set's before-image of it.
+   */
+  changeDurably(rec: DeliveryRecord, change: (rec: DeliveryRecord) => void) {
+    change(rec);
+    const before = this.deliveries.beforeImage(String(rec.header.DeliveryDocument));
+    if (before) change(before);
+    this.saveDelivery(rec);
   }
 
   /** Closes the database file, if any. */

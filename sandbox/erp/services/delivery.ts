@@ -144,9 +144,11 @@ export function deliveryService(c: ServiceContext): ServiceDef {
 /** Checks If-Match against a delivery's ETag, after any simulated concurrent edit. */
 function precondition(c: ServiceContext, rec: DeliveryRecord, ctx: WriteContext) {
   if (rec.pendingConcurrentEdits > 0) {
-    rec.pendingConcurrentEdits -= 1;
-    touch(rec, ctx.now, 'CB9980000042');
-    c.store.saveDelivery(rec);
+    // Another user's change: it stays even when this request's change set is rolled back.
+    c.store.changeDurably(rec, (r) => {
+      r.pendingConcurrentEdits -= 1;
+      touch(r, ctx.now, 'CB9980000042');
+    });
   }
   if (ctx.ifMatch === undefined || ctx.ifMatch.trim() === '') {
     throw new ODataError(

@@ -37,7 +37,16 @@ import {
   priceListAt,
   type ConditionRow,
 } from './pricing.js';
-import type { BulkOptions } from '../bulk.js';
+import { DEFAULT_BULK, bulkOperation, type BulkOperation, type BulkOptions } from '../bulk.js';
+import {
+  MAX_BATCH_CHANGESETS,
+  buildBatchRequest,
+  parseBatchResponse,
+  type BatchPart,
+  type BatchPartAnswer,
+  type BatchPartResponse,
+  type BatchRequestPart,
+} from './batch.js';
 
 /** Service roots on the SAP Gateway, relative to the base URL. */
 export const ERP_PATHS = {
@@ -99,13 +108,31 @@ export function retryAfterMs(header: unknown, nowMs = Date.now()): number {
   return Number.isFinite(at) ? Math.max(0, at - nowMs) : 1000;
 }
 
-function isCsrfRejection(res: AxiosResponse): boolean {
+/** What classifying an ERP answer needs: a whole response, or one part of a `$batch` answer. */
+export interface ErpAnswer {
+  status: number;
+  data: unknown;
+  headers: Record<string, unknown>;
+}
+
+/** A write whose If-Match needs the delivery's current ETag (commit date, goods issue). */
+interface EtagWrite {
+  deliveryId: string;
+  method: string;
+  /** Relative to the delivery service root. */
+  url: string;
+  data?: unknown;
+  key: string;
+  what: string;
+}
+
+function isCsrfRejection(res: ErpAnswer): boolean {
   const header = res.headers['x-csrf-token'];
   return res.status === 403 && typeof header === 'string' && header.toLowerCase() === 'required';
 }
 
 /** Turns a non-2xx ERP answer into shipsync's error taxonomy. */
-export function classifyResponse(res: AxiosResponse, what: string): ShipsyncError {
+export function classifyResponse(res: ErpAnswer, what: string): ShipsyncError {
   const { message, target, code } = odataErrorOf(res.data);
   const text = `${what}: ERP answered ${res.status}${message ? ` (${message})` : ''}`;
   const details = {
@@ -153,7 +180,8 @@ function query(params: Record<string, string | number | undefined>): string {
  * ErpPort over SAP S/4HANA OData V2: CSRF token with its session cookie (refreshed once on
  * `X-CSRF-Token: Required`), ETag read before every If-Match write (refetched and retried once on 412),
  * `Repeatability-Request-ID` derived from the idempotency key, and every failure classified into a
- * ShipsyncError with a stable code.
+ * ShipsyncError with a stable code. Writes made concurrently go out together as OData `$batch` requests,
+ * one change set per call, so each call still succeeds or fails on its own (docs/sandbox-erp.md, $batch).
  */
 export class SapErpAdapter implements ErpPort {
   private readonly http: AxiosInstance;
@@ -165,6 +193,15 @@ export class SapErpAdapter implements ErpPort {
   readonly oauth: OAuthTokenSource | undefined;
   /** The condition records pricing reads, kept for the configured TTL. */
   readonly conditions: ConditionRecordCache;
+  /** Milestones: concurrent calls go out as one `$batch`, one change set each. */
+  readonly milestones: BulkOperation<MilestoneReport, void>;
+  /** Billing document requests, batched the same way. */
+  readonly billingRequests: BulkOperation<
+    { doc: BillingDocument; key: string },
+    { billingDocumentId: string }
+  >;
+  /** If-Match writes on deliveries: one `$batch` reads the ETags, one more carries the change sets. */
+  readonly deliveryWrites: BulkOperation<EtagWrite, void>;
 
   constructor(opts: SapErpAdapterOptions) {
     this.logger = opts.logger ?? createLogger({ level: 'warn', name: 'erp-adapter' });
@@ -179,6 +216,11 @@ export class SapErpAdapter implements ErpPort {
       opts.priceListTtlMs ?? DEFAULT_PRICE_LIST_TTL_MS,
       opts.now,
     );
+    const bulk = opts.bulk ?? DEFAULT_BULK;
+    const batching = { ...bulk, maxItems: Math.min(bulk.maxItems, MAX_BATCH_CHANGESETS) };
+    this.milestones = bulkOperation((items) => this.sendMilestones(items), batching);
+    this.billingRequests = bulkOperation((items) => this.sendBillingRequests(items), batching);
+    this.deliveryWrites = bulkOperation((items) => this.sendDeliveryWrites(items), batching);
     this.http = axios.create({
       baseURL: opts.baseUrl.replace(/\/+$/, ''),
       timeout: opts.timeoutMs ?? 10_000,
@@ -261,50 +303,271 @@ export class SapErpAdapter implements ErpPort {
     return orderFromDelivery(res.data);
   }
 
-  /** Creates the milestone record; for `planned`/`delayed` with an ETA also moves the commit date. */
+  /**
+   * Creates the milestone record; for `planned`/`delayed` with an ETA then moves the commit date. Concurrent
+   * calls share one `$batch` on the milestone service (a change set each), and their commit dates one more
+   * pair on the delivery service (ETags, then the If-Match changes), since a change set cannot span services.
+   */
   async postMilestone(report: MilestoneReport): Promise<void> {
-    const body = milestoneToOData(report);
-    await this.write('POST', `${ERP_PATHS.milestone}/YY1_ShipmentMilestone`, body, {
-      key: report.idempotencyKey,
-      what: `post milestone ${report.milestone} for ${report.deliveryId}`,
-    });
+    await this.milestones.submit(report);
     if (report.eta && (report.milestone === 'planned' || report.milestone === 'delayed')) {
-      await this.writeWithEtag(
-        report.deliveryId,
-        'PATCH',
-        this.headerPath(report.deliveryId),
-        commitDateToOData(report.eta),
-        {
-          key: `${report.idempotencyKey}#commit-date`,
-          what: `move commit date of ${report.deliveryId}`,
-        },
-      );
+      await this.deliveryWrites.submit({
+        deliveryId: report.deliveryId,
+        method: 'PATCH',
+        url: this.headerPath(report.deliveryId).slice(ERP_PATHS.delivery.length + 1),
+        data: commitDateToOData(report.eta),
+        key: `${report.idempotencyKey}#commit-date`,
+        what: `move commit date of ${report.deliveryId}`,
+      });
     }
   }
 
-  /** Calls the PostGoodsIssue function import with the delivery's ETag. */
+  /** Calls the PostGoodsIssue function import with the delivery's ETag (batched with concurrent calls). */
   async postGoodsIssue(deliveryId: string, idempotencyKey: string): Promise<void> {
     this.checkId(deliveryId);
-    await this.writeWithEtag(
+    await this.deliveryWrites.submit({
       deliveryId,
-      'POST',
-      `${ERP_PATHS.delivery}/PostGoodsIssue${query({ DeliveryDocument: quoteKey(deliveryId) })}`,
-      undefined,
-      {
-        key: idempotencyKey,
-        what: `post goods issue for ${deliveryId}`,
-      },
-    );
+      method: 'POST',
+      url: `PostGoodsIssue${query({ DeliveryDocument: quoteKey(deliveryId) })}`,
+      key: idempotencyKey,
+      what: `post goods issue for ${deliveryId}`,
+    });
   }
 
   /** Creates the external billing document request; a replay returns the same document number. */
   async postBilling(doc: BillingDocument, idempotencyKey: string): Promise<{ billingDocumentId: string }> {
-    const body = billingToOData(doc);
-    const res = await this.write('POST', `${ERP_PATHS.billing}/A_BillingDocumentRequest`, body, {
-      key: idempotencyKey,
-      what: `post billing for ${doc.deliveryId}`,
+    return this.billingRequests.submit({ doc, key: idempotencyKey });
+  }
+
+  /** One `$batch` of milestone change sets; each call gets its own change set's outcome. */
+  private async sendMilestones(items: readonly MilestoneReport[]): Promise<(void | Error)[]> {
+    return this.sendChangesets(
+      ERP_PATHS.milestone,
+      items.map((r) => ({
+        what: `post milestone ${r.milestone} for ${r.deliveryId}`,
+        change: () => ({
+          method: 'POST',
+          url: 'YY1_ShipmentMilestone',
+          json: milestoneToOData(r),
+          headers: this.repeatHeaders(r.idempotencyKey),
+        }),
+      })),
+      () => undefined,
+    );
+  }
+
+  /** One `$batch` of billing change sets (deep inserts). */
+  private async sendBillingRequests(
+    items: readonly { doc: BillingDocument; key: string }[],
+  ): Promise<({ billingDocumentId: string } | Error)[]> {
+    return this.sendChangesets(
+      ERP_PATHS.billing,
+      items.map(({ doc, key }) => ({
+        what: `post billing for ${doc.deliveryId}`,
+        change: () => ({
+          method: 'POST',
+          url: 'A_BillingDocumentRequest',
+          json: billingToOData(doc),
+          headers: this.repeatHeaders(key),
+        }),
+      })),
+      (res) => ({ billingDocumentId: billingDocumentIdFrom(res.data) }),
+    );
+  }
+
+  /**
+   * Sends one change set per item in one `$batch` and maps each answer: a committed change set gives the
+   * item's result, a rolled-back one its error, classified as a single request's answer would be. An item
+   * whose body cannot be built fails alone, before anything is sent.
+   */
+  private async sendChangesets<R>(
+    service: string,
+    items: readonly { what: string; change: () => BatchRequestPart }[],
+    result: (res: BatchPartResponse) => R,
+  ): Promise<(R | Error)[]> {
+    const out: (R | Error)[] = new Array<R | Error>(items.length);
+    const sent: number[] = [];
+    const parts: BatchPart[] = [];
+    items.forEach((item, i) => {
+      try {
+        parts.push({ changeset: [item.change()] });
+        sent.push(i);
+      } catch (err) {
+        out[i] = err instanceof Error ? err : new Error(String(err));
+      }
     });
-    return { billingDocumentId: billingDocumentIdFrom(res.data) };
+    if (parts.length === 0) return out;
+    const answers = await this.batch(
+      service,
+      parts,
+      `${items[0]?.what ?? 'write'} and ${parts.length - 1} more`,
+    );
+    sent.forEach((index, k) => {
+      const what = (items[index] as { what: string }).what;
+      try {
+        out[index] = result(this.changesetOutcome(answers[k] as BatchPartAnswer, what));
+      } catch (err) {
+        out[index] = err instanceof Error ? err : new Error(String(err));
+      }
+    });
+    return out;
+  }
+
+  /** The single change of a committed change set, or the classified error of a rolled-back one. */
+  private changesetOutcome(answer: BatchPartAnswer, what: string): BatchPartResponse {
+    const first = answer.responses[0] as BatchPartResponse;
+    if (answer.committed && first.status >= 200 && first.status < 300) return first;
+    throw classifyResponse(first, what);
+  }
+
+  /**
+   * If-Match writes for several deliveries: one `$batch` of GETs reads the ETags, one `$batch` carries a
+   * change set per write; the writes that met a stale ETag (412) read it again and go once more, as a single
+   * call does.
+   */
+  private async sendDeliveryWrites(items: readonly EtagWrite[]): Promise<(void | Error)[]> {
+    const out: (void | Error)[] = new Array<void | Error>(items.length);
+    let pending = items.map((_, i) => i);
+    for (let round = 1; round <= 2 && pending.length > 0; round++) {
+      try {
+        pending = await this.deliveryWriteRound(items, pending, out, round);
+      } catch (err) {
+        // The first round's failure is every call's; a retry round's only that of the calls it carried.
+        if (round === 1) throw err;
+        for (const i of pending) out[i] = err instanceof Error ? err : new Error(String(err));
+        break;
+      }
+    }
+    return out;
+  }
+
+  /** One round of If-Match writes: their ETags, then their change sets; returns the writes to retry (412). */
+  private async deliveryWriteRound(
+    items: readonly EtagWrite[],
+    pending: number[],
+    out: (void | Error)[],
+    round: number,
+  ): Promise<number[]> {
+    const ids = [...new Set(pending.map((i) => (items[i] as EtagWrite).deliveryId))];
+    const etags = await this.etags(ids, `read ETag of ${ids.length} deliveries`);
+    const ready = pending.filter((i) => {
+      const item = items[i] as EtagWrite;
+      const etag = etags.get(item.deliveryId);
+      if (etag instanceof Error)
+        out[i] = new ShipsyncError(etag.code, `${item.what}: ${etag.message}`, etag.details);
+      return typeof etag === 'string';
+    });
+    if (ready.length === 0) return [];
+    const answers = await this.batch(
+      ERP_PATHS.delivery,
+      ready.map((i) => {
+        const item = items[i] as EtagWrite;
+        return {
+          changeset: [
+            {
+              method: item.method,
+              url: item.url,
+              json: item.data,
+              headers: {
+                ...this.repeatHeaders(item.key),
+                'if-match': etags.get(item.deliveryId) as string,
+              },
+            },
+          ],
+        };
+      }),
+      `${(items[ready[0] as number] as EtagWrite).what} and ${ready.length - 1} more`,
+    );
+    const retry: number[] = [];
+    ready.forEach((i, k) => {
+      const item = items[i] as EtagWrite;
+      try {
+        this.changesetOutcome(answers[k] as BatchPartAnswer, item.what);
+        out[i] = undefined;
+      } catch (err) {
+        if (round === 1 && err instanceof ShipsyncError && err.code === 'ERP_PRECONDITION_FAILED') {
+          this.logger.info(
+            { deliveryId: item.deliveryId, what: item.what },
+            'ETag stale; reading the delivery again and retrying once',
+          );
+          retry.push(i);
+        } else out[i] = err as Error;
+      }
+    });
+    return retry;
+  }
+
+  /** The current ETags of deliveries, read with one `$batch` of GETs (an error for a delivery that failed). */
+  private async etags(ids: string[], what: string): Promise<Map<string, string | ShipsyncError>> {
+    const answers = await this.batch(
+      ERP_PATHS.delivery,
+      ids.map((id) => ({
+        get: {
+          method: 'GET',
+          url: `A_OutbDeliveryHeader(${quoteKey(id)})${query({ $select: 'DeliveryDocument', $format: 'json' })}`,
+        },
+      })),
+      what,
+    );
+    const out = new Map<string, string | ShipsyncError>();
+    ids.forEach((id, k) => {
+      const res = (answers[k] as BatchPartAnswer).responses[0] as BatchPartResponse;
+      try {
+        out.set(id, this.etagOf(res, id, `read delivery ${id}`));
+      } catch (err) {
+        if (!(err instanceof ShipsyncError)) throw err;
+        out.set(id, err);
+      }
+    });
+    return out;
+  }
+
+  /** `Repeatability-Request-ID` derived from the idempotency key, and the first-sent date. */
+  private repeatHeaders(key: string): Record<string, string> {
+    return {
+      'repeatability-request-id': repeatabilityRequestId(key),
+      'repeatability-first-sent': new Date().toUTCString(),
+    };
+  }
+
+  /**
+   * One `POST <service>/$batch` with the session's CSRF token (fetched again once when the ERP refuses it);
+   * returns one answer per part. A refusal of the whole batch (429, 503, CSRF twice, ...) throws, so every
+   * call in it fails with that error.
+   */
+  private async batch(service: string, parts: BatchPart[], what: string): Promise<BatchPartAnswer[]> {
+    const { contentType, body } = buildBatchRequest(parts);
+    for (let attempt = 1; ; attempt++) {
+      const token = await this.token();
+      const res = await this.send(
+        'POST',
+        `${service}/$batch`,
+        {
+          data: body,
+          headers: { 'content-type': contentType, accept: 'multipart/mixed', 'x-csrf-token': token },
+          text: true,
+        },
+        what,
+      );
+      if (res.status === 202 || res.status === 200) {
+        const answers = parseBatchResponse(String(res.headers['content-type'] ?? ''), res.data);
+        if (answers.length !== parts.length)
+          throw new ShipsyncError(
+            'VALIDATION_FAILED',
+            `${what}: the ERP answered ${answers.length} part(s) to a $batch of ${parts.length}`,
+            { field: '$batch' },
+          );
+        return answers;
+      }
+      const answer = { ...res, data: jsonOrText(res.data) };
+      if (isCsrfRejection(answer) && attempt === 1) {
+        this.logger.debug({ what }, 'CSRF token rejected; fetching a new one');
+        if (this.csrfToken === token) this.csrfToken = undefined;
+        this.cookies.clear();
+        continue;
+      }
+      throw classifyResponse(answer, what);
+    }
   }
 
   /** Milestones of these deliveries: `$filter` on DeliveryDocument, 40 deliveries a request, every page. */
@@ -420,7 +683,7 @@ export class SapErpAdapter implements ErpPort {
   private async send(
     method: string,
     url: string,
-    opts: { data?: unknown; headers?: Record<string, string> },
+    opts: { data?: unknown; headers?: Record<string, string>; text?: boolean },
     what: string,
   ): Promise<AxiosResponse> {
     const cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
@@ -432,6 +695,7 @@ export class SapErpAdapter implements ErpPort {
           method,
           url,
           data: opts.data,
+          ...(opts.text ? { responseType: 'text' as const, transformResponse: (d: unknown) => d } : {}),
           headers: {
             ...(cookie ? { cookie } : {}),
             ...(token ? { authorization: `Bearer ${token}` } : {}),
@@ -488,46 +752,8 @@ export class SapErpAdapter implements ErpPort {
     return this.csrfFetch;
   }
 
-  /** A modifying request with CSRF token and repeatability headers; refreshes the token once on 403. */
-  private async write(
-    method: string,
-    url: string,
-    data: unknown,
-    opts: { key: string; what: string; ifMatch?: string },
-  ): Promise<AxiosResponse> {
-    const headers: Record<string, string> = {
-      'repeatability-request-id': repeatabilityRequestId(opts.key),
-      'repeatability-first-sent': new Date().toUTCString(),
-      ...(data === undefined ? {} : { 'content-type': 'application/json' }),
-      ...(opts.ifMatch ? { 'if-match': opts.ifMatch } : {}),
-    };
-    for (let attempt = 1; ; attempt++) {
-      const token = await this.token();
-      const res = await this.send(
-        method,
-        url,
-        { data, headers: { ...headers, 'x-csrf-token': token } },
-        opts.what,
-      );
-      if (res.status >= 200 && res.status < 300) return res;
-      if (isCsrfRejection(res) && attempt === 1) {
-        this.logger.debug({ what: opts.what }, 'CSRF token rejected; fetching a new one');
-        if (this.csrfToken === token) this.csrfToken = undefined;
-        this.cookies.clear();
-        continue;
-      }
-      throw classifyResponse(res, opts.what);
-    }
-  }
-
-  /** Reads the delivery's current ETag. */
-  private async etag(deliveryId: string, what: string): Promise<string> {
-    const res = await this.send(
-      'GET',
-      `${this.headerPath(deliveryId)}${query({ $select: 'DeliveryDocument', $format: 'json' })}`,
-      {},
-      what,
-    );
+  /** The ETag of a delivery read: the `ETag` header, or `__metadata.etag` in the body. */
+  private etagOf(res: ErpAnswer, deliveryId: string, what: string): string {
     if (res.status !== 200) throw classifyResponse(res, what);
     const header = res.headers.etag;
     const fromBody = (res.data as { d?: { __metadata?: { etag?: unknown } } } | null)?.d?.__metadata?.etag;
@@ -541,27 +767,15 @@ export class SapErpAdapter implements ErpPort {
       );
     return etag;
   }
+}
 
-  /** An If-Match write: read the ETag, write; on 412 read it again and retry once. */
-  private async writeWithEtag(
-    deliveryId: string,
-    method: string,
-    url: string,
-    data: unknown,
-    opts: { key: string; what: string },
-  ): Promise<AxiosResponse> {
-    const ifMatch = await this.etag(deliveryId, opts.what);
-    try {
-      return await this.write(method, url, data, { ...opts, ifMatch });
-    } catch (err) {
-      if (!(err instanceof ShipsyncError) || err.code !== 'ERP_PRECONDITION_FAILED') throw err;
-      this.logger.info(
-        { deliveryId, what: opts.what },
-        'ETag stale; reading the delivery again and retrying once',
-      );
-      const fresh = await this.etag(deliveryId, opts.what);
-      return this.write(method, url, data, { ...opts, ifMatch: fresh });
-    }
+/** A text body parsed as JSON when it is JSON (an error answer to a `$batch`), else as it is. */
+function jsonOrText(data: unknown): unknown {
+  if (typeof data !== 'string' || data.trim() === '') return data;
+  try {
+    return JSON.parse(data);
+  } catch {
+    return data;
   }
 }
 
