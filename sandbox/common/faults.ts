@@ -60,8 +60,16 @@ export class FaultInjector {
   reorderWebhook(): boolean {
     return this.rng.chance(this.settings.webhookReorderRate);
   }
-  /** Registers the fault hook on API routes and the /__sandbox/faults endpoints. */
-  install(app: FastifyInstance, responder: FaultResponder, isApiRoute: (url: string) => boolean) {
+  /**
+   * Registers the fault hook on API routes, the /__sandbox/faults endpoints and /__sandbox/requests (the
+   * request counts, with what `moreCounts` adds for the vendor).
+   */
+  install(
+    app: FastifyInstance,
+    responder: FaultResponder,
+    isApiRoute: (url: string) => boolean,
+    moreCounts?: () => object,
+  ) {
     app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
       if (!isApiRoute(req.url)) return;
       const route = `${req.method} ${req.routeOptions.url ?? req.url.split('?')[0]}`;
@@ -77,7 +85,7 @@ export class FaultInjector {
       if (s.errorRate > 0 && this.rng.chance(s.errorRate)) return responder.unavailable(reply);
     });
     app.get('/__sandbox/faults', async () => this.settings);
-    app.get('/__sandbox/requests', async () => this.requests);
+    app.get('/__sandbox/requests', async () => ({ ...this.requests, ...moreCounts?.() }));
     app.post('/__sandbox/faults', async (req, reply) => {
       const parsed = FaultSettings.partial()
         .strict()

@@ -292,11 +292,10 @@ export async function startErpSandbox(opts: ErpSandboxOptions = {}): Promise<Erp
     counts.byMethod[req.method] = (counts.byMethod[req.method] ?? 0) + 1;
   });
   const requestCounts = (): RequestCounts => structuredClone(counts);
-  app.get('/__sandbox/requests', async () => requestCounts());
 
   // Logon first, as SAP's ICF checks it before any service runs.
   logon.install(app, ODATA_ROOT);
-  faults.install(app, odataFaultResponder, (url) => url.startsWith('/sap/'));
+  faults.install(app, odataFaultResponder, (url) => url.startsWith('/sap/'), requestCounts);
   effects.install(app);
 
   const pushRelease = (rec: DeliveryRecord) => {
