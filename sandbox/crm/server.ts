@@ -592,6 +592,22 @@ export async function startCrmSandbox(options: CrmSandboxOptions = {}): Promise<
     return { tickets, next_page: null, previous_page: null, count: tickets.length };
   };
 
+  const showManyJobStatuses = async (req: FastifyRequest, reply: FastifyReply) => {
+    const raw = singleQuery(req.query, 'ids');
+    const ids = typeof raw === 'string' ? raw.split(',').map((p) => p.trim()) : [];
+    if (!ids.length || ids.some((id) => !/^[0-9a-zA-Z]{1,64}$/.test(id))) {
+      return badRequest(reply, 'ids must be given once, as a comma-separated list of job status ids');
+    }
+    if (ids.length > MAX_BULK_TICKETS) {
+      return badRequest(reply, `Too many ids: at most ${MAX_BULK_TICKETS} per request`);
+    }
+    const found = ids.flatMap((id) => {
+      const job = jobs.get(id);
+      return job ? [jobStatusJson(job, baseUrl)] : [];
+    });
+    return { job_statuses: found };
+  };
+
   const showJobStatus = async (req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
     const job = jobs.get(req.params.id.replace(/\.json$/, ''));
     if (!job) return recordNotFound(reply);
@@ -602,6 +618,7 @@ export async function startCrmSandbox(options: CrmSandboxOptions = {}): Promise<
     app.post(`/api/v2/tickets/create_many${suffix}`, createMany);
     app.put(`/api/v2/tickets/update_many${suffix}`, updateMany);
     app.get(`/api/v2/tickets/show_many${suffix}`, showMany);
+    app.get(`/api/v2/job_statuses/show_many${suffix}`, showManyJobStatuses);
     app.post(`/api/v2/tickets${suffix}`, createTicket);
     app.get(`/api/v2/tickets${suffix}`, listTickets);
     app.get(`/api/v2/search${suffix}`, search);

@@ -106,6 +106,7 @@ const JobStatus = z.object({
 type JobStatus = z.infer<typeof JobStatus>;
 type JobResult = z.infer<typeof JobResult>;
 const JobEnvelope = z.object({ job_status: JobStatus });
+const JobList = z.object({ job_statuses: z.array(JobStatus) });
 
 /** One ticket create: the body of a single create, its Idempotency-Key, and the caller's context for errors. */
 interface CreateItem {
@@ -146,7 +147,7 @@ function isClosedRefusal(err: unknown): boolean {
     err instanceof ShipsyncError &&
     err.code === 'CRM_REJECTED' &&
     err.details.field === 'status' &&
-    /closed/i.test(err.message)
+    /closed/i.test(`${err.message} ${JSON.stringify(err.details.body ?? '')}`)
   );
 }
 
@@ -184,6 +185,8 @@ export class ZendeskCrmAdapter implements CrmPort {
   private readonly updates: BulkOperation<UpdateItem, void>;
   /** Ticket reads, coalesced into `show_many` (a lone one is a single read). */
   private readonly reads: BulkOperation<ReadItem, ZendeskTicket>;
+  /** Polls of concurrent jobs, coalesced into `job_statuses/show_many` (a lone one is a single poll). */
+  private readonly polls: BulkOperation<string, JobStatus>;
   private readonly jobWait: JobWait;
   /** Each shipment's notice thread as last found or opened by this worker. */
   private readonly threads = new Map<string, number>();
@@ -210,12 +213,18 @@ export class ZendeskCrmAdapter implements CrmPort {
     this.creates = bulkOperation((items) => this.sendCreates(items), capped);
     this.updates = bulkOperation((items) => this.sendUpdates(items), capped);
     this.reads = bulkOperation((items) => this.sendReads(items), capped);
+    this.polls = bulkOperation((ids) => this.sendPolls(ids), capped);
     this.jobWait = { ...DEFAULT_JOB_WAIT, ...opts.jobWait };
   }
 
   /** Bulk requests sent and the items they carried, per operation. */
   bulkStats() {
-    return { creates: this.creates.stats, updates: this.updates.stats, reads: this.reads.stats };
+    return {
+      creates: this.creates.stats,
+      updates: this.updates.stats,
+      reads: this.reads.stats,
+      polls: this.polls.stats,
+    };
   }
 
   /** Opens a case ticket, or returns the one an earlier call with the same key opened. */
@@ -500,8 +509,29 @@ export class ZendeskCrmAdapter implements CrmPort {
     );
   }
 
+  /** Polls jobs: a lone one with `job_statuses/{id}`, more with one `job_statuses/show_many`. */
+  private async sendPolls(ids: readonly string[]): Promise<(JobStatus | Error)[]> {
+    const context = `poll ${ids.length} Zendesk job(s)`;
+    const [only] = ids;
+    if (only && ids.length === 1) {
+      const res = await this.call(context, () => this.http.get(`/api/v2/job_statuses/${only}.json`));
+      return [parse(JobEnvelope, res.data, context).job_status];
+    }
+    const unique = [...new Set(ids)];
+    const res = await this.call(context, () =>
+      this.http.get('/api/v2/job_statuses/show_many.json', { params: { ids: unique.join(',') } }),
+    );
+    const found = new Map(parse(JobList, res.data, context).job_statuses.map((j) => [j.id, j]));
+    return ids.map(
+      (id) =>
+        found.get(id) ??
+        classifyZendeskResponse(404, {}, { error: 'RecordNotFound', description: 'Not found' }, context),
+    );
+  }
+
   /**
-   * Starts a bulk job and awaits it: polls `job_statuses/{id}` (each poll a request) after `firstPollMs`, then
+   * Starts a bulk job and awaits it: polls `job_statuses/{id}` (each poll a request, shared with the polls of
+   * other jobs under way) after `firstPollMs`, then
    * twice as long each time up to `maxPollMs`. A job still unfinished after `timeoutMs`, or one Zendesk
    * reports failed, fails every call of the batch as CRM_UNAVAILABLE: retried, a call's own lookup then
    * finds what the job did. A poll refused for the moment (429, 5xx) is polled again within the bound.
@@ -522,8 +552,7 @@ export class ZendeskCrmAdapter implements CrmPort {
       await sleep(Math.min(wait, left));
       wait = Math.min(wait * 2, this.jobWait.maxPollMs);
       try {
-        const poll = await this.call(context, () => this.http.get(`/api/v2/job_statuses/${job.id}.json`));
-        job = parse(JobEnvelope, poll.data, context).job_status;
+        job = await this.polls.submit(job.id);
       } catch (err) {
         if (isNotFound(err)) {
           throw new ShipsyncError('CRM_UNAVAILABLE', `${context}: Zendesk no longer knows job ${job.id}`);
