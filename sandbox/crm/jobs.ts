@@ -68,6 +68,11 @@ export class JobQueue {
     return job;
   }
 
+  /** Every job still kept, oldest first. */
+  list(): JobRecord[] {
+    return [...this.jobs.values()];
+  }
+
   /** Waits until every queued job has finished. */
   async drain(): Promise<void> {
     while (this.running.size) await Promise.all([...this.running]);

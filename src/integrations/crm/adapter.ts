@@ -210,11 +210,23 @@ export class ZendeskCrmAdapter implements CrmPort {
       : new PQueue();
     const bulk = opts.bulk ?? DEFAULT_BULK;
     const capped = { ...bulk, maxItems: Math.min(bulk.maxItems, ZENDESK_BULK_LIMIT) };
-    this.creates = bulkOperation((items) => this.sendCreates(items), capped);
-    this.updates = bulkOperation((items) => this.sendUpdates(items), capped);
-    this.reads = bulkOperation((items) => this.sendReads(items), capped);
-    this.polls = bulkOperation((ids) => this.sendPolls(ids), capped);
+    // A batch goes out once the pacing has room: under load, calls gather behind the pace into one request.
+    const ready = () => this.paceHasRoom();
+    this.creates = bulkOperation((items) => this.sendCreates(items), capped, ready);
+    this.updates = bulkOperation((items) => this.sendUpdates(items), capped, ready);
+    this.reads = bulkOperation((items) => this.sendReads(items), capped, ready);
+    this.polls = bulkOperation((ids) => this.sendPolls(ids), capped, ready);
     this.jobWait = { ...DEFAULT_JOB_WAIT, ...opts.jobWait };
+  }
+
+  /** Resolves when a request would go out at once: no Retry-After hold, nothing waiting for the pace. */
+  private async paceHasRoom(): Promise<void> {
+    for (;;) {
+      const hold = this.resumeAt - Date.now();
+      if (hold > 0) await sleep(hold);
+      else if (this.pacer.size > 0) await this.pacer.onEmpty();
+      else return;
+    }
   }
 
   /** Bulk requests sent and the items they carried, per operation. */
