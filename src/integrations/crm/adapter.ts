@@ -171,9 +171,10 @@ function parse<T>(schema: z.ZodType<T>, data: unknown, context: string): T {
 
 /**
  * CrmPort over the Zendesk Support API. Cases are tickets (one per case, external_id = shipment id, a kind
- * tag, created with an Idempotency-Key). Customer notices are public comments on the case ticket or on one
- * notice ticket per shipment; Zendesk comments take no idempotency key, so each carries its key in the
- * audit's custom metadata and the adapter reads the ticket's comments before adding one.
+ * tag, the idempotency key in a ticket field). Customer notices are public comments on the case ticket or on
+ * one notice ticket per shipment; Zendesk comments take no idempotency key, so each carries its key in the
+ * audit's custom metadata and a retry reads the ticket's comments before adding one. Concurrent creates,
+ * updates and reads of one worker share Zendesk's bulk requests (create_many, update_many, show_many).
  */
 export class ZendeskCrmAdapter implements CrmPort {
   /** Paces requests so that no rolling minute carries more than the budget. */
@@ -242,8 +243,9 @@ export class ZendeskCrmAdapter implements CrmPort {
   /** Opens a case ticket, or returns the one an earlier call with the same key opened. */
   async openCase(input: OpenCaseInput): Promise<CaseRef> {
     const context = `open ${input.kind} case for ${input.shipmentId}`;
-    // Zendesk forgets idempotency keys after 2 h; the key kept in a ticket field covers later retries. A
-    // first try has nothing to find, and the Idempotency-Key header still guards it.
+    // Zendesk forgets idempotency keys after 2 h, and a create sent in a create_many carries none: the key
+    // kept in a ticket field is what a retry finds. A first try has nothing to find (a lone one still goes
+    // with its Idempotency-Key).
     const earlier = input.firstTry
       ? undefined
       : (await this.ticketsFor(input.shipmentId, context)).find(
