@@ -17,6 +17,7 @@ import {
   parsePlanMarker,
   type RescheduleRecord,
 } from './customers.js';
+import { JobQueue, jobStatusJson } from './jobs.js';
 import { buildUrl, paginate, parsePageQuery } from './pagination.js';
 import { MinuteBudget } from './rate-limit.js';
 import { TicketCreate, TicketUpdate, isObject, problemsOf } from './schemas.js';
@@ -31,6 +32,7 @@ import {
   type TicketRecord,
 } from './store.js';
 import {
+  type FieldProblem,
   badRequest,
   rateLimited,
   recordInvalid,
@@ -46,6 +48,8 @@ export const IDEMPOTENCY_TTL_MS = 2 * 3600 * 1000;
 export const CASE_TAG = 'shipsync_case';
 /** Prefix of the tag that names a case's exception kind (`shipsync_kind_failed_attempt`). */
 export const KIND_TAG_PREFIX = 'shipsync_kind_';
+/** Most tickets one `create_many`, `update_many` or `show_many` request may name, as on Zendesk. */
+export const MAX_BULK_TICKETS = 100;
 
 const Options = z
   .object({
@@ -53,6 +57,7 @@ const Options = z
     host: z.string().min(1).default('127.0.0.1'),
     seed: z.number().int().default(1),
     rateLimitPerMinute: z.number().int().positive().default(700),
+    jobDelayMs: z.number().int().min(0).max(3_600_000).default(0),
     webhookUrl: z.url().optional(),
     webhookSecret: z.string().min(1).optional(),
     customers: z
@@ -92,6 +97,8 @@ export interface CrmSandboxOptions {
   faults?: Partial<FaultSettings>;
   /** Requests per minute before 429; 700 is the limit of Zendesk Enterprise plans. */
   rateLimitPerMinute?: number;
+  /** How long a bulk job (`create_many`, `update_many`) stays queued before it runs; 0: right after its response. */
+  jobDelayMs?: number;
   /** Where Zendesk-style webhooks go. */
   webhookUrl?: string;
   /** Signing secret of those webhooks. */
@@ -137,9 +144,19 @@ export interface CrmSandbox {
   store: TicketStore;
   notices: NoticeRecord[];
   reschedules: RescheduleRecord[];
-  /** Waits for simulated-customer calls and queued webhooks to finish. */
+  /** The background jobs of `create_many` and `update_many` (`jobs.delayMs` may be changed while running). */
+  jobs: JobQueue;
+  /** API requests received, by method and route (`POST /api/v2/tickets/create_many`), also at `/__sandbox/requests`. */
+  requests: RequestCounts;
+  /** Waits for simulated-customer calls, queued webhooks and queued bulk jobs to finish. */
   drain(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** API requests the sandbox received: in all, and by method and route without the `.json` suffix. */
+export interface RequestCounts {
+  total: number;
+  byRoute: Record<string, number>;
 }
 
 interface IdempotentResponse {
@@ -217,6 +234,8 @@ export async function startCrmSandbox(options: CrmSandboxOptions = {}): Promise<
   const budget = new MinuteBudget(opts.rateLimitPerMinute, now);
   const idempotency = new Map<string, IdempotentResponse>();
   const notices: NoticeRecord[] = [];
+  const jobs = new JobQueue(now, opts.seed, opts.jobDelayMs);
+  const requests: RequestCounts = { total: 0, byRoute: {} };
   let baseUrl = '';
 
   const emitWebhook = (payload: Record<string, unknown>) => {
@@ -246,6 +265,13 @@ export async function startCrmSandbox(options: CrmSandboxOptions = {}): Promise<
     : undefined;
 
   const isApi = (url: string) => url.startsWith('/api/v2/') || url === '/api/v2';
+  // Counted first, so a request the faults, the credentials check or the rate limit refuse counts too.
+  app.addHook('onRequest', async (req) => {
+    if (!isApi(req.url)) return;
+    const route = `${req.method} ${(req.routeOptions.url ?? req.url.split('?')[0] ?? '').replace(/\.json$/, '')}`;
+    requests.total += 1;
+    requests.byRoute[route] = (requests.byRoute[route] ?? 0) + 1;
+  });
   faults.install(app, zendeskFaultResponder, isApi);
   app.addHook('onRequest', async (req, reply) => {
     if (!isApi(req.url)) return;
@@ -286,10 +312,19 @@ export async function startCrmSandbox(options: CrmSandboxOptions = {}): Promise<
       case: ticket.tags.includes(CASE_TAG),
       kind: kindTag?.slice(KIND_TAG_PREFIX.length),
     };
-    if (created) effects.record('ticket_created', key ?? `ticket-${ticket.id}`, String(ticket.id), detail);
+    if (created) {
+      // Without an Idempotency-Key (always so in create_many), the key the ticket's audit metadata carries.
+      const keyed = key ?? metadataKey(comment?.custom);
+      effects.record('ticket_created', keyed ?? `ticket-${ticket.id}`, String(ticket.id), detail);
+    }
     if (change.solvedNow)
       effects.record('ticket_solved', key ?? `ticket-${ticket.id}`, String(ticket.id), detail);
     if (comment?.public) recordNotice(ticket, comment);
+  };
+
+  const metadataKey = (custom: Record<string, unknown> | undefined): string | undefined => {
+    const stored = custom?.[KEY_METADATA_KEY];
+    return typeof stored === 'string' && stored ? stored : undefined;
   };
 
   const recordNotice = (ticket: TicketRecord, comment: CommentRecord) => {
@@ -430,7 +465,160 @@ export async function startCrmSandbox(options: CrmSandboxOptions = {}): Promise<
     };
   };
 
+  /** A job result's error for Zendesk validation problems: the name and the problems in words. */
+  const itemInvalid = (problems: FieldProblem[]) => ({
+    error: 'RecordInvalid',
+    details: problems.map((p) => p.description).join(' '),
+  });
+
+  /** Reads the ids parameter of a bulk request: up to MAX_BULK_TICKETS ticket ids, comma-separated. */
+  const bulkIds = (req: FastifyRequest, reply: FastifyReply): number[] | undefined | null => {
+    const raw = singleQuery(req.query, 'ids');
+    if (raw === undefined) return undefined;
+    const parts = (raw ?? '').split(',').map((p) => p.trim());
+    if (raw === null || parts.some((p) => !/^\d{1,15}$/.test(p))) {
+      badRequest(reply, 'ids must be given once, as a comma-separated list of ticket ids');
+      return null;
+    }
+    if (parts.length > MAX_BULK_TICKETS) {
+      badRequest(reply, `Too many ids: at most ${MAX_BULK_TICKETS} per request`);
+      return null;
+    }
+    return parts.map(Number);
+  };
+
+  /** Reads a bulk body's array (`tickets`): present, not empty, at most MAX_BULK_TICKETS. */
+  const bulkTickets = (req: FastifyRequest, reply: FastifyReply): unknown[] | undefined => {
+    const list = isObject(req.body) ? req.body.tickets : undefined;
+    if (!Array.isArray(list) || list.length === 0) {
+      badRequest(reply, 'the request body must be a JSON object with a non-empty "tickets" array');
+      return undefined;
+    }
+    if (list.length > MAX_BULK_TICKETS) {
+      badRequest(reply, `Too many tickets: at most ${MAX_BULK_TICKETS} per request`);
+      return undefined;
+    }
+    return list;
+  };
+
+  /** One create_many item, processed in the job: the ticket, or its own error. */
+  const createItem = (raw: unknown, index: number): Record<string, unknown> => {
+    if (!isObject(raw))
+      return { index, ...itemInvalid([{ field: 'ticket', description: 'Ticket: must be an object' }]) };
+    const input = TicketCreate.safeParse(raw);
+    if (!input.success) return { index, ...itemInvalid(problemsOf(input.error)) };
+    const change = store.create(input.data);
+    if (Array.isArray(change)) return { index, ...itemInvalid(change) };
+    recordChange(change, undefined, true);
+    const externalId = change.ticket.externalId;
+    return {
+      index,
+      id: change.ticket.id,
+      ...(externalId ? { external_id: externalId } : {}),
+      status: 'Created',
+    };
+  };
+
+  /** One update_many item, processed in the job: updated, or its own error. */
+  const updateItem = (id: unknown, raw: unknown, index: number): Record<string, unknown> => {
+    const failed = (error: Record<string, unknown>) => ({
+      index,
+      id: typeof id === 'number' ? id : null,
+      action: 'update',
+      success: false,
+      status: 'Failed',
+      ...error,
+    });
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 1) {
+      return failed({ error: 'InvalidValue', details: 'Id: must be a ticket id' });
+    }
+    const ticket = store.get(id);
+    if (!ticket) return failed({ error: 'RecordNotFound', details: 'Ticket not found' });
+    if (!isObject(raw))
+      return failed(itemInvalid([{ field: 'ticket', description: 'Ticket: must be an object' }]));
+    const input = TicketUpdate.safeParse(raw);
+    if (!input.success) return failed(itemInvalid(problemsOf(input.error)));
+    const change = store.update(ticket, input.data);
+    if (Array.isArray(change)) return failed(itemInvalid(change));
+    recordChange(change, metadataKey(input.data.metadata), false);
+    return { index, id, action: 'update', success: true, status: 'Updated' };
+  };
+
+  const createMany = async (req: FastifyRequest, reply: FastifyReply) => {
+    const list = bulkTickets(req, reply);
+    if (!list) return reply;
+    const job = jobs.enqueue(
+      'Bulk Create Tickets',
+      list.map((raw, index) => () => createItem(raw, index)),
+    );
+    return { job_status: jobStatusJson(job, baseUrl) };
+  };
+
+  const updateMany = async (req: FastifyRequest, reply: FastifyReply) => {
+    const ids = bulkIds(req, reply);
+    if (ids === null) return reply;
+    let items: { id: unknown; patch: unknown }[];
+    if (ids) {
+      // Bulk update: one change applied to every ticket named.
+      const ticket = isObject(req.body) ? req.body.ticket : undefined;
+      if (!isObject(ticket))
+        return badRequest(reply, 'with ids, the request body must hold a "ticket" object');
+      items = ids.map((id) => ({ id, patch: ticket }));
+    } else {
+      // Batch update: one change per ticket, each naming its id.
+      const list = bulkTickets(req, reply);
+      if (!list) return reply;
+      items = list.map((t) => {
+        if (!isObject(t)) return { id: undefined, patch: t };
+        const { id, ...patch } = t;
+        return { id, patch };
+      });
+    }
+    const job = jobs.enqueue(
+      'Bulk Update Tickets',
+      items.map((item, index) => () => updateItem(item.id, item.patch, index)),
+    );
+    return { job_status: jobStatusJson(job, baseUrl) };
+  };
+
+  const showMany = async (req: FastifyRequest, reply: FastifyReply) => {
+    const ids = bulkIds(req, reply);
+    if (ids === null) return reply;
+    if (!ids) return badRequest(reply, 'ids is required');
+    const tickets = ids.flatMap((id) => {
+      const t = store.get(id);
+      return t ? [ticketJson(t, baseUrl)] : [];
+    });
+    return { tickets, next_page: null, previous_page: null, count: tickets.length };
+  };
+
+  const showManyJobStatuses = async (req: FastifyRequest, reply: FastifyReply) => {
+    const raw = singleQuery(req.query, 'ids');
+    const ids = typeof raw === 'string' ? raw.split(',').map((p) => p.trim()) : [];
+    if (!ids.length || ids.some((id) => !/^[0-9a-zA-Z]{1,64}$/.test(id))) {
+      return badRequest(reply, 'ids must be given once, as a comma-separated list of job status ids');
+    }
+    if (ids.length > MAX_BULK_TICKETS) {
+      return badRequest(reply, `Too many ids: at most ${MAX_BULK_TICKETS} per request`);
+    }
+    const found = ids.flatMap((id) => {
+      const job = jobs.get(id);
+      return job ? [jobStatusJson(job, baseUrl)] : [];
+    });
+    return { job_statuses: found };
+  };
+
+  const showJobStatus = async (req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
+    const job = jobs.get(req.params.id.replace(/\.json$/, ''));
+    if (!job) return recordNotFound(reply);
+    return { job_status: jobStatusJson(job, baseUrl) };
+  };
+
   for (const suffix of ['', '.json']) {
+    app.post(`/api/v2/tickets/create_many${suffix}`, createMany);
+    app.put(`/api/v2/tickets/update_many${suffix}`, updateMany);
+    app.get(`/api/v2/tickets/show_many${suffix}`, showMany);
+    app.get(`/api/v2/job_statuses/show_many${suffix}`, showManyJobStatuses);
     app.post(`/api/v2/tickets${suffix}`, createTicket);
     app.get(`/api/v2/tickets${suffix}`, listTickets);
     app.get(`/api/v2/search${suffix}`, search);
@@ -441,6 +629,7 @@ export async function startCrmSandbox(options: CrmSandboxOptions = {}): Promise<
   app.get('/api/v2/users/me', async () => ({ user: sandboxAgent(options.credentials?.email) }));
   app.get('/api/v2/tickets/:id', showTicket);
   app.put('/api/v2/tickets/:id', updateTicket);
+  app.get('/api/v2/job_statuses/:id', showJobStatus);
 
   effects.install(app);
   app.get('/__sandbox/notifications', async (req, reply) => {
@@ -470,6 +659,7 @@ export async function startCrmSandbox(options: CrmSandboxOptions = {}): Promise<
     return { reschedules: list, count: list.length };
   });
   app.get('/__sandbox/webhooks', async () => ({ deliveries: webhooks.log, count: webhooks.log.length }));
+  app.get('/__sandbox/requests', async () => ({ requests }));
 
   await app.listen({ port: opts.port, host: opts.host });
   const port = (app.server.address() as AddressInfo).port;
@@ -486,11 +676,15 @@ export async function startCrmSandbox(options: CrmSandboxOptions = {}): Promise<
     store,
     notices,
     reschedules: customers?.records ?? [],
+    jobs,
+    requests,
     async drain() {
+      await jobs.drain();
       await customers?.drain();
       await webhooks.drain();
     },
     async close() {
+      jobs.close();
       await customers?.close();
       await app.close();
     },

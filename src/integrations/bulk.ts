@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import DataLoader from 'dataloader';
 
 /**
@@ -35,10 +36,15 @@ export interface BulkOperation<I, R> {
  * itself throws (a 429 or an outage of the bulk call), every call of that batch rejects with its error, and
  * each caller's own retry policy decides (Temporal retries each activity on its own). Nothing is cached: a
  * retried call goes out again, and idempotency stays per item.
+ *
+ * `ready`, when given, is awaited after the window before a batch goes out (e.g. until the adapter's own
+ * request pacing has room): calls made meanwhile join the batch, so a paced vendor gets fuller bulk requests
+ * instead of more of them.
  */
 export function bulkOperation<I, R>(
   send: (items: readonly I[]) => Promise<readonly (R | Error)[]>,
   opts: BulkOptions,
+  ready?: () => Promise<void>,
 ): BulkOperation<I, R> {
   const stats: BulkStats = { requests: 0, items: 0 };
   const maxItems = Math.max(1, Math.floor(opts.maxItems));
@@ -54,7 +60,16 @@ export function bulkOperation<I, R>(
     {
       cache: false,
       maxBatchSize: maxItems,
-      ...(opts.windowMs > 0 ? { batchScheduleFn: (run) => setTimeout(run, opts.windowMs) } : {}),
+      ...(ready
+        ? {
+            batchScheduleFn: (run) => {
+              const window = opts.windowMs > 0 ? sleep(opts.windowMs) : Promise.resolve();
+              void window.then(ready).then(run, run);
+            },
+          }
+        : opts.windowMs > 0
+          ? { batchScheduleFn: (run) => setTimeout(run, opts.windowMs) }
+          : {}),
     },
   );
   return { submit: (item) => loader.load(item), stats };

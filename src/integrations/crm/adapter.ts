@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { ShipsyncError } from '../../domain/errors.js';
 import type { ExceptionKind } from '../../domain/model.js';
 import type { CaseRef, CaseView, CrmPort } from '../ports.js';
-import { classifyZendeskFailure } from './errors.js';
+import { classifyZendeskFailure, classifyZendeskJobResult, classifyZendeskResponse } from './errors.js';
 import {
   DEFAULT_FIELD_IDS,
   NOTIFICATION_TAG,
@@ -24,7 +24,7 @@ import {
   type OpenCaseInput,
   type ZendeskFieldIds,
 } from './mappers.js';
-import type { BulkOptions } from '../bulk.js';
+import { DEFAULT_BULK, bulkOperation, type BulkOperation, type BulkOptions } from '../bulk.js';
 
 /** A case ticket as the CRM records it, in ISO-8601 instants of the CRM's clock. */
 export interface CrmCaseRecord {
@@ -54,7 +54,27 @@ export interface CrmAdapterOptions {
   requestsPerMinute?: number;
   /** How concurrent calls are coalesced into the vendor's bulk requests (DEFAULT_BULK when unset). */
   bulk?: BulkOptions;
+  /** How a bulk job is awaited (DEFAULT_JOB_WAIT when unset). */
+  jobWait?: Partial<JobWait>;
 }
+
+/** Zendesk's own limit of tickets in one `create_many`, `update_many` or `show_many` request. */
+export const ZENDESK_BULK_LIMIT = 100;
+
+/** How the adapter awaits a bulk job: polls of `job_statuses/{id}`, each a request against the budget. */
+export interface JobWait {
+  /** Wait before the first poll; each further poll waits twice as long, at most `maxPollMs`. */
+  firstPollMs: number;
+  maxPollMs: number;
+  /** Longest wait for a job; a job still queued or working then fails its calls as CRM_UNAVAILABLE (retried). */
+  timeoutMs: number;
+}
+
+/** Zendesk usually finishes a small job within a second or two; a shipment activity has 30 s in all. */
+export const DEFAULT_JOB_WAIT: JobWait = { firstPollMs: 250, maxPollMs: 2_000, timeoutMs: 20_000 };
+
+/** Notice threads remembered per worker (shipment id → ticket id), the oldest forgotten first. */
+const THREAD_CACHE_SIZE = 10_000;
 
 const PAGE_SIZE = 100;
 /** Safety stop for cursor walks, far above any real shipment's ticket or comment count. */
@@ -66,11 +86,79 @@ const CursorMeta = z
   .optional();
 const TicketPage = z.object({ tickets: z.array(ZendeskTicket), meta: CursorMeta });
 const CommentPage = z.object({ comments: z.array(ZendeskComment), meta: CursorMeta });
+const TicketList = z.object({ tickets: z.array(ZendeskTicket) });
+const JobResult = z
+  .object({
+    index: z.number().int().optional(),
+    id: z.number().int().nullable().optional(),
+    success: z.boolean().optional(),
+    status: z.string().optional(),
+    error: z.unknown().optional(),
+    details: z.unknown().optional(),
+  })
+  .loose();
+const JobStatus = z.object({
+  id: z.string().min(1),
+  status: z.string(),
+  message: z.string().nullable().optional(),
+  results: z.array(JobResult).nullable().optional(),
+});
+type JobStatus = z.infer<typeof JobStatus>;
+type JobResult = z.infer<typeof JobResult>;
+const JobEnvelope = z.object({ job_status: JobStatus });
+const JobList = z.object({ job_statuses: z.array(JobStatus) });
+
+/** One ticket create: the body of a single create, its Idempotency-Key, and the caller's context for errors. */
+interface CreateItem {
+  body: { ticket: Record<string, unknown> };
+  idempotencyKey: string;
+  context: string;
+}
+
+/** One ticket update: the ticket, the body of a single update, and the caller's context for errors. */
+interface UpdateItem {
+  id: number;
+  body: { ticket: Record<string, unknown> };
+  context: string;
+}
+
+/** One ticket read. */
+interface ReadItem {
+  id: number;
+  context: string;
+}
+
+/** A job's result for an item, or that item's own typed error. */
+function resultOrError(
+  result: JobResult | undefined,
+  context: string,
+  ok: (r: JobResult) => boolean,
+): JobResult | ShipsyncError {
+  if (!result) {
+    return new ShipsyncError('CRM_UNAVAILABLE', `${context}: the Zendesk job answered nothing for this item`);
+  }
+  if (result.error === undefined && ok(result)) return result;
+  return classifyZendeskJobResult(result, context);
+}
+
+/** Zendesk refused to change a closed ticket (`Status: closed prevents ticket update`). */
+function isClosedRefusal(err: unknown): boolean {
+  return (
+    err instanceof ShipsyncError &&
+    err.code === 'CRM_REJECTED' &&
+    err.details.field === 'status' &&
+    /closed/i.test(`${err.message} ${JSON.stringify(err.details.body ?? '')}`)
+  );
+}
 
 function authHeader(email: string | undefined, token: string | undefined): string {
   if (token && !email) return `Bearer ${token}`;
   const user = email ?? 'shipsync@sandbox.zendesk.test';
   return `Basic ${Buffer.from(`${user}/token:${token ?? 'sandbox'}`).toString('base64')}`;
+}
+
+function isNotFound(err: unknown): boolean {
+  return err instanceof ShipsyncError && err.code === 'CRM_TICKET_NOT_FOUND';
 }
 
 function parse<T>(schema: z.ZodType<T>, data: unknown, context: string): T {
@@ -83,19 +171,34 @@ function parse<T>(schema: z.ZodType<T>, data: unknown, context: string): T {
 
 /**
  * CrmPort over the Zendesk Support API. Cases are tickets (one per case, external_id = shipment id, a kind
- * tag, created with an Idempotency-Key). Customer notices are public comments on the case ticket or on one
- * notice ticket per shipment; Zendesk comments take no idempotency key, so each carries its key in the
- * audit's custom metadata and the adapter reads the ticket's comments before adding one.
+ * tag, the idempotency key in a ticket field). Customer notices are public comments on the case ticket or on
+ * one notice ticket per shipment; Zendesk comments take no idempotency key, so each carries its key in the
+ * audit's custom metadata and a retry reads the ticket's comments before adding one. Concurrent creates,
+ * updates and reads of one worker share Zendesk's bulk requests (create_many, update_many, show_many).
  */
 export class ZendeskCrmAdapter implements CrmPort {
   /** Paces requests so that no rolling minute carries more than the budget. */
   private readonly pacer: PQueue;
   private resumeAt = 0;
+  /** Ticket creates, coalesced into `create_many` (a lone one is a single create with its Idempotency-Key). */
+  private readonly creates: BulkOperation<CreateItem, number>;
+  /** Ticket updates, coalesced into `update_many` (a lone one is a single update). */
+  private readonly updates: BulkOperation<UpdateItem, void>;
+  /** Ticket reads, coalesced into `show_many` (a lone one is a single read). */
+  private readonly reads: BulkOperation<ReadItem, ZendeskTicket>;
+  /** Polls of concurrent jobs, coalesced into `job_statuses/show_many` (a lone one is a single poll). */
+  private readonly polls: BulkOperation<string, JobStatus>;
+  private readonly jobWait: JobWait;
+  /** Each shipment's notice thread as last found or opened by this worker. */
+  private readonly threads = new Map<string, number>();
+  /** Thread lookups under way, so concurrent notices of one shipment share one. */
+  private readonly threadLookups = new Map<string, Promise<number>>();
 
   constructor(
     private readonly http: AxiosInstance,
     private readonly ids: ZendeskFieldIds = DEFAULT_FIELD_IDS,
     requestsPerMinute = Infinity,
+    opts: { bulk?: BulkOptions; jobWait?: Partial<JobWait> } = {},
   ) {
     // Ten rolling windows a minute (fewer for tiny budgets): smooth, and never more than the budget in any minute.
     const windows = Math.max(1, Math.min(10, Math.floor(requestsPerMinute)));
@@ -106,13 +209,43 @@ export class ZendeskCrmAdapter implements CrmPort {
           strict: true,
         })
       : new PQueue();
+    const bulk = opts.bulk ?? DEFAULT_BULK;
+    const capped = { ...bulk, maxItems: Math.min(bulk.maxItems, ZENDESK_BULK_LIMIT) };
+    // A batch goes out once the pacing has room: under load, calls gather behind the pace into one request.
+    const ready = () => this.paceHasRoom();
+    this.creates = bulkOperation((items) => this.sendCreates(items), capped, ready);
+    this.updates = bulkOperation((items) => this.sendUpdates(items), capped, ready);
+    this.reads = bulkOperation((items) => this.sendReads(items), capped, ready);
+    this.polls = bulkOperation((ids) => this.sendPolls(ids), capped, ready);
+    this.jobWait = { ...DEFAULT_JOB_WAIT, ...opts.jobWait };
+  }
+
+  /** Resolves when a request would go out at once: no Retry-After hold, nothing waiting for the pace. */
+  private async paceHasRoom(): Promise<void> {
+    for (;;) {
+      const hold = this.resumeAt - Date.now();
+      if (hold > 0) await sleep(hold);
+      else if (this.pacer.size > 0) await this.pacer.onEmpty();
+      else return;
+    }
+  }
+
+  /** Bulk requests sent and the items they carried, per operation. */
+  bulkStats() {
+    return {
+      creates: this.creates.stats,
+      updates: this.updates.stats,
+      reads: this.reads.stats,
+      polls: this.polls.stats,
+    };
   }
 
   /** Opens a case ticket, or returns the one an earlier call with the same key opened. */
   async openCase(input: OpenCaseInput): Promise<CaseRef> {
     const context = `open ${input.kind} case for ${input.shipmentId}`;
-    // Zendesk forgets idempotency keys after 2 h; the key kept in a ticket field covers later retries. A
-    // first try has nothing to find, and the Idempotency-Key header still guards it.
+    // Zendesk forgets idempotency keys after 2 h, and a create sent in a create_many carries none: the key
+    // kept in a ticket field is what a retry finds. A first try has nothing to find (a lone one still goes
+    // with its Idempotency-Key).
     const earlier = input.firstTry
       ? undefined
       : (await this.ticketsFor(input.shipmentId, context)).find(
@@ -127,37 +260,51 @@ export class ZendeskCrmAdapter implements CrmPort {
       }
       return { caseId: String(earlier.id) };
     }
-    const res = await this.call(context, () =>
-      this.http.post('/api/v2/tickets.json', caseToTicketCreate(input, this.ids), {
-        headers: { 'idempotency-key': input.idempotencyKey },
-      }),
-    );
-    return { caseId: String(parse(TicketEnvelope, res.data, context).ticket.id) };
+    const id = await this.creates.submit({
+      body: caseToTicketCreate(input, this.ids),
+      idempotencyKey: input.idempotencyKey,
+      context,
+    });
+    return { caseId: String(id) };
   }
 
   /** Adds the notice as a public comment, once per idempotency key. */
   async notifyCustomer(input: NotifyCustomerInput): Promise<void> {
     const context = `notify customer of ${input.shipmentId}`;
+    const remembered = input.caseId ? undefined : this.threads.get(input.shipmentId);
     const ticketId = input.caseId
       ? this.ticketId(input.caseId, context)
-      : await this.noticeThread(input, context);
+      : (remembered ?? (await this.noticeThread(input, context)));
+    try {
+      await this.addNotice(ticketId, input, context);
+    } catch (err) {
+      // The thread this worker remembered was closed or deleted since: find or open the shipment's thread again.
+      if (remembered === undefined || !(isClosedRefusal(err) || isNotFound(err))) throw err;
+      this.threads.delete(input.shipmentId);
+      await this.addNotice(await this.noticeThread(input, context), input, context);
+    }
+  }
+
+  private async addNotice(ticketId: number, input: NotifyCustomerInput, context: string): Promise<void> {
     // Comments take no idempotency key: a retry looks for its own comment first; a first try cannot find one.
     if (!input.firstTry && (await this.hasCommentWithKey(ticketId, input.idempotencyKey, context))) return;
-    await this.call(context, () =>
-      this.http.put(`/api/v2/tickets/${ticketId}.json`, noticeCommentUpdate(input)),
-    );
+    await this.updates.submit({ id: ticketId, body: noticeCommentUpdate(input), context });
   }
 
   /** Solves the case with an internal comment; a case already solved or closed is left as it is. */
   async closeCase(caseId: string, resolution: string, idempotencyKey: string): Promise<void> {
     const context = `close case ${caseId}`;
     const id = this.ticketId(caseId, context);
-    const res = await this.call(context, () => this.http.get(`/api/v2/tickets/${id}.json`));
-    const ticket = parse(TicketEnvelope, res.data, context).ticket;
+    // Zendesk solves a solved ticket again (another closing comment), so the read stays; reads are shared too.
+    const ticket = await this.reads.submit({ id, context });
     if (ticket.status === 'solved' || ticket.status === 'closed') return;
-    await this.call(context, () =>
-      this.http.put(`/api/v2/tickets/${id}.json`, closeCaseUpdate(resolution, idempotencyKey)),
-    );
+    try {
+      await this.updates.submit({ id, body: closeCaseUpdate(resolution, idempotencyKey), context });
+    } catch (err) {
+      // Closed between the read and the update (only a solved ticket closes): the case is closed already.
+      if (isClosedRefusal(err)) return;
+      throw err;
+    }
   }
 
   /** The shipment's tickets (cases and the notice thread) by external id, every cursor page. */
@@ -207,8 +354,29 @@ export class ZendeskCrmAdapter implements CrmPort {
     return Number(caseId);
   }
 
-  /** The shipment's open notice ticket, created (idempotently) when there is none. */
-  private async noticeThread(input: NotifyCustomerInput, context: string): Promise<number> {
+  /**
+   * The shipment's open notice ticket, created (idempotently) when there is none; remembered, and one lookup
+   * at a time per shipment in this worker.
+   */
+  private noticeThread(input: NotifyCustomerInput, context: string): Promise<number> {
+    const pending = this.threadLookups.get(input.shipmentId);
+    if (pending) return pending;
+    const lookup = this.findOrOpenThread(input, context)
+      .then((id) => {
+        this.threads.delete(input.shipmentId);
+        this.threads.set(input.shipmentId, id);
+        if (this.threads.size > THREAD_CACHE_SIZE) {
+          const oldest = this.threads.keys().next().value;
+          if (oldest !== undefined) this.threads.delete(oldest);
+        }
+        return id;
+      })
+      .finally(() => this.threadLookups.delete(input.shipmentId));
+    this.threadLookups.set(input.shipmentId, lookup);
+    return lookup;
+  }
+
+  private async findOrOpenThread(input: NotifyCustomerInput, context: string): Promise<number> {
     const threads = (await this.ticketsFor(input.shipmentId, context)).filter((t) =>
       t.tags.includes(NOTIFICATION_TAG),
     );
@@ -219,12 +387,7 @@ export class ZendeskCrmAdapter implements CrmPort {
     const key = closed
       ? `${input.shipmentId}:notice-thread:after-${closed.id}`
       : `${input.shipmentId}:notice-thread`;
-    const res = await this.call(context, () =>
-      this.http.post('/api/v2/tickets.json', noticeThreadCreate(input, this.ids), {
-        headers: { 'idempotency-key': key },
-      }),
-    );
-    return parse(TicketEnvelope, res.data, context).ticket.id;
+    return this.creates.submit({ body: noticeThreadCreate(input, this.ids), idempotencyKey: key, context });
   }
 
   /** Every ticket whose external_id is the shipment id, walking the cursor pages. */
@@ -287,6 +450,140 @@ export class ZendeskCrmAdapter implements CrmPort {
     return false;
   }
 
+  /**
+   * Sends a batch of creates: a lone one as a single create with its Idempotency-Key (one request, and
+   * Zendesk answers its repeat with the same ticket); more as one `create_many` whose job is then awaited.
+   */
+  private async sendCreates(items: readonly CreateItem[]): Promise<(number | Error)[]> {
+    const [only] = items;
+    if (only && items.length === 1) {
+      const res = await this.call(only.context, () =>
+        this.http.post('/api/v2/tickets.json', only.body, {
+          headers: { 'idempotency-key': only.idempotencyKey },
+        }),
+      );
+      return [parse(TicketEnvelope, res.data, only.context).ticket.id];
+    }
+    const context = `create ${items.length} tickets`;
+    const job = await this.runJob(context, () =>
+      this.http.post('/api/v2/tickets/create_many.json', { tickets: items.map((i) => i.body.ticket) }),
+    );
+    const byIndex = new Map((job.results ?? []).map((r) => [r.index, r]));
+    return items.map((item, index) => {
+      const r = resultOrError(byIndex.get(index), item.context, (x) => typeof x.id === 'number');
+      return r instanceof Error ? r : (r.id as number);
+    });
+  }
+
+  /**
+   * Sends a batch of updates: a lone one as a single update; more as one `update_many` with one change per
+   * ticket (`{tickets: [{id, ...}]}`), whose job is then awaited.
+   */
+  private async sendUpdates(items: readonly UpdateItem[]): Promise<(undefined | Error)[]> {
+    const [only] = items;
+    if (only && items.length === 1) {
+      await this.call(only.context, () => this.http.put(`/api/v2/tickets/${only.id}.json`, only.body));
+      return [undefined];
+    }
+    const context = `update ${items.length} tickets`;
+    const job = await this.runJob(context, () =>
+      this.http.put('/api/v2/tickets/update_many.json', {
+        tickets: items.map((i) => ({ ...i.body.ticket, id: i.id })),
+      }),
+    );
+    const results = job.results ?? [];
+    // By index when the job gives one; else the n-th result for a ticket id answers the n-th item for it.
+    const byIndex = new Map(results.filter((r) => r.index !== undefined).map((r) => [r.index, r]));
+    const byId = new Map<number, JobResult[]>();
+    for (const r of results) if (typeof r.id === 'number') byId.set(r.id, [...(byId.get(r.id) ?? []), r]);
+    return items.map((item, index) => {
+      const r = byIndex.size ? byIndex.get(index) : byId.get(item.id)?.shift();
+      const outcome = resultOrError(r, item.context, (x) => x.success !== false && x.status !== 'Failed');
+      return outcome instanceof Error ? outcome : undefined;
+    });
+  }
+
+  /** Reads a batch of tickets: a lone one with a single read; more with one `show_many`. */
+  private async sendReads(items: readonly ReadItem[]): Promise<(ZendeskTicket | Error)[]> {
+    const [only] = items;
+    if (only && items.length === 1) {
+      const res = await this.call(only.context, () => this.http.get(`/api/v2/tickets/${only.id}.json`));
+      return [parse(TicketEnvelope, res.data, only.context).ticket];
+    }
+    const context = `read ${items.length} tickets`;
+    const ids = [...new Set(items.map((i) => i.id))];
+    const res = await this.call(context, () =>
+      this.http.get('/api/v2/tickets/show_many.json', { params: { ids: ids.join(',') } }),
+    );
+    const found = new Map(parse(TicketList, res.data, context).tickets.map((t) => [t.id, t]));
+    return items.map(
+      (item) =>
+        found.get(item.id) ??
+        classifyZendeskResponse(404, {}, { error: 'RecordNotFound', description: 'Not found' }, item.context),
+    );
+  }
+
+  /** Polls jobs: a lone one with `job_statuses/{id}`, more with one `job_statuses/show_many`. */
+  private async sendPolls(ids: readonly string[]): Promise<(JobStatus | Error)[]> {
+    const context = `poll ${ids.length} Zendesk job(s)`;
+    const [only] = ids;
+    if (only && ids.length === 1) {
+      const res = await this.call(context, () => this.http.get(`/api/v2/job_statuses/${only}.json`));
+      return [parse(JobEnvelope, res.data, context).job_status];
+    }
+    const unique = [...new Set(ids)];
+    const res = await this.call(context, () =>
+      this.http.get('/api/v2/job_statuses/show_many.json', { params: { ids: unique.join(',') } }),
+    );
+    const found = new Map(parse(JobList, res.data, context).job_statuses.map((j) => [j.id, j]));
+    return ids.map(
+      (id) =>
+        found.get(id) ??
+        classifyZendeskResponse(404, {}, { error: 'RecordNotFound', description: 'Not found' }, context),
+    );
+  }
+
+  /**
+   * Starts a bulk job and awaits it: polls `job_statuses/{id}` (each poll a request, shared with the polls of
+   * other jobs under way) after `firstPollMs`, then
+   * twice as long each time up to `maxPollMs`. A job still unfinished after `timeoutMs`, or one Zendesk
+   * reports failed, fails every call of the batch as CRM_UNAVAILABLE: retried, a call's own lookup then
+   * finds what the job did. A poll refused for the moment (429, 5xx) is polled again within the bound.
+   */
+  private async runJob(context: string, start: () => Promise<{ data: unknown }>): Promise<JobStatus> {
+    const res = await this.call(context, start);
+    let job = parse(JobEnvelope, res.data, context).job_status;
+    const deadline = Date.now() + this.jobWait.timeoutMs;
+    let wait = this.jobWait.firstPollMs;
+    while (job.status === 'queued' || job.status === 'working') {
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new ShipsyncError(
+          'CRM_UNAVAILABLE',
+          `${context}: Zendesk job ${job.id} still ${job.status} after ${this.jobWait.timeoutMs} ms`,
+        );
+      }
+      await sleep(Math.min(wait, left));
+      wait = Math.min(wait * 2, this.jobWait.maxPollMs);
+      try {
+        job = await this.polls.submit(job.id);
+      } catch (err) {
+        if (isNotFound(err)) {
+          throw new ShipsyncError('CRM_UNAVAILABLE', `${context}: Zendesk no longer knows job ${job.id}`);
+        }
+        if (err instanceof ShipsyncError && err.retryable && this.resumeAt < deadline) continue;
+        throw err;
+      }
+    }
+    if (job.status !== 'completed') {
+      throw new ShipsyncError(
+        'CRM_UNAVAILABLE',
+        `${context}: Zendesk job ${job.id} ended ${job.status}${job.message ? ` (${job.message})` : ''}`,
+      );
+    }
+    return job;
+  }
+
   private async call<T>(context: string, request: () => Promise<T>): Promise<T> {
     try {
       return await this.pacer.add(async () => {
@@ -316,5 +613,8 @@ export function createCrmAdapter(opts: CrmAdapterOptions): ZendeskCrmAdapter {
       'content-type': 'application/json',
     },
   });
-  return new ZendeskCrmAdapter(http, { ...DEFAULT_FIELD_IDS, ...opts.fieldIds }, opts.requestsPerMinute);
+  return new ZendeskCrmAdapter(http, { ...DEFAULT_FIELD_IDS, ...opts.fieldIds }, opts.requestsPerMinute, {
+    ...(opts.bulk ? { bulk: opts.bulk } : {}),
+    ...(opts.jobWait ? { jobWait: opts.jobWait } : {}),
+  });
 }

@@ -93,3 +93,41 @@ export function classifyZendeskFailure(err: unknown, context: string): Error {
     `${context}: Zendesk could not be reached (${err.code ?? err.message})`,
   );
 }
+
+/**
+ * The field a job result's error names: Zendesk words a validation problem `Status: closed prevents ticket
+ * update`, so the label before the colon, in snake case (`Follow up date` → `follow_up_date`).
+ */
+function fieldOfDetails(text: string): string | undefined {
+  const m = /^\s*([A-Za-z][A-Za-z ]*?)\s*(\([^)]*\))?\s*:/.exec(text);
+  return m?.[1] ? m[1].trim().toLowerCase().replace(/\s+/g, '_') : undefined;
+}
+
+/**
+ * Classifies one failed item of a bulk job (`create_many`, `update_many`): the code a single call for that
+ * item gets. An unknown ticket is CRM_TICKET_NOT_FOUND as a 404 is; anything else Zendesk refused for that
+ * item is CRM_REJECTED as a 422 `RecordInvalid` is, naming the field its details name.
+ */
+export function classifyZendeskJobResult(
+  result: { error?: unknown; details?: unknown },
+  context: string,
+): ShipsyncError {
+  const name = typeof result.error === 'string' && result.error ? result.error : 'Failed';
+  const text = typeof result.details === 'string' ? result.details : '';
+  if (name === 'RecordNotFound' || name === 'TicketNotFound') {
+    return classifyZendeskResponse(404, {}, { error: name, description: text || 'Not found' }, context);
+  }
+  const field = fieldOfDetails(text);
+  const details =
+    typeof result.details === 'object' && result.details !== null
+      ? result.details
+      : field
+        ? { [field]: [{ description: text }] }
+        : undefined;
+  return classifyZendeskResponse(
+    422,
+    {},
+    { error: name, ...(text ? { description: text } : {}), ...(details ? { details } : {}) },
+    context,
+  );
+}

@@ -6,7 +6,7 @@ import { AUTH, api } from './helpers.js';
 interface Endpoint {
   method: string;
   path: (id: string) => string;
-  body: 'ticket' | 'faults' | 'none';
+  body: 'ticket' | 'tickets' | 'faults' | 'none';
 }
 
 const endpoints: Endpoint[] = [
@@ -19,6 +19,12 @@ const endpoints: Endpoint[] = [
   { method: 'GET', path: (id) => `/api/v2/tickets/${id}/comments.json`, body: 'none' },
   { method: 'GET', path: () => '/api/v2/tickets/1/comments.json', body: 'none' },
   { method: 'GET', path: () => '/api/v2/search.json', body: 'none' },
+  { method: 'POST', path: () => '/api/v2/tickets/create_many.json', body: 'tickets' },
+  { method: 'PUT', path: () => '/api/v2/tickets/update_many.json', body: 'tickets' },
+  { method: 'PUT', path: (id) => `/api/v2/tickets/update_many.json?ids=1,${id}`, body: 'ticket' },
+  { method: 'GET', path: (id) => `/api/v2/tickets/show_many.json?ids=${id}`, body: 'none' },
+  { method: 'GET', path: (id) => `/api/v2/job_statuses/${id}.json`, body: 'none' },
+  { method: 'GET', path: (id) => `/api/v2/job_statuses/show_many.json?ids=${id}`, body: 'none' },
   { method: 'DELETE', path: (id) => `/api/v2/tickets/${id}.json`, body: 'ticket' },
   { method: 'PATCH', path: (id) => `/api/v2/${id}`, body: 'ticket' },
   { method: 'GET', path: () => '/__sandbox/notifications', body: 'none' },
@@ -145,6 +151,33 @@ const ticketBody = fc.oneof(
   { weight: 6, arbitrary: nearlyValidTicket },
   { weight: 1, arbitrary: fc.constant(`{"ticket":{"comment":{"body":"${'x'.repeat(1_100_000)}"}}}`) },
 );
+// Bulk bodies: a tickets array of (nearly) valid or arbitrary tickets, some with ids; or the wrong shape.
+const bulkTicket = fc.oneof(
+  ticketFields,
+  nearlyValidTicket.map((t) => (JSON.parse(t) as { ticket: Record<string, unknown> }).ticket),
+  jsonish,
+);
+const ticketsBody = fc.oneof(
+  { weight: 1, arbitrary: ticketBody },
+  {
+    weight: 4,
+    arbitrary: fc
+      .tuple(
+        fc.array(fc.tuple(bulkTicket, sometimes(fc.oneof(fc.nat({ max: 5 }), jsonish), 3, 1)), {
+          maxLength: 5,
+        }),
+        sometimes(jsonish, 1, 6),
+      )
+      .map(([items, extra]) =>
+        JSON.stringify({
+          tickets: items.map(([t, id]) =>
+            typeof t === 'object' && t && !Array.isArray(t) && id !== undefined ? { ...t, id } : t,
+          ),
+          ...(extra !== undefined ? { ticket: extra } : {}),
+        }),
+      ),
+  },
+);
 const faultsBody = fc.oneof(
   fc.string({ maxLength: 100 }).filter((s) => !s.trim().startsWith('{')),
   fc.array(jsonish, { maxLength: 4 }).map((v) => JSON.stringify(v)),
@@ -177,6 +210,7 @@ const request = fc
     idempotencyKey: fc.option(printable, { nil: undefined }),
     contentType,
     ticketBody: fc.option(ticketBody, { nil: undefined }),
+    ticketsBody: fc.option(ticketsBody, { nil: undefined }),
     faultsBody,
   })
   .map((r) => ({
@@ -190,7 +224,13 @@ const request = fc
       }).filter((e): e is [string, string] => e[1] !== undefined),
     ),
     body:
-      r.endpoint.body === 'ticket' ? r.ticketBody : r.endpoint.body === 'faults' ? r.faultsBody : undefined,
+      r.endpoint.body === 'ticket'
+        ? r.ticketBody
+        : r.endpoint.body === 'tickets'
+          ? r.ticketsBody
+          : r.endpoint.body === 'faults'
+            ? r.faultsBody
+            : undefined,
   }));
 
 describe('CRM sandbox under malformed requests', () => {
@@ -226,6 +266,10 @@ describe('CRM sandbox under malformed requests', () => {
       }),
       { numRuns: 600 },
     );
+    // Bulk jobs run after their answer: each item ends created, updated or with its own error, no job fails.
+    await sandbox.drain();
+    expect(sandbox.jobs.list().length).toBeGreaterThan(0);
+    expect(sandbox.jobs.list().filter((j) => j.status !== 'completed')).toEqual([]);
     const alive = await api(sandbox.url, 'GET', '/api/v2/tickets/1.json');
     expect(alive.status).toBe(200);
     expect(alive.body.ticket.id).toBe(1);

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ShipsyncError, type ErrorCode } from '../../../src/domain/errors.js';
 import {
   classifyZendeskFailure,
+  classifyZendeskJobResult,
   classifyZendeskResponse,
   retryAfterMs,
 } from '../../../src/integrations/crm/errors.js';
@@ -152,4 +153,50 @@ describe('retryAfterMs', () => {
   ])('when Retry-After is %j then the wait is %s ms', (header, ms) => {
     expect(retryAfterMs(header, NOW)).toBe(ms);
   });
+});
+
+describe('classifyZendeskJobResult', () => {
+  it.each<[string, Record<string, unknown>, ErrorCode, string | undefined]>([
+    [
+      'an unknown ticket',
+      { id: 9, error: 'RecordNotFound', details: 'Ticket not found' },
+      'CRM_TICKET_NOT_FOUND',
+      undefined,
+    ],
+    [
+      'a closed ticket',
+      { id: 9, error: 'RecordInvalid', details: 'Status: closed prevents ticket update' },
+      'CRM_REJECTED',
+      'status',
+    ],
+    [
+      'a create without a comment',
+      { index: 1, error: 'RecordInvalid', details: 'Description: cannot be blank' },
+      'CRM_REJECTED',
+      'description',
+    ],
+    [
+      'a field of several words',
+      { id: 9, error: 'TicketUpdateFailed', details: 'Follow Up Date: needed' },
+      'CRM_REJECTED',
+      'follow_up_date',
+    ],
+    [
+      'details as Zendesk field problems',
+      { error: 'RecordInvalid', details: { priority: [{ description: 'Priority: is invalid' }] } },
+      'CRM_REJECTED',
+      'priority',
+    ],
+    ['an error without details', { error: 'Failed' }, 'CRM_REJECTED', undefined],
+  ])(
+    'when a job item failed with %s then it is classified as a single call would be',
+    (_what, result, code, field) => {
+      const err = classifyZendeskJobResult(result, 'close case 9');
+      expect(err).toBeInstanceOf(ShipsyncError);
+      expect(err.code).toBe(code);
+      expect(err.retryable).toBe(false);
+      expect(err.details.field).toBe(field);
+      expect(err.message).toMatch(/^close case 9: /);
+    },
+  );
 });

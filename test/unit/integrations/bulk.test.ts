@@ -66,4 +66,17 @@ describe('bulk operation', () => {
     await Promise.all([7, 8].map((n) => op.submit(n)));
     expect(vendor.requests).toEqual([[7, 8]]);
   });
+
+  it('when a ready check holds the batch then calls made meanwhile join it', async () => {
+    const vendor = recorder();
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const op = bulkOperation(vendor.send, { maxItems: 50, windowMs: 0 }, () => gate);
+    const first = op.submit(1);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const later = [2, 3].map((n) => op.submit(n));
+    open();
+    expect(await Promise.all([first, ...later])).toEqual(['ok-1', 'ok-2', 'ok-3']);
+    expect(vendor.requests).toEqual([[1, 2, 3]]);
+  });
 });
