@@ -72,7 +72,8 @@ export class FaultInjector {
   ) {
     app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
       if (!isApiRoute(req.url)) return;
-      const route = `${req.method} ${req.routeOptions.url ?? req.url.split('?')[0]}`;
+      // Zendesk-style `.json` twins of a route count as the route.
+      const route = `${req.method} ${(req.routeOptions.url ?? req.url.split('?')[0] ?? '').replace(/\.json$/, '')}`;
       this.requests.total++;
       this.requests.byRoute[route] = (this.requests.byRoute[route] ?? 0) + 1;
       const s = this.settings;

@@ -146,17 +146,9 @@ export interface CrmSandbox {
   reschedules: RescheduleRecord[];
   /** The background jobs of `create_many` and `update_many` (`jobs.delayMs` may be changed while running). */
   jobs: JobQueue;
-  /** API requests received, by method and route (`POST /api/v2/tickets/create_many`), also at `/__sandbox/requests`. */
-  requests: RequestCounts;
   /** Waits for simulated-customer calls, queued webhooks and queued bulk jobs to finish. */
   drain(): Promise<void>;
   close(): Promise<void>;
-}
-
-/** API requests the sandbox received: in all, and by method and route without the `.json` suffix. */
-export interface RequestCounts {
-  total: number;
-  byRoute: Record<string, number>;
 }
 
 interface IdempotentResponse {
@@ -235,7 +227,6 @@ export async function startCrmSandbox(options: CrmSandboxOptions = {}): Promise<
   const idempotency = new Map<string, IdempotentResponse>();
   const notices: NoticeRecord[] = [];
   const jobs = new JobQueue(now, opts.seed, opts.jobDelayMs);
-  const requests: RequestCounts = { total: 0, byRoute: {} };
   let baseUrl = '';
 
   const emitWebhook = (payload: Record<string, unknown>) => {
@@ -265,13 +256,8 @@ export async function startCrmSandbox(options: CrmSandboxOptions = {}): Promise<
     : undefined;
 
   const isApi = (url: string) => url.startsWith('/api/v2/') || url === '/api/v2';
-  // Counted first, so a request the faults, the credentials check or the rate limit refuse counts too.
-  app.addHook('onRequest', async (req) => {
-    if (!isApi(req.url)) return;
-    const route = `${req.method} ${(req.routeOptions.url ?? req.url.split('?')[0] ?? '').replace(/\.json$/, '')}`;
-    requests.total += 1;
-    requests.byRoute[route] = (requests.byRoute[route] ?? 0) + 1;
-  });
+  // The fault hook counts every API request first, so one the faults, the credentials check or the rate
+  // limit refuse counts too.
   faults.install(app, zendeskFaultResponder, isApi);
   app.addHook('onRequest', async (req, reply) => {
     if (!isApi(req.url)) return;
@@ -659,7 +645,6 @@ export async function startCrmSandbox(options: CrmSandboxOptions = {}): Promise<
     return { reschedules: list, count: list.length };
   });
   app.get('/__sandbox/webhooks', async () => ({ deliveries: webhooks.log, count: webhooks.log.length }));
-  app.get('/__sandbox/requests', async () => ({ requests }));
 
   await app.listen({ port: opts.port, host: opts.host });
   const port = (app.server.address() as AddressInfo).port;
@@ -677,7 +662,6 @@ export async function startCrmSandbox(options: CrmSandboxOptions = {}): Promise<
     notices,
     reschedules: customers?.records ?? [],
     jobs,
-    requests,
     async drain() {
       await jobs.drain();
       await customers?.drain();

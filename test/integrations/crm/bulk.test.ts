@@ -52,7 +52,7 @@ function notice(shipmentId: string, key: string, caseId?: string) {
 async function requestCounts(
   sandbox: CrmSandbox,
 ): Promise<{ total: number; byRoute: Record<string, number> }> {
-  return (await api(sandbox.url, 'GET', '/__sandbox/requests')).body.requests;
+  return (await api(sandbox.url, 'GET', '/__sandbox/requests')).body;
 }
 
 /** How many more requests each route received between two counts. */
