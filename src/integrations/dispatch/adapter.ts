@@ -248,6 +248,8 @@ export class OnfleetDispatchAdapter implements DispatchPort {
   /** The region → team lookup and when it was asked for; one `GET /teams` serves every concurrent caller. */
   private teams: { at: number; ids: Promise<Map<string, string>> } | undefined;
   private readonly creates: BulkOperation<CreateItem, string>;
+  /** Creates on their way, by key: a second call for the same key waits for the same task. */
+  private readonly creating = new Map<string, Promise<string>>();
 
   constructor(
     private readonly http: AxiosInstance,
@@ -276,10 +278,13 @@ export class OnfleetDispatchAdapter implements DispatchPort {
   /**
    * Finds the task an earlier try already created (by its shipsyncKey metadata) or creates it in the region's
    * team. The create goes out in one `POST /tasks/batch` with the other creates of the moment; a first try
-   * (`opts.firstTry`) has nothing to find and skips the lookup. Resolves with its own task, or rejects with
-   * the error a single `POST /tasks` would have got for it.
+   * (`opts.firstTry`) has nothing to find and skips the lookup. A call for a key whose create is already on
+   * its way from this adapter waits for that task. Resolves with its own task, or rejects with the error a
+   * single `POST /tasks` would have got for it.
    */
   async createTask(job: Job, idempotencyKey: string, opts: CreateTaskOptions = {}): Promise<DispatchTaskRef> {
+    const pending = this.creating.get(idempotencyKey);
+    if (pending) return { taskId: await pending };
     if (!opts.firstTry) {
       const existing = await this.call('find task by key', () =>
         this.http.post<TaskResponse[]>('/tasks/metadata', [
@@ -290,22 +295,28 @@ export class OnfleetDispatchAdapter implements DispatchPort {
       if (found) return { taskId: found.id };
     }
     const teamId = await this.teamFor(job.region);
-    const taskId = await this.creates.submit({
+    const joined = this.creating.get(idempotencyKey);
+    if (joined) return { taskId: await joined };
+    const created = this.creates.submit({
       key: idempotencyKey,
       body: jobToOnfleetTask(job, idempotencyKey, { teamId }),
     });
-    return { taskId };
+    this.creating.set(idempotencyKey, created);
+    try {
+      return { taskId: await created };
+    } finally {
+      if (this.creating.get(idempotencyKey) === created) this.creating.delete(idempotencyKey);
+    }
   }
 
   /**
-   * Sends one batch of creates. A key that appears twice (a retry racing its first try) is sent once and
-   * both calls get its task. A task the answer does not mention fails retryably: the retry looks it up.
+   * Sends one batch of creates (each key once: `createTask` joins a create already on its way). Each call
+   * gets its task, matched by its shipsyncKey, or its own error; a task the answer does not mention fails
+   * retryably, and the retry looks it up.
    */
   private async createBatch(items: readonly CreateItem[]): Promise<(string | Error)[]> {
-    const bodies = new Map<string, OnfleetTaskBody>();
-    for (const item of items) if (!bodies.has(item.key)) bodies.set(item.key, item.body);
     const res = await this.call('create tasks in batch', () =>
-      this.http.post<OnfleetBatchResponse>('/tasks/batch', { tasks: [...bodies.values()] }),
+      this.http.post<OnfleetBatchResponse>('/tasks/batch', { tasks: items.map((i) => i.body) }),
     );
     const outcomes = new Map<string, string | Error>();
     for (const task of res.tasks ?? []) {
