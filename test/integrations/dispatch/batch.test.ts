@@ -308,9 +308,9 @@ describe('dispatch adapter: createTask through POST /tasks/batch', () => {
     }
   });
 
-  it('when 20 retries run at once then each looks its key up and the creates that follow share the batch window', async () => {
-    // A window long enough to gather the creates that follow the lookups (which end at different times).
-    const { adapter, requests } = countingAdapter(sandbox.url, { bulk: { maxItems: 50, windowMs: 300 } });
+  it('when 20 retries run at once then each looks its key up and the creates that follow go out together', async () => {
+    // The lookups end at different times; a window longer than they take (a full batch goes at once).
+    const { adapter, requests } = countingAdapter(sandbox.url, { bulk: { maxItems: 20, windowMs: 30_000 } });
     const jobs = Array.from({ length: 20 }, () => ids('Q'));
     const refs = await Promise.all(
       jobs.map((id) => adapter.createTask(chicagoJob(id), `${id.shipmentId}:task:1`)),
@@ -353,7 +353,8 @@ describe('dispatch adapter: createTask through POST /tasks/batch', () => {
   });
 
   it('when a create is replayed with the same key then the same task comes back and dispatch holds one task', async () => {
-    const { adapter } = countingAdapter(sandbox.url);
+    // A batch window (1 s) longer than a lookup takes, so the racing retry below finds the create on its way.
+    const { adapter } = countingAdapter(sandbox.url, { bulk: { maxItems: 50, windowMs: 1000 } });
     const id = ids('R');
     const key = `${id.shipmentId}:task:1`;
     const first = await adapter.createTask(chicagoJob(id), key, { firstTry: true });
