@@ -332,6 +332,18 @@ export function onfleetErrorBody(name: OnfleetErrorName, cause?: unknown): Onfle
   };
 }
 
+/** One failed task of a POST /tasks/batch answer: the error (batch shape) and the body that was sent. */
+export interface OnfleetBatchError {
+  error: { statusCode: number; error: number; message: string; cause: string };
+  task: unknown;
+}
+
+/** A batch error entry; batch errors carry statusCode, error, message and cause at their top level. */
+export function onfleetBatchError(name: OnfleetErrorName, cause: string, task: unknown): OnfleetBatchError {
+  const e = ONFLEET_ERRORS[name];
+  return { error: { statusCode: e.status, error: e.error, message: e.message, cause }, task };
+}
+
 /** Sends an Onfleet error response. */
 export function sendOnfleetError(reply: FastifyReply, name: OnfleetErrorName, cause?: unknown): FastifyReply {
   return reply.code(ONFLEET_ERRORS[name].status).send(onfleetErrorBody(name, cause));

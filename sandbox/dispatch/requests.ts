@@ -106,6 +106,30 @@ export const CreateTaskBody = z.object({
 /** A parsed POST /tasks body. */
 export type CreateTaskBody = z.infer<typeof CreateTaskBody>;
 
+/** Most tasks Onfleet takes in one POST /tasks/batch. */
+export const BATCH_TASK_LIMIT = 500;
+
+/**
+ * POST /tasks/batch body: `{ tasks: [...] }`. Each task is validated on its own (as POST /tasks would), so
+ * the envelope only checks that `tasks` is a non-empty array within the limit.
+ */
+export const BatchCreateBody = z.object({
+  tasks: z
+    .array(z.unknown())
+    .min(1)
+    .max(BATCH_TASK_LIMIT, { message: `at most ${BATCH_TASK_LIMIT} tasks per batch` }),
+});
+
+/** POST /tasks/:id/complete body (Onfleet's force completion). */
+export const CompleteTaskBody = z.object({
+  completionDetails: z.object({
+    success: z.boolean(),
+    notes: text(10_000).optional(),
+  }),
+});
+/** A parsed POST /tasks/:id/complete body. */
+export type CompleteTaskBody = z.infer<typeof CompleteTaskBody>;
+
 /** PUT /tasks/:id body: any updatable field; null clears a window bound. */
 export const UpdateTaskBody = z.object({
   destination: DestinationSchema.optional(),

@@ -14,7 +14,9 @@ import {
   type TriggerName,
 } from './onfleet.js';
 import {
+  BatchCreateBody,
   CloneTaskBody,
+  CompleteTaskBody,
   CreateTaskBody,
   CreateWebhookBody,
   DispatchBody,
@@ -229,6 +231,17 @@ export async function startDispatchSandbox(opts: DispatchSandboxOptions = {}): P
   app.post('/api/v2/tasks', async (req) => {
     const body = parse(CreateTaskBody, req.body);
     return state.serialize(() => state.createTask(body));
+  });
+  // One request for the whole batch, for the rate limit too; each task succeeds or fails on its own.
+  app.post('/api/v2/tasks/batch', async (req) => {
+    const { tasks } = parse(BatchCreateBody, req.body);
+    return state.serialize(() => state.createTasksInBatch(tasks));
+  });
+  app.post('/api/v2/tasks/:id/complete', async (req, reply) => {
+    const { id } = parse(IdParams, req.params);
+    const body = parse(CompleteTaskBody, req.body);
+    await state.serialize(() => state.forceCompleteTask(id, body));
+    return reply.code(200).send();
   });
   app.post('/api/v2/tasks/metadata', async (req) => state.queryMetadata(parse(MetadataQueryBody, req.body)));
   app.put('/api/v2/tasks/:id', async (req) => {

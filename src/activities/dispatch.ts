@@ -1,6 +1,15 @@
+import { Context } from '@temporalio/activity';
 import type { Address, GeocodedAddress, GeoPoint, Job, TimeWindow } from '../domain/model.js';
 import type { DispatchPort, DispatchTaskRef, GeocoderPort, PlanResult } from '../integrations/ports.js';
 import { classified } from './failures.js';
+
+/**
+ * The activity's first attempt: no earlier try of its create can have reached dispatch, so the adapter can
+ * skip looking for one. A retry after a crash or timeout (attempt 2 and on) always looks.
+ */
+function isFirstTry(): boolean {
+  return Context.current().info.attempt === 1;
+}
 
 /** Dispatch activities (task queue `dispatch`): geocoding, tasks, planning. */
 export function createDispatchActivities({
@@ -17,7 +26,7 @@ export function createDispatchActivities({
     },
     /** Creates the task of a job attempt, or finds the one a retry already created. */
     async dispatchCreateTask(input: { job: Job; idempotencyKey: string }): Promise<DispatchTaskRef> {
-      return dispatch.createTask(input.job, input.idempotencyKey);
+      return dispatch.createTask(input.job, input.idempotencyKey, { firstTry: isFirstTry() });
     },
     /** Moves a task's window; dispatch re-plans and returns the new ETA. */
     async dispatchRescheduleTask(input: { taskId: string; window: TimeWindow }): Promise<{ eta?: string }> {

@@ -113,6 +113,7 @@ export const ERROR_CODES = {
   },
   DISPATCH_TASK_NOT_FOUND: { retryable: false, http: 404, meaning: 'dispatch has no such task' },
   DISPATCH_REJECTED: { retryable: false, http: 422, meaning: 'dispatch rejected the request as invalid' },
+  DISPATCH_TASK_COMPLETED: { retryable: false, http: 409, meaning: 'the dispatch task is already completed' },
   DISPATCH_RATE_LIMITED: { retryable: true, http: 503, meaning: 'dispatch answered 429' },
   DISPATCH_UNAVAILABLE: { retryable: true, http: 503, meaning: 'dispatch answered 5xx or timed out' },
   CRM_TICKET_NOT_FOUND: { retryable: false, http: 404, meaning: 'the CRM has no such ticket' },

@@ -117,8 +117,11 @@ export interface DispatchTaskPage {
 
 /** The dispatch platform, system of execution for routes, ETAs and proof of delivery. */
 export interface DispatchPort {
-  /** Creates (or finds, on a replay) the task for a job attempt. */
-  createTask(job: Job, idempotencyKey: string): Promise<DispatchTaskRef>;
+  /**
+   * Creates (or finds, on a replay) the task for a job attempt; `firstTry` (the activity's first attempt)
+   * says no earlier try of it can have reached dispatch, so there is nothing to look for.
+   */
+  createTask(job: Job, idempotencyKey: string, opts?: { firstTry?: boolean }): Promise<DispatchTaskRef>;
   /** Changes a task's window; dispatch re-plans its route and returns the new ETA when it has one. */
   rescheduleTask(taskId: string, window: TimeWindow): Promise<{ eta?: string }>;
   /** Replaces a task's destination after an address correction. */

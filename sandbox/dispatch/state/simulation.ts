@@ -39,7 +39,8 @@ export class DispatchSimulation extends DispatchInspection implements SimulatorH
   startTask(taskId: string, workerId: string, at: number, eta: number, location: LngLat): void {
     const task = this.tasks.get(taskId);
     const worker = this.worker(workerId);
-    if (!task || !worker || task.worker !== workerId) return;
+    // A task a dispatcher completed by hand stays completed.
+    if (!task || !worker || task.worker !== workerId || task.state === TASK_STATE.completed) return;
     task.state = TASK_STATE.active;
     task.estimatedArrivalTime = eta;
     task.eta = eta;

@@ -1,10 +1,12 @@
-import { TASK_STATE, type OnfleetTask } from '../onfleet.js';
-import type {
-  CloneTaskBody,
+import { TASK_STATE, onfleetBatchError, type OnfleetBatchError, type OnfleetTask } from '../onfleet.js';
+import {
   CreateTaskBody,
-  ListTasksQuery,
-  MetadataQueryBody,
-  UpdateTaskBody,
+  causeOf,
+  type CloneTaskBody,
+  type CompleteTaskBody,
+  type ListTasksQuery,
+  type MetadataQueryBody,
+  type UpdateTaskBody,
 } from '../requests.js';
 import { DispatchPlanning } from './planning.js';
 import {
@@ -23,7 +25,7 @@ export class DispatchTasks extends DispatchPlanning {
   // --- tasks ---------------------------------------------------------------------------------------
 
   /** Creates a task; when its team and date are already planned it joins the best route at once. */
-  createTask(body: CreateTaskBody, extra: { sourceTaskId?: string } = {}): OnfleetTask {
+  createTask(body: CreateTaskBody, extra: { sourceTaskId?: string; batch?: boolean } = {}): OnfleetTask {
     const now = this.simNow();
     const location = body.destination.location;
     if (!location) {
@@ -90,11 +92,65 @@ export class DispatchTasks extends DispatchPlanning {
       attempt: metadataValue(task, 'attempt'),
       team: this.team(teamId)?.name,
     });
-    this.publish('taskCreated', task, now, this.admin());
+    // Onfleet sends no taskCreated for tasks created in a batch.
+    if (!extra.batch) this.publish('taskCreated', task, now, this.admin());
     if (extra.sourceTaskId !== undefined) this.publish('taskCloned', task, now, this.admin());
     const plan = this.plans.get(this.planKey(teamId, this.dateOf(task, teamId)));
     if (plan) this.insertIntoPlan(plan, id);
     return task;
+  }
+
+  /**
+   * Creates each task of a batch on its own (Onfleet's POST /tasks/batch): a task that does not validate or
+   * cannot be created becomes an entry of `errors` with the body that was sent, and the others are created.
+   */
+  createTasksInBatch(bodies: readonly unknown[]): { tasks: OnfleetTask[]; errors: OnfleetBatchError[] } {
+    const tasks: OnfleetTask[] = [];
+    const errors: OnfleetBatchError[] = [];
+    for (const raw of bodies) {
+      const parsed = CreateTaskBody.safeParse(raw);
+      if (!parsed.success) {
+        errors.push(onfleetBatchError('invalidArgument', causeOf(parsed.error), raw));
+        continue;
+      }
+      try {
+        tasks.push(this.createTask(parsed.data, { batch: true }));
+      } catch (err) {
+        if (!(err instanceof DispatchError)) throw err;
+        errors.push(onfleetBatchError(err.errorName, err.detail ?? err.message, raw));
+      }
+    }
+    return { tasks, errors };
+  }
+
+  /**
+   * Force-completes a task that is not completed yet (Onfleet's POST /tasks/:id/complete), as a dispatcher
+   * would from the dashboard: it ends as succeeded or failed (reason MANAGER_OVERRIDE) with the notes given,
+   * leaves its driver, and sends the taskCompleted or taskFailed webhook a driver's completion sends.
+   */
+  forceCompleteTask(id: string, body: CompleteTaskBody): void {
+    const task = this.getTask(id);
+    if (task.state === TASK_STATE.completed)
+      throw new DispatchError('invalidArgument', `state: task ${id} is already completed`);
+    const now = this.simNow();
+    const { success, notes = '' } = body.completionDetails;
+    const d = task.completionDetails;
+    d.success = success;
+    d.time = now;
+    d.notes = notes;
+    d.failureReason = success ? 'NONE' : 'MANAGER_OVERRIDE';
+    d.failureNotes = success ? '' : notes;
+    task.state = TASK_STATE.completed;
+    task.estimatedCompletionTime = now;
+    task.timeLastModified = now;
+    const worker = task.worker ? this.worker(task.worker) : undefined;
+    if (worker) this.detachFromWorker(worker.id, id);
+    this.opts.effects.record(success ? 'task.completed' : 'task.failed', id, id, {
+      shipmentId: metadataValue(task, 'shipmentId'),
+      failureReason: d.failureReason,
+      forced: true,
+    });
+    this.publish(success ? 'taskCompleted' : 'taskFailed', task, now, this.admin(), { worker });
   }
 
   /** A task or a 404. */

@@ -10,9 +10,14 @@ import type {
   DispatchTaskView,
   PlanResult,
 } from '../ports.js';
-import { destinationToOnfleet, failureReasonFromOnfleet, jobToOnfleetTask } from './mappers.js';
+import {
+  destinationToOnfleet,
+  failureReasonFromOnfleet,
+  jobToOnfleetTask,
+  type OnfleetTaskBody,
+} from './mappers.js';
 import { REGION_TIMEZONES, localMidnightMs } from '../../domain/local-time.js';
-import type { BulkOptions } from '../bulk.js';
+import { DEFAULT_BULK, bulkOperation, type BulkOperation, type BulkOptions } from '../bulk.js';
 
 export { REGION_TIMEZONES };
 
@@ -25,8 +30,32 @@ export interface DispatchAdapterOptions {
   timeoutMs?: number;
   /** Region time zones beyond (or instead of) REGION_TIMEZONES. */
   regionTimezones?: Record<string, string>;
-  /** How concurrent calls are coalesced into the vendor's bulk requests (DEFAULT_BULK when unset). */
+  /**
+   * How concurrent `createTask` calls are coalesced into one `POST /tasks/batch` (DEFAULT_BULK when unset);
+   * `maxItems` is capped at Onfleet's batch limit.
+   */
   bulk?: BulkOptions;
+  /** How long the region → team lookup (`GET /teams`) is reused (default 5 minutes). */
+  teamsTtlMs?: number;
+  /** The clock of the team lookup (tests move it). */
+  now?: () => number;
+}
+
+/** Most tasks Onfleet takes in one `POST /tasks/batch`. */
+export const ONFLEET_BATCH_LIMIT = 500;
+/** Teams rarely change: the region → team lookup is read again after this long. */
+export const DEFAULT_TEAMS_TTL_MS = 5 * 60_000;
+
+/** Options of `createTask`. */
+export interface CreateTaskOptions {
+  /** No earlier try of this create can exist (the activity's first attempt): skip the lookup by key. */
+  firstTry?: boolean;
+}
+
+/** The outcome a dispatcher gives a task it completes by hand. */
+export interface ForcedCompletion {
+  success: boolean;
+  notes?: string;
 }
 
 /** The subset of an Onfleet task the adapter reads. */
@@ -107,6 +136,24 @@ interface OnfleetErrorResponse {
   message?: { error?: number; message?: string; cause?: unknown };
 }
 
+/** One task of a `POST /tasks/batch` answer that was not created: the error (batch shape) and the body sent. */
+interface OnfleetBatchError {
+  error?: { statusCode?: number; error?: number; message?: string; cause?: unknown };
+  task?: { metadata?: { name?: string; value?: unknown }[] };
+}
+
+/** The `POST /tasks/batch` answer: the created tasks and the ones that failed. */
+interface OnfleetBatchResponse {
+  tasks?: (TaskResponse & { metadata?: { name?: string; value?: unknown }[] })[];
+  errors?: OnfleetBatchError[];
+}
+
+/** The shipsyncKey metadata of a task or task body. */
+function keyOf(metadata: { name?: string; value?: unknown }[] | undefined): string | undefined {
+  const value = metadata?.find((m) => m.name === 'shipsyncKey')?.value;
+  return typeof value === 'string' ? value : undefined;
+}
+
 /** The field named at the start of an Onfleet error cause ("destination.location: ..."), if any. */
 function fieldOf(cause: unknown): string | undefined {
   if (typeof cause !== 'string') return undefined;
@@ -128,30 +175,12 @@ export function classifyOnfleetError(err: unknown, operation: string): ShipsyncE
         `${operation}: dispatch did not answer (${err.code ?? err.message})`,
       );
     }
-    const body = res.data as OnfleetErrorResponse | undefined;
-    const text = body?.message?.message ?? `HTTP ${res.status}`;
-    const cause = body?.message?.cause;
-    const detail = typeof cause === 'string' ? `${text} ${cause}` : text;
-    if (res.status === 429) {
-      const header = Number(res.headers['retry-after']);
-      const retryAfterMs = Number.isFinite(header) && header > 0 ? header * 1000 : 1000;
-      return new ShipsyncError('DISPATCH_RATE_LIMITED', `${operation}: ${detail}`, {
-        status: 429,
-        retryAfterMs,
-      });
-    }
-    if (res.status >= 500) {
-      return new ShipsyncError('DISPATCH_UNAVAILABLE', `${operation}: ${detail}`, { status: res.status });
-    }
-    if (res.status === 404) {
-      return new ShipsyncError('DISPATCH_TASK_NOT_FOUND', `${operation}: ${detail}`, { status: 404, body });
-    }
-    const field = fieldOf(cause);
-    return new ShipsyncError('DISPATCH_REJECTED', `${operation}: ${detail}`, {
-      status: res.status,
-      body,
-      ...(field ? { field } : {}),
-    });
+    return classifyOnfleetStatus(
+      res.status,
+      res.data as OnfleetErrorResponse | undefined,
+      res.headers['retry-after'],
+      operation,
+    );
   }
   return new ShipsyncError(
     'DISPATCH_UNAVAILABLE',
@@ -159,32 +188,180 @@ export function classifyOnfleetError(err: unknown, operation: string): ShipsyncE
   );
 }
 
+/** The typed error of an Onfleet error status and body (a whole answer, or one task of a batch). */
+function classifyOnfleetStatus(
+  status: number,
+  body: OnfleetErrorResponse | undefined,
+  retryAfter: unknown,
+  operation: string,
+): ShipsyncError {
+  const text = body?.message?.message ?? `HTTP ${status}`;
+  const cause = body?.message?.cause;
+  const detail = typeof cause === 'string' ? `${text} ${cause}` : text;
+  if (status === 429) {
+    const header = Number(retryAfter);
+    const retryAfterMs = Number.isFinite(header) && header > 0 ? header * 1000 : 1000;
+    return new ShipsyncError('DISPATCH_RATE_LIMITED', `${operation}: ${detail}`, {
+      status: 429,
+      retryAfterMs,
+    });
+  }
+  if (status >= 500) {
+    return new ShipsyncError('DISPATCH_UNAVAILABLE', `${operation}: ${detail}`, { status });
+  }
+  if (status === 404) {
+    return new ShipsyncError('DISPATCH_TASK_NOT_FOUND', `${operation}: ${detail}`, { status: 404, body });
+  }
+  const field = fieldOf(cause);
+  return new ShipsyncError('DISPATCH_REJECTED', `${operation}: ${detail}`, {
+    status,
+    body,
+    ...(field ? { field } : {}),
+  });
+}
+
+/** The typed error of one task a batch did not create: what `POST /tasks` would have answered for it. */
+function classifyBatchError(entry: OnfleetBatchError, operation: string): ShipsyncError {
+  const e = entry.error ?? {};
+  const status = typeof e.statusCode === 'number' ? e.statusCode : 400;
+  const body: OnfleetErrorResponse = {
+    message: {
+      ...(e.error === undefined ? {} : { error: e.error }),
+      ...(e.message === undefined ? {} : { message: e.message }),
+      ...(e.cause === undefined ? {} : { cause: e.cause }),
+    },
+  };
+  return classifyOnfleetStatus(status, body, undefined, operation);
+}
+
+/** A batch item: the task body of one `createTask` call and its idempotency key. */
+interface CreateItem {
+  key: string;
+  body: OnfleetTaskBody;
+}
+
 /** shipsync's dispatch port spoken in Onfleet API v2: Basic auth with the API key, metadata-keyed idempotency. */
 export class OnfleetDispatchAdapter implements DispatchPort {
-  private readonly teamIds = new Map<string, string>();
   private readonly timezones: Record<string, string>;
+  private readonly teamsTtlMs: number;
+  private readonly now: () => number;
+  /** The region → team lookup and when it was asked for; one `GET /teams` serves every concurrent caller. */
+  private teams: { at: number; ids: Promise<Map<string, string>> } | undefined;
+  private readonly creates: BulkOperation<CreateItem, string>;
+  /** Creates on their way, by key: a second call for the same key waits for the same task. */
+  private readonly creating = new Map<string, Promise<string>>();
 
   constructor(
     private readonly http: AxiosInstance,
-    opts: { regionTimezones?: Record<string, string> } = {},
+    opts: {
+      regionTimezones?: Record<string, string>;
+      bulk?: BulkOptions;
+      teamsTtlMs?: number;
+      now?: () => number;
+    } = {},
   ) {
     this.timezones = { ...REGION_TIMEZONES, ...opts.regionTimezones };
+    this.teamsTtlMs = opts.teamsTtlMs ?? DEFAULT_TEAMS_TTL_MS;
+    this.now = opts.now ?? Date.now;
+    const bulk = opts.bulk ?? DEFAULT_BULK;
+    this.creates = bulkOperation((items) => this.createBatch(items), {
+      ...bulk,
+      maxItems: Math.min(bulk.maxItems, ONFLEET_BATCH_LIMIT),
+    });
   }
 
-  /** Finds the task a replay already created (by its shipsyncKey metadata) or creates it in the region's team. */
-  async createTask(job: Job, idempotencyKey: string): Promise<DispatchTaskRef> {
-    const existing = await this.call('find task by key', () =>
-      this.http.post<TaskResponse[]>('/tasks/metadata', [
-        { name: 'shipsyncKey', type: 'string', value: idempotencyKey },
-      ]),
-    );
-    const found = existing[0];
-    if (found) return { taskId: found.id };
+  /** Batches and tasks sent by `POST /tasks/batch` so far. */
+  get createStats(): { requests: number; items: number } {
+    return { ...this.creates.stats };
+  }
+
+  /**
+   * Finds the task an earlier try already created (by its shipsyncKey metadata) or creates it in the region's
+   * team. The create goes out in one `POST /tasks/batch` with the other creates of the moment; a first try
+   * (`opts.firstTry`) has nothing to find and skips the lookup. A call for a key whose create is already on
+   * its way from this adapter waits for that task. Resolves with its own task, or rejects with the error a
+   * single `POST /tasks` would have got for it.
+   */
+  async createTask(job: Job, idempotencyKey: string, opts: CreateTaskOptions = {}): Promise<DispatchTaskRef> {
+    const pending = this.creating.get(idempotencyKey);
+    if (pending) return { taskId: await pending };
+    if (!opts.firstTry) {
+      const existing = await this.call('find task by key', () =>
+        this.http.post<TaskResponse[]>('/tasks/metadata', [
+          { name: 'shipsyncKey', type: 'string', value: idempotencyKey },
+        ]),
+      );
+      const found = existing[0];
+      if (found) return { taskId: found.id };
+    }
     const teamId = await this.teamFor(job.region);
-    const task = await this.call('create task', () =>
-      this.http.post<TaskResponse>('/tasks', jobToOnfleetTask(job, idempotencyKey, { teamId })),
+    const joined = this.creating.get(idempotencyKey);
+    if (joined) return { taskId: await joined };
+    const created = this.creates.submit({
+      key: idempotencyKey,
+      body: jobToOnfleetTask(job, idempotencyKey, { teamId }),
+    });
+    this.creating.set(idempotencyKey, created);
+    try {
+      return { taskId: await created };
+    } finally {
+      if (this.creating.get(idempotencyKey) === created) this.creating.delete(idempotencyKey);
+    }
+  }
+
+  /**
+   * Sends one batch of creates (each key once: `createTask` joins a create already on its way). Each call
+   * gets its task, matched by its shipsyncKey, or its own error; a task the answer does not mention fails
+   * retryably, and the retry looks it up.
+   */
+  private async createBatch(items: readonly CreateItem[]): Promise<(string | Error)[]> {
+    const res = await this.call('create tasks in batch', () =>
+      this.http.post<OnfleetBatchResponse>('/tasks/batch', { tasks: items.map((i) => i.body) }),
     );
-    return { taskId: task.id };
+    const outcomes = new Map<string, string | Error>();
+    for (const task of res.tasks ?? []) {
+      const key = keyOf(task.metadata);
+      if (key !== undefined && typeof task.id === 'string') outcomes.set(key, task.id);
+    }
+    for (const entry of res.errors ?? []) {
+      const key = keyOf(entry.task?.metadata);
+      if (key !== undefined && !outcomes.has(key))
+        outcomes.set(key, classifyBatchError(entry, 'create task'));
+    }
+    return items.map(
+      (item) =>
+        outcomes.get(item.key) ??
+        new ShipsyncError(
+          'DISPATCH_UNAVAILABLE',
+          `create task: the batch answer does not mention the task of ${item.key}`,
+        ),
+    );
+  }
+
+  /**
+   * Completes a task by hand (Onfleet's force completion), as succeeded or failed with notes: dispatch then
+   * sends the taskCompleted or taskFailed webhook a driver's completion sends. A task dispatch does not know
+   * is `DISPATCH_TASK_NOT_FOUND`; one that is already completed `DISPATCH_TASK_COMPLETED`.
+   */
+  async completeTask(taskId: string, outcome: ForcedCompletion): Promise<void> {
+    const operation = `complete task ${taskId}`;
+    try {
+      await this.call(operation, () =>
+        this.http.post(`/tasks/${encodeURIComponent(taskId)}/complete`, {
+          completionDetails: {
+            success: outcome.success,
+            ...(outcome.notes === undefined ? {} : { notes: outcome.notes }),
+          },
+        }),
+      );
+    } catch (err) {
+      if (err instanceof ShipsyncError && err.code === 'DISPATCH_REJECTED' && err.details.field === 'state') {
+        throw new ShipsyncError('DISPATCH_TASK_COMPLETED', `${operation}: the task is already completed`, {
+          ...err.details,
+        });
+      }
+      throw err;
+    }
   }
 
   /** Moves the task's window; dispatch re-plans the route and answers with the new ETA. */
@@ -259,20 +436,40 @@ export class OnfleetDispatchAdapter implements DispatchPort {
     return res.lastId ? { tasks, nextCursor: res.lastId } : { tasks };
   }
 
-  /** The Onfleet team of a region: the team whose name is the region code. */
-  private async teamFor(region: string): Promise<string> {
-    const cached = this.teamIds.get(region);
-    if (cached) return cached;
+  /**
+   * The Onfleet team of a region: the team whose name is the region code. The team list is read once for
+   * every caller of the moment and reused for `teamsTtlMs`; a region missing from a list older than a second
+   * is looked up again (a team added since).
+   */
+  private async teamFor(region: string, again = false): Promise<string> {
+    const now = this.now();
+    if (!this.teams || now - this.teams.at >= this.teamsTtlMs) {
+      this.teams = { at: now, ids: this.readTeams() };
+    }
+    const entry = this.teams;
+    let ids: Map<string, string>;
+    try {
+      ids = await entry.ids;
+    } catch (err) {
+      if (this.teams === entry) this.teams = undefined;
+      throw err;
+    }
+    const id = ids.get(region);
+    if (id) return id;
+    if (!again && this.now() - entry.at > 1000) {
+      if (this.teams === entry) this.teams = undefined;
+      return this.teamFor(region, true);
+    }
+    throw new ShipsyncError('DISPATCH_REJECTED', `dispatch has no team for region ${region}`, {
+      field: 'region',
+    });
+  }
+
+  private async readTeams(): Promise<Map<string, string>> {
     const teams = await this.call('list teams', () =>
       this.http.get<{ id: string; name: string }[]>('/teams'),
     );
-    for (const t of teams) this.teamIds.set(t.name, t.id);
-    const id = this.teamIds.get(region);
-    if (!id)
-      throw new ShipsyncError('DISPATCH_REJECTED', `dispatch has no team for region ${region}`, {
-        field: 'region',
-      });
-    return id;
+    return new Map(teams.map((t) => [t.name, t.id]));
   }
 
   /**
@@ -339,8 +536,10 @@ export function createDispatchAdapter(opts: DispatchAdapterOptions): OnfleetDisp
     timeout: opts.timeoutMs ?? 10_000,
     headers: { accept: 'application/json' },
   });
-  return new OnfleetDispatchAdapter(
-    http,
-    opts.regionTimezones ? { regionTimezones: opts.regionTimezones } : {},
-  );
+  return new OnfleetDispatchAdapter(http, {
+    ...(opts.regionTimezones ? { regionTimezones: opts.regionTimezones } : {}),
+    ...(opts.bulk ? { bulk: opts.bulk } : {}),
+    ...(opts.teamsTtlMs === undefined ? {} : { teamsTtlMs: opts.teamsTtlMs }),
+    ...(opts.now ? { now: opts.now } : {}),
+  });
 }

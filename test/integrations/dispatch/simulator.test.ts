@@ -56,14 +56,17 @@ async function playDay(seed: number): Promise<ScenarioResult> {
     const adapter = createDispatchAdapter({ baseUrl: sandbox.url, apiKey: API_KEY });
     const window = { start: '2026-12-01T14:00:00Z', end: '2026-12-02T00:00:00Z' };
     const taskOf = new Map<string, string>();
-    for (const [i, location] of STOPS.entries()) {
-      const deliveryId = `SIM-${i}`;
-      const { taskId } = await adapter.createTask(
-        chicagoJob({ deliveryId, shipmentId: `shipment-${deliveryId}`, location, window }),
-        `shipment-${deliveryId}:task:1`,
-      );
-      taskOf.set(taskId, deliveryId);
-    }
+    // Published at once, as a planning burst: one batch, before the 08:00 shift comes (1.8 real seconds).
+    const published = await Promise.all(
+      STOPS.map((location, i) =>
+        adapter.createTask(
+          chicagoJob({ deliveryId: `SIM-${i}`, shipmentId: `shipment-SIM-${i}`, location, window }),
+          `shipment-SIM-${i}:task:1`,
+          { firstTry: true },
+        ),
+      ),
+    );
+    for (const [i, { taskId }] of published.entries()) taskOf.set(taskId, `SIM-${i}`);
     const plan = await adapter.planRegion('CHI', '2026-12-01');
     expect(plan.assigned).toBe(STOPS.length);
     const late = await adapter.createTask(
@@ -183,5 +186,60 @@ describe('driver simulator', () => {
 
     const second = await playDay(5);
     expect(second.outcomes).toEqual(first.outcomes);
+  });
+});
+
+describe('driver simulator and a dispatcher completing a task by hand', () => {
+  it('when a planned task is force-completed before the shift then its driver never starts it and plays the rest of the route', async () => {
+    const receiver = await startReceiver();
+    const sandbox = await startDispatchSandbox({
+      seed: 9,
+      // 18:00 in Chicago the evening before: the 08:00 shift starts some 2.5 real seconds later.
+      clock: { scale: 20_000, anchorRealMs: Date.now(), anchorSimMs: Date.parse('2026-12-01T00:00:00Z') },
+      rateLimitPerSecond: 10_000,
+      planning: { timeLimitMs: 100, maxIterations: 100 },
+      simulator: { enabled: true, failureRate: 0, damageRate: 0, delayRate: 0 },
+      webhooks: TRIGGERS.map((t) => ({ url: receiver.url, trigger: WEBHOOK_TRIGGERS[t] })),
+    });
+    try {
+      const adapter = createDispatchAdapter({ baseUrl: sandbox.url, apiKey: API_KEY });
+      const window = { start: '2026-12-01T14:00:00Z', end: '2026-12-02T00:00:00Z' };
+      const refs = await Promise.all(
+        STOPS.slice(0, 3).map((location, i) =>
+          adapter.createTask(
+            chicagoJob({ deliveryId: `FC-${i}`, shipmentId: `shipment-FC-${i}`, location, window }),
+            `shipment-FC-${i}:task:1`,
+            { firstTry: true },
+          ),
+        ),
+      );
+      expect((await adapter.planRegion('CHI', '2026-12-01')).assigned).toBe(3);
+      const forced = refs[1]!.taskId;
+      const { worker } = (await rawClient(sandbox.url).get(`/tasks/${forced}`)).data as { worker: string };
+      await adapter.completeTask(forced, { success: false, notes: 'Order cancelled by phone.' });
+      const workerTasks = (await rawClient(sandbox.url).get(`/workers/${worker}`)).data.tasks as string[];
+      expect(workerTasks).not.toContain(forced);
+
+      const finals = () =>
+        receiver.received.filter((r) => ['taskCompleted', 'taskFailed'].includes(r.json.triggerName));
+      await waitFor(finals, (f) => new Set(f.map((r) => r.json.taskId)).size === 3, 45_000);
+      await sandbox.sender.drain();
+      const hooksOf = (taskId: string) =>
+        receiver.received.filter((r) => r.json.taskId === taskId).map((r) => r.json.triggerName);
+      expect(hooksOf(forced).filter((n) => n !== 'taskEta')).toEqual(['taskAssigned', 'taskFailed']);
+      for (const { taskId } of [refs[0]!, refs[2]!]) {
+        expect(hooksOf(taskId)).toContain('taskStarted');
+        expect(hooksOf(taskId)).toContain('taskArrival');
+        expect(hooksOf(taskId).filter((n) => n === 'taskCompleted')).toHaveLength(1);
+      }
+      const task = (await rawClient(sandbox.url).get(`/tasks/${forced}`)).data;
+      expect(task).toMatchObject({
+        state: 3,
+        completionDetails: { success: false, failureReason: 'MANAGER_OVERRIDE', events: [] },
+      });
+    } finally {
+      await sandbox.close();
+      await receiver.close();
+    }
   });
 });

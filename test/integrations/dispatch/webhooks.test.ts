@@ -4,7 +4,7 @@ import {
   createDispatchAdapter,
   type OnfleetDispatchAdapter,
 } from '../../../src/integrations/dispatch/adapter.js';
-import { onfleetWebhookToCanonical } from '../../../src/integrations/dispatch/mappers.js';
+import { jobToOnfleetTask, onfleetWebhookToCanonical } from '../../../src/integrations/dispatch/mappers.js';
 import { verifyOnfleetWebhook } from '../../../src/integrations/dispatch/signature.js';
 import {
   startDispatchSandbox,
@@ -130,7 +130,12 @@ describe('Onfleet webhook registration', () => {
 describe('Onfleet webhook payloads and signatures', () => {
   it('when a task is created then taskCreated arrives signed: an independent HMAC-SHA512 matches and a tampered body fails', async () => {
     const id = ids('W');
-    const { taskId } = await adapter.createTask(chicagoJob(id), `${id.shipmentId}:task:1`);
+    // A single POST /tasks: Onfleet sends no taskCreated for tasks created in a batch (the adapter's way).
+    const created = await rawClient(sandbox.url).post(
+      '/tasks',
+      jobToOnfleetTask(chicagoJob(id), `${id.shipmentId}:task:1`),
+    );
+    const taskId = created.data.id as string;
     const [hook] = await waitFor(
       () => deliveriesFor(taskId, 'taskCreated'),
       (d) => d.length === 1,

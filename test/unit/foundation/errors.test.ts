@@ -43,6 +43,7 @@ const expected: Record<ErrorCode, boolean> = {
   ERP_UNAVAILABLE: true,
   DISPATCH_TASK_NOT_FOUND: false,
   DISPATCH_REJECTED: false,
+  DISPATCH_TASK_COMPLETED: false,
   DISPATCH_RATE_LIMITED: true,
   DISPATCH_UNAVAILABLE: true,
   CRM_TICKET_NOT_FOUND: false,
