@@ -436,6 +436,11 @@ export const configSchema = z.object({
    * changed in the ERP reaches new billing within this time. 0 reads them for every pricing.
    */
   SHIPSYNC_ERP_PRICE_LIST_TTL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(300),
+  /**
+   * ERP requests a second this worker process starts at most (a `$batch` counts once): its share of what the
+   * ERP's communication arrangement should take.
+   */
+  SHIPSYNC_ERP_REQUESTS_PER_SECOND: z.coerce.number().int().min(1).max(10_000).default(50),
   /** Zendesk API token authentication: the agent's email and the API token (`{email}/token:{token}`). */
   SHIPSYNC_CRM_EMAIL: z.email().max(254).optional(),
   SHIPSYNC_CRM_API_TOKEN: z.string().max(512).optional(),
@@ -448,6 +453,8 @@ export const configSchema = z.object({
    */
   SHIPSYNC_BULK_WINDOW_MS: z.coerce.number().int().min(0).max(1_000).default(5),
   SHIPSYNC_BULK_MAX_ITEMS: z.coerce.number().int().min(1).max(100).default(50),
+  /** Dispatch API requests a second this worker process starts at most (a batch counts once): its share of Onfleet's 20 per key. */
+  SHIPSYNC_DISPATCH_REQUESTS_PER_SECOND: z.coerce.number().int().min(1).max(10_000).default(20),
   /** Secrets: no default in the schema; the sandbox profile fills them, production requires safe ones. */
   SHIPSYNC_DISPATCH_API_KEY: z.string().max(512).optional(),
   SHIPSYNC_DISPATCH_WEBHOOK_SECRET: z.string().max(512).optional(),

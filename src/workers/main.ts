@@ -75,11 +75,13 @@ async function main() {
         : {}),
       ...(vendors.erp.oauth ? { oauth: vendors.erp.oauth } : {}),
       priceListTtlMs: config.SHIPSYNC_ERP_PRICE_LIST_TTL_SECONDS * 1000,
+      requestsPerSecond: config.SHIPSYNC_ERP_REQUESTS_PER_SECOND,
       bulk,
     }),
     dispatch: createDispatchAdapter({
       baseUrl: config.SHIPSYNC_DISPATCH_URL,
       apiKey: secret(config, 'SHIPSYNC_DISPATCH_API_KEY'),
+      requestsPerSecond: config.SHIPSYNC_DISPATCH_REQUESTS_PER_SECOND,
       bulk,
     }),
     crm: createCrmAdapter({

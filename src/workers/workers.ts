@@ -32,14 +32,20 @@ export const WORKFLOWS_PATH = fileURLToPath(
   new URL(COMPILED ? '../workflows/index.js' : '../workflows/index.ts', import.meta.url),
 );
 
-/** Per-queue limits: the server-side rate stays below each vendor's own limit. */
+/**
+ * Per-queue activity limits. The vendors' own limits are kept by the adapters, which pace HTTP requests
+ * (a bulk call is one): ERP `SHIPSYNC_ERP_REQUESTS_PER_SECOND`, dispatch
+ * `SHIPSYNC_DISPATCH_REQUESTS_PER_SECOND`, CRM `SHIPSYNC_CRM_REQUESTS_PER_MINUTE`. Activities in flight are
+ * what the bulk calls gather, so these are set well above the request rates; they remain a server-side cap
+ * across all workers.
+ */
 export const QUEUE_LIMITS = {
-  /** SAP gateways take bursts well; we still cap to protect the ERP. */
-  erp: { perSecond: 50, concurrency: 20 },
-  /** Onfleet allows 20 requests/s per key; planning calls make several. */
-  dispatch: { perSecond: 15, concurrency: 10 },
-  /** Zendesk's default 700 requests/min is ~11.6/s. */
-  crm: { perSecond: 10, concurrency: 10 },
+  /** Milestones, goods issue and billing go out in `$batch` requests of up to 50 change sets. */
+  erp: { perSecond: 200, concurrency: 100 },
+  /** Task creation goes out in `tasks/batch`; moves and cancels stay one request each. */
+  dispatch: { perSecond: 60, concurrency: 40 },
+  /** Cases, notices and closes go out in `create_many`/`update_many` jobs of up to 100 tickets. */
+  crm: { perSecond: 50, concurrency: 50 },
 } as const;
 
 /** Everything a worker process needs. */

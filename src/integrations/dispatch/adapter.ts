@@ -17,7 +17,9 @@ import {
   type OnfleetTaskBody,
 } from './mappers.js';
 import { REGION_TIMEZONES, localMidnightMs } from '../../domain/local-time.js';
+import type PQueue from 'p-queue';
 import { DEFAULT_BULK, bulkOperation, type BulkOperation, type BulkOptions } from '../bulk.js';
+import { requestPacer } from '../pacing.js';
 
 export { REGION_TIMEZONES };
 
@@ -39,6 +41,8 @@ export interface DispatchAdapterOptions {
   teamsTtlMs?: number;
   /** The clock of the team lookup (tests move it). */
   now?: () => number;
+  /** Requests a second this adapter starts at most (a batch is one): its share of the API key's limit. */
+  requestsPerSecond?: number;
 }
 
 /** Most tasks Onfleet takes in one `POST /tasks/batch`. */
@@ -251,6 +255,9 @@ export class OnfleetDispatchAdapter implements DispatchPort {
   /** Creates on their way, by key: a second call for the same key waits for the same task. */
   private readonly creating = new Map<string, Promise<string>>();
 
+  /** Paces every request (SHIPSYNC_DISPATCH_REQUESTS_PER_SECOND); Onfleet allows 20 a second per key. */
+  private readonly pacer: PQueue;
+
   constructor(
     private readonly http: AxiosInstance,
     opts: {
@@ -258,8 +265,10 @@ export class OnfleetDispatchAdapter implements DispatchPort {
       bulk?: BulkOptions;
       teamsTtlMs?: number;
       now?: () => number;
+      requestsPerSecond?: number;
     } = {},
   ) {
+    this.pacer = requestPacer(opts.requestsPerSecond);
     this.timezones = { ...REGION_TIMEZONES, ...opts.regionTimezones };
     this.teamsTtlMs = opts.teamsTtlMs ?? DEFAULT_TEAMS_TTL_MS;
     this.now = opts.now ?? Date.now;
@@ -491,7 +500,7 @@ export class OnfleetDispatchAdapter implements DispatchPort {
 
   private async call<T>(operation: string, fn: () => Promise<{ data: T }>): Promise<T> {
     try {
-      return (await fn()).data;
+      return (await this.pacer.add(fn)).data;
     } catch (err) {
       throw classifyOnfleetError(err, operation);
     }
@@ -541,5 +550,6 @@ export function createDispatchAdapter(opts: DispatchAdapterOptions): OnfleetDisp
     ...(opts.bulk ? { bulk: opts.bulk } : {}),
     ...(opts.teamsTtlMs === undefined ? {} : { teamsTtlMs: opts.teamsTtlMs }),
     ...(opts.now ? { now: opts.now } : {}),
+    ...(opts.requestsPerSecond === undefined ? {} : { requestsPerSecond: opts.requestsPerSecond }),
   });
 }

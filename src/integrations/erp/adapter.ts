@@ -1,3 +1,4 @@
+import type PQueue from 'p-queue';
 import axios, { type AxiosInstance, type AxiosResponse, isAxiosError } from 'axios';
 import { ShipsyncError } from '../../domain/errors.js';
 import type { PriceList } from '../../domain/billing.js';
@@ -38,6 +39,7 @@ import {
   type ConditionRow,
 } from './pricing.js';
 import { DEFAULT_BULK, bulkOperation, type BulkOperation, type BulkOptions } from '../bulk.js';
+import { requestPacer } from '../pacing.js';
 import {
   MAX_BATCH_CHANGESETS,
   buildBatchRequest,
@@ -96,6 +98,8 @@ export interface SapErpAdapterOptions {
   now?: () => number;
   /** How concurrent calls are coalesced into the vendor's bulk requests (DEFAULT_BULK when unset). */
   bulk?: BulkOptions;
+  /** Requests a second this adapter starts at most (a `$batch` is one); unlimited when unset. */
+  requestsPerSecond?: number;
 }
 
 const DELIVERY_ID = /^[0-9A-Z-]{1,10}$/;
@@ -203,6 +207,9 @@ export class SapErpAdapter implements ErpPort {
   /** If-Match writes on deliveries: one `$batch` reads the ETags, one more carries the change sets. */
   readonly deliveryWrites: BulkOperation<EtagWrite, void>;
 
+  /** Paces every request to the ERP (SHIPSYNC_ERP_REQUESTS_PER_SECOND). */
+  private readonly pacer: PQueue;
+
   constructor(opts: SapErpAdapterOptions) {
     this.logger = opts.logger ?? createLogger({ level: 'warn', name: 'erp-adapter' });
     if (opts.oauth && opts.username)
@@ -216,6 +223,7 @@ export class SapErpAdapter implements ErpPort {
       opts.priceListTtlMs ?? DEFAULT_PRICE_LIST_TTL_MS,
       opts.now,
     );
+    this.pacer = requestPacer(opts.requestsPerSecond);
     const bulk = opts.bulk ?? DEFAULT_BULK;
     const batching = { ...bulk, maxItems: Math.min(bulk.maxItems, MAX_BATCH_CHANGESETS) };
     this.milestones = bulkOperation((items) => this.sendMilestones(items), batching);
@@ -691,17 +699,19 @@ export class SapErpAdapter implements ErpPort {
     try {
       const bearer = this.oauth ? await this.oauth.token() : undefined;
       const request = (token: string | undefined) =>
-        this.http.request({
-          method,
-          url,
-          data: opts.data,
-          ...(opts.text ? { responseType: 'text' as const, transformResponse: (d: unknown) => d } : {}),
-          headers: {
-            ...(cookie ? { cookie } : {}),
-            ...(token ? { authorization: `Bearer ${token}` } : {}),
-            ...opts.headers,
-          },
-        });
+        this.pacer.add(() =>
+          this.http.request({
+            method,
+            url,
+            data: opts.data,
+            ...(opts.text ? { responseType: 'text' as const, transformResponse: (d: unknown) => d } : {}),
+            headers: {
+              ...(cookie ? { cookie } : {}),
+              ...(token ? { authorization: `Bearer ${token}` } : {}),
+              ...opts.headers,
+            },
+          }),
+        );
       res = await request(bearer);
       // A token the server no longer honours (revoked, server restarted) is replaced once.
       if (res.status === 401 && this.oauth && bearer) {

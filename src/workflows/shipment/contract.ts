@@ -265,6 +265,10 @@ export interface MilestoneEntry {
   attempt: number;
   at: string;
   eta?: string;
+  /** The plan revision a planned milestone carried (recorded from the planned-revisions-unique patch on). */
+  revision?: number;
+  /** The idempotency key it was posted under, when it differs from the revision's own. */
+  key?: string;
 }
 
 /** What the status query returns. */

@@ -72,6 +72,13 @@ export const ETA_DRIFT_PATCH = 'eta-drift-replies';
  */
 export const CASE_SLA_PATCH = 'case-sla';
 
+/**
+ * A revised plan never reuses the idempotency key of a different plan of the same attempt (two paths could
+ * give one revision number to two plans; the ERP refuses the second for good), and a revised plan that
+ * would reach the ERP after the attempt's outcome is dropped (the attempt's first plan still goes).
+ */
+export const PLANNED_REVISIONS_UNIQUE_PATCH = 'planned-revisions-unique';
+
 /** Checked where the old code checked it: the lanes decide how queued side effects run. */
 export const lanes = () => patched(SIDE_EFFECT_LANES_PATCH);
 /** Checked where the old code checked it: visibility follows the phase before side effects run. */
@@ -96,3 +103,5 @@ export const erpPricing = () => patched(ERP_PRICING_PATCH);
 export const etaDriftReplies = () => patched(ETA_DRIFT_PATCH);
 /** Decided once, at the start of a run, like the serialized handlers. */
 export const caseSla = () => patched(CASE_SLA_PATCH);
+/** Checked only when a plan would clash or come after the outcome: histories without that never record it. */
+export const plannedRevisionsUnique = () => patched(PLANNED_REVISIONS_UNIQUE_PATCH);

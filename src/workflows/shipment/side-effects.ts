@@ -1,6 +1,6 @@
 import { ActivityFailure, ApplicationFailure, condition, log } from '@temporalio/workflow';
 import type { ExceptionKind } from '../../domain/model.js';
-import { lanes } from './patches.js';
+import { lanes, plannedRevisionsUnique } from './patches.js';
 import type { ShipmentRun } from './run.js';
 import {
   laneOf,
@@ -121,6 +121,26 @@ export class SideEffectQueue {
     this.run.publishStatus();
   }
 
+  /**
+   * How a planned milestone goes out: dropped when the attempt already has its outcome and its plan was
+   * posted (a revision after delivery means nothing to the ERP), or under a key of its own when a different
+   * plan of the attempt already used its revision's key. Both only with the patch, asked for only when
+   * it changes something, so histories without either case replay untouched.
+   */
+  private revisedPlan(a: Extract<Action, { kind: 'milestone' }>): 'drop' | { key: string | undefined } {
+    const { s } = this.run;
+    const plans = s.milestones.filter((m) => m.milestone === 'planned' && m.attempt === a.attempt);
+    if (a.attempt === s.attempt && s.progress.outcome && plans.length > 0 && plannedRevisionsUnique())
+      return 'drop';
+    const revision = a.revision ?? 0;
+    const clash = plans.some(
+      (m) =>
+        m.key === undefined && (m.revision ?? 0) === revision && (m.at !== a.occurredAt || m.eta !== a.eta),
+    );
+    if (!clash || !plannedRevisionsUnique()) return { key: undefined };
+    return { key: `${this.run.key('milestone', 'planned', a.attempt)}:r${revision}-${plans.length + 1}` };
+  }
+
   /** Sends one queued side effect, as the lanes do. */
   async send(a: Action) {
     const { s, acts, shipmentId } = this.run;
@@ -128,16 +148,26 @@ export class SideEffectQueue {
     const base = { shipmentId, deliveryId: s.order.deliveryId, customerId: s.order.customerId };
     switch (a.kind) {
       case 'milestone': {
-        const suffix = a.revision ? `:r${a.revision}` : '';
+        const plan = a.milestone === 'planned' ? this.revisedPlan(a) : { key: undefined };
+        if (plan === 'drop') return;
+        const idempotencyKey =
+          plan.key ?? key('milestone', a.milestone, a.attempt) + (a.revision ? `:r${a.revision}` : '');
         await acts.erp.erpPostMilestone({
           deliveryId: s.order.deliveryId,
           milestone: a.milestone,
           attempt: a.attempt,
           occurredAt: a.occurredAt,
           eta: a.eta,
-          idempotencyKey: key('milestone', a.milestone, a.attempt) + suffix,
+          idempotencyKey,
         });
-        s.milestones.push({ milestone: a.milestone, attempt: a.attempt, at: a.occurredAt, eta: a.eta });
+        s.milestones.push({
+          milestone: a.milestone,
+          attempt: a.attempt,
+          at: a.occurredAt,
+          eta: a.eta,
+          ...(a.milestone === 'planned' ? { revision: a.revision ?? 0 } : {}),
+          ...(plan.key ? { key: plan.key } : {}),
+        });
         return;
       }
       case 'goodsIssue':
