@@ -260,4 +260,33 @@ describe('the driver against the shipment giving up on an attempt', () => {
     expect(codes.at(-1)).toBe('BILLED#1');
     expect((await sh.status()).attempts).toBe(1);
   });
+
+  it('when the driver delivers while a reschedule waits for its region planning then no revised plan reaches the ERP after the delivery', async () => {
+    const sh = await h.start();
+    await sh.until((s) => s.phase === 'published' && !!s.taskId);
+    await sh.send('route.assigned.v1');
+    await sh.until((s) => s.phase === 'planned');
+    const planning = h.systems.hold('ensureRegionPlanning');
+    const update = await sh.handle.startUpdate(rescheduleUpdate, {
+      args: [{ window: NEW_WINDOW, reason: 'customer asked', requestedBy: 'agent' }],
+      waitForStage: WorkflowUpdateStage.ACCEPTED,
+    });
+    await planning.reached;
+    await sh.send('stop.started.v1', 'delivery.completed.v1');
+    await sh.until((s) => !!s.outcome);
+    planning.open();
+    await update.result();
+
+    expect((await sh.handle.result()).outcome).toBe('delivered');
+    const codes = h.systems.milestoneCodes();
+    // Before the fix the moved plan went out after the delivery, under the key of the next revision.
+    expect(codes.slice(codes.indexOf('DELIVERED#1'))).toEqual(['DELIVERED#1', 'BILLED#1']);
+    const planned = h.systems.callsOf('erpPostMilestone').filter((c) => c.input.milestone === 'planned');
+    const bodies = new Map<string, string>();
+    for (const c of planned) {
+      const body = `${c.input.occurredAt}|${c.input.eta ?? ''}`;
+      expect(bodies.get(c.input.idempotencyKey) ?? body).toBe(body);
+      bodies.set(c.input.idempotencyKey, body);
+    }
+  });
 });
