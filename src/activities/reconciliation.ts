@@ -11,7 +11,12 @@ import {
   type WorkflowFacts,
 } from '../domain/reconciliation.js';
 import type { CaseView, CrmPort, DispatchPort, DispatchTaskView, ErpPort } from '../integrations/ports.js';
-import { deliveryIdOf, statusQuery, type ShipmentResult } from '../workflows/shipment/contract.js';
+import {
+  deliveryIdOf,
+  statusQuery,
+  type ShipmentResult,
+  type ShipmentStatus,
+} from '../workflows/shipment/contract.js';
 import { SHIPMENT_WORKFLOW_TYPE } from '../workflows/shipment/contract.js';
 import { taskQueues } from '../workflows/task-queues.js';
 import { classified } from './failures.js';
@@ -139,7 +144,15 @@ export function createReconciliationActivities(deps: {
       };
     }
     if (status === STATUS.running) {
-      const s = await deps.client.workflow.getHandle(workflowId).query(statusQuery);
+      let s: ShipmentStatus;
+      try {
+        s = await deps.client.workflow.getHandle(workflowId).query(statusQuery);
+      } catch (err) {
+        // One stuck shipment (its workflow task failing) is a finding of the report, not the end of it.
+        const cause =
+          err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
+        return { state: 'running', parked: [], unreadable: cause };
+      }
       return {
         state: 'running',
         parked: (s.parked ?? []).map((p) => ({

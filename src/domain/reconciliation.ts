@@ -113,7 +113,12 @@ export type WorkflowFacts =
       billingDocumentId: string;
       milestones: WorkflowMilestone[];
     }
-  | { state: 'running'; parked: { id: string; kind: string; code: string; message: string }[] }
+  | {
+      state: 'running';
+      parked: { id: string; kind: string; code: string; message: string }[];
+      /** Why its status could not be read (a workflow task failing, e.g. on a nondeterminism error). */
+      unreadable?: string;
+    }
   | { state: 'ended'; status: string };
 
 /** Everything known about one shipment: the workflow's view and each system's records. */
@@ -151,6 +156,15 @@ export function compareShipment(f: ShipmentFacts): Omit<Mismatch, 'status'>[] {
     return out;
   }
   if (wf.state === 'running') {
+    if (wf.unreadable !== undefined) {
+      add({
+        kind: 'workflow_failed',
+        systems: ['shipsync'],
+        detail: `the shipment's workflow runs but cannot answer: ${wf.unreadable}`.slice(0, 500),
+        suggestedRepair:
+          'inspect the run in the Temporal Web UI (a failing workflow task says why), fix it, then reset the run or settle the shipment by hand',
+      });
+    }
     for (const p of wf.parked) {
       add({
         kind: 'parked_side_effect',

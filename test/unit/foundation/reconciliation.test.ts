@@ -124,6 +124,19 @@ describe('compareShipment', () => {
     const failed = inStep();
     failed.workflow = { state: 'ended', status: 'TERMINATED' };
     expect(compareShipment(failed).map((m) => m.kind)).toEqual(['workflow_failed']);
+    // A run whose workflow task keeps failing cannot answer its status query: reported, not fatal.
+    const stuck = inStep();
+    stuck.workflow = {
+      state: 'running',
+      parked: [],
+      unreadable: 'Unable to query workflow due to Workflow Task in failed state.',
+    };
+    expect(compareShipment(stuck)).toEqual([
+      expect.objectContaining({
+        kind: 'workflow_failed',
+        detail: expect.stringContaining('Workflow Task in failed state'),
+      }),
+    ]);
   });
 });
 
