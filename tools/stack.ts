@@ -274,7 +274,10 @@ export async function startFullStack(o: FullStackOptions): Promise<FullStack> {
     process.stderr.write(`${err.stack ?? err.message}\n`);
     process.exit(1);
   };
+  // Once stopping, nothing starts a child again (a campaign's watchdog would see the children it stops exit).
+  let stopping = false;
   const stopAll = async () => {
+    stopping = true;
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     process.on('uncaughtException', onStrayError);
@@ -482,11 +485,13 @@ export async function startFullStack(o: FullStackOptions): Promise<FullStack> {
       async restartWorker(signal = 'SIGKILL', index = 0, downMs = 0) {
         await kill(at(workers, index, 'worker'), signal);
         await sleep(downMs);
+        if (stopping) return;
         workers[index] = startWorker(index);
       },
       async restartGateway(signal = 'SIGKILL', index = 0, downMs = 0) {
         await kill(at(gateways, index, 'gateway'), signal);
         await sleep(downMs);
+        if (stopping) return;
         gateways[index] = startGateway(index);
         await waitForPort('127.0.0.1', at(gatewayPorts, index, 'gateway port'), 60_000);
       },

@@ -429,11 +429,34 @@ describe('ShipmentWorkflow playbooks with stub activities', () => {
     const eta = '2026-12-02T14:45:00.000Z';
     expect(accepted).toMatchObject({ window, eta });
     expect(h.systems.task(taskId!).window).toEqual(window);
-    expect(h.systems.inputs('ensureRegionPlanning').at(-1)).toEqual({ region: 'CHI', date: '2026-12-02' });
     expect(await sh.status()).toMatchObject({ window, eta });
     await vi.waitFor(() => {
+      expect(h.systems.inputs('ensureRegionPlanning').at(-1)).toEqual({ region: 'CHI', date: '2026-12-02' });
       expect(h.systems.milestones.map((m) => [m.milestone, m.eta])).toContainEqual(['planned', eta]);
       expect(h.systems.notices.map((n) => n.plan)).toContainEqual({ eta, window });
+    });
+  });
+
+  it('when an agent reschedules while the region planning of the new date is slow then the answer does not wait for it', async () => {
+    const sh = await h.start();
+    await sh.until(published);
+    await sh.send('route.assigned.v1');
+    await sh.until((s) => s.phase === 'planned' && s.milestones.length === 1);
+    const planning = h.systems.hold('ensureRegionPlanning');
+    const window = { start: '2026-12-03T14:00:00.000Z', end: '2026-12-03T16:00:00.000Z' };
+
+    const answer = await sh.handle.executeUpdate(rescheduleUpdate, {
+      args: [{ window, reason: 'customer asked', requestedBy: 'agent' }],
+    });
+    expect(answer).toMatchObject({ window });
+    // Answered while the planning call is still held open (waiting for it, the answer would only come after
+    // the held call timed out and a second call succeeded).
+    const movedDate = (i: { date: string }) => i.date === '2026-12-03';
+    expect(h.systems.inputs('ensureRegionPlanning').filter(movedDate).length).toBeLessThanOrEqual(1);
+    expect(await planning.reached).toEqual({ region: 'CHI', date: '2026-12-03' });
+    planning.open();
+    await vi.waitFor(() => {
+      expect(h.systems.milestones.filter((m) => m.milestone === 'planned')).toHaveLength(2);
     });
   });
 

@@ -35,6 +35,7 @@ import {
   type ParkedOutcome,
   type RescheduleResult,
 } from './contract.js';
+import { rescheduleAnswersFirst } from './patches.js';
 import { refusedReschedule } from './playbooks.js';
 import type { ShipmentRun } from './run.js';
 import { failureCode } from './side-effects.js';
@@ -175,7 +176,16 @@ async function reschedule(run: ShipmentRun, req: RescheduleRequest): Promise<Res
       reject('RESCHEDULE_TOO_LATE', `shipment is ${s.phase}; the window can no longer move`);
     if (run.serialized) move();
     if (eta) s.eta = eta;
-    await run.acts.orchestration.ensureRegionPlanning({ region: s.order.region, date: run.planningDate() });
+    const planning = run.acts.orchestration.ensureRegionPlanning({
+      region: s.order.region,
+      date: run.planningDate(),
+    });
+    if (rescheduleAnswersFirst()) {
+      // The answer does not wait for it; it retries until the region's planning is there.
+      planning.catch((err: unknown) =>
+        log.warn('region planning of a moved window failed', { error: String(err) }),
+      );
+    } else await planning;
   } else if (run.serialized) move();
   if (s.progress.rank >= 1) {
     queueMilestone(s, 'planned', run.nowIso(), { eta: s.eta, revision: s.plannedRevision });

@@ -79,6 +79,12 @@ export const CASE_SLA_PATCH = 'case-sla';
  */
 export const PLANNED_REVISIONS_UNIQUE_PATCH = 'planned-revisions-unique';
 
+/**
+ * A reschedule answers once dispatch moved the task: making sure the region plans the moved date runs
+ * after the answer instead of before it, so the caller waits one workflow task and one activity less.
+ */
+export const RESCHEDULE_ANSWERS_FIRST_PATCH = 'reschedule-answers-first';
+
 /** Checked where the old code checked it: the lanes decide how queued side effects run. */
 export const lanes = () => patched(SIDE_EFFECT_LANES_PATCH);
 /** Checked where the old code checked it: visibility follows the phase before side effects run. */
@@ -105,3 +111,5 @@ export const etaDriftReplies = () => patched(ETA_DRIFT_PATCH);
 export const caseSla = () => patched(CASE_SLA_PATCH);
 /** Checked only when a plan would clash or come after the outcome: histories without that never record it. */
 export const plannedRevisionsUnique = () => patched(PLANNED_REVISIONS_UNIQUE_PATCH);
+
+export const rescheduleAnswersFirst = () => patched(RESCHEDULE_ANSWERS_FIRST_PATCH);
