@@ -95,6 +95,7 @@ async function main() {
     geocoder: new ZipGeocoder(),
     cacheSize: config.SHIPSYNC_WORKER_CACHE_SIZE,
     workflowSlots: config.SHIPSYNC_WORKER_WORKFLOW_SLOTS,
+    nonStickyPollRatio: config.SHIPSYNC_WORKER_NONSTICKY_POLL_RATIO,
     dataConverter: dataConverterFromConfig(config),
     deadLetters: async () => (await store()).deadLetters,
     reconciliationReports: async () => (await store()).reconciliation,

@@ -65,6 +65,8 @@ export interface WorkerDeps {
   geocoder: GeocoderPort;
   cacheSize?: number;
   workflowSlots?: number;
+  /** Share of workflow-task pollers on the shared (non-sticky) queue; 0.5 unless given. */
+  nonStickyPollRatio?: number;
   /** Encrypting data converter (see src/platform/codec.ts); the default converter when absent. */
   dataConverter?: DataConverter;
   /** Use this bundle instead of the prebuilt one or bundling at start. */
@@ -162,6 +164,7 @@ export async function createWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
       },
       maxCachedWorkflows: deps.cacheSize ?? 2000,
       maxConcurrentWorkflowTaskExecutions: deps.workflowSlots ?? 40,
+      nonStickyToStickyPollRatio: deps.nonStickyPollRatio ?? 0.5,
       maxConcurrentActivityTaskExecutions: 20,
       stickyQueueScheduleToStartTimeout: '10s',
     }),
