@@ -23,18 +23,28 @@ export interface ChaosOptions {
   workers: number;
 }
 
+/** Above this many shipments the campaign's day runs slower and is given longer. */
+const LARGE_CAMPAIGN = 200;
+const DEFAULT_SCALE = 720;
+const LARGE_SCALE = 120;
+const DEFAULT_TIMEOUT = 660;
+const LARGE_TIMEOUT = 3600;
+
 /** The command line of `npm run chaos`; `run` plays the campaign and returns the exit code. */
 export function chaosCommand(run: (opts: ChaosOptions) => Promise<number>) {
   return newCommand('chaos')
     .description('play the demo under a fault campaign and check that nothing is lost or duplicated')
     .option('--shipments <n>', 'deliveries to seed', numberIn('--shipments', 1, 2000, true), 200)
     .option('--seed <n>', 'seed of every random choice', numberIn('--seed', 0, 2 ** 31 - 1, true), 7)
-    .option('--scale <x>', 'simulated seconds per real second', numberIn('--scale', 60, 5000), 720)
+    .option(
+      '--scale <x>',
+      `simulated seconds per real second (default ${DEFAULT_SCALE}; ${LARGE_SCALE} above ${LARGE_CAMPAIGN} shipments, so two cores keep up with the day)`,
+      numberIn('--scale', 60, 5000),
+    )
     .option(
       '--timeout <seconds>',
-      'give up waiting for shipments this long after simulated 04:00',
+      `give up waiting for shipments this long after simulated 04:00 (default ${DEFAULT_TIMEOUT}; ${LARGE_TIMEOUT} above ${LARGE_CAMPAIGN} shipments)`,
       numberIn('--timeout', 150, 3600, true),
-      660,
     )
     .addOption(
       new Option(
@@ -57,8 +67,8 @@ export function chaosCommand(run: (opts: ChaosOptions) => Promise<number>) {
       async (o: {
         shipments: number;
         seed: number;
-        scale: number;
-        timeout: number;
+        scale?: number;
+        timeout?: number;
         json?: boolean;
         backend: ChaosBackend;
         gateways: number;
@@ -67,9 +77,9 @@ export function chaosCommand(run: (opts: ChaosOptions) => Promise<number>) {
         process.exitCode = await run({
           shipments: o.shipments,
           seed: o.seed,
-          scale: o.scale,
+          scale: o.scale ?? (o.shipments > LARGE_CAMPAIGN ? LARGE_SCALE : DEFAULT_SCALE),
           json: o.json === true,
-          timeoutSeconds: o.timeout,
+          timeoutSeconds: o.timeout ?? (o.shipments > LARGE_CAMPAIGN ? LARGE_TIMEOUT : DEFAULT_TIMEOUT),
           backend: o.backend,
           gateways: o.gateways,
           workers: o.workers,

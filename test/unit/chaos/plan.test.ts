@@ -103,6 +103,14 @@ describe('chaos command line: topology', () => {
     const { code, seen } = await parse([]);
     expect(code).toBe(0);
     expect(seen).toMatchObject({ backend: 'devserver', gateways: 1, workers: 1, shipments: 200 });
+    expect(seen).toMatchObject({ scale: 720, timeoutSeconds: 660 });
+  });
+
+  it('when a large campaign gives no scale or timeout then its day runs slower and is given an hour', async () => {
+    const { seen } = await parse(['--shipments', '1000']);
+    expect(seen).toMatchObject({ shipments: 1000, scale: 120, timeoutSeconds: 3600 });
+    const { seen: chosen } = await parse(['--shipments', '1000', '--scale', '180']);
+    expect(chosen).toMatchObject({ scale: 180, timeoutSeconds: 3600 });
   });
 
   it('when the scale-out campaign is asked for then backend, gateways and workers are taken', async () => {
@@ -122,7 +130,8 @@ describe('chaos command line: topology', () => {
     expect(seen).toEqual({
       shipments: 1000,
       seed: 7,
-      scale: 720,
+      // Above 200 shipments the day runs at ×120 unless a scale is given.
+      scale: 120,
       json: true,
       timeoutSeconds: 3000,
       backend: 'postgres',
