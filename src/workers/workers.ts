@@ -166,7 +166,10 @@ export async function createWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
       maxConcurrentWorkflowTaskExecutions: deps.workflowSlots ?? 40,
       nonStickyToStickyPollRatio: deps.nonStickyPollRatio ?? 0.5,
       maxConcurrentActivityTaskExecutions: 20,
-      stickyQueueScheduleToStartTimeout: '10s',
+      // A busy worker's cached runs wait on its sticky queue rather than move to the shared queue after 10 s,
+      // where every one of them is a full replay (a dead worker's sticky queue is given up by the server as
+      // soon as it has no poller, whatever this says).
+      stickyQueueScheduleToStartTimeout: '60s',
     }),
     Worker.create({
       ...common,
