@@ -135,6 +135,11 @@ export async function openDb(target: DatabaseTarget): Promise<Db> {
   // An idle client that loses its server must not crash the process; the next query reports the error.
   pool.on('error', () => {});
   pingPool.on('error', () => {});
+  // Nor may a checked-out one (the pool listens to idle clients only): a PostgreSQL restart between two
+  // queries of a transaction fails that transaction's next query instead of ending the process.
+  const survive = (client: pg.PoolClient) => void client.on('error', () => {});
+  pool.on('connect', survive);
+  pingPool.on('connect', survive);
   const kysely = new Kysely<StoreTables>({ dialect: new PostgresDialect({ pool }) });
   return {
     backend: 'postgres',

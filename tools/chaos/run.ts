@@ -453,32 +453,43 @@ async function campaign(
       });
     }
   };
-  await playDay(day, {
-    deadlineMs: stack.clock.anchorRealMs + opts.timeoutSeconds * 1000,
-    everyMs: 1500,
-    done: () => day.allClosed && campaignDone,
-    beforePass: watchdog,
-    onError: (err) => {
-      if (!/UNAVAILABLE|connect|deadline|ECONN/i.test(String(err)))
-        say(`progress: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
-    },
-    afterPass: (phases) => {
-      const state = progressLine(clock, day, phases);
-      const stateWithoutTime = state.replace(/^sim \S+ \S+ {2}/, '');
-      if (stateWithoutTime !== lastState) lastChange = Date.now();
-      if (stateWithoutTime !== lastState || Date.now() - lastPrinted > 15_000) {
-        say(`+${ctx.offset()} s  ${state}`);
-        lastPrinted = Date.now();
-      }
-      lastState = stateWithoutTime;
-      if (campaignDone && Date.now() - lastChange > stallMs) {
-        say(
-          `no shipment changed phase for ${Math.round(stallMs / 1000)} s (over a simulated day); stopping the wait`,
-        );
-        return true;
-      }
-    },
-  });
+  // The watchdog runs on its own clock too: a pass over 1,000 shipments can take minutes under load, and a
+  // process that died meanwhile (a gateway the CRM's agents call, say) must not wait for it to end.
+  let watching: Promise<void> = Promise.resolve();
+  const watchTimer = setInterval(() => {
+    watching = watching.then(watchdog).catch(() => undefined);
+  }, 3000);
+  try {
+    await playDay(day, {
+      deadlineMs: stack.clock.anchorRealMs + opts.timeoutSeconds * 1000,
+      everyMs: 1500,
+      done: () => day.allClosed && campaignDone,
+      beforePass: watchdog,
+      onError: (err) => {
+        if (!/UNAVAILABLE|connect|deadline|ECONN/i.test(String(err)))
+          say(`progress: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+      },
+      afterPass: (phases) => {
+        const state = progressLine(clock, day, phases);
+        const stateWithoutTime = state.replace(/^sim \S+ \S+ {2}/, '');
+        if (stateWithoutTime !== lastState) lastChange = Date.now();
+        if (stateWithoutTime !== lastState || Date.now() - lastPrinted > 15_000) {
+          say(`+${ctx.offset()} s  ${state}`);
+          lastPrinted = Date.now();
+        }
+        lastState = stateWithoutTime;
+        if (campaignDone && Date.now() - lastChange > stallMs) {
+          say(
+            `no shipment changed phase for ${Math.round(stallMs / 1000)} s (over a simulated day); stopping the wait`,
+          );
+          return true;
+        }
+      },
+    });
+  } finally {
+    clearInterval(watchTimer);
+  }
+  await watching;
   if (faultPlanError === undefined && !campaignDone)
     say('the deadline passed before the fault plan finished');
 
