@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Context } from '@temporalio/activity';
 import { ShipsyncError } from '../domain/errors.js';
+import { status as grpcStatus } from '@grpc/grpc-js';
 import type { Client } from '@temporalio/client';
 import {
   compareShipment,
@@ -19,6 +20,7 @@ import {
 } from '../workflows/shipment/contract.js';
 import { SHIPMENT_WORKFLOW_TYPE } from '../workflows/shipment/contract.js';
 import { taskQueues } from '../workflows/task-queues.js';
+import { grpcCodeOf } from '../platform/temporal-client.js';
 import { classified } from './failures.js';
 
 /** Where reconciliation keeps its reports: the gateway's store (`shipsync reconcile`, `GET /v1/reconciliation`). */
@@ -148,7 +150,9 @@ export function createReconciliationActivities(deps: {
       try {
         s = await deps.client.workflow.getHandle(workflowId).query(statusQuery);
       } catch (err) {
-        // One stuck shipment (its workflow task failing) is a finding of the report, not the end of it.
+        // One stuck shipment (its workflow task failing: the server refuses the query as a failed
+        // precondition) is a finding of the report, not the end of it; Temporal being away is retried.
+        if (grpcCodeOf(err) !== grpcStatus.FAILED_PRECONDITION) throw err;
         const cause =
           err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
         return { state: 'running', parked: [], unreadable: cause };

@@ -9,6 +9,7 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
 import type { ClockSettings } from '../domain/clock.js';
+import { grpcCodeOf } from '../platform/temporal-client.js';
 import { ERROR_CODES, type ErrorCode } from '../domain/errors.js';
 import { isDispatchEvent, type CanonicalEvent, type DispatchEvent } from '../domain/events.js';
 import { startShipment } from '../platform/shipments.js';
@@ -72,13 +73,7 @@ export class TransientDeliveryError extends Error {
   }
 }
 
-/** The gRPC status code behind a Temporal client error, if there is one. */
-export function grpcCodeOf(err: unknown): number | undefined {
-  if (isGrpcServiceError(err)) return err.code;
-  if (err instanceof ServiceError && isGrpcServiceError(err.cause)) return err.cause.code;
-  if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) return grpcStatus.DEADLINE_EXCEEDED;
-  return undefined;
-}
+export { grpcCodeOf };
 
 /** True when the error says the workflow does not exist (or has already closed). */
 export function isWorkflowNotFound(err: unknown): boolean {

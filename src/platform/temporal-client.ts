@@ -1,5 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { Client, Connection } from '@temporalio/client';
+import {
+  Client,
+  Connection,
+  ServiceError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+  isGrpcServiceError,
+} from '@temporalio/client';
+import { status as grpcStatus } from '@grpc/grpc-js';
 import type { TLSConfig } from '@temporalio/client';
 import { dataConverterFromConfig, type PayloadKeyKeys } from './codec.js';
 import type { Config } from './config.js';
@@ -99,4 +106,12 @@ export async function connectTemporal(
   const dataConverter = dataConverterFromConfig(config);
   const client = new Client({ connection, namespace: config.SHIPSYNC_TEMPORAL_NAMESPACE, dataConverter });
   return { client, close: () => connection.close() };
+}
+
+/** The gRPC status code behind a Temporal client error, if there is one. */
+export function grpcCodeOf(err: unknown): number | undefined {
+  if (isGrpcServiceError(err)) return err.code;
+  if (err instanceof ServiceError && isGrpcServiceError(err.cause)) return err.cause.code;
+  if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) return grpcStatus.DEADLINE_EXCEEDED;
+  return undefined;
 }

@@ -464,7 +464,6 @@ async function campaign(
       deadlineMs: stack.clock.anchorRealMs + opts.timeoutSeconds * 1000,
       everyMs: 1500,
       done: () => day.allClosed && campaignDone,
-      beforePass: watchdog,
       onError: (err) => {
         if (!/UNAVAILABLE|connect|deadline|ECONN/i.test(String(err)))
           say(`progress: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);

@@ -111,5 +111,5 @@ export const etaDriftReplies = () => patched(ETA_DRIFT_PATCH);
 export const caseSla = () => patched(CASE_SLA_PATCH);
 /** Checked only when a plan would clash or come after the outcome: histories without that never record it. */
 export const plannedRevisionsUnique = () => patched(PLANNED_REVISIONS_UNIQUE_PATCH);
-
+/** Checked where a reschedule has moved the task, so only runs that reschedule record it. */
 export const rescheduleAnswersFirst = () => patched(RESCHEDULE_ANSWERS_FIRST_PATCH);
