@@ -57,8 +57,17 @@ export const CAMPAIGN = {
   erpOutage: { at: 30, seconds: 60 },
   temporalRestart: { at: 70, downSeconds: 5 },
   crmStorm: { at: 100, seconds: 20 },
-  /** Several gateways: the last one is killed with SIGKILL and started again this much later. */
-  gatewayKill: { at: 45, downSeconds: 10 },
+  /**
+   * Several gateways: the last one is killed with SIGKILL and started again this much later. The kill waits
+   * (up to `trafficWaitSeconds`) until dispatch webhooks are flowing, so the other gateway is seen accepting
+   * while it is down: on a slow clock (×120) the day's first webhooks come after the planning cutoff.
+   */
+  gatewayKill: {
+    at: 45,
+    downSeconds: 10,
+    trafficWaitSeconds: 300,
+    traffic: { windowMs: 5000, deliveries: 10 },
+  },
   /** The gateways' inbox (and Temporal's store) on PostgreSQL: the cluster is restarted. */
   postgresRestart: { at: 80 },
   /** Several workers: the last one is killed with SIGKILL and started again this much later. */
@@ -127,4 +136,24 @@ export function faultPlan(t: Topology): PlannedFault[] {
     .map((step, i) => ({ step, i }))
     .sort((a, b) => a.step.at - b.step.at || a.i - b.i)
     .map((x) => x.step);
+}
+
+/**
+ * True when at least `deliveries` webhook deliveries were acknowledged (2xx) in the `windowMs` before `now`:
+ * traffic is flowing, so a gateway killed now has webhooks that must go to the other one or wait for it.
+ */
+export function webhooksFlowing(
+  log: readonly { at: string; status: number | 'error' }[],
+  now: number,
+  traffic: { windowMs: number; deliveries: number } = CAMPAIGN.gatewayKill.traffic,
+): boolean {
+  const since = new Date(now - traffic.windowMs).toISOString();
+  let n = 0;
+  // The log is appended as attempts end, so recent ones are at its end (a slow one may sit a little earlier).
+  for (let i = log.length - 1; i >= Math.max(0, log.length - 5000); i--) {
+    const a = log[i]!;
+    if (a.at >= since && typeof a.status === 'number' && a.status < 300 && ++n >= traffic.deliveries)
+      return true;
+  }
+  return false;
 }

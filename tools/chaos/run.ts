@@ -26,9 +26,11 @@ import { checkInvariants, type InvariantResult } from './invariants.js';
 import { buildMalformedWebhooks, MALFORMED_EXPECTATION, type SentMalformed } from './malformed.js';
 import { observe, waitForInbox } from './observe.js';
 import {
+  CAMPAIGN,
   DISPATCH_WEBHOOK_FAULTS,
   faultPlan,
   usesPostgres,
+  webhooksFlowing,
   type FaultRecord,
   type PlannedFault,
   type Recovery,
@@ -267,8 +269,15 @@ async function campaign(
       drained(f);
     });
 
-  const gatewayKill = (index: number, downSeconds: number) =>
-    exclusive(async () => {
+  const gatewayKill = async (index: number, downSeconds: number) => {
+    // Killed while dispatch webhooks flow, so the other gateway is seen taking them (bounded wait).
+    const waitFrom = Date.now();
+    const { trafficWaitSeconds } = CAMPAIGN.gatewayKill;
+    while (!webhooksFlowing(dispatch.sender.log, Date.now()) && secondsSince(waitFrom) < trafficWaitSeconds)
+      await sleep(250);
+    const waited = secondsSince(waitFrom);
+    const flowing = webhooksFlowing(dispatch.sender.log, Date.now());
+    await exclusive(async () => {
       const t = Date.now();
       const before = await inboxBacklog(store);
       const drained = watchFrom(t, before);
@@ -294,11 +303,12 @@ async function campaign(
         {
           ...(serving !== undefined ? { servingAfterSeconds: serving } : {}),
           backlogBefore: before,
-          note: `meanwhile the other gateway(s) acknowledged ${toOthers} dispatch webhook deliveries, and ${failedToDead} deliveries to the dead gateway failed and were retried by the sender`,
+          note: `${flowing ? `killed under webhook traffic (waited ${waited} s for it)` : `no webhook traffic after ${waited} s of waiting; killed anyway`}; meanwhile the other gateway(s) acknowledged ${toOthers} dispatch webhook deliveries, and ${failedToDead} deliveries to the dead gateway failed and were retried by the sender`,
         },
       );
       drained(f);
     });
+  };
 
   const temporalRestart = (downSeconds: number, malformedBatch: number) =>
     exclusive(async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { runChaosCli, type ChaosOptions } from '../../../tools/chaos/args.js';
 import { postgresRestartCommand } from '../../../tools/chaos/faults.js';
-import { CAMPAIGN, faultPlan, usesPostgres } from '../../../tools/chaos/plan.js';
+import { CAMPAIGN, faultPlan, usesPostgres, webhooksFlowing } from '../../../tools/chaos/plan.js';
 
 const kinds = (plan: ReturnType<typeof faultPlan>) => plan.map((s) => s.kind);
 
@@ -157,5 +157,36 @@ describe('chaos command line: topology', () => {
     expect(ran).toBe(false);
     expect(err.lines()).toHaveLength(1);
     expect(err.lines()[0]).toMatch(message);
+  });
+});
+
+describe('the gateway kill waits for webhook traffic', () => {
+  const now = Date.parse('2026-12-01T06:10:00.000Z');
+  const attempt = (msAgo: number, status: number | 'error') => ({
+    at: new Date(now - msAgo).toISOString(),
+    status,
+  });
+  const traffic = { windowMs: 5000, deliveries: 3 };
+
+  it('when enough deliveries were acknowledged in the window then traffic is flowing', () => {
+    const log = [attempt(4000, 200), attempt(2000, 200), attempt(100, 200)];
+    expect(webhooksFlowing(log, now, traffic)).toBe(true);
+  });
+
+  it('when the deliveries are older than the window, failed or refused then traffic is not flowing', () => {
+    const log = [
+      attempt(60_000, 200),
+      attempt(9000, 200),
+      attempt(3000, 'error'),
+      attempt(2000, 503),
+      attempt(1000, 200),
+    ];
+    expect(webhooksFlowing(log, now, traffic)).toBe(false);
+    expect(webhooksFlowing([], now, traffic)).toBe(false);
+  });
+
+  it('when a slow attempt ended out of order then it still counts', () => {
+    const log = [attempt(1000, 200), attempt(4500, 200), attempt(500, 200)];
+    expect(webhooksFlowing(log, now, traffic)).toBe(true);
   });
 });
