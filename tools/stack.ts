@@ -73,6 +73,11 @@ export interface FullStackOptions {
   prebuildWorkflowBundle?: boolean;
   /** Append each child's standard error to `<dir>/<name>.log` (worker-1.log, gateway-2.log, ...). */
   childLogDir?: string;
+  /**
+   * Write a V8 CPU profile of each worker and gateway process to `<dir>/<name>/` when it exits
+   * (`node --cpu-prof`; a process killed with SIGKILL writes none).
+   */
+  cpuProfileDir?: string;
 }
 
 /** Where Temporal and the gateway inbox keep their state. */
@@ -386,7 +391,10 @@ export async function startFullStack(o: FullStackOptions): Promise<FullStack> {
       ...o.env,
     };
     const spawnChild = (entry: string, name: string, extraEnv: Record<string, string> = {}) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+      const profile = o.cpuProfileDir
+        ? ['--cpu-prof', `--cpu-prof-dir=${resolve(o.cpuProfileDir, name)}`]
+        : [];
+      const child = spawn(process.execPath, [...profile, '--import', 'tsx', entry], {
         env: { ...env, ...extraEnv },
         stdio: ['ignore', 'ignore', 'pipe'],
       });

@@ -14,6 +14,8 @@ export interface BenchOptions {
   drainSample?: number;
   rescheduleShare: number;
   timeoutSeconds: number;
+  /** Full stack only: where the worker and gateway processes write their CPU profiles. */
+  cpuProfileDir?: string;
 }
 
 /** Parses a comma-separated list of positive integers such as `1000,5000`. */
@@ -62,6 +64,10 @@ export function benchCommand(run: (opts: BenchOptions) => Promise<number> | numb
       'with --curve: release and drain only this many of the runs in flight; the rest stay parked',
       numberIn('--drain-sample', 1, 100_000, true),
     )
+    .option(
+      '--cpu-prof <dir>',
+      'full stack only: write a V8 CPU profile of each worker and gateway process to <dir>/<process>/',
+    )
     .option('--json', 'print JSON instead of a table')
     .allowExcessArguments(false)
     .action(
@@ -75,9 +81,12 @@ export function benchCommand(run: (opts: BenchOptions) => Promise<number> | numb
         timeout: number;
         curve?: number[];
         drainSample?: number;
+        cpuProf?: string;
         json?: boolean;
       }) => {
         if (o.drainSample !== undefined && !o.curve) throw new UsageError('--drain-sample needs --curve');
+        if (o.cpuProf !== undefined && o.curve)
+          throw new UsageError('--cpu-prof profiles the full stack, not --curve');
         const code = run({
           shipments: o.shipments,
           rate: o.rate,
@@ -89,6 +98,7 @@ export function benchCommand(run: (opts: BenchOptions) => Promise<number> | numb
           drainSample: o.drainSample,
           rescheduleShare: o.rescheduleShare,
           timeoutSeconds: o.timeout,
+          ...(o.cpuProf !== undefined ? { cpuProfileDir: o.cpuProf } : {}),
         });
         return Promise.resolve(code).then((c) => {
           process.exitCode = c;

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import type { AddressInfo } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { Client, Connection } from '@temporalio/client';
 import { Option } from 'commander';
 import { createGateway } from '../../src/gateway/app.js';
@@ -15,10 +17,12 @@ import { dropPostgresSchema } from '../../src/storage/db.js';
 import { openStore, type DatabaseTarget } from '../../src/storage/store.js';
 
 /**
- * `npm run bench:gateway -- [--events N] [--concurrency C] [--backend sqlite|postgres] [--json]`
+ * `npm run bench:gateway -- [--events N] [--concurrency C] [--backend sqlite|postgres] [--cpu-prof FILE] [--json]`
  * Sends N signed Onfleet webhooks at concurrency C to an in-process gateway and reports how fast they are
- * accepted (committed to the inbox and answered 200) and the latency percentiles. The forwarder is off
- * unless `--temporal <address>` names a Temporal frontend to deliver to.
+ * accepted (committed to the inbox and answered 200) and the latency percentiles. The load generator runs
+ * on a thread of its own, so the gateway's event loop is the gateway's alone, as in production. The
+ * forwarder is off unless `--temporal <address>` names a Temporal frontend to deliver to. `--cpu-prof`
+ * writes a V8 CPU profile of the gateway's thread over the measured part (`npm run profile:top` reads it).
  */
 
 interface Options {
@@ -28,6 +32,7 @@ interface Options {
   databaseUrl: string;
   temporal?: string;
   sqliteSync: 'FULL' | 'NORMAL';
+  cpuProfile?: string;
   json: boolean;
 }
 
@@ -49,6 +54,7 @@ function command() {
         .choices(['full', 'normal'])
         .default('full'),
     )
+    .option('--cpu-prof <file>', "write a V8 CPU profile of the gateway's thread over the measured part")
     .option('--json', 'print JSON instead of a table')
     .allowExcessArguments(false)
     .action(
@@ -59,6 +65,7 @@ function command() {
         databaseUrl?: string;
         temporal?: string;
         sqliteSync: 'full' | 'normal';
+        cpuProf?: string;
         json?: boolean;
       }) => {
         process.exitCode = await run({
@@ -69,10 +76,23 @@ function command() {
             v.databaseUrl ?? process.env.SHIPSYNC_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
           ...(v.temporal ? { temporal: v.temporal } : {}),
           sqliteSync: v.sqliteSync === 'normal' ? 'NORMAL' : 'FULL',
+          ...(v.cpuProf ? { cpuProfile: resolve(v.cpuProf) } : {}),
           json: v.json === true,
         });
       },
     );
+}
+
+/** One pass of the load thread (`gateway-load.mjs`): what it sends, and what it measured. */
+interface LoadJob {
+  url: string;
+  hooks: { body: string; signature: string }[];
+  concurrency: number;
+}
+interface LoadResult {
+  latencies: number[];
+  statuses: Record<string, number>;
+  elapsedMs: number;
 }
 
 /** The value at quantile q of sorted numbers. */
@@ -142,37 +162,34 @@ async function run(o: Options): Promise<number> {
   const warmup = Math.min(500, Math.ceil(o.events / 10));
   const make = (from: number, count: number) =>
     Array.from({ length: count }, (_, i) => webhook(webhookSecret, (from + i) % 1000, t0 + from + i));
-  const latencies: number[] = [];
-  const statuses: Record<string, number> = {};
-
-  /** Sends the webhooks over `concurrency` keep-alive connections; records latency and status when asked. */
-  async function blast(hooks: { body: string; signature: string }[], record: boolean) {
-    let next = 0;
-    const lane = async () => {
-      for (let i = next++; i < hooks.length; i = next++) {
-        const hook = hooks[i]!;
-        const started = performance.now();
-        const res = await fetch(url, {
-          method: 'POST',
-          body: hook.body,
-          headers: { 'content-type': 'application/json', 'x-onfleet-signature': hook.signature },
-        });
-        await res.arrayBuffer();
-        if (record) {
-          latencies.push(performance.now() - started);
-          statuses[res.status] = (statuses[res.status] ?? 0) + 1;
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: o.concurrency }, lane));
-  }
+  const loader = new Worker(new URL('./gateway-load.mjs', import.meta.url));
+  /** Sends the webhooks from the load thread over `concurrency` keep-alive connections. */
+  const blast = (hooks: LoadJob['hooks']) =>
+    new Promise<LoadResult>((done, fail) => {
+      loader.once('message', (m: { ok: true; result: LoadResult } | { ok: false; error: string }) =>
+        m.ok ? done(m.result) : fail(new Error(`load generator: ${m.error}`)),
+      );
+      loader.once('error', fail);
+      loader.postMessage({ url, hooks, concurrency: o.concurrency } satisfies LoadJob);
+    });
 
   // Warm-up (JIT, keep-alive connections, database caches), not counted.
-  await blast(make(0, warmup), false);
+  await blast(make(0, warmup));
   const measured = make(warmup, o.events);
-  const started = performance.now();
-  await blast(measured, true);
-  const elapsedMs = performance.now() - started;
+  const profiler = o.cpuProfile ? new Session() : undefined;
+  if (profiler) {
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+    await profiler.post('Profiler.start');
+  }
+  const { latencies, statuses, elapsedMs } = await blast(measured);
+  if (profiler && o.cpuProfile) {
+    const { profile } = await profiler.post('Profiler.stop');
+    mkdirSync(dirname(o.cpuProfile), { recursive: true });
+    writeFileSync(o.cpuProfile, JSON.stringify(profile));
+    profiler.disconnect();
+  }
+  await loader.terminate();
 
   const inbox = await store.inbox.counts();
   const sorted = [...latencies].sort((a, b) => a - b);
@@ -184,6 +201,8 @@ async function run(o: Options): Promise<number> {
     events: o.events,
     concurrency: o.concurrency,
     forwarder: o.temporal ? `on (${o.temporal})` : 'off',
+    loadGenerator: 'own thread',
+    ...(o.cpuProfile ? { cpuProfile: o.cpuProfile } : {}),
     elapsedMs: Math.round(elapsedMs),
     acceptedPerSecond: Math.round((o.events / elapsedMs) * 1000),
     latencyMs: {

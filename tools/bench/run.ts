@@ -101,6 +101,7 @@ export async function runFull(o: BenchOptions, say: (l: string) => void): Promis
       // Boot, the release and the publishing backlog, all before simulated 04:00.
       startDelayMs: leadMs,
       env: { SHIPSYNC_WORKER_METRICS_PORT: String(metricsPort) },
+      ...(o.cpuProfileDir ? { cpuProfileDir: resolve(o.cpuProfileDir) } : {}),
     });
   } catch (err) {
     await temporal.stop();
