@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import type { AddressInfo } from 'node:net';
@@ -164,14 +165,14 @@ async function run(o: Options): Promise<number> {
     Array.from({ length: count }, (_, i) => webhook(webhookSecret, (from + i) % 1000, t0 + from + i));
   const loader = new Worker(new URL('./gateway-load.mjs', import.meta.url));
   /** Sends the webhooks from the load thread over `concurrency` keep-alive connections. */
-  const blast = (hooks: LoadJob['hooks']) =>
-    new Promise<LoadResult>((done, fail) => {
-      loader.once('message', (m: { ok: true; result: LoadResult } | { ok: false; error: string }) =>
-        m.ok ? done(m.result) : fail(new Error(`load generator: ${m.error}`)),
-      );
-      loader.once('error', fail);
-      loader.postMessage({ url, hooks, concurrency: o.concurrency } satisfies LoadJob);
-    });
+  const blast = async (hooks: LoadJob['hooks']): Promise<LoadResult> => {
+    // `once` also rejects if the thread fails, and leaves no listener behind.
+    const answered = once(loader, 'message');
+    loader.postMessage({ url, hooks, concurrency: o.concurrency } satisfies LoadJob);
+    const [m] = (await answered) as [{ ok: true; result: LoadResult } | { ok: false; error: string }];
+    if (!m.ok) throw new Error(`load generator: ${m.error}`);
+    return m.result;
+  };
 
   // Warm-up (JIT, keep-alive connections, database caches), not counted.
   await blast(make(0, warmup));
@@ -183,7 +184,7 @@ async function run(o: Options): Promise<number> {
     await profiler.post('Profiler.start');
   }
   const { latencies, statuses, elapsedMs } = await blast(measured);
-  if (profiler && o.cpuProfile) {
+  if (profiler && o.cpuProfile !== undefined) {
     const { profile } = await profiler.post('Profiler.stop');
     mkdirSync(dirname(o.cpuProfile), { recursive: true });
     writeFileSync(o.cpuProfile, JSON.stringify(profile));

@@ -273,10 +273,12 @@ async function campaign(
     // Killed while dispatch webhooks flow, so the other gateway is seen taking them (bounded wait).
     const waitFrom = Date.now();
     const { trafficWaitSeconds } = CAMPAIGN.gatewayKill;
-    while (!webhooksFlowing(dispatch.sender.log, Date.now()) && secondsSince(waitFrom) < trafficWaitSeconds)
+    let flowing = webhooksFlowing(dispatch.sender.log, Date.now());
+    while (!flowing && secondsSince(waitFrom) < trafficWaitSeconds) {
       await sleep(250);
+      flowing = webhooksFlowing(dispatch.sender.log, Date.now());
+    }
     const waited = secondsSince(waitFrom);
-    const flowing = webhooksFlowing(dispatch.sender.log, Date.now());
     await exclusive(async () => {
       const t = Date.now();
       const before = await inboxBacklog(store);
