@@ -69,11 +69,14 @@ export class FaultInjector {
     responder: FaultResponder,
     isApiRoute: (url: string) => boolean,
     moreCounts?: () => object,
+    routeOf?: (req: FastifyRequest) => string,
   ) {
     app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
       if (!isApiRoute(req.url)) return;
       // Zendesk-style `.json` twins of a route count as the route.
-      const route = `${req.method} ${(req.routeOptions.url ?? req.url.split('?')[0] ?? '').replace(/\.json$/, '')}`;
+      const route =
+        routeOf?.(req) ??
+        `${req.method} ${(req.routeOptions.url ?? req.url.split('?')[0] ?? '').replace(/\.json$/, '')}`;
       this.requests.total++;
       this.requests.byRoute[route] = (this.requests.byRoute[route] ?? 0) + 1;
       const s = this.settings;

@@ -38,6 +38,16 @@ import { ErpStore } from './state.js';
 
 /** Where every OData service of the sandbox lives, as on an SAP Gateway. */
 export const ODATA_ROOT = '/sap/opu/odata/sap/';
+
+/**
+ * How a request counts in `/__sandbox/requests`: method, service and entity set (or `$batch`, `$metadata`,
+ * a function import), keys and query left out, e.g. `POST API_OUTBOUND_DELIVERY_SRV;v=0002/$batch`.
+ */
+export function odataRoute(req: { method: string; url: string }): string {
+  const path = decodeURIComponent(req.url.split('?')[0] ?? '');
+  const [service = '', target = ''] = path.slice(ODATA_ROOT.length).split('/');
+  return `${req.method} ${service}/${target.replace(/\(.*$/, '')}`;
+}
 /** Base path of the outbound delivery service, version 2. */
 export const DELIVERY_SERVICE_PATH = `${ODATA_ROOT}${SERVICE_IDS.delivery};v=0002/`;
 /** Base path of the billing document request service. */
@@ -295,7 +305,7 @@ export async function startErpSandbox(opts: ErpSandboxOptions = {}): Promise<Erp
 
   // Logon first, as SAP's ICF checks it before any service runs.
   logon.install(app, ODATA_ROOT);
-  faults.install(app, odataFaultResponder, (url) => url.startsWith('/sap/'), requestCounts);
+  faults.install(app, odataFaultResponder, (url) => url.startsWith('/sap/'), requestCounts, odataRoute);
   effects.install(app);
 
   const pushRelease = (rec: DeliveryRecord) => {

@@ -1,5 +1,5 @@
 import { Context } from '@temporalio/activity';
-import type { CaseRef, CrmPort } from '../integrations/ports.js';
+import type { CaseRef, CrmPort, NoticeRef } from '../integrations/ports.js';
 import { classified } from './failures.js';
 
 /**
@@ -17,9 +17,9 @@ export function createCrmActivities({ crm }: { crm: CrmPort }) {
     async crmOpenCase(input: Parameters<CrmPort['openCase']>[0]): Promise<CaseRef> {
       return crm.openCase({ ...input, firstTry: isFirstTry() });
     },
-    /** Sends the customer a notice on the shipment's ticket. */
-    async crmNotifyCustomer(input: Parameters<CrmPort['notifyCustomer']>[0]): Promise<void> {
-      await crm.notifyCustomer({ ...input, firstTry: isFirstTry() });
+    /** Sends the customer a notice on the shipment's ticket; answers which ticket it went on. */
+    async crmNotifyCustomer(input: Parameters<CrmPort['notifyCustomer']>[0]): Promise<NoticeRef> {
+      return crm.notifyCustomer({ ...input, firstTry: isFirstTry() });
     },
     /** Answers the customer with a public comment on their own ticket. */
     async crmReplyOnTicket(input: Parameters<CrmPort['replyOnTicket']>[0]): Promise<void> {

@@ -4,17 +4,20 @@ import DataLoader from 'dataloader';
 /**
  * How concurrent calls of one vendor operation are coalesced into one bulk request: the first call opens a
  * window of `windowMs`; the calls made meanwhile, up to `maxItems`, go out together when it closes (a full
- * batch goes at once).
+ * batch goes at once). While `maxInFlight` bulk requests of the operation are out, the next batch keeps
+ * gathering until one answers, so the busier the vendor the fuller its requests, with no wait when idle.
  */
 export interface BulkOptions {
   /** Most items in one bulk request (the vendor's own limit caps it). */
   maxItems: number;
   /** How long the first call of a batch waits for others; 0 sends what the current tick gathered. */
   windowMs: number;
+  /** Bulk requests of one operation out at once (per worker); unlimited when absent. */
+  maxInFlight?: number;
 }
 
 /** The defaults: a few milliseconds are nothing next to a vendor round trip, and gather a burst. */
-export const DEFAULT_BULK: BulkOptions = { maxItems: 50, windowMs: 5 };
+export const DEFAULT_BULK: BulkOptions = { maxItems: 50, windowMs: 5, maxInFlight: 2 };
 
 /** Counts of what a bulk operation sent, for metrics and the bench. */
 export interface BulkStats {
@@ -48,23 +51,33 @@ export function bulkOperation<I, R>(
 ): BulkOperation<I, R> {
   const stats: BulkStats = { requests: 0, items: 0 };
   const maxItems = Math.max(1, Math.floor(opts.maxItems));
+  const slots = inFlightLimit(opts.maxInFlight);
   const loader = new DataLoader<I, R>(
     async (items) => {
       stats.requests++;
       stats.items += items.length;
-      const results = await send(items);
-      if (results.length !== items.length)
-        throw new Error(`bulk call answered ${results.length} result(s) for ${items.length} item(s)`);
-      return results;
+      try {
+        const results = await send(items);
+        if (results.length !== items.length)
+          throw new Error(`bulk call answered ${results.length} result(s) for ${items.length} item(s)`);
+        return results;
+      } finally {
+        slots?.release();
+      }
     },
     {
       cache: false,
       maxBatchSize: maxItems,
-      ...(ready
+      ...(ready || slots
         ? {
             batchScheduleFn: (run) => {
               const window = opts.windowMs > 0 ? sleep(opts.windowMs) : Promise.resolve();
-              void window.then(ready).then(run, run);
+              // A failed readiness check holds nothing back; the slot is always taken before the batch runs.
+              void window
+                .then(ready)
+                .catch(() => undefined)
+                .then(() => slots?.acquire())
+                .then(run);
             },
           }
         : opts.windowMs > 0
@@ -73,4 +86,27 @@ export function bulkOperation<I, R>(
     },
   );
   return { submit: (item) => loader.load(item), stats };
+}
+
+/** A counting gate on the bulk requests out at once, first come first served; none when unlimited. */
+function inFlightLimit(max: number | undefined) {
+  if (max === undefined || !Number.isFinite(max)) return undefined;
+  const limit = Math.max(1, Math.floor(max));
+  let out = 0;
+  const waiting: (() => void)[] = [];
+  return {
+    acquire(): Promise<void> {
+      if (out < limit) {
+        out++;
+        return Promise.resolve();
+      }
+      return new Promise((resolve) => waiting.push(resolve));
+    },
+    release() {
+      const next = waiting.shift();
+      // The slot passes straight to the next batch waiting for it.
+      if (next) next();
+      else out--;
+    },
+  };
 }

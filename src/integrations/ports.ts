@@ -134,6 +134,13 @@ export interface DispatchPort {
   listTasks(opts: { from: string; to: string; cursor?: string }): Promise<DispatchTaskPage>;
 }
 
+/** The ticket a customer notice went on: its case's ticket, or the shipment's notice ticket. */
+export interface NoticeRef {
+  ticketId: string;
+  /** True when it is the shipment's notice ticket (not a case), which later notices can name. */
+  thread: boolean;
+}
+
 /** A customer-service case reference. */
 export interface CaseRef {
   caseId: string;
@@ -177,7 +184,14 @@ export interface CrmPort {
     idempotencyKey: string;
     /** No earlier try of this write can exist (the activity's first attempt): skip the lookup for it. */
     firstTry?: boolean;
-  }): Promise<void>;
+    /** The shipment's notice ticket as an earlier notice answered it: no lookup for it. */
+    threadId?: string;
+    /**
+     * No notice of this shipment was sent before this one, so it has no notice ticket yet: with a first try,
+     * the notice opens the ticket as its first comment, without looking for one.
+     */
+    firstNotice?: boolean;
+  }): Promise<NoticeRef>;
   /** Solves a case with a closing comment. */
   closeCase(caseId: string, resolution: string, idempotencyKey: string): Promise<void>;
   /** Every ticket the CRM holds for the shipment (external id = shipment id). */

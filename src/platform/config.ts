@@ -448,12 +448,20 @@ export const configSchema = z.object({
   /** Zendesk API requests per minute this worker process sends at most (its share of the plan's limit). */
   SHIPSYNC_CRM_REQUESTS_PER_MINUTE: z.coerce.number().int().min(10).max(100_000).default(700),
   /**
+   * The bulk window of the Zendesk writes and reads (ms): a customer notice or a case a second later costs the
+   * customer nothing, and a second gathers the calls of a busy worker into `create_many`/`update_many` jobs
+   * (each awaited with polls), where a few milliseconds find no neighbour outside a burst.
+   */
+  SHIPSYNC_CRM_BULK_WINDOW_MS: z.coerce.number().int().min(0).max(10_000).default(1_000),
+  /**
    * Vendor bulk calls (SAP `$batch`, Zendesk `create_many`/`update_many`, Onfleet `tasks/batch`): how long
    * the first of a worker's concurrent calls of one operation waits for others (ms; 0: only those of the
-   * same tick), and the most items one bulk request carries (each vendor's own limit caps it).
+   * same tick), the most items one bulk request carries (each vendor's own limit caps it), and how many bulk
+   * requests of one operation may be out at once (while that many are, the next batch keeps gathering).
    */
   SHIPSYNC_BULK_WINDOW_MS: z.coerce.number().int().min(0).max(1_000).default(5),
   SHIPSYNC_BULK_MAX_ITEMS: z.coerce.number().int().min(1).max(100).default(50),
+  SHIPSYNC_BULK_IN_FLIGHT: z.coerce.number().int().min(1).max(64).default(2),
   /** Dispatch API requests a second this worker process starts at most (a batch counts once): its share of Onfleet's 20 per key. */
   SHIPSYNC_DISPATCH_REQUESTS_PER_SECOND: z.coerce.number().int().min(1).max(10_000).default(20),
   /** Secrets: no default in the schema; the sandbox profile fills them, production requires safe ones. */

@@ -60,7 +60,11 @@ async function main() {
     }
   });
   const store = lazyStore(config);
-  const bulk = { maxItems: config.SHIPSYNC_BULK_MAX_ITEMS, windowMs: config.SHIPSYNC_BULK_WINDOW_MS };
+  const bulk = {
+    maxItems: config.SHIPSYNC_BULK_MAX_ITEMS,
+    windowMs: config.SHIPSYNC_BULK_WINDOW_MS,
+    maxInFlight: config.SHIPSYNC_BULK_IN_FLIGHT,
+  };
   const running = await createWorkers({
     ...temporal,
     namespace: config.SHIPSYNC_TEMPORAL_NAMESPACE,
@@ -90,7 +94,7 @@ async function main() {
         ? { email: vendors.crm.email, token: vendors.crm.token }
         : {}),
       requestsPerMinute: config.SHIPSYNC_CRM_REQUESTS_PER_MINUTE,
-      bulk,
+      bulk: { ...bulk, windowMs: config.SHIPSYNC_CRM_BULK_WINDOW_MS },
     }),
     geocoder: new ZipGeocoder(),
     cacheSize: config.SHIPSYNC_WORKER_CACHE_SIZE,

@@ -172,6 +172,11 @@ describe('ShipmentWorkflow playbooks with stub activities', () => {
         expect.stringContaining('running about 45 minutes late'),
       ),
     );
+    // The first notice opens the shipment's notice ticket; the next names the ticket the first answered.
+    expect(h.systems.notices.map((n) => [n.firstNotice, n.threadId])).toEqual([
+      [true, undefined],
+      [undefined, expect.stringMatching(/^notices-shipment-/)],
+    ]);
 
     await sh.send(['delivery.delayed.v1', { delaySeconds: 3 * 3600 }]);
     await sh.until((s) => s.openCases.some((c) => c.kind === 'delay'));

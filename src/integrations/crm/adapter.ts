@@ -4,7 +4,7 @@ import PQueue from 'p-queue';
 import { z } from 'zod';
 import { ShipsyncError } from '../../domain/errors.js';
 import type { ExceptionKind } from '../../domain/model.js';
-import type { CaseRef, CaseView, CrmPort } from '../ports.js';
+import type { CaseRef, CaseView, CrmPort, NoticeRef } from '../ports.js';
 import { classifyZendeskFailure, classifyZendeskJobResult, classifyZendeskResponse } from './errors.js';
 import {
   DEFAULT_FIELD_IDS,
@@ -216,7 +216,12 @@ export class ZendeskCrmAdapter implements CrmPort {
     this.creates = bulkOperation((items) => this.sendCreates(items), capped, ready);
     this.updates = bulkOperation((items) => this.sendUpdates(items), capped, ready);
     this.reads = bulkOperation((items) => this.sendReads(items), capped, ready);
-    this.polls = bulkOperation((ids) => this.sendPolls(ids), capped, ready);
+    // Polls are spaced by the job wait already: they share a request with the polls due at the same moment.
+    this.polls = bulkOperation(
+      (ids) => this.sendPolls(ids),
+      { ...capped, windowMs: DEFAULT_BULK.windowMs },
+      ready,
+    );
     this.jobWait = { ...DEFAULT_JOB_WAIT, ...opts.jobWait };
   }
 
@@ -268,20 +273,47 @@ export class ZendeskCrmAdapter implements CrmPort {
     return { caseId: String(id) };
   }
 
-  /** Adds the notice as a public comment, once per idempotency key. */
-  async notifyCustomer(input: NotifyCustomerInput): Promise<void> {
+  /**
+   * Adds the notice as a public comment, once per idempotency key, on the case's ticket or the shipment's
+   * notice ticket: the one the caller names, else the one this worker remembers, else the one found or
+   * opened. A shipment's first notice on a first try opens that ticket with the notice as its first comment.
+   */
+  async notifyCustomer(input: NotifyCustomerInput): Promise<NoticeRef> {
     const context = `notify customer of ${input.shipmentId}`;
-    const remembered = input.caseId ? undefined : this.threads.get(input.shipmentId);
-    const ticketId = input.caseId
-      ? this.ticketId(input.caseId, context)
-      : (remembered ?? (await this.noticeThread(input, context)));
+    if (input.caseId) {
+      const ticketId = this.ticketId(input.caseId, context);
+      await this.addNotice(ticketId, input, context);
+      return { ticketId: String(ticketId), thread: false };
+    }
+    const named = input.threadId === undefined ? undefined : this.ticketId(input.threadId, context);
+    const known = named ?? this.threads.get(input.shipmentId);
+    if (
+      known === undefined &&
+      input.firstNotice &&
+      input.firstTry &&
+      !this.threadLookups.has(input.shipmentId)
+    ) {
+      const opened = this.rememberThread(
+        input.shipmentId,
+        this.creates.submit({
+          body: noticeThreadCreate(input, this.ids, input),
+          idempotencyKey: `${input.shipmentId}:notice-thread`,
+          context,
+        }),
+      );
+      return { ticketId: String(await opened), thread: true };
+    }
+    const ticketId = known ?? (await this.noticeThread(input, context));
     try {
       await this.addNotice(ticketId, input, context);
+      return { ticketId: String(ticketId), thread: true };
     } catch (err) {
-      // The thread this worker remembered was closed or deleted since: find or open the shipment's thread again.
-      if (remembered === undefined || !(isClosedRefusal(err) || isNotFound(err))) throw err;
+      // The thread named or remembered was closed or deleted since: find or open the shipment's thread again.
+      if (known === undefined || !(isClosedRefusal(err) || isNotFound(err))) throw err;
       this.threads.delete(input.shipmentId);
-      await this.addNotice(await this.noticeThread(input, context), input, context);
+      const again = await this.noticeThread(input, context);
+      await this.addNotice(again, input, context);
+      return { ticketId: String(again), thread: true };
     }
   }
 
@@ -359,21 +391,27 @@ export class ZendeskCrmAdapter implements CrmPort {
    * at a time per shipment in this worker.
    */
   private noticeThread(input: NotifyCustomerInput, context: string): Promise<number> {
-    const pending = this.threadLookups.get(input.shipmentId);
-    if (pending) return pending;
-    const lookup = this.findOrOpenThread(input, context)
+    return (
+      this.threadLookups.get(input.shipmentId) ??
+      this.rememberThread(input.shipmentId, this.findOrOpenThread(input, context))
+    );
+  }
+
+  /** Remembers the thread `lookup` finds or opens; concurrent notices of the shipment meanwhile share it. */
+  private rememberThread(shipmentId: string, lookup: Promise<number>): Promise<number> {
+    const remembered = lookup
       .then((id) => {
-        this.threads.delete(input.shipmentId);
-        this.threads.set(input.shipmentId, id);
+        this.threads.delete(shipmentId);
+        this.threads.set(shipmentId, id);
         if (this.threads.size > THREAD_CACHE_SIZE) {
           const oldest = this.threads.keys().next().value;
           if (oldest !== undefined) this.threads.delete(oldest);
         }
         return id;
       })
-      .finally(() => this.threadLookups.delete(input.shipmentId));
-    this.threadLookups.set(input.shipmentId, lookup);
-    return lookup;
+      .finally(() => this.threadLookups.delete(shipmentId));
+    this.threadLookups.set(shipmentId, remembered);
+    return remembered;
   }
 
   private async findOrOpenThread(input: NotifyCustomerInput, context: string): Promise<number> {

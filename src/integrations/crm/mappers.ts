@@ -101,15 +101,21 @@ export function caseToTicketCreate(input: OpenCaseInput, ids: ZendeskFieldIds = 
   };
 }
 
-/** The Zendesk create-ticket body for a shipment's notice thread; the same for every notice of a shipment. */
+/**
+ * The Zendesk create-ticket body for a shipment's notice thread. Opened for a shipment's first notice
+ * (`firstNotice`), the notice is the ticket's first comment, public, with its key and plan in the audit
+ * metadata as a later comment would carry them: one request instead of a create and an update.
+ */
 export function noticeThreadCreate(
   input: Pick<NotifyCustomerInput, 'shipmentId' | 'deliveryId' | 'customerId'>,
   ids: ZendeskFieldIds = DEFAULT_FIELD_IDS,
+  firstNotice?: NotifyCustomerInput,
 ) {
+  const notice = firstNotice ? noticeCommentUpdate(firstNotice).ticket : undefined;
   return {
     ticket: {
       subject: `Delivery updates for ${input.shipmentId}`,
-      comment: {
+      comment: notice?.comment ?? {
         body: `Customer notices for delivery ${input.deliveryId} are posted on this ticket by shipsync.`,
         public: false,
       },
@@ -121,6 +127,7 @@ export function noticeThreadCreate(
         { id: ids.deliveryId, value: input.deliveryId },
         { id: ids.customerId, value: input.customerId },
       ],
+      ...(notice ? { metadata: notice.metadata } : {}),
     },
   };
 }

@@ -226,9 +226,13 @@ export class SapErpAdapter implements ErpPort {
     this.pacer = requestPacer(opts.requestsPerSecond);
     const bulk = opts.bulk ?? DEFAULT_BULK;
     const batching = { ...bulk, maxItems: Math.min(bulk.maxItems, MAX_BATCH_CHANGESETS) };
-    this.milestones = bulkOperation((items) => this.sendMilestones(items), batching);
-    this.billingRequests = bulkOperation((items) => this.sendBillingRequests(items), batching);
-    this.deliveryWrites = bulkOperation((items) => this.sendDeliveryWrites(items), batching);
+    // A batch goes out once the pacing has room: under load, calls gather behind the pace into one $batch.
+    const ready = async () => {
+      while (this.pacer.size > 0) await this.pacer.onEmpty();
+    };
+    this.milestones = bulkOperation((items) => this.sendMilestones(items), batching, ready);
+    this.billingRequests = bulkOperation((items) => this.sendBillingRequests(items), batching, ready);
+    this.deliveryWrites = bulkOperation((items) => this.sendDeliveryWrites(items), batching, ready);
     this.http = axios.create({
       baseURL: opts.baseUrl.replace(/\/+$/, ''),
       timeout: opts.timeoutMs ?? 10_000,

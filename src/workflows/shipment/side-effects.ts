@@ -180,7 +180,21 @@ export class SideEffectQueue {
         const caseId = s.cases.find((c) => c.open)?.caseId;
         const plan = a.plan ? { plan: a.plan } : {};
         const idempotencyKey = key('notify', a.topic, a.attempt);
-        await acts.crm.crmNotifyCustomer({ ...base, caseId, message: a.message, ...plan, idempotencyKey });
+        // States carried from runs before the count have none: their shipment may have a thread already.
+        const firstNotice = s.noticesBegun === 0;
+        if (s.noticesBegun !== undefined) s.noticesBegun++;
+        const thread = caseId || !s.noticeThreadId ? {} : { threadId: s.noticeThreadId };
+        const sent = await acts.crm.crmNotifyCustomer({
+          ...base,
+          caseId,
+          message: a.message,
+          ...plan,
+          ...thread,
+          ...(firstNotice && !caseId ? { firstNotice } : {}),
+          idempotencyKey,
+        });
+        // Runs recorded before notices answered their ticket have no answer to read.
+        if (sent?.thread) s.noticeThreadId = sent.ticketId;
         return;
       }
       case 'openCase': {

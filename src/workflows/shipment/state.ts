@@ -192,6 +192,13 @@ export interface ShipmentState {
   milestones: MilestoneEntry[];
   plannedRevision: number;
   cases: CaseEntry[];
+  /**
+   * Customer notices begun, counted from the start of runs that count them; absent on a state carried from
+   * a run that did not (its shipment may already have a notice ticket).
+   */
+  noticesBegun?: number;
+  /** The shipment's notice ticket, as the last notice sent on it answered. */
+  noticeThreadId?: string;
   todo: Action[];
   charges: Charge[];
   /** The version of the ERP prices the charges were priced with (runs with the erp-pricing patch). */
@@ -279,6 +286,7 @@ export function initialState(shipmentId: string, order: Order): ShipmentState {
     milestones: [],
     plannedRevision: 0,
     cases: [],
+    noticesBegun: 0,
     todo: [],
     charges: [],
     awaitingApproval: false,

@@ -412,6 +412,14 @@ describe('CRM adapter bulk jobs and limits', () => {
         none,
         (crm) => Promise.all(ids('T').map((id) => crm.notifyCustomer(notice(id, 'planned')))),
       ],
+      [
+        'first notice of a shipment, the workflow saying so',
+        none,
+        (crm) =>
+          Promise.all(
+            ids('F').map((id) => crm.notifyCustomer({ ...notice(id, 'planned'), firstNotice: true })),
+          ),
+      ],
     ];
 
     it.each(kinds)(
@@ -421,13 +429,18 @@ describe('CRM adapter bulk jobs and limits', () => {
         const shared = await count(BULK, setup, measured);
         const [single, bulk] = [one.total, shared.total];
         console.info(`${N} × ${kind}: ${single} requests one call at a time, ${bulk} with bulk calls`);
-        if (kind.startsWith('first notice')) {
+        if (kind === 'first notice of a shipment (no thread yet)') {
           // Finding the thread is one list request per shipment (Zendesk lists tickets by one external id);
           // opening the threads and adding the comments are shared, as far as the lookups end together.
           expect(single).toBe(3 * N);
           expect(shared.byRoute['GET /api/v2/tickets']).toBe(N);
           expect(shared.byRoute['POST /api/v2/tickets/create_many']).toBeGreaterThanOrEqual(1);
           expect(bulk).toBeLessThan(single);
+        } else if (kind.startsWith('first notice')) {
+          // The notice opens the thread as its first comment: one create each alone, one create_many shared.
+          expect(single).toBe(N);
+          expect(shared.byRoute['GET /api/v2/tickets']).toBeUndefined();
+          expect(bulk * 5).toBeLessThanOrEqual(single);
         } else {
           expect(bulk * 5).toBeLessThanOrEqual(single);
         }

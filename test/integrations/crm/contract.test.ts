@@ -185,6 +185,84 @@ describe('CRM adapter against the Zendesk sandbox', () => {
       expect(notices.body.count).toBe(4);
     });
 
+    it("when a shipment's first notice is a first try then it opens the notice ticket as its first comment, in one request, and later notices named to that ticket cost one each", async () => {
+      const id = 'shipment-N270';
+      const notice = (key: string) => ({
+        shipmentId: id,
+        deliveryId: 'N270',
+        customerId: 'C1001',
+        message: `Your delivery is planned between 14:00 and 18:00 (${key}).`,
+        idempotencyKey: `${id}:notice:${key}:1`,
+        plan,
+      });
+      const counts = async () =>
+        (await api(sandbox.url, 'GET', '/__sandbox/requests')).body as { total: number; byRoute: Json };
+      const c0 = await counts();
+      const first = await crm.notifyCustomer({ ...notice('planned'), firstNotice: true, firstTry: true });
+      const c1 = await counts();
+      expect(first.thread).toBe(true);
+      expect(c1.total - c0.total).toBe(1);
+      expect(c1.byRoute['POST /api/v2/tickets'] - (c0.byRoute['POST /api/v2/tickets'] ?? 0)).toBe(1);
+      // The ticket's first comment is the notice: public, keyed, with the plan; one notification effect.
+      const tickets = (await api(sandbox.url, 'GET', `/api/v2/tickets.json?external_id=${id}`)).body.tickets;
+      expect(tickets).toHaveLength(1);
+      expect(String(tickets[0].id)).toBe(first.ticketId);
+      const comments = (await api(sandbox.url, 'GET', `/api/v2/tickets/${first.ticketId}/comments.json`)).body
+        .comments as Json[];
+      expect(comments).toHaveLength(1);
+      expect(comments[0]).toMatchObject({
+        public: true,
+        metadata: { custom: { [KEY_METADATA_KEY]: `${id}:notice:planned:1` } },
+      });
+      expect(comments[0].metadata.custom[PLAN_METADATA_KEY]).toBeDefined();
+      // Another worker's retry of that first notice (not a first try) finds its comment and writes nothing.
+      const other = createCrmAdapter({ baseUrl: sandbox.url });
+      const retried = await other.notifyCustomer({
+        ...notice('planned'),
+        firstNotice: true,
+        firstTry: false,
+      });
+      expect(retried.ticketId).toBe(first.ticketId);
+      // A later notice naming the ticket, from a worker that never saw it: one update, no lookup.
+      const c2 = await counts();
+      const third = createCrmAdapter({ baseUrl: sandbox.url });
+      await third.notifyCustomer({ ...notice('delayed'), threadId: first.ticketId, firstTry: true });
+      const c3 = await counts();
+      expect(c3.total - c2.total).toBe(1);
+      const notices = await api(sandbox.url, 'GET', `/__sandbox/notifications?external_id=${id}`);
+      expect((notices.body.notifications as Json[]).map((n) => n.key)).toEqual([
+        `${id}:notice:planned:1`,
+        `${id}:notice:delayed:1`,
+      ]);
+    });
+
+    it('when the notice ticket a notice names was closed then the notice opens a follow-up ticket', async () => {
+      const id = 'shipment-N280';
+      const notice = (key: string) => ({
+        shipmentId: id,
+        deliveryId: 'N280',
+        customerId: 'C1001',
+        message: `Notice ${key}.`,
+        idempotencyKey: `${id}:notice:${key}:1`,
+      });
+      const first = await crm.notifyCustomer({ ...notice('planned'), firstNotice: true, firstTry: true });
+      await api(sandbox.url, 'PUT', `/api/v2/tickets/${first.ticketId}.json`, {
+        ticket: { status: 'closed' },
+      });
+      const other = createCrmAdapter({ baseUrl: sandbox.url });
+      const next = await other.notifyCustomer({
+        ...notice('delayed'),
+        threadId: first.ticketId,
+        firstTry: true,
+      });
+      expect(next.ticketId).not.toBe(first.ticketId);
+      const notices = await api(sandbox.url, 'GET', `/__sandbox/notifications?external_id=${id}`);
+      expect((notices.body.notifications as Json[]).map((n) => [n.key, String(n.ticketId)])).toEqual([
+        [`${id}:notice:planned:1`, first.ticketId],
+        [`${id}:notice:delayed:1`, next.ticketId],
+      ]);
+    });
+
     it('when a notice is sent twice with one key then one public comment and one notification effect exist', async () => {
       const input = {
         shipmentId: 'shipment-N200',

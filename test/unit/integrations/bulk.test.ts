@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { bulkOperation } from '../../../src/integrations/bulk.js';
 
 /** A vendor's bulk call as the tests see it: every request's items, in order. */
@@ -78,5 +78,47 @@ describe('bulk operation', () => {
     open();
     expect(await Promise.all([first, ...later])).toEqual(['ok-1', 'ok-2', 'ok-3']);
     expect(vendor.requests).toEqual([[1, 2, 3]]);
+  });
+
+  it('when the requests in flight are at the limit then later calls gather into the next request until one answers', async () => {
+    const requests: number[][] = [];
+    const answers: (() => void)[] = [];
+    // The vendor answers only when the test says so.
+    const send = (items: readonly number[]) => {
+      requests.push([...items]);
+      return new Promise<string[]>((resolve) => answers.push(() => resolve(items.map((n) => `ok-${n}`))));
+    };
+    const op = bulkOperation(send, { maxItems: 50, windowMs: 0, maxInFlight: 1 });
+    const first = op.submit(1);
+    await vi.waitFor(() => expect(requests).toHaveLength(1));
+    const later = [2, 3, 4].map((n) => op.submit(n));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    // Nothing more goes out while the first request is unanswered.
+    expect(requests).toEqual([[1]]);
+    answers[0]?.();
+    await vi.waitFor(() => expect(requests).toHaveLength(2));
+    expect(requests[1]).toEqual([2, 3, 4]);
+    answers[1]?.();
+    expect(await Promise.all([first, ...later])).toEqual(['ok-1', 'ok-2', 'ok-3', 'ok-4']);
+    expect(op.stats).toEqual({ requests: 2, items: 4 });
+  });
+
+  it('when a request in flight fails then its slot is freed and the next batch still goes', async () => {
+    let calls = 0;
+    const send = async (items: readonly number[]) => {
+      calls++;
+      if (calls === 1) throw new Error('503 Service Unavailable');
+      return items.map((n) => `ok-${n}`);
+    };
+    const op = bulkOperation(send, { maxItems: 50, windowMs: 0, maxInFlight: 1 });
+    await expect(op.submit(1)).rejects.toThrow('503');
+    expect(await Promise.all([2, 3].map((n) => op.submit(n)))).toEqual(['ok-2', 'ok-3']);
+  });
+
+  it('when idle then a lone call goes at once, the in-flight limit adds no wait', async () => {
+    const vendor = recorder();
+    const op = bulkOperation(vendor.send, { maxItems: 50, windowMs: 0, maxInFlight: 2 });
+    for (const n of [1, 2, 3]) await op.submit(n);
+    expect(vendor.requests).toEqual([[1], [2], [3]]);
   });
 });

@@ -159,6 +159,10 @@ export interface CrmNotice {
   caseId?: string;
   plan?: { eta: string; window: TimeWindow };
   idempotencyKey: string;
+  /** The notice ticket the workflow named (an earlier notice's answer). */
+  threadId?: string;
+  /** Set on the shipment's first notice. */
+  firstNotice?: boolean;
 }
 
 /** A gate an activity stub waits on until the test opens it. */
@@ -260,8 +264,13 @@ export class StubSystems {
           caseId: input.caseId,
           plan: input.plan,
           idempotencyKey: input.idempotencyKey,
+          threadId: input.threadId,
+          firstNotice: input.firstNotice,
         }),
       );
+      return input.caseId
+        ? { ticketId: input.caseId, thread: false }
+        : { ticketId: `notices-${input.shipmentId}`, thread: true };
     },
     crmCloseCase: async ({ caseId, resolution }) => {
       const c = this.cases.find((x) => x.caseId === caseId);
