@@ -442,6 +442,12 @@ export const configSchema = z.object({
    * ERP's communication arrangement should take.
    */
   SHIPSYNC_ERP_REQUESTS_PER_SECOND: z.coerce.number().int().min(1).max(10_000).default(50),
+  /**
+   * The bulk window of the ERP writes (ms): milestones, commit dates, goods issues and billing requests made
+   * within it share one `$batch`. A quarter second is nothing to a milestone the ERP books for the day, and
+   * it gathers the writes of a busy worker, which arrive spread by the workflows' pace rather than together.
+   */
+  SHIPSYNC_ERP_BULK_WINDOW_MS: z.coerce.number().int().min(0).max(10_000).default(250),
   /** Zendesk API token authentication: the agent's email and the API token (`{email}/token:{token}`). */
   SHIPSYNC_CRM_EMAIL: z.email().max(254).optional(),
   SHIPSYNC_CRM_API_TOKEN: z.string().max(512).optional(),

@@ -2,7 +2,15 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import Database from 'better-sqlite3';
-import { Kysely, PostgresDialect, sql, SqliteDialect, type Transaction } from 'kysely';
+import {
+  Kysely,
+  PostgresDialect,
+  sql,
+  SqliteDialect,
+  type PostgresPool,
+  type PostgresPoolClient,
+  type Transaction,
+} from 'kysely';
 import pg from 'pg';
 import type { Config } from '../platform/config.js';
 import type { StoreTables } from './schema.js';
@@ -140,7 +148,7 @@ export async function openDb(target: DatabaseTarget): Promise<Db> {
   const survive = (client: pg.PoolClient) => void client.on('error', () => {});
   pool.on('connect', survive);
   pingPool.on('connect', survive);
-  const kysely = new Kysely<StoreTables>({ dialect: new PostgresDialect({ pool }) });
+  const kysely = new Kysely<StoreTables>({ dialect: new PostgresDialect({ pool: discardingEnded(pool) }) });
   return {
     backend: 'postgres',
     kysely,
@@ -151,6 +159,57 @@ export async function openDb(target: DatabaseTarget): Promise<Db> {
     close: async () => {
       await Promise.all([kysely.destroy(), pingPool.end()]);
     },
+  };
+}
+
+/** True for an error after which the connection is gone: the server ended the session, or the socket closed. */
+function endsSession(err: unknown): boolean {
+  const e = err as { severity?: unknown; code?: unknown; message?: unknown } | null;
+  return (
+    e?.severity === 'FATAL' ||
+    e?.severity === 'PANIC' ||
+    (typeof e?.code === 'string' && /^57P0[123]$/.test(e.code)) ||
+    (typeof e?.message === 'string' && /Connection terminated/i.test(e.message))
+  );
+}
+
+/**
+ * The pool as Kysely takes it, except that a client whose query met the end of its session is destroyed on
+ * release instead of going back to the pool: the server's FATAL answer (a restart, `pg_terminate_backend`)
+ * fails the query before the socket's end is read, and without this the next query could take the dead
+ * client and fail too.
+ */
+function discardingEnded(pool: pg.Pool): PostgresPool {
+  // One wrapper per pooled client (Kysely keys its connections by the client object it is given).
+  const wrappers = new WeakMap<pg.PoolClient, { client: PostgresPoolClient; ended: boolean }>();
+  const wrap = (pooled: pg.PoolClient) => {
+    const query = pooled.query.bind(pooled) as (...args: unknown[]) => unknown;
+    const wrapper = {
+      ended: false,
+      client: {
+        query: ((...args: unknown[]) => {
+          const result = query(...args);
+          if (result instanceof Promise) {
+            result.catch((err: unknown) => {
+              if (endsSession(err)) wrapper.ended = true;
+            });
+          }
+          return result;
+        }) as PostgresPoolClient['query'],
+        release: (destroy?: boolean) => pooled.release(wrapper.ended || destroy === true),
+      },
+    };
+    return wrapper;
+  };
+  return {
+    async connect() {
+      const pooled = await pool.connect();
+      let wrapper = wrappers.get(pooled);
+      if (!wrapper) wrappers.set(pooled, (wrapper = wrap(pooled)));
+      wrapper.ended = false;
+      return wrapper.client;
+    },
+    end: () => pool.end(),
   };
 }
 

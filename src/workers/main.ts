@@ -80,7 +80,7 @@ async function main() {
       ...(vendors.erp.oauth ? { oauth: vendors.erp.oauth } : {}),
       priceListTtlMs: config.SHIPSYNC_ERP_PRICE_LIST_TTL_SECONDS * 1000,
       requestsPerSecond: config.SHIPSYNC_ERP_REQUESTS_PER_SECOND,
-      bulk,
+      bulk: { ...bulk, windowMs: config.SHIPSYNC_ERP_BULK_WINDOW_MS },
     }),
     dispatch: createDispatchAdapter({
       baseUrl: config.SHIPSYNC_DISPATCH_URL,
