@@ -42,4 +42,33 @@ describe('the PostgreSQL store when the server ends a connection', () => {
       await admin.end();
     }
   });
+
+  it('when the server ends a connection in the middle of a query then that query fails and the very next one is answered', async () => {
+    // One pooled client: without discarding it, the next query could only take the dead one.
+    db = await openDb({ backend: 'postgres', url: TEST_PG_URL, schema, poolSize: 1 });
+    const store = db;
+    const admin = new pg.Client({ connectionString: TEST_PG_URL });
+    await admin.connect();
+    try {
+      const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(store.kysely);
+      const pid = rows[0]!.pid;
+      const sleeping = sql`select pg_sleep(30)`.execute(store.kysely).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      await vi.waitFor(async () => {
+        const busy = await admin.query(
+          `select 1 from pg_stat_activity where pid = $1 and query like 'select pg_sleep%'`,
+          [pid],
+        );
+        expect(busy.rowCount).toBe(1);
+      });
+      await admin.query('select pg_terminate_backend($1)', [pid]);
+      expect(String(await sleeping)).toMatch(/terminat/i);
+      const next = await sql<{ one: number }>`select 1 as one`.execute(store.kysely);
+      expect(next.rows).toEqual([{ one: 1 }]);
+    } finally {
+      await admin.end();
+    }
+  });
 });
