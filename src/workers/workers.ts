@@ -63,6 +63,8 @@ export interface WorkerDeps {
   dispatch: DispatchPort;
   crm: CrmPort;
   geocoder: GeocoderPort;
+  /** How the workers name themselves to Temporal (each history event they write carries it); the SDK's `pid@host` when absent. */
+  identity?: string;
   cacheSize?: number;
   workflowSlots?: number;
   /** Share of workflow-task pollers on the shared (non-sticky) queue; 0.5 unless given. */
@@ -140,7 +142,12 @@ export async function createWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
   });
   const q = taskQueues(deps.taskQueuePrefix);
   const bundle = deps.bundle ?? (await loadWorkflowBundle(deps.dataConverter));
-  const common = { connection, namespace: deps.namespace, dataConverter: deps.dataConverter };
+  const common = {
+    connection,
+    namespace: deps.namespace,
+    dataConverter: deps.dataConverter,
+    ...(deps.identity ? { identity: deps.identity } : {}),
+  };
   const workers = await Promise.all([
     Worker.create({
       ...common,

@@ -112,6 +112,11 @@ export interface Stack {
   close(): Promise<void>;
 }
 
+/** The identity the stack's workers give Temporal: one per start and restart, so a history tells whose work it holds. */
+export function workerIdentity(prefix: string, generation: number): string {
+  return `shipsync-test-${prefix}${generation}`;
+}
+
 /** Starts a stack; the simulator is off unless asked for, so tests drive the driver's events themselves. */
 export async function startStack(
   opts: {
@@ -141,12 +146,15 @@ export async function startStack(
   ]);
   const storeDir = mkdtempSync(join(tmpdir(), 'shipsync-stack-'));
   const store = await openStore({ backend: 'sqlite', file: join(storeDir, 'gateway.sqlite') });
+  let generation = 0;
   const connect = async (dataConverter: DataConverter | undefined) => {
+    generation++;
     const connection = await Connection.connect({ address });
     const client = new Client({ connection, namespace: 'default', dataConverter });
     const workers = await createWorkers({
       address,
       namespace: 'default',
+      identity: workerIdentity(prefix, generation),
       taskQueuePrefix: prefix,
       clock,
       settings,
