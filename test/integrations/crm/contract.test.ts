@@ -41,6 +41,17 @@ function caseInput(shipmentId: string, over: Partial<OpenCaseInput> = {}): OpenC
   };
 }
 
+/** A customer notice of a shipment (`shipment-N270`: delivery N270), its key `<shipment>:notice:<key>:1`. */
+function noticeOf(shipmentId: string, key: string) {
+  return {
+    shipmentId,
+    deliveryId: shipmentId.replace('shipment-', ''),
+    customerId: 'C1001',
+    message: `Notice ${key}.`,
+    idempotencyKey: `${shipmentId}:notice:${key}:1`,
+  };
+}
+
 const plan = {
   eta: '2026-12-01T15:20:00Z',
   window: { start: '2026-12-01T14:00:00Z', end: '2026-12-01T18:00:00Z' },
@@ -157,13 +168,7 @@ describe('CRM adapter against the Zendesk sandbox', () => {
     it('when a notice is a first try then it costs one request fewer, and a retry of it still finds its comment', async () => {
       // The adapter remembers the shipment's notice thread once it found or opened it, so after the first notice
       // a first try is the comment alone and a retry the comment read plus the comment.
-      const notice = (key: string) => ({
-        shipmentId: 'shipment-N260',
-        deliveryId: 'N260',
-        customerId: 'C1001',
-        message: `Notice ${key}.`,
-        idempotencyKey: `shipment-N260:notice:${key}:1`,
-      });
+      const notice = (key: string) => noticeOf('shipment-N260', key);
       // The budget header counts requests; reading it costs one request too.
       const remaining = async () =>
         Number((await api(sandbox.url, 'GET', '/api/v2/tickets.json')).headers.get('x-rate-limit-remaining'));
@@ -187,14 +192,7 @@ describe('CRM adapter against the Zendesk sandbox', () => {
 
     it("when a shipment's first notice is a first try then it opens the notice ticket as its first comment, in one request, and later notices named to that ticket cost one each", async () => {
       const id = 'shipment-N270';
-      const notice = (key: string) => ({
-        shipmentId: id,
-        deliveryId: 'N270',
-        customerId: 'C1001',
-        message: `Your delivery is planned between 14:00 and 18:00 (${key}).`,
-        idempotencyKey: `${id}:notice:${key}:1`,
-        plan,
-      });
+      const notice = (key: string) => ({ ...noticeOf(id, key), plan });
       const counts = async () =>
         (await api(sandbox.url, 'GET', '/__sandbox/requests')).body as { total: number; byRoute: Json };
       const c0 = await counts();
@@ -238,13 +236,7 @@ describe('CRM adapter against the Zendesk sandbox', () => {
 
     it('when the notice ticket a notice names was closed then the notice opens a follow-up ticket', async () => {
       const id = 'shipment-N280';
-      const notice = (key: string) => ({
-        shipmentId: id,
-        deliveryId: 'N280',
-        customerId: 'C1001',
-        message: `Notice ${key}.`,
-        idempotencyKey: `${id}:notice:${key}:1`,
-      });
+      const notice = (key: string) => noticeOf(id, key);
       const first = await crm.notifyCustomer({ ...notice('planned'), firstNotice: true, firstTry: true });
       await api(sandbox.url, 'PUT', `/api/v2/tickets/${first.ticketId}.json`, {
         ticket: { status: 'closed' },
