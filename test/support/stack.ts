@@ -217,7 +217,11 @@ export async function startStack(
       );
     },
     async event(workflowId, type, data = {}, at) {
-      const status = await client.workflow.getHandle(workflowId).query(statusQuery);
+      // A query waits for the workflow task under way; on a loaded machine it can time out, and is asked again.
+      const status = await vi.waitFor(() => client.workflow.getHandle(workflowId).query(statusQuery), {
+        timeout: 60_000,
+        interval: 100,
+      });
       const seq = (sequences.get(workflowId) ?? 0) + 1;
       sequences.set(workflowId, seq);
       const time = new Date(at ?? simNow()).toISOString();

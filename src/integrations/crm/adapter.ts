@@ -68,10 +68,20 @@ export interface JobWait {
   maxPollMs: number;
   /** Longest wait for a job; a job still queued or working then fails its calls as CRM_UNAVAILABLE (retried). */
   timeoutMs: number;
+  /**
+   * Polls fall on a grid of this many milliseconds shared by all jobs (a poll waits until the next grid point
+   * after its own wait), so jobs started close together are polled in one `job_statuses/show_many`. 0: no grid.
+   */
+  pollTickMs: number;
 }
 
 /** Zendesk usually finishes a small job within a second or two; a shipment activity has 30 s in all. */
-export const DEFAULT_JOB_WAIT: JobWait = { firstPollMs: 250, maxPollMs: 2_000, timeoutMs: 20_000 };
+export const DEFAULT_JOB_WAIT: JobWait = {
+  firstPollMs: 250,
+  maxPollMs: 2_000,
+  timeoutMs: 20_000,
+  pollTickMs: 250,
+};
 
 /** Notice threads remembered per worker (shipment id → ticket id), the oldest forgotten first. */
 const THREAD_CACHE_SIZE = 10_000;
@@ -583,7 +593,7 @@ export class ZendeskCrmAdapter implements CrmPort {
 
   /**
    * Starts a bulk job and awaits it: polls `job_statuses/{id}` (each poll a request, shared with the polls of
-   * other jobs under way) after `firstPollMs`, then
+   * other jobs due at the same point of the `pollTickMs` grid) after `firstPollMs`, then
    * twice as long each time up to `maxPollMs`. A job still unfinished after `timeoutMs`, or one Zendesk
    * reports failed, fails every call of the batch as CRM_UNAVAILABLE: retried, a call's own lookup then
    * finds what the job did. A poll refused for the moment (429, 5xx) is polled again within the bound.
@@ -601,7 +611,7 @@ export class ZendeskCrmAdapter implements CrmPort {
           `${context}: Zendesk job ${job.id} still ${job.status} after ${this.jobWait.timeoutMs} ms`,
         );
       }
-      await sleep(Math.min(wait, left));
+      await sleep(this.pollDelay(wait, deadline));
       wait = Math.min(wait * 2, this.jobWait.maxPollMs);
       try {
         job = await this.polls.submit(job.id);
@@ -620,6 +630,14 @@ export class ZendeskCrmAdapter implements CrmPort {
       );
     }
     return job;
+  }
+
+  /** How long until a job's next poll: `wait`, then on to the next point of the shared grid, never past `deadline`. */
+  private pollDelay(wait: number, deadline: number): number {
+    const now = Date.now();
+    const tick = this.jobWait.pollTickMs;
+    const at = tick > 0 ? Math.ceil((now + wait) / tick) * tick : now + wait;
+    return Math.max(0, Math.min(at, deadline) - now);
   }
 
   private async call<T>(context: string, request: () => Promise<T>): Promise<T> {

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ShipsyncError, type ErrorCode } from '../../../src/domain/errors.js';
 import { createCrmAdapter, type ZendeskCrmAdapter } from '../../../src/integrations/crm/adapter.js';
@@ -69,6 +70,7 @@ const CREATE_MANY = 'POST /api/v2/tickets/create_many';
 const UPDATE_MANY = 'PUT /api/v2/tickets/update_many';
 const SHOW_MANY = 'GET /api/v2/tickets/show_many';
 const JOB_STATUS = 'GET /api/v2/job_statuses/:id';
+const JOB_SHOW_MANY = 'GET /api/v2/job_statuses/show_many';
 
 describe('CRM adapter bulk calls against the Zendesk sandbox', () => {
   let sandbox: CrmSandbox;
@@ -257,6 +259,41 @@ describe('CRM adapter bulk jobs and limits', () => {
       const counts = await requestCounts(sandbox);
       expect(counts.byRoute[CREATE_MANY]).toBe(1);
       expect(counts.byRoute[JOB_STATUS]).toBeGreaterThanOrEqual(2);
+    } finally {
+      await sandbox.close();
+    }
+  });
+
+  it('when two jobs start a moment apart then their polls meet on the shared grid in one job_statuses/show_many', async () => {
+    const sandbox = await startCrmSandbox({ seed: 13, rateLimitPerMinute: 100_000 });
+    const tick = 2_000;
+    /** Two create_many jobs 200 ms apart, begun just after a grid point; the requests they cost. */
+    const twoJobs = async (pollTickMs: number, prefix: string) => {
+      const crm = createCrmAdapter({
+        baseUrl: sandbox.url,
+        bulk: { maxItems: 50, windowMs: 5 },
+        jobWait: { firstPollMs: 20, pollTickMs },
+      });
+      await sleep(tick - (Date.now() % tick));
+      const before = await requestCounts(sandbox);
+      const open = (ids: string[]) => Promise.all(ids.map((id) => crm.openCase(caseInput(id))));
+      const first = open([`shipment-${prefix}1`, `shipment-${prefix}2`]);
+      await sleep(200);
+      const second = open([`shipment-${prefix}3`, `shipment-${prefix}4`]);
+      const refs = [...(await first), ...(await second)];
+      expect(new Set(refs.map((r) => r.caseId)).size).toBe(4);
+      return delta(before, await requestCounts(sandbox));
+    };
+    try {
+      const shared = await twoJobs(tick, 'G1');
+      expect(shared[CREATE_MANY]).toBe(2);
+      expect(shared[JOB_SHOW_MANY]).toBe(1);
+      expect(shared[JOB_STATUS]).toBeUndefined();
+      // Without the grid each job is polled on its own, 20 ms after it began.
+      const apart = await twoJobs(0, 'G2');
+      expect(apart[CREATE_MANY]).toBe(2);
+      expect(apart[JOB_STATUS]).toBe(2);
+      expect(apart[JOB_SHOW_MANY]).toBeUndefined();
     } finally {
       await sandbox.close();
     }
