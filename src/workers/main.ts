@@ -11,7 +11,7 @@ import { createLogger, temporalLogger } from '../platform/logger.js';
 import { describeTemporalConnection, temporalConnectionOptions } from '../platform/temporal-client.js';
 import { clockFromConfig, settingsFromConfig } from '../platform/shipments.js';
 import { taskQueues } from '../workflows/task-queues.js';
-import { createWorkers } from './workers.js';
+import { capWorkflowThreadHeap, createWorkers, workflowHeapProblem } from './workers.js';
 import { openStore, storeTargetFromConfig, type Store } from '../storage/store.js';
 
 /**
@@ -33,6 +33,11 @@ function lazyStore(config: Config): () => Promise<Store> {
 /** `npm run worker`: the workflow worker and the erp, dispatch and crm activity workers in one process. */
 async function main() {
   const config = loadConfigOrExit('worker');
+  const heapProblem = workflowHeapProblem(config.SHIPSYNC_WORKER_CACHE_SIZE, config.SHIPSYNC_WORKER_HEAP_MB);
+  if (heapProblem) {
+    console.error(`worker: ${heapProblem}`);
+    process.exit(2);
+  }
   const logger = createLogger({ level: config.SHIPSYNC_LOG_LEVEL, name: 'worker' });
   // The SDK's own lines (worker, workflow `log`, activity `log`) go through the same pino logger and redaction.
   Runtime.install({
@@ -65,6 +70,7 @@ async function main() {
     windowMs: config.SHIPSYNC_BULK_WINDOW_MS,
     maxInFlight: config.SHIPSYNC_BULK_IN_FLIGHT,
   };
+  capWorkflowThreadHeap(config.SHIPSYNC_WORKER_HEAP_MB);
   const running = await createWorkers({
     ...temporal,
     namespace: config.SHIPSYNC_TEMPORAL_NAMESPACE,

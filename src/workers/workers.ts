@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import v8 from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleOption } from '@temporalio/worker';
 import { Client, Connection } from '@temporalio/client';
@@ -31,6 +32,36 @@ export const PREBUILT_ENCODED_FAILURES_BUNDLE = PREBUILT_BUNDLE.replace(/\.js$/,
 export const WORKFLOWS_PATH = fileURLToPath(
   new URL(COMPILED ? '../workflows/index.js' : '../workflows/index.ts', import.meta.url),
 );
+
+/**
+ * Heap one cached shipment workflow holds before its own state: the workflow modules, zod and luxon, which
+ * the SDK evaluates once per workflow (`npm run bench:workflow-memory`: 1,470 KiB, docs/benchmarks.md).
+ */
+export const SHIPMENT_WORKFLOW_HEAP_MIB = 1.5;
+/** Share of a capped workflow-thread heap the cache may fill; the rest is the runs' state and garbage. */
+const CACHE_HEAP_SHARE = 0.75;
+
+/**
+ * Why a workflow-thread heap cap cannot hold the cache, or undefined when it can (or there is no cap). A
+ * thread that runs out of heap stops the worker, so the worker refuses to start with such a pair instead.
+ */
+export function workflowHeapProblem(cacheSize: number, heapMb: number | undefined): string | undefined {
+  if (heapMb === undefined) return undefined;
+  const fits = Math.floor((heapMb * CACHE_HEAP_SHARE) / SHIPMENT_WORKFLOW_HEAP_MIB);
+  if (cacheSize <= fits) return undefined;
+  return `SHIPSYNC_WORKER_HEAP_MB: ${heapMb} MiB holds about ${fits} cached shipments (${SHIPMENT_WORKFLOW_HEAP_MIB} MiB each), not SHIPSYNC_WORKER_CACHE_SIZE ${cacheSize}; lower the cache or raise the heap`;
+}
+
+/**
+ * Caps the V8 heap of the workflow thread the SDK starts with the next workflow worker
+ * (`SHIPSYNC_WORKER_HEAP_MB`; nothing when unset). The cached workflows live there; without a cap V8 sizes
+ * the heap from the machine's memory (4 GiB on a 24 GiB machine) and collects late, so the worker's RSS
+ * follows the machine rather than its cache. V8 reads the flag when an isolate is made, so it applies to
+ * threads started after this call, not to the process's main thread.
+ */
+export function capWorkflowThreadHeap(mb: number | undefined): void {
+  if (mb !== undefined) v8.setFlagsFromString(`--max-old-space-size=${mb}`);
+}
 
 /**
  * Per-queue activity limits. The vendors' own limits are kept by the adapters, which pace HTTP requests

@@ -1,15 +1,15 @@
 import { fileURLToPath } from 'node:url';
 import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import { loadConfig } from '../../src/platform/config.js';
-import { QUEUE_LIMITS } from '../../src/workers/workers.js';
+import { capWorkflowThreadHeap, QUEUE_LIMITS } from '../../src/workers/workers.js';
 import { taskQueues } from '../../src/workflows/task-queues.js';
 import { createBenchActivities } from './workflows/activities.js';
 import { BASELINE_TASK_QUEUE_PREFIX } from './workflows/contract.js';
 
 /*
  * The baseline worker, a process of its own so its memory and CPU are measured alone: the bare-Temporal
- * workflow with no-op activities, configured like the shipment worker (same slots, cache and per-queue
- * limits). Started by the bench with SHIPSYNC_TEMPORAL_ADDRESS and BENCH_BASELINE_METRICS_PORT.
+ * workflow with no-op activities, configured like the shipment worker (same slots, cache, workflow-thread heap
+ * and per-queue limits). Started by the bench with SHIPSYNC_TEMPORAL_ADDRESS and BENCH_BASELINE_METRICS_PORT.
  */
 
 const BASELINE_WORKFLOWS = fileURLToPath(new URL('./workflows/workflow.ts', import.meta.url));
@@ -32,6 +32,7 @@ async function runBaselineWorker(): Promise<void> {
     workflowsPath: BASELINE_WORKFLOWS,
     logger: new DefaultLogger('ERROR'),
   });
+  capWorkflowThreadHeap(config.SHIPSYNC_WORKER_HEAP_MB);
   const workers = await Promise.all([
     Worker.create({
       ...common,

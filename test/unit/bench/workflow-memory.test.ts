@@ -1,0 +1,52 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const run = promisify(execFile);
+
+/** `npm run bench:workflow-memory -- <args>`: exit code, stdout and stderr. */
+async function probe(args: string[]) {
+  try {
+    const { stdout, stderr } = await run(
+      process.execPath,
+      ['--import', 'tsx', 'tools/bench/workflow-memory.ts', ...args],
+      { cwd: ROOT, timeout: 120_000 },
+    );
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+describe('bench:workflow-memory', () => {
+  it('when the shipment and baseline bundles are measured then each cached workflow holds heap, and a shipment more than the bare baseline', async () => {
+    const [shipments, baseline] = await Promise.all(
+      ['shipments', 'baseline'].map(async (bundle) => {
+        const res = await probe(['--bundle', bundle, '--workflows', '20', '--json']);
+        expect(res.code, res.stderr).toBe(0);
+        return JSON.parse(res.stdout) as {
+          heapPerWorkflowKiB: number;
+          creationMsPerWorkflow: number;
+          workflowsPerGiB: number;
+          workflows: number;
+        };
+      }),
+    );
+    expect(baseline!.workflows).toBe(20);
+    expect(baseline!.heapPerWorkflowKiB).toBeGreaterThan(0);
+    expect(shipments!.heapPerWorkflowKiB).toBeGreaterThan(baseline!.heapPerWorkflowKiB);
+    expect(shipments!.workflowsPerGiB).toBe(Math.floor((1024 * 1024) / shipments!.heapPerWorkflowKiB));
+    expect(shipments!.creationMsPerWorkflow).toBeGreaterThan(0);
+  }, 180_000);
+
+  it('when too few workflows are asked for then it exits 2 with one line', async () => {
+    const res = await probe(['--workflows', '5']);
+    expect(res.code).toBe(2);
+    expect(res.stderr.trim()).toBe(
+      "bench:workflow-memory: option '--workflows <n>' argument '5' is invalid. --workflows must be an integer from 10 to 5000",
+    );
+  });
+});

@@ -1,0 +1,120 @@
+import { fileURLToPath } from 'node:url';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
+// The SDK's reusable-context workflow creator, the one a worker with `reuseV8Context` (the default) runs.
+import { ReusableVMWorkflowCreator } from '@temporalio/worker/lib/workflow/reusable-vm.js';
+import { Option } from 'commander';
+import { newCommand, numberIn, runMain } from '../../src/platform/command.js';
+import { WORKFLOWS_PATH } from '../../src/workers/workers.js';
+
+/**
+ * `npm run bench:workflow-memory -- [--workflows N] [--bundle shipments|baseline] [--json]`
+ * What one cached workflow costs a worker: the workflows of a bundle are created N times in one reusable
+ * V8 context, as a worker's workflow thread creates them when runs enter its cache, and the live heap after
+ * a full collection is divided by N. Each creation evaluates the bundle's modules for that workflow (the
+ * SDK keeps a module cache per workflow), so the figure is the floor of a cached run's memory before its
+ * own state, and the creation time is what every run entering the cache, or replayed after an eviction,
+ * pays first. `baseline` is the bare-Temporal workflow of the bench, the SDK's own share.
+ */
+
+interface Options {
+  workflows: number;
+  bundle: 'shipments' | 'baseline';
+  json: boolean;
+}
+
+const BUNDLES = {
+  shipments: { path: WORKFLOWS_PATH, workflowType: 'ShipmentWorkflow' },
+  baseline: {
+    path: fileURLToPath(new URL('./workflows/workflow.ts', import.meta.url)),
+    workflowType: 'BaselineWorkflow',
+  },
+} as const;
+
+/** A full collection: `gc` made callable for this process only. */
+function collector(): () => void {
+  v8.setFlagsFromString('--expose-gc');
+  return vm.runInNewContext('gc') as () => void;
+}
+
+const command = newCommand('bench:workflow-memory')
+  .description('Heap and creation time of one cached workflow of a bundle, as a worker creates them.')
+  .option('--workflows <n>', 'workflows to create', numberIn('--workflows', 10, 5_000, true), 200)
+  .addOption(
+    new Option('--bundle <name>', 'which workflows').choices(['shipments', 'baseline']).default('shipments'),
+  )
+  .option('--json', 'print the result as JSON', false)
+  .action(async (o: Options) => {
+    const gc = collector();
+    const { path, workflowType } = BUNDLES[o.bundle];
+    const bundle = await bundleWorkflowCode({ workflowsPath: path, logger: new DefaultLogger('ERROR') });
+    // The parts a worker takes from a bundle: its code without the inline source map, and the map.
+    const mapAt = bundle.code.lastIndexOf('\n//# sourceMappingURL=data:application/json;base64,');
+    const sourceMap = JSON.parse(
+      Buffer.from(bundle.code.slice(bundle.code.indexOf('base64,', mapAt) + 7), 'base64').toString('utf8'),
+    );
+    const creator = await ReusableVMWorkflowCreator.create(
+      { code: bundle.code.slice(0, mapAt), filename: '/workflow-memory-probe.js', sourceMap },
+      5_000,
+      new Set<string>(),
+      undefined,
+    );
+    gc();
+    const heapBefore = process.memoryUsage().heapUsed;
+    const workflows = [];
+    const started = process.hrtime.bigint();
+    for (let i = 0; i < o.workflows; i++) {
+      const runId = `memory-probe-${i}`;
+      workflows.push(
+        await creator.createWorkflow({
+          info: {
+            workflowId: `memory-probe-${i}`,
+            runId,
+            workflowType,
+            firstExecutionRunId: runId,
+            originalExecutionRunId: runId,
+            taskQueue: 'memory-probe',
+            namespace: 'default',
+            attempt: 1,
+            startTime: new Date(),
+            runStartTime: new Date(),
+            taskTimeoutMs: 10_000,
+            historyLength: 3,
+            historySize: 0,
+            continueAsNewSuggested: false,
+            searchAttributes: {},
+            unsafe: { now: () => Date.now(), isReplaying: false },
+          } as never,
+          randomnessSeed: [i, 0, 0, 0],
+          now: Date.now(),
+          showStackTraceSources: false,
+          failureExceptionTypeNames: [],
+        }),
+      );
+      if (!o.json && (i + 1) % 100 === 0) process.stderr.write(`created ${i + 1}/${o.workflows}\n`);
+    }
+    const creationMs = Number(process.hrtime.bigint() - started) / 1e6;
+    gc();
+    const heapAfter = process.memoryUsage().heapUsed;
+    const perWorkflowKiB = Math.round((heapAfter - heapBefore) / o.workflows / 1024);
+    const result = {
+      bundle: o.bundle,
+      bundleKiB: Math.round(bundle.code.length / 1024),
+      workflows: o.workflows,
+      heapPerWorkflowKiB: perWorkflowKiB,
+      creationMsPerWorkflow: Math.round((creationMs / o.workflows) * 100) / 100,
+      // Cached workflows that fit a GiB of workflow-thread heap on this floor alone.
+      workflowsPerGiB: perWorkflowKiB > 0 ? Math.floor((1024 * 1024) / perWorkflowKiB) : null,
+      node: process.version,
+    };
+    for (const w of workflows) await w.dispose();
+    await creator.destroy();
+    if (o.json) console.log(JSON.stringify(result, null, 2));
+    else
+      console.log(
+        `${o.bundle} (${result.bundleKiB} KiB bundle): ${perWorkflowKiB} KiB of heap and ${result.creationMsPerWorkflow} ms to create per cached workflow, over ${o.workflows}; at most ${result.workflowsPerGiB} per GiB of workflow heap`,
+      );
+  });
+
+await runMain(command);
