@@ -15,7 +15,8 @@ import { WORKFLOWS_PATH } from '../../src/workers/workers.js';
  * a full collection is divided by N. Each creation evaluates the bundle's modules for that workflow (the
  * SDK keeps a module cache per workflow), so the figure is the floor of a cached run's memory before its
  * own state, and the creation time is what every run entering the cache, or replayed after an eviction,
- * pays first. `baseline` is the bare-Temporal workflow of the bench, the SDK's own share.
+ * pays first. `baseline` is the bench's bare-Temporal workflow, which imports only the SDK and, through its
+ * contract, zod.
  */
 
 interface Options {
