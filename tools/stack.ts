@@ -33,7 +33,7 @@ import {
   type SimulatorSettingsInput,
 } from '../sandbox/index.js';
 import { taskQueues } from '../src/workflows/task-queues.js';
-import { PREBUILT_BUNDLE, prebuiltBundleIsFresh, WORKFLOWS_PATH } from '../src/workers/workers.js';
+import { PREBUILT_BUNDLE, prebuiltBundleIsFresh, workflowBundleOptions } from '../src/workers/workers.js';
 
 const quietBundleLogger = new DefaultLogger('WARN');
 
@@ -296,7 +296,7 @@ export async function startFullStack(o: FullStackOptions): Promise<FullStack> {
   try {
     if (o.prebuildWorkflowBundle && !prebuiltBundleIsFresh()) {
       const t0 = Date.now();
-      const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietBundleLogger });
+      const { code } = await bundleWorkflowCode(workflowBundleOptions({ logger: quietBundleLogger }));
       mkdirSync(dirname(PREBUILT_BUNDLE), { recursive: true });
       writeFileSync(PREBUILT_BUNDLE, code);
       o.say(`workflow bundle written to ${PREBUILT_BUNDLE} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);

@@ -1,5 +1,5 @@
 import { priceQuantities, type BillableQuantities } from '../domain/billing.js';
-import type { BillingDocument, Charge } from '../domain/model.js';
+import { BillingDocument, type Charge } from '../domain/model.js';
 import type { ErpPort, MilestoneReport, ReleasedPage } from '../integrations/ports.js';
 import { classified } from './failures.js';
 
@@ -20,12 +20,15 @@ export function createErpActivities({ erp }: { erp: ErpPort }) {
     async erpPostGoodsIssue(input: { deliveryId: string; idempotencyKey: string }): Promise<void> {
       await erp.postGoodsIssue(input.deliveryId, input.idempotencyKey);
     },
-    /** Posts the billing request; a replay returns the same document id. */
+    /**
+     * Posts the billing request; a replay returns the same document id. A document whose total is not the sum
+     * of its charges, or that names a charge code twice, fails for good (`VALIDATION_FAILED`, naming the field).
+     */
     async erpPostBilling(input: {
       doc: BillingDocument;
       idempotencyKey: string;
     }): Promise<{ billingDocumentId: string }> {
-      return erp.postBilling(input.doc, input.idempotencyKey);
+      return erp.postBilling(BillingDocument.parse(input.doc), input.idempotencyKey);
     },
     /**
      * Prices the quantities a shipment counted with the ERP's prices valid on the pricing date (cached in the

@@ -1,5 +1,5 @@
 import { localWeekday, plusLocalDays } from './local-time.js';
-import { BillingDocument, type Charge, type ChargeCode, type Order } from './model.js';
+import type { BillingDocument, Charge, ChargeCode, Order } from './model.js';
 
 /** The built-in tariff in USD: prices of runs recorded before the ERP priced charges (see docs/architecture.md). */
 export const TARIFF = {
@@ -103,7 +103,11 @@ export function accessorialTotal(charges: readonly Charge[]): number {
   return round2(charges.filter((c) => ACCESSORIAL_CODES.includes(c.code)).reduce((s, c) => s + c.amount, 0));
 }
 
-/** Builds and validates the billing document; throws a ZodError naming the field when the charges are inconsistent. */
+/**
+ * The billing document of a shipment's charges. The ERP activity validates it (`BillingDocument`) before it is
+ * posted, so an inconsistent document fails that activity for good, naming the field; the workflows that build
+ * it stay free of zod (`docs/architecture.md`, "What a cached workflow costs").
+ */
 export function buildBillingDocument(input: {
   shipmentId: string;
   order: Order;
@@ -115,7 +119,7 @@ export function buildBillingDocument(input: {
   pricingVersion?: string;
 }): BillingDocument {
   const total = round2(input.charges.reduce((s, c) => s + c.amount, 0));
-  return BillingDocument.parse({
+  return {
     shipmentId: input.shipmentId,
     deliveryId: input.order.deliveryId,
     customerId: input.order.customerId,
@@ -125,7 +129,7 @@ export function buildBillingDocument(input: {
     approvedBy: input.approvedBy,
     ...(input.secondApprovedBy ? { secondApprovedBy: input.secondApprovedBy } : {}),
     ...(input.pricingVersion ? { pricingVersion: input.pricingVersion } : {}),
-  });
+  };
 }
 
 /**

@@ -1,10 +1,6 @@
 import { z } from 'zod';
 
-/**
- * The compressed clock shared by workflows, sandboxes and the driver simulator: simulated time runs
- * `scale` times faster than real time from an anchor where both are known. Scale 1 with equal anchors is
- * the real clock (production).
- */
+/** A compressed clock's settings as they cross a boundary (what they mean: `clock-math.ts`). */
 export const ClockSettings = z.object({
   scale: z.number().positive().max(100_000),
   anchorRealMs: z.number().int().nonnegative(),
@@ -12,20 +8,4 @@ export const ClockSettings = z.object({
 });
 export type ClockSettings = z.infer<typeof ClockSettings>;
 
-/** The real clock: no compression, no offset. */
-export const REAL_CLOCK: ClockSettings = { scale: 1, anchorRealMs: 0, anchorSimMs: 0 };
-
-/** Simulated epoch milliseconds at a real instant. */
-export function simAt(c: ClockSettings, realMs: number): number {
-  return Math.round(c.anchorSimMs + (realMs - c.anchorRealMs) * c.scale);
-}
-
-/** Real epoch milliseconds at which a simulated instant happens. */
-export function realAt(c: ClockSettings, simMs: number): number {
-  return Math.round(c.anchorRealMs + (simMs - c.anchorSimMs) / c.scale);
-}
-
-/** Real milliseconds a simulated duration takes (at least 1 ms, so timers always yield). */
-export function realDuration(c: ClockSettings, simMs: number): number {
-  return Math.max(1, Math.round(simMs / c.scale));
-}
+export { REAL_CLOCK, realAt, realDuration, simAt } from './clock-math.js';

@@ -155,19 +155,7 @@ export const ExceptionKind = z.enum([
 ]);
 export type ExceptionKind = z.infer<typeof ExceptionKind>;
 
-/**
- * Exception kinds whose open cases have a resolution SLA (a missing POD has the SLA of its wait instead; an
- * `sla_breached` case is itself the escalation).
- */
-export const CASE_SLA_KINDS = [
-  'failed_attempt',
-  'delay',
-  'damage',
-  'address_mismatch',
-  'no_assignment',
-] as const satisfies readonly ExceptionKind[];
-/** An exception kind whose open cases have a resolution SLA. */
-export type CaseSlaKind = (typeof CASE_SLA_KINDS)[number];
+export { CASE_SLA_KINDS, type CaseSlaKind } from './case-kinds.js';
 
 /** A customer-service case opened for an exception. */
 export const Case = z.object({

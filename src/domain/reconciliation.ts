@@ -1,5 +1,7 @@
 import { z } from 'zod';
 
+export { previousUtcDate, reportCounts } from './reconciliation-counts.js';
+
 /**
  * Reconciliation: what the ERP, dispatch and the CRM hold for a day's shipments, compared with what the
  * shipments' workflows did. Pure: the facts come in, mismatches with their suggested repair come out.
@@ -87,13 +89,6 @@ export const ReconciliationReport = z.object({
   mismatches: z.array(Mismatch),
 });
 export type ReconciliationReport = z.infer<typeof ReconciliationReport>;
-
-/** Counts of a report's mismatches by where they stand. */
-export function reportCounts(mismatches: Mismatch[]): Record<RepairStatus, number> & { total: number } {
-  const counts = { suggested: 0, repaired: 0, repair_failed: 0, operator: 0, total: mismatches.length };
-  for (const m of mismatches) counts[m.status]++;
-  return counts;
-}
 
 /** A milestone as the workflow reported it. */
 export interface WorkflowMilestone {
@@ -285,11 +280,6 @@ export function compareShipment(f: ShipmentFacts): Omit<Mismatch, 'status'>[] {
 /** The status a fresh mismatch gets: safe repairs are suggested (or carried out with --repair), the rest wait for an operator. */
 export function initialStatus(m: Omit<Mismatch, 'status'>): RepairStatus {
   return m.repair ? 'suggested' : 'operator';
-}
-
-/** The day before an instant's UTC day, `YYYY-MM-DD`: what a nightly run reconciles. */
-export function previousUtcDate(nowMs: number): string {
-  return new Date(nowMs - 86_400_000).toISOString().slice(0, 10);
 }
 
 /** A calendar date `YYYY-MM-DD` that exists. */

@@ -2,7 +2,13 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import v8 from 'node:v8';
 import { fileURLToPath } from 'node:url';
-import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleOption } from '@temporalio/worker';
+import {
+  NativeConnection,
+  Worker,
+  bundleWorkflowCode,
+  type BundleOptions,
+  type WorkflowBundleOption,
+} from '@temporalio/worker';
 import { Client, Connection } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import type { TLSConfig } from '@temporalio/client';
@@ -32,6 +38,24 @@ export const PREBUILT_ENCODED_FAILURES_BUNDLE = PREBUILT_BUNDLE.replace(/\.js$/,
 export const WORKFLOWS_PATH = fileURLToPath(
   new URL(COMPILED ? '../workflows/index.js' : '../workflows/index.ts', import.meta.url),
 );
+
+/**
+ * How every bundle of shipsync's workflows is made. The workflows load the contracts' schemas with a `require`
+ * on first use (`src/workflows/schemas.ts`); webpack takes that `require` from TypeScript sources, but treats
+ * compiled `.js` files of this `"type": "module"` package as strict ES modules and would leave it unbound, so
+ * that one module is bundled as `javascript/auto` either way.
+ */
+export function workflowBundleOptions(options: Partial<BundleOptions> = {}): BundleOptions {
+  return {
+    workflowsPath: WORKFLOWS_PATH,
+    ...options,
+    webpackConfigHook: (config) => {
+      const rules = config.module?.rules ?? [];
+      rules.push({ test: /[\\/]workflows[\\/]schemas\.js$/, type: 'javascript/auto' });
+      return { ...config, module: { ...config.module, rules } };
+    },
+  };
+}
 
 /**
  * Heap one cached shipment workflow holds before its own state: the workflow modules, zod and luxon, which
@@ -143,10 +167,7 @@ export async function loadWorkflowBundle(dataConverter?: DataConverter): Promise
   const failureConverterPath = dataConverter?.failureConverterPath;
   const prebuilt = failureConverterPath ? PREBUILT_ENCODED_FAILURES_BUNDLE : PREBUILT_BUNDLE;
   if (prebuiltBundleIsFresh(prebuilt)) return { codePath: prebuilt };
-  return bundleWorkflowCode({
-    workflowsPath: WORKFLOWS_PATH,
-    ...(failureConverterPath ? { failureConverterPath } : {}),
-  });
+  return bundleWorkflowCode(workflowBundleOptions(failureConverterPath ? { failureConverterPath } : {}));
 }
 
 /**

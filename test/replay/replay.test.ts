@@ -11,6 +11,7 @@ import {
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { workflowBundleOptions } from '../../src/workers/workers.js';
 
 // The negative case fails replay on purpose; its warnings would only be noise.
 Runtime.install({ logger: new DefaultLogger('ERROR') });
@@ -37,9 +38,8 @@ const REPLAY_TIMEOUT_MS = 180_000;
 describe('replay of stored shipment histories', () => {
   let current: WorkflowBundleWithSourceMap;
   beforeAll(async () => {
-    current = await bundleWorkflowCode({
-      workflowsPath: fileURLToPath(new URL('../../src/workflows/index.ts', import.meta.url)),
-    });
+    // The bundle as workers make it.
+    current = await bundleWorkflowCode(workflowBundleOptions());
   });
 
   it('there are stored histories of the lifecycle paths', () => {

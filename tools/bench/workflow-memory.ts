@@ -1,12 +1,10 @@
 import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
-// The SDK's reusable-context workflow creator, the one a worker with `reuseV8Context` (the default) runs.
-import { ReusableVMWorkflowCreator } from '@temporalio/worker/lib/workflow/reusable-vm.js';
 import { Option } from 'commander';
 import { newCommand, numberIn, runMain } from '../../src/platform/command.js';
 import { WORKFLOWS_PATH } from '../../src/workers/workers.js';
+import { workflowProbe } from './workflow-probe.js';
 
 /**
  * `npm run bench:workflow-memory -- [--workflows N] [--bundle shipments|baseline] [--json]`
@@ -15,8 +13,7 @@ import { WORKFLOWS_PATH } from '../../src/workers/workers.js';
  * a full collection is divided by N. Each creation evaluates the bundle's modules for that workflow (the
  * SDK keeps a module cache per workflow), so the figure is the floor of a cached run's memory before its
  * own state, and the creation time is what every run entering the cache, or replayed after an eviction,
- * pays first. `baseline` is the bench's bare-Temporal workflow, which imports only the SDK and, through its
- * contract, zod.
+ * pays first. `baseline` is the bench's bare-Temporal workflow, which imports only the SDK.
  */
 
 interface Options {
@@ -49,50 +46,12 @@ const command = newCommand('bench:workflow-memory')
   .action(async (o: Options) => {
     const gc = collector();
     const { path, workflowType } = BUNDLES[o.bundle];
-    const bundle = await bundleWorkflowCode({ workflowsPath: path, logger: new DefaultLogger('ERROR') });
-    // The parts a worker takes from a bundle: its code without the inline source map, and the map.
-    const mapAt = bundle.code.lastIndexOf('\n//# sourceMappingURL=data:application/json;base64,');
-    const sourceMap = JSON.parse(
-      Buffer.from(bundle.code.slice(bundle.code.indexOf('base64,', mapAt) + 7), 'base64').toString('utf8'),
-    );
-    const creator = await ReusableVMWorkflowCreator.create(
-      { code: bundle.code.slice(0, mapAt), filename: '/workflow-memory-probe.js', sourceMap },
-      5_000,
-      new Set<string>(),
-      undefined,
-    );
+    const probe = await workflowProbe(path, workflowType);
     gc();
     const heapBefore = process.memoryUsage().heapUsed;
-    const workflows = [];
     const started = process.hrtime.bigint();
     for (let i = 0; i < o.workflows; i++) {
-      const runId = `memory-probe-${i}`;
-      workflows.push(
-        await creator.createWorkflow({
-          info: {
-            workflowId: `memory-probe-${i}`,
-            runId,
-            workflowType,
-            firstExecutionRunId: runId,
-            originalExecutionRunId: runId,
-            taskQueue: 'memory-probe',
-            namespace: 'default',
-            attempt: 1,
-            startTime: new Date(),
-            runStartTime: new Date(),
-            taskTimeoutMs: 10_000,
-            historyLength: 3,
-            historySize: 0,
-            continueAsNewSuggested: false,
-            searchAttributes: {},
-            unsafe: { now: () => Date.now(), isReplaying: false },
-          } as never,
-          randomnessSeed: [i, 0, 0, 0],
-          now: Date.now(),
-          showStackTraceSources: false,
-          failureExceptionTypeNames: [],
-        }),
-      );
+      await probe.create();
       if (!o.json && (i + 1) % 100 === 0) process.stderr.write(`created ${i + 1}/${o.workflows}\n`);
     }
     const creationMs = Number(process.hrtime.bigint() - started) / 1e6;
@@ -101,7 +60,7 @@ const command = newCommand('bench:workflow-memory')
     const perWorkflowKiB = Math.round((heapAfter - heapBefore) / o.workflows / 1024);
     const result = {
       bundle: o.bundle,
-      bundleKiB: Math.round(bundle.code.length / 1024),
+      bundleKiB: probe.bundleKiB,
       workflows: o.workflows,
       heapPerWorkflowKiB: perWorkflowKiB,
       creationMsPerWorkflow: Math.round((creationMs / o.workflows) * 100) / 100,
@@ -109,8 +68,7 @@ const command = newCommand('bench:workflow-memory')
       workflowsPerGiB: perWorkflowKiB > 0 ? Math.floor((1024 * 1024) / perWorkflowKiB) : null,
       node: process.version,
     };
-    for (const w of workflows) await w.dispose();
-    await creator.destroy();
+    await probe.dispose();
     if (o.json) console.log(JSON.stringify(result, null, 2));
     else
       console.log(

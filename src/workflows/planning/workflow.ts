@@ -1,6 +1,6 @@
 import { proxyActivities, sleep } from '@temporalio/workflow';
 import type { DispatchActivities } from '../../activities/dispatch.js';
-import { realDuration, simAt } from '../../domain/clock.js';
+import { realDuration, simAt } from '../../domain/clock-math.js';
 import { taskQueues } from '../task-queues.js';
 import type { RegionPlanningInput } from './contract.js';
 

@@ -1,8 +1,9 @@
-import { defineQuery } from '@temporalio/workflow';
 import { z } from 'zod';
-import { CalendarDate, type Mismatch, type RepairStatus } from '../../domain/reconciliation.js';
+import { CalendarDate } from '../../domain/reconciliation.js';
 
 export { SHIPMENTS_TASK_QUEUE, taskQueues } from '../task-queues.js';
+/** The workflow's query and result types, without schemas (what workflow code imports). */
+export * from './messages.js';
 
 /** Id of the Temporal Schedule that runs reconciliation every night. */
 export const RECONCILIATION_SCHEDULE_ID = 'reconciliation-nightly';
@@ -33,27 +34,3 @@ export const ReconciliationInput = z.object({
   taskQueuePrefix: z.string().max(60).default(''),
 });
 export type ReconciliationInput = z.infer<typeof ReconciliationInput>;
-
-/** What a reconciliation run found and did (the full report is in the store, under `reportId`). */
-export interface ReconciliationResult {
-  reportId: string;
-  date: string;
-  region?: string;
-  repair: boolean;
-  checked: number;
-  inFlight: number;
-  counts: Record<RepairStatus, number> & { total: number };
-  mismatches: Mismatch[];
-}
-
-/** Progress of a running reconciliation. */
-export interface ReconciliationProgress {
-  phase: 'comparing' | 'repairing' | 'done';
-  pages: number;
-  checked: number;
-  mismatches: number;
-  repaired: number;
-}
-
-/** How far a reconciliation has come. */
-export const reconciliationProgressQuery = defineQuery<ReconciliationProgress>('progress');

@@ -9,19 +9,16 @@ import type { CrmActivities } from '../../activities/crm.js';
 import type { ErpActivities } from '../../activities/erp.js';
 import type { ReconciliationActivities } from '../../activities/reconciliation.js';
 import type { Milestone } from '../../domain/model.js';
-import {
-  previousUtcDate,
-  reportCounts,
-  type Mismatch,
-  type RepairStatus,
-} from '../../domain/reconciliation.js';
+import { previousUtcDate, reportCounts } from '../../domain/reconciliation-counts.js';
+import type { Mismatch, RepairStatus } from '../../domain/reconciliation.js';
+import { reconciliationSchemas } from '../schemas.js';
 import { taskQueues } from '../task-queues.js';
+import type { ReconciliationInput } from './contract.js';
 import {
-  ReconciliationInput,
   reconciliationProgressQuery,
   type ReconciliationProgress,
   type ReconciliationResult,
-} from './contract.js';
+} from './messages.js';
 
 const retry = {
   initialInterval: '2s',
@@ -55,7 +52,7 @@ const MAX_REPAIRS_PER_RUN = 1000;
 export async function ReconciliationWorkflow(
   raw: Partial<ReconciliationInput> = {},
 ): Promise<ReconciliationResult> {
-  const input = ReconciliationInput.parse(raw);
+  const input = reconciliationSchemas().ReconciliationInput.parse(raw);
   const info = workflowInfo();
   const reportId = info.workflowId;
   const date = input.date ?? previousUtcDate(info.startTime.getTime());

@@ -2,7 +2,8 @@ import { patched, proxyActivities } from '@temporalio/workflow';
 import type { ErpActivities } from '../../activities/erp.js';
 import type { OrchestrationActivities } from '../../activities/orchestration.js';
 import { taskQueues } from '../task-queues.js';
-import { OrderReleaseInput, type OrderReleaseResult } from './contract.js';
+import { releaseSchemas } from '../schemas.js';
+import type { OrderReleaseInput, OrderReleaseResult } from './contract.js';
 
 const retry = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' } as const;
 
@@ -17,7 +18,7 @@ export const RELEASE_DEAD_LETTERS_PATCH = 'release-dead-letters';
 export async function OrderReleaseWorkflow(
   raw: Partial<OrderReleaseInput> = {},
 ): Promise<OrderReleaseResult> {
-  const input = OrderReleaseInput.parse(raw);
+  const input = releaseSchemas().OrderReleaseInput.parse(raw);
   const queues = taskQueues(input.taskQueuePrefix);
   const erp = proxyActivities<ErpActivities>({ taskQueue: queues.erp, startToCloseTimeout: '1m', retry });
   const orchestration = proxyActivities<OrchestrationActivities>({

@@ -7,16 +7,17 @@ import {
 } from '@temporalio/workflow';
 import { isoWeekday } from '../../domain/billing.js';
 import { ERROR_CODES, type ErrorCode } from '../../domain/errors.js';
-import {
+import type {
   AddressCorrection,
   ChargeApproval,
-  ExceptionResolution,
   ManualPod,
   OperatorDecision,
   ParkedEdit,
+  ParkedEdits,
   ParkedRef,
-  ParkedSkip,
   RescheduleRequest,
+} from './contract.js';
+import {
   approveChargesUpdate,
   cancelShipmentUpdate,
   correctAddressUpdate,
@@ -31,10 +32,10 @@ import {
   statusQuery,
   type ApprovalResult,
   type OperatorActionResult,
-  type ParkedEdits,
   type ParkedOutcome,
   type RescheduleResult,
-} from './contract.js';
+} from './messages.js';
+import { shipmentSchemas as schemas } from '../schemas.js';
 import { rescheduleAnswersFirst } from './patches.js';
 import { refusedReschedule } from './playbooks.js';
 import type { ShipmentRun } from './run.js';
@@ -82,7 +83,7 @@ function canMove({ s, serialized }: ShipmentRun): boolean {
 }
 
 function checkReschedule(run: ShipmentRun, raw: unknown): RescheduleRequest {
-  const parsed = RescheduleRequest.safeParse(raw);
+  const parsed = schemas().RescheduleRequest.safeParse(raw);
   if (!parsed.success)
     reject('RESCHEDULE_WINDOW_INVALID', parsed.error.issues[0]?.message ?? 'invalid window');
   const { start, end } = parsed.data.window;
@@ -99,7 +100,7 @@ function checkReschedule(run: ShipmentRun, raw: unknown): RescheduleRequest {
 }
 
 function checkAddress(run: ShipmentRun, raw: unknown): AddressCorrection {
-  const parsed = AddressCorrection.safeParse(raw);
+  const parsed = schemas().AddressCorrection.safeParse(raw);
   if (!parsed.success) reject('VALIDATION_FAILED', parsed.error.issues[0]?.message ?? 'invalid address');
   if (!(RESCHEDULABLE as readonly string[]).includes(run.s.phase))
     reject('ADDRESS_CORRECTION_NOT_EXPECTED', `shipment is ${run.s.phase}; the address can no longer change`);
@@ -107,7 +108,7 @@ function checkAddress(run: ShipmentRun, raw: unknown): AddressCorrection {
 }
 
 function checkApproval(run: ShipmentRun, raw: unknown): ChargeApproval {
-  const parsed = ChargeApproval.safeParse(raw);
+  const parsed = schemas().ChargeApproval.safeParse(raw);
   if (!parsed.success) reject('VALIDATION_FAILED', 'approvedBy is required');
   const { s } = run;
   if (!s.awaitingApproval || s.approvedBy)
@@ -200,7 +201,7 @@ async function reschedule(run: ShipmentRun, req: RescheduleRequest): Promise<Res
 
 /** The ticket a reschedule request came from, when it came from a customer's CRM ticket. */
 function ticketOf(raw: unknown): { ticketId: string; request: RescheduleRequest } | undefined {
-  const parsed = RescheduleRequest.safeParse(raw);
+  const parsed = schemas().RescheduleRequest.safeParse(raw);
   const ticketId = parsed.success ? parsed.data.ticketId : undefined;
   return ticketId && parsed.data ? { ticketId, request: parsed.data } : undefined;
 }
@@ -283,8 +284,8 @@ function findParked(run: ShipmentRun, schema: typeof ParkedRef, raw: unknown): P
 }
 
 function checkEdit(run: ShipmentRun, raw: unknown): { item: ParkedItem; edit: ParkedEdit } {
-  const item = findParked(run, ParkedRef, raw);
-  const parsed = ParkedEdit.safeParse(raw);
+  const item = findParked(run, schemas().ParkedRef, raw);
+  const parsed = schemas().ParkedEdit.safeParse(raw);
   if (!parsed.success) reject('PARKED_EDIT_INVALID', parsed.error.issues[0]?.message ?? 'invalid edits');
   const allowed = EDITABLE[item.action.kind] ?? [];
   const wrong = Object.keys(parsed.data.edits).filter((k) => !allowed.includes(k as keyof ParkedEdits));
@@ -319,8 +320,9 @@ function outcome(run: ShipmentRun, item: ParkedItem, result: ParkedOutcome['outc
 function registerParkedHandlers(run: ShipmentRun) {
   setHandler(
     retryParkedUpdate,
-    async (raw) => resendParked(run, findParked(run, ParkedRef, raw), ParkedRef.parse(raw).by),
-    { validator: (raw) => void findParked(run, ParkedRef, raw) },
+    async (raw) =>
+      resendParked(run, findParked(run, schemas().ParkedRef, raw), schemas().ParkedRef.parse(raw).by),
+    { validator: (raw) => void findParked(run, schemas().ParkedRef, raw) },
   );
   setHandler(
     editAndRetryUpdate,
@@ -335,15 +337,15 @@ function registerParkedHandlers(run: ShipmentRun) {
   setHandler(
     skipParkedUpdate,
     (raw) => {
-      const item = findParked(run, ParkedSkip, raw);
-      const { by, reason } = ParkedSkip.parse(raw);
+      const item = findParked(run, schemas().ParkedSkip, raw);
+      const { by, reason } = schemas().ParkedSkip.parse(raw);
       // Without prices nothing can be billed: a skipped pricing closes the shipment unbilled too.
       if (item.action.kind === 'billing' || item.action.kind === 'pricing') run.s.billingSkipped = reason;
       resolveParked(run.s, item, { outcome: 'skipped', by, reason, at: run.nowIso() });
       run.publishStatus();
       return outcome(run, item, 'skipped');
     },
-    { validator: (raw) => void findParked(run, ParkedSkip, raw) },
+    { validator: (raw) => void findParked(run, schemas().ParkedSkip, raw) },
   );
 }
 
@@ -358,7 +360,7 @@ const inPhase = (run: ShipmentRun, phases: readonly string[]) =>
   phases.includes(run.s.phase) && !run.s.progress.outcome && !run.s.operatorAction;
 
 function checkPod(run: ShipmentRun, raw: unknown): ManualPod {
-  const parsed = ManualPod.safeParse(raw);
+  const parsed = schemas().ManualPod.safeParse(raw);
   if (!parsed.success) reject('VALIDATION_FAILED', parsed.error.issues[0]?.message ?? 'invalid proof');
   if (!inPhase(run, WITH_DRIVER))
     reject('POD_NOT_EXPECTED', `shipment is ${run.s.phase}; no attempt is waiting for a proof of delivery`);
@@ -366,7 +368,7 @@ function checkPod(run: ShipmentRun, raw: unknown): ManualPod {
 }
 
 function checkDecision(run: ShipmentRun, raw: unknown, action: 'cancel' | 'force_return'): OperatorDecision {
-  const parsed = OperatorDecision.safeParse(raw);
+  const parsed = schemas().OperatorDecision.safeParse(raw);
   if (!parsed.success) reject('VALIDATION_FAILED', parsed.error.issues[0]?.message ?? 'a reason is required');
   const { s } = run;
   if (action === 'cancel' && !inPhase(run, CANCELLABLE))
@@ -514,7 +516,7 @@ export function registerHandlers(run: ShipmentRun) {
       const from = answerable(raw);
       if (from) return rescheduleFromTicket(run, raw, from);
       return run.exclusive(() =>
-        reschedule(run, run.serialized ? checkReschedule(run, raw) : RescheduleRequest.parse(raw)),
+        reschedule(run, run.serialized ? checkReschedule(run, raw) : schemas().RescheduleRequest.parse(raw)),
       );
     },
     { validator: (raw) => void (answerable(raw) ?? checkReschedule(run, raw)) },
@@ -523,7 +525,7 @@ export function registerHandlers(run: ShipmentRun) {
     correctAddressUpdate,
     (raw) =>
       run.exclusive(() =>
-        correctAddress(run, run.serialized ? checkAddress(run, raw) : AddressCorrection.parse(raw)),
+        correctAddress(run, run.serialized ? checkAddress(run, raw) : schemas().AddressCorrection.parse(raw)),
       ),
     { validator: (raw) => void checkAddress(run, raw) },
   );
@@ -531,7 +533,7 @@ export function registerHandlers(run: ShipmentRun) {
     approveChargesUpdate,
     (raw): ApprovalResult => {
       if (run.fourEyes) return decideCharges(run, checkApproval(run, raw));
-      const decision = ChargeApproval.parse(raw);
+      const decision = schemas().ChargeApproval.parse(raw);
       if (!decision.approve) s.charges = s.charges.filter((c) => c.code === 'BASE' || c.code === 'MILEAGE');
       s.approvedBy = decision.approvedBy;
       const total = s.charges.reduce((sum, c) => sum + c.amount, 0);
@@ -542,14 +544,14 @@ export function registerHandlers(run: ShipmentRun) {
   setHandler(
     resolveExceptionUpdate,
     async (raw) => {
-      const { kind, resolution } = ExceptionResolution.parse(raw);
+      const { kind, resolution } = schemas().ExceptionResolution.parse(raw);
       await run.effects.closeCases(kind, resolution);
       if (run.serialized) run.publishStatus();
       return { shipmentId: run.shipmentId, openCases: s.cases.filter((c) => c.open).length };
     },
     {
       validator: (raw) => {
-        const parsed = ExceptionResolution.safeParse(raw);
+        const parsed = schemas().ExceptionResolution.safeParse(raw);
         if (!parsed.success)
           reject('VALIDATION_FAILED', parsed.error.issues[0]?.message ?? 'invalid resolution');
         if (!s.cases.some((c) => c.open && c.kind === parsed.data.kind))

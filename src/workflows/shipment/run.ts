@@ -5,7 +5,7 @@ import type { DispatchActivities } from '../../activities/dispatch.js';
 import type { ErpActivities } from '../../activities/erp.js';
 import type { OrchestrationActivities } from '../../activities/orchestration.js';
 import { accessorialTotal } from '../../domain/billing.js';
-import { realDuration, simAt } from '../../domain/clock.js';
+import { realDuration, simAt } from '../../domain/clock-math.js';
 import { regionTimeZone } from '../../domain/local-time.js';
 import { taskQueues } from '../task-queues.js';
 import type { ShipmentInput, ShipmentSettings } from './contract.js';

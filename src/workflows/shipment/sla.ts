@@ -1,5 +1,6 @@
 import { ActivityFailure, log } from '@temporalio/workflow';
-import { CASE_SLA_KINDS, DEFAULT_CASE_SLAS, type CaseSlaKind, type CaseSlaLimits } from './contract.js';
+import type { CaseSlaLimits } from './contract.js';
+import { CASE_SLA_KINDS, DEFAULT_CASE_SLAS, type CaseSlaKind } from './messages.js';
 import type { ShipmentRun, Woken } from './run.js';
 import * as playbook from './playbooks.js';
 import { failureCode } from './side-effects.js';

@@ -7,7 +7,7 @@ import {
   type BillableFacts,
 } from '../../domain/billing.js';
 import type { Job } from '../../domain/model.js';
-import { DISPATCH_TASK_MEMO, type DispatchTaskMemo } from './contract.js';
+import { DISPATCH_TASK_MEMO, type DispatchTaskMemo } from './messages.js';
 import { lanes, outcomeStands, statusFirst, taskMemo } from './patches.js';
 import * as playbook from './playbooks.js';
 import type { ShipmentRun } from './run.js';

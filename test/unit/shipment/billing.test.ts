@@ -7,6 +7,10 @@ import {
   nextServiceWindow,
   TARIFF,
 } from '../../../src/domain/billing.js';
+import { ApplicationFailure } from '@temporalio/common';
+import { createErpActivities } from '../../../src/activities/erp.js';
+import { BillingDocument } from '../../../src/domain/model.js';
+import type { ErpPort } from '../../../src/integrations/ports.js';
 import { sampleOrder } from '../../support/fixtures.js';
 
 const order = sampleOrder({ pallets: 2 });
@@ -81,6 +85,40 @@ describe('billing', () => {
     expect(nextServiceWindow(tuesday, [1, 3], 'America/Chicago')).toEqual({
       start: '2026-12-03T04:00:00.000Z',
       end: '2026-12-03T05:30:00.000Z',
+    });
+  });
+
+  describe('the check before the ERP post', () => {
+    /** The ERP activities over a port that records billing posts and answers with a document id. */
+    function erpActivities() {
+      const posted: BillingDocument[] = [];
+      const erp = {
+        async postBilling(doc: BillingDocument) {
+          posted.push(doc);
+          return { billingDocumentId: `90${posted.length}` };
+        },
+      } as Partial<ErpPort> as ErpPort;
+      return { posted, activities: createErpActivities({ erp }) };
+    }
+
+    it('when the workflow builds a document then the ERP activity posts it as built', async () => {
+      const doc = buildBillingDocument({ shipmentId: 's', order, charges: computeCharges(facts) });
+      const { posted, activities } = erpActivities();
+      await expect(activities.erpPostBilling({ doc, idempotencyKey: 'k1' })).resolves.toEqual({
+        billingDocumentId: '901',
+      });
+      expect(posted).toEqual([BillingDocument.parse(doc)]);
+    });
+
+    it('when a charge code appears twice then the ERP activity fails for good naming the field, and nothing is posted', async () => {
+      const [base] = computeCharges(facts);
+      const doc = buildBillingDocument({ shipmentId: 's', order, charges: [base!, base!] });
+      const { posted, activities } = erpActivities();
+      const failure = await activities.erpPostBilling({ doc, idempotencyKey: 'k2' }).catch((e: unknown) => e);
+      expect(failure).toBeInstanceOf(ApplicationFailure);
+      expect(failure).toMatchObject({ type: 'VALIDATION_FAILED', nonRetryable: true });
+      expect((failure as ApplicationFailure).message).toMatch(/^charges: each charge code may appear once/);
+      expect(posted).toEqual([]);
     });
   });
 });

@@ -9,7 +9,6 @@ import {
   bundleWorkflowCode,
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
-import { fileURLToPath } from 'node:url';
 import { vi } from 'vitest';
 import type { CrmActivities } from '../../../src/activities/crm.js';
 import type { DispatchActivities } from '../../../src/activities/dispatch.js';
@@ -40,6 +39,7 @@ import {
 import { taskQueues } from '../../../src/workflows/task-queues.js';
 import { dispatchEventFor, sampleOrder } from '../../support/fixtures.js';
 import { temporalAddress } from '../../support/temporal.js';
+import { workflowBundleOptions } from '../../../src/workers/workers.js';
 
 /**
  * Fast workflow tests: the real ShipmentWorkflow on the run's Temporal dev server, with in-memory stand-ins
@@ -66,10 +66,7 @@ try {
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 /** The workflow bundle, made once per test file. */
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({
-    workflowsPath: fileURLToPath(new URL('../../../src/workflows/index.ts', import.meta.url)),
-    logger: new DefaultLogger('WARN'),
-  });
+  bundle ??= bundleWorkflowCode(workflowBundleOptions({ logger: new DefaultLogger('WARN') }));
   return bundle;
 }
 

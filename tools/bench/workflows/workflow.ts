@@ -1,7 +1,8 @@
 import { condition, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
 import type { BenchActivities } from './activities.js';
 import { taskQueues } from '../../../src/workflows/task-queues.js';
-import { baselinePlan, baselineSignal, type BaselineInput, type BaselineResult } from './contract.js';
+import type { BaselineInput } from './contract.js';
+import { baselinePlan, baselineSignal, type BaselineResult } from './plan.js';
 
 /**
  * The bare-Temporal baseline: the activities, signals and timers of a typical shipment with no business
