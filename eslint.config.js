@@ -115,9 +115,9 @@ const layerZones = [
 
 /**
  * What workflow code may import. Deterministic code only; activities as types. And, outside the contracts,
- * no zod and no module that evaluates zod schemas except as types: every cached run evaluates the modules it
- * imports for itself, so the workflows take the schemas through `src/workflows/schemas.ts` when they
- * validate an update (docs/architecture.md, "What a cached workflow costs").
+ * neither zod, luxon nor a module that evaluates them except as types: every cached run evaluates the
+ * modules it imports for itself, so the workflows reach them through `src/workflows/lazy.ts` when they need
+ * them (docs/architecture.md, "What a cached workflow costs").
  */
 function workflowImports({ schemas }) {
   return [
@@ -146,10 +146,13 @@ function workflowImports({ schemas }) {
                   '**/domain/events.js',
                   '**/domain/json-schemas.js',
                   '**/domain/reconciliation.js',
+                  'luxon',
+                  '**/domain/local-time.js',
+                  '**/domain/service-days.js',
                 ],
                 allowTypeImports: true,
                 message:
-                  'A cached workflow run evaluates each module it imports: take schemas as types, or through src/workflows/schemas.ts.',
+                  'A cached workflow run evaluates each module it imports: take schemas and luxon as types, or through src/workflows/lazy.ts.',
               },
             ]),
       ],

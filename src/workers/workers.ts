@@ -40,8 +40,8 @@ export const WORKFLOWS_PATH = fileURLToPath(
 );
 
 /**
- * How every bundle of shipsync's workflows is made. The workflows load the contracts' schemas with a `require`
- * on first use (`src/workflows/schemas.ts`); webpack takes that `require` from TypeScript sources, but treats
+ * How every bundle of shipsync's workflows is made. The workflows load some modules with a `require` on first
+ * use (`src/workflows/lazy.ts`); webpack takes that `require` from TypeScript sources, but treats
  * compiled `.js` files of this `"type": "module"` package as strict ES modules and would leave it unbound, so
  * that one module is bundled as `javascript/auto` either way.
  */
@@ -51,7 +51,7 @@ export function workflowBundleOptions(options: Partial<BundleOptions> = {}): Bun
     ...options,
     webpackConfigHook: (config) => {
       const rules = config.module?.rules ?? [];
-      rules.push({ test: /[\\/]workflows[\\/]schemas\.js$/, type: 'javascript/auto' });
+      rules.push({ test: /[\\/]workflows[\\/]lazy\.js$/, type: 'javascript/auto' });
       return { ...config, module: { ...config.module, rules } };
     },
   };

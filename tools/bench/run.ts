@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import axios from 'axios';
 import Database from 'better-sqlite3';
 import getPort from 'get-port';
-import { nextServiceWindow } from '../../src/domain/billing.js';
+import { nextServiceWindow } from '../../src/domain/service-days.js';
 import { realDuration, simAt } from '../../src/domain/clock.js';
 import type { Order } from '../../src/domain/model.js';
 import { loadConfig, sandboxToken } from '../../src/platform/config.js';

@@ -11,7 +11,7 @@ import type { ReconciliationActivities } from '../../activities/reconciliation.j
 import type { Milestone } from '../../domain/model.js';
 import { previousUtcDate, reportCounts } from '../../domain/reconciliation-counts.js';
 import type { Mismatch, RepairStatus } from '../../domain/reconciliation.js';
-import { reconciliationSchemas } from '../schemas.js';
+import { reconciliationSchemas } from '../lazy.js';
 import { taskQueues } from '../task-queues.js';
 import type { ReconciliationInput } from './contract.js';
 import {

@@ -2,7 +2,7 @@ import { patched, proxyActivities } from '@temporalio/workflow';
 import type { ErpActivities } from '../../activities/erp.js';
 import type { OrchestrationActivities } from '../../activities/orchestration.js';
 import { taskQueues } from '../task-queues.js';
-import { releaseSchemas } from '../schemas.js';
+import { releaseSchemas } from '../lazy.js';
 import type { OrderReleaseInput, OrderReleaseResult } from './contract.js';
 
 const retry = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' } as const;

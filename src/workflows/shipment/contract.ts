@@ -5,7 +5,7 @@ import { Address, CASE_SLA_KINDS, ExceptionKind, Instant, Order, TimeWindow } fr
 /**
  * The shipment workflow's contract for clients: the schemas of its input and of its updates' arguments, and
  * (from `messages.ts`) its ids, signal, updates, query and result types. Workflow code imports `messages.ts`
- * and loads these schemas only when it validates an update (`../schemas.ts`), so a cached run does not
+ * and loads these schemas only when it validates an update (`../lazy.ts`), so a cached run does not
  * evaluate zod.
  */
 export * from './messages.js';

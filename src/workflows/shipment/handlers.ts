@@ -5,7 +5,6 @@ import {
   log,
   setHandler,
 } from '@temporalio/workflow';
-import { isoWeekday } from '../../domain/billing.js';
 import { ERROR_CODES, type ErrorCode } from '../../domain/errors.js';
 import type {
   AddressCorrection,
@@ -35,7 +34,7 @@ import {
   type ParkedOutcome,
   type RescheduleResult,
 } from './messages.js';
-import { shipmentSchemas as schemas } from '../schemas.js';
+import { serviceDays, shipmentSchemas as schemas } from '../lazy.js';
 import { rescheduleAnswersFirst } from './patches.js';
 import { refusedReschedule } from './playbooks.js';
 import type { ShipmentRun } from './run.js';
@@ -93,7 +92,7 @@ function checkReschedule(run: ShipmentRun, raw: unknown): RescheduleRequest {
     reject('RESCHEDULE_WINDOW_IN_PAST', `window start ${start} is in the past`);
   if (Date.parse(end) - Date.parse(start) > 12 * 3600_000)
     reject('RESCHEDULE_WINDOW_INVALID', 'a window may span at most 12 hours');
-  const weekday = isoWeekday(start, run.timeZone);
+  const weekday = serviceDays().isoWeekday(start, run.timeZone);
   if (!order.serviceDays.includes(weekday))
     reject('RESCHEDULE_NOT_SERVICE_DAY', `the customer does not take deliveries on ISO weekday ${weekday}`);
   return parsed.data;

@@ -1,4 +1,4 @@
-import { nextServiceWindow } from '../../domain/billing.js';
+import { serviceDays } from '../lazy.js';
 import type { ExceptionKind, TimeWindow } from '../../domain/model.js';
 import type { ShipmentSettings } from './contract.js';
 import type { Action, AttemptProgress, ShipmentState } from './state.js';
@@ -230,7 +230,7 @@ export function failedAttempt(
     openCase(s, 'failed_attempt', 'normal', `Delivery attempt ${s.attempt} failed for ${id}`, description),
   );
   if (s.attempt < settings.maxAttempts) {
-    const window = nextServiceWindow(s.window, s.order.serviceDays, timeZone);
+    const window = serviceDays().nextServiceWindow(s.window, s.order.serviceDays, timeZone);
     const missed = reason.replace(/_/g, ' ');
     actions.push(
       notify(

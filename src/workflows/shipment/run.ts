@@ -6,7 +6,7 @@ import type { ErpActivities } from '../../activities/erp.js';
 import type { OrchestrationActivities } from '../../activities/orchestration.js';
 import { accessorialTotal } from '../../domain/billing.js';
 import { realDuration, simAt } from '../../domain/clock-math.js';
-import { regionTimeZone } from '../../domain/local-time.js';
+import { regionTimeZone } from '../../domain/regions.js';
 import { taskQueues } from '../task-queues.js';
 import type { ShipmentInput, ShipmentSettings } from './contract.js';
 import {

@@ -3,10 +3,9 @@ import {
   accessorialTotal,
   buildBillingDocument,
   computeCharges,
-  isoWeekday,
-  nextServiceWindow,
   TARIFF,
 } from '../../../src/domain/billing.js';
+import { isoWeekday, nextServiceWindow } from '../../../src/domain/service-days.js';
 import { ApplicationFailure } from '@temporalio/common';
 import { createErpActivities } from '../../../src/activities/erp.js';
 import { BillingDocument } from '../../../src/domain/model.js';

@@ -5,9 +5,9 @@ import { WORKFLOWS_PATH } from '../../../src/workers/workers.js';
 
 /*
  * A worker keeps up to its cache size of shipment runs, and each run evaluates, for itself, every module it
- * imports. zod and the contracts' schemas cost about 1.3 MiB a run, so the workflows import only the
- * zod-free halves and load schemas when an update is validated (`src/workflows/schemas.ts`). These tests
- * hold that line: a schema import that creeps back into the workflows fails here, naming the module.
+ * imports. zod and the contracts' schemas cost about 1.3 MiB a run and luxon about 95 KiB, so the workflows
+ * import only the halves without them and load the rest when they need it (`src/workflows/lazy.ts`). These
+ * tests hold that line: an import that brings them back into every run fails here, naming the module.
  */
 
 let probe: WorkflowProbe;
@@ -21,13 +21,17 @@ afterAll(async () => {
 });
 
 describe('the modules a cached shipment run evaluates', () => {
-  it('when a shipment run is created then it evaluates its own workflow modules but no zod and no contract schemas', async () => {
+  it('when a shipment run is created then it evaluates its own workflow modules but no zod, no luxon and no contract schemas', async () => {
     const modules = probe.modulesOf(await probe.create());
     // The run did evaluate the workflow's modules, so an empty or unread cache cannot pass.
     expect(modules).toContain('./src/workflows/shipment/workflow.ts');
     expect(modules).toContain('./src/workflows/shipment/messages.ts');
-    expect(modules.filter((m) => m.includes('node_modules/zod/'))).toEqual([]);
-    expect(modules.filter((m) => /\/contract\.ts$|\/domain\/(model|clock|events)\.ts$/.test(m))).toEqual([]);
+    expect(modules.filter((m) => /node_modules\/(zod|luxon)\//.test(m))).toEqual([]);
+    expect(
+      modules.filter((m) =>
+        /\/contract\.ts$|\/domain\/(model|clock|events|local-time|service-days)\.ts$/.test(m),
+      ),
+    ).toEqual([]);
   });
 });
 
