@@ -607,6 +607,41 @@ describe('operator actions and SLA escalations on the real dev server with the s
     expect(cases.every((c) => c.status === 'solved')).toBe(true);
   });
 
+  it('when the missing-POD SLA escalates, the driver then starts and the new wait escalates too, then each escalation is a case of its own and the CRM opens no ticket twice', async () => {
+    stack = await startStack({
+      scale: 3600,
+      settings: {
+        maxAttempts: 1,
+        missingPodMinutes: 30,
+        missingPodSlaMinutes: 60,
+        missingPodDefaultMinutes: 10_000,
+      },
+    });
+    const { workflowId } = await stack.start();
+    await stack.waitFor(workflowId, published);
+    await drive(stack, workflowId, ['route.assigned.v1']);
+    const missingPodBreaches = (st: { slaBreaches?: { kind: string; open: boolean }[] }) =>
+      (st.slaBreaches ?? []).filter((b) => b.kind === 'missing_pod');
+    await stack.waitFor(workflowId, (st) => missingPodBreaches(st).some((b) => b.open), 20_000);
+    // The driver starts: that wait ends (its escalation case is solved) and a new one begins, still without POD.
+    await drive(stack, workflowId, ['stop.started.v1']);
+    const again = await stack.waitFor(
+      workflowId,
+      (st) => missingPodBreaches(st).length === 2 && missingPodBreaches(st)[1]!.open,
+      20_000,
+    );
+    expect(again.phase).toBe('in_transit');
+    await expect
+      .poll(async () =>
+        (await crmCases(stack!.crm.url, workflowId))
+          .filter((c) => c.kind === 'sla_breached')
+          .map((c) => c.status === 'solved')
+          .sort(),
+      )
+      .toEqual([false, true]);
+    expect(await duplicateEffects(stack.crm.url)).toEqual([]);
+  });
+
   it('when parked work keeps a shipment open past the parked SLA then it escalates, again after the repeat interval, and stays parked until an operator acts', async () => {
     stack = await startStack({ scale: 3600, settings: { parkedSlaMinutes: 60, parkedRepeatMinutes: 120 } });
     await setErpRules(stack.erp.url, { rejectMilestoneCodes: ['DISPATCHED'] });

@@ -85,6 +85,13 @@ export const PLANNED_REVISIONS_UNIQUE_PATCH = 'planned-revisions-unique';
  */
 export const RESCHEDULE_ANSWERS_FIRST_PATCH = 'reschedule-answers-first';
 
+/**
+ * A second SLA wait of one kind (the missing POD waited for again after the first wait ended, parked work
+ * parked again) escalates with case keys of its own: before, its first escalation reused the key of the
+ * earlier wait's, and the CRM took it for a new case under a key it had seen, opening a second ticket.
+ */
+export const SLA_ESCALATIONS_UNIQUE_PATCH = 'sla-escalations-unique';
+
 /** Checked where the old code checked it: the lanes decide how queued side effects run. */
 export const lanes = () => patched(SIDE_EFFECT_LANES_PATCH);
 /** Checked where the old code checked it: visibility follows the phase before side effects run. */
@@ -113,3 +120,5 @@ export const caseSla = () => patched(CASE_SLA_PATCH);
 export const plannedRevisionsUnique = () => patched(PLANNED_REVISIONS_UNIQUE_PATCH);
 /** Checked where a reschedule has moved the task, so only runs that reschedule record it. */
 export const rescheduleAnswersFirst = () => patched(RESCHEDULE_ANSWERS_FIRST_PATCH);
+/** Checked when an SLA clock after the first of its kind starts. */
+export const slaEscalationsUnique = () => patched(SLA_ESCALATIONS_UNIQUE_PATCH);

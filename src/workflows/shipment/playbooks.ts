@@ -254,7 +254,14 @@ const SLA_WAITS: Record<string, string> = {
 };
 
 /** A wait passed its SLA: an urgent case for the team, one per escalation round. */
-export function slaEscalation(s: ShipmentState, kind: string, round: number, since: string): Play {
+export function slaEscalation(
+  s: ShipmentState,
+  kind: string,
+  round: number,
+  since: string,
+  /** The clock's number from the second wait of this kind on: part of the case's ref, so of its key. */
+  seq?: number,
+): Play {
   const what = SLA_WAITS[kind] ?? kind;
   const again = round > 1 ? ` (escalation ${round})` : '';
   const action = openCase(
@@ -264,7 +271,7 @@ export function slaEscalation(s: ShipmentState, kind: string, round: number, sin
     `SLA passed on delivery ${s.order.deliveryId}: ${what}${again}`,
     `Waiting since ${since}: ${what}.`,
   );
-  return { actions: [{ ...action, ref: `${kind}-${round}` } as Action] };
+  return { actions: [{ ...action, ref: seq ? `${kind}-w${seq}-${round}` : `${kind}-${round}` } as Action] };
 }
 
 /** What happens to an open case of each kind at the second limit of its resolution SLA. */

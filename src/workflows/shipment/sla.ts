@@ -4,7 +4,8 @@ import { CASE_SLA_KINDS, DEFAULT_CASE_SLAS, type CaseSlaKind } from './messages.
 import type { ShipmentRun, Woken } from './run.js';
 import * as playbook from './playbooks.js';
 import { failureCode } from './side-effects.js';
-import { applyPlay, type CaseEntry, type ShipmentState, type SlaKind } from './state.js';
+import { slaEscalationsUnique } from './patches.js';
+import { applyPlay, type CaseEntry, type ShipmentState, type SlaClock, type SlaKind } from './state.js';
 
 /** Escalations a breach of the parked SLA repeats at most; later rounds still wake but open nothing. */
 const MAX_ROUNDS = 5;
@@ -39,7 +40,7 @@ function limitsOf(run: ShipmentRun, kind: SlaKind): Limits {
 export async function waitWithSla(run: ShipmentRun, kind: SlaKind, ready: () => boolean): Promise<SlaWoken> {
   const { s } = run;
   const sla = (s.sla ??= {});
-  const clock = (sla[kind] ??= { since: run.nowIso(), rounds: 0, attempt: s.attempt });
+  const clock = (sla[kind] ??= startClock(run, kind));
   for (;;) {
     const limits = limitsOf(run, kind);
     const minutes =
@@ -54,7 +55,7 @@ export async function waitWithSla(run: ShipmentRun, kind: SlaKind, ready: () => 
     if (clock.rounds > 0 && !limits.repeat) return 'default';
     clock.rounds++;
     if (clock.rounds <= MAX_ROUNDS) {
-      applyPlay(s, playbook.slaEscalation(s, kind, clock.rounds, clock.since));
+      applyPlay(s, playbook.slaEscalation(s, kind, clock.rounds, clock.since, clock.seq));
       s.slaBreaches = [
         ...(s.slaBreaches ?? []).map((b) => (b.kind === kind ? { ...b, open: false } : b)),
         { kind, at: run.nowIso(), round: clock.rounds, open: true },
@@ -64,6 +65,20 @@ export async function waitWithSla(run: ShipmentRun, kind: SlaKind, ready: () => 
     run.publishStatus();
     await run.effects.flush();
   }
+}
+
+/**
+ * A new clock for a wait of `kind`. From the second clock of a kind on (runs with the patch) it carries its
+ * number, so its escalations' case keys differ from an earlier wait's.
+ */
+function startClock(run: ShipmentRun, kind: SlaKind): SlaClock {
+  const { s } = run;
+  const clock: SlaClock = { since: run.nowIso(), rounds: 0, attempt: s.attempt };
+  // Runs from before the count know an earlier clock of the kind only by its breach, the case that matters.
+  const started = s.slaClocksStarted?.[kind] ?? (s.slaBreaches?.some((b) => b.kind === kind) ? 1 : 0);
+  if (started > 0 && slaEscalationsUnique()) clock.seq = started + 1;
+  s.slaClocksStarted = { ...s.slaClocksStarted, [kind]: started + 1 };
+  return clock;
 }
 
 /**

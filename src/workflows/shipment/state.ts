@@ -133,6 +133,11 @@ export interface SlaClock {
   rounds: number;
   /** The attempt a missing-POD clock belongs to. */
   attempt?: number;
+  /**
+   * Which clock of its kind this is, from the second on (runs with the sla-escalations-unique patch): its
+   * escalations' cases get their own idempotency keys, apart from those of an earlier wait of that kind.
+   */
+  seq?: number;
 }
 
 /** Progress of the current delivery attempt, so late or duplicate events never move it backwards. */
@@ -226,6 +231,8 @@ export interface ShipmentState {
   billingSkipped?: string;
   /** The clocks of the SLA waits under way (runs with the operator-actions-sla patch). */
   sla?: Partial<Record<SlaKind, SlaClock>>;
+  /** How many SLA clocks of each kind this shipment has started (runs with the sla-escalations-unique patch). */
+  slaClocksStarted?: Partial<Record<SlaKind, number>>;
   /** SLAs passed, latest last (bounded). */
   slaBreaches?: SlaBreach[];
   /** A proof of delivery an operator recorded by hand. */
