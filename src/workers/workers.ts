@@ -58,10 +58,12 @@ export function workflowBundleOptions(options: Partial<BundleOptions> = {}): Bun
 }
 
 /**
- * Heap one cached shipment workflow holds before its own state: the workflow modules, zod and luxon, which
- * the SDK evaluates once per workflow (`npm run bench:workflow-memory`: 1,470 KiB, docs/benchmarks.md).
+ * Heap one cached shipment workflow may hold: the workflow modules the SDK evaluates once per run and the
+ * run's state. `npm run bench:workflow-memory -- --started` measures 139 KiB for a run that has just started
+ * (82 KiB of it modules, docs/benchmarks.md); the state grows with the run's events (the window of event
+ * ids it remembers, milestones, cases), which the rest of the figure leaves room for.
  */
-export const SHIPMENT_WORKFLOW_HEAP_MIB = 1.5;
+export const SHIPMENT_WORKFLOW_HEAP_MIB = 0.3;
 /** Share of a capped workflow-thread heap the cache may fill; the rest is the runs' state and garbage. */
 const CACHE_HEAP_SHARE = 0.75;
 

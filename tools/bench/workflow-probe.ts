@@ -1,3 +1,5 @@
+import { defaultPayloadConverter, toPayloads } from '@temporalio/common';
+import { msToTs } from '@temporalio/common/lib/time.js';
 import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 // The SDK's reusable-context workflow creator, the one a worker with `reuseV8Context` (the default) runs.
 import { ReusableVMWorkflowCreator } from '@temporalio/worker/lib/workflow/reusable-vm.js';
@@ -15,6 +17,11 @@ export interface WorkflowProbe {
   bundleKiB: number;
   /** Creates the next workflow of the bundle's type. */
   create(): Promise<ProbeWorkflow>;
+  /**
+   * Starts a created workflow with these arguments, as its first workflow task does: it runs until it
+   * waits (for its first activity, a timer or a signal). Resolves with the commands it asked for.
+   */
+  start(workflow: ProbeWorkflow, args: unknown[]): Promise<number>;
   /**
    * The bundle modules a created workflow evaluated for itself, by bundle path (`./src/...`,
    * `./node_modules/...`): the SDK keeps one module cache per run.
@@ -70,6 +77,35 @@ export async function workflowProbe(workflowsPath: string, workflowType: string)
       });
       created.push(workflow);
       return workflow;
+    },
+    async start(workflow, args) {
+      const i = created.indexOf(workflow);
+      const runId = `workflow-probe-${i}`;
+      const now = msToTs(Date.now());
+      const completion = await workflow.activate({
+        runId,
+        timestamp: now,
+        isReplaying: false,
+        historyLength: 3,
+        jobs: [
+          {
+            initializeWorkflow: {
+              workflowId: runId,
+              workflowType,
+              arguments: toPayloads(defaultPayloadConverter, ...args),
+              randomnessSeed: i,
+              attempt: 1,
+              firstExecutionRunId: runId,
+              startTime: now,
+            },
+          },
+        ],
+      } as never);
+      if (completion.failed)
+        throw new Error(
+          `workflow ${runId} failed its first task: ${String(completion.failed.failure?.message)}`,
+        );
+      return completion.successful?.commands?.length ?? 0;
     },
     modulesOf(workflow) {
       // The run's activator holds its module cache (a protected field of the SDK's workflow object).

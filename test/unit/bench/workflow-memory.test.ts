@@ -42,6 +42,24 @@ describe('bench:workflow-memory', () => {
     expect(shipments!.creationMsPerWorkflow).toBeGreaterThan(0);
   }, 180_000);
 
+  it('when shipment runs are also started then each holds its state on top of its modules', async () => {
+    const [created, started] = await Promise.all(
+      [[], ['--started']].map(async (extra) => {
+        const res = await probe(['--workflows', '50', '--json', ...extra]);
+        expect(res.code, res.stderr).toBe(0);
+        return JSON.parse(res.stdout) as { heapPerWorkflowKiB: number; started: boolean };
+      }),
+    );
+    expect([created!.started, started!.started]).toEqual([false, true]);
+    expect(started!.heapPerWorkflowKiB).toBeGreaterThan(created!.heapPerWorkflowKiB);
+  }, 180_000);
+
+  it('when the baseline is asked to start runs then it exits 2 with one line', async () => {
+    const res = await probe(['--bundle', 'baseline', '--started']);
+    expect(res.code).toBe(2);
+    expect(res.stderr.trim()).toBe('bench:workflow-memory: --started: only the shipments bundle starts runs');
+  });
+
   it('when too few workflows are asked for then it exits 2 with one line', async () => {
     const res = await probe(['--workflows', '5']);
     expect(res.code).toBe(2);

@@ -7,11 +7,11 @@ describe('the workflow-thread heap cap', () => {
     expect(workflowHeapProblem(2000, undefined)).toBeUndefined();
   });
 
-  it('when the cap holds the cache at 1.5 MiB a cached shipment then it is accepted, and one more is refused naming both keys', () => {
-    // 512 MiB × 0.75 / 1.5 MiB = 256 cached shipments.
-    expect(workflowHeapProblem(256, 512)).toBeUndefined();
-    expect(workflowHeapProblem(257, 512)).toBe(
-      'SHIPSYNC_WORKER_HEAP_MB: 512 MiB holds about 256 cached shipments (1.5 MiB each), not SHIPSYNC_WORKER_CACHE_SIZE 257; lower the cache or raise the heap',
+  it('when the cap holds the cache at 0.3 MiB a cached shipment then it is accepted, and one more is refused naming both keys', () => {
+    // 512 MiB × 0.75 / 0.3 MiB = 1,280 cached shipments.
+    expect(workflowHeapProblem(1280, 512)).toBeUndefined();
+    expect(workflowHeapProblem(1281, 512)).toBe(
+      'SHIPSYNC_WORKER_HEAP_MB: 512 MiB holds about 1280 cached shipments (0.3 MiB each), not SHIPSYNC_WORKER_CACHE_SIZE 1281; lower the cache or raise the heap',
     );
   });
 
@@ -24,7 +24,7 @@ describe('the workflow-thread heap cap', () => {
     });
     expect(res.code).toBe(2);
     expect(res.stderr.trim().split('\n')).toEqual([
-      'worker: SHIPSYNC_WORKER_HEAP_MB: 512 MiB holds about 256 cached shipments (1.5 MiB each), not SHIPSYNC_WORKER_CACHE_SIZE 2000; lower the cache or raise the heap',
+      'worker: SHIPSYNC_WORKER_HEAP_MB: 512 MiB holds about 1280 cached shipments (0.3 MiB each), not SHIPSYNC_WORKER_CACHE_SIZE 2000; lower the cache or raise the heap',
     ]);
   });
 
