@@ -19,9 +19,9 @@ export interface WorkflowProbe {
   create(): Promise<ProbeWorkflow>;
   /**
    * Starts a created workflow with these arguments, as its first workflow task does: it runs until it
-   * waits (for its first activity, a timer or a signal). Resolves with the commands it asked for.
+   * waits (for its first activity, a timer or a signal); a failed first task throws.
    */
-  start(workflow: ProbeWorkflow, args: unknown[]): Promise<number>;
+  start(workflow: ProbeWorkflow, args: unknown[]): Promise<void>;
   /**
    * The bundle modules a created workflow evaluated for itself, by bundle path (`./src/...`,
    * `./node_modules/...`): the SDK keeps one module cache per run.
@@ -105,7 +105,6 @@ export async function workflowProbe(workflowsPath: string, workflowType: string)
         throw new Error(
           `workflow ${runId} failed its first task: ${String(completion.failed.failure?.message)}`,
         );
-      return completion.successful?.commands?.length ?? 0;
     },
     modulesOf(workflow) {
       // The run's activator holds its module cache (a protected field of the SDK's workflow object).

@@ -14,6 +14,7 @@ import type {
   ParkedSkip,
   RescheduleRequest,
 } from './contract.js';
+import type { ParkedResolution } from './state.js';
 
 /*
  * The shipment workflow's messages without their schemas: ids, the signal, updates and query, the types they
@@ -165,14 +166,7 @@ export interface ShipmentStatus {
   /** Side effects a vendor rejected for good, waiting for an operator to retry, edit or skip them. */
   parked?: ParkedView[];
   /** What operators did with parked side effects (latest last). */
-  parkedResolved?: {
-    id: string;
-    kind: string;
-    outcome: 'posted' | 'skipped';
-    by: string;
-    reason?: string;
-    at: string;
-  }[];
+  parkedResolved?: ParkedResolution[];
   /** Why the billing post was skipped, when an operator skipped it. */
   billingSkipped?: string;
   /** SLAs the shipment's waits passed (runs with the operator-actions-sla patch). */
