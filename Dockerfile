@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # One image for every shipsync role; the command chooses the role (docs/deploy.md):
-#   node dist/src/workers/main.js          worker (workflow + erp/dispatch/crm activity workers)
+#   bin/with-jemalloc node dist/src/workers/main.js   worker (workflow + erp/dispatch/crm activity workers),
+#                                          on jemalloc (docs/deploy.md, Worker memory)
 #   node dist/src/gateway/main.js          gateway (the default command)
 #   node dist/src/gateway/codec-main.js    codec server of the Temporal Web UI
 #   node dist/sandbox/<erp|dispatch|crm>/main.js, node dist/sandbox/main.js   vendor sandboxes
@@ -27,6 +28,10 @@ ENV NODE_ENV=production \
     SHIPSYNC_GATEWAY_HOST=0.0.0.0 \
     SHIPSYNC_DATA_DIR=/var/lib/shipsync
 WORKDIR /app
+# jemalloc for the worker (bin/with-jemalloc): glibc's malloc keeps every thread's arena at its peak.
+RUN apt-get update \
+  && apt-get install -y --no-install-recommends libjemalloc2 \
+  && rm -rf /var/lib/apt/lists/*
 RUN mkdir -p /var/lib/shipsync && chown node:node /var/lib/shipsync
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules

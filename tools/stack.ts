@@ -9,6 +9,7 @@ import getPort from 'get-port';
 import pg from 'pg';
 import type { ClockSettings } from '../src/domain/clock.js';
 import { loadConfig, sandboxToken, secret } from '../src/platform/config.js';
+import { workerCommand } from './launch.js';
 import { connectTemporal } from '../src/platform/temporal-client.js';
 import { provisionTemporalCli, startDevServer, waitForPort, type DevServer } from './temporal/cli.js';
 import {
@@ -394,7 +395,12 @@ export async function startFullStack(o: FullStackOptions): Promise<FullStack> {
       const profile = o.cpuProfileDir
         ? ['--cpu-prof', `--cpu-prof-dir=${resolve(o.cpuProfileDir, name)}`]
         : [];
-      const child = spawn(process.execPath, [...profile, '--import', 'tsx', entry], {
+      const nodeArgs = [...profile, '--import', 'tsx', entry];
+      // Workers start through bin/with-jemalloc, as `npm run worker` and the image start them.
+      const [command, args] = entry.startsWith('src/workers/')
+        ? workerCommand(nodeArgs)
+        : [process.execPath, nodeArgs];
+      const child = spawn(command, args, {
         env: { ...env, ...extraEnv },
         stdio: ['ignore', 'ignore', 'pipe'],
       });

@@ -326,6 +326,8 @@ export const configSchema = z.object({
     .default(''),
   SHIPSYNC_WORKER_CACHE_SIZE: z.coerce.number().int().min(0).max(100_000).default(2000),
   SHIPSYNC_WORKER_HEAP_MB: z.coerce.number().int().min(256).max(65_536).optional(),
+  SHIPSYNC_ALLOCATOR: z.enum(['auto', 'jemalloc', 'system']).default('auto'),
+  SHIPSYNC_JEMALLOC_PATH: z.string().min(1).optional(),
   SHIPSYNC_WORKER_WORKFLOW_SLOTS: z.coerce.number().int().min(1).max(1000).default(40),
   SHIPSYNC_WORKER_NONSTICKY_POLL_RATIO: z.coerce.number().min(0.1).max(0.9).default(0.5),
   SHIPSYNC_WORKER_METRICS_PORT: port.optional(),

@@ -4,6 +4,7 @@ import { createDispatchAdapter } from '../integrations/dispatch/adapter.js';
 import { createErpAdapter } from '../integrations/erp/adapter.js';
 import { ZipGeocoder } from '../integrations/geo/geocoder.js';
 import { dataConverterFromConfig } from '../platform/codec.js';
+import { allocatorProblem, allocatorWarning, loadedAllocator } from '../platform/allocator.js';
 import { secret, type Config } from '../platform/config.js';
 import { loadConfigOrExit } from '../platform/entry.js';
 import { checkVendorAuth, vendorCredentialsFromConfig } from '../integrations/auth-check.js';
@@ -38,6 +39,12 @@ async function main() {
     console.error(`worker: ${heapProblem}`);
     process.exit(2);
   }
+  const allocator = loadedAllocator();
+  const allocatorRefusal = allocatorProblem(config.SHIPSYNC_ALLOCATOR, allocator);
+  if (allocatorRefusal) {
+    console.error(`worker: ${allocatorRefusal}`);
+    process.exit(2);
+  }
   const logger = createLogger({ level: config.SHIPSYNC_LOG_LEVEL, name: 'worker' });
   // The SDK's own lines (worker, workflow `log`, activity `log`) go through the same pino logger and redaction.
   Runtime.install({
@@ -46,6 +53,8 @@ async function main() {
       ? { metrics: { prometheus: { bindAddress: `127.0.0.1:${config.SHIPSYNC_WORKER_METRICS_PORT}` } } }
       : undefined,
   });
+  const allocatorNote = allocatorWarning(config.SHIPSYNC_ALLOCATOR, allocator);
+  if (allocatorNote) logger.warn({ allocator }, allocatorNote);
   const temporal = temporalConnectionOptions(config);
   const vendors = vendorCredentialsFromConfig(config);
   // One line per vendor that refuses our credential, at start, so a wrong key is seen before a shipment
@@ -115,6 +124,7 @@ async function main() {
       taskQueues: taskQueues(config.SHIPSYNC_TASK_QUEUE_PREFIX),
       temporal: config.SHIPSYNC_TEMPORAL_ADDRESS,
       transport: describeTemporalConnection(temporal),
+      allocator,
     },
     'workers running',
   );

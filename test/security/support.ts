@@ -172,15 +172,21 @@ export function runEntryPoint(
   });
 }
 
-/** Starts an entry point that keeps running; resolves once `ready` matches its output. */
+/**
+ * Starts an entry point that keeps running; resolves once `ready` matches its output. With `launcher`
+ * (`bin/with-jemalloc`) Node starts through it, as a deployment starts the worker.
+ */
 export function startEntryPoint(
   entry: string,
   env: Record<string, string>,
   ready: RegExp,
   timeoutMs = 60_000,
+  launcher?: string,
 ): Promise<{ output: () => string; stop: () => Promise<number | null> }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+    const node = [process.execPath, '--import', 'tsx', entry];
+    const [command = process.execPath, ...args] = launcher ? [launcher, ...node] : node;
+    const child = spawn(command, args, {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -4,9 +4,11 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
 import getPort from 'get-port';
+import { workerCommand } from '../launch.js';
 import { taskQueues } from '../../src/workflows/task-queues.js';
 import type { BenchOptions } from './args.js';
 import {
+  allocatorOf,
   cpuDelta,
   cpuSnapshot,
   mapLimit,
@@ -43,7 +45,9 @@ export interface BaselineWorkerHandle {
 
 export async function startBaselineWorker(client: Client, address: string): Promise<BaselineWorkerHandle> {
   const port = await getPort({ host: '127.0.0.1' });
-  const child = spawn(process.execPath, ['--import', 'tsx', BASELINE_WORKER], {
+  // Through bin/with-jemalloc, as the shipment worker starts.
+  const [command, args] = workerCommand(['--import', 'tsx', BASELINE_WORKER]);
+  const child = spawn(command, args, {
     env: { ...process.env, SHIPSYNC_TEMPORAL_ADDRESS: address, BENCH_BASELINE_METRICS_PORT: String(port) },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -209,6 +213,7 @@ export async function runBaseline(
       ...figures,
       scheduleToStartMs: scheduleToStart(metrics),
       workerPeakRssMiB: mib(peakRssBytes(procStatus(pid))),
+      workerAllocator: allocatorOf(pid),
       cpuSeconds: cpu,
       /** Worker and Temporal server CPU per run: the cost that bounds throughput once the machine is busy. */
       cpuSecondsPerRun: round(

@@ -11,7 +11,7 @@ import {
   startBaselineWorker,
   waitForClosed,
 } from './baseline.js';
-import { cpuSeconds, gitCommit, machine, mib, procStatus, round, rssBytes } from './measure.js';
+import { allocatorOf, cpuSeconds, gitCommit, machine, mib, procStatus, round, rssBytes } from './measure.js';
 import { printCurve } from './report.js';
 import { peakRssBytes } from './stats.js';
 import {
@@ -107,6 +107,7 @@ export async function runCurve(
         startsPerSecond: round(n / startSeconds, 1),
         workerRssInFlightMiB: mib(rssParked),
         workerPeakRssMiB: mib(peakRssBytes(procStatus(pid))),
+        workerAllocator: allocatorOf(pid),
         drain: batchFigures(released.length, s, tRelease),
         workerCpuMsPerEvent: round(((cpuC - cpuB) * 1000) / Math.max(1, s.events - released.length * 2), 3),
         workerCpuMsPerStart: round(((cpuB - cpuA) * 1000) / n, 3),

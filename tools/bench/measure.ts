@@ -11,6 +11,7 @@ import {
   percentile,
 } from './stats.js';
 import type { RequestCounts } from '../../sandbox/common/faults.js';
+import { loadedAllocator, type Allocator } from '../../src/platform/allocator.js';
 
 /*
  * Measurements of processes (Linux /proc), of the machine and of Prometheus endpoints.
@@ -35,6 +36,15 @@ export function procStatus(pid: number | undefined): string {
     return pid ? readFileSync(`/proc/${pid}/status`, 'utf8') : '';
   } catch {
     return '';
+  }
+}
+
+/** The malloc a running process uses (jemalloc when started through bin/with-jemalloc), read from its map. */
+export function allocatorOf(pid: number | undefined): Allocator | undefined {
+  try {
+    return pid ? loadedAllocator(readFileSync(`/proc/${pid}/maps`, 'utf8')) : undefined;
+  } catch {
+    return undefined;
   }
 }
 

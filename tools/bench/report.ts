@@ -10,6 +10,7 @@ export function printReport(r: {
   gatewayForwardMs: ReturnType<typeof p50p99>;
   rescheduleRoundTripMs: ReturnType<typeof p50p99>;
   peakRssMiB: { worker?: number; gateway?: number };
+  workerAllocator?: string;
   vendorRequests?: Record<
     'erp' | 'dispatch' | 'crm',
     { requests: number; perShipment?: number; budget: string; budgetShare?: number }
@@ -46,6 +47,7 @@ export function printReport(r: {
       ];
     }),
     ['peak RSS worker / gateway', `${r.peakRssMiB.worker} / ${r.peakRssMiB.gateway} MiB`],
+    ['worker allocator', r.workerAllocator ?? '-'],
     ['state transitions/s', String(r.temporal.stateTransitionsPerSecond)],
     ['inbox backlog at end', String(r.inboxBacklogAtEnd)],
     [
@@ -85,6 +87,7 @@ export interface CurvePoint {
   startsPerSecond?: number;
   workerRssInFlightMiB?: number;
   workerPeakRssMiB?: number;
+  workerAllocator?: string;
   released: number;
   drain: BatchFigures;
   workerCpuMsPerEvent?: number;
@@ -93,11 +96,11 @@ export interface CurvePoint {
 /** Prints the scale curve as a table. */
 export function printCurve(points: CurvePoint[]) {
   console.log(
-    `in flight  start/s  RSS in flight  peak RSS  released  drain/s  events/run  worker CPU ms/event`,
+    `in flight  start/s  RSS in flight  peak RSS  allocator  released  drain/s  events/run  worker CPU ms/event`,
   );
   for (const p of points) {
     console.log(
-      `${String(p.inFlight).padStart(9)}  ${String(p.startsPerSecond).padStart(7)}  ${`${p.workerRssInFlightMiB} MiB`.padStart(13)}  ${`${p.workerPeakRssMiB} MiB`.padStart(8)}  ${String(p.released).padStart(8)}  ${String(p.drain.completedPerSecond).padStart(7)}  ${String(p.drain.eventsPerRun).padStart(10)}  ${String(p.workerCpuMsPerEvent).padStart(19)}`,
+      `${String(p.inFlight).padStart(9)}  ${String(p.startsPerSecond).padStart(7)}  ${`${p.workerRssInFlightMiB} MiB`.padStart(13)}  ${`${p.workerPeakRssMiB} MiB`.padStart(8)}  ${String(p.workerAllocator ?? '-').padStart(9)}  ${String(p.released).padStart(8)}  ${String(p.drain.completedPerSecond).padStart(7)}  ${String(p.drain.eventsPerRun).padStart(10)}  ${String(p.workerCpuMsPerEvent).padStart(19)}`,
     );
   }
 }

@@ -23,6 +23,7 @@ import { startTemporalForTests } from '../temporal/postgres.js';
 import type { BenchOptions } from './args.js';
 import { batchFigures, closedSummary, runBaseline } from './baseline.js';
 import {
+  allocatorOf,
   cpuDelta,
   cpuSnapshot,
   gitCommit,
@@ -256,6 +257,7 @@ export async function runFull(o: BenchOptions, say: (l: string) => void): Promis
       note: 'API requests each sandbox received from release to the last close (a bulk call counts once), per shipment released, and their share of the vendor budget over that time',
     };
     const workerStatus = procStatus(stack.worker().pid);
+    const workerAllocator = allocatorOf(stack.worker().pid);
     const gatewayStatus = procStatus(stack.gateway().pid);
     const workerMetrics = await scrape(`http://127.0.0.1:${metricsPort}/metrics`);
     const gatewayMetrics = await scrape(`${stack.gatewayUrl}/metrics`);
@@ -414,6 +416,7 @@ export async function runFull(o: BenchOptions, say: (l: string) => void): Promis
       rescheduleRoundTripMs: { ...p50p99(rescheduleMs), statuses: rescheduleStatuses },
       vendorRequests,
       peakRssMiB: { worker: mib(peakRssBytes(workerStatus)), gateway: mib(peakRssBytes(gatewayStatus)) },
+      workerAllocator,
       cpuSeconds: cpu,
       cpuSecondsPerShipment: {
         workerGatewayTemporal: round(oursCpuPerShipment, 3),

@@ -101,7 +101,10 @@ describe('docker-compose.yml', () => {
   it('runs every shipsync service from an entry point that the build compiles and a package script runs from source', () => {
     expect(shipsync.length).toBeGreaterThanOrEqual(7);
     for (const [name, s] of shipsync) {
-      const [node, entry] = words(s.command);
+      const argv = words(s.command);
+      // Workers start through the jemalloc launcher; the rest run node directly.
+      const [node, entry] = name.startsWith('worker-') ? argv.slice(1) : argv;
+      if (name.startsWith('worker-')) expect(argv[0], name).toBe('bin/with-jemalloc');
       expect(node, name).toBe('node');
       const source = entry?.match(/^dist\/((?:src|sandbox)\/.+)\.js$/)?.[1];
       expect(source, `${name}: ${entry} is not a compiled entry under dist/`).toBeDefined();
@@ -251,6 +254,8 @@ describe('Dockerfile', () => {
     expect(runtime).toMatch(/^USER (?!root)\w+/m);
     expect(runtime).toMatch(/^HEALTHCHECK .*\n?.*deploy\/healthcheck\.mjs/m);
     expect(runtime).not.toMatch(/npm (ci|install)/);
+    // The workers' launcher finds jemalloc in the runtime image.
+    expect(runtime).toMatch(/apt-get install [^\n]*libjemalloc2/);
     for (const [, source] of dockerfile.matchAll(/^COPY (?!--from)(\S+)/gm)) {
       expect(existsSync(join(root, source ?? '')), source).toBe(true);
     }
