@@ -203,6 +203,11 @@ export class ZendeskCrmAdapter implements CrmPort {
   private readonly threads = new Map<string, number>();
   /** Thread lookups under way, so concurrent notices of one shipment share one. */
   private readonly threadLookups = new Map<string, Promise<number>>();
+  /**
+   * Creates whose `create_many` job was still queued or working when its calls gave up, by idempotency key:
+   * the job and the item's index in it. A retry awaits that job rather than create the ticket a second time.
+   */
+  private readonly unfinished = new Map<string, { jobId: string; index: number }>();
 
   constructor(
     private readonly http: AxiosInstance,
@@ -275,7 +280,7 @@ export class ZendeskCrmAdapter implements CrmPort {
       }
       return { caseId: String(earlier.id) };
     }
-    const id = await this.creates.submit({
+    const id = await this.createTicket({
       body: caseToTicketCreate(input, this.ids),
       idempotencyKey: input.idempotencyKey,
       context,
@@ -305,7 +310,7 @@ export class ZendeskCrmAdapter implements CrmPort {
     ) {
       const opened = this.rememberThread(
         input.shipmentId,
-        this.creates.submit({
+        this.createTicket({
           body: noticeThreadCreate(input, this.ids, input),
           idempotencyKey: `${input.shipmentId}:notice-thread`,
           context,
@@ -435,7 +440,54 @@ export class ZendeskCrmAdapter implements CrmPort {
     const key = closed
       ? `${input.shipmentId}:notice-thread:after-${closed.id}`
       : `${input.shipmentId}:notice-thread`;
-    return this.creates.submit({ body: noticeThreadCreate(input, this.ids), idempotencyKey: key, context });
+    return this.createTicket({ body: noticeThreadCreate(input, this.ids), idempotencyKey: key, context });
+  }
+
+  /**
+   * Creates a ticket, once per key in this worker: when an earlier call's `create_many` job was left
+   * unfinished, its result is what this call gets (still unfinished: CRM_UNAVAILABLE again, nothing sent but
+   * the poll). A job Zendesk no longer knows, or one that failed, leaves the create to go out anew.
+   */
+  private async createTicket(item: CreateItem): Promise<number> {
+    const left = this.unfinished.get(item.idempotencyKey);
+    if (left) {
+      let job: JobStatus | undefined;
+      try {
+        job = await this.polls.submit(left.jobId);
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+      if (job?.status === 'queued' || job?.status === 'working') {
+        throw new ShipsyncError(
+          'CRM_UNAVAILABLE',
+          `${item.context}: Zendesk job ${left.jobId}, which creates this ticket, is still ${job.status}; not creating it again`,
+        );
+      }
+      this.unfinished.delete(item.idempotencyKey);
+      if (job?.status === 'completed') {
+        const r = resultOrError(
+          (job.results ?? []).find((x) => x.index === left.index),
+          item.context,
+          (x) => typeof x.id === 'number',
+        );
+        if (r instanceof Error) throw r;
+        return r.id as number;
+      }
+    }
+    return this.creates.submit(item);
+  }
+
+  /** Remembers the items of a job left unfinished (bounded: the oldest are forgotten first). */
+  private rememberUnfinished(jobId: string, items: readonly CreateItem[]): void {
+    items.forEach((item, index) => {
+      this.unfinished.delete(item.idempotencyKey);
+      this.unfinished.set(item.idempotencyKey, { jobId, index });
+    });
+    while (this.unfinished.size > THREAD_CACHE_SIZE) {
+      const oldest = this.unfinished.keys().next().value;
+      if (oldest === undefined) break;
+      this.unfinished.delete(oldest);
+    }
   }
 
   /** Every ticket whose external_id is the shipment id, walking the cursor pages. */
@@ -513,8 +565,10 @@ export class ZendeskCrmAdapter implements CrmPort {
       return [parse(TicketEnvelope, res.data, only.context).ticket.id];
     }
     const context = `create ${items.length} tickets`;
-    const job = await this.runJob(context, () =>
-      this.http.post('/api/v2/tickets/create_many.json', { tickets: items.map((i) => i.body.ticket) }),
+    const job = await this.runJob(
+      context,
+      () => this.http.post('/api/v2/tickets/create_many.json', { tickets: items.map((i) => i.body.ticket) }),
+      (jobId) => this.rememberUnfinished(jobId, items),
     );
     const byIndex = new Map((job.results ?? []).map((r) => [r.index, r]));
     return items.map((item, index) => {
@@ -597,8 +651,13 @@ export class ZendeskCrmAdapter implements CrmPort {
    * twice as long each time up to `maxPollMs`. A job still unfinished after `timeoutMs`, or one Zendesk
    * reports failed, fails every call of the batch as CRM_UNAVAILABLE: retried, a call's own lookup then
    * finds what the job did. A poll refused for the moment (429, 5xx) is polled again within the bound.
+   * `unfinished` hears of a job given up while still queued or working.
    */
-  private async runJob(context: string, start: () => Promise<{ data: unknown }>): Promise<JobStatus> {
+  private async runJob(
+    context: string,
+    start: () => Promise<{ data: unknown }>,
+    unfinished?: (jobId: string) => void,
+  ): Promise<JobStatus> {
     const res = await this.call(context, start);
     let job = parse(JobEnvelope, res.data, context).job_status;
     const deadline = Date.now() + this.jobWait.timeoutMs;
@@ -606,6 +665,7 @@ export class ZendeskCrmAdapter implements CrmPort {
     while (job.status === 'queued' || job.status === 'working') {
       const left = deadline - Date.now();
       if (left <= 0) {
+        unfinished?.(job.id);
         throw new ShipsyncError(
           'CRM_UNAVAILABLE',
           `${context}: Zendesk job ${job.id} still ${job.status} after ${this.jobWait.timeoutMs} ms`,
@@ -620,6 +680,7 @@ export class ZendeskCrmAdapter implements CrmPort {
           throw new ShipsyncError('CRM_UNAVAILABLE', `${context}: Zendesk no longer knows job ${job.id}`);
         }
         if (err instanceof ShipsyncError && err.retryable && this.resumeAt < deadline) continue;
+        unfinished?.(job.id);
         throw err;
       }
     }

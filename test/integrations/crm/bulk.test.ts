@@ -322,6 +322,35 @@ describe('CRM adapter bulk jobs and limits', () => {
     }
   });
 
+  it('when a create is retried while its job is still queued then no second ticket is opened, and the retry after the job gets the same ticket', async () => {
+    const sandbox = await startCrmSandbox({ jobDelayMs: 3_000 });
+    try {
+      const crm = createCrmAdapter({
+        baseUrl: sandbox.url,
+        jobWait: { firstPollMs: 50, maxPollMs: 100, timeoutMs: 300 },
+      });
+      const inputs = ['shipment-J210', 'shipment-J211'].map((id) => caseInput(id));
+      const first = await Promise.allSettled(inputs.map((i) => crm.openCase(i)));
+      expect(first.map((s) => s.status)).toEqual(['rejected', 'rejected']);
+      // The activity's retry comes while the job still waits: it polls that job and creates nothing.
+      const before = await requestCounts(sandbox);
+      for (const i of inputs) {
+        const err = await expectCode(crm.openCase({ ...i, firstTry: false }), 'CRM_UNAVAILABLE');
+        expect(err.retryable).toBe(true);
+        expect(err.message).toMatch(/which creates this ticket, is still queued; not creating it again/);
+      }
+      const during = delta(before, await requestCounts(sandbox));
+      expect(during[CREATE_MANY]).toBeUndefined();
+      expect(during['POST /api/v2/tickets']).toBeUndefined();
+      await sandbox.drain();
+      const retried = await Promise.all(inputs.map((i) => crm.openCase({ ...i, firstTry: false })));
+      expect(retried.map((r) => Number(r.caseId))).toEqual([1, 2]);
+      expect(sandbox.store.all()).toHaveLength(2);
+    } finally {
+      await sandbox.close();
+    }
+  });
+
   it('when the bulk call draws a 429 then every call of the batch fails as CRM_RATE_LIMITED and the next call waits Retry-After', async () => {
     // The sandbox's minute is 59 s old when the batch goes out, so its Retry-After is 1 s.
     let now = Date.parse('2026-12-01T08:00:00Z');
