@@ -1,5 +1,5 @@
 import { Context } from '@temporalio/activity';
-import type { CaseRef, CrmPort, NoticeRef } from '../integrations/ports.js';
+import type { CaseRef, CreateJobMemory, CreateJobRef, CrmPort, NoticeRef } from '../integrations/ports.js';
 import { classified } from './failures.js';
 
 /**
@@ -10,16 +10,34 @@ function isFirstTry(): boolean {
   return Context.current().info.attempt === 1;
 }
 
+/** The bulk create job a heartbeat of the previous attempt named, if any. */
+function earlierCreateJob(details: unknown): CreateJobRef | undefined {
+  const job = (details as { createJob?: Partial<CreateJobRef> } | undefined)?.createJob;
+  return typeof job?.jobId === 'string' && Number.isInteger(job.index) && (job.index ?? -1) >= 0
+    ? { jobId: job.jobId, index: job.index as number }
+    : undefined;
+}
+
+/**
+ * Carries a ticket create's bulk job across attempts in the activity's heartbeat: this attempt tells the job
+ * as soon as its create is in one, and a retry (on any worker) awaits that job instead of creating again.
+ */
+function createJobMemory(): CreateJobMemory {
+  const ctx = Context.current();
+  const earlier = earlierCreateJob(ctx.info.heartbeatDetails);
+  return { ...(earlier ? { earlier } : {}), started: (job) => ctx.heartbeat({ createJob: job }) };
+}
+
 /** CRM activities (task queue `crm`): cases, customer notices and replies on customers' tickets. */
 export function createCrmActivities({ crm }: { crm: CrmPort }) {
   return classified({
     /** Opens a case for an exception. */
     async crmOpenCase(input: Parameters<CrmPort['openCase']>[0]): Promise<CaseRef> {
-      return crm.openCase({ ...input, firstTry: isFirstTry() });
+      return crm.openCase({ ...input, firstTry: isFirstTry(), createJobs: createJobMemory() });
     },
     /** Sends the customer a notice on the shipment's ticket; answers which ticket it went on. */
     async crmNotifyCustomer(input: Parameters<CrmPort['notifyCustomer']>[0]): Promise<NoticeRef> {
-      return crm.notifyCustomer({ ...input, firstTry: isFirstTry() });
+      return crm.notifyCustomer({ ...input, firstTry: isFirstTry(), createJobs: createJobMemory() });
     },
     /** Answers the customer with a public comment on their own ticket. */
     async crmReplyOnTicket(input: Parameters<CrmPort['replyOnTicket']>[0]): Promise<void> {

@@ -157,6 +157,23 @@ export interface CaseView {
   noticeThread: boolean;
 }
 
+/** A bulk create's job on the CRM and the item's place in it. */
+export interface CreateJobRef {
+  jobId: string;
+  index: number;
+}
+
+/**
+ * Carries a bulk create's job from one attempt of an activity to the next (the activity's heartbeat), so a
+ * retry on any worker awaits the job an earlier attempt left unfinished instead of creating again.
+ */
+export interface CreateJobMemory {
+  /** The job the previous attempt's create went out in, if it told of one. */
+  earlier?: CreateJobRef;
+  /** Told as soon as this attempt's create is in a job. */
+  started(job: CreateJobRef): void;
+}
+
 /** The customer-service platform, system of engagement for cases and customer interactions. */
 export interface CrmPort {
   /** Opens a case for an exception (or returns the one a replay created). */
@@ -171,6 +188,8 @@ export interface CrmPort {
     idempotencyKey: string;
     /** No earlier try of this write can exist (the activity's first attempt): skip the lookup for it. */
     firstTry?: boolean;
+    /** Where an earlier attempt's bulk create went, and how to tell the next attempt (see CreateJobMemory). */
+    createJobs?: CreateJobMemory;
   }): Promise<CaseRef>;
   /** Sends the customer a message (ETA, delay, reattempt), recorded on the shipment's ticket. */
   notifyCustomer(input: {
@@ -191,6 +210,8 @@ export interface CrmPort {
      * the notice opens the ticket as its first comment, without looking for one.
      */
     firstNotice?: boolean;
+    /** Where an earlier attempt's bulk create went, and how to tell the next attempt (see CreateJobMemory). */
+    createJobs?: CreateJobMemory;
   }): Promise<NoticeRef>;
   /** Solves a case with a closing comment. */
   closeCase(caseId: string, resolution: string, idempotencyKey: string): Promise<void>;

@@ -4,7 +4,7 @@ import PQueue from 'p-queue';
 import { z } from 'zod';
 import { ShipsyncError } from '../../domain/errors.js';
 import type { ExceptionKind } from '../../domain/model.js';
-import type { CaseRef, CaseView, CrmPort, NoticeRef } from '../ports.js';
+import type { CaseRef, CaseView, CreateJobMemory, CreateJobRef, CrmPort, NoticeRef } from '../ports.js';
 import { classifyZendeskFailure, classifyZendeskJobResult, classifyZendeskResponse } from './errors.js';
 import {
   DEFAULT_FIELD_IDS,
@@ -123,6 +123,8 @@ interface CreateItem {
   body: { ticket: Record<string, unknown> };
   idempotencyKey: string;
   context: string;
+  /** Told the job and index once the create is in a `create_many` job. */
+  started?: (job: CreateJobRef) => void;
 }
 
 /** One ticket update: the ticket, the body of a single update, and the caller's context for errors. */
@@ -280,11 +282,10 @@ export class ZendeskCrmAdapter implements CrmPort {
       }
       return { caseId: String(earlier.id) };
     }
-    const id = await this.createTicket({
-      body: caseToTicketCreate(input, this.ids),
-      idempotencyKey: input.idempotencyKey,
-      context,
-    });
+    const id = await this.createTicket(
+      { body: caseToTicketCreate(input, this.ids), idempotencyKey: input.idempotencyKey, context },
+      input.createJobs,
+    );
     return { caseId: String(id) };
   }
 
@@ -310,11 +311,14 @@ export class ZendeskCrmAdapter implements CrmPort {
     ) {
       const opened = this.rememberThread(
         input.shipmentId,
-        this.createTicket({
-          body: noticeThreadCreate(input, this.ids, input),
-          idempotencyKey: `${input.shipmentId}:notice-thread`,
-          context,
-        }),
+        this.createTicket(
+          {
+            body: noticeThreadCreate(input, this.ids, input),
+            idempotencyKey: `${input.shipmentId}:notice-thread`,
+            context,
+          },
+          input.createJobs,
+        ),
       );
       return { ticketId: String(await opened), thread: true };
     }
@@ -440,16 +444,20 @@ export class ZendeskCrmAdapter implements CrmPort {
     const key = closed
       ? `${input.shipmentId}:notice-thread:after-${closed.id}`
       : `${input.shipmentId}:notice-thread`;
-    return this.createTicket({ body: noticeThreadCreate(input, this.ids), idempotencyKey: key, context });
+    return this.createTicket(
+      { body: noticeThreadCreate(input, this.ids), idempotencyKey: key, context },
+      input.createJobs,
+    );
   }
 
   /**
-   * Creates a ticket, once per key in this worker: when an earlier call's `create_many` job was left
-   * unfinished, its result is what this call gets (still unfinished: CRM_UNAVAILABLE again, nothing sent but
-   * the poll). A job Zendesk no longer knows, or one that failed, leaves the create to go out anew.
+   * Creates a ticket once per key: when an earlier call's `create_many` job was left unfinished (in this
+   * worker, or in the attempt `jobs.earlier` names), its result is what this call gets (still unfinished:
+   * CRM_UNAVAILABLE again, nothing sent but the poll). A job Zendesk no longer knows, or one that failed,
+   * leaves the create to go out anew; `jobs.started` hears of the job it then goes out in.
    */
-  private async createTicket(item: CreateItem): Promise<number> {
-    const left = this.unfinished.get(item.idempotencyKey);
+  private async createTicket(item: CreateItem, jobs?: CreateJobMemory): Promise<number> {
+    const left = this.unfinished.get(item.idempotencyKey) ?? jobs?.earlier;
     if (left) {
       let job: JobStatus | undefined;
       try {
@@ -474,7 +482,7 @@ export class ZendeskCrmAdapter implements CrmPort {
         return r.id as number;
       }
     }
-    return this.creates.submit(item);
+    return this.creates.submit(jobs ? { ...item, started: (job) => jobs.started(job) } : item);
   }
 
   /** Remembers the items of a job left unfinished (bounded: the oldest are forgotten first). */
@@ -568,7 +576,10 @@ export class ZendeskCrmAdapter implements CrmPort {
     const job = await this.runJob(
       context,
       () => this.http.post('/api/v2/tickets/create_many.json', { tickets: items.map((i) => i.body.ticket) }),
-      (jobId) => this.rememberUnfinished(jobId, items),
+      {
+        started: (jobId) => items.forEach((item, index) => item.started?.({ jobId, index })),
+        unfinished: (jobId) => this.rememberUnfinished(jobId, items),
+      },
     );
     const byIndex = new Map((job.results ?? []).map((r) => [r.index, r]));
     return items.map((item, index) => {
@@ -651,21 +662,23 @@ export class ZendeskCrmAdapter implements CrmPort {
    * twice as long each time up to `maxPollMs`. A job still unfinished after `timeoutMs`, or one Zendesk
    * reports failed, fails every call of the batch as CRM_UNAVAILABLE: retried, a call's own lookup then
    * finds what the job did. A poll refused for the moment (429, 5xx) is polled again within the bound.
-   * `unfinished` hears of a job given up while still queued or working.
+   * `hear.started` hears of the job once Zendesk queued it, `hear.unfinished` of a job given up while still
+   * queued or working.
    */
   private async runJob(
     context: string,
     start: () => Promise<{ data: unknown }>,
-    unfinished?: (jobId: string) => void,
+    hear: { started?: (jobId: string) => void; unfinished?: (jobId: string) => void } = {},
   ): Promise<JobStatus> {
     const res = await this.call(context, start);
     let job = parse(JobEnvelope, res.data, context).job_status;
+    hear.started?.(job.id);
     const deadline = Date.now() + this.jobWait.timeoutMs;
     let wait = this.jobWait.firstPollMs;
     while (job.status === 'queued' || job.status === 'working') {
       const left = deadline - Date.now();
       if (left <= 0) {
-        unfinished?.(job.id);
+        hear.unfinished?.(job.id);
         throw new ShipsyncError(
           'CRM_UNAVAILABLE',
           `${context}: Zendesk job ${job.id} still ${job.status} after ${this.jobWait.timeoutMs} ms`,
@@ -680,7 +693,7 @@ export class ZendeskCrmAdapter implements CrmPort {
           throw new ShipsyncError('CRM_UNAVAILABLE', `${context}: Zendesk no longer knows job ${job.id}`);
         }
         if (err instanceof ShipsyncError && err.retryable && this.resumeAt < deadline) continue;
-        unfinished?.(job.id);
+        hear.unfinished?.(job.id);
         throw err;
       }
     }
