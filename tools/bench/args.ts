@@ -1,6 +1,9 @@
 import { CommanderError, InvalidArgumentError, Option } from 'commander';
 import { newCommand, numberIn, UsageError } from '../../src/platform/command.js';
 
+/** History shards of the bench's PostgreSQL Temporal server unless `--history-shards` says otherwise. */
+export const DEFAULT_BENCH_SHARDS = 4;
+
 /** What `npm run bench` was asked to do. */
 export interface BenchOptions {
   shipments: number;
@@ -14,6 +17,8 @@ export interface BenchOptions {
   drainSample?: number;
   rescheduleShare: number;
   timeoutSeconds: number;
+  /** PostgreSQL backend: history shards of the bench's Temporal databases. */
+  historyShards: number;
   /** Full stack only: where the worker and gateway processes write their CPU profiles. */
   cpuProfileDir?: string;
 }
@@ -55,6 +60,11 @@ export function benchCommand(run: (opts: BenchOptions) => Promise<number> | numb
       1800,
     )
     .option(
+      '--history-shards <n>',
+      `with --backend postgres: the Temporal server's history shards (default ${DEFAULT_BENCH_SHARDS}, as npm run temporal:postgres and the compose file)`,
+      numberIn('--history-shards', 1, 64, true),
+    )
+    .option(
       '--curve <n1,n2,...>',
       'instead of the full stack: baseline-shaped runs parked in flight at these counts',
       parseCounts,
@@ -81,9 +91,12 @@ export function benchCommand(run: (opts: BenchOptions) => Promise<number> | numb
         timeout: number;
         curve?: number[];
         drainSample?: number;
+        historyShards?: number;
         cpuProf?: string;
         json?: boolean;
       }) => {
+        if (o.historyShards !== undefined && o.backend !== 'postgres')
+          throw new UsageError('--history-shards needs --backend postgres');
         if (o.drainSample !== undefined && !o.curve) throw new UsageError('--drain-sample needs --curve');
         if (o.cpuProf !== undefined && o.curve)
           throw new UsageError('--cpu-prof profiles the full stack, not --curve');
@@ -98,6 +111,7 @@ export function benchCommand(run: (opts: BenchOptions) => Promise<number> | numb
           drainSample: o.drainSample,
           rescheduleShare: o.rescheduleShare,
           timeoutSeconds: o.timeout,
+          historyShards: o.historyShards ?? DEFAULT_BENCH_SHARDS,
           ...(o.cpuProf !== undefined ? { cpuProfileDir: o.cpuProf } : {}),
         });
         return Promise.resolve(code).then((c) => {

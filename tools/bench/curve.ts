@@ -52,7 +52,9 @@ export async function runCurve(
   let ok = true;
   for (const n of o.curve) {
     // Each point on its own server and worker, so runs left parked by one point do not weigh on the next.
-    const server = await startTemporalForTests(o.backend, say);
+    const server = await startTemporalForTests(o.backend, say, undefined, undefined, {
+      historyShards: o.historyShards,
+    });
     const { client, close } = await connectTemporal({
       SHIPSYNC_TEMPORAL_ADDRESS: server.address,
       SHIPSYNC_TEMPORAL_NAMESPACE: 'default',
@@ -123,6 +125,7 @@ export async function runCurve(
     commit: gitCommit(),
     machine: machine(),
     backend: o.backend,
+    ...(o.backend === 'postgres' ? { historyShards: o.historyShards } : {}),
     shape: TYPICAL_SHAPE,
     workerConfig: {
       maxCachedWorkflows: loadConfig().SHIPSYNC_WORKER_CACHE_SIZE,

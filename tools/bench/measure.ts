@@ -12,6 +12,7 @@ import {
 } from './stats.js';
 import type { RequestCounts } from '../../sandbox/common/faults.js';
 import { loadedAllocator, type Allocator } from '../../src/platform/allocator.js';
+import type { Config } from '../../src/platform/config.js';
 
 /*
  * Measurements of processes (Linux /proc), of the machine and of Prometheus endpoints.
@@ -176,19 +177,39 @@ export async function mapLimit<T, R>(
   return Promise.all(items.map((item, i) => queue.add(() => fn(item, i))));
 }
 
-/** Each vendor's own rate budget, as its plan meters it (requests per second). */
-export const VENDOR_BUDGETS = {
-  /** SAP: the worker's ERP queue cap (the communication arrangement has no fixed limit). */
-  erp: { perSecond: 50, label: '50 requests/s' },
-  /** Onfleet: 20 requests a second per API key. */
-  dispatch: { perSecond: 20, label: '20 requests/s' },
-  /** Zendesk Enterprise: 700 requests a minute per account. */
-  crm: { perSecond: 700 / 60, label: '700 requests/min' },
-} as const;
+/** A vendor's rate budget: requests per second, and how its plan states it. */
+export interface VendorBudget {
+  perSecond: number;
+  label: string;
+}
+
+/**
+ * Each vendor's rate budget as the worker paces it, from the same settings the adapters read:
+ * `SHIPSYNC_ERP_REQUESTS_PER_SECOND` (SAP's communication arrangement has no fixed limit),
+ * `SHIPSYNC_DISPATCH_REQUESTS_PER_SECOND` (Onfleet: 20 a second per API key) and
+ * `SHIPSYNC_CRM_REQUESTS_PER_MINUTE` (Zendesk Enterprise: 700 a minute per account).
+ */
+export function vendorBudgets(
+  config: Pick<
+    Config,
+    | 'SHIPSYNC_ERP_REQUESTS_PER_SECOND'
+    | 'SHIPSYNC_DISPATCH_REQUESTS_PER_SECOND'
+    | 'SHIPSYNC_CRM_REQUESTS_PER_MINUTE'
+  >,
+): Record<'erp' | 'dispatch' | 'crm', VendorBudget> {
+  const erp = config.SHIPSYNC_ERP_REQUESTS_PER_SECOND;
+  const dispatch = config.SHIPSYNC_DISPATCH_REQUESTS_PER_SECOND;
+  const crm = config.SHIPSYNC_CRM_REQUESTS_PER_MINUTE;
+  return {
+    erp: { perSecond: erp, label: `${erp} requests/s` },
+    dispatch: { perSecond: dispatch, label: `${dispatch} requests/s` },
+    crm: { perSecond: crm / 60, label: `${crm} requests/min` },
+  };
+}
 
 /** What one vendor received during a run: requests, per shipment, and the share of its budget used. */
 export function vendorRequestFigures(
-  vendor: keyof typeof VENDOR_BUDGETS,
+  budget: VendorBudget,
   before: RequestCounts,
   after: RequestCounts,
   shipments: number,
@@ -199,7 +220,6 @@ export function vendorRequestFigures(
     .map(([route, n]) => [route, n - (before.byRoute[route] ?? 0)] as const)
     .filter(([, n]) => n > 0)
     .sort((a, b) => b[1] - a[1]);
-  const budget = VENDOR_BUDGETS[vendor];
   return {
     requests,
     perShipment: round(requests / Math.max(1, shipments), 2),

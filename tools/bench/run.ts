@@ -34,6 +34,7 @@ import {
   procStatus,
   requestSnapshot,
   round,
+  vendorBudgets,
   vendorRequestFigures,
   scheduleToStart,
   scrape,
@@ -63,12 +64,11 @@ interface BenchTemporal {
 }
 
 /** For `postgres`, a Temporal server on PostgreSQL with throwaway databases; for `devserver`, nothing (the stack starts one). */
-async function temporalFor(
-  backend: BenchOptions['backend'],
-  say: (l: string) => void,
-): Promise<BenchTemporal> {
-  if (backend === 'devserver') return { stop: async () => undefined };
-  const t = await startTemporalForTests('postgres', say);
+async function temporalFor(o: BenchOptions, say: (l: string) => void): Promise<BenchTemporal> {
+  if (o.backend === 'devserver') return { stop: async () => undefined };
+  const t = await startTemporalForTests('postgres', say, undefined, undefined, {
+    historyShards: o.historyShards,
+  });
   return { address: t.address, stop: () => t.stop() };
 }
 
@@ -80,7 +80,7 @@ function chosenForReschedule(i: number, share: number): boolean {
 /** Whole stack, N shipments released at rate R, then the baseline on the same server. Returns the exit code. */
 export async function runFull(o: BenchOptions, say: (l: string) => void): Promise<number> {
   const config = loadConfig();
-  const temporal = await temporalFor(o.backend, say);
+  const temporal = await temporalFor(o, say);
   const metricsPort = await getPort({ host: '127.0.0.1' });
   const dataDir = resolve(config.SHIPSYNC_DATA_DIR, 'bench');
   const releaseMs = (o.shipments / o.rate) * 1000;
@@ -244,16 +244,30 @@ export async function runFull(o: BenchOptions, say: (l: string) => void): Promis
     // Measure before anything stops: peak RSS, CPU, metrics, backlog.
     const cpu1 = cpuSnapshot(pids());
     const vendorSeconds = (Date.now() - startedAt) / 1000;
+    // The budgets the stack's worker paces itself by (its environment is this process's, sandbox profile).
+    const budgets = vendorBudgets(loadConfig({ ...process.env, SHIPSYNC_ENV: 'sandbox' }));
     const vendorRequests = {
-      erp: vendorRequestFigures('erp', requests0.erp, erp.faults.requests, orders.length, vendorSeconds),
+      erp: vendorRequestFigures(
+        budgets.erp,
+        requests0.erp,
+        erp.faults.requests,
+        orders.length,
+        vendorSeconds,
+      ),
       dispatch: vendorRequestFigures(
-        'dispatch',
+        budgets.dispatch,
         requests0.dispatch,
         dispatch.faults.requests,
         orders.length,
         vendorSeconds,
       ),
-      crm: vendorRequestFigures('crm', requests0.crm, crm.faults.requests, orders.length, vendorSeconds),
+      crm: vendorRequestFigures(
+        budgets.crm,
+        requests0.crm,
+        crm.faults.requests,
+        orders.length,
+        vendorSeconds,
+      ),
       note: 'API requests each sandbox received from release to the last close (a bulk call counts once), per shipment released, and their share of the vendor budget over that time',
     };
     const workerStatus = procStatus(stack.worker().pid);
@@ -396,6 +410,7 @@ export async function runFull(o: BenchOptions, say: (l: string) => void): Promis
         scale: o.scale,
         seed: o.seed,
         rescheduleShare: o.rescheduleShare,
+        ...(o.backend === 'postgres' ? { historyShards: o.historyShards } : {}),
       },
       shipments: {
         released: orders.length,

@@ -30,6 +30,8 @@ export async function startTemporalForTests(
   db: Pick<PostgresTarget, 'host' | 'port' | 'user' | 'password'> = DEFAULT_POSTGRES_TARGET,
   /** PostgreSQL server only: require TLS with client certificates on the frontend. */
   tls?: ServerTls,
+  /** PostgreSQL server only: history shards of the throwaway databases (2 unless set). */
+  opts: { historyShards?: number } = {},
 ): Promise<TestTemporal> {
   const cliBin = await provisionTemporalCli(say);
   if (kind === 'devserver' && tls) throw new Error('tls needs the PostgreSQL-backed server');
@@ -58,7 +60,7 @@ export async function startTemporalForTests(
       ports: await freeServerPorts(),
       db: target,
       setupSchemas: false,
-      historyShards: 2,
+      historyShards: opts.historyShards ?? 2,
       ...(tls ? { tls } : {}),
       say,
     });

@@ -141,6 +141,17 @@ describe('bench statistics', () => {
     expect(() => parseBenchArgs(['--curve', '1000', '--drain-sample', '0'])).toThrow(/--drain-sample/);
     expect(() => parseBenchArgs(['--backend', 'mysql'])).toThrow(/mysql/);
   });
+
+  it('when history shards are given then they go to the PostgreSQL server, 4 unless given, and the dev server refuses them', () => {
+    expect(parseBenchArgs(['--backend', 'postgres']).historyShards).toBe(4);
+    expect(parseBenchArgs(['--backend', 'postgres', '--history-shards', '8']).historyShards).toBe(8);
+    expect(() => parseBenchArgs(['--history-shards', '8'])).toThrow(
+      /--history-shards needs --backend postgres/,
+    );
+    expect(() => parseBenchArgs(['--backend', 'postgres', '--history-shards', '0'])).toThrow(
+      /--history-shards must be an integer from 1 to 64/,
+    );
+  });
 });
 
 describe('bench per-queue breakdown', () => {

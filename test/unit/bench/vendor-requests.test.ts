@@ -1,7 +1,8 @@
 import axios from 'axios';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCrmSandbox, type CrmSandbox } from '../../../sandbox/crm/server.js';
-import { requestSnapshot, vendorRequestFigures } from '../../../tools/bench/measure.js';
+import { loadConfig } from '../../../src/platform/config.js';
+import { requestSnapshot, vendorBudgets, vendorRequestFigures } from '../../../tools/bench/measure.js';
 
 describe('vendor requests in the bench', () => {
   let crm: CrmSandbox;
@@ -35,7 +36,7 @@ describe('vendor requests in the bench', () => {
 
   it('when a run is summed then requests per shipment and the share of the vendor budget come out of the counts', () => {
     const figures = vendorRequestFigures(
-      'crm',
+      vendorBudgets(loadConfig({ SHIPSYNC_ENV: 'sandbox' })).crm,
       { total: 100, byRoute: { 'POST /api/v2/tickets.json': 100 } },
       { total: 1_500, byRoute: { 'POST /api/v2/tickets.json': 600, 'PUT /api/v2/tickets/:id.json': 900 } },
       500,
@@ -49,5 +50,26 @@ describe('vendor requests in the bench', () => {
       budgetShare: 1,
       byRoute: { 'PUT /api/v2/tickets/:id.json': 900, 'POST /api/v2/tickets.json': 500 },
     });
+  });
+
+  it('when the worker is given half the Zendesk plan then the same requests use twice the share of its budget', () => {
+    const budgets = vendorBudgets(
+      loadConfig({
+        SHIPSYNC_ENV: 'sandbox',
+        SHIPSYNC_CRM_REQUESTS_PER_MINUTE: '350',
+        SHIPSYNC_DISPATCH_REQUESTS_PER_SECOND: '10',
+      }),
+    );
+    expect(budgets.crm.label).toBe('350 requests/min');
+    expect(budgets.dispatch).toEqual({ perSecond: 10, label: '10 requests/s' });
+    expect(budgets.erp).toEqual({ perSecond: 50, label: '50 requests/s' });
+    const figures = vendorRequestFigures(
+      budgets.crm,
+      { total: 0, byRoute: {} },
+      { total: 700, byRoute: { 'POST /api/v2/tickets.json': 700 } },
+      500,
+      60,
+    );
+    expect(figures.budgetShare).toBe(2);
   });
 });
