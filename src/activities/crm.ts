@@ -1,4 +1,5 @@
 import { Context } from '@temporalio/activity';
+import { z } from 'zod';
 import type { CaseRef, CreateJobMemory, CreateJobRef, CrmPort, NoticeRef } from '../integrations/ports.js';
 import { classified } from './failures.js';
 
@@ -10,12 +11,19 @@ function isFirstTry(): boolean {
   return Context.current().info.attempt === 1;
 }
 
+/** What a CRM activity's heartbeat carries: the bulk job its create went out in. */
+const CreateJobHeartbeat = z.object({
+  createJob: z.object({
+    jobId: z.string().min(1),
+    index: z.number().int().min(0),
+    key: z.string().min(1),
+  }),
+});
+
 /** The bulk create job a heartbeat of the previous attempt named, if any. */
 function earlierCreateJob(details: unknown): CreateJobRef | undefined {
-  const job = (details as { createJob?: Partial<CreateJobRef> } | undefined)?.createJob;
-  return typeof job?.jobId === 'string' && Number.isInteger(job.index) && (job.index ?? -1) >= 0
-    ? { jobId: job.jobId, index: job.index as number }
-    : undefined;
+  const parsed = CreateJobHeartbeat.safeParse(details);
+  return parsed.success ? parsed.data.createJob : undefined;
 }
 
 /**

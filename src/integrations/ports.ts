@@ -157,10 +157,11 @@ export interface CaseView {
   noticeThread: boolean;
 }
 
-/** A bulk create's job on the CRM and the item's place in it. */
+/** A bulk create's job on the CRM, the item's place in it and the create's idempotency key. */
 export interface CreateJobRef {
   jobId: string;
   index: number;
+  key: string;
 }
 
 /**

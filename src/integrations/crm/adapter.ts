@@ -457,7 +457,8 @@ export class ZendeskCrmAdapter implements CrmPort {
    * leaves the create to go out anew; `jobs.started` hears of the job it then goes out in.
    */
   private async createTicket(item: CreateItem, jobs?: CreateJobMemory): Promise<number> {
-    const left = this.unfinished.get(item.idempotencyKey) ?? jobs?.earlier;
+    const earlier = jobs?.earlier?.key === item.idempotencyKey ? jobs.earlier : undefined;
+    const left = this.unfinished.get(item.idempotencyKey) ?? earlier;
     if (left) {
       let job: JobStatus | undefined;
       try {
@@ -577,7 +578,8 @@ export class ZendeskCrmAdapter implements CrmPort {
       context,
       () => this.http.post('/api/v2/tickets/create_many.json', { tickets: items.map((i) => i.body.ticket) }),
       {
-        started: (jobId) => items.forEach((item, index) => item.started?.({ jobId, index })),
+        started: (jobId) =>
+          items.forEach((item, index) => item.started?.({ jobId, index, key: item.idempotencyKey })),
         unfinished: (jobId) => this.rememberUnfinished(jobId, items),
       },
     );

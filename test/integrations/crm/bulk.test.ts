@@ -351,6 +351,32 @@ describe('CRM adapter bulk jobs and limits', () => {
     }
   });
 
+  it('when an earlier attempt names a job for another key then the retry ignores it and creates its own ticket', async () => {
+    const sandbox = await startCrmSandbox();
+    try {
+      const crm = createCrmAdapter({ baseUrl: sandbox.url });
+      const told: unknown[] = [];
+      const before = await requestCounts(sandbox);
+      const ref = await crm.openCase(
+        caseInput('shipment-J220', {
+          firstTry: false,
+          createJobs: {
+            earlier: { jobId: 'f0f0f0f0', index: 0, key: 'shipment-J999:case:failed_attempt:1' },
+            started: (job) => told.push(job),
+          },
+        }),
+      );
+      const during = delta(before, await requestCounts(sandbox));
+      expect(during[JOB_STATUS]).toBeUndefined();
+      expect(during['POST /api/v2/tickets']).toBe(1);
+      expect(sandbox.store.get(Number(ref.caseId))?.externalId).toBe('shipment-J220');
+      // A lone create goes out as a single create with its Idempotency-Key: no job to tell of.
+      expect(told).toEqual([]);
+    } finally {
+      await sandbox.close();
+    }
+  });
+
   it('when the bulk call draws a 429 then every call of the batch fails as CRM_RATE_LIMITED and the next call waits Retry-After', async () => {
     // The sandbox's minute is 59 s old when the batch goes out, so its Retry-After is 1 s.
     let now = Date.parse('2026-12-01T08:00:00Z');
