@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { splitMultipart } from '../../src/platform/multipart.js';
 import { MESSAGES, ODataError } from './odata.js';
 
 /**
@@ -47,10 +48,6 @@ function malformed(message: string): ODataError {
   return new ODataError(400, MESSAGES.badRequest, `Malformed $batch request: ${message}`);
 }
 
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
 /** The boundary parameter of a `multipart/mixed` content type, or undefined for any other content type. */
 export function multipartBoundary(contentType: string | undefined): string | undefined {
   if (!contentType) return undefined;
@@ -65,25 +62,6 @@ export function multipartBoundary(contentType: string | undefined): string | und
     return value;
   }
   throw malformed('Content-Type multipart/mixed needs a boundary parameter');
-}
-
-/** The bodies of a multipart entity, between its delimiters (preamble and epilogue dropped). */
-function splitMultipart(body: string, boundary: string): string[] {
-  const b = escapeRegExp(boundary);
-  const first = new RegExp(`(?:^|\\r?\\n)--${b}[ \\t]*(--)?[ \\t]*(?:\\r?\\n|$)`).exec(body);
-  if (!first) throw malformed(`no delimiter line --${boundary.slice(0, 70)}`);
-  if (first[1] === '--') return [];
-  const delimiter = new RegExp(`\\r?\\n--${b}[ \\t]*(--)?[ \\t]*(?:\\r?\\n|$)`, 'g');
-  delimiter.lastIndex = first.index + first[0].length;
-  const parts: string[] = [];
-  let start = delimiter.lastIndex;
-  for (;;) {
-    const next = delimiter.exec(body);
-    if (!next) throw malformed(`the close delimiter --${boundary.slice(0, 70)}-- is missing`);
-    parts.push(body.slice(start, next.index));
-    if (next[1] === '--') return parts;
-    start = delimiter.lastIndex;
-  }
 }
 
 /**
@@ -147,7 +125,7 @@ export function parseBatchRequest(contentType: string | undefined, body: unknown
   if (typeof body !== 'string' || body === '') throw malformed('the body is empty');
   const items: BatchItem[] = [];
   let operations = 0;
-  for (const [i, part] of splitMultipart(body, boundary).entries()) {
+  for (const [i, part] of splitMultipart(body, boundary, malformed).entries()) {
     const where = `part ${i + 1}`;
     const { lines, body: content } = headersAndBody(part);
     const mime = parseHeaders(lines, where);
@@ -155,7 +133,7 @@ export function parseBatchRequest(contentType: string | undefined, body: unknown
     const changesetBoundary = multipartBoundary(type);
     if (changesetBoundary !== undefined) {
       const requests: BatchRequest[] = [];
-      for (const [j, changePart] of splitMultipart(content, changesetBoundary).entries()) {
+      for (const [j, changePart] of splitMultipart(content, changesetBoundary, malformed).entries()) {
         const at = `${where}, change ${j + 1}`;
         const inner = headersAndBody(changePart);
         const innerMime = parseHeaders(inner.lines, at);

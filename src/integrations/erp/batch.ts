@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ShipsyncError } from '../../domain/errors.js';
+import { splitMultipart } from '../../platform/multipart.js';
 
 /**
  * OData V2 `$batch` bodies on the client side: writes the multipart/mixed request (retrieve requests and
@@ -101,29 +102,6 @@ function boundaryOf(contentType: string | undefined): string | undefined {
   return m ? (m[2] ?? m[1]) : undefined;
 }
 
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
-/** The parts of a multipart body, between its delimiters. */
-function splitMultipart(body: string, boundary: string): string[] {
-  const b = escapeRegExp(boundary);
-  const first = new RegExp(`(?:^|\\r?\\n)--${b}[ \\t]*(--)?[ \\t]*(?:\\r?\\n|$)`).exec(body);
-  if (!first) throw bad(`no delimiter --${boundary.slice(0, 60)}`);
-  if (first[1] === '--') return [];
-  const delimiter = new RegExp(`\\r?\\n--${b}[ \\t]*(--)?[ \\t]*(?:\\r?\\n|$)`, 'g');
-  delimiter.lastIndex = first.index + first[0].length;
-  const parts: string[] = [];
-  let start = delimiter.lastIndex;
-  for (;;) {
-    const next = delimiter.exec(body);
-    if (!next) throw bad('the close delimiter is missing');
-    parts.push(body.slice(start, next.index));
-    if (next[1] === '--') return parts;
-    start = delimiter.lastIndex;
-  }
-}
-
 /** Header lines (lower-cased names) and the body after the first blank line. */
 function split(text: string): { headers: Record<string, string>; body: string } {
   const m = /\r?\n\r?\n/.exec(text);
@@ -163,10 +141,10 @@ export function parseBatchResponse(contentType: string | undefined, body: unknow
   const boundary = boundaryOf(contentType);
   if (boundary === undefined) throw bad('the Content-Type is not multipart/mixed with a boundary');
   if (typeof body !== 'string') throw bad('the body is not text');
-  return splitMultipart(body, boundary).map((part) => {
+  return splitMultipart(body, boundary, bad).map((part) => {
     const { headers, body: content } = split(part);
     const inner = boundaryOf(headers['content-type']);
     if (inner === undefined) return { responses: [responsePart(part)], committed: false };
-    return { responses: splitMultipart(content, inner).map(responsePart), committed: true };
+    return { responses: splitMultipart(content, inner, bad).map(responsePart), committed: true };
   });
 }
