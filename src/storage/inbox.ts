@@ -1,4 +1,4 @@
-import type { Insertable, Kysely, Selectable } from 'kysely';
+import type { ExpressionBuilder, Insertable, Kysely, Selectable } from 'kysely';
 import { fromJsonColumn, toIso, toJsonColumn, writeTransaction, type Db } from './db.js';
 import { plainColumns, type AtRestCipher } from './at-rest.js';
 import type { InboxOutcome, InboxStatus, InboxTable, StoreTables } from './schema.js';
@@ -105,6 +105,16 @@ function safeText(text: string, max = 2000): string {
   return text.replaceAll('\u0000', '').slice(0, max);
 }
 
+/** A row the forwarder may take now: pending, due, and leased to no one (or its lease ran out). */
+function dueAndFree(nowIso: string) {
+  return (eb: ExpressionBuilder<StoreTables & { i: InboxTable }, 'i'>) =>
+    eb.and([
+      eb('i.status', '=', 'pending'),
+      eb('i.next_attempt_at', '<=', nowIso),
+      eb.or([eb('i.lease_until', 'is', null), eb('i.lease_until', '<', nowIso)]),
+    ]);
+}
+
 /**
  * The durable inbox: an event is committed here before its webhook is answered, then a forwarder claims
  * rows under a lease, delivers them to Temporal and marks the outcome. Several gateways may share one
@@ -165,9 +175,7 @@ export class InboxRepository {
       let due = trx
         .selectFrom('inbox as i')
         .select('i.id')
-        .where('i.status', '=', 'pending')
-        .where('i.next_attempt_at', '<=', nowIso)
-        .where((eb) => eb.or([eb('i.lease_until', 'is', null), eb('i.lease_until', '<', nowIso)]))
+        .where(dueAndFree(nowIso))
         .where((eb) =>
           eb.not(
             eb.exists(
@@ -236,9 +244,7 @@ export class InboxRepository {
       .updateTable('inbox as i')
       .set((eb) => ({ lease_owner: owner, lease_until: until, attempts: eb('i.attempts', '+', 1) }))
       .where('i.event_id', '=', eventId)
-      .where('i.status', '=', 'pending')
-      .where('i.next_attempt_at', '<=', nowIso)
-      .where((eb) => eb.or([eb('i.lease_until', 'is', null), eb('i.lease_until', '<', nowIso)]))
+      .where(dueAndFree(nowIso))
       .where((eb) =>
         eb.not(
           eb.exists(
