@@ -245,7 +245,7 @@ export async function runFull(o: BenchOptions, say: (l: string) => void): Promis
     const cpu1 = cpuSnapshot(pids());
     const vendorSeconds = (Date.now() - startedAt) / 1000;
     // The budgets the stack's worker paces itself by (its environment is this process's, sandbox profile).
-    const budgets = vendorBudgets(loadConfig({ ...process.env, SHIPSYNC_ENV: 'sandbox' }));
+    const budgets = vendorBudgets(config);
     const vendorRequests = {
       erp: vendorRequestFigures(
         budgets.erp,

@@ -83,8 +83,22 @@ export const DEFAULT_JOB_WAIT: JobWait = {
   pollTickMs: 250,
 };
 
-/** Notice threads remembered per worker (shipment id → ticket id), the oldest forgotten first. */
-const THREAD_CACHE_SIZE = 10_000;
+/**
+ * Entries each of the adapter's memories keeps (notice threads by shipment, unfinished creates by key), the
+ * oldest forgotten first.
+ */
+const MEMORY_SIZE = 10_000;
+
+/** Sets `key` as the newest entry of `map` and forgets the oldest beyond MEMORY_SIZE. */
+function remember<K, V>(map: Map<K, V>, key: K, value: V): void {
+  map.delete(key);
+  map.set(key, value);
+  while (map.size > MEMORY_SIZE) {
+    const oldest = map.keys().next();
+    if (oldest.done) break;
+    map.delete(oldest.value);
+  }
+}
 
 const PAGE_SIZE = 100;
 /** Safety stop for cursor walks, far above any real shipment's ticket or comment count. */
@@ -420,12 +434,7 @@ export class ZendeskCrmAdapter implements CrmPort {
   private rememberThread(shipmentId: string, lookup: Promise<number>): Promise<number> {
     const remembered = lookup
       .then((id) => {
-        this.threads.delete(shipmentId);
-        this.threads.set(shipmentId, id);
-        if (this.threads.size > THREAD_CACHE_SIZE) {
-          const oldest = this.threads.keys().next().value;
-          if (oldest !== undefined) this.threads.delete(oldest);
-        }
+        remember(this.threads, shipmentId, id);
         return id;
       })
       .finally(() => this.threadLookups.delete(shipmentId));
@@ -488,15 +497,7 @@ export class ZendeskCrmAdapter implements CrmPort {
 
   /** Remembers the items of a job left unfinished (bounded: the oldest are forgotten first). */
   private rememberUnfinished(jobId: string, items: readonly CreateItem[]): void {
-    items.forEach((item, index) => {
-      this.unfinished.delete(item.idempotencyKey);
-      this.unfinished.set(item.idempotencyKey, { jobId, index });
-    });
-    while (this.unfinished.size > THREAD_CACHE_SIZE) {
-      const oldest = this.unfinished.keys().next().value;
-      if (oldest === undefined) break;
-      this.unfinished.delete(oldest);
-    }
+    items.forEach((item, index) => remember(this.unfinished, item.idempotencyKey, { jobId, index }));
   }
 
   /** Every ticket whose external_id is the shipment id, walking the cursor pages. */

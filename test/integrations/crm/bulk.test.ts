@@ -299,24 +299,43 @@ describe('CRM adapter bulk jobs and limits', () => {
     }
   });
 
+  /**
+   * Opens two cases in one create_many whose job outlives the adapter's 300 ms bound: both first tries fail
+   * as retryable CRM_UNAVAILABLE.
+   */
+  async function casesInUnfinishedJob(sandbox: CrmSandbox, shipmentIds: string[]) {
+    const crm = createCrmAdapter({
+      baseUrl: sandbox.url,
+      jobWait: { firstPollMs: 50, maxPollMs: 100, timeoutMs: 300 },
+    });
+    const inputs = shipmentIds.map((id) => caseInput(id));
+    const settled = await Promise.allSettled(inputs.map((i) => crm.openCase(i)));
+    expect(settled.map((s) => s.status)).toEqual(['rejected', 'rejected']);
+    for (const s of settled) {
+      const err = (s as PromiseRejectedResult).reason as ShipsyncError;
+      expect([err.code, err.retryable]).toEqual(['CRM_UNAVAILABLE', true]);
+      expect(err.message).toMatch(/still (queued|working)/);
+    }
+    return { crm, inputs };
+  }
+
+  /** Once the job is done, the retries get the job's two tickets and the CRM holds no others. */
+  async function retriesGetTheJobsTickets(
+    sandbox: CrmSandbox,
+    crm: ZendeskCrmAdapter,
+    inputs: OpenCaseInput[],
+  ) {
+    await sandbox.drain();
+    const retried = await Promise.all(inputs.map((i) => crm.openCase({ ...i, firstTry: false })));
+    expect(retried.map((r) => Number(r.caseId))).toEqual([1, 2]);
+    expect(sandbox.store.all()).toHaveLength(2);
+  }
+
   it('when a job is not done within the bound then the batch fails as CRM_UNAVAILABLE and a retry finds the tickets', async () => {
     const sandbox = await startCrmSandbox({ jobDelayMs: 1_000 });
     try {
-      const crm = createCrmAdapter({
-        baseUrl: sandbox.url,
-        jobWait: { firstPollMs: 50, maxPollMs: 100, timeoutMs: 300 },
-      });
-      const inputs = ['shipment-J200', 'shipment-J201'].map((id) => caseInput(id));
-      const settled = await Promise.allSettled(inputs.map((i) => crm.openCase(i)));
-      for (const s of settled) {
-        const err = (s as PromiseRejectedResult).reason as ShipsyncError;
-        expect([err.code, err.retryable]).toEqual(['CRM_UNAVAILABLE', true]);
-        expect(err.message).toMatch(/still (queued|working)/);
-      }
-      await sandbox.drain();
-      const retried = await Promise.all(inputs.map((i) => crm.openCase({ ...i, firstTry: false })));
-      expect(retried.map((r) => Number(r.caseId))).toEqual([1, 2]);
-      expect(sandbox.store.all()).toHaveLength(2);
+      const { crm, inputs } = await casesInUnfinishedJob(sandbox, ['shipment-J200', 'shipment-J201']);
+      await retriesGetTheJobsTickets(sandbox, crm, inputs);
     } finally {
       await sandbox.close();
     }
@@ -325,13 +344,7 @@ describe('CRM adapter bulk jobs and limits', () => {
   it('when a create is retried while its job is still queued then no second ticket is opened, and the retry after the job gets the same ticket', async () => {
     const sandbox = await startCrmSandbox({ jobDelayMs: 3_000 });
     try {
-      const crm = createCrmAdapter({
-        baseUrl: sandbox.url,
-        jobWait: { firstPollMs: 50, maxPollMs: 100, timeoutMs: 300 },
-      });
-      const inputs = ['shipment-J210', 'shipment-J211'].map((id) => caseInput(id));
-      const first = await Promise.allSettled(inputs.map((i) => crm.openCase(i)));
-      expect(first.map((s) => s.status)).toEqual(['rejected', 'rejected']);
+      const { crm, inputs } = await casesInUnfinishedJob(sandbox, ['shipment-J210', 'shipment-J211']);
       // The activity's retry comes while the job still waits: it polls that job and creates nothing.
       const before = await requestCounts(sandbox);
       for (const i of inputs) {
@@ -342,10 +355,7 @@ describe('CRM adapter bulk jobs and limits', () => {
       const during = delta(before, await requestCounts(sandbox));
       expect(during[CREATE_MANY]).toBeUndefined();
       expect(during['POST /api/v2/tickets']).toBeUndefined();
-      await sandbox.drain();
-      const retried = await Promise.all(inputs.map((i) => crm.openCase({ ...i, firstTry: false })));
-      expect(retried.map((r) => Number(r.caseId))).toEqual([1, 2]);
-      expect(sandbox.store.all()).toHaveLength(2);
+      await retriesGetTheJobsTickets(sandbox, crm, inputs);
     } finally {
       await sandbox.close();
     }
