@@ -8,7 +8,7 @@ export function printReport(r: {
   scheduleToStartMs: { workflowTask: ReturnType<typeof p50p99>; activity: ReturnType<typeof p50p99> };
   eventToErpMilestoneMs: { all: ReturnType<typeof p50p99> };
   gatewayForwardMs: ReturnType<typeof p50p99>;
-  rescheduleRoundTripMs: ReturnType<typeof p50p99>;
+  rescheduleRoundTripMs: ReturnType<typeof p50p99> & { stages?: Record<string, ReturnType<typeof p50p99>> };
   peakRssMiB: { worker?: number; gateway?: number };
   workerAllocator?: string;
   vendorRequests?: Record<
@@ -39,6 +39,10 @@ export function printReport(r: {
     ['event → ERP milestone', pp(r.eventToErpMilestoneMs.all)],
     ['— of which gateway inbox → signal', pp(r.gatewayForwardMs)],
     ['reschedule round trip', pp(r.rescheduleRoundTripMs)],
+    ...Object.entries(r.rescheduleRoundTripMs.stages ?? {}).map(([k, v]): [string, string] => [
+      `— ${k}`,
+      pp(v),
+    ]),
     ...(['erp', 'dispatch', 'crm'] as const).map((v): [string, string] => {
       const f = r.vendorRequests?.[v];
       return [

@@ -48,8 +48,11 @@ import {
   parseODataDate,
   peakRssBytes,
   percentile,
+  rescheduleStages,
   shapeOf,
   type HistoryEventView,
+  type RescheduleStages,
+  type StageEventView,
 } from './stats.js';
 
 /*
@@ -75,6 +78,27 @@ async function temporalFor(o: BenchOptions, say: (l: string) => void): Promise<B
 /** The deliveries the bench reschedules: an even spread of the given share. */
 function chosenForReschedule(i: number, share: number): boolean {
   return share > 0 && Math.floor((i + 1) * share) > Math.floor(i * share);
+}
+
+/**
+ * Where the answered reschedules' time went (p50/p99 per stage, ms), from their shipments' histories; the
+ * stage before the workflow accepted the update is the round trip less the accepted-to-answered time.
+ */
+async function rescheduleStageFigures(client: FullStack['client'], roundTrips: ReadonlyMap<string, number>) {
+  const read = await mapLimit([...roundTrips], 5, async ([id, ms]) => {
+    const history = await client.workflow.getHandle(id).fetchHistory();
+    const stages = rescheduleStages((history.events ?? []) as StageEventView[]);
+    return stages && { ...stages, beforeAccepted: Math.max(0, Math.round(ms - stages.acceptedToAnswered)) };
+  });
+  const found = read.filter((s): s is RescheduleStages & { beforeAccepted: number } => s !== undefined);
+  const keys = [
+    'beforeAccepted',
+    'acceptedToScheduled',
+    'scheduledToStarted',
+    'startedToCompleted',
+    'completedToAnswered',
+  ] as const;
+  return Object.fromEntries(keys.map((k) => [k, p50p99(found.map((s) => s[k]))]));
 }
 
 /** Whole stack, N shipments released at rate R, then the baseline on the same server. Returns the exit code. */
@@ -127,6 +151,7 @@ export async function runFull(o: BenchOptions, say: (l: string) => void): Promis
     const indexOf = new Map<string, number>();
     const rescheduled = new Set<string>();
     const rescheduleMs: number[] = [];
+    const rescheduleMsOf = new Map<string, number>();
     const rescheduleStatuses: Record<string, number> = {};
     const inFlight = new Set<Promise<unknown>>();
     const track = (p: Promise<unknown>) => {
@@ -176,7 +201,9 @@ export async function runFull(o: BenchOptions, say: (l: string) => void): Promis
             .then(
               (res) => {
                 rescheduleStatuses[res.status] = (rescheduleStatuses[res.status] ?? 0) + 1;
-                if (res.status === 200) rescheduleMs.push(performance.now() - t);
+                if (res.status !== 200) return;
+                rescheduleMs.push(performance.now() - t);
+                rescheduleMsOf.set(wf.workflowId, performance.now() - t);
               },
               () => {
                 rescheduleStatuses.error = (rescheduleStatuses.error ?? 0) + 1;
@@ -386,6 +413,8 @@ export async function runFull(o: BenchOptions, say: (l: string) => void): Promis
       0.5,
     );
 
+    const stages = await rescheduleStageFigures(client, rescheduleMsOf);
+
     const outcomes: Record<string, number> = {};
     for (const r of results.values()) outcomes[r.outcome] = (outcomes[r.outcome] ?? 0) + 1;
     const ours = batchFigures(orders.length, summary);
@@ -428,7 +457,7 @@ export async function runFull(o: BenchOptions, say: (l: string) => void): Promis
       eventToErpMilestoneMs: { all: p50p99(pairs.map((p) => p.ms)), byType },
       gatewayForwardMs: { ...p50p99(forwardMs), byType: forwardByType },
       planningDayAssignments: assignments,
-      rescheduleRoundTripMs: { ...p50p99(rescheduleMs), statuses: rescheduleStatuses },
+      rescheduleRoundTripMs: { ...p50p99(rescheduleMs), statuses: rescheduleStatuses, stages },
       vendorRequests,
       peakRssMiB: { worker: mib(peakRssBytes(workerStatus)), gateway: mib(peakRssBytes(gatewayStatus)) },
       workerAllocator,

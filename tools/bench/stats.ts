@@ -172,3 +172,77 @@ export function eventToMilestoneLatencies(
   }
   return out;
 }
+
+/** The fields of a history event the reschedule's stages read. */
+export interface StageEventView {
+  eventId?: number | { toNumber(): number } | null;
+  eventTime?: { seconds?: number | { toNumber(): number } | null; nanos?: number | null } | null;
+  activityTaskScheduledEventAttributes?: { activityType?: { name?: string | null } | null } | null;
+  activityTaskStartedEventAttributes?: { scheduledEventId?: number | { toNumber(): number } | null } | null;
+  activityTaskCompletedEventAttributes?: { scheduledEventId?: number | { toNumber(): number } | null } | null;
+  workflowExecutionUpdateAcceptedEventAttributes?: {
+    acceptedRequest?: { input?: { name?: string | null } | null } | null;
+  } | null;
+  workflowExecutionUpdateCompletedEventAttributes?: {
+    acceptedEventId?: number | { toNumber(): number } | null;
+  } | null;
+}
+
+/** Where a reschedule's time went once the workflow accepted it (ms), read from the shipment's history. */
+export interface RescheduleStages {
+  /** Accepted until dispatch's reschedule activity was scheduled (waiting for the shipment's lock). */
+  acceptedToScheduled: number;
+  /** Scheduled until a worker started it (the activity task queue). */
+  scheduledToStarted: number;
+  /** Started until it completed (the dispatch pacer and the vendor's answer). */
+  startedToCompleted: number;
+  /** Completed until the update completed (the workflow task that answers). */
+  completedToAnswered: number;
+  /** Accepted until answered. */
+  acceptedToAnswered: number;
+}
+
+const num = (v: number | { toNumber(): number } | null | undefined): number | undefined =>
+  v === null || v === undefined ? undefined : typeof v === 'number' ? v : v.toNumber();
+
+/**
+ * The stages of the first reschedule update in a history, or undefined when it holds none that completed
+ * after moving a dispatch task (a reschedule before planning answers without dispatch).
+ */
+export function rescheduleStages(
+  events: readonly StageEventView[],
+  updateName = 'reschedule',
+  activity = 'dispatchRescheduleTask',
+): RescheduleStages | undefined {
+  const at = (e: StageEventView) => (num(e.eventTime?.seconds) ?? 0) * 1000 + (e.eventTime?.nanos ?? 0) / 1e6;
+  const accepted = events.find(
+    (e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name === updateName,
+  );
+  if (!accepted) return undefined;
+  const acceptedId = num(accepted.eventId);
+  const answered = events.find(
+    (e) => num(e.workflowExecutionUpdateCompletedEventAttributes?.acceptedEventId) === acceptedId,
+  );
+  const after = events.filter((e) => (num(e.eventId) ?? 0) > (acceptedId ?? 0));
+  const scheduled = after.find(
+    (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === activity,
+  );
+  if (!answered || !scheduled) return undefined;
+  const scheduledId = num(scheduled.eventId);
+  const started = after.find(
+    (e) => num(e.activityTaskStartedEventAttributes?.scheduledEventId) === scheduledId,
+  );
+  const completed = after.find(
+    (e) => num(e.activityTaskCompletedEventAttributes?.scheduledEventId) === scheduledId,
+  );
+  if (!started || !completed) return undefined;
+  const r = (ms: number) => Math.round(ms);
+  return {
+    acceptedToScheduled: r(at(scheduled) - at(accepted)),
+    // A started event is written with the completion, but its time is the start's.
+    scheduledToStarted: r(at(started) - at(scheduled)),
+    startedToCompleted: r(at(completed) - at(started)),
+    completedToAnswered: r(at(answered) - at(completed)),
+    acceptedToAnswered: r(at(answered) - at(accepted)),
+  };
+}

@@ -9,7 +9,9 @@ import {
   parseODataDate,
   peakRssBytes,
   percentile,
+  rescheduleStages,
   shapeOf,
+  type StageEventView,
 } from '../../../tools/bench/stats.js';
 import { baselinePlan } from '../../../tools/bench/workflows/contract.js';
 
@@ -151,6 +153,49 @@ describe('bench statistics', () => {
     expect(() => parseBenchArgs(['--backend', 'postgres', '--history-shards', '0'])).toThrow(
       /--history-shards must be an integer from 1 to 64/,
     );
+  });
+});
+
+describe('reschedule stages', () => {
+  const t = (ms: number) => ({ seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 });
+  const history = (update = 'reschedule'): StageEventView[] => [
+    {
+      eventId: 5,
+      eventTime: t(1_000),
+      activityTaskScheduledEventAttributes: { activityType: { name: 'dispatchRescheduleTask' } },
+    },
+    {
+      eventId: 10,
+      eventTime: t(10_000),
+      workflowExecutionUpdateAcceptedEventAttributes: { acceptedRequest: { input: { name: update } } },
+    },
+    {
+      eventId: 11,
+      eventTime: t(10_040),
+      activityTaskScheduledEventAttributes: { activityType: { name: 'dispatchRescheduleTask' } },
+    },
+    { eventId: 13, eventTime: t(10_100), activityTaskStartedEventAttributes: { scheduledEventId: 11 } },
+    { eventId: 14, eventTime: t(10_900), activityTaskCompletedEventAttributes: { scheduledEventId: 11 } },
+    {
+      eventId: 18,
+      eventTime: t(11_150),
+      workflowExecutionUpdateCompletedEventAttributes: { acceptedEventId: 10 },
+    },
+  ];
+
+  it('when a reschedule moved a dispatch task then each stage is the time between its own events', () => {
+    expect(rescheduleStages(history())).toEqual({
+      acceptedToScheduled: 40,
+      scheduledToStarted: 60,
+      startedToCompleted: 800,
+      completedToAnswered: 250,
+      acceptedToAnswered: 1_150,
+    });
+  });
+
+  it('when the history holds no reschedule, or one not yet answered, then there are no stages', () => {
+    expect(rescheduleStages(history('approveCharges'))).toBeUndefined();
+    expect(rescheduleStages(history().slice(0, -1))).toBeUndefined();
   });
 });
 
