@@ -340,7 +340,7 @@ export function odsVendorsFromConfig(config: Config): OdsVendorReader | undefine
   });
   return {
     tasksOfShipment: (id) => dispatch.tasksOfShipment(id),
-    caseTicketsOf: (id) => tickets.caseTicketsOf(id),
+    caseTicketsOf: (id, known) => tickets.caseTicketsOf(id, known),
   };
 }
 

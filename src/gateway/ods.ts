@@ -43,7 +43,8 @@ export interface OdsProjectorDeps {
 /** What the ODS reads of a shipment from the vendors' public APIs (the dispatch and CRM adapters). */
 export interface OdsVendorReader {
   tasksOfShipment(shipmentId: string): Promise<DispatchTaskRecord[]>;
-  caseTicketsOf(shipmentId: string): Promise<CrmCaseRecord[]>;
+  /** The shipment's case tickets: the given ones by id, or (none given) every ticket of its external id. */
+  caseTicketsOf(shipmentId: string, known?: readonly string[]): Promise<CrmCaseRecord[]>;
 }
 
 /** A dispatch event's change to its stop, or undefined for one that changes none. */
@@ -232,7 +233,7 @@ export class OdsProjector {
     // them: cases opened and solved between two projections, the CRM's and dispatch's own times.
     const ended = workflowStatus !== 'RUNNING' && (!previous || previous.workflowStatus === 'RUNNING');
     const fromVendors =
-      ended && opts.vendors !== false ? await this.fromVendors(s.shipmentId, s.region) : undefined;
+      ended && opts.vendors !== false ? await this.fromVendors(s.shipmentId, s.region, s.caseIds) : undefined;
     const milestone = (m: string) => s.milestones.filter((e) => e.milestone === m).at(-1)?.at;
     const published = s.taskId || !['released', 'validating', 'on_hold'].includes(s.phase) ? now : undefined;
     const billed = milestone('billed') ?? (s.billingDocumentId ? now : undefined);
@@ -330,7 +331,8 @@ export class OdsProjector {
   }
 
   /**
-   * Reads a shipment's tasks and case tickets through the vendors' public APIs and writes them: each task's
+   * Reads a shipment's tasks and case tickets through the vendors' public APIs (the cases by id when the run
+   * names the ones it opened, else every ticket of the shipment) and writes them: each task's
    * arrival, completion or failure onto its stop, each case with the CRM's open and resolve times (the CRM
    * keeps real time; it is converted to the simulated clock). Returns when dispatch says it was published
    * (its first task's creation) and what it wrote; undefined (logged) when a vendor could not be read.
@@ -338,13 +340,14 @@ export class OdsProjector {
   async fromVendors(
     shipmentId: string,
     region: string,
+    caseIds?: readonly string[],
   ): Promise<{ publishedAt?: string; tasks: number; cases: number } | undefined> {
     const vendors = this.d.vendors;
     if (!vendors) return undefined;
     try {
       const [tasks, tickets] = await Promise.all([
         vendors.tasksOfShipment(shipmentId),
-        vendors.caseTicketsOf(shipmentId),
+        vendors.caseTicketsOf(shipmentId, caseIds),
       ]);
       for (const t of tasks) {
         const state = t.completedAt ?? t.failedAt ?? t.arrivedAt ?? 'open';

@@ -500,6 +500,24 @@ export class ZendeskCrmAdapter implements CrmPort {
     items.forEach((item, index) => remember(this.unfinished, item.idempotencyKey, { jobId, index }));
   }
 
+  /**
+   * The tickets of the given ids through the shared reads (concurrent reads of several shipments go out as
+   * one `show_many`); a ticket deleted since, or an id that is no ticket's, is left out.
+   */
+  private async knownTickets(ids: readonly string[], context: string): Promise<ZendeskTicket[]> {
+    const read = await Promise.all(
+      ids.map(async (id) => {
+        try {
+          return await this.reads.submit({ id: this.ticketId(id, context), context });
+        } catch (err) {
+          if (err instanceof ShipsyncError && err.code === 'CRM_TICKET_NOT_FOUND') return undefined;
+          throw err;
+        }
+      }),
+    );
+    return read.filter((t): t is ZendeskTicket => t !== undefined);
+  }
+
   /** Every ticket whose external_id is the shipment id, walking the cursor pages. */
   private async ticketsFor(shipmentId: string, context: string): Promise<ZendeskTicket[]> {
     const out: ZendeskTicket[] = [];
@@ -524,12 +542,16 @@ export class ZendeskCrmAdapter implements CrmPort {
 
   /**
    * The case tickets of a shipment with their times, as the CRM records them: opened at the ticket's
-   * creation, resolved at its last update once solved or closed. A read for the read model (its rebuild and
-   * the reconciliation at a shipment's close); no side effect.
+   * creation, resolved at its last update once solved or closed. A read for the read model, no side effect:
+   * given the case ids a shipment's run opened (its close), it reads those tickets by id, through the shared
+   * `show_many`; without them (a rebuild), it lists every ticket of the shipment's external id.
    */
-  async caseTicketsOf(shipmentId: string): Promise<CrmCaseRecord[]> {
+  async caseTicketsOf(shipmentId: string, known?: readonly string[]): Promise<CrmCaseRecord[]> {
     const out: CrmCaseRecord[] = [];
-    for (const ticket of await this.ticketsFor(shipmentId, 'list case tickets')) {
+    const tickets = known
+      ? await this.knownTickets(known, `read case tickets of ${shipmentId}`)
+      : await this.ticketsFor(shipmentId, 'list case tickets');
+    for (const ticket of tickets) {
       const c = ticketToCase(ticket, this.ids);
       if (!c || c.shipmentId !== shipmentId || !ticket.created_at) continue;
       const resolved = c.status === 'solved' || c.status === 'closed';

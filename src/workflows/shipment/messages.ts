@@ -148,6 +148,8 @@ export interface ShipmentStatus {
   attempts: number;
   openCases: { caseId: string; kind: ExceptionKind }[];
   closedCases: number;
+  /** Every case the run opened, open or closed, oldest first (absent from workers before it was added). */
+  caseIds?: string[];
   charges: Charge[];
   /** The version of the ERP prices the charges were priced with (absent: the built-in tariff). */
   pricingVersion?: string;

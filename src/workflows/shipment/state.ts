@@ -534,6 +534,7 @@ export function statusOf(s: ShipmentState): ShipmentStatus {
     attempts: s.attempt,
     openCases: s.cases.filter((c) => c.open).map((c) => ({ caseId: c.caseId, kind: c.kind })),
     closedCases: s.cases.filter((c) => !c.open).length,
+    caseIds: s.cases.map((c) => c.caseId),
     charges: s.charges,
     ...(s.pricingVersion ? { pricingVersion: s.pricingVersion } : {}),
     awaitingApproval: s.awaitingApproval,

@@ -146,6 +146,48 @@ describe.each(BACKENDS)('the ODS read model on $name', ({ open }) => {
     expect(kpis?.all.firstAttempt.rate).toBe(1);
   });
 
+  it('when a run ends then the CRM times of the cases it names are read by id, and an older run without ids has its tickets listed', async () => {
+    const asked: (readonly string[] | undefined)[] = [];
+    const withVendors = new OdsProjector({
+      client: {} as Client,
+      store: t.store,
+      logger: quietLogger,
+      clock: REAL_CLOCK,
+      taskQueuePrefix: '',
+      sweepMs: 0,
+      vendors: {
+        tasksOfShipment: async () => [],
+        caseTicketsOf: async (_id, known) => {
+          asked.push(known);
+          return [
+            {
+              caseId: '17',
+              kind: 'delay',
+              status: 'solved',
+              openedAt: '2026-12-01T08:00:00.000Z',
+              resolvedAt: '2026-12-01T09:30:00.000Z',
+            },
+          ];
+        },
+      },
+    });
+    try {
+      const ended = status({ phase: 'closed', closedCases: 1, caseIds: ['17'], outcome: 'delivered' });
+      await withVendors.project(ended, 'COMPLETED');
+      expect(asked).toEqual([['17']]);
+      const cases = await t.store.ods.cases({ shipmentId: ID });
+      expect(cases.map((c) => [c.caseId, c.openedAt, c.resolvedAt])).toEqual([
+        ['17', '2026-12-01T08:00:00.000Z', '2026-12-01T09:30:00.000Z'],
+      ]);
+      const other = 'shipment-80000002';
+      const { caseIds: _none, ...older } = { ...ended, shipmentId: other, deliveryId: '80000002' };
+      await withVendors.project(older, 'COMPLETED');
+      expect(asked).toEqual([['17'], undefined]);
+    } finally {
+      await withVendors.stop();
+    }
+  });
+
   it('when a shipment awaits approval then it is invoice-ready until it is billed', async () => {
     const charges = [
       {
