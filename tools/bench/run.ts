@@ -52,7 +52,6 @@ import {
   shapeOf,
   type HistoryEventView,
   type RescheduleStages,
-  type StageEventView,
 } from './stats.js';
 
 /*
@@ -87,7 +86,7 @@ function chosenForReschedule(i: number, share: number): boolean {
 async function rescheduleStageFigures(client: FullStack['client'], roundTrips: ReadonlyMap<string, number>) {
   const read = await mapLimit([...roundTrips], 5, async ([id, ms]) => {
     const history = await client.workflow.getHandle(id).fetchHistory();
-    const stages = rescheduleStages((history.events ?? []) as StageEventView[]);
+    const stages = rescheduleStages(history.events ?? []);
     return stages && { ...stages, beforeAccepted: Math.max(0, Math.round(ms - stages.acceptedToAnswered)) };
   });
   const found = read.filter((s): s is RescheduleStages & { beforeAccepted: number } => s !== undefined);
@@ -97,8 +96,10 @@ async function rescheduleStageFigures(client: FullStack['client'], roundTrips: R
     'scheduledToStarted',
     'startedToCompleted',
     'completedToAnswered',
+    'acceptedToAnswered',
   ] as const;
-  return Object.fromEntries(keys.map((k) => [k, p50p99(found.map((s) => s[k]))]));
+  const figures = keys.map((k) => [k, p50p99(found.flatMap((s) => s[k] ?? []))] as const);
+  return Object.fromEntries(figures.filter(([, f]) => f.samples > 0));
 }
 
 /** Whole stack, N shipments released at rate R, then the baseline on the same server. Returns the exit code. */

@@ -188,16 +188,19 @@ export interface StageEventView {
   } | null;
 }
 
-/** Where a reschedule's time went once the workflow accepted it (ms), read from the shipment's history. */
+/**
+ * Where a reschedule's time went once the workflow accepted it (ms), read from the shipment's history. One
+ * that moved no dispatch task (asked before planning) has only `acceptedToAnswered`.
+ */
 export interface RescheduleStages {
   /** Accepted until dispatch's reschedule activity was scheduled (waiting for the shipment's lock). */
-  acceptedToScheduled: number;
+  acceptedToScheduled?: number;
   /** Scheduled until a worker started it (the activity task queue). */
-  scheduledToStarted: number;
+  scheduledToStarted?: number;
   /** Started until it completed (the dispatch pacer and the vendor's answer). */
-  startedToCompleted: number;
+  startedToCompleted?: number;
   /** Completed until the update completed (the workflow task that answers). */
-  completedToAnswered: number;
+  completedToAnswered?: number;
   /** Accepted until answered. */
   acceptedToAnswered: number;
 }
@@ -206,8 +209,8 @@ const num = (v: number | { toNumber(): number } | null | undefined): number | un
   v === null || v === undefined ? undefined : typeof v === 'number' ? v : v.toNumber();
 
 /**
- * The stages of the first reschedule update in a history, or undefined when it holds none that completed
- * after moving a dispatch task (a reschedule before planning answers without dispatch).
+ * The stages of the first reschedule update in a history, or undefined when it holds none that completed.
+ * One answered without a dispatch activity after it (asked before planning) has only its total.
  */
 export function rescheduleStages(
   events: readonly StageEventView[],
@@ -223,11 +226,12 @@ export function rescheduleStages(
   const answered = events.find(
     (e) => num(e.workflowExecutionUpdateCompletedEventAttributes?.acceptedEventId) === acceptedId,
   );
+  if (!answered) return undefined;
   const after = events.filter((e) => (num(e.eventId) ?? 0) > (acceptedId ?? 0));
   const scheduled = after.find(
     (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === activity,
   );
-  if (!answered || !scheduled) return undefined;
+  if (!scheduled) return { acceptedToAnswered: Math.round(at(answered) - at(accepted)) };
   const scheduledId = num(scheduled.eventId);
   const started = after.find(
     (e) => num(e.activityTaskStartedEventAttributes?.scheduledEventId) === scheduledId,

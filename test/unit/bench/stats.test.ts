@@ -193,6 +193,11 @@ describe('reschedule stages', () => {
     });
   });
 
+  it('when the reschedule moved no dispatch task then only the total is there', () => {
+    const unplanned = history().filter((e) => (e.eventId as number) < 11 || (e.eventId as number) === 18);
+    expect(rescheduleStages(unplanned)).toEqual({ acceptedToAnswered: 1_150 });
+  });
+
   it('when the history holds no reschedule, or one not yet answered, then there are no stages', () => {
     expect(rescheduleStages(history('approveCharges'))).toBeUndefined();
     expect(rescheduleStages(history().slice(0, -1))).toBeUndefined();
