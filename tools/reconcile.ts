@@ -49,14 +49,21 @@ export function milestoneSequenceProblem(codes: string[]): string | undefined {
 /** Days after a planned date on which a shipment's delivery date may land (reattempts skip weekends). */
 const REATTEMPT_DAYS = 4;
 
-/** The delivery dates a set of orders can end on: each planned date and the days a reattempt may move it to. */
-export function reconciliationDates(orders: Order[]): string[] {
+/**
+ * The delivery dates a set of orders can end on: each planned date and the days a reattempt may move it to,
+ * and the days the closed shipments' milestones fell on (a reschedule and a reattempt can go further).
+ */
+export function reconciliationDates(
+  orders: Order[],
+  results: Iterable<Pick<ShipmentResult, 'milestones'>> = [],
+): string[] {
   const dates = new Set<string>();
   for (const o of orders) {
     const start = Date.parse(`${o.plannedDate}T00:00:00Z`);
     for (let d = 0; d <= REATTEMPT_DAYS; d++)
       dates.add(new Date(start + d * 86_400_000).toISOString().slice(0, 10));
   }
+  for (const r of results) for (const m of r.milestones) dates.add(m.at.slice(0, 10));
   return [...dates].sort();
 }
 
@@ -142,9 +149,13 @@ export async function reconcile(input: {
   }
 
   // The cross-system comparison is the product's own job, one run per day the shipments may have ended on.
-  for (const report of await reconcileDays(input.client, reconciliationDates(input.orders), {
-    taskQueuePrefix: input.taskQueuePrefix,
-  })) {
+  for (const report of await reconcileDays(
+    input.client,
+    reconciliationDates(input.orders, input.results.values()),
+    {
+      taskQueuePrefix: input.taskQueuePrefix,
+    },
+  )) {
     r.reports.push(report.reportId);
     r.checked += report.checked;
     if (report.checked > 0)

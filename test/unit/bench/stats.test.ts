@@ -14,6 +14,9 @@ import {
   type StageEventView,
 } from '../../../tools/bench/stats.js';
 import { baselinePlan } from '../../../tools/bench/workflows/contract.js';
+import { reconciliationDates } from '../../../tools/reconcile.js';
+import type { Order } from '../../../src/domain/model.js';
+import type { ShipmentResult } from '../../../src/workflows/shipment/contract.js';
 
 const EXPOSITION = `# HELP temporal_activity_schedule_to_start_latency x
 # TYPE temporal_activity_schedule_to_start_latency histogram
@@ -211,5 +214,26 @@ describe('bench per-queue breakdown', () => {
     const crm = histogramBuckets(linesWithLabel(EXPOSITION, 'task_queue', 'crm'), name);
     expect(crm.at(-1)?.count).toBe(20);
     expect(histogramQuantile(crm, 0.99)).toBeCloseTo(49.5);
+  });
+});
+
+describe('the days the final reconciliation covers', () => {
+  it('when a shipment closed after the planned date and its reattempt days then its milestones add their day', () => {
+    const order = { plannedDate: '2026-12-02' } as Order;
+    const late = {
+      milestones: [
+        { milestone: 'planned', attempt: 1, at: '2026-12-02T06:00:00.000Z' },
+        { milestone: 'delivered', attempt: 2, at: '2026-12-08T16:31:00.000Z' },
+      ],
+    } as Pick<ShipmentResult, 'milestones'>;
+    expect(reconciliationDates([order])).toEqual([
+      '2026-12-02',
+      '2026-12-03',
+      '2026-12-04',
+      '2026-12-05',
+      '2026-12-06',
+    ]);
+    expect(reconciliationDates([order], [late]).at(-1)).toBe('2026-12-08');
+    expect(reconciliationDates([order], [late])).toHaveLength(6);
   });
 });
