@@ -455,6 +455,19 @@ export async function runFull(o: BenchOptions, say: (l: string) => void): Promis
         note: 'closed shipments / (last close - first start), from Temporal visibility',
       },
       scheduleToStartMs: scheduleToStart(workerMetrics),
+      // What the worker answered: workflow tasks, activity tasks and status queries (the read model's).
+      workerTasksPerShipment: Object.fromEntries(
+        (
+          [
+            ['workflowTasks', 'RespondWorkflowTaskCompleted'],
+            ['activityTasks', 'RespondActivityTaskCompleted'],
+            ['queries', 'RespondQueryTaskCompleted'],
+          ] as const
+        ).map(([k, operation]) => [
+          k,
+          round(metricSum(workerMetrics, 'temporal_request', { operation }) / Math.max(1, orders.length)),
+        ]),
+      ),
       eventToErpMilestoneMs: { all: p50p99(pairs.map((p) => p.ms)), byType },
       gatewayForwardMs: { ...p50p99(forwardMs), byType: forwardByType },
       planningDayAssignments: assignments,
