@@ -124,7 +124,6 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     clock: clockAtStart,
     taskQueuePrefix: config.SHIPSYNC_TASK_QUEUE_PREFIX,
     sweepMs: opts.odsSweepMs ?? config.SHIPSYNC_ODS_SWEEP_SECONDS * 1000,
-    eventDelayMs: config.SHIPSYNC_ODS_EVENT_DELAY_MS,
     ...odsVendorsOption(
       opts.odsVendors === false ? undefined : (opts.odsVendors ?? odsVendorsFromConfig(config)),
     ),

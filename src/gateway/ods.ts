@@ -28,11 +28,6 @@ export interface OdsProjectorDeps {
   taskQueuePrefix: string;
   /** Real milliseconds between sweeps over running shipments; 0 turns the sweep off. */
   sweepMs: number;
-  /**
-   * Real milliseconds a projection an event asked for waits first, so the shipment's further events in that
-   * time share its one status query; 0 (the default) projects at once.
-   */
-  eventDelayMs?: number;
   /** Status queries in flight at once. */
   concurrency?: number;
   /** Deadline of one status query. */
@@ -117,11 +112,6 @@ function eventDetail(event: CanonicalEvent): Record<string, unknown> {
 export class OdsProjector {
   private readonly queue: PQueue;
   private readonly queued = new Set<string>();
-  /** Projections waiting out `eventDelayMs`, by shipment: their timer, and when they are queued. */
-  private readonly delayed = new Map<
-    string,
-    { timer: NodeJS.Timeout; queued: Promise<void>; release: () => void }
-  >();
   private timer: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> | undefined;
   private lastPassStartedAt: number | undefined;
@@ -156,11 +146,6 @@ export class OdsProjector {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    for (const d of this.delayed.values()) {
-      clearTimeout(d.timer);
-      d.release();
-    }
-    this.delayed.clear();
     // Queued projections are dropped; the ones in flight end within their query deadline.
     this.queue.clear();
     await this.queue.onIdle();
@@ -179,9 +164,8 @@ export class OdsProjector {
         'ODS could not apply an event',
       );
     }
-    // The workflow just took the event, so it runs: one status query, no describe. Its next events within
-    // the delay join it.
-    this.schedule(shipmentId, 'RUNNING', this.d.eventDelayMs ?? 0);
+    // The workflow just took the event, so it runs: one status query, no describe.
+    this.schedule(shipmentId, 'RUNNING');
   }
 
   /** Applies one canonical event to the read model; false when it was applied before. */
@@ -198,35 +182,19 @@ export class OdsProjector {
     return (await this.d.store.ods.recordEvents([entry])).length > 0;
   }
 
-  /** Queues a projection of one shipment, after `delayMs` when given (coalesced while one is waiting). */
-  schedule(shipmentId: string, workflowStatus?: string, delayMs = 0): void {
+  /** Queues a projection of one shipment (coalesced while one is waiting). */
+  schedule(shipmentId: string, workflowStatus?: string): void {
     if (this.stopped || this.queued.has(shipmentId)) return;
     this.queued.add(shipmentId);
-    const enqueue = () => {
-      this.delayed.delete(shipmentId);
-      if (this.stopped) return;
-      void this.queue.add(async () => {
-        this.queued.delete(shipmentId);
-        await this.refresh(shipmentId, workflowStatus ? { workflowStatus } : undefined).catch(
-          () => undefined,
-        );
-      });
-    };
-    if (delayMs <= 0) return enqueue();
-    let release = () => undefined as void;
-    const queued = new Promise<void>((resolve) => (release = resolve));
-    const timer = setTimeout(() => {
-      enqueue();
-      release();
-    }, delayMs);
-    timer.unref?.();
-    this.delayed.set(shipmentId, { timer, queued, release });
+    void this.queue.add(async () => {
+      this.queued.delete(shipmentId);
+      await this.refresh(shipmentId, workflowStatus ? { workflowStatus } : undefined).catch(() => undefined);
+    });
   }
 
-  /** Resolves when every projection asked for so far, delayed ones included, is done. */
-  async idle(): Promise<void> {
-    while (this.delayed.size > 0) await Promise.all([...this.delayed.values()].map((d) => d.queued));
-    await this.queue.onIdle();
+  /** Resolves when every queued projection is done. */
+  idle(): Promise<void> {
+    return this.queue.onIdle();
   }
 
   /**

@@ -543,11 +543,6 @@ export const configSchema = z.object({
     .default(60),
   /** Real seconds between the gateway's sweeps that project running shipments into the ODS; 0 turns it off. */
   SHIPSYNC_ODS_SWEEP_SECONDS: z.coerce.number().min(0).max(3600).default(5),
-  /**
-   * Real milliseconds the projection a dispatch event asks for waits, so the shipment's further events in
-   * that time share one status query; 0 projects at once.
-   */
-  SHIPSYNC_ODS_EVENT_DELAY_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
   /** Base URL of the Temporal Web UI the ops console links shipments to; default http://127.0.0.1:<UI port>. */
   SHIPSYNC_TEMPORAL_UI_URL: z
     .string()

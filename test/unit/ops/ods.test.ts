@@ -188,47 +188,6 @@ describe.each(BACKENDS)('the ODS read model on $name', ({ open }) => {
     }
   });
 
-  it('when a shipment’s events arrive within the event delay then they share one status query, and the next one after it gets its own', async () => {
-    let queries = 0;
-    const client = {
-      withDeadline: <T>(_deadline: number, fn: () => Promise<T>) => fn(),
-      workflow: {
-        getHandle: () => ({
-          query: async () => {
-            queries++;
-            return status();
-          },
-        }),
-      },
-    } as unknown as Client;
-    const delayed = new OdsProjector({
-      client,
-      store: t.store,
-      logger: quietLogger,
-      clock: REAL_CLOCK,
-      taskQueuePrefix: '',
-      sweepMs: 0,
-      eventDelayMs: 150,
-    });
-    try {
-      const eta = (id: string, at: string) =>
-        event(id, 'stop.eta.v1', at, { eta: '2026-12-01T09:40:00.000Z' });
-      await delayed.onDelivered(eta('d1', '2026-12-01T08:00:00.000Z'));
-      await delayed.onDelivered(eta('d2', '2026-12-01T08:01:00.000Z'));
-      await delayed.onDelivered(eta('d3', '2026-12-01T08:02:00.000Z'));
-      // Nothing was asked before the delay ran out.
-      expect(queries).toBe(0);
-      await delayed.idle();
-      expect(queries).toBe(1);
-      expect((await t.store.ods.shipment(ID))?.phase).toBe('planned');
-      await delayed.onDelivered(eta('d4', '2026-12-01T08:03:00.000Z'));
-      await delayed.idle();
-      expect(queries).toBe(2);
-    } finally {
-      await delayed.stop();
-    }
-  });
-
   it('when a shipment awaits approval then it is invoice-ready until it is billed', async () => {
     const charges = [
       {
