@@ -203,8 +203,9 @@ export async function runFull(o: BenchOptions, say: (l: string) => void): Promis
               (res) => {
                 rescheduleStatuses[res.status] = (rescheduleStatuses[res.status] ?? 0) + 1;
                 if (res.status !== 200) return;
-                rescheduleMs.push(performance.now() - t);
-                rescheduleMsOf.set(wf.workflowId, performance.now() - t);
+                const ms = performance.now() - t;
+                rescheduleMs.push(ms);
+                rescheduleMsOf.set(wf.workflowId, ms);
               },
               () => {
                 rescheduleStatuses.error = (rescheduleStatuses.error ?? 0) + 1;
