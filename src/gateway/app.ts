@@ -291,6 +291,7 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
   });
   registerReconciliationRoutes(app, { store, principals, onUnknownToken });
   const kpiMetrics = new KpiMetrics(metrics.registry, store, () => ods.now().slice(0, 10));
+  metrics.odsQueriesFrom(ods.stats.queries);
   const vendors = vendorCredentialsFromConfig(config);
   registerOpsRoutes(app, {
     client,

@@ -57,6 +57,19 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  /** Reports the read model's status queries so far, by what asked for them (read at each scrape). */
+  odsQueriesFrom(queries: Readonly<Record<string, number>>): void {
+    new Gauge({
+      name: 'shipsync_ods_status_queries',
+      help: 'Status queries the read model asked of shipments since the gateway started, by trigger (event, api, sweep, watch, rebuild); each is a task the worker answers',
+      labelNames: ['trigger'] as const,
+      registers: [this.registry],
+      collect() {
+        for (const [trigger, n] of Object.entries(queries)) this.set({ trigger }, n);
+      },
+    });
+  }
+
   readonly authRefusals = new Counter({
     name: 'shipsync_gateway_auth_refusals_total',
     help: 'API requests refused for a missing or unknown bearer token (not written to the audit trail)',

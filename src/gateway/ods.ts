@@ -40,6 +40,13 @@ export interface OdsProjectorDeps {
   vendors?: OdsVendorReader;
 }
 
+/**
+ * What asked for a status query: a delivered dispatch event, an operator's change through the API, the sweep
+ * (a shipment whose phase changed, or that closed), the sweep's look at a shipment with an open exception
+ * or waiting for approval whose phase did not change (`watch`), or a rebuild.
+ */
+export type OdsTrigger = 'event' | 'api' | 'sweep' | 'watch' | 'rebuild';
+
 /** What the ODS reads of a shipment from the vendors' public APIs (the dispatch and CRM adapters). */
 export interface OdsVendorReader {
   tasksOfShipment(shipmentId: string): Promise<DispatchTaskRecord[]>;
@@ -117,7 +124,14 @@ export class OdsProjector {
   private lastPassStartedAt: number | undefined;
   private stopped = false;
   /** Projections written and failed since start (for tests and the console's health view). */
-  readonly stats = { projected: 0, failed: 0, sweeps: 0, lastSweepAt: null as string | null };
+  readonly stats = {
+    projected: 0,
+    failed: 0,
+    sweeps: 0,
+    lastSweepAt: null as string | null,
+    /** Status queries asked since start, by what asked for them (`shipsync_ods_status_queries`). */
+    queries: { event: 0, api: 0, sweep: 0, watch: 0, rebuild: 0 } as Record<OdsTrigger, number>,
+  };
 
   constructor(private readonly d: OdsProjectorDeps) {
     this.queue = new PQueue({ concurrency: d.concurrency ?? 8 });
@@ -165,7 +179,7 @@ export class OdsProjector {
       );
     }
     // The workflow just took the event, so it runs: one status query, no describe.
-    this.schedule(shipmentId, 'RUNNING');
+    this.schedule(shipmentId, 'RUNNING', 'event');
   }
 
   /** Applies one canonical event to the read model; false when it was applied before. */
@@ -183,12 +197,14 @@ export class OdsProjector {
   }
 
   /** Queues a projection of one shipment (coalesced while one is waiting). */
-  schedule(shipmentId: string, workflowStatus?: string): void {
+  schedule(shipmentId: string, workflowStatus?: string, trigger: OdsTrigger = 'api'): void {
     if (this.stopped || this.queued.has(shipmentId)) return;
     this.queued.add(shipmentId);
     void this.queue.add(async () => {
       this.queued.delete(shipmentId);
-      await this.refresh(shipmentId, workflowStatus ? { workflowStatus } : undefined).catch(() => undefined);
+      await this.refresh(shipmentId, { ...(workflowStatus ? { workflowStatus } : {}), trigger }).catch(
+        () => undefined,
+      );
     });
   }
 
@@ -203,9 +219,10 @@ export class OdsProjector {
    */
   async refresh(
     shipmentId: string,
-    known?: { workflowStatus?: string; vendors?: boolean },
+    known?: { workflowStatus?: string; vendors?: boolean; trigger?: OdsTrigger },
   ): Promise<boolean> {
     const timeout = this.d.queryTimeoutMs ?? 5_000;
+    this.stats.queries[known?.trigger ?? 'api']++;
     try {
       const handle = this.d.client.workflow.getHandle(shipmentId);
       const workflowStatus =
@@ -468,20 +485,24 @@ export class OdsProjector {
           30_000,
         );
         const known = await this.d.store.ods.phasesOf([...listed.keys(), ...closed.keys()]);
-        const ids = new Map<string, string | undefined>();
+        const ids = new Map<string, { workflowStatus?: string; trigger: OdsTrigger }>();
+        const sweep = (workflowStatus?: string) => ({
+          ...(workflowStatus ? { workflowStatus } : {}),
+          trigger: 'sweep' as const,
+        });
         // A shipment that closed since the last pass and that the ODS never saw closing.
-        for (const [id, status] of closed) if (known.get(id) !== 'closed') ids.set(id, status);
-        for (const id of await this.d.store.ods.runningIds()) if (!listed.has(id)) ids.set(id, undefined);
+        for (const [id, status] of closed) if (known.get(id) !== 'closed') ids.set(id, sweep(status));
+        for (const id of await this.d.store.ods.runningIds()) if (!listed.has(id)) ids.set(id, sweep());
         for (const [id, sa] of listed) {
           const changed = !known.has(id) || sa.phase === undefined || sa.phase !== known.get(id);
           // Open cases age and approvals accumulate without a phase change: those shipments are looked at each pass.
           const watched =
             (sa.exception !== undefined && sa.exception !== 'none') || sa.phase === 'awaiting_approval';
-          if (changed || watched) ids.set(id, 'RUNNING');
+          if (changed) ids.set(id, sweep('RUNNING'));
+          else if (watched) ids.set(id, { workflowStatus: 'RUNNING', trigger: 'watch' });
         }
         if (this.stopped) return;
-        for (const [id, workflowStatus] of ids)
-          void this.queue.add(() => this.refresh(id, workflowStatus ? { workflowStatus } : undefined));
+        for (const [id, known] of ids) void this.queue.add(() => this.refresh(id, known));
         // onIdle, not the tasks' own promises: a stop() clears the queue and those would never settle.
         await this.queue.onIdle();
         n = ids.size;
@@ -518,7 +539,8 @@ export class OdsProjector {
     let projected = 0;
     for (const f of found)
       void this.queue.add(async () => {
-        if (await this.refresh(f.id, { workflowStatus: f.status, vendors: false })) projected++;
+        if (await this.refresh(f.id, { workflowStatus: f.status, vendors: false, trigger: 'rebuild' }))
+          projected++;
       });
     await this.queue.onIdle();
     let events = 0;

@@ -469,6 +469,16 @@ export async function runFull(o: BenchOptions, say: (l: string) => void): Promis
           round(metricSum(workerMetrics, 'temporal_request', { operation }) / Math.max(1, orders.length)),
         ]),
       ),
+      // Of the queries, what asked for them (the read model's triggers).
+      odsStatusQueriesPerShipment: Object.fromEntries(
+        ['event', 'api', 'sweep', 'watch', 'rebuild'].map((trigger) => [
+          trigger,
+          round(
+            metricSum(gatewayMetrics, 'shipsync_ods_status_queries', { trigger }) /
+              Math.max(1, orders.length),
+          ),
+        ]),
+      ),
       eventToErpMilestoneMs: { all: p50p99(pairs.map((p) => p.ms)), byType },
       gatewayForwardMs: { ...p50p99(forwardMs), byType: forwardByType },
       planningDayAssignments: assignments,

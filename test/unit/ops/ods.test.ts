@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { REAL_CLOCK } from '../../../src/domain/clock.js';
 import type { CanonicalEvent } from '../../../src/domain/events.js';
 import { kpisOfDays } from '../../../src/gateway/kpi-service.js';
+import { GatewayMetrics } from '../../../src/gateway/metrics.js';
 import { OdsProjector } from '../../../src/gateway/ods.js';
 import type { ShipmentStatus } from '../../../src/workflows/shipment/contract.js';
 import { quietLogger } from '../../gateway/support.js';
@@ -185,6 +186,37 @@ describe.each(BACKENDS)('the ODS read model on $name', ({ open }) => {
       expect(asked).toEqual([['17'], undefined]);
     } finally {
       await withVendors.stop();
+    }
+  });
+
+  it('when events and an operator ask for projections then the status queries are counted by what asked, and exposed to Prometheus', async () => {
+    const client = {
+      withDeadline: <T>(_deadline: number, fn: () => Promise<T>) => fn(),
+      workflow: { getHandle: () => ({ query: async () => status() }) },
+    } as unknown as Client;
+    const counted = new OdsProjector({
+      client,
+      store: t.store,
+      logger: quietLogger,
+      clock: REAL_CLOCK,
+      taskQueuePrefix: '',
+      sweepMs: 0,
+    });
+    const metrics = new GatewayMetrics();
+    metrics.odsQueriesFrom(counted.stats.queries);
+    try {
+      await counted.onDelivered(
+        event('q1', 'stop.eta.v1', '2026-12-01T08:00:00.000Z', { eta: '2026-12-01T09:40:00.000Z' }),
+      );
+      await counted.idle();
+      counted.schedule(ID);
+      await counted.idle();
+      expect(counted.stats.queries).toMatchObject({ event: 1, api: 1, sweep: 0, watch: 0 });
+      const text = await metrics.registry.metrics();
+      expect(text).toContain('shipsync_ods_status_queries{trigger="event"} 1');
+      expect(text).toContain('shipsync_ods_status_queries{trigger="api"} 1');
+    } finally {
+      await counted.stop();
     }
   });
 
