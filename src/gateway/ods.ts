@@ -486,19 +486,19 @@ export class OdsProjector {
         );
         const known = await this.d.store.ods.phasesOf([...listed.keys(), ...closed.keys()]);
         const ids = new Map<string, { workflowStatus?: string; trigger: OdsTrigger }>();
-        const sweep = (workflowStatus?: string) => ({
+        const bySweep = (workflowStatus?: string) => ({
           ...(workflowStatus ? { workflowStatus } : {}),
           trigger: 'sweep' as const,
         });
         // A shipment that closed since the last pass and that the ODS never saw closing.
-        for (const [id, status] of closed) if (known.get(id) !== 'closed') ids.set(id, sweep(status));
-        for (const id of await this.d.store.ods.runningIds()) if (!listed.has(id)) ids.set(id, sweep());
+        for (const [id, status] of closed) if (known.get(id) !== 'closed') ids.set(id, bySweep(status));
+        for (const id of await this.d.store.ods.runningIds()) if (!listed.has(id)) ids.set(id, bySweep());
         for (const [id, sa] of listed) {
           const changed = !known.has(id) || sa.phase === undefined || sa.phase !== known.get(id);
           // Open cases age and approvals accumulate without a phase change: those shipments are looked at each pass.
           const watched =
             (sa.exception !== undefined && sa.exception !== 'none') || sa.phase === 'awaiting_approval';
-          if (changed) ids.set(id, sweep('RUNNING'));
+          if (changed) ids.set(id, bySweep('RUNNING'));
           else if (watched) ids.set(id, { workflowStatus: 'RUNNING', trigger: 'watch' });
         }
         if (this.stopped) return;

@@ -4,7 +4,7 @@ import { REAL_CLOCK } from '../../../src/domain/clock.js';
 import type { CanonicalEvent } from '../../../src/domain/events.js';
 import { kpisOfDays } from '../../../src/gateway/kpi-service.js';
 import { GatewayMetrics } from '../../../src/gateway/metrics.js';
-import { OdsProjector } from '../../../src/gateway/ods.js';
+import { OdsProjector, type OdsProjectorDeps } from '../../../src/gateway/ods.js';
 import type { ShipmentStatus } from '../../../src/workflows/shipment/contract.js';
 import { quietLogger } from '../../gateway/support.js';
 import { BACKENDS, type TestDatabase } from '../storage/backends.js';
@@ -54,16 +54,20 @@ function event(id: string, type: string, time: string, data: Record<string, unkn
 describe.each(BACKENDS)('the ODS read model on $name', ({ open }) => {
   let t: TestDatabase;
   let ods: OdsProjector;
-  beforeEach(async () => {
-    t = await open();
-    ods = new OdsProjector({
+  /** A projector on this test's store without a sweep; `over` replaces its client, adds vendors. */
+  const projector = (over: Partial<OdsProjectorDeps> = {}) =>
+    new OdsProjector({
       client: {} as Client,
       store: t.store,
       logger: quietLogger,
       clock: REAL_CLOCK,
       taskQueuePrefix: '',
       sweepMs: 0,
+      ...over,
     });
+  beforeEach(async () => {
+    t = await open();
+    ods = projector();
   });
   afterEach(async () => {
     await ods.stop();
@@ -149,13 +153,7 @@ describe.each(BACKENDS)('the ODS read model on $name', ({ open }) => {
 
   it('when a run ends then the CRM times of the cases it names are read by id, and an older run without ids has its tickets listed', async () => {
     const asked: (readonly string[] | undefined)[] = [];
-    const withVendors = new OdsProjector({
-      client: {} as Client,
-      store: t.store,
-      logger: quietLogger,
-      clock: REAL_CLOCK,
-      taskQueuePrefix: '',
-      sweepMs: 0,
+    const withVendors = projector({
       vendors: {
         tasksOfShipment: async () => [],
         caseTicketsOf: async (_id, known) => {
@@ -194,14 +192,7 @@ describe.each(BACKENDS)('the ODS read model on $name', ({ open }) => {
       withDeadline: <T>(_deadline: number, fn: () => Promise<T>) => fn(),
       workflow: { getHandle: () => ({ query: async () => status() }) },
     } as unknown as Client;
-    const counted = new OdsProjector({
-      client,
-      store: t.store,
-      logger: quietLogger,
-      clock: REAL_CLOCK,
-      taskQueuePrefix: '',
-      sweepMs: 0,
-    });
+    const counted = projector({ client });
     const metrics = new GatewayMetrics();
     metrics.odsQueriesFrom(counted.stats.queries);
     try {
