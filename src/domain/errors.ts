@@ -89,6 +89,12 @@ export const ERROR_CODES = {
     http: 409,
     meaning: 'the goods cannot be sent back now (no attempt under way, or the shipment has an outcome)',
   },
+  TASK_NOT_UNDER_WAY: {
+    retryable: false,
+    http: 409,
+    meaning:
+      'the shipment has no dispatch task under way to complete by hand (not published yet, or its attempt has an outcome)',
+  },
   ADDRESS_NOT_FOUND: { retryable: false, http: 422, meaning: 'the address could not be located' },
   CHARGES_INVALID: { retryable: false, http: 422, meaning: 'computed charges failed validation' },
   ERP_DELIVERY_NOT_FOUND: { retryable: false, http: 404, meaning: 'the ERP has no such outbound delivery' },

@@ -3,6 +3,8 @@ import { QueryNotRegisteredError } from '@temporalio/client';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { z } from 'zod';
+import { ShipsyncError } from '../domain/errors.js';
+import type { ForcedCompletion } from '../integrations/dispatch/adapter.js';
 import type { Role } from '../platform/config.js';
 import type { DeadLetter, Store } from '../storage/store.js';
 import type {
@@ -32,7 +34,7 @@ import {
 import { SA } from '../workflows/shipment/search-attributes.js';
 import { ADMIN_ROLES, AUDIT_ROLES, READ_ROLES, type Principal, type Principals } from './auth.js';
 import type { WebhookDialect } from './dialects.js';
-import { GatewayError } from './errors.js';
+import { GatewayError, toErrorResponse } from './errors.js';
 import { parseIdempotencyKey, respondIdempotently, type ApiResponse } from './idempotency.js';
 import type { Intake } from './intake.js';
 import {
@@ -47,6 +49,8 @@ import {
   DeadLetterParams,
   DeadLetterView,
   errorResponses,
+  ForceCompleteBody,
+  ForceCompleteResponse,
   IdempotencyHeaders,
   ListQuery,
   ListResponse,
@@ -88,7 +92,18 @@ export interface ApiDeps {
   updateTimeoutMs: number;
   /** How long a query or list may take. */
   queryTimeoutMs: number;
+  /**
+   * Dispatch's force completion (Onfleet's `POST /tasks/{id}/complete`) on the configured URL and key;
+   * without it the force-complete route answers 503 DISPATCH_UNAVAILABLE.
+   */
+  dispatch?: { completeTask(taskId: string, outcome: ForcedCompletion): Promise<void> };
 }
+
+/** The roles that may complete a shipment's dispatch task by hand, as a dispatcher does in Onfleet. */
+export const FORCE_COMPLETE_ROLES: readonly Role[] = ['dispatcher', 'admin'];
+
+/** The phases in which a shipment's current dispatch task exists and has no outcome yet. */
+const TASK_UNDER_WAY: readonly string[] = ['published', 'planned', 'in_transit'];
 
 /** The workflow id behind a validated `{id}` parameter. */
 function workflowIdOf(id: string): string {
@@ -154,7 +169,13 @@ async function asResponse(
   probe: () => Promise<unknown>,
 ): Promise<ApiResponse> {
   const api = await toApiError(err, shipmentId, probe);
-  if (!api) throw err;
+  if (!api) {
+    // A refusal of the gateway's own or a vendor's (4xx) is the call's answer; anything else is not stored.
+    const own =
+      err instanceof GatewayError || err instanceof ShipsyncError ? toErrorResponse(err) : undefined;
+    if (own && own.status < 500) return { status: own.status, body: own.body };
+    throw err;
+  }
   if (api.status >= 500) throw api;
   return { status: api.status, body: api.body() };
 }
@@ -400,6 +421,35 @@ export function registerApiRoutes(root: FastifyInstance, d: ApiDeps) {
     rejections: [409, 422],
     run: byPrincipal(forceReturnUpdate),
     detail: (body, response) => ({ reason: body?.reason, ...actionDetail(response) }),
+  });
+
+  updateRoute({
+    path: '/v1/shipments/:id/dispatch/complete',
+    summary:
+      "Complete the shipment's dispatch task by hand (Onfleet's force completion), as delivered or failed with notes; the shipment follows the webhook dispatch then sends",
+    action: 'dispatch.force_complete',
+    roles: FORCE_COMPLETE_ROLES,
+    body: ForceCompleteBody,
+    response: ForceCompleteResponse,
+    rejections: [409, 422],
+    run: async (wf, body) => {
+      const status = await d.client.workflow.getHandle(wf).query(statusQuery);
+      if (!status.taskId || !TASK_UNDER_WAY.includes(status.phase))
+        throw new GatewayError(
+          'TASK_NOT_UNDER_WAY',
+          `shipment is ${status.phase}; it has no dispatch task under way to complete`,
+        );
+      if (!d.dispatch)
+        throw new GatewayError('DISPATCH_UNAVAILABLE', 'this gateway has no dispatch API key configured');
+      await d.dispatch.completeTask(status.taskId, body);
+      return { shipmentId: wf, taskId: status.taskId, success: body.success, phase: status.phase };
+    },
+    detail: (body, response) => ({
+      ...(body ? { success: body.success, notes: body.notes } : {}),
+      ...((response as { taskId?: string } | undefined)?.taskId
+        ? { taskId: (response as { taskId: string }).taskId }
+        : {}),
+    }),
   });
 
   app.get(

@@ -15,7 +15,7 @@ import { createDispatchAdapter } from '../integrations/dispatch/adapter.js';
 import { ConfigError, type Config } from '../platform/config.js';
 import type { AppLogger } from '../platform/logger.js';
 import { InboxWriter, type Store, type TelemetryBatcher } from '../storage/store.js';
-import { registerApiRoutes } from './api-routes.js';
+import { registerApiRoutes, type ApiDeps } from './api-routes.js';
 import { registerAuditHook } from './audit.js';
 import { registerConsoleRoutes } from './console-routes.js';
 import { ANY_PRINCIPAL, Principals } from './auth.js';
@@ -65,6 +65,11 @@ export interface GatewayOptions extends DialectOptions {
    * rebuild; by default the dispatch and CRM adapters on the configured URLs and credentials, `false` for none.
    */
   odsVendors?: OdsVendorReader | false;
+  /**
+   * Dispatch's force completion for `POST /v1/shipments/{id}/dispatch/complete`; by default the dispatch
+   * adapter on the configured URL and key, `false` for none (the route then answers 503).
+   */
+  dispatch?: ApiDeps['dispatch'] | false;
   /** Rate limits; by default those of the configuration (SHIPSYNC_RATE_LIMIT_*). */
   rateLimits?: RateLimits;
   /** How /readyz checks the vendor credentials; by default those of the configuration, on each vendor. */
@@ -288,6 +293,10 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
     now,
     updateTimeoutMs: opts.updateTimeoutMs ?? 30_000,
     queryTimeoutMs: opts.queryTimeoutMs ?? 5_000,
+    ...optional(
+      'dispatch',
+      opts.dispatch === false ? undefined : (opts.dispatch ?? dispatchFromConfig(config)),
+    ),
   });
   registerReconciliationRoutes(app, { store, principals, onUnknownToken });
   const kpiMetrics = new KpiMetrics(metrics.registry, store, () => ods.now().slice(0, 10));
@@ -328,12 +337,9 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
  * undefined when this gateway has no dispatch API key (the ODS then knows what the workflow and webhooks say).
  */
 export function odsVendorsFromConfig(config: Config): OdsVendorReader | undefined {
-  if (!config.SHIPSYNC_DISPATCH_API_KEY) return undefined;
+  const dispatch = dispatchFromConfig(config);
+  if (!dispatch) return undefined;
   const crm = vendorCredentialsFromConfig(config).crm;
-  const dispatch = createDispatchAdapter({
-    baseUrl: config.SHIPSYNC_DISPATCH_URL,
-    apiKey: config.SHIPSYNC_DISPATCH_API_KEY,
-  });
   const tickets = createCrmAdapter({
     baseUrl: config.SHIPSYNC_CRM_URL,
     ...(crm.email && crm.token ? { email: crm.email, token: crm.token } : {}),
@@ -345,4 +351,17 @@ export function odsVendorsFromConfig(config: Config): OdsVendorReader | undefine
   };
 }
 
-const odsVendorsOption = (vendors: OdsVendorReader | undefined) => (vendors ? { vendors } : {});
+/** The dispatch adapter on the configured URL and API key; undefined when this gateway has no key. */
+function dispatchFromConfig(config: Config) {
+  if (!config.SHIPSYNC_DISPATCH_API_KEY) return undefined;
+  return createDispatchAdapter({
+    baseUrl: config.SHIPSYNC_DISPATCH_URL,
+    apiKey: config.SHIPSYNC_DISPATCH_API_KEY,
+  });
+}
+
+/** `{ [key]: value }` when the value is set, else nothing (for options under exactOptionalPropertyTypes). */
+const optional = <K extends string, V>(key: K, value: V | undefined) =>
+  (value === undefined ? {} : { [key]: value }) as Partial<Record<K, V>>;
+
+const odsVendorsOption = (vendors: OdsVendorReader | undefined) => optional('vendors', vendors);

@@ -88,6 +88,24 @@ export const ManualPodBody = z
 export const OperatorDecisionBody = z
   .object({ reason: text(500, 1).describe('why; kept on the shipment, its cases and in the audit trail') })
   .meta({ id: 'OperatorDecision' });
+/** Body of the dispatch force-complete route: Onfleet's completion details. */
+export const ForceCompleteBody = z
+  .object({
+    success: z
+      .boolean()
+      .describe('true: completed as delivered; false: failed (dispatch reports MANAGER_OVERRIDE)'),
+    notes: text(500, 1).describe('why it was completed by hand; kept on the task and in the audit trail'),
+  })
+  .meta({ id: 'ForceComplete' });
+/** 200 of the dispatch force-complete route: the task dispatch completed; the shipment follows its webhook. */
+export const ForceCompleteResponse = z
+  .object({
+    shipmentId: z.string(),
+    taskId: z.string(),
+    success: z.boolean(),
+    phase: ShipmentPhase.describe("the shipment's phase when the task was completed, before the webhook"),
+  })
+  .meta({ id: 'ForceCompleteResult' });
 /** 200 of the manual POD, cancel and force-return routes: where the shipment stands now. */
 export const OperatorActionResponse = z
   .object({

@@ -1,4 +1,4 @@
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { OperatorActionResult, ParkedOutcome, ParkedView } from '../workflows/shipment/contract.js';
 import { gatewayApi, withGatewayOptions, type GatewayApiDeps } from './gateway-api.js';
 
@@ -8,7 +8,7 @@ const shipmentPath = (shipment: string, action: string) =>
 const done = (r: OperatorActionResult) => `${r.shipmentId} ${r.phase}${r.outcome ? ` (${r.outcome})` : ''}`;
 
 /**
- * Adds `pod`, `cancel` and `return` to a commander program: operator actions on one shipment through the
+ * Adds `pod`, `cancel`, `return` and `dispatch-complete` to a commander program: operator actions on one shipment through the
  * gateway's API as the token's principal, each written to the audit trail by the gateway.
  */
 export function registerOperatorCommands(program: Command, deps: GatewayApiDeps = {}) {
@@ -66,7 +66,52 @@ export function registerOperatorCommands(program: Command, deps: GatewayApiDeps 
     });
   }
 
+  withGatewayOptions(
+    program
+      .command('dispatch-complete <shipment>')
+      .description(
+        "complete the shipment's dispatch task by hand, as Onfleet's force completion (dispatcher or admin); the shipment follows dispatch's webhook",
+      )
+      .addOption(new Option('--delivered', 'completed as delivered').conflicts('failed'))
+      .addOption(new Option('--failed', 'failed (dispatch reports MANAGER_OVERRIDE)'))
+      .requiredOption(
+        '--notes <text>',
+        'why it was completed by hand; kept on the task and in the audit trail',
+      )
+      .option('--json', 'print machine-readable JSON'),
+    'dispatcher',
+  ).action(
+    async (
+      shipment: string,
+      opts: { delivered?: boolean; failed?: boolean; notes: string },
+      cmd: Command,
+    ) => {
+      if (!opts.delivered && !opts.failed)
+        throw dispatcher.usage('name the outcome: --delivered or --failed');
+      const { data, json } = await dispatcher.call<ForceCompleteResult>(
+        cmd,
+        'POST',
+        shipmentPath(shipment, 'dispatch/complete'),
+        {},
+        { success: opts.delivered === true, notes: opts.notes },
+      );
+      dispatcher.print(
+        json,
+        data,
+        `${data.shipmentId} task ${data.taskId} completed as ${data.success ? 'delivered' : 'failed'} (was ${data.phase}); the shipment follows dispatch's webhook`,
+      );
+    },
+  );
+
   registerBulkCommand(program, deps);
+}
+
+/** The force-complete route's answer. */
+interface ForceCompleteResult {
+  shipmentId: string;
+  taskId: string;
+  success: boolean;
+  phase: string;
 }
 
 /** The filters `--query` takes: the list route's (status, region, exception), as `key=value` words. */

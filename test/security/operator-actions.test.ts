@@ -1,5 +1,6 @@
 import { Command } from 'commander';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { WEBHOOK_TRIGGERS } from '../../sandbox/dispatch/index.js';
 import { registerOperatorCommands } from '../../src/starters/operator.js';
 import { dispatchEventSignal, type OperatorActionResult } from '../../src/workflows/shipment/contract.js';
 import { erpBilling, erpMilestones } from '../support/inspect.js';
@@ -15,7 +16,17 @@ let gw: SecureGateway;
 
 beforeAll(async () => {
   stack = await startStack();
-  gw = await startSecureGateway(stack.client);
+  // The gateway completes tasks on the stack's dispatch, and dispatch's failure webhooks come back to it.
+  gw = await startSecureGateway(stack.client, {
+    SHIPSYNC_DISPATCH_URL: stack.dispatch.url,
+    SHIPSYNC_DISPATCH_API_KEY: stack.dispatch.apiKey,
+  });
+  const hook = await fetch(`${stack.dispatch.url}/api/v2/webhooks`, {
+    method: 'POST',
+    headers: { authorization: basic(stack.dispatch.apiKey), 'content-type': 'application/json' },
+    body: JSON.stringify({ url: `${gw.url}/webhooks/dispatch`, trigger: WEBHOOK_TRIGGERS.taskFailed }),
+  });
+  if (!hook.ok) throw new Error(`webhook registration: ${hook.status} ${await hook.text()}`);
 });
 
 afterAll(async () => {
@@ -32,6 +43,8 @@ async function underway(types: ('route.assigned.v1' | 'stop.started.v1')[]) {
   await stack.waitFor(workflowId, (st) => st.phase !== 'published');
   return started;
 }
+
+const basic = (apiKey: string) => `Basic ${Buffer.from(`${apiKey}:`).toString('base64')}`;
 
 const path = (workflowId: string, action: string) => `/v1/shipments/${workflowId}/${action}`;
 
@@ -146,5 +159,72 @@ describe('operator actions on a shipment through the API', () => {
       expect.arrayContaining(['RETURNED#1', 'BILLED#1']),
     );
     expect(await erpBilling(stack.erp.url, order.deliveryId)).toHaveLength(1);
+  });
+
+  it("when a dispatcher completes a shipment's task by hand as failed then dispatch records a manager override, its webhook fails the attempt, and a closed shipment's is refused", async () => {
+    const { workflowId, order } = await underway(['route.assigned.v1']);
+    const { taskId } = await stack.waitFor(workflowId, (st) => !!st.taskId);
+    const body = { success: false, notes: 'dock closed for inventory' };
+    const complete = path(workflowId, 'dispatch/complete');
+    expect((await post(gw.url, complete, P.agent, body)).status).toBe(403);
+    expect((await post(gw.url, complete, P.dispatcher, { success: false })).status).toBe(400);
+    const noOutcome = await cli(P.dispatcher.token, 'dispatch-complete', workflowId, '--notes', 'x');
+    expect(noOutcome.error).toBeInstanceOf(BadInput);
+
+    const forced = await cli(
+      P.dispatcher.token,
+      'dispatch-complete',
+      workflowId,
+      '--failed',
+      '--notes',
+      body.notes,
+    );
+    expect(forced.error).toBeUndefined();
+    expect(forced.out).toBe(
+      `${workflowId} task ${taskId} completed as failed (was planned); the shipment follows dispatch's webhook`,
+    );
+    const task = (await (
+      await fetch(`${stack.dispatch.url}/api/v2/tasks/${taskId}`, {
+        headers: { authorization: basic(stack.dispatch.apiKey) },
+      })
+    ).json()) as {
+      state: number;
+      completionDetails: { success: boolean; failureReason: string; notes: string };
+    };
+    expect(task).toMatchObject({
+      state: 3,
+      completionDetails: { success: false, failureReason: 'MANAGER_OVERRIDE', notes: body.notes },
+    });
+    // Dispatch's taskFailed webhook reaches the shipment through the gateway like a driver's.
+    await stack.waitFor(workflowId, (st) => st.milestones.some((m) => m.milestone === 'failed_attempt'));
+    await vi.waitFor(
+      async () => expect(await erpMilestones(stack.erp.url, order.deliveryId)).toContain('FAILED_ATTEMPT#1'),
+      { timeout: 30_000, interval: 200 },
+    );
+
+    // A cancelled shipment has no task under way: refused before dispatch is asked.
+    const other = await underway(['route.assigned.v1']);
+    const reason = { reason: 'order withdrawn' };
+    expect((await post(gw.url, path(other.workflowId, 'cancel'), P.dispatcher, reason)).status).toBe(200);
+    await other.handle.result();
+    const closed = await post(gw.url, path(other.workflowId, 'dispatch/complete'), P.admin, body);
+    expect(closed.status).toBe(409);
+    expect(closed.body).toMatchObject({ code: 'TASK_NOT_UNDER_WAY' });
+    const audit = await gw.store.audit.list({ shipmentId: workflowId });
+    expect(
+      audit
+        .filter((a) => a.action === 'dispatch.force_complete')
+        .reverse()
+        .map((a) => [a.principalId, a.statusCode, a.detail?.taskId ?? null]),
+    ).toEqual([
+      [P.agent.id, 403, null],
+      [P.dispatcher.id, 400, null],
+      [P.dispatcher.id, 200, taskId],
+    ]);
+    const refused = await gw.store.audit.list({ shipmentId: other.workflowId });
+    expect(refused.find((a) => a.action === 'dispatch.force_complete')).toMatchObject({
+      principalId: P.admin.id,
+      statusCode: 409,
+    });
   });
 });

@@ -31,6 +31,7 @@ const expected: Record<ErrorCode, boolean> = {
   POD_NOT_EXPECTED: false,
   CANCEL_NOT_ALLOWED: false,
   RETURN_NOT_ALLOWED: false,
+  TASK_NOT_UNDER_WAY: false,
   ADDRESS_NOT_FOUND: false,
   CHARGES_INVALID: false,
   ERP_DELIVERY_NOT_FOUND: false,
