@@ -122,6 +122,9 @@ export class OdsProjector {
   private timer: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> | undefined;
   private lastPassStartedAt: number | undefined;
+  /** Each running shipment's phase in visibility at the last sweep, and how many sweeps have run. */
+  private visiblePhases = new Map<string, string | null>();
+  private passes = 0;
   private stopped = false;
   /** Projections written and failed since start (for tests and the console's health view). */
   readonly stats = {
@@ -452,8 +455,9 @@ export class OdsProjector {
 
   /**
    * Projects the shipments that changed: running ones that visibility shows in another phase than the ODS
-   * holds, with an open exception, or not yet in the ODS, and the ones the ODS still holds as running that
-   * visibility no longer lists (they closed). One visibility listing per pass, a status query only per change.
+   * holds (once per phase visibility shows), with an open exception, or not yet in the ODS, and the ones the
+   * ODS still holds as running that visibility no longer lists (they closed). One visibility listing per pass,
+   * a status query only per change.
    */
   async sweep(): Promise<number> {
     if (this.sweeping) {
@@ -493,16 +497,30 @@ export class OdsProjector {
         // A shipment that closed since the last pass and that the ODS never saw closing.
         for (const [id, status] of closed) if (known.get(id) !== 'closed') ids.set(id, bySweep(status));
         for (const id of await this.d.store.ods.runningIds()) if (!listed.has(id)) ids.set(id, bySweep());
+        // The search attribute trails the phase that a dispatch event's projection already wrote, so a
+        // difference alone is no news. A shipment is asked again when visibility shows it in a phase it did
+        // not show at the last pass; every tenth pass (and the first) asks for every difference.
+        const seen = this.passes % 10 === 0 ? new Map<string, string | null>() : this.visiblePhases;
+        const phases = new Map<string, string | null>();
         for (const [id, sa] of listed) {
-          const changed = !known.has(id) || sa.phase === undefined || sa.phase !== known.get(id);
+          const phase = sa.phase ?? null;
+          phases.set(id, phase);
+          const differs = !known.has(id) || phase === null || phase !== known.get(id);
+          const moved = !seen.has(id) || seen.get(id) !== phase;
           // Open cases age and approvals accumulate without a phase change: those shipments are looked at each pass.
           const watched =
             (sa.exception !== undefined && sa.exception !== 'none') || sa.phase === 'awaiting_approval';
-          if (changed) ids.set(id, bySweep('RUNNING'));
+          if (differs && moved) ids.set(id, bySweep('RUNNING'));
           else if (watched) ids.set(id, { workflowStatus: 'RUNNING', trigger: 'watch' });
         }
+        this.visiblePhases = phases;
+        this.passes++;
         if (this.stopped) return;
-        for (const [id, known] of ids) void this.queue.add(() => this.refresh(id, known));
+        for (const [id, known] of ids)
+          void this.queue.add(async () => {
+            // A projection that failed is tried again at the next pass.
+            if (!(await this.refresh(id, known))) this.visiblePhases.delete(id);
+          });
         // onIdle, not the tasks' own promises: a stop() clears the queue and those would never settle.
         await this.queue.onIdle();
         n = ids.size;

@@ -211,6 +211,73 @@ describe.each(BACKENDS)('the ODS read model on $name', ({ open }) => {
     }
   });
 
+  it('when visibility trails the phase an event already projected then the sweep asks once per phase it shows', async () => {
+    // What the workflow answers and what visibility's ShipmentStatus shows, moved by the test.
+    let truth: ShipmentStatus['phase'] = 'planned';
+    let visible = 'planned';
+    let failNext = false;
+    const client = {
+      withDeadline: <T>(_deadline: number, fn: () => Promise<T>) => fn(),
+      workflow: {
+        list: async function* () {
+          yield {
+            workflowId: ID,
+            status: { name: 'RUNNING' },
+            typedSearchAttributes: {
+              get: (key: { name: string }) => (key.name === 'ShipmentStatus' ? visible : undefined),
+            },
+          };
+        },
+        getHandle: () => ({
+          query: async () => {
+            if (failNext) {
+              failNext = false;
+              throw new Error('no poller answered the query');
+            }
+            return status({ phase: truth });
+          },
+        }),
+      },
+    } as unknown as Client;
+    const swept = projector({ client });
+    const asked = () => swept.stats.queries.sweep;
+    try {
+      await swept.sweep(); // first pass: the shipment is new to the read model
+      expect(asked()).toBe(1);
+      // A driver's event: its projection writes in_transit while the search attribute still says planned.
+      truth = 'in_transit';
+      await swept.onDelivered(
+        event('s1', 'stop.started.v1', '2026-12-01T08:00:00.000Z', { startedAt: '2026-12-01T08:00:00.000Z' }),
+      );
+      await swept.idle();
+      expect((await t.store.ods.shipment(ID))?.phase).toBe('in_transit');
+      await swept.sweep();
+      await swept.sweep();
+      expect(asked()).toBe(1);
+      // A phase no webhook announces shows in visibility first: asked once, and not again while it stays.
+      truth = 'billing';
+      visible = 'billing';
+      failNext = true;
+      await swept.sweep();
+      expect(asked()).toBe(2);
+      expect((await t.store.ods.shipment(ID))?.phase).toBe('in_transit');
+      await swept.sweep(); // the failed projection is tried again
+      expect(asked()).toBe(3);
+      expect((await t.store.ods.shipment(ID))?.phase).toBe('billing');
+      await swept.sweep();
+      expect(asked()).toBe(3);
+      // A difference that outlives visibility's moves (an older write over a newer one) is asked every tenth pass.
+      await t.store.ods.upsertShipment({ ...(await t.store.ods.shipment(ID))!, phase: 'planned' });
+      for (let pass = 6; pass < 10; pass++) await swept.sweep();
+      expect(asked()).toBe(3);
+      await swept.sweep();
+      expect(asked()).toBe(4);
+      expect((await t.store.ods.shipment(ID))?.phase).toBe('billing');
+    } finally {
+      await swept.stop();
+    }
+  });
+
   it('when a shipment awaits approval then it is invoice-ready until it is billed', async () => {
     const charges = [
       {
