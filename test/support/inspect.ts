@@ -39,6 +39,15 @@ export async function crmCases(crmUrl: string, shipmentId: string) {
   return res.data.cases;
 }
 
+/** The comments on a CRM sandbox ticket, through the Zendesk Ticket Comments API. */
+export async function ticketComments(crmUrl: string, ticketId: number) {
+  const res = await axios.get<{ comments: { body: string; public: boolean }[] }>(
+    `${crmUrl}/api/v2/tickets/${ticketId}/comments.json`,
+    { auth: { username: 'agent@sandbox.zendesk.test/token', password: 'sandbox' } },
+  );
+  return res.data.comments;
+}
+
 /** Customer notices the CRM recorded for a shipment. */
 export async function crmNotices(crmUrl: string, shipmentId: string) {
   const res = await axios.get<{ notifications: { body: string; plan?: unknown }[] }>(

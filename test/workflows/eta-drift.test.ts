@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import axios from 'axios';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { dispatchEventSignal, rescheduleUpdate } from '../../src/workflows/shipment/contract.js';
-import { crmNotices } from '../support/inspect.js';
+import { crmNotices, ticketComments } from '../support/inspect.js';
 import { startStack, type Stack } from '../support/stack.js';
 
 let stack: Stack | undefined;
@@ -32,15 +32,6 @@ async function plannedEtas(erpUrl: string, deliveryId: string): Promise<string[]
 function odataInstant(v: string | null): number {
   const m = /\/Date\((-?\d+)/.exec(v ?? '');
   return m ? Number(m[1]) : Date.parse(v ?? '');
-}
-
-/** The comments on a CRM sandbox ticket, through the Zendesk Ticket Comments API. */
-async function ticketComments(crmUrl: string, ticketId: number) {
-  const res = await axios.get<{ comments: { body: string; public: boolean }[] }>(
-    `${crmUrl}/api/v2/tickets/${ticketId}/comments.json`,
-    { auth: { username: 'agent@sandbox.zendesk.test/token', password: 'sandbox' } },
-  );
-  return res.data.comments;
 }
 
 const drifted = (body: string) =>

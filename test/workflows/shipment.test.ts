@@ -21,6 +21,7 @@ import {
   erpBilling,
   erpMilestones,
   setErpRules,
+  ticketComments,
 } from '../support/inspect.js';
 import { startStack, type Stack } from '../support/stack.js';
 import axios from 'axios';
@@ -639,6 +640,13 @@ describe('operator actions and SLA escalations on the real dev server with the s
           .sort(),
       )
       .toEqual([false, true]);
+    // The first escalation was solved because the driver started, and its ticket says so, not that the attempt ended.
+    const solved = (await crmCases(stack.crm.url, workflowId)).find(
+      (c) => c.kind === 'sla_breached' && c.status === 'solved',
+    );
+    const closing = (await ticketComments(stack.crm.url, solved!.ticketId)).at(-1)?.body;
+    expect(closing).toContain('The driver started the stop');
+    expect(closing).not.toContain('The attempt has an outcome');
     expect(await duplicateEffects(stack.crm.url)).toEqual([]);
   });
 

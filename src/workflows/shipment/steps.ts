@@ -158,7 +158,13 @@ export async function awaitOutcome(run: ShipmentRun) {
     }
     const woken = await waitWithSla(run, 'missing_pod', changed);
     if (woken === 'default') return missingPodDefault(run);
-    if (s.phase !== phase) await endSla(run, 'missing_pod', 'resolved', 'The attempt has an outcome.');
+    if (s.phase === phase) return;
+    // The driver starting the stop ends this wait too; the next one, still without proof, has a clock of its own.
+    const started = s.phase === 'in_transit' && !s.progress.outcome;
+    const note = started
+      ? 'The driver started the stop: the proof of delivery is awaited under a new SLA.'
+      : 'The attempt has an outcome.';
+    await endSla(run, 'missing_pod', 'resolved', note);
     return;
   }
   const podDeadline = new Date(Date.parse(s.window.end) + settings.missingPodMinutes * 60_000).toISOString();
