@@ -103,7 +103,7 @@ describe('chaos command line: topology', () => {
     const { code, seen } = await parse([]);
     expect(code).toBe(0);
     expect(seen).toMatchObject({ backend: 'devserver', gateways: 1, workers: 1, shipments: 200 });
-    expect(seen).toMatchObject({ scale: 720, timeoutSeconds: 660 });
+    expect(seen).toMatchObject({ scale: 720, timeoutSeconds: 1020 });
   });
 
   it('when a large campaign gives no scale or timeout then its day runs slower and is given an hour', async () => {
