@@ -29,10 +29,12 @@ const DEFAULT_SCALE = 720;
 const LARGE_SCALE = 120;
 /**
  * A failed first attempt comes back on the customer's next service day, up to a week later (a customer
- * served on Tuesdays only, a Friday start before a weekend): 8 simulated days at ×720, and a minute more.
+ * served on Tuesdays only, a Friday start before a weekend): the campaign waits 8 simulated days at most.
  */
-const DEFAULT_TIMEOUT = 1020;
-const LARGE_TIMEOUT = 3600;
+const WAIT_DAYS = 8;
+/** The default wait at a scale: 8 simulated days in real seconds, and a minute more. */
+const defaultTimeoutSeconds = (scale: number) => Math.ceil((WAIT_DAYS * 86_400) / scale) + 60;
+const MAX_TIMEOUT = 14_400;
 
 /** The command line of `npm run chaos`; `run` plays the campaign and returns the exit code. */
 export function chaosCommand(run: (opts: ChaosOptions) => Promise<number>) {
@@ -47,8 +49,8 @@ export function chaosCommand(run: (opts: ChaosOptions) => Promise<number>) {
     )
     .option(
       '--timeout <seconds>',
-      `give up waiting for shipments this long after simulated 04:00 (default ${DEFAULT_TIMEOUT}; ${LARGE_TIMEOUT} above ${LARGE_CAMPAIGN} shipments)`,
-      numberIn('--timeout', 150, 3600, true),
+      `give up waiting for shipments this long after simulated 04:00 (default ${WAIT_DAYS} simulated days: ${defaultTimeoutSeconds(DEFAULT_SCALE)} at ×${DEFAULT_SCALE}, ${defaultTimeoutSeconds(LARGE_SCALE)} at ×${LARGE_SCALE})`,
+      numberIn('--timeout', 150, MAX_TIMEOUT, true),
     )
     .addOption(
       new Option(
@@ -78,12 +80,13 @@ export function chaosCommand(run: (opts: ChaosOptions) => Promise<number>) {
         gateways: number;
         workers: number;
       }) => {
+        const scale = o.scale ?? (o.shipments > LARGE_CAMPAIGN ? LARGE_SCALE : DEFAULT_SCALE);
         process.exitCode = await run({
           shipments: o.shipments,
           seed: o.seed,
-          scale: o.scale ?? (o.shipments > LARGE_CAMPAIGN ? LARGE_SCALE : DEFAULT_SCALE),
+          scale,
           json: o.json === true,
-          timeoutSeconds: o.timeout ?? (o.shipments > LARGE_CAMPAIGN ? LARGE_TIMEOUT : DEFAULT_TIMEOUT),
+          timeoutSeconds: o.timeout ?? Math.min(MAX_TIMEOUT, defaultTimeoutSeconds(scale)),
           backend: o.backend,
           gateways: o.gateways,
           workers: o.workers,

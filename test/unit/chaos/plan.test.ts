@@ -106,11 +106,15 @@ describe('chaos command line: topology', () => {
     expect(seen).toMatchObject({ scale: 720, timeoutSeconds: 1020 });
   });
 
-  it('when a large campaign gives no scale or timeout then its day runs slower and is given an hour', async () => {
+  it('when a large campaign gives no scale or timeout then its day runs slower and it waits 8 simulated days at its scale', async () => {
     const { seen } = await parse(['--shipments', '1000']);
-    expect(seen).toMatchObject({ shipments: 1000, scale: 120, timeoutSeconds: 3600 });
+    expect(seen).toMatchObject({ shipments: 1000, scale: 120, timeoutSeconds: 5820 });
     const { seen: chosen } = await parse(['--shipments', '1000', '--scale', '180']);
-    expect(chosen).toMatchObject({ scale: 180, timeoutSeconds: 3600 });
+    expect(chosen).toMatchObject({ scale: 180, timeoutSeconds: 3900 });
+    const { seen: slowest } = await parse(['--scale', '60']);
+    expect(slowest).toMatchObject({ scale: 60, timeoutSeconds: 11580 });
+    const { seen: given } = await parse(['--shipments', '1000', '--timeout', '2400']);
+    expect(given).toMatchObject({ scale: 120, timeoutSeconds: 2400 });
   });
 
   it('when the scale-out campaign is asked for then backend, gateways and workers are taken', async () => {
