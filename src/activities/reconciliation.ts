@@ -18,8 +18,7 @@ import {
   type ShipmentResult,
   type ShipmentStatus,
 } from '../workflows/shipment/contract.js';
-import { SHIPMENT_WORKFLOW_TYPE } from '../workflows/shipment/contract.js';
-import { taskQueues } from '../workflows/task-queues.js';
+import { shipmentsQuery } from '../workflows/shipment/search-attributes.js';
 import { grpcCodeOf } from '../platform/temporal-client.js';
 import { classified } from './failures.js';
 
@@ -101,13 +100,12 @@ function heartbeat(details: unknown) {
 /** The visibility query of a day's shipments on this deployment's task queue, optionally one region's. */
 export function dayShipmentsQuery(date: string, region: string | undefined, prefix: string): string {
   const next = new Date(Date.parse(`${date}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
-  return [
-    `WorkflowType = '${SHIPMENT_WORKFLOW_TYPE}'`,
-    `TaskQueue = '${taskQueues(prefix).shipments}'`,
+  return shipmentsQuery(
+    prefix,
     `DeliveryDate >= '${date}T00:00:00Z'`,
     `DeliveryDate < '${next}T00:00:00Z'`,
     ...(region ? [`Region = '${region}'`] : []),
-  ].join(' AND ');
+  );
 }
 
 /**

@@ -4,14 +4,8 @@ import { simAt, type ClockSettings } from '../domain/clock.js';
 import { isDispatchEvent, type CanonicalEvent } from '../domain/events.js';
 import type { AppLogger } from '../platform/logger.js';
 import type { OdsEvent, StopChange, Store } from '../storage/store.js';
-import {
-  deliveryIdOf,
-  SHIPMENT_WORKFLOW_TYPE,
-  statusQuery,
-  type ShipmentStatus,
-} from '../workflows/shipment/contract.js';
-import { SA } from '../workflows/shipment/search-attributes.js';
-import { taskQueues } from '../workflows/task-queues.js';
+import { deliveryIdOf, statusQuery, type ShipmentStatus } from '../workflows/shipment/contract.js';
+import { SA, shipmentsQuery } from '../workflows/shipment/search-attributes.js';
 import type { CrmCaseRecord } from '../integrations/crm/adapter.js';
 import type { DispatchTaskRecord } from '../integrations/dispatch/adapter.js';
 import { errorText } from './forwarder.js';
@@ -442,15 +436,10 @@ export class OdsProjector {
    * closed after `closedSince` (a shipment can start and close between two passes).
    */
   private listQuery(running: boolean, closedSince?: Date): string {
-    const queue = taskQueues(this.d.taskQueuePrefix).shipments;
     const live = closedSince
       ? `(ExecutionStatus = 'Running' OR CloseTime > '${closedSince.toISOString()}')`
       : `ExecutionStatus = 'Running'`;
-    return [
-      `WorkflowType = '${SHIPMENT_WORKFLOW_TYPE}'`,
-      `TaskQueue = '${queue}'`,
-      ...(running ? [live] : []),
-    ].join(' AND ');
+    return shipmentsQuery(this.d.taskQueuePrefix, ...(running ? [live] : []));
   }
 
   /**

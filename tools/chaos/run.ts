@@ -6,7 +6,7 @@ import axios from 'axios';
 import { realDuration, simAt } from '../../src/domain/clock.js';
 import { loadConfig, secret } from '../../src/platform/config.js';
 import { openStore, SQLITE_FILE_NAME, type Store } from '../../src/storage/store.js';
-import { SHIPMENT_WORKFLOW_TYPE } from '../../src/workflows/shipment/messages.js';
+import { shipmentsQuery } from '../../src/workflows/shipment/search-attributes.js';
 import { taskQueues } from '../../src/workflows/task-queues.js';
 import { operatorFor, playDay, progressLine, releaseDay, type DayOperator } from '../day/play.js';
 import { startFullStack, type FullStack } from '../stack.js';
@@ -51,18 +51,13 @@ export function startDelayFor(t: Pick<ChaosOptions, 'backend' | 'gateways' | 'wo
 }
 
 /**
- * Running shipments on `queue` whose delivery day has not ended at the simulated time `simMs` (visibility's
+ * Running shipments of the campaign whose delivery day has not ended at the simulated time `simMs` (visibility's
  * `DeliveryDate` is the day's start): a reattempt planned for a later service day.
  */
-async function withDayAhead(stack: FullStack, queue: string, simMs: number): Promise<number> {
+async function withDayAhead(stack: FullStack, simMs: number): Promise<number> {
   const dayEndedBefore = new Date(simMs - 24 * 3600_000).toISOString();
   const { count } = await stack.client.workflow.count(
-    [
-      `WorkflowType = '${SHIPMENT_WORKFLOW_TYPE}'`,
-      `TaskQueue = '${queue}'`,
-      `ExecutionStatus = 'Running'`,
-      `DeliveryDate > '${dayEndedBefore}'`,
-    ].join(' AND '),
+    shipmentsQuery(undefined, `ExecutionStatus = 'Running'`, `DeliveryDate > '${dayEndedBefore}'`),
   );
   return count;
 }
@@ -510,7 +505,7 @@ async function campaign(
         if (campaignDone && Date.now() - lastChange > stallMs) {
           // A reattempt on the customer's next service day can lie days ahead (a weekend, two service days
           // a week): those shipments are waiting, not stuck, and the wait goes on (within --timeout).
-          const ahead = await withDayAhead(stack, queue, simAt(clock, Date.now())).catch(() => 0);
+          const ahead = await withDayAhead(stack, simAt(clock, Date.now())).catch(() => 0);
           if (ahead > 0) {
             say(`+${ctx.offset()} s  ${ahead} open shipment(s) wait for a later delivery day; waiting on`);
             lastChange = Date.now();
