@@ -331,6 +331,7 @@ export const configSchema = z.object({
   SHIPSYNC_WORKER_WORKFLOW_SLOTS: z.coerce.number().int().min(1).max(1000).default(40),
   SHIPSYNC_WORKER_NONSTICKY_POLL_RATIO: z.coerce.number().min(0.1).max(0.9).default(0.5),
   SHIPSYNC_WORKER_METRICS_PORT: port.optional(),
+  SHIPSYNC_WORKFLOW_STACK_TRACES: flag.default(false),
   SHIPSYNC_PAYLOAD_KEY: z
     .string()
     .refine(

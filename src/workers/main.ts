@@ -114,6 +114,7 @@ async function main() {
     geocoder: new ZipGeocoder(),
     cacheSize: config.SHIPSYNC_WORKER_CACHE_SIZE,
     workflowSlots: config.SHIPSYNC_WORKER_WORKFLOW_SLOTS,
+    workflowStackTraces: config.SHIPSYNC_WORKFLOW_STACK_TRACES,
     nonStickyPollRatio: config.SHIPSYNC_WORKER_NONSTICKY_POLL_RATIO,
     dataConverter: dataConverterFromConfig(config),
     deadLetters: async () => (await store()).deadLetters,
@@ -125,6 +126,7 @@ async function main() {
       temporal: config.SHIPSYNC_TEMPORAL_ADDRESS,
       transport: describeTemporalConnection(temporal),
       allocator,
+      workflowStackTraces: config.SHIPSYNC_WORKFLOW_STACK_TRACES,
     },
     'workers running',
   );

@@ -25,6 +25,7 @@ import {
 import type { ShipmentSettings } from '../workflows/shipment/contract.js';
 import { taskQueues } from '../workflows/task-queues.js';
 import { temporalConnectError } from '../platform/temporal-client.js';
+import { withoutWorkflowStackTraces } from './stack-traces.js';
 
 /** True when this module runs compiled from `dist/src/` (`npm run build`), false when run from source. */
 const COMPILED = import.meta.url.endsWith('.js');
@@ -124,6 +125,11 @@ export interface WorkerDeps {
   identity?: string;
   cacheSize?: number;
   workflowSlots?: number;
+  /**
+   * The SDK's promise hook behind the `__stack_trace` query (the Web UI's Stack Trace tab); off unless true,
+   * as `SHIPSYNC_WORKFLOW_STACK_TRACES` is (see stack-traces.ts).
+   */
+  workflowStackTraces?: boolean;
   /** Share of workflow-task pollers on the shared (non-sticky) queue; 0.5 unless given. */
   nonStickyPollRatio?: number;
   /** Encrypting data converter (see src/platform/codec.ts); the default converter when absent. */
@@ -202,7 +208,7 @@ export async function createWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     dataConverter: deps.dataConverter,
     ...(deps.identity ? { identity: deps.identity } : {}),
   };
-  const workers = await Promise.all([
+  const createShipmentWorker = (): Promise<Worker> =>
     Worker.create({
       ...common,
       taskQueue: q.shipments,
@@ -231,7 +237,9 @@ export async function createWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
       // where every one of them is a full replay (a dead worker's sticky queue is given up by the server as
       // soon as it has no poller, whatever this says).
       stickyQueueScheduleToStartTimeout: '60s',
-    }),
+    });
+  const workers = await Promise.all([
+    deps.workflowStackTraces ? createShipmentWorker() : withoutWorkflowStackTraces(createShipmentWorker),
     Worker.create({
       ...common,
       taskQueue: q.erp,

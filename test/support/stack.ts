@@ -127,6 +127,8 @@ export async function startStack(
     dataConverter?: DataConverter;
     /** How long the workers keep the ERP's condition records (the adapter's default when absent). */
     priceListTtlMs?: number;
+    /** The SDK's workflow stack traces (the workers' default, as the product's, is off). */
+    workflowStackTraces?: boolean;
   } = {},
 ): Promise<Stack> {
   const address = opts.address ?? temporalAddress();
@@ -169,6 +171,7 @@ export async function startStack(
       dataConverter,
       deadLetters: async () => store.deadLetters,
       reconciliationReports: async () => store.reconciliation,
+      ...(opts.workflowStackTraces === undefined ? {} : { workflowStackTraces: opts.workflowStackTraces }),
     });
     return { connection, client, workers };
   };

@@ -2,14 +2,15 @@ import { fileURLToPath } from 'node:url';
 import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import { loadConfig } from '../../src/platform/config.js';
 import { capWorkflowThreadHeap, QUEUE_LIMITS } from '../../src/workers/workers.js';
+import { withoutWorkflowStackTraces } from '../../src/workers/stack-traces.js';
 import { taskQueues } from '../../src/workflows/task-queues.js';
 import { createBenchActivities } from './workflows/activities.js';
 import { BASELINE_TASK_QUEUE_PREFIX } from './workflows/contract.js';
 
 /*
  * The baseline worker, a process of its own so its memory and CPU are measured alone: the bare-Temporal
- * workflow with no-op activities, configured like the shipment worker (same slots, cache, workflow-thread heap
- * and per-queue limits). Started by the bench with SHIPSYNC_TEMPORAL_ADDRESS and BENCH_BASELINE_METRICS_PORT.
+ * workflow with no-op activities, configured like the shipment worker (same slots, cache, workflow-thread heap,
+ * workflow stack traces and per-queue limits). Started by the bench with SHIPSYNC_TEMPORAL_ADDRESS and BENCH_BASELINE_METRICS_PORT.
  */
 
 const BASELINE_WORKFLOWS = fileURLToPath(new URL('./workflows/workflow.ts', import.meta.url));
@@ -33,7 +34,7 @@ async function runBaselineWorker(): Promise<void> {
     logger: new DefaultLogger('ERROR'),
   });
   capWorkflowThreadHeap(config.SHIPSYNC_WORKER_HEAP_MB);
-  const workers = await Promise.all([
+  const createWorkflowWorker = () =>
     Worker.create({
       ...common,
       taskQueue: q.shipments,
@@ -42,7 +43,11 @@ async function runBaselineWorker(): Promise<void> {
       maxConcurrentWorkflowTaskExecutions: config.SHIPSYNC_WORKER_WORKFLOW_SLOTS,
       maxConcurrentActivityTaskExecutions: 20,
       stickyQueueScheduleToStartTimeout: '10s',
-    }),
+    });
+  const workers = await Promise.all([
+    config.SHIPSYNC_WORKFLOW_STACK_TRACES
+      ? createWorkflowWorker()
+      : withoutWorkflowStackTraces(createWorkflowWorker),
     ...(['erp', 'dispatch', 'crm'] as const).map((k) =>
       Worker.create({
         ...common,

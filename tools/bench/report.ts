@@ -11,6 +11,7 @@ export function printReport(r: {
   rescheduleRoundTripMs: ReturnType<typeof p50p99> & { stages?: Record<string, ReturnType<typeof p50p99>> };
   peakRssMiB: { worker?: number; gateway?: number };
   workerAllocator?: string;
+  workflowStackTraces?: boolean;
   vendorRequests?: Record<
     'erp' | 'dispatch' | 'crm',
     { requests: number; perShipment?: number; budget: string; budgetShare?: number }
@@ -52,6 +53,10 @@ export function printReport(r: {
     }),
     ['peak RSS worker / gateway', `${r.peakRssMiB.worker} / ${r.peakRssMiB.gateway} MiB`],
     ['worker allocator', r.workerAllocator ?? '-'],
+    [
+      'workflow stack traces',
+      r.workflowStackTraces === undefined ? '-' : r.workflowStackTraces ? 'on' : 'off',
+    ],
     ['state transitions/s', String(r.temporal.stateTransitionsPerSecond)],
     ['inbox backlog at end', String(r.inboxBacklogAtEnd)],
     [

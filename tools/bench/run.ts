@@ -7,7 +7,7 @@ import getPort from 'get-port';
 import { nextServiceWindow } from '../../src/domain/service-days.js';
 import { realDuration, simAt } from '../../src/domain/clock.js';
 import type { Order } from '../../src/domain/model.js';
-import { loadConfig, sandboxToken } from '../../src/platform/config.js';
+import { configSchema, loadConfig, sandboxToken } from '../../src/platform/config.js';
 import { QUEUE_LIMITS } from '../../src/workers/workers.js';
 import {
   shipmentWorkflowId,
@@ -486,6 +486,10 @@ export async function runFull(o: BenchOptions, say: (l: string) => void): Promis
       vendorRequests,
       peakRssMiB: { worker: mib(peakRssBytes(workerStatus)), gateway: mib(peakRssBytes(gatewayStatus)) },
       workerAllocator,
+      // The worker's and the baseline worker's setting (both read the bench's environment).
+      workflowStackTraces: configSchema.shape.SHIPSYNC_WORKFLOW_STACK_TRACES.parse(
+        process.env.SHIPSYNC_WORKFLOW_STACK_TRACES,
+      ),
       cpuSeconds: cpu,
       cpuSecondsPerShipment: {
         workerGatewayTemporal: round(oursCpuPerShipment, 3),
