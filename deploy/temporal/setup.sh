@@ -1,10 +1,13 @@
 #!/bin/sh
 # One-shot (temporalio/admin-tools): waits for the Temporal frontend, creates the namespace when missing and
 # registers every search attribute of SEARCH_ATTRIBUTES ("Name=Type ...", from src/domain/search-attributes.ts)
-# that the namespace lacks, then waits until all are listed. Safe to run on every `up`.
+# that the namespace lacks, then waits until all are listed. Safe to run on every `up`. When it created anything,
+# it waits a further CACHE_SECONDS (65) before it exits: the server's services cache the namespace and the
+# search attribute types for up to a minute (dynamicconfig.yaml), and the workers start after this job.
 set -eu
 : "${TEMPORAL_ADDRESS:?}" "${NAMESPACE:?}" "${SEARCH_ATTRIBUTES:?}"
-: "${NAMESPACE_RETENTION:=72h}" "${WAIT_SECONDS:=120}"
+: "${NAMESPACE_RETENTION:=72h}" "${WAIT_SECONDS:=120}" "${CACHE_SECONDS:=65}"
+created=0
 
 deadline=$(($(date +%s) + WAIT_SECONDS))
 wait_for() {
@@ -26,6 +29,7 @@ if temporal operator namespace describe --address "$TEMPORAL_ADDRESS" -n "$NAMES
 else
   temporal operator namespace create --address "$TEMPORAL_ADDRESS" -n "$NAMESPACE" --retention "$NAMESPACE_RETENTION"
   echo "created namespace $NAMESPACE (retention $NAMESPACE_RETENTION)"
+  created=1
 fi
 wait_for "namespace $NAMESPACE" temporal operator namespace describe --address "$TEMPORAL_ADDRESS" -n "$NAMESPACE"
 
@@ -43,6 +47,7 @@ for pair in $SEARCH_ATTRIBUTES; do
       temporal operator search-attribute create --address "$TEMPORAL_ADDRESS" -n "$NAMESPACE" \
         --name "$name" --type "$type"
       echo "registered search attribute $name ($type)"
+      created=1
       ;;
   esac
 done
@@ -54,4 +59,8 @@ all_listed() {
   done
 }
 wait_for "search attributes to be listed" all_listed
+if [ "$created" = 1 ]; then
+  echo "waiting ${CACHE_SECONDS}s for every Temporal service to load the new namespace settings"
+  sleep "$CACHE_SECONDS"
+fi
 echo "namespace $NAMESPACE is ready with: $SEARCH_ATTRIBUTES"

@@ -274,13 +274,17 @@ async function cli(cliPath: string, target: CliTarget, args: string[]): Promise<
   return stdout;
 }
 
-/** Creates the namespace if missing (already-exists is fine) and waits until the frontend serves it. */
+/**
+ * Creates the namespace if missing (already-exists is fine) and waits until the frontend serves it; true when
+ * this call created it.
+ */
 export async function ensureNamespace(
   cliPath: string,
   address: CliTarget,
   namespace: string,
   retention = '72h',
-): Promise<void> {
+): Promise<boolean> {
+  let created = true;
   try {
     await cli(cliPath, address, [
       'operator',
@@ -293,18 +297,23 @@ export async function ensureNamespace(
     ]);
   } catch (err) {
     if (!isAlreadyExists(err)) throw err;
+    created = false;
   }
   await retryUntil(`namespace ${namespace}`, 30_000, () =>
     cli(cliPath, address, ['operator', 'namespace', 'describe', '-n', namespace]),
   );
+  return created;
 }
 
-/** Registers every shipsync search attribute missing from the namespace and waits until all are listed. */
+/**
+ * Registers every shipsync search attribute missing from the namespace and waits until all are listed; true
+ * when any was missing.
+ */
 export async function ensureSearchAttributes(
   cliPath: string,
   address: CliTarget,
   namespace: string,
-): Promise<void> {
+): Promise<boolean> {
   const listed = async () => {
     const out = await cli(cliPath, address, [
       'operator',
@@ -333,11 +342,18 @@ export async function ensureSearchAttributes(
     const absent = Object.keys(SEARCH_ATTRIBUTES).filter((name) => !now.includes(`"${name}"`));
     if (absent.length > 0) throw new Error(`not yet listed: ${absent.join(', ')}`);
   });
+  return missing.length > 0;
 }
 
 /**
  * Starts `temporal-server start` with the checked-in config on PostgreSQL, waits until the frontend is healthy,
  * then registers the namespace and every search attribute; the schemas must be set up already.
+ *
+ * When it had to register any of them (a new database), it starts the server once more. Its services cache
+ * the namespace and the search attributes for up to a minute, and the dynamic config no longer forces a
+ * database read on every use (`system.forceSearchAttributesCacheRefreshOnRead`), so a service that read
+ * them before the registration would refuse a shipment's search attributes until then; a fresh start reads
+ * them from the database.
  */
 export async function startPostgresServer(options: PostgresServerOptions = {}): Promise<PostgresServer> {
   const say = options.say ?? (() => {});
@@ -361,61 +377,89 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
   const ownsRunDir = o.runDir === undefined;
   mkdirSync(join(runDir, 'config'), { recursive: true });
   writeFileSync(join(runDir, 'config', 'shipsync.yaml'), renderServerConfig(o), { mode: 0o600 });
-  const child = spawn(o.serverPath, serverArgs(runDir), { cwd: runDir, stdio: ['ignore', 'pipe', 'pipe'] });
   let tail = '';
-  const onChunk = (chunk: Buffer) => {
-    const text = chunk.toString();
-    tail = (tail + text).slice(-6000);
-    if (o.onLog) for (const line of text.split('\n')) if (line.trim()) o.onLog(line);
+  let restarting = false;
+  // Resolves when a server process exits other than for the restart below.
+  let onUnexpectedExit: () => void = () => {};
+  const unexpectedExit = new Promise<void>((resolve) => (onUnexpectedExit = resolve));
+  const launch = () => {
+    const child = spawn(o.serverPath, serverArgs(runDir), { cwd: runDir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const onChunk = (chunk: Buffer) => {
+      const text = chunk.toString();
+      tail = (tail + text).slice(-6000);
+      if (o.onLog) for (const line of text.split('\n')) if (line.trim()) o.onLog(line);
+    };
+    child.stdout?.on('data', onChunk);
+    child.stderr?.on('data', onChunk);
+    const exited = new Promise<number | null>((resolve) =>
+      child.once('exit', (code) => {
+        if (!restarting) {
+          if (ownsRunDir) rmSync(runDir, { recursive: true, force: true });
+          onUnexpectedExit();
+        }
+        resolve(code);
+      }),
+    );
+    const stop = async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+        await exited;
+        clearTimeout(timer);
+      }
+    };
+    return { child, exited, stop };
   };
-  child.stdout?.on('data', onChunk);
-  child.stderr?.on('data', onChunk);
-  const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => {
-      if (ownsRunDir) rmSync(runDir, { recursive: true, force: true });
-      resolve(code);
-    }),
-  );
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      await exited;
-      clearTimeout(timer);
-    }
-  };
+  let server = launch();
   const target: CliTarget = o.tls ? { address, tlsArgs: cliTlsArgs(o.tls) } : address;
-  const ready = (async () => {
+  const healthy = async () => {
     await waitForPort(ip, o.ports.frontend, 60_000);
-    timings.listeningMs = Date.now() - spawned;
     await retryUntil('frontend health check', 60_000, () =>
       cli(o.cliPath, target, ['operator', 'cluster', 'health']),
     );
+  };
+  const ready = async () => {
+    await healthy();
+    timings.listeningMs = Date.now() - spawned;
     timings.healthyMs = Date.now() - spawned;
-    await ensureNamespace(o.cliPath, target, namespace, o.retention);
+    const namespaceCreated = await ensureNamespace(o.cliPath, target, namespace, o.retention);
     timings.namespaceMs = Date.now() - spawned;
-    await ensureSearchAttributes(o.cliPath, target, namespace);
+    const attributesCreated = await ensureSearchAttributes(o.cliPath, target, namespace);
+    if (namespaceCreated || attributesCreated) {
+      restarting = true;
+      await server.stop();
+      restarting = false;
+      server = launch();
+      await healthy();
+      await retryUntil(`namespace ${namespace}`, 30_000, () =>
+        cli(o.cliPath, target, ['operator', 'namespace', 'describe', '-n', namespace]),
+      );
+    }
     timings.searchAttributesMs = Date.now() - spawned;
-  })();
+  };
   let outcome: 'ready' | 'exited';
+  const starting = ready();
   try {
-    outcome = await Promise.race([ready.then(() => 'ready' as const), exited.then(() => 'exited' as const)]);
+    outcome = await Promise.race([
+      starting.then(() => 'ready' as const),
+      unexpectedExit.then(() => 'exited' as const),
+    ]);
   } catch (err) {
-    await stop();
+    await server.stop();
     throw new Error(`temporal server did not become ready: ${errorText(err)}\n${tail.trim()}`);
   }
   if (outcome === 'exited') {
-    ready.catch(() => {});
-    throw new Error(`temporal server exited during start (code ${child.exitCode}): ${tail.trim()}`);
+    starting.catch(() => {});
+    throw new Error(`temporal server exited during start (code ${server.child.exitCode}): ${tail.trim()}`);
   }
   return {
     address,
     ports: o.ports,
     namespace,
     runDir,
-    process: child,
+    process: server.child,
     ...(o.tls ? { tls: o.tls } : {}),
     timings,
-    stop,
+    stop: () => server.stop(),
   };
 }
