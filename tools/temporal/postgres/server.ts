@@ -414,13 +414,13 @@ export async function startPostgresServer(options: PostgresServerOptions = {}): 
   const target: CliTarget = o.tls ? { address, tlsArgs: cliTlsArgs(o.tls) } : address;
   const healthy = async () => {
     await waitForPort(ip, o.ports.frontend, 60_000);
+    timings.listeningMs ||= Date.now() - spawned;
     await retryUntil('frontend health check', 60_000, () =>
       cli(o.cliPath, target, ['operator', 'cluster', 'health']),
     );
   };
   const ready = async () => {
     await healthy();
-    timings.listeningMs = Date.now() - spawned;
     timings.healthyMs = Date.now() - spawned;
     const namespaceCreated = await ensureNamespace(o.cliPath, target, namespace, o.retention);
     timings.namespaceMs = Date.now() - spawned;
