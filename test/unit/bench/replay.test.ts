@@ -1,29 +1,12 @@
-import { execFile } from 'node:child_process';
 import { readdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const run = promisify(execFile);
+import { runBenchTool } from './run-tool.js';
 const STORED = readdirSync(new URL('../../replay/histories', import.meta.url)).filter((f) =>
   f.endsWith('.json'),
 ).length;
 
 /** `npm run bench:replay -- <args>`: exit code, stdout and stderr. */
-async function bench(args: string[]) {
-  try {
-    const { stdout, stderr } = await run(
-      process.execPath,
-      ['--import', 'tsx', 'tools/bench/replay.ts', ...args],
-      { cwd: ROOT, timeout: 300_000 },
-    );
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
-}
+const bench = (args: string[]) => runBenchTool('replay.ts', args, 300_000);
 
 describe('bench:replay', () => {
   it('when run then every stored history replays with stack traces on and off, and each round reports CPU per history', async () => {

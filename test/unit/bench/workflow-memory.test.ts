@@ -1,25 +1,8 @@
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const run = promisify(execFile);
+import { runBenchTool } from './run-tool.js';
 
 /** `npm run bench:workflow-memory -- <args>`: exit code, stdout and stderr. */
-async function probe(args: string[]) {
-  try {
-    const { stdout, stderr } = await run(
-      process.execPath,
-      ['--import', 'tsx', 'tools/bench/workflow-memory.ts', ...args],
-      { cwd: ROOT, timeout: 120_000 },
-    );
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
-}
+const probe = (args: string[]) => runBenchTool('workflow-memory.ts', args);
 
 describe('bench:workflow-memory', () => {
   it('when the shipment and baseline bundles are measured then each cached workflow holds heap, and a shipment more than the bare baseline', async () => {
