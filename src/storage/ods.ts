@@ -302,31 +302,35 @@ export class OdsRepository {
       updated_at: s.updatedAt,
     };
     const firstSeen = ['published_at', 'assigned_at', 'delivered_at', 'billed_at', 'closed_at'] as const;
-    await this.db.kysely
-      .insertInto('ods_shipments')
-      .values(row)
-      .onConflict((oc) =>
-        oc.column('shipment_id').doUpdateSet(() => {
-          const { shipment_id: _id, ...rest } = row;
-          const set: Record<string, unknown> = { ...rest };
-          const keep = (first: string, then: string) => sql`coalesce(${sql.ref(first)}, ${sql.ref(then)})`;
-          for (const c of firstSeen) set[c] = keep(`ods_shipments.${c}`, `excluded.${c}`);
-          if (s.vendorPublishedAt) set.published_at = sql.ref('excluded.published_at');
-          // A driver known from an assignment event stays when the status does not name one.
-          set.driver_id = keep('excluded.driver_id', 'ods_shipments.driver_id');
-          set.route_id = keep('excluded.route_id', 'ods_shipments.route_id');
-          return set;
-        }),
-      )
-      .execute();
-    // Stops not reached yet follow a moved window; stops recorded before the window was known get it now.
-    await this.db.kysely
-      .updateTable('ods_stops')
-      .set({ window_start: s.windowStart, window_end: s.windowEnd })
-      .where('shipment_id', '=', s.shipmentId)
-      .where((eb) => eb.or([eb('arrived_at', 'is', null), eb('window_start', 'is', null)]))
-      .execute();
-    await refreshDerived(this.db.kysely, this.db.backend, s.shipmentId);
+    // One transaction: the row, its stops' windows and the derived columns are written together (on SQLite
+    // one commit instead of five, each a sync to disk on the gateway's event loop).
+    await writeTransaction(this.db, async (trx) => {
+      await trx
+        .insertInto('ods_shipments')
+        .values(row)
+        .onConflict((oc) =>
+          oc.column('shipment_id').doUpdateSet(() => {
+            const { shipment_id: _id, ...rest } = row;
+            const set: Record<string, unknown> = { ...rest };
+            const keep = (first: string, then: string) => sql`coalesce(${sql.ref(first)}, ${sql.ref(then)})`;
+            for (const c of firstSeen) set[c] = keep(`ods_shipments.${c}`, `excluded.${c}`);
+            if (s.vendorPublishedAt) set.published_at = sql.ref('excluded.published_at');
+            // A driver known from an assignment event stays when the status does not name one.
+            set.driver_id = keep('excluded.driver_id', 'ods_shipments.driver_id');
+            set.route_id = keep('excluded.route_id', 'ods_shipments.route_id');
+            return set;
+          }),
+        )
+        .execute();
+      // Stops not reached yet follow a moved window; stops recorded before the window was known get it now.
+      await trx
+        .updateTable('ods_stops')
+        .set({ window_start: s.windowStart, window_end: s.windowEnd })
+        .where('shipment_id', '=', s.shipmentId)
+        .where((eb) => eb.or([eb('arrived_at', 'is', null), eb('window_start', 'is', null)]))
+        .execute();
+      await refreshDerived(trx, this.db.backend, s.shipmentId);
+    });
   }
 
   /**
@@ -347,33 +351,35 @@ export class OdsRepository {
       .execute();
     const keyOf = (c: { caseId?: string; kind: string }) => `${shipmentId}:${c.caseId ?? c.kind}`;
     const wanted = new Map(open.map((c) => [keyOf(c), c]));
-    const opened: string[] = [];
-    for (const [key, c] of wanted) {
-      if (stored.some((s) => s.case_key === key)) continue;
-      const r = await this.db.kysely
-        .insertInto('ods_cases')
-        .values({
-          case_key: key,
-          shipment_id: shipmentId,
-          case_id: c.caseId ?? null,
-          kind: c.kind,
-          region,
-          opened_at: now,
-        })
-        .onConflict((oc) => oc.column('case_key').doNothing())
-        .executeTakeFirst();
-      if (Number(r.numInsertedOrUpdatedRows ?? 0) > 0) opened.push(key);
-    }
+    const fresh = [...wanted].filter(([key]) => !stored.some((s) => s.case_key === key));
     const resolved = stored.filter((s) => !wanted.has(s.case_key)).map((s) => s.case_key);
-    if (resolved.length > 0)
-      await this.db.kysely
-        .updateTable('ods_cases')
-        .set({ resolved_at: now })
-        .where('case_key', 'in', resolved)
-        .where('resolved_at', 'is', null)
-        .execute();
-    if (opened.length > 0 || resolved.length > 0)
-      await refreshDerived(this.db.kysely, this.db.backend, shipmentId);
+    const opened: string[] = [];
+    if (fresh.length === 0 && resolved.length === 0) return { opened, resolved };
+    await writeTransaction(this.db, async (trx) => {
+      for (const [key, c] of fresh) {
+        const r = await trx
+          .insertInto('ods_cases')
+          .values({
+            case_key: key,
+            shipment_id: shipmentId,
+            case_id: c.caseId ?? null,
+            kind: c.kind,
+            region,
+            opened_at: now,
+          })
+          .onConflict((oc) => oc.column('case_key').doNothing())
+          .executeTakeFirst();
+        if (Number(r.numInsertedOrUpdatedRows ?? 0) > 0) opened.push(key);
+      }
+      if (resolved.length > 0)
+        await trx
+          .updateTable('ods_cases')
+          .set({ resolved_at: now })
+          .where('case_key', 'in', resolved)
+          .where('resolved_at', 'is', null)
+          .execute();
+      await refreshDerived(trx, this.db.backend, shipmentId);
+    });
     return { opened, resolved };
   }
 
@@ -425,12 +431,14 @@ export class OdsRepository {
 
   /** Sets the publication time a vendor recorded (dispatch's task creation), replacing the first-seen one. */
   async setPublishedAt(shipmentId: string, at: string): Promise<void> {
-    await this.db.kysely
-      .updateTable('ods_shipments')
-      .set({ published_at: at })
-      .where('shipment_id', '=', shipmentId)
-      .execute();
-    await refreshDerived(this.db.kysely, this.db.backend, shipmentId);
+    await writeTransaction(this.db, async (trx) => {
+      await trx
+        .updateTable('ods_shipments')
+        .set({ published_at: at })
+        .where('shipment_id', '=', shipmentId)
+        .execute();
+      await refreshDerived(trx, this.db.backend, shipmentId);
+    });
   }
 
   /** One shipment, or undefined. */
