@@ -55,6 +55,14 @@ export const NO_STACK_TRACES_IMPORT = `data:text/javascript,${encodeURIComponent
 /** The SDK's workflow thread module, which `ThreadedVMWorkflowCreator` starts with `new Worker(path)`. */
 const SDK_THREAD_MODULE = /[\\/]@temporalio[\\/]worker[\\/]lib[\\/]workflow[\\/]workflow-worker-thread\.js$/;
 
+/** Workflow threads this process started without the stack-trace hook (what the bench checks it measured). */
+let threadsStarted = 0;
+
+/** How many workflow threads `withoutWorkflowStackTraces` has started in this process. */
+export function workflowThreadsWithoutStackTraces(): number {
+  return threadsStarted;
+}
+
 /**
  * Runs `create` (the shipment worker's `Worker.create`, which starts its workflow threads) so that the
  * workflow threads it starts run without the SDK's stack-trace hook. The SDK starts them with no options,
@@ -69,9 +77,11 @@ export async function withoutWorkflowStackTraces<T>(create: () => Promise<T>): P
   class WorkflowThread extends Original {
     constructor(filename: string | URL, options?: WorkerThreads.WorkerOptions) {
       const path = filename instanceof URL ? filename.pathname : filename;
+      const workflowThread = SDK_THREAD_MODULE.test(path);
+      if (workflowThread) threadsStarted++;
       super(
         filename,
-        SDK_THREAD_MODULE.test(path)
+        workflowThread
           ? {
               ...options,
               execArgv: [...(options?.execArgv ?? process.execArgv), '--import', NO_STACK_TRACES_IMPORT],

@@ -1,10 +1,19 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DefaultLogger, Runtime, Worker, bundleWorkflowCode } from '@temporalio/worker';
+import {
+  DefaultLogger,
+  Runtime,
+  Worker,
+  bundleWorkflowCode,
+  type ReplayWorkerOptions,
+} from '@temporalio/worker';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
 import { newCommand, numberIn, runMain } from '../../src/platform/command.js';
-import { withoutWorkflowStackTraces } from '../../src/workers/stack-traces.js';
+import {
+  withoutWorkflowStackTraces,
+  workflowThreadsWithoutStackTraces,
+} from '../../src/workers/stack-traces.js';
 import { workflowBundleOptions } from '../../src/workers/workers.js';
 import { percentile } from './stats.js';
 
@@ -58,7 +67,12 @@ const command = newCommand('bench:replay')
             yield { workflowId: `${h.id}-${round}-${k}`, history: historyFromJSON(h.json) };
       };
       let count = 0;
-      for await (const result of Worker.runReplayHistories({ workflowBundle }, histories())) {
+      // The SDK's replay worker runs in debug mode by default: its workflows run on this thread, where neither
+      // the stack-trace hook's setting nor a worker's costs (the workflow threads) apply. A worker runs them in
+      // workflow threads, so the replay does too (the option is left out of the replay worker's type, and the
+      // SDK applies it over its default).
+      const options = { workflowBundle, debugMode: false } as ReplayWorkerOptions;
+      for await (const result of Worker.runReplayHistories(options, histories())) {
         if (result.error) throw new Error(`replay of ${result.workflowId} failed: ${String(result.error)}`);
         count++;
       }
@@ -72,9 +86,14 @@ const command = newCommand('bench:replay')
       const stackTraces = i % 2 === 0;
       const cpu = process.cpuUsage();
       const started = process.hrtime.bigint();
+      const threadsBefore = workflowThreadsWithoutStackTraces();
       const histories = stackTraces
         ? await replayAll(i)
         : await withoutWorkflowStackTraces(() => replayAll(i));
+      if (!stackTraces && workflowThreadsWithoutStackTraces() === threadsBefore)
+        throw new Error(
+          'the replay started no workflow thread without stack traces: the setting was not measured',
+        );
       const used = process.cpuUsage(cpu);
       const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
       const r = {
