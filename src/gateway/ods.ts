@@ -9,7 +9,7 @@ import { SA, shipmentsQuery } from '../workflows/shipment/search-attributes.js';
 import type { CrmCaseRecord } from '../integrations/crm/adapter.js';
 import type { DispatchTaskRecord } from '../integrations/dispatch/adapter.js';
 import { errorText } from './forwarder.js';
-import { normalizeShipmentId, withTemporalDeadline } from './temporal.js';
+import { listWorkflows, normalizeShipmentId, withTemporalDeadline, workflowStatusOf } from './temporal.js';
 
 /** What the projector needs. */
 export interface OdsProjectorDeps {
@@ -224,7 +224,11 @@ export class OdsProjector {
       const handle = this.d.client.workflow.getHandle(shipmentId);
       const workflowStatus =
         known?.workflowStatus ??
-        (await withTemporalDeadline(this.d.client, () => handle.describe(), timeout)).status.name;
+        (await withTemporalDeadline(
+          this.d.client,
+          () => workflowStatusOf(this.d.client, shipmentId),
+          timeout,
+        ));
       const status = await withTemporalDeadline(this.d.client, () => handle.query(statusQuery), timeout);
       await this.project(status, workflowStatus, known?.vendors === false ? { vendors: false } : {});
       this.stats.projected++;
@@ -464,14 +468,15 @@ export class OdsProjector {
         await withTemporalDeadline(
           this.d.client,
           async () => {
-            for await (const wf of this.d.client.workflow.list({ query: this.listQuery(true, since) })) {
-              if (wf.status.name !== 'RUNNING') {
-                closed.set(wf.workflowId, wf.status.name);
+            const keywords = [SA.ShipmentStatus.name, SA.OpenException.name];
+            for await (const wf of listWorkflows(this.d.client, this.listQuery(true, since), keywords)) {
+              if (wf.status !== 'RUNNING') {
+                closed.set(wf.workflowId, wf.status);
                 continue;
               }
               listed.set(wf.workflowId, {
-                phase: wf.typedSearchAttributes.get(SA.ShipmentStatus),
-                exception: wf.typedSearchAttributes.get(SA.OpenException),
+                phase: wf.keywords[SA.ShipmentStatus.name],
+                exception: wf.keywords[SA.OpenException.name],
               });
             }
           },

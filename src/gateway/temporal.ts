@@ -7,7 +7,12 @@ import {
   WorkflowUpdateRPCTimeoutOrCancelledError,
   type Client,
 } from '@temporalio/client';
-import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
+import {
+  ApplicationFailure,
+  defaultPayloadConverter,
+  WorkflowNotFoundError,
+  type Payload,
+} from '@temporalio/common';
 import type { ClockSettings } from '../domain/clock.js';
 import { grpcCodeOf } from '../platform/temporal-client.js';
 import { ERROR_CODES, type ErrorCode } from '../domain/errors.js';
@@ -238,6 +243,86 @@ export async function toApiError(
 export function describeProbe(client: Client, workflowId: string, timeoutMs = 2_000): () => Promise<unknown> {
   return () =>
     withTemporalDeadline(client, () => client.workflow.getHandle(workflowId).describe(), timeoutMs);
+}
+
+/** Workflow status names as the client's `status.name` gives them, by the API's status code. */
+const STATUS_NAMES = [
+  'UNSPECIFIED',
+  'RUNNING',
+  'COMPLETED',
+  'FAILED',
+  'CANCELLED',
+  'TERMINATED',
+  'CONTINUED_AS_NEW',
+  'TIMED_OUT',
+  'PAUSED',
+] as const;
+
+/** The name of a workflow status code ('RUNNING', 'COMPLETED', ...; 'UNKNOWN' for a code this build does not know). */
+export function workflowStatusName(code: number | null | undefined): string {
+  return STATUS_NAMES[code ?? 0] ?? 'UNKNOWN';
+}
+
+/** A workflow as visibility lists it: its id, its status name and the keyword search attributes asked for. */
+export interface ListedWorkflow {
+  workflowId: string;
+  status: string;
+  keywords: Record<string, string | undefined>;
+}
+
+const keywordOf = (payload: Payload): string | undefined => {
+  const value: unknown = defaultPayloadConverter.fromPayload(payload);
+  return typeof value === 'string' ? value : undefined;
+};
+
+/**
+ * Lists workflows through the raw visibility call, reading only their status and some keyword search
+ * attributes. The client's `workflow.list` also decodes each execution's memo through the data converter
+ * (the payload codec's decryption) and walks every response for externally stored payloads: a tenth of the
+ * gateway's CPU under load went there for a sweep that reads two search attributes. Search attributes are
+ * never encoded by a codec, so they are read as they come.
+ */
+export async function* listWorkflows(
+  client: Client,
+  query: string,
+  keywords: readonly string[],
+): AsyncGenerator<ListedWorkflow> {
+  let nextPageToken: Uint8Array | undefined;
+  do {
+    const page = await client.workflowService.listWorkflowExecutions({
+      namespace: client.options.namespace,
+      query,
+      pageSize: 1_000,
+      ...(nextPageToken ? { nextPageToken } : {}),
+    });
+    for (const e of page.executions) {
+      const fields = e.searchAttributes?.indexedFields ?? {};
+      const values: Record<string, string | undefined> = {};
+      for (const k of keywords) {
+        const payload = fields[k];
+        values[k] = payload ? keywordOf(payload) : undefined;
+      }
+      yield {
+        workflowId: e.execution?.workflowId ?? '',
+        status: workflowStatusName(e.status),
+        keywords: values,
+      };
+    }
+    nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
+  } while (nextPageToken);
+}
+
+/**
+ * The status name of a workflow's latest run, from the raw describe call: without the memo decoded and the
+ * response walked, as the client's `describe()` does (see `listWorkflows`). A missing workflow rejects with
+ * the service's NOT_FOUND (`isWorkflowNotFound`).
+ */
+export async function workflowStatusOf(client: Client, workflowId: string): Promise<string> {
+  const res = await client.workflowService.describeWorkflowExecution({
+    namespace: client.options.namespace,
+    execution: { workflowId },
+  });
+  return workflowStatusName(res.workflowExecutionInfo?.status);
 }
 
 /** A probe that asks Temporal for its system info (no worker involved), with a short deadline. */

@@ -1,4 +1,5 @@
 import type { Client } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { REAL_CLOCK } from '../../../src/domain/clock.js';
 import type { CanonicalEvent } from '../../../src/domain/events.js';
@@ -218,16 +219,23 @@ describe.each(BACKENDS)('the ODS read model on $name', ({ open }) => {
     let failNext = false;
     const client = {
       withDeadline: <T>(_deadline: number, fn: () => Promise<T>) => fn(),
-      workflow: {
-        list: async function* () {
-          yield {
-            workflowId: ID,
-            status: { name: 'RUNNING' },
-            typedSearchAttributes: {
-              get: (key: { name: string }) => (key.name === 'ShipmentStatus' ? visible : undefined),
+      options: { namespace: 'default' },
+      // Visibility's raw page, as the server sends it: the search attributes as JSON payloads.
+      workflowService: {
+        listWorkflowExecutions: async () => ({
+          executions: [
+            {
+              execution: { workflowId: ID },
+              status: 1, // RUNNING
+              searchAttributes: {
+                indexedFields: { ShipmentStatus: defaultPayloadConverter.toPayload(visible) },
+              },
             },
-          };
-        },
+          ],
+          nextPageToken: new Uint8Array(),
+        }),
+      },
+      workflow: {
         getHandle: () => ({
           query: async () => {
             if (failNext) {
