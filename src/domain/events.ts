@@ -111,9 +111,33 @@ export type CanonicalEvent<T extends EventType = EventType> = T extends EventTyp
 /** A canonical dispatch event, the payload of the ShipmentWorkflow's dispatch-event signal. */
 export type DispatchEvent = CanonicalEvent<DispatchEventType>;
 
+/**
+ * The events a parse below returned, by identity. A parse builds a new object, and nothing changes an event
+ * after it is built, so such an object needs no second check (the gateway checks every other one).
+ */
+const parsedEvents = new WeakSet<object>();
+
 /** Parses an unknown value as a canonical event; throws a ZodError naming the offending field. */
 export function parseEvent(input: unknown): CanonicalEvent {
-  return EventEnvelope.parse(input) as CanonicalEvent;
+  const event = EventEnvelope.parse(input) as CanonicalEvent;
+  parsedEvents.add(event);
+  return event;
+}
+
+/** Parses an unknown value as a canonical event, answering the schema's issues instead of throwing. */
+export function safeParseEvent(
+  input: unknown,
+): { success: true; data: CanonicalEvent } | { success: false; error: z.ZodError } {
+  const checked = EventEnvelope.safeParse(input);
+  if (!checked.success) return { success: false, error: checked.error };
+  const event = checked.data as CanonicalEvent;
+  parsedEvents.add(event);
+  return { success: true, data: event };
+}
+
+/** True for the very object `parseEvent` or `safeParseEvent` returned (not a copy of it). */
+export function isParsedEvent(value: unknown): value is CanonicalEvent {
+  return typeof value === 'object' && value !== null && parsedEvents.has(value);
 }
 
 /** True for event types that come from dispatch about one shipment. */

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { ZodError } from 'zod';
 import { issuePath, ShipsyncError } from '../domain/errors.js';
-import { parseEvent, type CanonicalEvent } from '../domain/events.js';
+import { isParsedEvent, parseEvent, type CanonicalEvent } from '../domain/events.js';
 import type { AppLogger } from '../platform/logger.js';
 import type { DeadLetter, EventSource, InboxWriter, Store, TelemetryBatcher } from '../storage/store.js';
 import type { MappedWebhook, WebhookDialect } from './dialects.js';
@@ -193,10 +193,13 @@ export class Intake {
     return { outcome, eventId: mapped.event.id };
   }
 
-  /** Re-validates a mapper's event against the envelope schema and id rules before it is stored. */
+  /**
+   * Checks a mapper's event against the envelope schema (unless the mapper returned the parse's own result)
+   * and the id rules before it is stored.
+   */
   private checked(mapped: MappedWebhook): MappedWebhook {
     if (mapped.kind !== 'event') return mapped;
-    const event = parseEvent(mapped.event);
+    const event = isParsedEvent(mapped.event) ? mapped.event : parseEvent(mapped.event);
     if (!PRINTABLE_ID.test(event.id))
       throw new ShipsyncError('EVENT_SCHEMA_INVALID', 'event id must be printable ASCII', { field: 'id' });
     if (!PRINTABLE_ID.test(event.subject)) {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import type { AddressInfo } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -94,6 +94,34 @@ interface LoadResult {
   latencies: number[];
   statuses: Record<string, number>;
   elapsedMs: number;
+  /** The load thread's `/proc` entry, `<pid>/task/<tid>` (Linux). */
+  thread?: string;
+}
+
+/** CPU time (user + system, ms) of the thread at `/proc/<path>`, or undefined where /proc has no such entry. */
+function threadCpuMs(path: string | undefined): number | undefined {
+  if (!path) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${path}/stat`, 'utf8');
+    // The fields after the command name (which may hold spaces) start at its closing parenthesis.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of stat(5), in clock ticks of 1/100 s on Linux.
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The whole machine's busy and total CPU time so far (ms, all cores). */
+function machineCpuMs() {
+  let busy = 0;
+  let total = 0;
+  for (const { times } of cpus()) {
+    const all = times.user + times.nice + times.sys + times.irq + times.idle;
+    busy += all - times.idle;
+    total += all;
+  }
+  return { busy, total };
 }
 
 /** The value at quantile q of sorted numbers. */
@@ -175,7 +203,9 @@ async function run(o: Options): Promise<number> {
   };
 
   // Warm-up (JIT, keep-alive connections, database caches), not counted.
-  await blast(make(0, warmup));
+  const { thread: loadThread } = await blast(make(0, warmup));
+  // The gateway runs on the main thread, whose thread id is the process id (Linux).
+  const gatewayThread = `${process.pid}/task/${process.pid}`;
   const measured = make(warmup, o.events);
   const profiler = o.cpuProfile ? new Session() : undefined;
   if (profiler) {
@@ -183,7 +213,17 @@ async function run(o: Options): Promise<number> {
     await profiler.post('Profiler.enable');
     await profiler.post('Profiler.start');
   }
+  const cpuBefore = {
+    gateway: threadCpuMs(gatewayThread),
+    load: threadCpuMs(loadThread),
+    machine: machineCpuMs(),
+  };
   const { latencies, statuses, elapsedMs } = await blast(measured);
+  const cpuAfter = {
+    gateway: threadCpuMs(gatewayThread),
+    load: threadCpuMs(loadThread),
+    machine: machineCpuMs(),
+  };
   if (profiler && o.cpuProfile !== undefined) {
     const { profile } = await profiler.post('Profiler.stop');
     mkdirSync(dirname(o.cpuProfile), { recursive: true });
@@ -195,6 +235,10 @@ async function run(o: Options): Promise<number> {
   const inbox = await store.inbox.counts();
   const sorted = [...latencies].sort((a, b) => a - b);
   const round = (n: number) => Math.round(n * 100) / 100;
+  const perWebhook = (before: number | undefined, after: number | undefined) =>
+    before === undefined || after === undefined
+      ? null
+      : Math.round(((after - before) / o.events) * 1000) / 1000;
   const result = {
     date: new Date().toISOString(),
     backend: o.backend,
@@ -213,6 +257,15 @@ async function run(o: Options): Promise<number> {
       max: round(sorted.at(-1) ?? 0),
     },
     statuses,
+    // CPU per measured webhook: the gateway's thread (HTTP, verification, mapping, the inbox insert) and the
+    // load generator's, which a real deployment runs elsewhere; and the share of the machine that was busy.
+    cpuMsPerWebhook: {
+      gateway: perWebhook(cpuBefore.gateway, cpuAfter.gateway),
+      loadGenerator: perWebhook(cpuBefore.load, cpuAfter.load),
+    },
+    machineBusyShare: round(
+      (cpuAfter.machine.busy - cpuBefore.machine.busy) / (cpuAfter.machine.total - cpuBefore.machine.total),
+    ),
     inbox,
     // The load average shows how much of the machine other processes took during the run.
     machine: {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { ShipsyncError, issuePath } from '../../domain/errors.js';
 import {
-  EventEnvelope,
+  safeParseEvent,
   type CanonicalEvent,
   type DispatchEventType,
   type FailureReason,
@@ -421,7 +421,7 @@ export function onfleetWebhookToCanonical(
     sequence: p.time,
     data,
   };
-  const checked = EventEnvelope.safeParse(envelope);
+  const checked = safeParseEvent(envelope);
   if (!checked.success) {
     const issue = checked.error.issues[0];
     throw invalid(
@@ -429,5 +429,5 @@ export function onfleetWebhookToCanonical(
       issue ? issuePath(issue.path) : '',
     );
   }
-  return { kind: 'event', event: checked.data as CanonicalEvent };
+  return { kind: 'event', event: checked.data };
 }
