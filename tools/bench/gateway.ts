@@ -20,8 +20,9 @@ import { openStore, type DatabaseTarget } from '../../src/storage/store.js';
 /**
  * `npm run bench:gateway -- [--events N] [--concurrency C] [--backend sqlite|postgres] [--cpu-prof FILE] [--json]`
  * Sends N signed Onfleet webhooks at concurrency C to an in-process gateway and reports how fast they are
- * accepted (committed to the inbox and answered 200) and the latency percentiles. The load generator runs
- * on a thread of its own, so the gateway's event loop is the gateway's alone, as in production. The
+ * accepted (committed to the inbox and answered 200), the latency percentiles and the CPU each side spent
+ * per webhook (Linux). The load generator runs on a thread of its own, with `node:http`, so the gateway's
+ * event loop is the gateway's alone, as in production. The
  * forwarder is off unless `--temporal <address>` names a Temporal frontend to deliver to. `--cpu-prof`
  * writes a V8 CPU profile of the gateway's thread over the measured part (`npm run profile:top` reads it).
  */
@@ -285,7 +286,7 @@ async function run(o: Options): Promise<number> {
   if (o.json) console.log(JSON.stringify(result, null, 2));
   else {
     console.log(
-      `${result.backend}${o.backend === 'sqlite' ? ` (synchronous=${o.sqliteSync})` : ''}: ${o.events} webhooks at concurrency ${o.concurrency} in ${result.elapsedMs} ms = ${result.acceptedPerSecond}/s accepted; latency p50 ${result.latencyMs.p50} ms, p90 ${result.latencyMs.p90} ms, p99 ${result.latencyMs.p99} ms, max ${result.latencyMs.max} ms; statuses ${JSON.stringify(statuses)}; forwarder ${result.forwarder}`,
+      `${result.backend}${o.backend === 'sqlite' ? ` (synchronous=${o.sqliteSync})` : ''}: ${o.events} webhooks at concurrency ${o.concurrency} in ${result.elapsedMs} ms = ${result.acceptedPerSecond}/s accepted; latency p50 ${result.latencyMs.p50} ms, p90 ${result.latencyMs.p90} ms, p99 ${result.latencyMs.p99} ms, max ${result.latencyMs.max} ms; CPU a webhook: gateway ${result.cpuMsPerWebhook.gateway ?? 'n/a'} ms, sender ${result.cpuMsPerWebhook.loadGenerator ?? 'n/a'} ms, machine ${Math.round(result.machineBusyShare * 100)} % busy; statuses ${JSON.stringify(statuses)}; forwarder ${result.forwarder}`,
     );
   }
   const ok = (statuses['200'] ?? 0) === o.events;

@@ -24,4 +24,12 @@ describe('bench:gateway', () => {
     expect(out.machineBusyShare).toBeGreaterThan(0);
     expect(out.machineBusyShare).toBeLessThanOrEqual(1);
   });
+
+  it('when run without --json then one line gives the rate, the latency and the CPU of each side', async () => {
+    const res = await bench(['--events', '100', '--concurrency', '4', '--backend', 'sqlite']);
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stdout).toMatch(/100 webhooks at concurrency 4 in \d+ ms = \d+\/s accepted/);
+    expect(res.stdout).toMatch(/CPU a webhook: gateway [\d.]+ ms, sender [\d.]+ ms, machine \d+ % busy/);
+    expect(res.stdout).toContain('statuses {"200":100}');
+  });
 });
