@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import type { AddressInfo } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -16,6 +16,7 @@ import { loadConfig, secret } from '../../src/platform/config.js';
 import { createLogger } from '../../src/platform/logger.js';
 import { dropPostgresSchema } from '../../src/storage/db.js';
 import { openStore, type DatabaseTarget } from '../../src/storage/store.js';
+import { cpuSeconds, machineCpuSeconds } from './measure.js';
 
 /**
  * `npm run bench:gateway -- [--events N] [--concurrency C] [--backend sqlite|postgres] [--cpu-prof FILE] [--json]`
@@ -97,32 +98,6 @@ interface LoadResult {
   elapsedMs: number;
   /** The load thread's `/proc` entry, `<pid>/task/<tid>` (Linux). */
   thread?: string;
-}
-
-/** CPU time (user + system, ms) of the thread at `/proc/<path>`, or undefined where /proc has no such entry. */
-function threadCpuMs(path: string | undefined): number | undefined {
-  if (!path) return undefined;
-  try {
-    const stat = readFileSync(`/proc/${path}/stat`, 'utf8');
-    // The fields after the command name (which may hold spaces) start at its closing parenthesis.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // utime and stime are fields 14 and 15 of stat(5), in clock ticks of 1/100 s on Linux.
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The whole machine's busy and total CPU time so far (ms, all cores). */
-function machineCpuMs() {
-  let busy = 0;
-  let total = 0;
-  for (const { times } of cpus()) {
-    const all = times.user + times.nice + times.sys + times.irq + times.idle;
-    busy += all - times.idle;
-    total += all;
-  }
-  return { busy, total };
 }
 
 /** The value at quantile q of sorted numbers. */
@@ -214,17 +189,15 @@ async function run(o: Options): Promise<number> {
     await profiler.post('Profiler.enable');
     await profiler.post('Profiler.start');
   }
-  const cpuBefore = {
-    gateway: threadCpuMs(gatewayThread),
-    load: threadCpuMs(loadThread),
-    machine: machineCpuMs(),
-  };
+  // CPU seconds so far of the gateway's thread, the load thread and the machine.
+  const cpuNow = () => ({
+    gateway: cpuSeconds(gatewayThread),
+    load: cpuSeconds(loadThread),
+    machine: machineCpuSeconds(),
+  });
+  const cpuBefore = cpuNow();
   const { latencies, statuses, elapsedMs } = await blast(measured);
-  const cpuAfter = {
-    gateway: threadCpuMs(gatewayThread),
-    load: threadCpuMs(loadThread),
-    machine: machineCpuMs(),
-  };
+  const cpuAfter = cpuNow();
   if (profiler && o.cpuProfile !== undefined) {
     const { profile } = await profiler.post('Profiler.stop');
     mkdirSync(dirname(o.cpuProfile), { recursive: true });
@@ -236,10 +209,11 @@ async function run(o: Options): Promise<number> {
   const inbox = await store.inbox.counts();
   const sorted = [...latencies].sort((a, b) => a - b);
   const round = (n: number) => Math.round(n * 100) / 100;
+  // CPU seconds between two readings, as milliseconds per measured webhook.
   const perWebhook = (before: number | undefined, after: number | undefined) =>
     before === undefined || after === undefined
       ? null
-      : Math.round(((after - before) / o.events) * 1000) / 1000;
+      : Math.round(((after - before) * 1e6) / o.events) / 1000;
   const result = {
     date: new Date().toISOString(),
     backend: o.backend,

@@ -20,8 +20,11 @@ import type { Config } from '../../src/platform/config.js';
 
 const CLK_TCK = 100;
 
-/** User + system CPU seconds a process has used so far (Linux /proc), or undefined when it is gone. */
-export function cpuSeconds(pid: number | undefined): number | undefined {
+/**
+ * User + system CPU seconds a process has used so far (Linux /proc), or undefined when it is gone. A thread is
+ * named by its `/proc` path, `<pid>/task/<tid>`.
+ */
+export function cpuSeconds(pid: number | string | undefined): number | undefined {
   if (!pid) return undefined;
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -136,12 +139,21 @@ export function cpuSnapshot(named: Record<string, number | undefined>) {
   } catch {
     // ps missing: the named processes are enough
   }
-  const stat =
-    readFileSync('/proc/stat', 'utf8').split('\n')[0]?.trim().split(/\s+/).slice(1).map(Number) ?? [];
-  out['machine busy (all processes)'] =
-    ((stat[0] ?? 0) + (stat[1] ?? 0) + (stat[2] ?? 0) + (stat[5] ?? 0) + (stat[6] ?? 0) + (stat[7] ?? 0)) /
-    CLK_TCK;
+  out['machine busy (all processes)'] = machineCpuSeconds().busy;
   return out;
+}
+
+/**
+ * CPU seconds of the whole machine so far, all cores (Linux /proc/stat): busy (user, nice, system, irq, softirq,
+ * steal) and in all (idle and I/O wait too).
+ */
+export function machineCpuSeconds(): { busy: number; total: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]?.trim().split(/\s+/).slice(1).map(Number) ?? [];
+  const at = (i: number) => f[i] ?? 0;
+  return {
+    busy: (at(0) + at(1) + at(2) + at(5) + at(6) + at(7)) / CLK_TCK,
+    total: (at(0) + at(1) + at(2) + at(3) + at(4) + at(5) + at(6) + at(7)) / CLK_TCK,
+  };
 }
 
 export function cpuDelta(a: Record<string, number>, b: Record<string, number>) {
