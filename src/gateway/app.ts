@@ -10,6 +10,7 @@ import {
   vendorCredentialsFromConfig,
   type VendorAuthResult,
 } from '../integrations/auth-check.js';
+import { DEFAULT_BULK } from '../integrations/bulk.js';
 import { createCrmAdapter } from '../integrations/crm/adapter.js';
 import { createDispatchAdapter } from '../integrations/dispatch/adapter.js';
 import { ConfigError, type Config } from '../platform/config.js';
@@ -344,6 +345,8 @@ export function odsVendorsFromConfig(config: Config): OdsVendorReader | undefine
     baseUrl: config.SHIPSYNC_CRM_URL,
     ...(crm.email && crm.token ? { email: crm.email, token: crm.token } : {}),
     requestsPerMinute: config.SHIPSYNC_CRM_REQUESTS_PER_MINUTE,
+    // The read model's reads wait as the workers' writes do, and share a `show_many` more often for it.
+    bulk: { ...DEFAULT_BULK, windowMs: config.SHIPSYNC_CRM_BULK_WINDOW_MS },
   });
   return {
     tasksOfShipment: (id) => dispatch.tasksOfShipment(id),

@@ -14,6 +14,24 @@ export interface BulkOptions {
   windowMs: number;
   /** Bulk requests of one operation out at once (per worker); unlimited when absent. */
   maxInFlight?: number;
+  /**
+   * Windows close on a clock grid of `windowMs` (multiples of it since the epoch) instead of `windowMs` after
+   * a batch's first call. Every operation with the same window then sends at the same instants, so the
+   * operations of one adapter go out together (and the jobs they start can be awaited together), and a call
+   * waits half a window on average instead of up to a whole one.
+   */
+  aligned?: boolean;
+}
+
+/** The least an aligned window stays open, so a burst of calls spread over a few milliseconds still meets. */
+const ALIGNED_MIN_WAIT_MS = 5;
+
+/** How long a batch opened at `now` waits before it goes out. */
+export function windowWait(opts: BulkOptions, now = Date.now()): number {
+  if (opts.windowMs <= 0) return 0;
+  if (!opts.aligned) return opts.windowMs;
+  const wait = opts.windowMs - (now % opts.windowMs);
+  return wait < Math.min(ALIGNED_MIN_WAIT_MS, opts.windowMs) ? wait + opts.windowMs : wait;
 }
 
 /** The defaults: a few milliseconds are nothing next to a vendor round trip, and gather a burst. */
@@ -71,7 +89,8 @@ export function bulkOperation<I, R>(
       ...(ready || slots
         ? {
             batchScheduleFn: (run) => {
-              const window = opts.windowMs > 0 ? sleep(opts.windowMs) : Promise.resolve();
+              const wait = windowWait(opts);
+              const window = wait > 0 ? sleep(wait) : Promise.resolve();
               // A failed readiness check holds nothing back; the slot is always taken before the batch runs.
               void window
                 .then(ready)
@@ -81,7 +100,7 @@ export function bulkOperation<I, R>(
             },
           }
         : opts.windowMs > 0
-          ? { batchScheduleFn: (run) => setTimeout(run, opts.windowMs) }
+          ? { batchScheduleFn: (run) => setTimeout(run, windowWait(opts)) }
           : {}),
     },
   );

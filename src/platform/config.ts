@@ -458,11 +458,13 @@ export const configSchema = z.object({
   /** Zendesk API requests per minute this worker process sends at most (its share of the plan's limit). */
   SHIPSYNC_CRM_REQUESTS_PER_MINUTE: z.coerce.number().int().min(10).max(100_000).default(700),
   /**
-   * The bulk window of the Zendesk writes and reads (ms): a customer notice or a case a quarter second later
-   * costs the customer nothing, and it gathers the calls of a busy worker into `create_many`/`update_many`
-   * jobs (each awaited with polls), where a few milliseconds find no neighbour outside a burst.
+   * The bulk window of the Zendesk writes and reads (ms), on a clock grid shared by creates, updates and
+   * reads: a customer notice or a case a second later costs the customer nothing, and two seconds gather the
+   * calls of a worker into `create_many`/`update_many` jobs (each awaited with polls, which the jobs of one
+   * window share) against Zendesk's per-minute budget, where a few milliseconds find no neighbour outside a
+   * burst.
    */
-  SHIPSYNC_CRM_BULK_WINDOW_MS: z.coerce.number().int().min(0).max(10_000).default(250),
+  SHIPSYNC_CRM_BULK_WINDOW_MS: z.coerce.number().int().min(0).max(10_000).default(2_000),
   /**
    * Vendor bulk calls (SAP `$batch`, Zendesk `create_many`/`update_many`, Onfleet `tasks/batch`): how long
    * the first of a worker's concurrent calls of one operation waits for others (ms; 0: only those of the

@@ -241,7 +241,8 @@ export class ZendeskCrmAdapter implements CrmPort {
         })
       : new PQueue();
     const bulk = opts.bulk ?? DEFAULT_BULK;
-    const capped = { ...bulk, maxItems: Math.min(bulk.maxItems, ZENDESK_BULK_LIMIT) };
+    // Creates, updates and reads close their windows together, so the jobs of one moment share their polls.
+    const capped = { ...bulk, maxItems: Math.min(bulk.maxItems, ZENDESK_BULK_LIMIT), aligned: true };
     // A batch goes out once the pacing has room: under load, calls gather behind the pace into one request.
     const ready = () => this.paceHasRoom();
     this.creates = bulkOperation((items) => this.sendCreates(items), capped, ready);
@@ -250,7 +251,7 @@ export class ZendeskCrmAdapter implements CrmPort {
     // Polls are spaced by the job wait already: they share a request with the polls due at the same moment.
     this.polls = bulkOperation(
       (ids) => this.sendPolls(ids),
-      { ...capped, windowMs: DEFAULT_BULK.windowMs },
+      { ...capped, windowMs: DEFAULT_BULK.windowMs, aligned: false },
       ready,
     );
     this.jobWait = { ...DEFAULT_JOB_WAIT, ...opts.jobWait };
@@ -391,25 +392,22 @@ export class ZendeskCrmAdapter implements CrmPort {
     const context = `reply on ticket ${input.ticketId}`;
     const id = this.ticketId(input.ticketId, context);
     if (!input.firstTry && (await this.hasCommentWithKey(id, input.idempotencyKey, context))) return;
-    await this.call(context, () =>
-      this.http.put(`/api/v2/tickets/${id}.json`, replyCommentUpdate(input.message, input.idempotencyKey)),
-    );
+    await this.updates.submit({ id, body: replyCommentUpdate(input.message, input.idempotencyKey), context });
   }
 
   /** Raises a case's priority with an internal note; a case already solved, or already that urgent, is left. */
   async raiseCasePriority(input: Parameters<CrmPort['raiseCasePriority']>[0]): Promise<void> {
     const context = `raise priority of case ${input.caseId}`;
     const id = this.ticketId(input.caseId, context);
-    const res = await this.call(context, () => this.http.get(`/api/v2/tickets/${id}.json`));
-    const ticket = parse(TicketEnvelope, res.data, context).ticket;
+    // Both the read and the change share Zendesk's bulk requests with the other calls of the moment.
+    const ticket = await this.reads.submit({ id, context });
     if (ticket.status === 'solved' || ticket.status === 'closed') return;
     if (ticket.priority === input.priority) return;
-    await this.call(context, () =>
-      this.http.put(
-        `/api/v2/tickets/${id}.json`,
-        priorityUpdate(input.priority, input.note, input.idempotencyKey),
-      ),
-    );
+    await this.updates.submit({
+      id,
+      body: priorityUpdate(input.priority, input.note, input.idempotencyKey),
+      context,
+    });
   }
 
   private ticketId(caseId: string, context: string): number {

@@ -243,6 +243,36 @@ describe('CRM adapter bulk calls against the Zendesk sandbox', () => {
     expect(((unknown[1] as PromiseRejectedResult).reason as ShipsyncError).code).toBe('CRM_TICKET_NOT_FOUND');
   });
 
+  it('when several cases pass their SLA at once then one show_many and one update_many raise them, solved and already urgent ones are left', async () => {
+    const ids = ['shipment-B520', 'shipment-B521', 'shipment-B522', 'shipment-B523', 'shipment-B524'];
+    const cases = (await Promise.all(ids.map((id) => crm.openCase(caseInput(id))))).map((c) => c.caseId);
+    await api(sandbox.url, 'PUT', `/api/v2/tickets/${cases[3]}.json`, { ticket: { status: 'solved' } });
+    await api(sandbox.url, 'PUT', `/api/v2/tickets/${cases[4]}.json`, { ticket: { priority: 'urgent' } });
+    const raise = (c: string, i: number) =>
+      crm.raiseCasePriority({
+        caseId: c,
+        priority: 'urgent',
+        note: 'Open past its resolution SLA.',
+        idempotencyKey: `${ids[i]}:case-priority:urgent`,
+      });
+    const before = await requestCounts(sandbox);
+    await Promise.all(cases.map(raise));
+    expect(delta(before, await requestCounts(sandbox))).toEqual({
+      [SHOW_MANY]: 1,
+      [UPDATE_MANY]: 1,
+      [JOB_STATUS]: 1,
+    });
+    const tickets = await Promise.all(
+      cases.map(async (c) => (await api(sandbox.url, 'GET', `/api/v2/tickets/${c}.json`)).body.ticket),
+    );
+    expect(tickets.map((t) => t.priority)).toEqual(['urgent', 'urgent', 'urgent', 'high', 'urgent']);
+    expect(tickets[3].status).toBe('solved');
+    // Raising again reads them (one show_many) and writes nothing.
+    const again = await requestCounts(sandbox);
+    await Promise.all(cases.map(raise));
+    expect(delta(again, await requestCounts(sandbox))).toEqual({ [SHOW_MANY]: 1 });
+  });
+
   it('when the read model reads the cases closed shipments opened then one show_many carries them and a stray ticket is left to the listing', async () => {
     const ids = ['shipment-B900', 'shipment-B901', 'shipment-B902'];
     const opened = (await Promise.all(ids.map((id) => crm.openCase(caseInput(id))))).map((c) => c.caseId);

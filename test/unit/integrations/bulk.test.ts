@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { bulkOperation } from '../../../src/integrations/bulk.js';
+import { bulkOperation, windowWait } from '../../../src/integrations/bulk.js';
 
 /** A vendor's bulk call as the tests see it: every request's items, in order. */
 function recorder(answer: (item: number) => string | Error = (n) => `ok-${n}`) {
@@ -120,5 +120,37 @@ describe('bulk operation', () => {
     const op = bulkOperation(vendor.send, { maxItems: 50, windowMs: 0, maxInFlight: 2 });
     for (const n of [1, 2, 3]) await op.submit(n);
     expect(vendor.requests).toEqual([[1], [2], [3]]);
+  });
+
+  it('when windows are aligned then a batch waits until the next point of the shared grid, never less than a few ms', () => {
+    const opts = { maxItems: 50, windowMs: 2_000, aligned: true };
+    expect(windowWait(opts, 10_000)).toBe(2_000);
+    expect(windowWait(opts, 10_500)).toBe(1_500);
+    expect(windowWait(opts, 11_990)).toBe(10);
+    // Too close to the grid point for a burst to meet: the next point.
+    expect(windowWait(opts, 11_998)).toBe(2_002);
+    expect(windowWait({ ...opts, aligned: false }, 11_998)).toBe(2_000);
+    expect(windowWait({ ...opts, windowMs: 0 }, 11_998)).toBe(0);
+  });
+
+  it('when two aligned operations are called at different moments of one window then they go out at the same instant', async () => {
+    const sentAt: Record<string, number> = {};
+    const op = (name: string) =>
+      bulkOperation(
+        async (items: readonly number[]) => {
+          sentAt[name] = Date.now();
+          return items.map((n) => n);
+        },
+        { maxItems: 50, windowMs: 200, aligned: true },
+      );
+    const creates = op('creates');
+    const updates = op('updates');
+    // Start just after a grid point, so both calls fall in the same window.
+    await new Promise((r) => setTimeout(r, 200 - (Date.now() % 200) + 10));
+    const first = creates.submit(1);
+    await new Promise((r) => setTimeout(r, 60));
+    await Promise.all([first, updates.submit(2)]);
+    expect(Math.abs((sentAt.creates ?? 0) - (sentAt.updates ?? 0))).toBeLessThan(30);
+    expect((sentAt.creates ?? 0) % 200).toBeLessThan(100);
   });
 });
