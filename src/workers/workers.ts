@@ -102,8 +102,12 @@ export const QUEUE_LIMITS = {
   erp: { perSecond: 200, concurrency: 100 },
   /** Task creation goes out in `tasks/batch`; moves and cancels stay one request each. */
   dispatch: { perSecond: 60, concurrency: 40 },
-  /** Cases, notices and closes go out in `create_many`/`update_many` jobs of up to 100 tickets. */
-  crm: { perSecond: 50, concurrency: 50 },
+  /**
+   * Cases, notices and closes go out in `create_many`/`update_many` jobs of up to 100 tickets. A CRM call
+   * spends most of its slot waiting for its window (`SHIPSYNC_CRM_BULK_WINDOW_MS`) and its job's polls, so
+   * the slots are set for a full window's calls to wait at once, not for the work they do.
+   */
+  crm: { perSecond: 50, concurrency: 200 },
 } as const;
 
 /** Everything a worker process needs. */
