@@ -10,8 +10,7 @@ import {
   vendorCredentialsFromConfig,
   type VendorAuthResult,
 } from '../integrations/auth-check.js';
-import { DEFAULT_BULK } from '../integrations/bulk.js';
-import { createCrmAdapter } from '../integrations/crm/adapter.js';
+import { crmAdapterFromConfig } from '../integrations/crm/adapter.js';
 import { createDispatchAdapter } from '../integrations/dispatch/adapter.js';
 import { ConfigError, type Config } from '../platform/config.js';
 import type { AppLogger } from '../platform/logger.js';
@@ -340,14 +339,8 @@ export async function createGateway(opts: GatewayOptions): Promise<Gateway> {
 export function odsVendorsFromConfig(config: Config): OdsVendorReader | undefined {
   const dispatch = dispatchFromConfig(config);
   if (!dispatch) return undefined;
-  const crm = vendorCredentialsFromConfig(config).crm;
-  const tickets = createCrmAdapter({
-    baseUrl: config.SHIPSYNC_CRM_URL,
-    ...(crm.email && crm.token ? { email: crm.email, token: crm.token } : {}),
-    requestsPerMinute: config.SHIPSYNC_CRM_REQUESTS_PER_MINUTE,
-    // The read model's reads wait as the workers' writes do, and share a `show_many` more often for it.
-    bulk: { ...DEFAULT_BULK, windowMs: config.SHIPSYNC_CRM_BULK_WINDOW_MS },
-  });
+  // The workers' adapter and settings: the read model's reads gather in the same Zendesk window.
+  const tickets = crmAdapterFromConfig(config);
   return {
     tasksOfShipment: (id) => dispatch.tasksOfShipment(id),
     caseTicketsOf: (id, known) => tickets.caseTicketsOf(id, known),

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import DataLoader from 'dataloader';
+import type { Config } from '../platform/config.js';
 
 /**
  * How concurrent calls of one vendor operation are coalesced into one bulk request: the first call opens a
@@ -32,6 +33,14 @@ export function windowWait(opts: BulkOptions, now = Date.now()): number {
   if (!opts.aligned) return opts.windowMs;
   const wait = opts.windowMs - (now % opts.windowMs);
   return wait < Math.min(ALIGNED_MIN_WAIT_MS, opts.windowMs) ? wait + opts.windowMs : wait;
+}
+
+/**
+ * The bulk options a process's configuration sets (`SHIPSYNC_BULK_*`), with a vendor's own window where it
+ * has one (`SHIPSYNC_ERP_BULK_WINDOW_MS`, `SHIPSYNC_CRM_BULK_WINDOW_MS`).
+ */
+export function bulkFromConfig(config: Config, windowMs = config.SHIPSYNC_BULK_WINDOW_MS): BulkOptions {
+  return { maxItems: config.SHIPSYNC_BULK_MAX_ITEMS, windowMs, maxInFlight: config.SHIPSYNC_BULK_IN_FLIGHT };
 }
 
 /** The defaults: a few milliseconds are nothing next to a vendor round trip, and gather a burst. */

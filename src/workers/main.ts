@@ -1,5 +1,6 @@
 import { Runtime } from '@temporalio/worker';
-import { createCrmAdapter } from '../integrations/crm/adapter.js';
+import { bulkFromConfig } from '../integrations/bulk.js';
+import { crmAdapterFromConfig } from '../integrations/crm/adapter.js';
 import { createDispatchAdapter } from '../integrations/dispatch/adapter.js';
 import { createErpAdapter } from '../integrations/erp/adapter.js';
 import { ZipGeocoder } from '../integrations/geo/geocoder.js';
@@ -74,11 +75,6 @@ async function main() {
     }
   });
   const store = lazyStore(config);
-  const bulk = {
-    maxItems: config.SHIPSYNC_BULK_MAX_ITEMS,
-    windowMs: config.SHIPSYNC_BULK_WINDOW_MS,
-    maxInFlight: config.SHIPSYNC_BULK_IN_FLIGHT,
-  };
   capWorkflowThreadHeap(config.SHIPSYNC_WORKER_HEAP_MB);
   const running = await createWorkers({
     ...temporal,
@@ -95,22 +91,15 @@ async function main() {
       ...(vendors.erp.oauth ? { oauth: vendors.erp.oauth } : {}),
       priceListTtlMs: config.SHIPSYNC_ERP_PRICE_LIST_TTL_SECONDS * 1000,
       requestsPerSecond: config.SHIPSYNC_ERP_REQUESTS_PER_SECOND,
-      bulk: { ...bulk, windowMs: config.SHIPSYNC_ERP_BULK_WINDOW_MS },
+      bulk: bulkFromConfig(config, config.SHIPSYNC_ERP_BULK_WINDOW_MS),
     }),
     dispatch: createDispatchAdapter({
       baseUrl: config.SHIPSYNC_DISPATCH_URL,
       apiKey: secret(config, 'SHIPSYNC_DISPATCH_API_KEY'),
       requestsPerSecond: config.SHIPSYNC_DISPATCH_REQUESTS_PER_SECOND,
-      bulk,
+      bulk: bulkFromConfig(config),
     }),
-    crm: createCrmAdapter({
-      baseUrl: config.SHIPSYNC_CRM_URL,
-      ...(vendors.crm.email && vendors.crm.token
-        ? { email: vendors.crm.email, token: vendors.crm.token }
-        : {}),
-      requestsPerMinute: config.SHIPSYNC_CRM_REQUESTS_PER_MINUTE,
-      bulk: { ...bulk, windowMs: config.SHIPSYNC_CRM_BULK_WINDOW_MS },
-    }),
+    crm: crmAdapterFromConfig(config),
     geocoder: new ZipGeocoder(),
     cacheSize: config.SHIPSYNC_WORKER_CACHE_SIZE,
     workflowSlots: config.SHIPSYNC_WORKER_WORKFLOW_SLOTS,

@@ -24,7 +24,15 @@ import {
   type OpenCaseInput,
   type ZendeskFieldIds,
 } from './mappers.js';
-import { DEFAULT_BULK, bulkOperation, type BulkOperation, type BulkOptions } from '../bulk.js';
+import type { Config } from '../../platform/config.js';
+import { vendorCredentialsFromConfig } from '../auth-check.js';
+import {
+  DEFAULT_BULK,
+  bulkFromConfig,
+  bulkOperation,
+  type BulkOperation,
+  type BulkOptions,
+} from '../bulk.js';
 
 /** A case ticket as the CRM records it, in ISO-8601 instants of the CRM's clock. */
 export interface CrmCaseRecord {
@@ -769,5 +777,19 @@ export function createCrmAdapter(opts: CrmAdapterOptions): ZendeskCrmAdapter {
   return new ZendeskCrmAdapter(http, { ...DEFAULT_FIELD_IDS, ...opts.fieldIds }, opts.requestsPerMinute, {
     ...(opts.bulk ? { bulk: opts.bulk } : {}),
     ...(opts.jobWait ? { jobWait: opts.jobWait } : {}),
+  });
+}
+
+/**
+ * The Zendesk adapter a process's configuration describes: URL, credentials, its share of the plan's rate
+ * and the Zendesk bulk window. The workers and the gateway's read model both take it from here.
+ */
+export function crmAdapterFromConfig(config: Config): ZendeskCrmAdapter {
+  const { email, token } = vendorCredentialsFromConfig(config).crm;
+  return createCrmAdapter({
+    baseUrl: config.SHIPSYNC_CRM_URL,
+    ...(email && token ? { email, token } : {}),
+    requestsPerMinute: config.SHIPSYNC_CRM_REQUESTS_PER_MINUTE,
+    bulk: bulkFromConfig(config, config.SHIPSYNC_CRM_BULK_WINDOW_MS),
   });
 }

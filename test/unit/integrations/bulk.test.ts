@@ -134,23 +134,28 @@ describe('bulk operation', () => {
   });
 
   it('when two aligned operations are called at different moments of one window then they go out at the same instant', async () => {
-    const sentAt: Record<string, number> = {};
-    const op = (name: string) =>
-      bulkOperation(
-        async (items: readonly number[]) => {
-          sentAt[name] = Date.now();
-          return items.map((n) => n);
-        },
-        { maxItems: 50, windowMs: 200, aligned: true },
-      );
-    const creates = op('creates');
-    const updates = op('updates');
-    // Start just after a grid point, so both calls fall in the same window.
-    await new Promise((r) => setTimeout(r, 200 - (Date.now() % 200) + 10));
-    const first = creates.submit(1);
-    await new Promise((r) => setTimeout(r, 60));
-    await Promise.all([first, updates.submit(2)]);
-    expect(Math.abs((sentAt.creates ?? 0) - (sentAt.updates ?? 0))).toBeLessThan(30);
-    expect((sentAt.creates ?? 0) % 200).toBeLessThan(100);
+    vi.useFakeTimers({ now: 10_010 });
+    try {
+      const sentAt: Record<string, number> = {};
+      const op = (name: string) =>
+        bulkOperation(
+          async (items: readonly number[]) => {
+            sentAt[name] = Date.now();
+            return items.map((n) => n);
+          },
+          { maxItems: 50, windowMs: 200, aligned: true },
+        );
+      const creates = op('creates');
+      const updates = op('updates');
+      // Both fall in the window that closes at 10,200: 190 ms and 130 ms before it.
+      const first = creates.submit(1);
+      await vi.advanceTimersByTimeAsync(60);
+      const second = updates.submit(2);
+      await vi.advanceTimersByTimeAsync(200);
+      await Promise.all([first, second]);
+      expect(sentAt).toEqual({ creates: 10_200, updates: 10_200 });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
