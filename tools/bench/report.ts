@@ -19,6 +19,14 @@ export function printReport(r: {
   temporal: { stateTransitionsPerSecond?: number };
   inboxBacklogAtEnd?: number;
   cpuSeconds: Record<string, number>;
+  offeredLoad?: {
+    cores: number;
+    coresAsked: number;
+    demandOverCores: number;
+    sustainableStartsPerSecond?: number;
+    baselineCoresAsked?: number;
+    baselineSustainableStartsPerSecond?: number;
+  };
   reconciliation: { clean: boolean; mismatches: string[]; casesByKind: Record<string, number> };
   baseline?: {
     completedPerSecond: number;
@@ -64,6 +72,12 @@ export function printReport(r: {
       Object.entries(r.cpuSeconds)
         .map(([k, v]) => `${k} ${v}`)
         .join(', '),
+    ],
+    [
+      'cores the start rate asks for',
+      r.offeredLoad
+        ? `${r.offeredLoad.coresAsked} of ${r.offeredLoad.cores} (sustainable ${r.offeredLoad.sustainableStartsPerSecond} starts/s; baseline ${r.offeredLoad.baselineCoresAsked ?? '-'}, sustainable ${r.offeredLoad.baselineSustainableStartsPerSecond ?? '-'})`
+        : '-',
     ],
     ['baseline completed/s', String(r.baseline?.completedPerSecond ?? '-')],
     [

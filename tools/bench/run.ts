@@ -45,6 +45,7 @@ import {
   EVENT_MILESTONE,
   eventToMilestoneLatencies,
   medianShape,
+  offeredLoad,
   parseODataDate,
   peakRssBytes,
   percentile,
@@ -522,6 +523,12 @@ export async function runFull(o: BenchOptions, say: (l: string) => void): Promis
         oursOverBaseline: round(ours.completedPerSecond / baseline.completedPerSecond),
         oursOverBaselineByCpu: round((baseline.cpuSecondsPerRun ?? 0) / oursCpuPerShipment),
       },
+      // The cores the start rate asks for at the measured cost, against the cores there are.
+      offeredLoad: offeredLoad(machine().cpus, o.rate, {
+        stack: oursCpuPerShipment,
+        bench: (cpu['bench (sandboxes, simulator, driver)'] ?? 0) / Math.max(1, summary.count),
+        ...(baseline?.cpuSecondsPerRun ? { baseline: baseline.cpuSecondsPerRun } : {}),
+      }),
     };
     if (o.json) console.log(JSON.stringify(report, null, 2));
     else printReport(report);

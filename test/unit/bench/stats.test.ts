@@ -6,6 +6,7 @@ import {
   histogramLabelValues,
   histogramQuantile,
   linesWithLabel,
+  offeredLoad,
   parseODataDate,
   peakRssBytes,
   percentile,
@@ -235,5 +236,24 @@ describe('the days the final reconciliation covers', () => {
     ]);
     expect(reconciliationDates([order], [late]).at(-1)).toBe('2026-12-08');
     expect(reconciliationDates([order], [late])).toHaveLength(6);
+  });
+});
+
+describe('the offered load against the machine', () => {
+  it('when a shipment costs more CPU than the cores can give at the start rate then the demand is above 1', () => {
+    const load = offeredLoad(2, 12, { stack: 0.45, bench: 0.05, baseline: 0.2 });
+    expect(load.coresAsked).toBe(6);
+    expect(load.demandOverCores).toBe(3);
+    expect(load.sustainableStartsPerSecond).toBe(4);
+    expect(load.baselineCoresAsked).toBe(2.4);
+    expect(load.baselineDemandOverCores).toBe(1.2);
+    expect(load.baselineSustainableStartsPerSecond).toBe(10);
+  });
+
+  it('when the rate is within what the cores give then the demand is below 1, and no baseline adds no baseline figures', () => {
+    const load = offeredLoad(4, 3, { stack: 0.5 });
+    expect(load.demandOverCores).toBe(0.38);
+    expect(load.sustainableStartsPerSecond).toBe(8);
+    expect(load).not.toHaveProperty('baselineCoresAsked');
   });
 });
