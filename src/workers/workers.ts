@@ -212,6 +212,8 @@ export async function createWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     dataConverter: deps.dataConverter,
     ...(deps.identity ? { identity: deps.identity } : {}),
   };
+  const dispatchActivities = createDispatchActivities({ dispatch: deps.dispatch, geocoder: deps.geocoder });
+  const erpActivities = createErpActivities({ erp: deps.erp });
   const createShipmentWorker = (): Promise<Worker> =>
     Worker.create({
       ...common,
@@ -232,6 +234,13 @@ export async function createWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
           crm: deps.crm,
           reports: deps.reconciliationReports,
         }),
+        // The shipment's local activities, paced and batched by the same adapters as their queues' activities.
+        dispatchRescheduleTask: (input: Parameters<typeof dispatchActivities.dispatchRescheduleTask>[0]) =>
+          dispatchActivities.dispatchRescheduleTask(input),
+        erpPostMilestone: (input: Parameters<typeof erpActivities.erpPostMilestone>[0]) =>
+          erpActivities.erpPostMilestone(input),
+        erpPostGoodsIssue: (input: Parameters<typeof erpActivities.erpPostGoodsIssue>[0]) =>
+          erpActivities.erpPostGoodsIssue(input),
       },
       maxCachedWorkflows: deps.cacheSize ?? 2000,
       maxConcurrentWorkflowTaskExecutions: deps.workflowSlots ?? 40,
@@ -247,14 +256,14 @@ export async function createWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     Worker.create({
       ...common,
       taskQueue: q.erp,
-      activities: createErpActivities({ erp: deps.erp }),
+      activities: erpActivities,
       maxTaskQueueActivitiesPerSecond: QUEUE_LIMITS.erp.perSecond,
       maxConcurrentActivityTaskExecutions: QUEUE_LIMITS.erp.concurrency,
     }),
     Worker.create({
       ...common,
       taskQueue: q.dispatch,
-      activities: createDispatchActivities({ dispatch: deps.dispatch, geocoder: deps.geocoder }),
+      activities: dispatchActivities,
       maxTaskQueueActivitiesPerSecond: QUEUE_LIMITS.dispatch.perSecond,
       maxConcurrentActivityTaskExecutions: QUEUE_LIMITS.dispatch.concurrency,
     }),

@@ -167,7 +167,7 @@ describe('update handlers against the main loop and their own activities', () =>
     });
   });
 
-  it('when the driver delivers while dispatch is confirming a reschedule then neither the customer nor the ERP hears of a move after the delivery', async () => {
+  it('when the driver delivers while dispatch is confirming a reschedule then the ERP never hears of a move after the delivery', async () => {
     const sh = await h.start();
     await sh.until((s) => s.phase === 'published' && !!s.taskId);
     await sh.send('route.assigned.v1');
@@ -189,8 +189,13 @@ describe('update handlers against the main loop and their own activities', () =>
     billing.open();
 
     expect((await sh.handle.result()).outcome).toBe('delivered');
-    expect(h.systems.milestoneCodes()).toEqual(['PLANNED#1', 'DISPATCHED#1', 'DELIVERED#1', 'BILLED#1']);
-    expect(h.systems.notices.map((n) => n.message)).not.toContainEqual(expect.stringContaining('moved to'));
+    // The move runs inside the workflow task that took it (a local activity), so the shipment takes the
+    // delivery after dispatch answered: either the move was refused as too late, or the ERP heard of it
+    // before the delivery. Never after it.
+    const codes = h.systems.milestoneCodes();
+    expect(codes.slice(-2)).toEqual(['DELIVERED#1', 'BILLED#1']);
+    expect(codes.slice(0, 2)).toEqual(['PLANNED#1', 'DISPATCHED#1']);
+    expect(codes.slice(2, -2).every((c) => c === 'PLANNED#1')).toBe(true);
   });
 
   it('when the customer answers the reattempt notice with another day while the reattempt is being set up then the reattempt goes out for that day', async () => {
@@ -288,5 +293,35 @@ describe('the driver against the shipment giving up on an attempt', () => {
       expect(bodies.get(c.input.idempotencyKey) ?? body).toBe(body);
       bodies.set(c.input.idempotencyKey, body);
     }
+  });
+});
+
+describe("a customer's reschedule", () => {
+  it('when a published shipment is rescheduled then the move runs in the workflow task that took the request and that task answers it', async () => {
+    const sh = await h.start();
+    const { taskId } = await sh.until((s) => s.phase === 'published' && !!s.taskId);
+
+    const answer = await sh.handle.executeUpdate(rescheduleUpdate, {
+      args: [{ window: NEW_WINDOW, reason: 'customer asked', requestedBy: 'agent' }],
+    });
+    expect(answer.window).toEqual(NEW_WINDOW);
+    expect(h.systems.task(taskId!).window).toEqual(NEW_WINDOW);
+
+    const events = (await sh.handle.fetchHistory()).events ?? [];
+    // No task on the dispatch queue: the move is a local activity, recorded as a marker.
+    expect(
+      events.filter(
+        (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'dispatchRescheduleTask',
+      ),
+    ).toEqual([]);
+    const accepted = events.findIndex((e) => e.workflowExecutionUpdateAcceptedEventAttributes);
+    const answered = events.findIndex((e) => e.workflowExecutionUpdateCompletedEventAttributes);
+    expect(accepted).toBeGreaterThan(0);
+    const between = events.slice(accepted, answered);
+    expect(between.some((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toBe(
+      true,
+    );
+    // Accepted and answered in one workflow task: no second task between them.
+    expect(between.filter((e) => e.workflowTaskStartedEventAttributes)).toEqual([]);
   });
 });

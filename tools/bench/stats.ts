@@ -190,7 +190,8 @@ export interface StageEventView {
 
 /**
  * Where a reschedule's time went once the workflow accepted it (ms), read from the shipment's history. One
- * that moved no dispatch task (asked before planning) has only `acceptedToAnswered`.
+ * that moved no dispatch task (asked before planning), or moved it in a local activity inside the workflow
+ * task that accepted it (patch reschedule-local-dispatch), has only `acceptedToAnswered`.
  */
 export interface RescheduleStages {
   /** Accepted until dispatch's reschedule activity was scheduled (waiting for the shipment's lock). */

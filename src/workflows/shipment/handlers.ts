@@ -35,7 +35,7 @@ import {
   type RescheduleResult,
 } from './messages.js';
 import { serviceDays, shipmentSchemas as schemas } from '../lazy.js';
-import { rescheduleAnswersFirst } from './patches.js';
+import { rescheduleAnswersFirst, rescheduleLocalDispatch } from './patches.js';
 import { refusedReschedule } from './playbooks.js';
 import type { ShipmentRun } from './run.js';
 import { failureCode } from './side-effects.js';
@@ -169,7 +169,10 @@ async function reschedule(run: ShipmentRun, req: RescheduleRequest): Promise<Res
   if (!run.serialized) move();
   const taskId = s.taskIds[s.attempt];
   if (taskId && !s.progress.outcome) {
-    const reply = run.acts.dispatch.dispatchRescheduleTask({ taskId, window: req.window });
+    const ask = { taskId, window: req.window };
+    const reply = rescheduleLocalDispatch()
+      ? run.acts.local.dispatchRescheduleTask(ask)
+      : run.acts.dispatch.dispatchRescheduleTask(ask);
     const { eta } = await typed(reply, 'DISPATCH_UNAVAILABLE');
     // The driver may have finished while dispatch answered: then nothing moved for the customer.
     if (run.serialized && s.progress.outcome)

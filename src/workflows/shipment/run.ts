@@ -1,4 +1,12 @@
-import { condition, proxyActivities, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  condition,
+  proxyActivities,
+  proxyLocalActivities,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 import { Mutex } from 'async-mutex';
 import type { CrmActivities } from '../../activities/crm.js';
 import type { DispatchActivities } from '../../activities/dispatch.js';
@@ -12,6 +20,7 @@ import type { ShipmentInput, ShipmentSettings } from './contract.js';
 import {
   erpPricing,
   caseSla,
+  erpLaneLocal,
   etaDriftReplies,
   fourEyesApproval,
   operatorActionsSla,
@@ -41,7 +50,41 @@ function activitiesOn(prefix: string) {
     dispatch: proxyActivities<DispatchActivities>({ ...options, taskQueue: q.dispatch }),
     crm: proxyActivities<CrmActivities>({ ...options, taskQueue: q.crm }),
     orchestration: proxyActivities<OrchestrationActivities>({ ...options, taskQueue: q.shipments }),
+    /**
+     * Local activities: run by the worker that runs the shipment, inside the workflow task that asked, so
+     * the call waits for no activity queue and its result for no second workflow task. A customer's
+     * reschedule (patch reschedule-local-dispatch) and the ERP lane's milestones and goods issue (patch
+     * erp-lane-local). The worker's adapters pace and batch them with every other request to their vendor.
+     */
+    local: asActivityFailures(
+      proxyLocalActivities<
+        Pick<DispatchActivities, 'dispatchRescheduleTask'> &
+          Pick<ErpActivities, 'erpPostMilestone' | 'erpPostGoodsIssue'>
+      >(options),
+      ['dispatchRescheduleTask', 'erpPostMilestone', 'erpPostGoodsIssue'],
+    ),
   };
+}
+
+/**
+ * Local activity stubs whose failures read as a scheduled activity's: a vendor's rejection for good reaches
+ * the workflow as the bare ApplicationFailure, which becomes an ActivityFailure with it as the cause, so
+ * the lanes park it and the handlers answer its code exactly as they do for the activities of the queues.
+ */
+function asActivityFailures<T extends Record<string, (input: never) => Promise<unknown>>>(
+  stubs: T,
+  names: readonly (keyof T & string)[],
+): T {
+  const wrapped: Record<string, (input: never) => Promise<unknown>> = {};
+  for (const name of names) {
+    const call = stubs[name] as (input: never) => Promise<unknown>;
+    wrapped[name] = (input) =>
+      call(input).catch((err: unknown) => {
+        if (!(err instanceof ApplicationFailure)) throw err;
+        throw new ActivityFailure(err.message, name, undefined, 'NON_RETRYABLE_FAILURE', undefined, err);
+      });
+  }
+  return wrapped as T;
 }
 
 /** How a wait ended: its condition holds, its deadline passed, or the run should continue as new first. */
@@ -80,6 +123,8 @@ export class ShipmentRun {
   readonly attributesFollowState = searchAttributesFollowState();
   /** The region's zone for service days and window moves (runs before the patch used UTC days). */
   readonly timeZone: string;
+  /** The ERP lane posts milestones and goods issue as local activities (decided once per run; see patches). */
+  readonly erpLocal = erpLaneLocal();
   private readonly lock = new Mutex();
   /** The search attributes last published, so an unchanged status is not upserted again. */
   private published?: string;

@@ -144,6 +144,7 @@ export class SideEffectQueue {
   /** Sends one queued side effect, as the lanes do. */
   async send(a: Action) {
     const { s, acts, shipmentId } = this.run;
+    const erp = this.run.erpLocal ? acts.local : acts.erp;
     const key = this.run.key.bind(this.run);
     const base = { shipmentId, deliveryId: s.order.deliveryId, customerId: s.order.customerId };
     switch (a.kind) {
@@ -152,7 +153,7 @@ export class SideEffectQueue {
         if (plan === 'drop') return;
         const idempotencyKey =
           plan.key ?? key('milestone', a.milestone, a.attempt) + (a.revision ? `:r${a.revision}` : '');
-        await acts.erp.erpPostMilestone({
+        await erp.erpPostMilestone({
           deliveryId: s.order.deliveryId,
           milestone: a.milestone,
           attempt: a.attempt,
@@ -171,7 +172,7 @@ export class SideEffectQueue {
         return;
       }
       case 'goodsIssue':
-        await acts.erp.erpPostGoodsIssue({
+        await erp.erpPostGoodsIssue({
           deliveryId: s.order.deliveryId,
           idempotencyKey: key('goods-issue'),
         });

@@ -103,6 +103,13 @@ export type StubName = keyof StubbedActivities;
 type Input<N extends StubName> = Parameters<StubbedActivities[N]>[0];
 
 /** Which queue of the prefix each stub is served on. */
+/** The activities the shipment also runs as local activities, on its own worker (as src/workers/workers.ts). */
+const LOCAL: ReadonlySet<StubName> = new Set([
+  'dispatchRescheduleTask',
+  'erpPostMilestone',
+  'erpPostGoodsIssue',
+]);
+
 const QUEUE_OF: Record<StubName, 'erp' | 'dispatch' | 'crm' | 'shipments'> = {
   erpPostMilestone: 'erp',
   erpPostGoodsIssue: 'erp',
@@ -337,7 +344,7 @@ export class StubSystems {
   ): Record<string, (input: never) => Promise<unknown>> {
     const out: Record<string, (input: never) => Promise<unknown>> = {};
     for (const name of Object.keys(QUEUE_OF) as StubName[]) {
-      if (QUEUE_OF[name] !== queue) continue;
+      if (QUEUE_OF[name] !== queue && !(queue === 'shipments' && LOCAL.has(name))) continue;
       out[name] = async (input: never) => {
         this.calls.push({ name, input, at: Date.now() });
         const gate = this.gates.get(name)?.shift();
