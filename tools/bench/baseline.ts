@@ -9,6 +9,7 @@ import { taskQueues } from '../../src/workflows/task-queues.js';
 import type { BenchOptions } from './args.js';
 import {
   allocatorOf,
+  busySampler,
   cpuDelta,
   cpuSnapshot,
   mapLimit,
@@ -186,6 +187,7 @@ export async function runBaseline(
     const cpu0 = cpuSnapshot(named);
     const input: BaselineInput = { shape, taskQueuePrefix: BASELINE_TASK_QUEUE_PREFIX, timerMs: 60_000 };
     const t0 = Date.now();
+    const busy = busySampler();
     // Each run gets its signals after its start, 100 ms apart, as a driver works through a stop.
     const driving = mapLimit(ids, 512, async (id, i) => {
       const due = t0 + (i / o.rate) * 1000;
@@ -205,6 +207,7 @@ export async function runBaseline(
     const summary = await closedSummary(client, query);
     const metrics = await scrape(worker.metricsUrl);
     const cpu = cpuDelta(cpu0, cpuSnapshot(named));
+    const machineBusy = busy.stop();
     const figures = batchFigures(ids.length, summary);
     return {
       shape,
@@ -215,6 +218,7 @@ export async function runBaseline(
       workerPeakRssMiB: mib(peakRssBytes(procStatus(pid))),
       workerAllocator: allocatorOf(pid),
       cpuSeconds: cpu,
+      machineBusy,
       /** Worker and Temporal server CPU per run: the cost that bounds throughput once the machine is busy. */
       cpuSecondsPerRun: round(
         ((cpu['baseline worker'] ?? 0) + temporalCpu(cpu)) / Math.max(1, summary.count),

@@ -156,6 +156,42 @@ export function machineCpuSeconds(): { busy: number; total: number } {
   };
 }
 
+/**
+ * Samples how busy the whole machine is, once a second unless told, until stopped: the mean busy share of
+ * all cores, its median and 90th percentile over the samples, and in how many samples every core was at
+ * least 95 % busy (the machine saturated: work waits for a core).
+ */
+export function busySampler(everyMs = 1000) {
+  const shares: number[] = [];
+  let last = machineCpuSeconds();
+  const sample = () => {
+    const now = machineCpuSeconds();
+    const total = now.total - last.total;
+    if (total > 0) shares.push((now.busy - last.busy) / total);
+    last = now;
+  };
+  const timer = setInterval(sample, everyMs);
+  timer.unref?.();
+  return {
+    /** Stops sampling; the time since the last sample is the last one. */
+    stop() {
+      clearInterval(timer);
+      sample();
+      const sorted = [...shares].sort((a, b) => a - b);
+      const at = (q: number) =>
+        round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0);
+      return {
+        sampleMs: everyMs,
+        samples: shares.length,
+        meanBusyShare: round(shares.reduce((a, b) => a + b, 0) / Math.max(1, shares.length)),
+        p50BusyShare: at(0.5),
+        p90BusyShare: at(0.9),
+        samplesAtLeast95PercentBusy: shares.filter((s) => s >= 0.95).length,
+      };
+    },
+  };
+}
+
 export function cpuDelta(a: Record<string, number>, b: Record<string, number>) {
   const out: Record<string, number> = {};
   for (const [k, v] of Object.entries(b)) out[k] = round(v - (a[k] ?? 0), 1) ?? 0;

@@ -1,6 +1,13 @@
 import type { BatchFigures } from './baseline.js';
 import type { p50p99 } from './measure.js';
 
+/** How busy the machine was over a run (see busySampler). */
+interface BusyFigures {
+  meanBusyShare?: number;
+  samplesAtLeast95PercentBusy: number;
+  samples: number;
+}
+
 /** Prints the full-stack report for a person. */
 export function printReport(r: {
   shipments: { released: number; closed: number; startRateAchieved?: number };
@@ -19,6 +26,7 @@ export function printReport(r: {
   temporal: { stateTransitionsPerSecond?: number };
   inboxBacklogAtEnd?: number;
   cpuSeconds: Record<string, number>;
+  machineBusy?: { ours: BusyFigures; baseline?: BusyFigures };
   offeredLoad?: {
     cores: number;
     coresAsked: number;
@@ -72,6 +80,12 @@ export function printReport(r: {
       Object.entries(r.cpuSeconds)
         .map(([k, v]) => `${k} ${v}`)
         .join(', '),
+    ],
+    [
+      'machine busy (mean; seconds ≥ 95 %)',
+      r.machineBusy
+        ? `${r.machineBusy.ours.meanBusyShare}; ${r.machineBusy.ours.samplesAtLeast95PercentBusy} of ${r.machineBusy.ours.samples} s (baseline ${r.machineBusy.baseline?.meanBusyShare ?? '-'}; ${r.machineBusy.baseline?.samplesAtLeast95PercentBusy ?? '-'} of ${r.machineBusy.baseline?.samples ?? '-'} s)`
+        : '-',
     ],
     [
       'cores the start rate asks for',

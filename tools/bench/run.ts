@@ -24,6 +24,7 @@ import type { BenchOptions } from './args.js';
 import { batchFigures, closedSummary, runBaseline } from './baseline.js';
 import {
   allocatorOf,
+  busySampler,
   cpuDelta,
   cpuSnapshot,
   gitCommit,
@@ -161,6 +162,7 @@ export async function runFull(o: BenchOptions, say: (l: string) => void): Promis
       void p.finally(() => inFlight.delete(p));
     };
     const startedAt = Date.now();
+    const busy = busySampler();
     const deadline = startedAt + o.timeoutSeconds * 1000;
 
     /** Reschedules chosen shipments once planned; approves charges waiting for finance. */
@@ -273,6 +275,7 @@ export async function runFull(o: BenchOptions, say: (l: string) => void): Promis
 
     // Measure before anything stops: peak RSS, CPU, metrics, backlog.
     const cpu1 = cpuSnapshot(pids());
+    const machineBusy = busy.stop();
     const vendorSeconds = (Date.now() - startedAt) / 1000;
     // The budgets the stack's worker paces itself by (its environment is this process's, sandbox profile).
     const budgets = vendorBudgets(config);
@@ -523,6 +526,8 @@ export async function runFull(o: BenchOptions, say: (l: string) => void): Promis
         oursOverBaseline: round(ours.completedPerSecond / baseline.completedPerSecond),
         oursOverBaselineByCpu: round((baseline.cpuSecondsPerRun ?? 0) / oursCpuPerShipment),
       },
+      // How busy the machine was, second by second, from the first release to the last close.
+      machineBusy: { ours: machineBusy, ...(baseline ? { baseline: baseline.machineBusy } : {}) },
       // The cores the start rate asks for at the measured cost, against the cores there are.
       offeredLoad: offeredLoad(machine().cpus, o.rate, {
         stack: oursCpuPerShipment,
