@@ -213,7 +213,6 @@ export async function createWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     ...(deps.identity ? { identity: deps.identity } : {}),
   };
   const dispatchActivities = createDispatchActivities({ dispatch: deps.dispatch, geocoder: deps.geocoder });
-  const erpActivities = createErpActivities({ erp: deps.erp });
   const createShipmentWorker = (): Promise<Worker> =>
     Worker.create({
       ...common,
@@ -234,13 +233,9 @@ export async function createWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
           crm: deps.crm,
           reports: deps.reconciliationReports,
         }),
-        // The shipment's local activities, paced and batched by the same adapters as their queues' activities.
+        // The shipment's local activity (a reschedule's move), paced by the same adapter as the dispatch queue's.
         dispatchRescheduleTask: (input: Parameters<typeof dispatchActivities.dispatchRescheduleTask>[0]) =>
           dispatchActivities.dispatchRescheduleTask(input),
-        erpPostMilestone: (input: Parameters<typeof erpActivities.erpPostMilestone>[0]) =>
-          erpActivities.erpPostMilestone(input),
-        erpPostGoodsIssue: (input: Parameters<typeof erpActivities.erpPostGoodsIssue>[0]) =>
-          erpActivities.erpPostGoodsIssue(input),
       },
       maxCachedWorkflows: deps.cacheSize ?? 2000,
       maxConcurrentWorkflowTaskExecutions: deps.workflowSlots ?? 40,
@@ -256,7 +251,7 @@ export async function createWorkers(deps: WorkerDeps): Promise<RunningWorkers> {
     Worker.create({
       ...common,
       taskQueue: q.erp,
-      activities: erpActivities,
+      activities: createErpActivities({ erp: deps.erp }),
       maxTaskQueueActivitiesPerSecond: QUEUE_LIMITS.erp.perSecond,
       maxConcurrentActivityTaskExecutions: QUEUE_LIMITS.erp.concurrency,
     }),

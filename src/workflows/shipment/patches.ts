@@ -99,12 +99,6 @@ export const SLA_ESCALATIONS_UNIQUE_PATCH = 'sla-escalations-unique';
  */
 export const RESCHEDULE_LOCAL_DISPATCH_PATCH = 'reschedule-local-dispatch';
 
-/**
- * The ERP lane posts milestones and goods issue as local activities, inside the workflow task that queued
- * them: a milestone no longer waits for the ERP queue, and the lane's next item for a workflow task.
- */
-export const ERP_LANE_LOCAL_PATCH = 'erp-lane-local';
-
 /** Checked where the old code checked it: the lanes decide how queued side effects run. */
 export const lanes = () => patched(SIDE_EFFECT_LANES_PATCH);
 /** Checked where the old code checked it: visibility follows the phase before side effects run. */
@@ -137,5 +131,3 @@ export const rescheduleAnswersFirst = () => patched(RESCHEDULE_ANSWERS_FIRST_PAT
 export const slaEscalationsUnique = () => patched(SLA_ESCALATIONS_UNIQUE_PATCH);
 /** Checked where a reschedule moves the task, so only runs that reschedule record it. */
 export const rescheduleLocalDispatch = () => patched(RESCHEDULE_LOCAL_DISPATCH_PATCH);
-/** Decided once, at the start of a run: a run posts its ERP lane one way throughout. */
-export const erpLaneLocal = () => patched(ERP_LANE_LOCAL_PATCH);

@@ -20,7 +20,6 @@ import type { ShipmentInput, ShipmentSettings } from './contract.js';
 import {
   erpPricing,
   caseSla,
-  erpLaneLocal,
   etaDriftReplies,
   fourEyesApproval,
   operatorActionsSla,
@@ -52,16 +51,14 @@ function activitiesOn(prefix: string) {
     orchestration: proxyActivities<OrchestrationActivities>({ ...options, taskQueue: q.shipments }),
     /**
      * Local activities: run by the worker that runs the shipment, inside the workflow task that asked, so
-     * the call waits for no activity queue and its result for no second workflow task. A customer's
-     * reschedule (patch reschedule-local-dispatch) and the ERP lane's milestones and goods issue (patch
-     * erp-lane-local). The worker's adapters pace and batch them with every other request to their vendor.
+     * the call waits for no activity queue and its result for no second workflow task. Only a call someone
+     * waits on: a customer's reschedule (patch reschedule-local-dispatch). While it runs the shipment takes
+     * no other message, so the lanes' side effects stay activities. The worker's dispatch adapter paces it
+     * with every other dispatch request.
      */
     local: asActivityFailures(
-      proxyLocalActivities<
-        Pick<DispatchActivities, 'dispatchRescheduleTask'> &
-          Pick<ErpActivities, 'erpPostMilestone' | 'erpPostGoodsIssue'>
-      >(options),
-      ['dispatchRescheduleTask', 'erpPostMilestone', 'erpPostGoodsIssue'],
+      proxyLocalActivities<Pick<DispatchActivities, 'dispatchRescheduleTask'>>(options),
+      ['dispatchRescheduleTask'],
     ),
   };
 }
@@ -123,8 +120,6 @@ export class ShipmentRun {
   readonly attributesFollowState = searchAttributesFollowState();
   /** The region's zone for service days and window moves (runs before the patch used UTC days). */
   readonly timeZone: string;
-  /** The ERP lane posts milestones and goods issue as local activities (decided once per run; see patches). */
-  readonly erpLocal = erpLaneLocal();
   private readonly lock = new Mutex();
   /** The search attributes last published, so an unchanged status is not upserted again. */
   private published?: string;

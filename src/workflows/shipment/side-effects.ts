@@ -144,7 +144,6 @@ export class SideEffectQueue {
   /** Sends one queued side effect, as the lanes do. */
   async send(a: Action) {
     const { s, acts, shipmentId } = this.run;
-    const erp = this.run.erpLocal ? acts.local : acts.erp;
     const key = this.run.key.bind(this.run);
     const base = { shipmentId, deliveryId: s.order.deliveryId, customerId: s.order.customerId };
     switch (a.kind) {
@@ -153,7 +152,7 @@ export class SideEffectQueue {
         if (plan === 'drop') return;
         const idempotencyKey =
           plan.key ?? key('milestone', a.milestone, a.attempt) + (a.revision ? `:r${a.revision}` : '');
-        await erp.erpPostMilestone({
+        await acts.erp.erpPostMilestone({
           deliveryId: s.order.deliveryId,
           milestone: a.milestone,
           attempt: a.attempt,
@@ -172,7 +171,7 @@ export class SideEffectQueue {
         return;
       }
       case 'goodsIssue':
-        await erp.erpPostGoodsIssue({
+        await acts.erp.erpPostGoodsIssue({
           deliveryId: s.order.deliveryId,
           idempotencyKey: key('goods-issue'),
         });

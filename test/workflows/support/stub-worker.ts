@@ -104,11 +104,7 @@ type Input<N extends StubName> = Parameters<StubbedActivities[N]>[0];
 
 /** Which queue of the prefix each stub is served on. */
 /** The activities the shipment also runs as local activities, on its own worker (as src/workers/workers.ts). */
-const LOCAL: ReadonlySet<StubName> = new Set([
-  'dispatchRescheduleTask',
-  'erpPostMilestone',
-  'erpPostGoodsIssue',
-]);
+const LOCAL: ReadonlySet<StubName> = new Set(['dispatchRescheduleTask']);
 
 const QUEUE_OF: Record<StubName, 'erp' | 'dispatch' | 'crm' | 'shipments'> = {
   erpPostMilestone: 'erp',
