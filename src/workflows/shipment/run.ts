@@ -65,8 +65,8 @@ function activitiesOn(prefix: string) {
 
 /**
  * Local activity stubs whose failures read as a scheduled activity's: a vendor's rejection for good reaches
- * the workflow as the bare ApplicationFailure, which becomes an ActivityFailure with it as the cause, so
- * the lanes park it and the handlers answer its code exactly as they do for the activities of the queues.
+ * the workflow as the bare ApplicationFailure, which becomes an ActivityFailure with it as the cause, so the
+ * handlers answer its code exactly as they do for an activity of the queues.
  */
 function asActivityFailures<T extends Record<string, (input: never) => Promise<unknown>>>(
   stubs: T,
