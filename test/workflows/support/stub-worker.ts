@@ -102,10 +102,10 @@ export type StubbedActivities = Pick<
 export type StubName = keyof StubbedActivities;
 type Input<N extends StubName> = Parameters<StubbedActivities[N]>[0];
 
-/** Which queue of the prefix each stub is served on. */
 /** The activities the shipment also runs as local activities, on its own worker (as src/workers/workers.ts). */
 const LOCAL: ReadonlySet<StubName> = new Set(['dispatchRescheduleTask']);
 
+/** Which queue of the prefix each stub is served on. */
 const QUEUE_OF: Record<StubName, 'erp' | 'dispatch' | 'crm' | 'shipments'> = {
   erpPostMilestone: 'erp',
   erpPostGoodsIssue: 'erp',
