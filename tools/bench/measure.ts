@@ -156,6 +156,40 @@ export function machineCpuSeconds(): { busy: number; total: number } {
   };
 }
 
+/** The CPU a unit of work costs, in CPU seconds, for the offered-load figures. */
+export interface CpuPerUnit {
+  /** Worker, gateway and Temporal server per shipment. */
+  stack: number;
+  /** The bench process per shipment: the three sandboxes, the driver simulator and the load itself. */
+  bench?: number;
+  /** The baseline's worker and Temporal server per run. */
+  baseline?: number;
+}
+
+/**
+ * How much of the machine the offered load asks for: the CPU one shipment costs times the start rate, in
+ * cores, against the cores there are. Above 1 (`demandOverCores`) the releases arrive faster than the
+ * machine can serve them, every queue grows for as long as the releases last, and each latency grows with
+ * it. `sustainableStartsPerSecond` is the start rate the measured cost allows on these cores.
+ */
+export function offeredLoad(cores: number, rate: number, cpu: CpuPerUnit) {
+  const perShipment = cpu.stack + (cpu.bench ?? 0);
+  return {
+    cores,
+    startsPerSecond: rate,
+    coresAsked: round(perShipment * rate),
+    demandOverCores: round((perShipment * rate) / cores),
+    sustainableStartsPerSecond: perShipment > 0 ? round(cores / perShipment) : undefined,
+    ...(cpu.baseline
+      ? {
+          baselineCoresAsked: round(cpu.baseline * rate),
+          baselineDemandOverCores: round((cpu.baseline * rate) / cores),
+          baselineSustainableStartsPerSecond: round(cores / cpu.baseline),
+        }
+      : {}),
+  };
+}
+
 /**
  * Samples how busy the whole machine is, once a second unless told, until stopped: the mean busy share of
  * all cores, its median and 90th percentile over the samples, and in how many samples every core was at
@@ -177,15 +211,12 @@ export function busySampler(everyMs = 1000) {
     stop() {
       clearInterval(timer);
       sample();
-      const sorted = [...shares].sort((a, b) => a - b);
-      const at = (q: number) =>
-        round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0);
       return {
         sampleMs: everyMs,
         samples: shares.length,
         meanBusyShare: round(shares.reduce((a, b) => a + b, 0) / Math.max(1, shares.length)),
-        p50BusyShare: at(0.5),
-        p90BusyShare: at(0.9),
+        p50BusyShare: round(percentile(shares, 0.5) ?? 0),
+        p90BusyShare: round(percentile(shares, 0.9) ?? 0),
         samplesAtLeast95PercentBusy: shares.filter((s) => s >= 0.95).length,
       };
     },

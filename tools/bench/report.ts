@@ -1,12 +1,8 @@
 import type { BatchFigures } from './baseline.js';
-import type { p50p99 } from './measure.js';
+import type { busySampler, offeredLoad, p50p99 } from './measure.js';
 
-/** How busy the machine was over a run (see busySampler). */
-interface BusyFigures {
-  meanBusyShare?: number;
-  samplesAtLeast95PercentBusy: number;
-  samples: number;
-}
+/** How busy the machine was over a run. */
+type BusyFigures = ReturnType<ReturnType<typeof busySampler>['stop']>;
 
 /** Prints the full-stack report for a person. */
 export function printReport(r: {
@@ -27,14 +23,7 @@ export function printReport(r: {
   inboxBacklogAtEnd?: number;
   cpuSeconds: Record<string, number>;
   machineBusy?: { ours: BusyFigures; baseline?: BusyFigures };
-  offeredLoad?: {
-    cores: number;
-    coresAsked: number;
-    demandOverCores: number;
-    sustainableStartsPerSecond?: number;
-    baselineCoresAsked?: number;
-    baselineSustainableStartsPerSecond?: number;
-  };
+  offeredLoad?: ReturnType<typeof offeredLoad>;
   reconciliation: { clean: boolean; mismatches: string[]; casesByKind: Record<string, number> };
   baseline?: {
     completedPerSecond: number;

@@ -251,38 +251,3 @@ export function rescheduleStages(
     acceptedToAnswered: r(at(answered) - at(accepted)),
   };
 }
-
-/** The CPU a unit of work costs, in CPU seconds, for the offered-load figures. */
-export interface CpuPerUnit {
-  /** Worker, gateway and Temporal server per shipment. */
-  stack: number;
-  /** The bench process per shipment: the three sandboxes, the driver simulator and the load itself. */
-  bench?: number;
-  /** The baseline's worker and Temporal server per run. */
-  baseline?: number;
-}
-
-/**
- * How much of the machine the offered load asks for: the CPU one shipment costs times the start rate, in
- * cores, against the cores there are. Above 1 (`demandOverCores`) the releases arrive faster than the
- * machine can serve them, every queue grows for as long as the releases last, and each latency grows with
- * it. `sustainableStartsPerSecond` is the start rate the measured cost allows on these cores.
- */
-export function offeredLoad(cores: number, rate: number, cpu: CpuPerUnit) {
-  const r2 = (x: number) => Math.round(x * 100) / 100;
-  const perShipment = cpu.stack + (cpu.bench ?? 0);
-  return {
-    cores,
-    startsPerSecond: rate,
-    coresAsked: r2(perShipment * rate),
-    demandOverCores: r2((perShipment * rate) / cores),
-    sustainableStartsPerSecond: perShipment > 0 ? r2(cores / perShipment) : undefined,
-    ...(cpu.baseline
-      ? {
-          baselineCoresAsked: r2(cpu.baseline * rate),
-          baselineDemandOverCores: r2((cpu.baseline * rate) / cores),
-          baselineSustainableStartsPerSecond: r2(cores / cpu.baseline),
-        }
-      : {}),
-  };
-}

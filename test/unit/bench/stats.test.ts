@@ -6,7 +6,6 @@ import {
   histogramLabelValues,
   histogramQuantile,
   linesWithLabel,
-  offeredLoad,
   parseODataDate,
   peakRssBytes,
   percentile,
@@ -14,6 +13,7 @@ import {
   shapeOf,
   type StageEventView,
 } from '../../../tools/bench/stats.js';
+import { offeredLoad } from '../../../tools/bench/measure.js';
 import { baselinePlan } from '../../../tools/bench/workflows/contract.js';
 import { reconciliationDates } from '../../../tools/reconcile.js';
 import type { Order } from '../../../src/domain/model.js';
